@@ -1,0 +1,93 @@
+// npm run dev: the whole local stack in one command.
+//
+// Without DATABASE_URL: starts the embedded PostgreSQL (data kept in .data/postgres), the local Neon
+// gateway, migrates and seeds, then runs `wrangler dev` wired to them on 127.0.0.1:8000.
+// With DATABASE_URL (e.g. a Neon branch): migrates it and runs `wrangler dev` against it directly.
+// Ctrl-C stops everything; the next run reuses the data.
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { LOCAL, openDatabase } from "./lib/local-stack.ts";
+import { migrateUp } from "./lib/migrations.ts";
+import { type RunningGateway, startNeonGateway } from "./lib/neon-gateway.ts";
+import { seedDevelopmentData } from "./lib/seed.ts";
+
+const say = (line: string) => console.log(`[dev] ${line}`);
+const cleanups: (() => Promise<void>)[] = [];
+let stopping = false;
+
+async function stop(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    for (const cleanup of cleanups.reverse())
+      await cleanup().catch((error) => say(`cleanup failed: ${error}`));
+  }
+  process.exit(code);
+}
+
+process.on("SIGINT", () => void stop(0));
+process.on("SIGTERM", () => void stop(0));
+
+try {
+  const db = await openDatabase((line) => {
+    if (/error|fatal|panic/i.test(line)) say(`postgres: ${line}`);
+  });
+  cleanups.push(() => db.close());
+  say(`database: ${db.source}`);
+
+  let gateway: RunningGateway | undefined;
+  if (db.source !== "DATABASE_URL") {
+    gateway = await startNeonGateway({
+      port: LOCAL.gatewayPort,
+      log: (event, fields) => say(`gateway ${event} ${JSON.stringify(fields)}`),
+    });
+    cleanups.push(() => gateway?.close() ?? Promise.resolve());
+    say(`neon gateway: ${gateway.url} (HTTP /sql, WebSocket /v1)`);
+  }
+
+  const applied = await migrateUp(db.url);
+  say(applied.length ? `migrations applied: ${applied.join(", ")}` : "migrations: up to date");
+  if (gateway) {
+    await seedDevelopmentData(db.url);
+    say("development data seeded");
+  }
+
+  const wranglerBin = path.join(
+    path.dirname(createRequire(import.meta.url).resolve("wrangler/package.json")),
+    "bin/wrangler.js",
+  );
+  const args = [
+    wranglerBin,
+    "dev",
+    "--ip",
+    LOCAL.host,
+    "--port",
+    String(LOCAL.apiPort),
+    "--persist-to",
+    LOCAL.wranglerStateDir,
+  ];
+  if (gateway) args.push("--var", `NEON_LOCAL_GATEWAY:${gateway.url}`);
+  say(`API: http://${LOCAL.host}:${LOCAL.apiPort}  (docs: /docs, health: /health)`);
+
+  const wrangler = spawn(process.execPath, args, {
+    stdio: "inherit",
+    // Secrets reach wrangler through the environment (wrangler reads the names in [secrets] required),
+    // never on the command line where `ps` would show them.
+    env: { ...process.env, DATABASE_URL: db.url, CLOUDFLARE_INCLUDE_PROCESS_ENV: "true" },
+  });
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        if (wrangler.exitCode !== null) return resolve();
+        wrangler.once("exit", () => resolve());
+        wrangler.kill("SIGTERM");
+      }),
+  );
+  wrangler.on("exit", (code) => {
+    if (!stopping) say(`wrangler exited (${code ?? "signal"}); stopping`);
+    void stop(code ?? 0);
+  });
+} catch (error) {
+  say(`failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  await stop(1);
+}

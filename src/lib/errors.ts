@@ -1,0 +1,49 @@
+// The one error envelope: {"error": {"code", "message", "request_id", "details"?}}.
+// Codes are a closed set, each with one HTTP status; clients switch on `code`, never on `message`.
+
+export const ERROR_STATUS = {
+  bad_request: 400,
+  validation_failed: 400,
+  malformed_json: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  internal_error: 500,
+  database_unavailable: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+export type ErrorStatus = (typeof ERROR_STATUS)[ErrorCode];
+
+export interface ErrorBody {
+  error: {
+    code: ErrorCode;
+    message: string;
+    request_id: string;
+    details?: unknown;
+  };
+}
+
+export class ApiError extends Error {
+  readonly status: ErrorStatus;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = "ApiError";
+    this.status = ERROR_STATUS[code];
+  }
+
+  toBody(requestId: string): ErrorBody {
+    const error: ErrorBody["error"] = { code: this.code, message: this.message, request_id: requestId };
+    if (this.details !== undefined) error.details = this.details;
+    return { error };
+  }
+}

@@ -1,0 +1,41 @@
+// Structured logs: one JSON object per line on console.log, readable with `wrangler tail` and
+// Workers Logs. Never pass secrets, API keys or Authorization headers in `fields`.
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+  child(fields: Record<string, unknown>): Logger;
+}
+
+export function parseLogLevel(value: string | undefined): LogLevel {
+  return value !== undefined && value in RANK ? (value as LogLevel) : "info";
+}
+
+export function createLogger(minLevel: LogLevel = "info", base: Record<string, unknown> = {}): Logger {
+  const write = (level: LogLevel, msg: string, fields: Record<string, unknown> = {}) => {
+    if (RANK[level] < RANK[minLevel]) return;
+    const line: Record<string, unknown> = { time: new Date().toISOString(), level, msg, ...base };
+    for (const [key, value] of Object.entries(fields))
+      line[key] = value instanceof Error ? describeError(value) : value;
+    console.log(JSON.stringify(line));
+  };
+  return {
+    debug: (msg, fields) => write("debug", msg, fields),
+    info: (msg, fields) => write("info", msg, fields),
+    warn: (msg, fields) => write("warn", msg, fields),
+    error: (msg, fields) => write("error", msg, fields),
+    child: (fields) => createLogger(minLevel, { ...base, ...fields }),
+  };
+}
+
+function describeError(error: Error): Record<string, unknown> {
+  const described: Record<string, unknown> = { name: error.name, message: error.message, stack: error.stack };
+  const code = (error as { code?: unknown }).code;
+  if (code !== undefined) described.code = code;
+  return described;
+}

@@ -1,0 +1,40 @@
+// Setup file (runs inside workerd before each test file): gives the file a database of its own,
+// cloned from the migrated template, and drops it afterwards.
+import { env as configuredEnv } from "cloudflare:workers";
+import { afterAll, beforeAll, inject } from "vitest";
+import { createSql } from "../../src/db/client.ts";
+import type { Bindings } from "../../src/env.ts";
+
+// The configured bindings, plus the local-only ones Env does not declare.
+const env = configuredEnv as Bindings;
+let databaseName: string | undefined;
+
+function adminSql() {
+  return createSql({ DATABASE_URL: inject("adminDatabaseUrl"), NEON_LOCAL_GATEWAY: env.NEON_LOCAL_GATEWAY });
+}
+
+/** postgresql:// URL of another database on the test server. */
+export function databaseUrl(name: string): string {
+  return inject("adminDatabaseUrl").replace(/\/postgres$/, `/${name}`);
+}
+
+beforeAll(async () => {
+  const name = `test_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
+  await adminSql().query(`CREATE DATABASE "${name}" TEMPLATE "${inject("templateDatabase")}"`);
+  databaseName = name;
+});
+
+afterAll(async () => {
+  if (databaseName) await adminSql().query(`DROP DATABASE IF EXISTS "${databaseName}" WITH (FORCE)`);
+});
+
+/** The worker's bindings, pointed at this test file's own database. */
+export function testEnv(overrides: Partial<Bindings> = {}): Bindings {
+  if (!databaseName) throw new Error("testEnv() called before the file's database was created");
+  return { ...env, DATABASE_URL: databaseUrl(databaseName), ...overrides };
+}
+
+/** Raw SQL on this file's database, over the same HTTP driver the worker uses. */
+export function testSql() {
+  return createSql(testEnv());
+}

@@ -1,0 +1,47 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    // One embedded PostgreSQL and one gateway serve both projects.
+    globalSetup: ["./test/setup/global-setup.ts"],
+    // Logs of passing tests are noise; a failing test shows its own.
+    silent: "passed-only",
+    projects: [
+      {
+        // The worker's own tests, inside workerd, through the real @neondatabase/serverless driver.
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                // Each test file uses a database of its own (test/helpers/database.ts). This default
+                // names no database on purpose, so a test that forgets testEnv() fails loudly.
+                DATABASE_URL: `${inject("adminDatabaseUrl").replace(/\/postgres$/, "")}/use_testEnv_not_the_default_binding`,
+                NEON_LOCAL_GATEWAY: inject("gatewayUrl"),
+                LOG_LEVEL: "warn",
+              },
+            },
+          })),
+        ],
+        test: {
+          name: "worker",
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/node/**"],
+          setupFiles: ["./test/helpers/database.ts"],
+          testTimeout: 20_000,
+          hookTimeout: 30_000,
+        },
+      },
+      {
+        // Node-side tooling: the migration runner, the local gateway's own edges.
+        test: {
+          name: "node",
+          include: ["test/node/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 30_000,
+        },
+      },
+    ],
+  },
+});
