@@ -1,6 +1,10 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
+// The plugin reads [secrets] required from the environment. Pin it to a placeholder so a developer's
+// own DATABASE_URL (say, a Neon branch) can never reach the tests; every test names its own database.
+process.env.DATABASE_URL = "postgresql://tests@127.0.0.1:1/use_testEnv_not_the_process_env";
+
 export default defineConfig({
   test: {
     // One embedded PostgreSQL and one gateway serve both projects.

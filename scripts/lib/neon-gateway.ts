@@ -133,6 +133,15 @@ export async function startNeonGateway(options: NeonGatewayOptions = {}): Promis
     if (!connectionString) throw new GatewayError(400, "missing Neon-Connection-String header");
     const body = parseBody(await readBody(req, maxBodyBytes));
     const arrayMode = header(req, "neon-array-mode") === "true";
+    // Checked before taking a connection: a bad header is the caller's error, not the database's.
+    const batch = body.queries && {
+      queries: body.queries,
+      begin: batchBegin({
+        isolation: header(req, "neon-batch-isolation-level"),
+        readOnly: header(req, "neon-batch-read-only") === "true",
+        deferrable: header(req, "neon-batch-deferrable") === "true",
+      }),
+    };
     const pool = poolFor(connectionString);
 
     let client: pg.PoolClient;
@@ -148,12 +157,8 @@ export async function startNeonGateway(options: NeonGatewayOptions = {}): Promis
     }
     let broken: Error | undefined;
     try {
-      if (body.queries) {
-        const results = await runBatch(client, body.queries, arrayMode, {
-          isolation: header(req, "neon-batch-isolation-level"),
-          readOnly: header(req, "neon-batch-read-only") === "true",
-          deferrable: header(req, "neon-batch-deferrable") === "true",
-        });
+      if (batch) {
+        const results = await runBatch(client, batch.queries, arrayMode, batch.begin);
         sendJson(res, 200, { results });
       } else {
         sendJson(res, 200, await runQuery(client, body, arrayMode));
@@ -163,6 +168,7 @@ export async function startNeonGateway(options: NeonGatewayOptions = {}): Promis
         sendJson(res, 400, databaseErrorBody(error));
         return;
       }
+      if (error instanceof GatewayError) throw error;
       broken = error instanceof Error ? error : new Error(String(error));
       throw new GatewayError(503, `database connection failed: ${broken.message}`);
     } finally {
@@ -244,15 +250,10 @@ async function runQuery(client: pg.PoolClient, { query, params }: SingleQuery, a
   return { command: result.command, rowCount: result.rowCount, rows, fields, rowAsArray: arrayMode };
 }
 
-async function runBatch(
-  client: pg.PoolClient,
-  queries: SingleQuery[],
-  arrayMode: boolean,
-  mode: { isolation: string | undefined; readOnly: boolean; deferrable: boolean },
-) {
+function batchBegin(mode: { isolation: string | undefined; readOnly: boolean; deferrable: boolean }): string {
   const isolation = mode.isolation ? ISOLATION_LEVELS[mode.isolation] : undefined;
   if (mode.isolation && !isolation) throw new GatewayError(400, `unknown isolation level: ${mode.isolation}`);
-  const begin = [
+  return [
     "BEGIN",
     isolation ? `ISOLATION LEVEL ${isolation}` : "",
     mode.readOnly ? "READ ONLY" : "",
@@ -260,6 +261,9 @@ async function runBatch(
   ]
     .filter(Boolean)
     .join(" ");
+}
+
+async function runBatch(client: pg.PoolClient, queries: SingleQuery[], arrayMode: boolean, begin: string) {
   await client.query(begin);
   try {
     const results = [];
@@ -300,8 +304,10 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<string> {
     req.on("data", (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
+        // Stop buffering and drain the rest, so the 413 reaches the client instead of a reset.
+        req.removeAllListeners("data");
+        req.resume();
         reject(new GatewayError(413, `request body over ${limit} bytes`));
-        req.destroy();
         return;
       }
       chunks.push(chunk);

@@ -7,6 +7,7 @@ import { neon, neonConfig, Pool } from "@neondatabase/serverless";
 import { drizzle as drizzleHttp, type NeonHttpDatabase } from "drizzle-orm/neon-http";
 import { drizzle as drizzleWs, type NeonDatabase } from "drizzle-orm/neon-serverless";
 import type { Bindings } from "../env.ts";
+import { createLogger } from "../lib/log.ts";
 import * as schema from "./schema.ts";
 
 export type Database = NeonHttpDatabase<typeof schema>;
@@ -58,6 +59,11 @@ export async function withInteractiveTransaction<T>(
 ): Promise<T> {
   useLocalGateway(env.NEON_LOCAL_GATEWAY);
   const pool = new Pool({ connectionString: connectionString(env) });
+  // A connection that drops while idle (e.g. during pool.end()) is reported here instead of being
+  // thrown as an uncaught error; a failure during `work` still rejects the transaction.
+  pool.on("error", (error: Error) =>
+    createLogger().warn("database_pool_idle_error", { message: error.message }),
+  );
   try {
     return await drizzleWs({ client: pool, schema }).transaction(work);
   } finally {
