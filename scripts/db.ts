@@ -17,7 +17,9 @@ const commands: Record<string, (url: string) => Promise<void>> = {
     console.log(tag ? `rolled back: ${tag}` : "nothing to roll back");
   },
   async status(url) {
-    for (const m of await migrationStatus(url)) console.log(`${m.applied ? "applied" : "pending"}  ${m.tag}`);
+    for (const m of await migrationStatus(url)) {
+      console.log(`${m.changed ? "CHANGED" : m.applied ? "applied" : "pending"}  ${m.tag}`);
+    }
   },
   async seed(url) {
     await seedDevelopmentData(url);

@@ -4,7 +4,6 @@ import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
-import { createDb } from "./db/client.ts";
 import { isDatabaseUnavailable } from "./db/errors.ts";
 import type { AppEnv } from "./env.ts";
 import { ApiError, type ErrorCode } from "./lib/errors.ts";
@@ -57,7 +56,6 @@ export function createApp() {
         "Send request bodies as JSON (Content-Type: application/json)",
       );
     }
-    c.set("db", createDb(c.env));
     await next();
   });
 
@@ -98,7 +96,6 @@ const HTTP_STATUS_CODES: Record<number, ErrorCode> = {
   401: "unauthorized",
   403: "forbidden",
   404: "not_found",
-  405: "method_not_allowed",
   413: "payload_too_large",
   415: "unsupported_media_type",
 };

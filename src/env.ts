@@ -1,6 +1,5 @@
 // Bindings come from wrangler.toml through `wrangler types` (worker-configuration.d.ts); this adds the
 // optional ones that exist only in local development and tests.
-import type { Database } from "./db/client.ts";
 import type { Logger } from "./lib/log.ts";
 
 export type Bindings = Env & {
@@ -16,6 +15,5 @@ export interface AppEnv {
   Variables: {
     requestId: string;
     log: Logger;
-    db: Database;
   };
 }

@@ -49,4 +49,16 @@ describe("GET /health", () => {
     expect(res.status).toBe(503);
     expect(((await res.json()) as Health).database.ok).toBe(false);
   });
+
+  it("answers 503 naming the missing setting when no database is configured", async () => {
+    const res = await call("/health", {}, { DATABASE_URL: "" });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as Health).database.error).toBe(
+      "database not configured: DATABASE_URL is not set",
+    );
+  });
+
+  it("still serves the API docs without a database", async () => {
+    expect((await call("/openapi.json", {}, { DATABASE_URL: "" })).status).toBe(200);
+  });
 });

@@ -24,6 +24,8 @@ export interface Migration {
 
 export interface MigrationState extends Migration {
   applied: boolean;
+  /** Applied, but the file no longer matches what ran. */
+  changed: boolean;
 }
 
 export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
@@ -68,18 +70,40 @@ async function withLockedClient<T>(url: string, work: (client: pg.Client) => Pro
   }
 }
 
-async function appliedCreatedAts(client: pg.Client): Promise<Set<number>> {
-  const { rows } = await client.query<{ created_at: string }>(
-    "SELECT created_at FROM drizzle.__drizzle_migrations",
+/** Applied migrations: created_at (the journal's `when`) → hash of the SQL that ran. */
+async function appliedMigrations(client: pg.Client): Promise<Map<number, string>> {
+  const { rows } = await client.query<{ created_at: string; hash: string }>(
+    "SELECT created_at, hash FROM drizzle.__drizzle_migrations",
   );
-  return new Set(rows.map((row) => Number(row.created_at)));
+  return new Map(rows.map((row) => [Number(row.created_at), row.hash]));
+}
+
+function fileHash(file: string): string {
+  return createHash("sha256").update(readFileSync(file, "utf8")).digest("hex");
+}
+
+/** An applied migration whose file changed since would leave databases silently different. */
+function assertUnchanged(migrations: Migration[], applied: Map<number, string>): void {
+  const changed = migrations.filter(
+    (m) => applied.has(m.createdAt) && applied.get(m.createdAt) !== fileHash(m.upFile),
+  );
+  if (changed.length > 0) {
+    throw new Error(
+      `applied migrations were edited afterwards: ${changed.map((m) => m.tag).join(", ")}; ` +
+        "restore them and put the change in a new migration",
+    );
+  }
 }
 
 export async function migrationStatus(url: string, dir = MIGRATIONS_DIR): Promise<MigrationState[]> {
   const migrations = listMigrations(dir);
   return withLockedClient(url, async (client) => {
-    const applied = await appliedCreatedAts(client);
-    return migrations.map((m) => ({ ...m, applied: applied.has(m.createdAt) }));
+    const applied = await appliedMigrations(client);
+    return migrations.map((m) => ({
+      ...m,
+      applied: applied.has(m.createdAt),
+      changed: applied.has(m.createdAt) && applied.get(m.createdAt) !== fileHash(m.upFile),
+    }));
   });
 }
 
@@ -88,15 +112,15 @@ export async function migrateUp(url: string, dir = MIGRATIONS_DIR): Promise<stri
   const migrations = listMigrations(dir);
   assertMigrationFilesComplete(migrations);
   return withLockedClient(url, async (client) => {
-    const applied = await appliedCreatedAts(client);
+    const applied = await appliedMigrations(client);
+    assertUnchanged(migrations, applied);
     const done: string[] = [];
     for (const migration of migrations) {
       if (applied.has(migration.createdAt)) continue;
-      const sql = readFileSync(migration.upFile, "utf8");
       await inTransaction(client, async () => {
         for (const statement of statements(migration.upFile)) await client.query(statement);
         await client.query("INSERT INTO drizzle.__drizzle_migrations (hash, created_at) VALUES ($1, $2)", [
-          createHash("sha256").update(sql).digest("hex"),
+          fileHash(migration.upFile),
           migration.createdAt,
         ]);
       });

@@ -32,8 +32,16 @@ function useLocalGateway(gateway: string | undefined): void {
   configuredGateway = gateway;
 }
 
+/** The worker has no database configured: an operator error, answered as "database unavailable". */
+export class DatabaseNotConfiguredError extends Error {
+  constructor() {
+    super("DATABASE_URL is not set (wrangler secret put DATABASE_URL)");
+    this.name = "DatabaseNotConfiguredError";
+  }
+}
+
 function connectionString(env: DatabaseBindings): string {
-  if (!env.DATABASE_URL) throw new Error("DATABASE_URL is not set (wrangler secret put DATABASE_URL)");
+  if (!env.DATABASE_URL) throw new DatabaseNotConfiguredError();
   return env.DATABASE_URL;
 }
 

@@ -45,6 +45,7 @@ export function isTimeout(error: unknown): boolean {
 
 /** True when the database could not be reached or refused us, as opposed to a failing statement. */
 export function isDatabaseUnavailable(error: unknown): boolean {
+  if (error instanceof Error && error.name === "DatabaseNotConfiguredError") return true;
   const state = sqlState(error);
   if (state) return state.startsWith("08") || UNAVAILABLE_SQLSTATES.has(state);
   if (isTimeout(error)) return true;

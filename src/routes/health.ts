@@ -1,6 +1,6 @@
 // GET /health: no auth. 200 when the database answers a trivial query, 503 (with the reason) when not.
 import { createRoute, z } from "@hono/zod-openapi";
-import { createSql } from "../db/client.ts";
+import { createSql, DatabaseNotConfiguredError } from "../db/client.ts";
 import { isDatabaseUnavailable, isTimeout, sqlState } from "../db/errors.ts";
 import { createRouter } from "../lib/openapi.ts";
 
@@ -65,6 +65,7 @@ export const healthRoutes = createRouter().openapi(route, async (c) => {
 });
 
 function describeDatabaseFailure(error: unknown): string {
+  if (error instanceof DatabaseNotConfiguredError) return "database not configured: DATABASE_URL is not set";
   if (isTimeout(error)) {
     return `database did not answer within ${HEALTH_DB_TIMEOUT_MS} ms`;
   }

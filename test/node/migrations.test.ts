@@ -1,5 +1,5 @@
 // The migration runner against the real embedded PostgreSQL: migrate, roll back, migrate again.
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -99,5 +99,22 @@ describe("migrations", () => {
     );
     const rows = await query<{ n: string }>("SELECT count(*) AS n FROM drizzle.__drizzle_migrations");
     expect(Number(rows[0]?.n)).toBe(listMigrations().length);
+  });
+
+  it("refuses to run when an applied migration was edited afterwards", async () => {
+    await migrateUp(url);
+    const [first] = listMigrations();
+    if (!first) throw new Error("no migrations");
+    await query(
+      `UPDATE drizzle.__drizzle_migrations SET hash = 'edited' WHERE created_at = ${Number(first.createdAt)}`,
+    );
+    await expect(migrateUp(url)).rejects.toThrow(
+      /applied migrations were edited afterwards: 0000_initial_schema/,
+    );
+    expect((await migrationStatus(url)).find((m) => m.tag === first.tag)?.changed).toBe(true);
+    await query(
+      `UPDATE drizzle.__drizzle_migrations SET hash = '${createHash("sha256").update(readFileSync(first.upFile, "utf8")).digest("hex")}' WHERE created_at = ${Number(first.createdAt)}`,
+    );
+    expect(await migrateUp(url)).toEqual([]);
   });
 });
