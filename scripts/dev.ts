@@ -7,6 +7,7 @@
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import path from "node:path";
+import { describeDevKeys, ensureDevKeys } from "./lib/dev-keys.ts";
 import { LOCAL, openDatabase } from "./lib/local-stack.ts";
 import { migrateUp } from "./lib/migrations.ts";
 import { type RunningGateway, startNeonGateway } from "./lib/neon-gateway.ts";
@@ -47,8 +48,10 @@ try {
 
   const applied = await migrateUp(db.url);
   say(applied.length ? `migrations applied: ${applied.join(", ")}` : "migrations: up to date");
+  let devKeys: Record<string, string> | undefined;
   if (gateway) {
     await seedDevelopmentData(db.url);
+    devKeys = await ensureDevKeys(db.url, path.dirname(LOCAL.dataDir));
     say("development data seeded");
   }
 
@@ -67,7 +70,13 @@ try {
     LOCAL.wranglerStateDir,
   ];
   if (gateway) args.push("--var", `NEON_LOCAL_GATEWAY:${gateway.url}`);
-  say(`API: http://${LOCAL.host}:${LOCAL.apiPort}  (docs: /docs, health: /health)`);
+  const api = `http://${LOCAL.host}:${LOCAL.apiPort}`;
+  say(`API: ${api}  (docs: /docs, health: /health)`);
+  if (devKeys) {
+    say("local API keys (kept in .data/dev-keys.json):");
+    for (const line of describeDevKeys(devKeys)) say(line);
+    say(`try: curl -s -H "Authorization: Bearer ${devKeys.admin}" ${api}/api/v1/admin/keys | jq .`);
+  }
 
   const wrangler = spawn(process.execPath, args, {
     stdio: "inherit",

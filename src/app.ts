@@ -6,9 +6,12 @@ import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { isDatabaseUnavailable } from "./db/errors.ts";
 import type { AppEnv } from "./env.ts";
+import { authenticate } from "./lib/auth.ts";
 import { ApiError, type ErrorCode } from "./lib/errors.ts";
 import { createLogger, parseLogLevel } from "./lib/log.ts";
+import { MetricsBuffer } from "./lib/metrics.ts";
 import { createRouter } from "./lib/openapi.ts";
+import { adminKeyRoutes } from "./routes/admin-keys.ts";
 import { healthRoutes } from "./routes/health.ts";
 
 /** Largest request body accepted; agents send a skill payload, not files. */
@@ -28,9 +31,15 @@ export function createApp() {
 
   app.use(async (c, next) => {
     const log = createLogger(parseLogLevel(c.env.LOG_LEVEL), { request_id: c.var.requestId });
+    const metrics = new MetricsBuffer();
     c.set("log", log);
+    c.set("metrics", metrics);
     const started = performance.now();
-    await next();
+    try {
+      await next();
+    } finally {
+      metrics.flush(c.env.METRICS, log);
+    }
     // Path only: query strings and headers may carry identifiers or keys that do not belong in logs.
     log.info("request", {
       method: c.req.method,
@@ -60,6 +69,15 @@ export function createApp() {
   });
 
   app.route("/", healthRoutes);
+  // Everything under /api needs an API key; each route then checks its own permission.
+  app.use("/api/*", authenticate());
+  app.route("/", adminKeyRoutes);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "ApiKey", {
+    type: "http",
+    scheme: "bearer",
+    description: "An API key (`pak_…`) or the ADMIN_API_KEY secret: `Authorization: Bearer <key>`.",
+  });
 
   app.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",
@@ -80,6 +98,7 @@ export function createApp() {
     const apiError = toApiError(error, c);
     c.header("Cache-Control", "no-store");
     if (apiError.code === "database_unavailable") c.header("Retry-After", "5");
+    for (const [name, value] of Object.entries(apiError.headers)) c.header(name, value);
     return c.json(apiError.toBody(c.var.requestId ?? "unknown"), apiError.status);
   });
 

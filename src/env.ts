@@ -1,8 +1,15 @@
 // Bindings come from wrangler.toml through `wrangler types` (worker-configuration.d.ts); this adds the
-// optional ones that exist only in local development and tests.
+// optional ones wrangler cannot know about.
+import type { Principal } from "./domain/access.ts";
 import type { Logger } from "./lib/log.ts";
+import type { MetricsBuffer } from "./lib/metrics.ts";
 
 export type Bindings = Env & {
+  /**
+   * Bootstrap admin key (`wrangler secret put ADMIN_API_KEY`, at least 32 characters). Optional: once
+   * database keys exist it can be removed. Acts as principal "bootstrap-admin", role admin, level 5.
+   */
+  ADMIN_API_KEY?: string;
   /**
    * Base URL of the local Neon gateway (scripts/lib/neon-gateway.ts), e.g. http://127.0.0.1:4444.
    * Set by `npm run dev` and the tests; never in production, where the driver talks to Neon itself.
@@ -15,5 +22,9 @@ export interface AppEnv {
   Variables: {
     requestId: string;
     log: Logger;
+    /** Counters of this request, written to Analytics Engine once when it ends. */
+    metrics: MetricsBuffer;
+    /** The authenticated caller; set on every /api route. */
+    principal: Principal;
   };
 }

@@ -5,6 +5,7 @@ import { createApp, MAX_BODY_BYTES } from "../src/app.ts";
 import { ApiError } from "../src/lib/errors.ts";
 import { testEnv } from "./helpers/database.ts";
 import { BASE_URL, call, type ErrorEnvelope, postJson } from "./helpers/http.ts";
+import { createTestKey } from "./helpers/keys.ts";
 
 // The real app (middleware, validation hook, error handler) with probe routes that exercise the
 // conventions every resource route relies on.
@@ -74,10 +75,18 @@ describe("HTTP conventions", () => {
   });
 
   it("answers unknown routes with a 404 envelope", async () => {
-    const res = await call("/api/v1/nothing-here");
+    const res = await call("/nothing-here");
     expect(res.status).toBe(404);
     const body = await envelope(res);
-    expect(body.error).toMatchObject({ code: "not_found", message: "No route for GET /api/v1/nothing-here" });
+    expect(body.error).toMatchObject({ code: "not_found", message: "No route for GET /nothing-here" });
+  });
+
+  it("reveals which /api routes exist only to callers with a valid key", async () => {
+    expect((await call("/api/v1/nothing-here")).status).toBe(401);
+    const admin = await createTestKey("admin");
+    const res = await call("/api/v1/nothing-here", { headers: admin.headers });
+    expect(res.status).toBe(404);
+    expect((await envelope(res)).error.code).toBe("not_found");
   });
 
   it("answers a wrong method on a known path with a 404 envelope", async () => {

@@ -17,6 +17,7 @@ import {
   unique,
   uniqueIndex,
 } from "drizzle-orm/pg-core";
+import { ROLES } from "../domain/api-keys.ts";
 import { APPROVAL_STATUSES, POLICY_TYPES } from "../domain/vocabulary.ts";
 
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
@@ -56,6 +57,8 @@ export const approvalRequests = pgTable(
     /** SHA-256 of the canonical payload: an approval is bound to exactly this action. */
     payloadHash: text("payload_hash").notNull(),
     requestedBy: text("requested_by").notNull(),
+    /** The API key that filed the request: it may never approve it (nor may `requested_by`). */
+    createdByKeyId: text("created_by_key_id"),
     justification: text("justification"),
     /** Approval level needed (1 auto_approve … 5 owner_override). */
     requiredLevel: smallint("required_level").notNull(),
@@ -146,5 +149,58 @@ export const policyApprovalLevels = pgTable(
   ],
 );
 
+export const apiKeys = pgTable(
+  "api_keys",
+  {
+    /** 16 hex characters; the public middle part of the token `pak_<id>_<secret>`. */
+    id: text("id").primaryKey(),
+    /** SHA-256 (hex) of the token's secret part. The token itself is never stored. */
+    secretHash: text("secret_hash").notNull(),
+    name: text("name"),
+    principalId: text("principal_id").notNull(),
+    role: text("role", { enum: ROLES }).notNull(),
+    /** Highest approval level the key may act at (1 auto_approve … 5 owner_override). */
+    maxLevel: smallint("max_level").notNull(),
+    /** NULL: every tenant. */
+    tenantId: text("tenant_id"),
+    createdBy: text("created_by").notNull(),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+    revokedAt: timestamptz("revoked_at"),
+    revokedBy: text("revoked_by"),
+    lastUsedAt: timestamptz("last_used_at"),
+  },
+  (table) => [
+    index("api_keys_principal_idx").on(table.principalId),
+    index("api_keys_tenant_idx").on(table.tenantId),
+    check("api_keys_id_format", sql`${table.id} ~ '^[0-9a-f]{16}$'`),
+    check("api_keys_secret_hash_format", sql`${table.secretHash} ~ '^[0-9a-f]{64}$'`),
+    check("api_keys_role_valid", sql`${table.role} IN (${quotedList(ROLES)})`),
+    check("api_keys_max_level_range", sql`${table.maxLevel} BETWEEN 1 AND 5`),
+  ],
+);
+
+/** Who changed what and when: key management, policy changes, emergency actions. Append-only. */
+export const auditEvents = pgTable(
+  "audit_events",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    actor: text("actor").notNull(),
+    /** The API key that acted ("bootstrap" for ADMIN_API_KEY, "cli" for the operator script). */
+    actorKeyId: text("actor_key_id"),
+    action: text("action").notNull(),
+    targetType: text("target_type").notNull(),
+    targetId: text("target_id").notNull(),
+    before: jsonb("before").$type<Record<string, unknown>>(),
+    after: jsonb("after").$type<Record<string, unknown>>(),
+    requestId: text("request_id"),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+  },
+  (table) => [
+    index("audit_events_target_idx").on(table.targetType, table.targetId, table.createdAt),
+    index("audit_events_created_idx").on(table.createdAt),
+  ],
+);
+
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type ApprovalRequestRow = typeof approvalRequests.$inferSelect;
 export type PolicyApprovalLevelRow = typeof policyApprovalLevels.$inferSelect;

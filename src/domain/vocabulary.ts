@@ -32,3 +32,18 @@ export const DEFAULT_POLICY = {
   autoApproveMaxTokens: 1000,
   escalationTimeoutSeconds: 300,
 } as const;
+
+const LEVEL_NAMES = Object.fromEntries(
+  Object.entries(APPROVAL_LEVELS).map(([name, level]) => [level, name]),
+) as Record<number, ApprovalLevelName>;
+
+/** The level (1–5) of a name or number; undefined for anything else (callers reject it or treat it as strictest). */
+export function toLevel(value: string | number): number | undefined {
+  if (typeof value === "number")
+    return Number.isInteger(value) && value >= 1 && value <= 5 ? value : undefined;
+  return Object.hasOwn(APPROVAL_LEVELS, value) ? APPROVAL_LEVELS[value as ApprovalLevelName] : undefined;
+}
+
+export function levelName(level: number): ApprovalLevelName | undefined {
+  return LEVEL_NAMES[level];
+}
