@@ -48,3 +48,11 @@ export class ApiError extends Error {
     return { error };
   }
 }
+
+/** A 400 for one body field, in the same shape the schema validation reports. */
+export function invalidField(path: string, message: string): ApiError {
+  return new ApiError("validation_failed", "Invalid request body", {
+    target: "json",
+    issues: [{ path, message, code: "custom" }],
+  });
+}

@@ -8,7 +8,7 @@ import { apiKeys, auditEvents } from "../db/schema.ts";
 import { generateApiKey, ROLES } from "../domain/api-keys.ts";
 import { APPROVAL_LEVELS, toLevel } from "../domain/vocabulary.ts";
 import { forgetKey, KEY_CACHE_TTL_MS, protectedRoute } from "../lib/auth.ts";
-import { ApiError } from "../lib/errors.ts";
+import { ApiError, invalidField } from "../lib/errors.ts";
 import { createRouter, errorResponse } from "../lib/openapi.ts";
 
 const identifier = (description: string) =>
@@ -138,17 +138,9 @@ export const adminKeyRoutes = createRouter()
     const principal = c.var.principal;
     const defaultLevel = { agent: 1, admin: 5, approver: undefined }[body.role];
     const maxLevel = body.max_level === undefined ? defaultLevel : toLevel(body.max_level);
-    if (maxLevel === undefined) {
-      throw new ApiError("validation_failed", "Approver keys need a max_level", {
-        target: "json",
-        issues: [{ path: "max_level", message: "required for role approver", code: "invalid_type" }],
-      });
-    }
+    if (maxLevel === undefined) throw invalidField("max_level", "required for role approver");
     if (body.role === "admin" && body.tenant_id) {
-      throw new ApiError("validation_failed", "Admin keys are not tenant-scoped", {
-        target: "json",
-        issues: [{ path: "tenant_id", message: "must be omitted or null for role admin", code: "custom" }],
-      });
+      throw invalidField("tenant_id", "admin keys are not tenant-scoped: omit it or send null");
     }
     if (maxLevel > principal.maxLevel) {
       throw new ApiError("forbidden", `Cannot create a key above your own level (${principal.maxLevel})`);

@@ -1,26 +1,20 @@
 // The operator key commands (scripts/lib/keys.ts) against a real migrated database.
-import { randomUUID } from "node:crypto";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKey, keyIsUsable, listKeys, revokeKey } from "../../scripts/lib/keys.ts";
-import { ensureDatabase } from "../../scripts/lib/local-stack.ts";
 import { migrateUp } from "../../scripts/lib/migrations.ts";
+import { parseApiKey } from "../../src/domain/api-keys.ts";
+import { scratchDatabase } from "./scratch-database.ts";
 
-const database = `keys_${randomUUID().replaceAll("-", "").slice(0, 16)}`;
-const adminUrl = inject("adminDatabaseUrl");
-const url = adminUrl.replace(/\/postgres$/, `/${database}`);
+const scratch = scratchDatabase("keys");
+const url = scratch.url;
 
 beforeAll(async () => {
-  await ensureDatabase(adminUrl, database);
+  await scratch.create();
   await migrateUp(url);
 });
 
-afterAll(async () => {
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-  await admin.end();
-});
+afterAll(() => scratch.drop());
 
 describe("operator key commands", () => {
   it("creates a usable key with an audit event, lists it without secrets, and revokes it", async () => {
@@ -36,7 +30,7 @@ describe("operator key commands", () => {
 
     const listed = await listKeys(url);
     expect(listed.map((key) => key.key_id)).toContain(created.key_id);
-    expect(JSON.stringify(listed)).not.toContain(created.api_key.split("_")[2]);
+    expect(JSON.stringify(listed)).not.toContain(parseApiKey(created.api_key)?.secret);
 
     const revoked = await revokeKey(url, created.key_id);
     expect(revoked?.revoked_at).not.toBeNull();

@@ -1,14 +1,13 @@
 // The migration runner against the real embedded PostgreSQL: migrate, roll back, migrate again.
-import { createHash, randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { ensureDatabase } from "../../scripts/lib/local-stack.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listMigrations, migrateUp, migrationStatus, rollbackLast } from "../../scripts/lib/migrations.ts";
+import { scratchDatabase } from "./scratch-database.ts";
 
-const database = `migrations_${randomUUID().replaceAll("-", "").slice(0, 16)}`;
-const adminUrl = inject("adminDatabaseUrl");
-const url = adminUrl.replace(/\/postgres$/, `/${database}`);
+const scratch = scratchDatabase("migrations");
+const url = scratch.url;
 
 async function query<T extends pg.QueryResultRow>(text: string): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
@@ -36,15 +35,10 @@ async function schemaFingerprint(): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  await ensureDatabase(adminUrl, database);
+  await scratch.create();
 });
 
-afterAll(async () => {
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-  await admin.end();
-});
+afterAll(() => scratch.drop());
 
 describe("migrations", () => {
   it("pairs every migration in the journal with its SQL and a rollback", () => {
