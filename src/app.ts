@@ -12,7 +12,11 @@ import { createLogger, parseLogLevel } from "./lib/log.ts";
 import { MetricsBuffer } from "./lib/metrics.ts";
 import { createRouter } from "./lib/openapi.ts";
 import { adminKeyRoutes } from "./routes/admin-keys.ts";
+import { adminPolicyRoutes } from "./routes/admin-policies.ts";
+import { decisionRoutes } from "./routes/decisions.ts";
+import { evalRoutes } from "./routes/eval.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { usageRoutes } from "./routes/usage.ts";
 
 /** Largest request body accepted; agents send a skill payload, not files. */
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -72,6 +76,10 @@ export function createApp() {
   // Everything under /api needs an API key; each route then checks its own permission.
   app.use("/api/*", authenticate());
   app.route("/", adminKeyRoutes);
+  app.route("/", evalRoutes);
+  app.route("/", decisionRoutes);
+  app.route("/", usageRoutes);
+  app.route("/", adminPolicyRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "ApiKey", {
     type: "http",

@@ -21,6 +21,8 @@ const approver: Principal = {
 describe("roles", () => {
   it("gives agents evaluation and their own requests, approvers decisions, admins everything", () => {
     expect(rolesWith("policy:evaluate")).toEqual(["agent", "admin"]);
+    expect(rolesWith("decisions:read")).toEqual(["agent", "approver", "admin"]);
+    expect(rolesWith("usage:report")).toEqual(["agent", "admin"]);
     expect(rolesWith("requests:create")).toEqual(["agent", "admin"]);
     expect(rolesWith("requests:read")).toEqual(["agent", "approver", "admin"]);
     expect(rolesWith("requests:cancel")).toEqual(["agent", "admin"]);

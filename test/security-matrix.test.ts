@@ -30,10 +30,14 @@ async function operations(): Promise<Operation[]> {
 }
 
 /** A concrete URL for a templated path: parameters get well-formed placeholder values. */
+const PLACEHOLDERS: Record<string, string> = {
+  key_id: "0123456789abcdef",
+  decision_id: `dec_${"0".repeat(20)}`,
+  id: "1",
+};
+
 function concrete(path: string): string {
-  return path.replace(/\{(\w+)\}/g, (_, name: string) =>
-    name === "key_id" ? "0123456789abcdef" : "apr_0123456789abcdef",
-  );
+  return path.replace(/\{(\w+)\}/g, (_, name: string) => PLACEHOLDERS[name] ?? "apr_0123456789abcdef");
 }
 
 function send(op: Operation, headers: Record<string, string> = {}) {

@@ -4,6 +4,7 @@
 // last_webhook_status, created_at, resolved_at) and policy_approval_levels(approval_level).
 import { sql } from "drizzle-orm";
 import {
+  bigint,
   bigserial,
   boolean,
   check,
@@ -201,6 +202,175 @@ export const auditEvents = pgTable(
   ],
 );
 
+export const CAPABILITY_EFFECTS = ["allow", "deny", "require_approval"] as const;
+export const BUDGET_PERIODS = ["day", "month"] as const;
+export const BUDGET_ENFORCEMENTS = ["hard", "soft"] as const;
+export const DECISIONS = ["allow", "deny", "requires_approval"] as const;
+export const SPEND_SOURCES = ["approval", "auto_approval", "usage"] as const;
+
+/** Which skills a tenant's (or one agent's) calls may use. Most specific match wins. */
+export const capabilityRules = pgTable(
+  "capability_rules",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    /** NULL: every agent of the tenant. */
+    agentId: text("agent_id"),
+    /** An exact skill id, or a prefix ending in `*` ("email.*"), or `*` for every skill. */
+    skillPattern: text("skill_pattern").notNull(),
+    effect: text("effect", { enum: CAPABILITY_EFFECTS }).notNull(),
+    /** For require_approval: the level needed (name); NULL uses the policy's level (at least agent_approve). */
+    approvalLevel: text("approval_level"),
+    description: text("description"),
+    enabled: boolean("enabled").notNull().default(true),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+    updatedAt: timestamptz("updated_at").notNull().defaultNow(),
+  },
+  (table) => [
+    unique("capability_rules_scope_key")
+      .on(table.tenantId, table.agentId, table.skillPattern)
+      .nullsNotDistinct(),
+    check("capability_rules_effect_valid", sql`${table.effect} IN (${quotedList(CAPABILITY_EFFECTS)})`),
+    check("capability_rules_pattern_format", sql`${table.skillPattern} ~ '^([^*]+[*]?|[*])$'`),
+  ],
+);
+
+/** Spending limits per tenant (or one agent) per UTC day or month. */
+export const budgets = pgTable(
+  "budgets",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    /** NULL: the whole tenant's spend; otherwise only this agent's. */
+    agentId: text("agent_id"),
+    period: text("period", { enum: BUDGET_PERIODS }).notNull(),
+    limitCents: bigint("limit_cents", { mode: "number" }).notNull(),
+    /** hard: over the limit is denied; soft: over the limit needs approval. */
+    enforcement: text("enforcement", { enum: BUDGET_ENFORCEMENTS }).notNull().default("hard"),
+    enabled: boolean("enabled").notNull().default(true),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+    updatedAt: timestamptz("updated_at").notNull().defaultNow(),
+  },
+  (table) => [
+    unique("budgets_scope_key").on(table.tenantId, table.agentId, table.period).nullsNotDistinct(),
+    check("budgets_period_valid", sql`${table.period} IN (${quotedList(BUDGET_PERIODS)})`),
+    check("budgets_enforcement_valid", sql`${table.enforcement} IN (${quotedList(BUDGET_ENFORCEMENTS)})`),
+    check("budgets_limit_nonnegative", sql`${table.limitCents} >= 0`),
+  ],
+);
+
+/** The spend ledger: approved and auto-approved requests, and usage the platform reports. */
+export const spendLedger = pgTable(
+  "spend_ledger",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    agentId: text("agent_id"),
+    skillId: text("skill_id"),
+    amountCents: bigint("amount_cents", { mode: "number" }).notNull(),
+    source: text("source", { enum: SPEND_SOURCES }).notNull(),
+    /** The request id or the reporter's usage id: one ledger entry per reference. */
+    reference: text("reference").notNull(),
+    occurredAt: timestamptz("occurred_at").notNull().defaultNow(),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+  },
+  (table) => [
+    uniqueIndex("spend_ledger_reference_key").on(table.source, table.reference),
+    index("spend_ledger_tenant_time_idx").on(table.tenantId, table.occurredAt),
+    index("spend_ledger_agent_time_idx").on(table.tenantId, table.agentId, table.occurredAt),
+    check("spend_ledger_source_valid", sql`${table.source} IN (${quotedList(SPEND_SOURCES)})`),
+    check("spend_ledger_amount_nonnegative", sql`${table.amountCents} >= 0`),
+  ],
+);
+
+/** Cost model per skill: base cents plus cents per 1,000 tokens. */
+export const skillCosts = pgTable(
+  "skill_costs",
+  {
+    skillId: text("skill_id").primaryKey(),
+    baseCents: integer("base_cents").notNull().default(0),
+    centsPer1kTokens: integer("cents_per_1k_tokens").notNull().default(0),
+    description: text("description"),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+    updatedAt: timestamptz("updated_at").notNull().defaultNow(),
+  },
+  (table) => [
+    check("skill_costs_nonnegative", sql`${table.baseCents} >= 0 AND ${table.centsPer1kTokens} >= 0`),
+  ],
+);
+
+/** Policy-wide settings: exactly one row (id 1). */
+export const policySettings = pgTable(
+  "policy_settings",
+  {
+    id: smallint("id").primaryKey().default(1),
+    /** The capability effect when no rule matches. */
+    capabilityDefaultEffect: text("capability_default_effect", { enum: CAPABILITY_EFFECTS })
+      .notNull()
+      .default("allow"),
+    /** Cost of a skill with no cost model (the original service used 10 cents). */
+    unknownSkillCostCents: integer("unknown_skill_cost_cents").notNull().default(10),
+    updatedAt: timestamptz("updated_at").notNull().defaultNow(),
+  },
+  (table) => [
+    check("policy_settings_single_row", sql`${table.id} = 1`),
+    check(
+      "policy_settings_default_effect_valid",
+      sql`${table.capabilityDefaultEffect} IN (${quotedList(CAPABILITY_EFFECTS)})`,
+    ),
+    check("policy_settings_unknown_cost_nonnegative", sql`${table.unknownSkillCostCents} >= 0`),
+  ],
+);
+
+/**
+ * The policy-set version: one row, bumped by a trigger on every change to any policy table, whether
+ * it came through the admin API or through hand-written SQL (the runbook's emergency UPDATE).
+ */
+export const policySetVersion = pgTable(
+  "policy_set_version",
+  {
+    id: smallint("id").primaryKey().default(1),
+    version: bigint("version", { mode: "number" }).notNull().default(1),
+    updatedAt: timestamptz("updated_at").notNull().defaultNow(),
+  },
+  (table) => [check("policy_set_version_single_row", sql`${table.id} = 1`)],
+);
+
+/** Every evaluation answered by POST /api/v1/policy/eval. */
+export const policyDecisions = pgTable(
+  "policy_decisions",
+  {
+    /** `dec_` + 20 hex characters. */
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    agentId: text("agent_id"),
+    skillId: text("skill_id").notNull(),
+    policyType: text("policy_type").notNull(),
+    decision: text("decision", { enum: DECISIONS }).notNull(),
+    approvalLevelRequired: smallint("approval_level_required").notNull(),
+    simulatedCostCents: integer("simulated_cost_cents").notNull(),
+    policyVersion: bigint("policy_version", { mode: "number" }).notNull(),
+    overridesUsed: boolean("overrides_used").notNull().default(false),
+    reasons: jsonb("reasons").$type<string[]>().notNull(),
+    violations: jsonb("violations").$type<unknown[]>().notNull(),
+    checks: jsonb("checks").$type<unknown[]>().notNull(),
+    principalId: text("principal_id").notNull(),
+    keyId: text("key_id").notNull(),
+    requestId: text("request_id"),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+  },
+  (table) => [
+    index("policy_decisions_tenant_created_idx").on(table.tenantId, table.createdAt),
+    index("policy_decisions_created_idx").on(table.createdAt),
+    check("policy_decisions_decision_valid", sql`${table.decision} IN (${quotedList(DECISIONS)})`),
+  ],
+);
+
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
+export type CapabilityRuleRow = typeof capabilityRules.$inferSelect;
+export type BudgetRow = typeof budgets.$inferSelect;
+export type SkillCostRow = typeof skillCosts.$inferSelect;
+export type PolicySettingsRow = typeof policySettings.$inferSelect;
+export type PolicyDecisionRow = typeof policyDecisions.$inferSelect;
 export type ApprovalRequestRow = typeof approvalRequests.$inferSelect;
 export type PolicyApprovalLevelRow = typeof policyApprovalLevels.$inferSelect;

@@ -17,6 +17,8 @@ export interface Principal {
 
 export const PERMISSIONS = [
   "policy:evaluate",
+  "decisions:read",
+  "usage:report",
   "requests:create",
   "requests:read",
   "requests:cancel",
@@ -28,8 +30,15 @@ export const PERMISSIONS = [
 export type Permission = (typeof PERMISSIONS)[number];
 
 const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
-  agent: ["policy:evaluate", "requests:create", "requests:read", "requests:cancel"],
-  approver: ["requests:read", "requests:decide"],
+  agent: [
+    "policy:evaluate",
+    "decisions:read",
+    "usage:report",
+    "requests:create",
+    "requests:read",
+    "requests:cancel",
+  ],
+  approver: ["decisions:read", "requests:read", "requests:decide"],
   admin: PERMISSIONS,
 };
 

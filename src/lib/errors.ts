@@ -9,6 +9,7 @@ export const ERROR_STATUS = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  policy_version_mismatch: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   internal_error: 500,

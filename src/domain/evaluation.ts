@@ -1,0 +1,482 @@
+// Policy evaluation: pure logic, no I/O. Given a skill call and the policy rows that could apply,
+// decide allow / deny / requires_approval and explain every check.
+//
+// Precedence:
+// - approval-level rows: the most specific match wins; specificity ranks skill over agent over tenant
+//   (a row naming the skill beats one naming only the agent, which beats one naming only the tenant).
+// - capability rules: agent-specific beats tenant-wide, then an exact skill beats a prefix, then a
+//   longer prefix beats a shorter one; at equal specificity deny > require_approval > allow.
+// - the decision: deny if any hard violation, else requires_approval if any soft one, else allow.
+import { APPROVAL_LEVELS, type ApprovalLevelName, DEFAULT_POLICY, levelName, toLevel } from "./vocabulary.ts";
+
+export type Decision = "allow" | "deny" | "requires_approval";
+export type CapabilityEffect = "allow" | "deny" | "require_approval";
+export type CheckName = "capability" | "budget" | "cost_ceiling" | "token_ceiling" | "approval_level";
+export type CheckOutcome = "pass" | "deny" | "require_approval" | "skipped";
+
+/** A call needing approval needs at least this level: levels 1–2 are automatic by definition. */
+export const MIN_HUMAN_LEVEL = APPROVAL_LEVELS.agent_approve;
+const STRICTEST_LEVEL = APPROVAL_LEVELS.owner_override;
+
+export interface ApprovalLevelPolicy {
+  id: number | null;
+  tenantId: string | null;
+  agentId: string | null;
+  skillId: string | null;
+  approvalLevel: string;
+  autoApproveMaxCostCents: number;
+  autoApproveMaxTokens: number;
+  escalateTo: string | null;
+  escalationTimeoutSeconds: number;
+  requiredApprovals: number;
+  enabled: boolean;
+}
+
+export interface CapabilityRule {
+  id: number | null;
+  tenantId: string;
+  agentId: string | null;
+  skillPattern: string;
+  effect: CapabilityEffect;
+  approvalLevel: string | null;
+  enabled: boolean;
+}
+
+export interface Budget {
+  id: number | null;
+  tenantId: string;
+  agentId: string | null;
+  period: "day" | "month";
+  limitCents: number;
+  enforcement: "hard" | "soft";
+  enabled: boolean;
+}
+
+/** Spend so far in the current UTC day and month, for the tenant and for the calling agent. */
+export interface SpendToDate {
+  tenantDay: number;
+  tenantMonth: number;
+  agentDay: number;
+  agentMonth: number;
+}
+
+export interface SkillCost {
+  skillId: string;
+  baseCents: number;
+  centsPer1kTokens: number;
+}
+
+export interface PolicySettings {
+  capabilityDefaultEffect: CapabilityEffect;
+  unknownSkillCostCents: number;
+}
+
+export interface EvaluationInput {
+  skillId: string;
+  tenantId: string;
+  agentId: string | null;
+  policyType: string;
+  payload: unknown;
+  simulateCost: boolean;
+}
+
+export interface PolicyState {
+  approvalLevels: ApprovalLevelPolicy[];
+  capabilityRules: CapabilityRule[];
+  budgets: Budget[];
+  skillCosts: SkillCost[];
+  settings: PolicySettings;
+  spend: SpendToDate;
+}
+
+export interface Violation {
+  type: "capability_denied" | "budget_exceeded" | "approval_required";
+  check: CheckName;
+  severity: "hard" | "soft";
+  message: string;
+}
+
+export interface Check {
+  check: CheckName;
+  outcome: CheckOutcome;
+  detail: string;
+  /** The rule that decided this check; null when a default applied. */
+  rule: Record<string, unknown> | null;
+  /** Level needed when the outcome is require_approval. */
+  level?: number;
+}
+
+export interface Evaluation {
+  decision: Decision;
+  reasons: string[];
+  violations: Violation[];
+  checks: Check[];
+  simulatedCostCents: number;
+  tokens: number;
+  approvalLevelRequired: number;
+  /** The approval-level row that applied (null: the built-in default). */
+  policy: ApprovalLevelPolicy | null;
+  /** The policy type whose check decided: what nova_policy_decisions_total is labelled with. */
+  decidingPolicyType: string;
+}
+
+/** Payload fields read as the call's token count, first present wins (input + output tokens last). */
+export const TOKEN_FIELDS = ["tokens", "estimated_tokens", "max_tokens"] as const;
+
+export function tokensOf(payload: unknown): number {
+  if (typeof payload !== "object" || payload === null) return 0;
+  const record = payload as Record<string, unknown>;
+  const count = (value: unknown) =>
+    typeof value === "number" && Number.isFinite(value) && value >= 0 ? Math.ceil(value) : undefined;
+  for (const field of TOKEN_FIELDS) {
+    const value = count(record[field]);
+    if (value !== undefined) return value;
+  }
+  const input = count(record.input_tokens);
+  const output = count(record.output_tokens);
+  return input === undefined && output === undefined ? 0 : (input ?? 0) + (output ?? 0);
+}
+
+export function simulateCost(
+  skillId: string,
+  tokens: number,
+  costs: SkillCost[],
+  settings: PolicySettings,
+): { cents: number; model: SkillCost | null } {
+  const model = costs.find((cost) => cost.skillId === skillId) ?? null;
+  if (!model) return { cents: settings.unknownSkillCostCents, model: null };
+  return { cents: model.baseCents + Math.ceil((tokens * model.centsPer1kTokens) / 1000), model };
+}
+
+/** Level of a stored name; a name that is not a level (written by hand in SQL) counts as the strictest. */
+export function policyLevel(name: string): { level: number; known: boolean } {
+  const level = toLevel(name);
+  return level === undefined ? { level: STRICTEST_LEVEL, known: false } : { level, known: true };
+}
+
+export function matchApprovalLevel(
+  rows: ApprovalLevelPolicy[],
+  call: Pick<EvaluationInput, "tenantId" | "agentId" | "skillId">,
+): ApprovalLevelPolicy | null {
+  const specificity = (row: ApprovalLevelPolicy) =>
+    (row.skillId !== null ? 4 : 0) + (row.agentId !== null ? 2 : 0) + (row.tenantId !== null ? 1 : 0);
+  const candidates = rows.filter(
+    (row) =>
+      row.enabled &&
+      (row.tenantId === null || row.tenantId === call.tenantId) &&
+      (row.agentId === null || row.agentId === call.agentId) &&
+      (row.skillId === null || row.skillId === call.skillId),
+  );
+  // Ties cannot happen for stored rows (one row per scope); for overrides the first listed wins.
+  return candidates.reduce<ApprovalLevelPolicy | null>(
+    (best, row) => (best === null || specificity(row) > specificity(best) ? row : best),
+    null,
+  );
+}
+
+function patternMatches(pattern: string, skillId: string): boolean {
+  if (pattern === "*") return true;
+  return pattern.endsWith("*") ? skillId.startsWith(pattern.slice(0, -1)) : pattern === skillId;
+}
+
+const EFFECT_RANK: Record<CapabilityEffect, number> = { deny: 3, require_approval: 2, allow: 1 };
+
+export function matchCapabilityRule(
+  rules: CapabilityRule[],
+  call: Pick<EvaluationInput, "tenantId" | "agentId" | "skillId">,
+): CapabilityRule | null {
+  const rank = (rule: CapabilityRule): number[] => [
+    rule.agentId !== null ? 1 : 0,
+    rule.skillPattern.endsWith("*") ? 0 : 1,
+    rule.skillPattern.length,
+    EFFECT_RANK[rule.effect],
+  ];
+  const better = (a: number[], b: number[]) => {
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return (a[i] ?? 0) > (b[i] ?? 0);
+    return false;
+  };
+  let best: CapabilityRule | null = null;
+  for (const rule of rules) {
+    if (!rule.enabled || rule.tenantId !== call.tenantId) continue;
+    if (rule.agentId !== null && rule.agentId !== call.agentId) continue;
+    if (!patternMatches(rule.skillPattern, call.skillId)) continue;
+    if (best === null || better(rank(rule), rank(best))) best = rule;
+  }
+  return best;
+}
+
+// The rule behind a check, as the API shows it: what kind, which row (null id: a proposed override).
+function describePolicy(row: ApprovalLevelPolicy | null): Record<string, unknown> | null {
+  return row
+    ? {
+        kind: "approval_level",
+        id: row.id,
+        tenant_id: row.tenantId,
+        agent_id: row.agentId,
+        skill_id: row.skillId,
+        approval_level: row.approvalLevel,
+        auto_approve_max_cost_cents: row.autoApproveMaxCostCents,
+        auto_approve_max_tokens: row.autoApproveMaxTokens,
+      }
+    : null;
+}
+
+function describeCapabilityRule(rule: CapabilityRule | null): Record<string, unknown> | null {
+  return rule
+    ? {
+        kind: "capability_rule",
+        id: rule.id,
+        tenant_id: rule.tenantId,
+        agent_id: rule.agentId,
+        skill_pattern: rule.skillPattern,
+        effect: rule.effect,
+        approval_level: rule.approvalLevel,
+      }
+    : null;
+}
+
+function describeBudget(budget: Budget): Record<string, unknown> {
+  return {
+    kind: "budget",
+    id: budget.id,
+    tenant_id: budget.tenantId,
+    agent_id: budget.agentId,
+    period: budget.period,
+    limit_cents: budget.limitCents,
+    enforcement: budget.enforcement,
+  };
+}
+
+export function evaluate(input: EvaluationInput, state: PolicyState): Evaluation {
+  const checks: Check[] = [];
+  const violations: Violation[] = [];
+  const reasons: string[] = [];
+
+  const policy = matchApprovalLevel(state.approvalLevels, input);
+  const effectivePolicy = policy ?? {
+    id: null,
+    tenantId: null,
+    agentId: null,
+    skillId: null,
+    approvalLevel: DEFAULT_POLICY.approvalLevel,
+    autoApproveMaxCostCents: DEFAULT_POLICY.autoApproveMaxCostCents,
+    autoApproveMaxTokens: DEFAULT_POLICY.autoApproveMaxTokens,
+    escalateTo: null,
+    escalationTimeoutSeconds: DEFAULT_POLICY.escalationTimeoutSeconds,
+    requiredApprovals: 1,
+    enabled: true,
+  };
+  const { level: policyLevelNumber, known } = policyLevel(effectivePolicy.approvalLevel);
+  const approvalNeeded = Math.max(policyLevelNumber, MIN_HUMAN_LEVEL);
+  const policyName = levelName(policyLevelNumber) as ApprovalLevelName;
+  if (!known) {
+    reasons.push(
+      `Policy row ${effectivePolicy.id} has unknown approval level '${effectivePolicy.approvalLevel}'; treated as owner_override`,
+    );
+  }
+
+  // Capability.
+  const rule = matchCapabilityRule(state.capabilityRules, input);
+  const effect = rule?.effect ?? state.settings.capabilityDefaultEffect;
+  const ruleText = rule
+    ? `rule ${rule.id ?? "(override)"} (${rule.skillPattern})`
+    : "the default capability effect";
+  if (effect === "deny") {
+    checks.push({
+      check: "capability",
+      outcome: "deny",
+      detail: `denied by ${ruleText}`,
+      rule: describeCapabilityRule(rule),
+    });
+    violations.push({
+      type: "capability_denied",
+      check: "capability",
+      severity: "hard",
+      message: `Skill ${input.skillId} is not allowed for ${callerText(input)} (${ruleText})`,
+    });
+  } else if (effect === "require_approval") {
+    const ruleLevel = rule?.approvalLevel ? policyLevel(rule.approvalLevel).level : undefined;
+    const level = Math.max(ruleLevel ?? approvalNeeded, MIN_HUMAN_LEVEL);
+    checks.push({
+      check: "capability",
+      outcome: "require_approval",
+      detail: `approval required by ${ruleText}`,
+      rule: describeCapabilityRule(rule),
+      level,
+    });
+    violations.push({
+      type: "approval_required",
+      check: "capability",
+      severity: "soft",
+      message: `Skill ${input.skillId} needs approval for ${callerText(input)} (${ruleText})`,
+    });
+  } else {
+    checks.push({
+      check: "capability",
+      outcome: "pass",
+      detail: `allowed by ${ruleText}`,
+      rule: describeCapabilityRule(rule),
+    });
+  }
+
+  // Cost simulation, then budgets and ceilings.
+  const tokens = tokensOf(input.payload);
+  const cost = input.simulateCost
+    ? simulateCost(input.skillId, tokens, state.skillCosts, state.settings)
+    : { cents: 0, model: null };
+
+  if (!input.simulateCost) {
+    checks.push({
+      check: "budget",
+      outcome: "skipped",
+      detail: "cost simulation turned off (simulate_cost=false)",
+      rule: null,
+    });
+  } else {
+    const applicable = state.budgets.filter(
+      (budget) =>
+        budget.enabled &&
+        budget.tenantId === input.tenantId &&
+        (budget.agentId === null || budget.agentId === input.agentId),
+    );
+    if (applicable.length === 0) {
+      checks.push({ check: "budget", outcome: "pass", detail: "no budget applies", rule: null });
+    }
+    for (const budget of applicable) {
+      const spent = spendFor(budget, state.spend);
+      const projected = spent + cost.cents;
+      const scope = budget.agentId ? `agent ${budget.agentId}` : `tenant ${budget.tenantId}`;
+      const text = `${budget.period}ly budget of ${scope}: ${spent} spent + ${cost.cents} = ${projected} of ${budget.limitCents} cents`;
+      if (projected <= budget.limitCents) {
+        checks.push({ check: "budget", outcome: "pass", detail: text, rule: describeBudget(budget) });
+      } else if (budget.enforcement === "hard") {
+        checks.push({
+          check: "budget",
+          outcome: "deny",
+          detail: `over the hard ${text}`,
+          rule: describeBudget(budget),
+        });
+        violations.push({
+          type: "budget_exceeded",
+          check: "budget",
+          severity: "hard",
+          message: `Over the hard ${text}`,
+        });
+      } else {
+        checks.push({
+          check: "budget",
+          outcome: "require_approval",
+          detail: `over the soft ${text}`,
+          rule: describeBudget(budget),
+          level: approvalNeeded,
+        });
+        violations.push({
+          type: "budget_exceeded",
+          check: "budget",
+          severity: "soft",
+          message: `Over the soft ${text}`,
+        });
+      }
+    }
+  }
+
+  const policyText = policy ? `policy row ${policy.id ?? "(override)"}` : "the default policy";
+  const ceilingCheck = (
+    check: "cost_ceiling" | "token_ceiling",
+    value: number,
+    ceiling: number,
+    unit: string,
+  ) => {
+    if (value <= ceiling) {
+      checks.push({
+        check,
+        outcome: "pass",
+        detail: `${value} ${unit} within the auto-approve ceiling ${ceiling} of ${policyText}`,
+        rule: describePolicy(policy),
+      });
+      return;
+    }
+    const message = `${value} ${unit} is above the auto-approve ceiling of ${ceiling} (${policyText})`;
+    checks.push({
+      check,
+      outcome: "require_approval",
+      detail: message,
+      rule: describePolicy(policy),
+      level: approvalNeeded,
+    });
+    violations.push({ type: "approval_required", check, severity: "soft", message });
+  };
+  if (input.simulateCost) {
+    ceilingCheck("cost_ceiling", cost.cents, effectivePolicy.autoApproveMaxCostCents, "cents");
+  } else {
+    checks.push({
+      check: "cost_ceiling",
+      outcome: "skipped",
+      detail: "cost simulation turned off",
+      rule: null,
+    });
+  }
+  ceilingCheck("token_ceiling", tokens, effectivePolicy.autoApproveMaxTokens, "tokens");
+
+  if (policyLevelNumber >= MIN_HUMAN_LEVEL) {
+    const message = `${policyText} requires ${policyName} approval`;
+    checks.push({
+      check: "approval_level",
+      outcome: "require_approval",
+      detail: message,
+      rule: describePolicy(policy),
+      level: policyLevelNumber,
+    });
+    violations.push({ type: "approval_required", check: "approval_level", severity: "soft", message });
+  } else {
+    checks.push({
+      check: "approval_level",
+      outcome: "pass",
+      detail: `${policyText} is ${policyName}: automatic within its ceilings`,
+      rule: describePolicy(policy),
+    });
+  }
+
+  const hard = violations.filter((violation) => violation.severity === "hard");
+  const decision: Decision = hard.length > 0 ? "deny" : violations.length > 0 ? "requires_approval" : "allow";
+  const levels = checks.flatMap((check) =>
+    check.outcome === "require_approval" && check.level ? [check.level] : [],
+  );
+  const approvalLevelRequired = decision === "requires_approval" ? Math.max(...levels) : policyLevelNumber;
+
+  if (decision === "allow")
+    reasons.push(`Allowed: ${checks.filter((c) => c.outcome === "pass").length} checks passed`);
+  for (const violation of decision === "deny" ? hard : violations) reasons.push(violation.message);
+  if (decision === "requires_approval") {
+    reasons.push(`Approval needed at level ${approvalLevelRequired} (${levelName(approvalLevelRequired)})`);
+  }
+
+  const deciding = decision === "allow" ? null : (decision === "deny" ? hard : violations)[0];
+  const decidingPolicyType =
+    deciding?.check === "capability"
+      ? "capability"
+      : deciding?.check === "budget"
+        ? "resource"
+        : input.policyType;
+
+  return {
+    decision,
+    reasons,
+    violations,
+    checks,
+    simulatedCostCents: cost.cents,
+    tokens,
+    approvalLevelRequired,
+    policy,
+    decidingPolicyType,
+  };
+}
+
+function spendFor(budget: Budget, spend: SpendToDate): number {
+  if (budget.agentId === null) return budget.period === "day" ? spend.tenantDay : spend.tenantMonth;
+  return budget.period === "day" ? spend.agentDay : spend.agentMonth;
+}
+
+function callerText(input: Pick<EvaluationInput, "tenantId" | "agentId">): string {
+  return input.agentId ? `agent ${input.agentId} of tenant ${input.tenantId}` : `tenant ${input.tenantId}`;
+}
