@@ -346,7 +346,7 @@ export function evaluate(input: EvaluationInput, state: PolicyState): Evaluation
       const spent = spendFor(budget, state.spend);
       const projected = spent + cost.cents;
       const scope = budget.agentId ? `agent ${budget.agentId}` : `tenant ${budget.tenantId}`;
-      const text = `${budget.period}ly budget of ${scope}: ${spent} spent + ${cost.cents} = ${projected} of ${budget.limitCents} cents`;
+      const text = `${budget.period === "day" ? "daily" : "monthly"} budget of ${scope}: ${spent} spent + ${cost.cents} = ${projected} of ${budget.limitCents} cents`;
       if (projected <= budget.limitCents) {
         checks.push({ check: "budget", outcome: "pass", detail: text, rule: describeBudget(budget) });
       } else if (budget.enforcement === "hard") {
