@@ -494,7 +494,7 @@ describe("admin policy API: bad input", () => {
           expect(errorOf(sent).code).toBe("not_found");
         }
       }
-      for (const badId of ["abc", "0", "1.5", "-3"]) {
+      for (const badId of ["abc", "0", "1.5", "-3", "0x1", "1e0", "01"]) {
         const item = `${BASE}/approval-levels/${badId}`;
         for (const [method, body] of [["GET"], ["PATCH", { enabled: false }], ["DELETE"]] as const) {
           const sent = await send(method, item, body);

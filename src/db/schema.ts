@@ -269,13 +269,14 @@ export const spendLedger = pgTable(
     skillId: text("skill_id"),
     amountCents: bigint("amount_cents", { mode: "number" }).notNull(),
     source: text("source", { enum: SPEND_SOURCES }).notNull(),
-    /** The request id or the reporter's usage id: one ledger entry per reference. */
+    /** The request id or the reporter's usage id: one ledger entry per tenant and reference. */
     reference: text("reference").notNull(),
     occurredAt: timestamptz("occurred_at").notNull().defaultNow(),
     createdAt: timestamptz("created_at").notNull().defaultNow(),
   },
   (table) => [
-    uniqueIndex("spend_ledger_reference_key").on(table.source, table.reference),
+    // References are the reporter's ids: unique within a tenant, not across tenants.
+    uniqueIndex("spend_ledger_tenant_reference_key").on(table.tenantId, table.source, table.reference),
     index("spend_ledger_tenant_time_idx").on(table.tenantId, table.occurredAt),
     index("spend_ledger_agent_time_idx").on(table.tenantId, table.agentId, table.occurredAt),
     check("spend_ledger_source_valid", sql`${table.source} IN (${quotedList(SPEND_SOURCES)})`),

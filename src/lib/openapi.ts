@@ -48,3 +48,8 @@ export const ErrorResponseSchema = z
 export function errorResponse(description: string) {
   return { description, content: { "application/json": { schema: ErrorResponseSchema } } };
 }
+
+/** OpenAPI response entry for a JSON body. */
+export function jsonResponse<T extends z.ZodType>(schema: T, description: string) {
+  return { description, content: { "application/json": { schema } } };
+}

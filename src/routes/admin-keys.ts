@@ -9,7 +9,7 @@ import { generateApiKey, ROLES } from "../domain/api-keys.ts";
 import { APPROVAL_LEVELS, toLevel } from "../domain/vocabulary.ts";
 import { forgetKey, KEY_CACHE_TTL_MS, protectedRoute } from "../lib/auth.ts";
 import { ApiError, invalidField } from "../lib/errors.ts";
-import { createRouter, errorResponse } from "../lib/openapi.ts";
+import { createRouter, errorResponse, jsonResponse } from "../lib/openapi.ts";
 
 const identifier = (description: string) =>
   z
@@ -84,11 +84,6 @@ const ListQuery = z.object({
   offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
 });
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
-
 const createKey = protectedRoute("keys:manage", {
   method: "post",
   path: "/api/v1/admin/keys",
@@ -96,7 +91,7 @@ const createKey = protectedRoute("keys:manage", {
   summary: "Create an API key (the secret is shown once)",
   request: { body: { required: true, content: { "application/json": { schema: CreateKeyBody } } } },
   responses: {
-    201: json(CreatedKeySchema, "The new key, with its secret"),
+    201: jsonResponse(CreatedKeySchema, "The new key, with its secret"),
     400: errorResponse("Invalid body"),
   },
 });
@@ -108,7 +103,7 @@ const listKeys = protectedRoute("keys:manage", {
   summary: "List API keys, newest first",
   request: { query: ListQuery },
   responses: {
-    200: json(z.array(KeySummarySchema), "Keys (never their secrets)"),
+    200: jsonResponse(z.array(KeySummarySchema), "Keys (never their secrets)"),
     400: errorResponse("Bad filter"),
   },
 });
@@ -119,7 +114,7 @@ const getKey = protectedRoute("keys:manage", {
   tags: ["admin"],
   summary: "Read one API key",
   request: { params: KeyIdParam },
-  responses: { 200: json(KeySummarySchema, "The key"), 404: errorResponse("No such key") },
+  responses: { 200: jsonResponse(KeySummarySchema, "The key"), 404: errorResponse("No such key") },
 });
 
 const revokeKey = protectedRoute("keys:manage", {
@@ -129,7 +124,7 @@ const revokeKey = protectedRoute("keys:manage", {
   summary: "Revoke an API key (idempotent)",
   description: `Takes effect at once on this isolate and within ${KEY_CACHE_TTL_MS / 1000} seconds everywhere (key lookups are cached that long).`,
   request: { params: KeyIdParam },
-  responses: { 200: json(KeySummarySchema, "The revoked key"), 404: errorResponse("No such key") },
+  responses: { 200: jsonResponse(KeySummarySchema, "The revoked key"), 404: errorResponse("No such key") },
 });
 
 export const adminKeyRoutes = createRouter()

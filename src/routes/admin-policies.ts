@@ -4,6 +4,7 @@
 // trigger records changes made by hand-written SQL, so nothing escapes the trail.
 import { type RouteConfig, z } from "@hono/zod-openapi";
 import { asc, eq, getTableColumns, type SQL, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import type { PgColumn, PgTable } from "drizzle-orm/pg-core";
 import type { Context } from "hono";
 import { createDb, type Database } from "../db/client.ts";
@@ -19,7 +20,7 @@ import {
 import type { AppEnv } from "../env.ts";
 import { protectedRoute } from "../lib/auth.ts";
 import { ApiError } from "../lib/errors.ts";
-import { createRouter, errorResponse } from "../lib/openapi.ts";
+import { createRouter, errorResponse, jsonResponse } from "../lib/openapi.ts";
 import {
   ApprovalLevelFields,
   BudgetFields,
@@ -88,10 +89,6 @@ async function runChange<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-function json(schema: z.ZodType, description: string) {
-  return { description, content: { "application/json": { schema } } };
-}
-
 function registerResource(router: ReturnType<typeof createRouter>, resource: Resource) {
   const { table, idColumn } = resource;
   const rowSchema = resource.fields
@@ -116,7 +113,7 @@ function registerResource(router: ReturnType<typeof createRouter>, resource: Res
     path: `${BASE}/${resource.path}`,
     summary: `List ${resource.path}`,
     request: { query: listQuery },
-    responses: { 200: json(z.array(rowSchema), "The rows") },
+    responses: { 200: jsonResponse(z.array(rowSchema), "The rows") },
   });
   const create = route({
     method: "post",
@@ -126,7 +123,7 @@ function registerResource(router: ReturnType<typeof createRouter>, resource: Res
       body: { required: true, content: { "application/json": { schema: resource.fields.strict() } } },
     },
     responses: {
-      201: json(withVersion, "The new row and the policy-set version after it"),
+      201: jsonResponse(withVersion, "The new row and the policy-set version after it"),
       409: errorResponse("Same scope exists"),
     },
   });
@@ -135,7 +132,7 @@ function registerResource(router: ReturnType<typeof createRouter>, resource: Res
     path: item,
     summary: `Read one of ${resource.path}`,
     request: { params },
-    responses: { 200: json(rowSchema, "The row"), 404: errorResponse("No such row") },
+    responses: { 200: jsonResponse(rowSchema, "The row"), 404: errorResponse("No such row") },
   });
   const update = route({
     method: "patch",
@@ -146,7 +143,7 @@ function registerResource(router: ReturnType<typeof createRouter>, resource: Res
       body: { required: true, content: { "application/json": { schema: patchOf(resource.fields) } } },
     },
     responses: {
-      200: json(withVersion, "The changed row and the policy-set version"),
+      200: jsonResponse(withVersion, "The changed row and the policy-set version"),
       404: errorResponse("No such row"),
     },
   });
@@ -156,7 +153,7 @@ function registerResource(router: ReturnType<typeof createRouter>, resource: Res
     summary: `Delete one of ${resource.path}`,
     request: { params },
     responses: {
-      200: json(withVersion, "The deleted row and the policy-set version"),
+      200: jsonResponse(withVersion, "The deleted row and the policy-set version"),
       404: errorResponse("No such row"),
     },
   });
@@ -195,70 +192,62 @@ function registerResource(router: ReturnType<typeof createRouter>, resource: Res
     return c.json(toApi(table, row as Record<string, unknown>), 200);
   });
 
+  /**
+   * One change, one round trip: name the actor for the audit trigger, run the mutation, read the
+   * version the trigger left. Answers the changed row and that version, or 404 when no row matched.
+   */
+  async function applyChange(c: Context<AppEnv>, mutation: (db: Database) => BatchItem<"pg">) {
+    const db = createDb(c.env);
+    const [, rows, [version]] = await runChange(() =>
+      db.batch([actorStatement(db, c), mutation(db), versionStatement(db)]),
+    );
+    const row = (rows as Record<string, unknown>[])[0];
+    if (!row) throw new ApiError("not_found", `No ${resource.path} row ${idOf(c)}`);
+    return { ...toApi(table, row), policy_version: Number(version?.version) };
+  }
+
+  // Policy tables share no insert/update type; each body was validated against its table's schema.
   router.openapi(create, async (c) => {
     const body = (c.req.valid as (target: "json") => Record<string, unknown>)("json");
-    const db = createDb(c.env);
-    const [, [row], [version]] = await runChange(() =>
-      db.batch([
-        actorStatement(db, c),
-        // Policy tables share no insert type; the body was validated against this table's schema.
-        db
-          .insert(table)
-          .values(toColumns(table, body) as never)
-          .returning(),
-        versionStatement(db),
-      ]),
+    const created = await applyChange(c, (db) =>
+      db
+        .insert(table)
+        .values(toColumns(table, body) as never)
+        .returning(),
     );
-    return c.json(
-      { ...toApi(table, row as Record<string, unknown>), policy_version: Number(version?.version) },
-      201,
-    );
+    return c.json(created, 201);
   });
 
   router.openapi(update, async (c) => {
     const body = (c.req.valid as (target: "json") => Record<string, unknown>)("json");
     if (Object.keys(body).length === 0)
       throw new ApiError("bad_request", "Send at least one field to change");
-    const db = createDb(c.env);
-    const [, [row], [version]] = await runChange(() =>
-      db.batch([
-        actorStatement(db, c),
-        db
-          .update(table)
-          .set({ ...toColumns(table, body), updatedAt: sql`now()` } as never)
-          .where(eq(idColumn, idOf(c)))
-          .returning(),
-        versionStatement(db),
-      ]),
+    const updated = await applyChange(c, (db) =>
+      db
+        .update(table)
+        .set({ ...toColumns(table, body), updatedAt: sql`now()` } as never)
+        .where(eq(idColumn, idOf(c)))
+        .returning(),
     );
-    if (!row) throw new ApiError("not_found", `No ${resource.path} row ${idOf(c)}`);
-    return c.json(
-      { ...toApi(table, row as Record<string, unknown>), policy_version: Number(version?.version) },
-      200,
-    );
+    return c.json(updated, 200);
   });
 
   router.openapi(remove, async (c) => {
-    const db = createDb(c.env);
-    const [, [row], [version]] = await runChange(() =>
-      db.batch([
-        actorStatement(db, c),
-        db
-          .delete(table)
-          .where(eq(idColumn, idOf(c)))
-          .returning(),
-        versionStatement(db),
-      ]),
+    const deleted = await applyChange(c, (db) =>
+      db
+        .delete(table)
+        .where(eq(idColumn, idOf(c)))
+        .returning(),
     );
-    if (!row) throw new ApiError("not_found", `No ${resource.path} row ${idOf(c)}`);
-    return c.json(
-      { ...toApi(table, row as Record<string, unknown>), policy_version: Number(version?.version) },
-      200,
-    );
+    return c.json(deleted, 200);
   });
 }
 
-const numericId = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+// Plain decimal ids only: z.coerce.number() would also take "0x1" or "1e0".
+const numericId = z
+  .string()
+  .regex(/^[1-9][0-9]{0,14}$/, "a row id is a positive whole number")
+  .transform(Number);
 
 const RESOURCES: Resource[] = [
   {
@@ -309,7 +298,7 @@ const readSettings = protectedRoute("policies:manage", {
   path: `${BASE}/settings`,
   tags: ["admin: policies"],
   summary: "Policy-wide settings and the current policy-set version",
-  responses: { 200: json(SettingsSchema, "Settings") },
+  responses: { 200: jsonResponse(SettingsSchema, "Settings") },
 });
 
 const updateSettings = protectedRoute("policies:manage", {
@@ -320,7 +309,7 @@ const updateSettings = protectedRoute("policies:manage", {
   request: {
     body: { required: true, content: { "application/json": { schema: SettingsFields.partial().strict() } } },
   },
-  responses: { 200: json(SettingsSchema, "Settings after the change") },
+  responses: { 200: jsonResponse(SettingsSchema, "Settings after the change") },
 });
 
 async function settingsResponse(db: Database) {

@@ -1,5 +1,5 @@
 // POST /api/v1/policy/usage: actual spend reported by the platform, added to the budget ledger.
-// Idempotent per usage_id: a retry returns the recorded entry; the same id with other values is 409.
+// Idempotent per tenant and usage_id: a retry returns the recorded entry; the same id with other values is 409.
 import { z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
 import { createDb } from "../db/client.ts";
@@ -86,7 +86,13 @@ export const usageRoutes = createRouter().openapi(route, async (c) => {
     db
       .select()
       .from(spendLedger)
-      .where(and(eq(spendLedger.source, "usage"), eq(spendLedger.reference, body.usage_id))),
+      .where(
+        and(
+          eq(spendLedger.tenantId, body.tenant_id),
+          eq(spendLedger.source, "usage"),
+          eq(spendLedger.reference, body.usage_id),
+        ),
+      ),
   ]);
   if (!row) throw new Error("usage row missing after insert");
   const created = inserted.length > 0;
