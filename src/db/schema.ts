@@ -82,6 +82,12 @@ export const approvalRequests = pgTable(
     /** 'success' after a delivered webhook, otherwise the last failure (e.g. 'http_500'). */
     lastWebhookStatus: text("last_webhook_status"),
     lastWebhookAt: timestamptz("last_webhook_at"),
+    /** Idempotency-Key of the create call, scoped to the key that sent it (created_by_key_id). */
+    idempotencyKey: text("idempotency_key"),
+    /** SHA-256 of the create body that came with the Idempotency-Key: a different body is a 409. */
+    idempotencyBodyHash: text("idempotency_body_hash"),
+    /** The create answer, replayed verbatim to a retry with the same key and body. */
+    createResponse: jsonb("create_response").$type<Record<string, unknown>>(),
     /** Optimistic-concurrency counter: every transition is a compare-and-swap on it. */
     version: integer("version").notNull().default(1),
     expiresAt: timestamptz("expires_at").notNull(),
@@ -98,6 +104,10 @@ export const approvalRequests = pgTable(
     index("approval_requests_pending_idx")
       .on(table.tenantId, table.createdAt)
       .where(sql`${table.status} = 'pending'`),
+    uniqueIndex("approval_requests_idempotency_key")
+      .on(table.createdByKeyId, table.idempotencyKey)
+      .where(sql`${table.idempotencyKey} IS NOT NULL`),
+    index("approval_requests_list_idx").on(table.tenantId, table.createdAt, table.id),
     check("approval_requests_id_format", sql`${table.id} ~ '^apr_[0-9a-f]{16}$'`),
     check("approval_requests_status_valid", sql`${table.status} IN (${quotedList(APPROVAL_STATUSES)})`),
     check("approval_requests_policy_type_valid", sql`${table.policyType} IN (${quotedList(POLICY_TYPES)})`),
@@ -199,6 +209,29 @@ export const auditEvents = pgTable(
   (table) => [
     index("audit_events_target_idx").on(table.targetType, table.targetId, table.createdAt),
     index("audit_events_created_idx").on(table.createdAt),
+  ],
+);
+
+/**
+ * Webhook events waiting for delivery, written in the same statement as the transition that caused
+ * them, so an event exists exactly when its change committed. The webhook issue's queue consumer
+ * delivers them.
+ */
+export const webhookOutbox = pgTable(
+  "webhook_outbox",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    requestId: text("request_id").notNull(),
+    event: text("event").notNull(),
+    payload: jsonb("payload").$type<Record<string, unknown>>().notNull(),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+    deliveredAt: timestamptz("delivered_at"),
+    attempts: integer("attempts").notNull().default(0),
+    lastError: text("last_error"),
+  },
+  (table) => [
+    index("webhook_outbox_undelivered_idx").on(table.createdAt).where(sql`${table.deliveredAt} IS NULL`),
+    index("webhook_outbox_request_idx").on(table.requestId, table.id),
   ],
 );
 
@@ -368,6 +401,7 @@ export const policyDecisions = pgTable(
 );
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
+export type WebhookOutboxRow = typeof webhookOutbox.$inferSelect;
 export type CapabilityRuleRow = typeof capabilityRules.$inferSelect;
 export type BudgetRow = typeof budgets.$inferSelect;
 export type SkillCostRow = typeof skillCosts.$inferSelect;
