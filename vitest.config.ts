@@ -4,6 +4,9 @@ import { defineConfig } from "vitest/config";
 // The plugin reads [secrets] required from the environment. Pin it to a placeholder so a developer's
 // own DATABASE_URL (say, a Neon branch) can never reach the tests; every test names its own database.
 process.env.DATABASE_URL = "postgresql://tests@127.0.0.1:1/use_testEnv_not_the_process_env";
+/** A fixed test-only key (32 zero bytes would do; this is as arbitrary and as public). */
+export const TEST_WEBHOOK_ENCRYPTION_KEY = "dGVzdC1vbmx5LXdlYmhvb2stZW5jcnlwdGlvbi1rZXk=";
+process.env.WEBHOOK_ENCRYPTION_KEY = TEST_WEBHOOK_ENCRYPTION_KEY;
 
 export default defineConfig({
   test: {
@@ -24,6 +27,7 @@ export default defineConfig({
                 DATABASE_URL: `${inject("adminDatabaseUrl").replace(/\/postgres$/, "")}/use_testEnv_not_the_default_binding`,
                 NEON_LOCAL_GATEWAY: inject("gatewayUrl"),
                 LOG_LEVEL: "warn",
+                WEBHOOK_ENCRYPTION_KEY: TEST_WEBHOOK_ENCRYPTION_KEY,
               },
             },
           })),

@@ -16,6 +16,7 @@ import { adminPolicyRoutes } from "./routes/admin-policies.ts";
 import { decisionRoutes } from "./routes/decisions.ts";
 import { evalRoutes } from "./routes/eval.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { requestRoutes } from "./routes/requests.ts";
 import { usageRoutes } from "./routes/usage.ts";
 
 /** Largest request body accepted; agents send a skill payload, not files. */
@@ -79,6 +80,7 @@ export function createApp() {
   app.route("/", evalRoutes);
   app.route("/", decisionRoutes);
   app.route("/", usageRoutes);
+  app.route("/", requestRoutes);
   app.route("/", adminPolicyRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "ApiKey", {

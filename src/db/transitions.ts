@@ -1,0 +1,104 @@
+// The one place request status changes are written. A transition is a single statement: it moves
+// every matching row whose status allows it, appends the history entry, writes the webhook event to
+// the outbox for rows that have a webhook_url, and adds approved requests' cost to the spend ledger,
+// all or nothing. Single requests pass `version = n` in `where` (a compare-and-swap: a lost race
+// changes no row); bulk operations and the cron pass a filter. The state machine's ALLOWED_FROM is
+// enforced in the statement itself.
+import { type SQL, sql } from "drizzle-orm";
+import { ALLOWED_FROM, OPEN_STATUSES, type WebhookEvent } from "../domain/approvals.ts";
+import type { ApprovalStatus } from "../domain/vocabulary.ts";
+import type { Database } from "./client.ts";
+import { rowFromRaw } from "./raw.ts";
+import { type ApprovalEntry, type ApprovalRequestRow, approvalRequests } from "./schema.ts";
+
+export interface Transition {
+  /** Rows to change, besides the status rule. */
+  where: SQL;
+  /** New status, or null when only approvals change (approval_added). */
+  toStatus: ApprovalStatus | null;
+  actor: string;
+  reason: string | null;
+  event: WebhookEvent;
+  /** Replacement approvals_json and current_level (single-request approve/reject). */
+  approvals?: ApprovalEntry[];
+  currentLevel?: number;
+  at: Date;
+}
+
+const TERMINAL: ApprovalStatus[] = ["approved", "rejected", "expired", "cancelled", "auto_approved"];
+
+function quoted(statuses: readonly string[]): SQL {
+  return sql.join(
+    statuses.map((status) => sql`${status}`),
+    sql`, `,
+  );
+}
+
+/** Queues the webhook event for every row of `rows` (a CTE) that has a webhook_url. */
+export function outboxInsert(
+  rows: SQL,
+  event: WebhookEvent,
+  actor: string,
+  reason: string | null,
+  at: Date,
+): SQL {
+  return sql`
+      INSERT INTO webhook_outbox (request_id, event, payload)
+      SELECT id, ${event}::text, jsonb_build_object(
+        'event', ${event}::text, 'request_id', id, 'correlation_id', correlation_id, 'status', status,
+        'tenant_id', tenant_id, 'skill_id', skill_id, 'required_level', required_level,
+        'current_level', current_level, 'actor', ${actor}::text, 'reason', ${reason}::text,
+        'occurred_at', ${at.toISOString()}::text)
+      FROM ${rows} WHERE webhook_url IS NOT NULL`;
+}
+
+/** Adds the estimated cost of every row of `rows` now in `status` to the spend ledger, once per request. */
+export function ledgerInsert(
+  rows: SQL,
+  status: ApprovalStatus,
+  source: "approval" | "auto_approval",
+  at: Date,
+): SQL {
+  return sql`
+      INSERT INTO spend_ledger (tenant_id, agent_id, skill_id, amount_cents, source, reference, occurred_at)
+      SELECT tenant_id, agent_id, skill_id, estimated_cost_cents, ${source}::text, id, ${at.toISOString()}::timestamptz
+      FROM ${rows} WHERE status = ${status}::text
+      ON CONFLICT DO NOTHING`;
+}
+
+export function transitionStatement(t: Transition): SQL {
+  const from = t.toStatus === null ? OPEN_STATUSES : ALLOWED_FROM[t.toStatus];
+  const timestamp = t.at.toISOString();
+  const terminal = t.toStatus !== null && TERMINAL.includes(t.toStatus);
+  const history =
+    t.toStatus === null
+      ? sql`status_history_json`
+      : sql`status_history_json || jsonb_build_array(jsonb_build_object(
+          'from_status', status, 'to_status', ${t.toStatus}::text, 'actor', ${t.actor}::text,
+          'reason', ${t.reason}::text, 'timestamp', ${timestamp}::text))`;
+  return sql`
+    WITH changed AS (
+      UPDATE ${approvalRequests} SET
+        status = ${t.toStatus === null ? sql`status` : sql`${t.toStatus}::text`},
+        status_history_json = ${history},
+        approvals_json = ${t.approvals ? sql`${JSON.stringify(t.approvals)}::jsonb` : sql`approvals_json`},
+        current_level = ${t.currentLevel === undefined ? sql`current_level` : sql`${t.currentLevel}::smallint`},
+        resolved_at = ${terminal ? sql`${timestamp}::timestamptz` : sql`resolved_at`},
+        escalated_at = ${t.toStatus === "escalated" ? sql`${timestamp}::timestamptz` : sql`escalated_at`},
+        updated_at = ${timestamp}::timestamptz,
+        version = version + 1
+      WHERE (${t.where}) AND status IN (${quoted(from)})
+      RETURNING *
+    ),
+    outbox AS (${outboxInsert(sql`changed`, t.event, t.actor, t.reason, t.at)}),
+    ledger AS (${ledgerInsert(sql`changed`, "approved", "approval", t.at)})
+    SELECT * FROM changed`;
+}
+
+/** Applies a transition; returns the rows it changed (none when a compare-and-swap lost its race). */
+export async function applyTransition(db: Database, transition: Transition): Promise<ApprovalRequestRow[]> {
+  const result = await db.execute(transitionStatement(transition));
+  return (result.rows as Record<string, unknown>[]).map((raw) =>
+    rowFromRaw<ApprovalRequestRow>(approvalRequests, raw),
+  );
+}
