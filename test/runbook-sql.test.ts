@@ -108,6 +108,8 @@ describe("runbook SQL", () => {
       "approval_requests_correlation_id_key",
       "approval_requests_created_status_idx",
       "approval_requests_expires_status_idx",
+      "approval_requests_idempotency_key",
+      "approval_requests_list_idx",
       "approval_requests_pending_idx",
       "approval_requests_pkey",
       "approval_requests_status_tenant_idx",
