@@ -299,7 +299,7 @@ describe("the runbook's SQL shows what the API did", () => {
   it("status distribution and the audit trail match the requests filed and decided", async () => {
     const tenant = newTenant();
     const approver = await createTestKey("approver");
-    const filed = [];
+    const filed: string[] = [];
     for (let i = 0; i < 3; i++) filed.push((await fileRequest({ tenant_id: tenant })).request_id);
     await decide(filed[0] ?? "", "approve", approver);
     await decide(filed[1] ?? "", "reject", approver);
