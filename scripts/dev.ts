@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { describeDevKeys, ensureDevKeys } from "./lib/dev-keys.ts";
+import { describeDevKeys, devWebhookEncryptionKey, ensureDevKeys } from "./lib/dev-keys.ts";
 import { LOCAL, openDatabase } from "./lib/local-stack.ts";
 import { migrateUp } from "./lib/migrations.ts";
 import { type RunningGateway, startNeonGateway } from "./lib/neon-gateway.ts";
@@ -69,7 +69,9 @@ try {
     "--persist-to",
     LOCAL.wranglerStateDir,
   ];
-  if (gateway) args.push("--var", `NEON_LOCAL_GATEWAY:${gateway.url}`);
+  // Local only: webhooks may go to http://localhost receivers.
+  if (gateway)
+    args.push("--var", `NEON_LOCAL_GATEWAY:${gateway.url}`, "--var", "ALLOW_INSECURE_WEBHOOKS:true");
   const api = `http://${LOCAL.host}:${LOCAL.apiPort}`;
   say(`API: ${api}  (docs: /docs, health: /health)`);
   if (devKeys) {
@@ -82,7 +84,13 @@ try {
     stdio: "inherit",
     // Secrets reach wrangler through the environment (wrangler reads the names in [secrets] required),
     // never on the command line where `ps` would show them.
-    env: { ...process.env, DATABASE_URL: db.url, CLOUDFLARE_INCLUDE_PROCESS_ENV: "true" },
+    env: {
+      ...process.env,
+      DATABASE_URL: db.url,
+      WEBHOOK_ENCRYPTION_KEY:
+        process.env.WEBHOOK_ENCRYPTION_KEY ?? devWebhookEncryptionKey(path.dirname(LOCAL.dataDir)),
+      CLOUDFLARE_INCLUDE_PROCESS_ENV: "true",
+    },
   });
   cleanups.push(
     () =>

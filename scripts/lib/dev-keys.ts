@@ -1,6 +1,6 @@
 // Local API keys for `npm run dev`: created once, kept in .data/dev-keys.json (git-ignored, mode 0600)
 // and reused while they still work in the local database.
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Role } from "../../src/domain/api-keys.ts";
 import { createKey, keyIsUsable } from "./keys.ts";
@@ -39,6 +39,24 @@ export async function ensureDevKeys(url: string, dataDir: string): Promise<Recor
   }
   writeFileSync(file, `${JSON.stringify(keys, null, 2)}\n`, { mode: 0o600 });
   return keys;
+}
+
+/**
+ * The local WEBHOOK_ENCRYPTION_KEY: 32 random bytes made once and kept in .data/dev-secrets.json
+ * (mode 0600), so webhook secrets stored by earlier runs stay readable.
+ */
+export function devWebhookEncryptionKey(dataDir: string): string {
+  const file = path.join(dataDir, "dev-secrets.json");
+  try {
+    const saved = JSON.parse(readFileSync(file, "utf8")) as { WEBHOOK_ENCRYPTION_KEY?: string };
+    if (saved.WEBHOOK_ENCRYPTION_KEY) return saved.WEBHOOK_ENCRYPTION_KEY;
+  } catch {
+    // First run: make one.
+  }
+  const key = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, `${JSON.stringify({ WEBHOOK_ENCRYPTION_KEY: key }, null, 2)}\n`, { mode: 0o600 });
+  return key;
 }
 
 export function describeDevKeys(keys: Record<string, string>): string[] {

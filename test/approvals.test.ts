@@ -1,0 +1,377 @@
+// The approval state machine (src/domain/approvals.ts) and the webhook URL rules
+// (src/domain/webhook-url.ts): pure functions, no database.
+import { describe, expect, it } from "vitest";
+import type { ApprovalEntry } from "../src/db/schema.ts";
+import {
+  ALLOWED_FROM,
+  type Action,
+  type Change,
+  decide,
+  isOpen,
+  isSatisfied,
+  type Refusal,
+  type RequestState,
+  WEBHOOK_EVENTS,
+} from "../src/domain/approvals.ts";
+import { APPROVAL_STATUSES, type ApprovalStatus } from "../src/domain/vocabulary.ts";
+import { MAX_WEBHOOK_URL_LENGTH, webhookUrlProblem } from "../src/domain/webhook-url.ts";
+
+const NOW = new Date("2026-03-01T12:00:00.000Z");
+const LATER = new Date(NOW.getTime() + 60_000);
+
+function state(overrides: Partial<RequestState> = {}): RequestState {
+  return {
+    status: "pending",
+    requiredLevel: 3,
+    requiredApprovals: 1,
+    currentLevel: 0,
+    approvals: [],
+    expiresAt: LATER,
+    ...overrides,
+  };
+}
+
+const approve = (approverId: string, level: number, notes: string | null = null): Action => ({
+  kind: "approve",
+  approverId,
+  level,
+  notes,
+});
+const reject = (approverId: string, level: number, notes: string | null = null): Action => ({
+  kind: "reject",
+  approverId,
+  level,
+  notes,
+});
+
+function accepted(outcome: Change | Refusal): Change {
+  if ("refused" in outcome) throw new Error(`expected a change, got refusal ${JSON.stringify(outcome)}`);
+  return outcome;
+}
+
+/** The state after an accepted change, as the database would hold it. */
+function after(before: RequestState, change: Change): RequestState {
+  return {
+    ...before,
+    status: change.toStatus ?? before.status,
+    approvals: change.approvals,
+    currentLevel: change.currentLevel,
+  };
+}
+
+const entry = (approverId: string, level: number, action: "approve" | "reject" = "approve"): ApprovalEntry => ({
+  approver_id: approverId,
+  level,
+  action,
+  notes: null,
+  timestamp: NOW.toISOString(),
+});
+
+describe("decide: approve", () => {
+  it("approves when the approver's level reaches the required level", () => {
+    const change = accepted(decide(state(), approve("alice", 3, "looks fine"), NOW));
+    expect(change).toEqual({
+      toStatus: "approved",
+      actor: "alice",
+      reason: "looks fine",
+      event: WEBHOOK_EVENTS.approved,
+      result: "approved",
+      currentLevel: 3,
+      approvals: [
+        { approver_id: "alice", level: 3, action: "approve", notes: "looks fine", timestamp: NOW.toISOString() },
+      ],
+    });
+  });
+
+  it("names the level in the reason when no notes were given", () => {
+    const change = accepted(decide(state({ requiredLevel: 2 }), approve("alice", 4), NOW));
+    expect(change.toStatus).toBe("approved");
+    expect(change.reason).toBe("approved at level 4");
+    expect(change.currentLevel).toBe(4);
+  });
+
+  it("adds an approval below the required level, keeping the status and the highest level so far", () => {
+    const first = accepted(decide(state({ requiredLevel: 4 }), approve("alice", 3), NOW));
+    expect(first).toMatchObject({
+      toStatus: null,
+      actor: "alice",
+      event: WEBHOOK_EVENTS.approvalAdded,
+      result: "approval_added",
+      currentLevel: 3,
+    });
+    expect(first.approvals).toHaveLength(1);
+
+    // A lower level does not lower current_level.
+    const second = accepted(decide(after(state({ requiredLevel: 4 }), first), approve("bob", 2), NOW));
+    expect(second.result).toBe("approval_added");
+    expect(second.currentLevel).toBe(3);
+    expect(second.approvals.map((a) => [a.approver_id, a.level])).toEqual([
+      ["alice", 3],
+      ["bob", 2],
+    ]);
+
+    // A later approval at the required level approves, and the first approvals are kept.
+    const third = accepted(decide(after(after(state({ requiredLevel: 4 }), first), second), approve("carol", 4), NOW));
+    expect(third.toStatus).toBe("approved");
+    expect(third.currentLevel).toBe(4);
+    expect(third.approvals.map((a) => a.approver_id)).toEqual(["alice", "bob", "carol"]);
+  });
+
+  it("does not modify the state it was given", () => {
+    const before = state({ requiredLevel: 4 });
+    const snapshot = structuredClone(before);
+    decide(before, approve("alice", 3), NOW);
+    expect(before).toEqual(snapshot);
+  });
+
+  it("needs M distinct approvers when required_approvals is M", () => {
+    const start = state({ requiredLevel: 3, requiredApprovals: 2 });
+    const first = accepted(decide(start, approve("alice", 3), NOW));
+    expect(first.toStatus).toBeNull();
+    expect(first.result).toBe("approval_added");
+    const one = after(start, first);
+
+    // The same approver again counts for nothing: refused, not a second approval.
+    expect(decide(one, approve("alice", 5), NOW)).toEqual({ refused: "already_approved_by_you" });
+
+    const second = accepted(decide(one, approve("bob", 3), NOW));
+    expect(second.toStatus).toBe("approved");
+    expect(second.result).toBe("approved");
+    expect(second.approvals.map((a) => a.approver_id)).toEqual(["alice", "bob"]);
+  });
+
+  it("with M approvers, still needs one of them at the required level", () => {
+    const start = state({ requiredLevel: 4, requiredApprovals: 2 });
+    const one = after(start, accepted(decide(start, approve("alice", 3), NOW)));
+    const two = accepted(decide(one, approve("bob", 3), NOW));
+    expect(two.toStatus).toBeNull();
+    expect(two.currentLevel).toBe(3);
+    const three = accepted(decide(after(one, two), approve("carol", 4), NOW));
+    expect(three.toStatus).toBe("approved");
+  });
+
+  it("treats escalated as open: approve, reject and cancel work from it", () => {
+    const escalated = state({ status: "escalated" });
+    expect(isOpen("escalated")).toBe(true);
+    expect(accepted(decide(escalated, approve("alice", 3), NOW)).toStatus).toBe("approved");
+    expect(accepted(decide(escalated, reject("alice", 3), NOW)).toStatus).toBe("rejected");
+    expect(accepted(decide(escalated, { kind: "cancel", actor: "agent-1", reason: null }, NOW)).toStatus).toBe(
+      "cancelled",
+    );
+  });
+});
+
+describe("decide: reject", () => {
+  it("rejects at any level, recording the rejection as an approver entry", () => {
+    const change = accepted(decide(state({ requiredLevel: 5 }), reject("bob", 1, "too expensive"), NOW));
+    expect(change).toEqual({
+      toStatus: "rejected",
+      actor: "bob",
+      reason: "too expensive",
+      event: WEBHOOK_EVENTS.rejected,
+      result: "rejected",
+      currentLevel: 0,
+      approvals: [
+        { approver_id: "bob", level: 1, action: "reject", notes: "too expensive", timestamp: NOW.toISOString() },
+      ],
+    });
+    expect(accepted(decide(state(), reject("bob", 3), NOW)).reason).toBe("rejected");
+  });
+
+  it("vetoes even after approvals were added", () => {
+    const start = state({ requiredLevel: 3, requiredApprovals: 3 });
+    const one = after(start, accepted(decide(start, approve("alice", 3), NOW)));
+    const two = after(one, accepted(decide(one, approve("bob", 3), NOW)));
+    expect(two.status).toBe("pending");
+    const veto = accepted(decide(two, reject("carol", 1), NOW));
+    expect(veto.toStatus).toBe("rejected");
+    expect(veto.result).toBe("rejected");
+    expect(veto.currentLevel).toBe(3);
+    expect(veto.approvals.map((a) => [a.approver_id, a.action])).toEqual([
+      ["alice", "approve"],
+      ["bob", "approve"],
+      ["carol", "reject"],
+    ]);
+  });
+
+  it("lets an approver who already approved change their mind and reject", () => {
+    const start = state({ requiredApprovals: 2 });
+    const one = after(start, accepted(decide(start, approve("alice", 3), NOW)));
+    expect(accepted(decide(one, reject("alice", 3), NOW)).toStatus).toBe("rejected");
+  });
+});
+
+describe("decide: decided, expired, cancel", () => {
+  const decided: ApprovalStatus[] = ["approved", "rejected", "expired", "cancelled", "auto_approved"];
+  const actions: Action[] = [
+    approve("alice", 5),
+    reject("alice", 5),
+    { kind: "cancel", actor: "agent-1", reason: null },
+    { kind: "expire" },
+  ];
+
+  it.each(decided)("refuses every action on a %s request with not_open and its status", (status) => {
+    expect(isOpen(status)).toBe(false);
+    for (const action of actions) {
+      // Even past expires_at: a decided request stays decided.
+      for (const at of [NOW, new Date(LATER.getTime() + 1000)]) {
+        expect(decide(state({ status }), action, at), `${action.kind} at ${at.toISOString()}`).toEqual({
+          refused: "not_open",
+          status,
+        });
+      }
+    }
+  });
+
+  it("refuses approve, reject and cancel once expires_at has passed (inclusive)", () => {
+    const open = state({ expiresAt: NOW });
+    for (const action of actions.slice(0, 3)) {
+      expect(decide(open, action, NOW), action.kind).toEqual({ refused: "expired" });
+      expect(decide(open, action, new Date(NOW.getTime() + 3_600_000)), action.kind).toEqual({
+        refused: "expired",
+      });
+    }
+    // One millisecond before, the same approval is accepted.
+    expect(accepted(decide(open, approve("alice", 3), new Date(NOW.getTime() - 1))).toStatus).toBe("approved");
+  });
+
+  it("expires only when past expires_at", () => {
+    const open = state({ expiresAt: LATER, currentLevel: 2, approvals: [entry("alice", 2)] });
+    expect(decide(open, { kind: "expire" }, NOW)).toEqual({ refused: "not_open", status: "pending" });
+    expect(decide(open, { kind: "expire" }, new Date(LATER.getTime() - 1))).toEqual({
+      refused: "not_open",
+      status: "pending",
+    });
+    const change = accepted(decide(open, { kind: "expire" }, LATER));
+    expect(change).toEqual({
+      toStatus: "expired",
+      actor: "system",
+      reason: "expired before a decision",
+      event: WEBHOOK_EVENTS.expired,
+      result: "expired",
+      approvals: open.approvals,
+      currentLevel: 2,
+    });
+    expect(accepted(decide(state({ status: "escalated", expiresAt: NOW }), { kind: "expire" }, LATER)).toStatus).toBe(
+      "expired",
+    );
+  });
+
+  it("cancels an open request, keeping its approvals", () => {
+    const open = state({ currentLevel: 2, approvals: [entry("alice", 2)] });
+    const change = accepted(decide(open, { kind: "cancel", actor: "agent-1", reason: "not needed" }, NOW));
+    expect(change).toEqual({
+      toStatus: "cancelled",
+      actor: "agent-1",
+      reason: "not needed",
+      event: WEBHOOK_EVENTS.cancelled,
+      result: "cancelled",
+      approvals: open.approvals,
+      currentLevel: 2,
+    });
+    expect(accepted(decide(state(), { kind: "cancel", actor: "admin-1", reason: null }, NOW)).reason).toBeNull();
+  });
+});
+
+describe("isSatisfied and ALLOWED_FROM", () => {
+  it("counts only approvals, the highest level and distinct approvers", () => {
+    const need = { requiredLevel: 3, requiredApprovals: 2 };
+    expect(isSatisfied(need, [])).toBe(false);
+    expect(isSatisfied(need, [entry("alice", 3)])).toBe(false);
+    expect(isSatisfied(need, [entry("alice", 3), entry("alice", 3)])).toBe(false);
+    expect(isSatisfied(need, [entry("alice", 3), entry("bob", 1, "reject")])).toBe(false);
+    expect(isSatisfied(need, [entry("alice", 3), entry("bob", 1)])).toBe(true);
+    expect(isSatisfied(need, [entry("alice", 2), entry("bob", 2)])).toBe(false);
+    // A rejection at a high level does not count as reaching the level.
+    expect(isSatisfied({ requiredLevel: 3, requiredApprovals: 1 }, [entry("bob", 5, "reject")])).toBe(false);
+    expect(isSatisfied({ requiredLevel: 3, requiredApprovals: 1 }, [entry("bob", 5)])).toBe(true);
+  });
+
+  it("allows decisions only from open statuses, and nothing back into pending or auto_approved", () => {
+    for (const status of APPROVAL_STATUSES) {
+      for (const from of ALLOWED_FROM[status]) expect(isOpen(from), `${from} -> ${status}`).toBe(true);
+    }
+    expect(ALLOWED_FROM.pending).toEqual([]);
+    expect(ALLOWED_FROM.auto_approved).toEqual([]);
+    expect(ALLOWED_FROM.escalated).toEqual(["pending"]);
+    expect([...ALLOWED_FROM.approved].sort()).toEqual(["escalated", "pending"]);
+  });
+});
+
+describe("webhookUrlProblem", () => {
+  const refused: [string, RegExp][] = [
+    ["ftp://example.com/hook", /https/],
+    ["http://example.com/hook", /plain http/],
+    ["https://user:pass@example.com/hook", /credentials/],
+    ["https://user@example.com/hook", /credentials/],
+    ["https://example.com/hook#frag", /fragment/],
+    ["https://localhost/hook", /private or local/],
+    ["https://LOCALHOST:8443/hook", /private or local/],
+    ["https://api.localhost/hook", /private or local/],
+    ["https://printer.local/hook", /private or local/],
+    ["https://metadata.internal/hook", /private or local/],
+    ["https://10.0.0.1/hook", /private or local/],
+    ["https://127.0.0.1/hook", /private or local/],
+    ["https://0.0.0.0/hook", /private or local/],
+    ["https://172.16.0.1/hook", /private or local/],
+    ["https://172.31.255.255/hook", /private or local/],
+    ["https://192.168.1.1/hook", /private or local/],
+    ["https://169.254.169.254/latest", /private or local/],
+    ["https://100.64.0.1/hook", /private or local/],
+    // The URL parser normalises other spellings of loopback before the check.
+    ["https://2130706433/hook", /private or local/],
+    ["https://0x7f.0.0.1/hook", /private or local/],
+    ["https://127.1/hook", /private or local/],
+    ["https://[::1]/hook", /private or local/],
+    ["https://[0:0:0:0:0:0:0:1]/hook", /private or local/],
+    ["https://[::]/hook", /private or local/],
+    ["https://[fd00::1]/hook", /private or local/],
+    ["https://[fe80::1]/hook", /private or local/],
+    ["https://[::ffff:10.0.0.1]/hook", /private or local/],
+    ["not a url", /valid URL/],
+    ["/relative/path", /valid URL/],
+    [`https://example.com/${"a".repeat(MAX_WEBHOOK_URL_LENGTH)}`, /at most 2048/],
+  ];
+
+  it.each(refused)("refuses %s", (url, reason) => {
+    expect(webhookUrlProblem(url, false)).toMatch(reason);
+  });
+
+  it.each([
+    "https://example.com/hook",
+    "https://hooks.example.com:8443/a/b?c=d",
+    "https://8.8.8.8/hook",
+    "https://172.15.0.1/hook",
+    "https://172.32.0.1/hook",
+    "https://192.169.0.1/hook",
+    "https://[2001:db8::1]/hook",
+    "https://localhost.example.com/hook",
+  ])("allows %s", (url) => {
+    expect(webhookUrlProblem(url, false)).toBeUndefined();
+  });
+
+  it("allows plain http and private hosts only when insecure webhooks are allowed", () => {
+    for (const url of ["http://localhost:9999/hook", "http://127.0.0.1:8787/x", "https://10.0.0.1/hook"]) {
+      expect(webhookUrlProblem(url, false), url).toBeDefined();
+      expect(webhookUrlProblem(url, true), url).toBeUndefined();
+    }
+  });
+
+  it("keeps refusing other schemes, credentials, fragments and overlong URLs even when insecure is allowed", () => {
+    expect(webhookUrlProblem("ftp://localhost/hook", true)).toMatch(/https/);
+    expect(webhookUrlProblem("file:///etc/passwd", true)).toMatch(/https/);
+    expect(webhookUrlProblem("http://user:pass@localhost:9999/", true)).toMatch(/credentials/);
+    expect(webhookUrlProblem("http://localhost:9999/#x", true)).toMatch(/fragment/);
+    expect(webhookUrlProblem(`http://localhost/${"a".repeat(MAX_WEBHOOK_URL_LENGTH)}`, true)).toMatch(
+      /at most/,
+    );
+  });
+
+  it("takes a URL of exactly the maximum length", () => {
+    const base = "https://example.com/";
+    const url = base + "a".repeat(MAX_WEBHOOK_URL_LENGTH - base.length);
+    expect(url).toHaveLength(MAX_WEBHOOK_URL_LENGTH);
+    expect(webhookUrlProblem(url, false)).toBeUndefined();
+    expect(webhookUrlProblem(`${url}a`, false)).toMatch(/at most/);
+  });
+});
