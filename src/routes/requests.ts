@@ -230,10 +230,6 @@ async function visibleRequest(db: Database, principal: Principal, id: string): P
   return row;
 }
 
-function countActions(c: Context<AppEnv>, result: string, by = 1): void {
-  c.var.metrics.count("nova_approval_actions_total", { result }, by);
-}
-
 const create = protectedRoute("requests:create", {
   method: "post",
   path: BASE,
@@ -364,25 +360,27 @@ async function act(
       if (outcome.refused === "expired") {
         const expired = decide(state, { kind: "expire" }, now);
         if (!("refused" in expired)) {
-          const [changed] = await applyTransition(db, { where, ...expired, at: now });
+          const [changed] = await applyTransition(db, { where, ...expired, at: now }, c.var.metrics);
           if (!changed) continue;
-          countActions(c, "expired");
         }
       }
       throw refusalError(outcome);
     }
-    const [changed] = await applyTransition(db, {
-      where,
-      toStatus: outcome.toStatus,
-      actor: outcome.actor,
-      reason: outcome.reason,
-      event: outcome.event,
-      approvals: outcome.approvals,
-      currentLevel: outcome.currentLevel,
-      at: now,
-    });
+    const [changed] = await applyTransition(
+      db,
+      {
+        where,
+        toStatus: outcome.toStatus,
+        actor: outcome.actor,
+        reason: outcome.reason,
+        event: outcome.event,
+        approvals: outcome.approvals,
+        currentLevel: outcome.currentLevel,
+        at: now,
+      },
+      c.var.metrics,
+    );
     if (changed) {
-      countActions(c, outcome.result);
       c.var.log.info("approval_request_transition", {
         request_id: id,
         result: outcome.result,
@@ -458,15 +456,18 @@ export const requestRoutes = createRouter()
     if (body.skill_id) filters.push(eq(approvalRequests.skillId, body.skill_id));
     if (body.agent_id) filters.push(eq(approvalRequests.agentId, body.agent_id));
     if (body.created_before) filters.push(lt(approvalRequests.createdAt, new Date(body.created_before)));
-    const rows = await applyTransition(createDb(c.env), {
-      where: sql.join(filters, sql` AND `),
-      toStatus: "rejected",
-      actor: principal.principalId,
-      reason: body.reason,
-      event: WEBHOOK_EVENTS.rejected,
-      at: now,
-    });
-    countActions(c, "rejected", rows.length);
+    const rows = await applyTransition(
+      createDb(c.env),
+      {
+        where: sql.join(filters, sql` AND `),
+        toStatus: "rejected",
+        actor: principal.principalId,
+        reason: body.reason,
+        event: WEBHOOK_EVENTS.rejected,
+        at: now,
+      },
+      c.var.metrics,
+    );
     c.var.log.warn("bulk_reject", { rejected: rows.length, by: principal.principalId, reason: body.reason });
     return c.json({ rejected: rows.length, request_ids: rows.map((row) => row.id) }, 200);
   })
@@ -595,7 +596,7 @@ export const requestRoutes = createRouter()
         return c.json(inserted.row.createResponse as typeof response, 200);
       }
       c.var.metrics.count("nova_approval_requests_total", { status });
-      if (autoApproved) countActions(c, "auto_approved");
+      if (autoApproved) c.var.metrics.count("nova_approval_actions_total", { result: "auto_approved" });
       c.var.log.info("approval_request_created", { request_id: id, status, tenant_id: body.tenant_id });
       return c.json(response, 200);
     }
