@@ -172,7 +172,8 @@ const ListQuery = z.object({
   requested_by: Identifier.optional(),
   created_after: z.iso.datetime({ offset: true }).optional(),
   created_before: z.iso.datetime({ offset: true }).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
+  // A generous default: the runbook counts the backlog with `jq length`, and alerts above 100.
+  limit: z.coerce.number().int().min(1).max(1000).default(500),
   offset: z.coerce.number().int().min(0).max(100_000).default(0),
   cursor: z
     .string()
