@@ -393,18 +393,18 @@ async function act(
   throw new ApiError("conflict", "The request kept changing under this action; read it and retry");
 }
 
-function authorizeDecision(c: Context<AppEnv>, body: z.infer<typeof DecisionBody>) {
+/** Approve or reject: identity and level come from the key, and the requester never decides. */
+async function decideRequest(c: Context<AppEnv>, id: string, kind: "approve" | "reject") {
+  const body = await parseOptionalBody(c, DecisionBody);
   const principal = c.var.principal;
   const identity = approvalIdentity(principal, body);
   if (!identity.allowed) throw new ApiError("forbidden", identity.reason);
-  return {
-    identity,
-    authorize: (row: ApprovalRequestRow) => {
-      if (isSelfApproval(principal, { requestedBy: row.requestedBy, createdByKeyId: row.createdByKeyId })) {
-        throw new ApiError("forbidden", "Whoever requested an action cannot decide it");
-      }
-    },
-  };
+  const action = { kind, approverId: identity.approverId, level: identity.level, notes: body.notes ?? null };
+  return act(c, id, action, (row) => {
+    if (isSelfApproval(principal, { requestedBy: row.requestedBy, createdByKeyId: row.createdByKeyId })) {
+      throw new ApiError("forbidden", "Whoever requested an action cannot decide it");
+    }
+  });
 }
 
 async function parseOptionalBody<T extends z.ZodType>(c: Context<AppEnv>, schema: T): Promise<z.infer<T>> {
@@ -660,30 +660,12 @@ export const requestRoutes = createRouter()
     }
     return c.json(toApi(row), 200);
   })
-  .openapi(decision("approve"), async (c) => {
-    const { request_id } = c.req.valid("param");
-    const body = await parseOptionalBody(c, DecisionBody);
-    const { identity, authorize } = authorizeDecision(c, body);
-    const row = await act(
-      c,
-      request_id,
-      { kind: "approve", approverId: identity.approverId, level: identity.level, notes: body.notes ?? null },
-      authorize,
-    );
-    return c.json(toApi(row), 200);
-  })
-  .openapi(decision("reject"), async (c) => {
-    const { request_id } = c.req.valid("param");
-    const body = await parseOptionalBody(c, DecisionBody);
-    const { identity, authorize } = authorizeDecision(c, body);
-    const row = await act(
-      c,
-      request_id,
-      { kind: "reject", approverId: identity.approverId, level: identity.level, notes: body.notes ?? null },
-      authorize,
-    );
-    return c.json(toApi(row), 200);
-  })
+  .openapi(decision("approve"), async (c) =>
+    c.json(toApi(await decideRequest(c, c.req.valid("param").request_id, "approve")), 200),
+  )
+  .openapi(decision("reject"), async (c) =>
+    c.json(toApi(await decideRequest(c, c.req.valid("param").request_id, "reject")), 200),
+  )
   .openapi(cancel, async (c) => {
     const { request_id } = c.req.valid("param");
     const body = await parseOptionalBody(c, CancelBody);
