@@ -9,7 +9,17 @@
 //      └──escalate──▶ escalated ──(approve / reject / cancel / expire as from pending)
 //   created within an auto_approve/pre_approved policy's ceilings ──▶ auto_approved
 import type { ApprovalEntry } from "../db/schema.ts";
-import type { ApprovalStatus } from "./vocabulary.ts";
+import {
+  type ApprovalLevelPolicy,
+  MIN_HUMAN_LEVEL,
+  matchApprovalLevel,
+  type PolicySettings,
+  policyLevel,
+  type SkillCost,
+  simulateCost,
+  tokensOf,
+} from "./evaluation.ts";
+import { type ApprovalStatus, DEFAULT_POLICY, levelName } from "./vocabulary.ts";
 
 export const OPEN_STATUSES = ["pending", "escalated"] as const satisfies readonly ApprovalStatus[];
 
@@ -158,5 +168,65 @@ function change(
     result,
     approvals: state.approvals,
     currentLevel: state.currentLevel,
+  };
+}
+
+/** How a new request starts, from the approval-level policy that matches it (same precedence as evaluation). */
+export interface RequestPlan {
+  status: "pending" | "auto_approved";
+  requiredLevel: number;
+  requiredApprovals: number;
+  escalateTo: string | null;
+  escalationTimeoutSeconds: number;
+  costCents: number;
+  tokens: number;
+  /** Why it starts so: the first history entry's reason. */
+  reason: string;
+  /** The policy as judged, frozen onto the request. */
+  snapshot: Record<string, unknown>;
+}
+
+/**
+ * An auto_approve or pre_approved policy approves at once when the call's cost and tokens are within
+ * its ceilings; anything else waits for approval at the policy's level, at least agent_approve.
+ */
+export function planRequest(
+  call: { skillId: string; tenantId: string; agentId: string | null; payload: unknown },
+  policy: {
+    version: number;
+    approvalLevels: ApprovalLevelPolicy[];
+    skillCosts: SkillCost[];
+    settings: PolicySettings;
+  },
+): RequestPlan {
+  const matched = matchApprovalLevel(policy.approvalLevels, call);
+  const levelSource = matched?.approvalLevel ?? DEFAULT_POLICY.approvalLevel;
+  const { level } = policyLevel(levelSource);
+  const tokens = tokensOf(call.payload);
+  const costCents = simulateCost(call.skillId, tokens, policy.skillCosts, policy.settings).cents;
+  const ceilings = {
+    cost: matched?.autoApproveMaxCostCents ?? DEFAULT_POLICY.autoApproveMaxCostCents,
+    tokens: matched?.autoApproveMaxTokens ?? DEFAULT_POLICY.autoApproveMaxTokens,
+  };
+  const autoApproved = level < MIN_HUMAN_LEVEL && costCents <= ceilings.cost && tokens <= ceilings.tokens;
+  return {
+    status: autoApproved ? "auto_approved" : "pending",
+    requiredLevel: autoApproved ? level : Math.max(level, MIN_HUMAN_LEVEL),
+    requiredApprovals: matched?.requiredApprovals ?? 1,
+    escalateTo: matched?.escalateTo ?? null,
+    escalationTimeoutSeconds: matched?.escalationTimeoutSeconds ?? DEFAULT_POLICY.escalationTimeoutSeconds,
+    costCents,
+    tokens,
+    reason: autoApproved
+      ? `auto-approved: ${levelName(level)} policy, ${costCents} cents and ${tokens} tokens within its ceilings`
+      : "created",
+    snapshot: {
+      policy_version: policy.version,
+      policy_id: matched?.id ?? null,
+      approval_level: levelSource,
+      auto_approve_max_cost_cents: ceilings.cost,
+      auto_approve_max_tokens: ceilings.tokens,
+      tokens,
+    },
   };
 }

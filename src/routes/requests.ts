@@ -16,15 +16,8 @@ import { type ApprovalRequestRow, approvalRequests } from "../db/schema.ts";
 import { applyTransition } from "../db/transitions.ts";
 import { approvalIdentity, can, inTenantScope, isSelfApproval, type Principal } from "../domain/access.ts";
 import { sha256Hex } from "../domain/api-keys.ts";
-import { type Action, decide, isOpen, WEBHOOK_EVENTS } from "../domain/approvals.ts";
-import {
-  MIN_HUMAN_LEVEL,
-  matchApprovalLevel,
-  policyLevel,
-  simulateCost,
-  tokensOf,
-} from "../domain/evaluation.ts";
-import { APPROVAL_STATUSES, type ApprovalStatus, DEFAULT_POLICY, levelName } from "../domain/vocabulary.ts";
+import { type Action, decide, isOpen, planRequest, WEBHOOK_EVENTS } from "../domain/approvals.ts";
+import { APPROVAL_STATUSES, type ApprovalStatus } from "../domain/vocabulary.ts";
 import { webhookUrlProblem } from "../domain/webhook-url.ts";
 import type { AppEnv } from "../env.ts";
 import { protectedRoute } from "../lib/auth.ts";
@@ -507,28 +500,16 @@ export const requestRoutes = createRouter()
     };
     for (let attempt = 0; attempt < 3; attempt++) {
       const policy = await createPolicyFor(db, call, attempt > 0);
-      const matched = matchApprovalLevel(policy.approvalLevels, call);
-      const levelSource = matched?.approvalLevel ?? DEFAULT_POLICY.approvalLevel;
-      const { level } = policyLevel(levelSource);
-      const tokens = tokensOf(body.payload);
-      const cost = simulateCost(body.skill_id, tokens, policy.skillCosts, policy.settings).cents;
-      const ceilings = {
-        cost: matched?.autoApproveMaxCostCents ?? DEFAULT_POLICY.autoApproveMaxCostCents,
-        tokens: matched?.autoApproveMaxTokens ?? DEFAULT_POLICY.autoApproveMaxTokens,
-      };
-      const autoApproved = level < MIN_HUMAN_LEVEL && cost <= ceilings.cost && tokens <= ceilings.tokens;
+      const plan = planRequest({ ...call, payload: body.payload }, policy);
       const now = new Date();
       const id = newRequestId();
-      const status: ApprovalStatus = autoApproved ? "auto_approved" : "pending";
-      const requiredLevel = autoApproved ? level : Math.max(level, MIN_HUMAN_LEVEL);
       const expiresAt = new Date(now.getTime() + body.expires_in_seconds * 1000);
-      const escalateTo = matched?.escalateTo ?? null;
       const response = {
         request_id: id,
         correlation_id: `cor_${crypto.randomUUID().replaceAll("-", "")}`,
-        status,
-        required_level: requiredLevel,
-        escalate_to: escalateTo,
+        status: plan.status,
+        required_level: plan.requiredLevel,
+        escalate_to: plan.escalateTo,
         expires_at: expiresAt.toISOString(),
         created_at: now.toISOString(),
         policy_version: policy.version,
@@ -538,15 +519,13 @@ export const requestRoutes = createRouter()
         {
           id,
           correlationId: response.correlation_id,
-          status,
+          status: plan.status,
           statusHistoryJson: [
             {
               from_status: null,
-              to_status: status,
+              to_status: plan.status,
               actor: body.requested_by,
-              reason: autoApproved
-                ? `auto-approved: ${levelName(level)} policy, ${cost} cents and ${tokens} tokens within its ceilings`
-                : "created",
+              reason: plan.reason,
               timestamp: now.toISOString(),
             },
           ],
@@ -559,21 +538,13 @@ export const requestRoutes = createRouter()
           requestedBy: body.requested_by,
           createdByKeyId: principal.keyId,
           justification: body.justification ?? null,
-          requiredLevel,
+          requiredLevel: plan.requiredLevel,
           currentLevel: 0,
-          requiredApprovals: matched?.requiredApprovals ?? 1,
-          escalateTo,
-          escalationTimeoutSeconds:
-            matched?.escalationTimeoutSeconds ?? DEFAULT_POLICY.escalationTimeoutSeconds,
-          policySnapshot: {
-            policy_version: policy.version,
-            policy_id: matched?.id ?? null,
-            approval_level: levelSource,
-            auto_approve_max_cost_cents: ceilings.cost,
-            auto_approve_max_tokens: ceilings.tokens,
-            tokens,
-          },
-          estimatedCostCents: cost,
+          requiredApprovals: plan.requiredApprovals,
+          escalateTo: plan.escalateTo,
+          escalationTimeoutSeconds: plan.escalationTimeoutSeconds,
+          policySnapshot: plan.snapshot,
+          estimatedCostCents: plan.costCents,
           webhookUrl: body.webhook_url ?? null,
           webhookSecretEncrypted,
           webhookKeyVersion: webhookSecretEncrypted ? SECRET_FORMAT_VERSION : null,
@@ -583,7 +554,7 @@ export const requestRoutes = createRouter()
           expiresAt,
           createdAt: now,
           updatedAt: now,
-          resolvedAt: autoApproved ? now : null,
+          resolvedAt: plan.status === "auto_approved" ? now : null,
         },
         policy.version,
         body.requested_by,
@@ -596,9 +567,14 @@ export const requestRoutes = createRouter()
         c.header("Idempotent-Replayed", "true");
         return c.json(inserted.row.createResponse as typeof response, 200);
       }
-      c.var.metrics.count("nova_approval_requests_total", { status });
-      if (autoApproved) c.var.metrics.count("nova_approval_actions_total", { result: "auto_approved" });
-      c.var.log.info("approval_request_created", { request_id: id, status, tenant_id: body.tenant_id });
+      c.var.metrics.count("nova_approval_requests_total", { status: plan.status });
+      if (plan.status === "auto_approved")
+        c.var.metrics.count("nova_approval_actions_total", { result: "auto_approved" });
+      c.var.log.info("approval_request_created", {
+        request_id: id,
+        status: plan.status,
+        tenant_id: body.tenant_id,
+      });
       return c.json(response, 200);
     }
     throw new ApiError("conflict", "Policy changed repeatedly while filing the request; retry");
