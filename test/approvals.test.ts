@@ -3,16 +3,18 @@
 import { describe, expect, it } from "vitest";
 import type { ApprovalEntry } from "../src/db/schema.ts";
 import {
-  ALLOWED_FROM,
   type Action,
+  ALLOWED_FROM,
   type Change,
   decide,
   isOpen,
   isSatisfied,
+  planRequest,
   type Refusal,
   type RequestState,
   WEBHOOK_EVENTS,
 } from "../src/domain/approvals.ts";
+import type { ApprovalLevelPolicy } from "../src/domain/evaluation.ts";
 import { APPROVAL_STATUSES, type ApprovalStatus } from "../src/domain/vocabulary.ts";
 import { MAX_WEBHOOK_URL_LENGTH, webhookUrlProblem } from "../src/domain/webhook-url.ts";
 
@@ -50,7 +52,7 @@ function accepted(outcome: Change | Refusal): Change {
 }
 
 /** The state after an accepted change, as the database would hold it. */
-function after(before: RequestState, change: Change): RequestState {
+function applied(before: RequestState, change: Change): RequestState {
   return {
     ...before,
     status: change.toStatus ?? before.status,
@@ -59,7 +61,11 @@ function after(before: RequestState, change: Change): RequestState {
   };
 }
 
-const entry = (approverId: string, level: number, action: "approve" | "reject" = "approve"): ApprovalEntry => ({
+const entry = (
+  approverId: string,
+  level: number,
+  action: "approve" | "reject" = "approve",
+): ApprovalEntry => ({
   approver_id: approverId,
   level,
   action,
@@ -78,7 +84,13 @@ describe("decide: approve", () => {
       result: "approved",
       currentLevel: 3,
       approvals: [
-        { approver_id: "alice", level: 3, action: "approve", notes: "looks fine", timestamp: NOW.toISOString() },
+        {
+          approver_id: "alice",
+          level: 3,
+          action: "approve",
+          notes: "looks fine",
+          timestamp: NOW.toISOString(),
+        },
       ],
     });
   });
@@ -102,7 +114,7 @@ describe("decide: approve", () => {
     expect(first.approvals).toHaveLength(1);
 
     // A lower level does not lower current_level.
-    const second = accepted(decide(after(state({ requiredLevel: 4 }), first), approve("bob", 2), NOW));
+    const second = accepted(decide(applied(state({ requiredLevel: 4 }), first), approve("bob", 2), NOW));
     expect(second.result).toBe("approval_added");
     expect(second.currentLevel).toBe(3);
     expect(second.approvals.map((a) => [a.approver_id, a.level])).toEqual([
@@ -111,7 +123,9 @@ describe("decide: approve", () => {
     ]);
 
     // A later approval at the required level approves, and the first approvals are kept.
-    const third = accepted(decide(after(after(state({ requiredLevel: 4 }), first), second), approve("carol", 4), NOW));
+    const third = accepted(
+      decide(applied(applied(state({ requiredLevel: 4 }), first), second), approve("carol", 4), NOW),
+    );
     expect(third.toStatus).toBe("approved");
     expect(third.currentLevel).toBe(4);
     expect(third.approvals.map((a) => a.approver_id)).toEqual(["alice", "bob", "carol"]);
@@ -129,7 +143,7 @@ describe("decide: approve", () => {
     const first = accepted(decide(start, approve("alice", 3), NOW));
     expect(first.toStatus).toBeNull();
     expect(first.result).toBe("approval_added");
-    const one = after(start, first);
+    const one = applied(start, first);
 
     // The same approver again counts for nothing: refused, not a second approval.
     expect(decide(one, approve("alice", 5), NOW)).toEqual({ refused: "already_approved_by_you" });
@@ -142,11 +156,11 @@ describe("decide: approve", () => {
 
   it("with M approvers, still needs one of them at the required level", () => {
     const start = state({ requiredLevel: 4, requiredApprovals: 2 });
-    const one = after(start, accepted(decide(start, approve("alice", 3), NOW)));
+    const one = applied(start, accepted(decide(start, approve("alice", 3), NOW)));
     const two = accepted(decide(one, approve("bob", 3), NOW));
     expect(two.toStatus).toBeNull();
     expect(two.currentLevel).toBe(3);
-    const three = accepted(decide(after(one, two), approve("carol", 4), NOW));
+    const three = accepted(decide(applied(one, two), approve("carol", 4), NOW));
     expect(three.toStatus).toBe("approved");
   });
 
@@ -155,9 +169,9 @@ describe("decide: approve", () => {
     expect(isOpen("escalated")).toBe(true);
     expect(accepted(decide(escalated, approve("alice", 3), NOW)).toStatus).toBe("approved");
     expect(accepted(decide(escalated, reject("alice", 3), NOW)).toStatus).toBe("rejected");
-    expect(accepted(decide(escalated, { kind: "cancel", actor: "agent-1", reason: null }, NOW)).toStatus).toBe(
-      "cancelled",
-    );
+    expect(
+      accepted(decide(escalated, { kind: "cancel", actor: "agent-1", reason: null }, NOW)).toStatus,
+    ).toBe("cancelled");
   });
 });
 
@@ -172,7 +186,13 @@ describe("decide: reject", () => {
       result: "rejected",
       currentLevel: 0,
       approvals: [
-        { approver_id: "bob", level: 1, action: "reject", notes: "too expensive", timestamp: NOW.toISOString() },
+        {
+          approver_id: "bob",
+          level: 1,
+          action: "reject",
+          notes: "too expensive",
+          timestamp: NOW.toISOString(),
+        },
       ],
     });
     expect(accepted(decide(state(), reject("bob", 3), NOW)).reason).toBe("rejected");
@@ -180,8 +200,8 @@ describe("decide: reject", () => {
 
   it("vetoes even after approvals were added", () => {
     const start = state({ requiredLevel: 3, requiredApprovals: 3 });
-    const one = after(start, accepted(decide(start, approve("alice", 3), NOW)));
-    const two = after(one, accepted(decide(one, approve("bob", 3), NOW)));
+    const one = applied(start, accepted(decide(start, approve("alice", 3), NOW)));
+    const two = applied(one, accepted(decide(one, approve("bob", 3), NOW)));
     expect(two.status).toBe("pending");
     const veto = accepted(decide(two, reject("carol", 1), NOW));
     expect(veto.toStatus).toBe("rejected");
@@ -196,7 +216,7 @@ describe("decide: reject", () => {
 
   it("lets an approver who already approved change their mind and reject", () => {
     const start = state({ requiredApprovals: 2 });
-    const one = after(start, accepted(decide(start, approve("alice", 3), NOW)));
+    const one = applied(start, accepted(decide(start, approve("alice", 3), NOW)));
     expect(accepted(decide(one, reject("alice", 3), NOW)).toStatus).toBe("rejected");
   });
 });
@@ -232,7 +252,9 @@ describe("decide: decided, expired, cancel", () => {
       });
     }
     // One millisecond before, the same approval is accepted.
-    expect(accepted(decide(open, approve("alice", 3), new Date(NOW.getTime() - 1))).toStatus).toBe("approved");
+    expect(accepted(decide(open, approve("alice", 3), new Date(NOW.getTime() - 1))).toStatus).toBe(
+      "approved",
+    );
   });
 
   it("expires only when past expires_at", () => {
@@ -252,9 +274,9 @@ describe("decide: decided, expired, cancel", () => {
       approvals: open.approvals,
       currentLevel: 2,
     });
-    expect(accepted(decide(state({ status: "escalated", expiresAt: NOW }), { kind: "expire" }, LATER)).toStatus).toBe(
-      "expired",
-    );
+    expect(
+      accepted(decide(state({ status: "escalated", expiresAt: NOW }), { kind: "expire" }, LATER)).toStatus,
+    ).toBe("expired");
   });
 
   it("cancels an open request, keeping its approvals", () => {
@@ -269,7 +291,9 @@ describe("decide: decided, expired, cancel", () => {
       approvals: open.approvals,
       currentLevel: 2,
     });
-    expect(accepted(decide(state(), { kind: "cancel", actor: "admin-1", reason: null }, NOW)).reason).toBeNull();
+    expect(
+      accepted(decide(state(), { kind: "cancel", actor: "admin-1", reason: null }, NOW)).reason,
+    ).toBeNull();
   });
 });
 
@@ -295,6 +319,139 @@ describe("isSatisfied and ALLOWED_FROM", () => {
     expect(ALLOWED_FROM.auto_approved).toEqual([]);
     expect(ALLOWED_FROM.escalated).toEqual(["pending"]);
     expect([...ALLOWED_FROM.approved].sort()).toEqual(["escalated", "pending"]);
+  });
+});
+
+describe("planRequest", () => {
+  const call = { skillId: "email.send", tenantId: "acme", agentId: "bot-1", payload: { max_tokens: 500 } };
+  const level = (overrides: Partial<ApprovalLevelPolicy>): ApprovalLevelPolicy => ({
+    id: 7,
+    tenantId: null,
+    agentId: null,
+    skillId: null,
+    approvalLevel: "agent_approve",
+    autoApproveMaxCostCents: 100,
+    autoApproveMaxTokens: 1000,
+    escalateTo: null,
+    escalationTimeoutSeconds: 300,
+    requiredApprovals: 1,
+    enabled: true,
+    ...overrides,
+  });
+  const policy = (
+    approvalLevels: ApprovalLevelPolicy[],
+    skillCosts = [] as { skillId: string; baseCents: number; centsPer1kTokens: number }[],
+  ) => ({
+    version: 12,
+    approvalLevels,
+    skillCosts,
+    settings: { capabilityDefaultEffect: "allow" as const, unknownSkillCostCents: 10 },
+  });
+
+  it("starts pending at agent_approve when no policy matches, with the default snapshot", () => {
+    expect(planRequest(call, policy([]))).toEqual({
+      status: "pending",
+      requiredLevel: 3,
+      requiredApprovals: 1,
+      escalateTo: null,
+      escalationTimeoutSeconds: 300,
+      costCents: 10,
+      tokens: 500,
+      reason: "created",
+      snapshot: {
+        policy_version: 12,
+        policy_id: null,
+        approval_level: "agent_approve",
+        auto_approve_max_cost_cents: 100,
+        auto_approve_max_tokens: 1000,
+        tokens: 500,
+      },
+    });
+  });
+
+  it("auto-approves under auto_approve or pre_approved within both ceilings, at the policy's own level", () => {
+    for (const [name, expected] of [
+      ["auto_approve", 1],
+      ["pre_approved", 2],
+    ] as const) {
+      const plan = planRequest(call, policy([level({ tenantId: "acme", approvalLevel: name })]));
+      expect(plan.status, name).toBe("auto_approved");
+      expect(plan.requiredLevel, name).toBe(expected);
+      expect(plan.reason).toBe(`auto-approved: ${name} policy, 10 cents and 500 tokens within its ceilings`);
+    }
+    // Ceilings are inclusive.
+    const atCeilings = level({
+      approvalLevel: "auto_approve",
+      autoApproveMaxCostCents: 10,
+      autoApproveMaxTokens: 500,
+    });
+    expect(planRequest(call, policy([atCeilings])).status).toBe("auto_approved");
+  });
+
+  it("waits for a human, at least agent_approve, over a ceiling or under a human level", () => {
+    const overCost = level({ approvalLevel: "auto_approve", autoApproveMaxCostCents: 9 });
+    expect(planRequest(call, policy([overCost]))).toMatchObject({
+      status: "pending",
+      requiredLevel: 3,
+      reason: "created",
+    });
+    const overTokens = level({ approvalLevel: "pre_approved", autoApproveMaxTokens: 499 });
+    expect(planRequest(call, policy([overTokens]))).toMatchObject({ status: "pending", requiredLevel: 3 });
+    const costly = planRequest(
+      call,
+      policy(
+        [level({ approvalLevel: "auto_approve" })],
+        [{ skillId: "email.send", baseCents: 50, centsPer1kTokens: 200 }],
+      ),
+    );
+    expect(costly).toMatchObject({ status: "pending", costCents: 150, requiredLevel: 3 });
+    expect(planRequest(call, policy([level({ approvalLevel: "owner_override" })])).requiredLevel).toBe(5);
+    // An unknown level name (hand-written SQL) is the strictest, never guessed.
+    expect(planRequest(call, policy([level({ approvalLevel: "whatever" })]))).toMatchObject({
+      status: "pending",
+      requiredLevel: 5,
+    });
+  });
+
+  it("takes the most specific enabled policy's approvals, escalation and id", () => {
+    const plan = planRequest(
+      call,
+      policy([
+        level({ id: 1, approvalLevel: "auto_approve" }),
+        level({
+          id: 2,
+          tenantId: "acme",
+          skillId: "email.send",
+          approvalLevel: "manual_approve",
+          requiredApprovals: 2,
+          escalateTo: "oncall",
+          escalationTimeoutSeconds: 60,
+        }),
+        level({
+          id: 3,
+          tenantId: "acme",
+          agentId: "bot-1",
+          skillId: "email.send",
+          approvalLevel: "auto_approve",
+          enabled: false,
+        }),
+        level({
+          id: 4,
+          tenantId: "other",
+          skillId: "email.send",
+          agentId: "bot-1",
+          approvalLevel: "auto_approve",
+        }),
+      ]),
+    );
+    expect(plan).toMatchObject({
+      status: "pending",
+      requiredLevel: 4,
+      requiredApprovals: 2,
+      escalateTo: "oncall",
+      escalationTimeoutSeconds: 60,
+    });
+    expect(plan.snapshot).toMatchObject({ policy_id: 2, approval_level: "manual_approve" });
   });
 });
 
@@ -373,5 +530,24 @@ describe("webhookUrlProblem", () => {
     expect(url).toHaveLength(MAX_WEBHOOK_URL_LENGTH);
     expect(webhookUrlProblem(url, false)).toBeUndefined();
     expect(webhookUrlProblem(`${url}a`, false)).toMatch(/at most/);
+  });
+});
+
+describe("webhook URLs: the gaps a review found", () => {
+  it("refuses trailing-dot local names and more reserved ranges", async () => {
+    const { webhookUrlProblem } = await import("../src/domain/webhook-url.ts");
+    for (const url of [
+      "https://localhost./x",
+      "https://foo.localhost./x",
+      "https://svc.internal./",
+      "https://[::7f00:1]/",
+      "https://[64:ff9b::a00:1]/",
+      "https://198.18.0.1/",
+      "https://224.0.0.1/",
+      "https://[ff02::1]/",
+    ]) {
+      expect(webhookUrlProblem(url, false), url).toBe("must not point at a private or local address");
+    }
+    expect(webhookUrlProblem("https://hooks.example.com./x", false)).toBeUndefined();
   });
 });

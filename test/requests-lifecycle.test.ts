@@ -203,6 +203,61 @@ describe("deciding a request", () => {
   });
 });
 
+describe("edges a review found", () => {
+  it("refuses an empty webhook_url instead of storing a destination-less webhook", async () => {
+    const res = await postJson(
+      BASE,
+      {
+        policy_type: "cost",
+        skill_id: "a.b",
+        tenant_id: "acme",
+        payload: {},
+        requested_by: "bot-1",
+        webhook_url: "",
+      },
+      agent.headers,
+    );
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as ErrorEnvelope).error.details).toMatchObject({
+      issues: [{ path: "webhook_url" }],
+    });
+  });
+
+  it("bulk reject takes escalated requests with the pending ones", async () => {
+    const tenant = newTenant();
+    const { request_id } = await fileRequest({ tenant_id: tenant });
+    await applyTransition(
+      createDb(testEnv()),
+      {
+        where: sql`${approvalRequests.id} = ${request_id}`,
+        toStatus: "escalated",
+        actor: "system",
+        reason: "timeout",
+        event: WEBHOOK_EVENTS.escalated,
+        at: new Date(),
+      },
+      new MetricsBuffer(),
+    );
+    const res = await postJson(
+      `${BASE}/reject-pending`,
+      { reason: "incident", tenant_id: tenant },
+      admin.headers,
+    );
+    expect(await res.json()).toEqual({ rejected: 1, request_ids: [request_id] });
+    expect((await get(request_id)).status_history.at(-1)).toMatchObject({
+      from_status: "escalated",
+      to_status: "rejected",
+    });
+  });
+
+  it("waits a whole ?wait=1", async () => {
+    const { request_id } = await fileRequest();
+    const started = Date.now();
+    await call(`${BASE}/${request_id}?wait=1`, { headers: admin.headers });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+  });
+});
+
 describe("who may decide", () => {
   it("never lets the requester approve: by requested_by or by the key that filed it", async () => {
     const self = await createTestKey("approver", { principalId: "bot-1" });

@@ -15,12 +15,18 @@ function isPrivateIPv4(host: string): boolean {
     (a === 172 && b >= 16 && b <= 31) ||
     (a === 192 && b === 168) ||
     (a === 169 && b === 254) ||
-    (a === 100 && b >= 64 && b <= 127)
+    (a === 100 && b >= 64 && b <= 127) ||
+    (a === 198 && (b === 18 || b === 19)) ||
+    a >= 224
   );
 }
 
 function isPrivateHost(hostname: string): boolean {
-  const host = hostname.toLowerCase().replace(/^\[|\]$/g, "");
+  // "localhost." is localhost: drop the root label's dot before comparing.
+  const host = hostname
+    .toLowerCase()
+    .replace(/^\[|\]$/g, "")
+    .replace(/\.$/, "");
   if (
     host === "localhost" ||
     host.endsWith(".localhost") ||
@@ -30,12 +36,10 @@ function isPrivateHost(hostname: string): boolean {
     return true;
   }
   if (host.includes(":")) {
+    // Loopback, unspecified, IPv4-compatible or -mapped (::…), NAT64 (64:ff9b::), unique-local,
+    // link-local and multicast.
     return (
-      host === "::1" ||
-      host === "::" ||
-      /^f[cd]/.test(host) ||
-      /^fe[89ab]/.test(host) ||
-      host.startsWith("::ffff:")
+      host.startsWith("::") || host.startsWith("64:ff9b:") || /^f[cdf]/.test(host) || /^fe[89ab]/.test(host)
     );
   }
   return isPrivateIPv4(host);

@@ -16,7 +16,14 @@ import { type ApprovalRequestRow, approvalRequests } from "../db/schema.ts";
 import { applyTransition } from "../db/transitions.ts";
 import { approvalIdentity, can, inTenantScope, isSelfApproval, type Principal } from "../domain/access.ts";
 import { sha256Hex } from "../domain/api-keys.ts";
-import { type Action, decide, isOpen, planRequest, WEBHOOK_EVENTS } from "../domain/approvals.ts";
+import {
+  type Action,
+  decide,
+  isOpen,
+  OPEN_STATUSES,
+  planRequest,
+  WEBHOOK_EVENTS,
+} from "../domain/approvals.ts";
 import { APPROVAL_STATUSES, type ApprovalStatus } from "../domain/vocabulary.ts";
 import { webhookUrlProblem } from "../domain/webhook-url.ts";
 import type { AppEnv } from "../env.ts";
@@ -303,7 +310,8 @@ const rejectPending = protectedRoute("emergency", {
   method: "post",
   path: `${BASE}/reject-pending`,
   tags: ["requests"],
-  summary: "Reject every pending request matching a filter, each with history and its webhook",
+  summary:
+    "Reject every open (pending or escalated) request matching a filter, each with history and its webhook",
   request: { body: { required: true, content: { "application/json": { schema: RejectPendingBody } } } },
   responses: {
     200: jsonResponse(
@@ -445,7 +453,8 @@ export const requestRoutes = createRouter()
     const body = c.req.valid("json");
     const principal = c.var.principal;
     const now = new Date();
-    const filters: SQL[] = [sql`status = 'pending'`];
+    // Escalated requests wait for a decision too: an emergency reject takes them with the pending ones.
+    const filters: SQL[] = [inArray(approvalRequests.status, [...OPEN_STATUSES])];
     if (body.tenant_id) filters.push(eq(approvalRequests.tenantId, body.tenant_id));
     if (body.skill_id) filters.push(eq(approvalRequests.skillId, body.skill_id));
     if (body.agent_id) filters.push(eq(approvalRequests.agentId, body.agent_id));
@@ -474,7 +483,7 @@ export const requestRoutes = createRouter()
     if (new TextEncoder().encode(JSON.stringify(body.payload)).length > MAX_PAYLOAD_BYTES) {
       throw new ApiError("payload_too_large", `payload is larger than ${MAX_PAYLOAD_BYTES} bytes`);
     }
-    if (body.webhook_url) {
+    if (body.webhook_url !== undefined && body.webhook_url !== null) {
       const problem = webhookUrlProblem(body.webhook_url, c.env.ALLOW_INSECURE_WEBHOOKS === "true");
       if (problem) throw invalidField("webhook_url", problem);
     }
@@ -630,8 +639,10 @@ export const requestRoutes = createRouter()
     const db = createDb(c.env);
     const deadline = Date.now() + (wait ?? 0) * 1000;
     let row = await visibleRequest(db, c.var.principal, request_id);
-    while (isOpen(row.status as ApprovalStatus) && Date.now() + WAIT_POLL_MS <= deadline) {
-      await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
+    while (isOpen(row.status as ApprovalStatus)) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(WAIT_POLL_MS, left)));
       row = await visibleRequest(db, c.var.principal, request_id);
     }
     return c.json(toApi(row), 200);
