@@ -114,4 +114,18 @@ describe("authentication", () => {
       "nova_auth_failures_total{reason=missing}": 1,
     });
   });
+
+  it("answers 503, not 401 or 500, when the database holding the keys is away", async () => {
+    const stranger = await generateApiKey();
+    const res = await call(
+      LIST_KEYS,
+      { headers: { Authorization: `Bearer ${stranger.token}` } },
+      {
+        DATABASE_URL: "postgresql://postgres:postgres@127.0.0.1:1/policy",
+      },
+    );
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("5");
+    expect(((await res.json()) as ErrorEnvelope).error.code).toBe("database_unavailable");
+  });
 });
