@@ -1,0 +1,186 @@
+// npm run load-test -- [--concurrent 10] [--total 50] [--base http://127.0.0.1:8000]
+//
+// The runbook's approval load test against a running API (start it with `npm run dev`): files
+// approval requests and approves each, and evaluates policy, with `--concurrent` workers until
+// `--total` of each are done. Prints p50/p95/p99 and throughput per operation next to a baseline in
+// the same run (GET /health: one trivial query), then checks the runbook's pass criteria (success
+// >= 99 %, p95 < 500 ms) and exits 1 when they fail. Keys come from .data/dev-keys.json (written by
+// `npm run dev`) unless --agent-key / --approver-key are given. Loopback only, bounded in count.
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+
+const { values } = parseArgs({
+  options: {
+    concurrent: { type: "string", default: "10" },
+    total: { type: "string", default: "50" },
+    base: { type: "string", default: "http://127.0.0.1:8000" },
+    "agent-key": { type: "string" },
+    "approver-key": { type: "string" },
+    tenant: { type: "string", default: "demo" },
+  },
+});
+
+const concurrent = Number(values.concurrent);
+const total = Number(values.total);
+if (!Number.isInteger(concurrent) || concurrent < 1 || concurrent > 500)
+  throw new Error("--concurrent: 1..500");
+if (!Number.isInteger(total) || total < 1 || total > 100_000) throw new Error("--total: 1..100000");
+const base = new URL(values.base);
+if (!["127.0.0.1", "localhost", "[::1]"].includes(base.hostname)) {
+  throw new Error("the load test only targets this machine (127.0.0.1, localhost or [::1])");
+}
+
+function devKeys(): Record<string, string> {
+  try {
+    return JSON.parse(readFileSync(path.resolve(import.meta.dirname, "../.data/dev-keys.json"), "utf8"));
+  } catch {
+    return {};
+  }
+}
+const keys = devKeys();
+const agentKey = values["agent-key"] ?? keys.agent;
+const approverKey = values["approver-key"] ?? keys.approver;
+if (!agentKey || !approverKey)
+  throw new Error("no keys: run `npm run dev` first, or pass --agent-key and --approver-key");
+
+interface Sample {
+  ms: number;
+  ok: boolean;
+}
+
+async function timed(run: () => Promise<Response>, expected: number): Promise<Sample & { body: unknown }> {
+  const started = performance.now();
+  try {
+    const res = await run();
+    const body = await res.json().catch(() => null);
+    return { ms: performance.now() - started, ok: res.status === expected, body };
+  } catch {
+    return { ms: performance.now() - started, ok: false, body: null };
+  }
+}
+
+const json = (key: string, body: unknown): RequestInit => ({
+  method: "POST",
+  headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
+  body: JSON.stringify(body),
+});
+
+/** Runs `task` `count` times with `concurrent` workers; returns the samples of each named step. */
+async function phase(count: number, task: (i: number) => Promise<Record<string, Sample>>) {
+  const samples: Record<string, Sample[]> = {};
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: Math.min(concurrent, count) }, async () => {
+      while (next < count) {
+        const i = next++;
+        for (const [step, sample] of Object.entries(await task(i))) (samples[step] ??= []).push(sample);
+      }
+    }),
+  );
+  return { samples, seconds: (performance.now() - started) / 1000 };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+const rows: {
+  op: string;
+  n: number;
+  success: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  rps: number;
+}[] = [];
+function report(op: string, samples: Sample[], seconds: number) {
+  const sorted = samples.map((s) => s.ms).sort((a, b) => a - b);
+  rows.push({
+    op,
+    n: samples.length,
+    success: (100 * samples.filter((s) => s.ok).length) / Math.max(1, samples.length),
+    p50: percentile(sorted, 50),
+    p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
+    max: sorted.at(-1) ?? Number.NaN,
+    rps: samples.length / seconds,
+  });
+}
+
+const url = (pathname: string) => new URL(pathname, base).toString();
+const run = `${Date.now().toString(36)}`;
+
+console.log(`load test: ${total} per operation, ${concurrent} concurrent, against ${base.origin}`);
+
+const health = await phase(total, async () => ({
+  "GET /health (baseline)": await timed(() => fetch(url("/health")), 200),
+}));
+report("GET /health (baseline)", health.samples["GET /health (baseline)"] ?? [], health.seconds);
+
+const evals = await phase(total, async (i) => ({
+  "POST /policy/eval": await timed(
+    () =>
+      fetch(
+        url("/api/v1/policy/eval"),
+        json(agentKey, {
+          skill_id: "load.test",
+          tenant_id: values.tenant,
+          agent_id: `load-${i % 7}`,
+          payload: { tokens: 200 },
+        }),
+      ),
+    200,
+  ),
+}));
+report("POST /policy/eval", evals.samples["POST /policy/eval"] ?? [], evals.seconds);
+
+const lifecycle = await phase(total, async (i) => {
+  const created = await timed(
+    () =>
+      fetch(
+        url("/api/v1/policy/requests"),
+        json(agentKey, {
+          policy_type: "cost",
+          skill_id: "load.test",
+          tenant_id: values.tenant,
+          agent_id: `load-${i % 7}`,
+          payload: { run, i },
+          requested_by: `load-agent-${run}`,
+        }),
+      ),
+    200,
+  );
+  const id = (created.body as { request_id?: string } | null)?.request_id;
+  const approved = id
+    ? await timed(() => fetch(url(`/api/v1/policy/requests/${id}/approve`), json(approverKey, {})), 200)
+    : { ms: 0, ok: false };
+  return { "POST /requests": created, "POST /requests/{id}/approve": approved };
+});
+report("POST /requests", lifecycle.samples["POST /requests"] ?? [], lifecycle.seconds);
+report(
+  "POST /requests/{id}/approve",
+  lifecycle.samples["POST /requests/{id}/approve"] ?? [],
+  lifecycle.seconds,
+);
+
+const pad = (text: string | number, width: number) => String(text).padStart(width);
+console.log(
+  `\n${"operation".padEnd(30)}${pad("n", 7)}${pad("ok %", 8)}${pad("p50 ms", 9)}${pad("p95 ms", 9)}${pad("p99 ms", 9)}${pad("max ms", 9)}${pad("req/s", 9)}`,
+);
+for (const row of rows) {
+  console.log(
+    `${row.op.padEnd(30)}${pad(row.n, 7)}${pad(row.success.toFixed(1), 8)}${pad(row.p50.toFixed(0), 9)}${pad(row.p95.toFixed(0), 9)}${pad(row.p99.toFixed(0), 9)}${pad(row.max.toFixed(0), 9)}${pad(row.rps.toFixed(1), 9)}`,
+  );
+}
+
+const failing = rows.filter((row) => row.success < 99 || row.p95 >= 500);
+console.log(
+  failing.length === 0
+    ? "\nPASS: every operation succeeded >= 99 % with p95 < 500 ms (runbook criteria)"
+    : `\nFAIL (runbook criteria: success >= 99 %, p95 < 500 ms): ${failing.map((row) => row.op).join(", ")}`,
+);
+process.exitCode = failing.length === 0 ? 0 : 1;
