@@ -1,6 +1,7 @@
 // The security matrix: every operation in /openapi.json except the public ones is tried with no key,
-// garbage, an unknown key, a revoked key and every role. Routes added later are covered as soon as
-// they appear in the document; their own tenant, level and self-approval cases live with them.
+// garbage, an unknown key, a revoked key and every role (routes added later are covered as soon as
+// they appear in the document); then the tenant, level and self-approval rules on the routes they
+// govern.
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Role } from "../src/domain/api-keys.ts";
 import { call } from "./helpers/http.ts";
@@ -117,5 +118,94 @@ describe("security matrix", () => {
         expect([401, 403], `${op.method} ${op.path} as ${role}`).not.toContain(res.status);
       }
     }
+  });
+});
+
+describe("security matrix: tenant, level and self-approval", () => {
+  // One request of tenant acme, filed by an agent key for requester bot-1, for the routes that act on it.
+  let requestId: string;
+  const outsiders = {} as Record<"agent" | "approver", TestKey>;
+  beforeAll(async () => {
+    const filer = await createTestKey("agent", { principalId: "bot-1", tenantId: "acme" });
+    const res = await call("/api/v1/policy/requests", {
+      method: "POST",
+      headers: { ...filer.headers, "Content-Type": "application/json" },
+      body: JSON.stringify({
+        policy_type: "cost",
+        skill_id: "payments.transfer",
+        tenant_id: "acme",
+        payload: {},
+        requested_by: "bot-1",
+      }),
+    });
+    requestId = ((await res.json()) as { request_id: string }).request_id;
+    outsiders.agent = await createTestKey("agent", { tenantId: "globex" });
+    outsiders.approver = await createTestKey("approver", { tenantId: "globex", maxLevel: 5 });
+  });
+
+  const post = (path: string, key: TestKey, body: unknown = {}) =>
+    call(path, {
+      method: "POST",
+      headers: { ...key.headers, "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+
+  it("other tenant: 404 on another tenant's request, 403 when naming another tenant", async () => {
+    const request = `/api/v1/policy/requests/${requestId}`;
+    expect((await call(request, { headers: outsiders.agent.headers })).status).toBe(404);
+    expect((await post(`${request}/approve`, outsiders.approver)).status).toBe(404);
+    expect((await post(`${request}/reject`, outsiders.approver)).status).toBe(404);
+    expect((await post(`${request}/cancel`, outsiders.agent)).status).toBe(404);
+    expect(
+      (await call("/api/v1/policy/requests?tenant_id=acme", { headers: outsiders.agent.headers })).status,
+    ).toBe(403);
+    expect(
+      (
+        await post("/api/v1/policy/eval", outsiders.agent, {
+          skill_id: "a.b",
+          tenant_id: "acme",
+          payload: {},
+        })
+      ).status,
+    ).toBe(403);
+    const usage = { usage_id: "u-1", tenant_id: "acme", amount_cents: 1 };
+    expect((await post("/api/v1/policy/usage", outsiders.agent, usage)).status).toBe(403);
+    expect(
+      (await call("/api/v1/policy/decisions?tenant_id=acme", { headers: outsiders.agent.headers })).status,
+    ).toBe(403);
+  });
+
+  it("level too low: a body level above the key's maximum is 403, on approve and reject", async () => {
+    const low = await createTestKey("approver", { tenantId: "acme", maxLevel: 3 });
+    for (const action of ["approve", "reject"]) {
+      const res = await post(`/api/v1/policy/requests/${requestId}/${action}`, low, { level: 4 });
+      expect(res.status, action).toBe(403);
+    }
+  });
+
+  it("self-approval: the requester's principal and the filing key are refused", async () => {
+    const requester = await createTestKey("approver", {
+      principalId: "bot-1",
+      tenantId: "acme",
+      maxLevel: 5,
+    });
+    for (const action of ["approve", "reject"]) {
+      expect((await post(`/api/v1/policy/requests/${requestId}/${action}`, requester)).status, action).toBe(
+        403,
+      );
+    }
+    const stillPending = (await (
+      await call(`/api/v1/policy/requests/${requestId}`, { headers: keys.admin.headers })
+    ).json()) as {
+      status: string;
+    };
+    expect(stillPending.status).toBe("pending");
+  });
+
+  it("a foreign approver_id in the body is 403", async () => {
+    const approver = await createTestKey("approver", { principalId: "carol", tenantId: "acme" });
+    expect(
+      (await post(`/api/v1/policy/requests/${requestId}/approve`, approver, { approver_id: "dave" })).status,
+    ).toBe(403);
   });
 });
