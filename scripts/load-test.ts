@@ -75,7 +75,9 @@ async function phase(count: number, task: (i: number) => Promise<Record<string, 
     Array.from({ length: Math.min(concurrent, count) }, async () => {
       while (next < count) {
         const i = next++;
-        for (const [step, sample] of Object.entries(await task(i))) (samples[step] ??= []).push(sample);
+        for (const [step, sample] of Object.entries(await task(i))) {
+          samples[step] = [...(samples[step] ?? []), sample];
+        }
       }
     }),
   );
