@@ -141,4 +141,31 @@ describe("runbook SQL", () => {
     expect(rows.map((row) => row.status)).toEqual(["rejected", "rejected", "approved"]);
     expect(rows[0]?.resolved_at).toBeInstanceOf(Date);
   });
+
+  it("records what the raw mass reject skipped: history, version, and the webhook event", async () => {
+    const rows = (await testSql()`
+      SELECT id, version, status_history_json FROM approval_requests ORDER BY id`) as {
+      id: string;
+      version: number;
+      status_history_json: { from_status: string; to_status: string; actor: string }[];
+    }[];
+    const rejected = rows.filter((row) => row.id !== "apr_000000000000000c");
+    for (const row of rejected) {
+      expect(row.version).toBe(2);
+      expect(row.status_history_json.at(-1)).toMatchObject({
+        from_status: "pending",
+        to_status: "rejected",
+        actor: expect.stringMatching(/^sql:/),
+      });
+    }
+    // Their webhook_url was set to NULL by the earlier "disable webhooks" statement: nothing to send.
+    expect(await testSql()`SELECT count(*)::int AS n FROM webhook_outbox`).toEqual([{ n: 0 }]);
+    // A raw status change on a request that still has a webhook queues its event.
+    await testSql().query(
+      "UPDATE approval_requests SET status = 'rejected' WHERE id = 'apr_000000000000000c';",
+    );
+    expect(
+      await testSql()`SELECT event FROM webhook_outbox WHERE request_id = 'apr_000000000000000c'`,
+    ).toEqual([{ event: "approval_request_rejected" }]);
+  });
 });
