@@ -813,6 +813,7 @@ describe("listing requests", () => {
       expect(sent.status, cursor).toBe(400);
       expect(sent.body.error.code).toBe("validation_failed");
       expect(issuePaths(sent.body)).toEqual(["cursor"]);
+      expect(sent.body.error.details).toMatchObject({ target: "query" });
     }
   });
 

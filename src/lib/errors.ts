@@ -50,10 +50,10 @@ export class ApiError extends Error {
   }
 }
 
-/** A 400 for one body field, in the same shape the schema validation reports. */
-export function invalidField(path: string, message: string): ApiError {
-  return new ApiError("validation_failed", "Invalid request body", {
-    target: "json",
+/** A 400 for one input field, in the same shape the schema validation reports. */
+export function invalidField(path: string, message: string, target: "json" | "query" = "json"): ApiError {
+  return new ApiError("validation_failed", `Invalid request ${target === "json" ? "body" : "query"}`, {
+    target,
     issues: [{ path, message, code: "custom" }],
   });
 }

@@ -29,7 +29,7 @@ import { webhookUrlProblem } from "../domain/webhook-url.ts";
 import type { AppEnv } from "../env.ts";
 import { protectedRoute } from "../lib/auth.ts";
 import { ApiError, invalidField } from "../lib/errors.ts";
-import { createRouter, errorResponse, jsonResponse } from "../lib/openapi.ts";
+import { createRouter, describeIssues, errorResponse, jsonResponse } from "../lib/openapi.ts";
 import { encryptSecret, importEncryptionKey, SECRET_FORMAT_VERSION } from "../lib/secrets.ts";
 import { MAX_PAYLOAD_BYTES } from "./eval.ts";
 import { Identifier, LevelName, PolicyType } from "./policy-schemas.ts";
@@ -422,11 +422,7 @@ async function parseOptionalBody<T extends z.ZodType>(c: Context<AppEnv>, schema
   if (!parsed.success) {
     throw new ApiError("validation_failed", "Invalid request body", {
       target: "json",
-      issues: parsed.error.issues.map((issue) => ({
-        path: issue.path.map(String).join("."),
-        message: issue.message,
-        code: issue.code,
-      })),
+      issues: describeIssues(parsed.error),
     });
   }
   return parsed.data;
@@ -444,7 +440,7 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
       throw new Error("bad cursor");
     return { createdAt, id };
   } catch {
-    throw invalidField("cursor", "not a cursor this API issued");
+    throw invalidField("cursor", "not a cursor this API issued", "query");
   }
 }
 

@@ -6,7 +6,7 @@ import { createDb } from "../db/client.ts";
 import { spendLedger } from "../db/schema.ts";
 import { inTenantScope } from "../domain/access.ts";
 import { protectedRoute } from "../lib/auth.ts";
-import { ApiError } from "../lib/errors.ts";
+import { ApiError, invalidField } from "../lib/errors.ts";
 import { createRouter, errorResponse } from "../lib/openapi.ts";
 import { Identifier } from "./policy-schemas.ts";
 
@@ -65,10 +65,7 @@ export const usageRoutes = createRouter().openapi(route, async (c) => {
   }
   const occurredAt = body.occurred_at ? new Date(body.occurred_at) : new Date();
   if (occurredAt.getTime() > Date.now() + MAX_CLOCK_SKEW_MS) {
-    throw new ApiError("validation_failed", "occurred_at is in the future", {
-      target: "json",
-      issues: [{ path: "occurred_at", message: "must not be in the future", code: "custom" }],
-    });
+    throw invalidField("occurred_at", "must not be in the future");
   }
   const db = createDb(c.env);
   const wanted = {
