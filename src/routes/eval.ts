@@ -26,13 +26,17 @@ const EvalBody = z
     policy_type: PolicyType.default("cost").openapi({
       description: "Which approval-level policy applies (cost by default)",
     }),
-    payload: z.record(z.string(), z.unknown()).openapi({
-      description:
-        "The skill call's arguments. Token count is read from tokens, estimated_tokens or max_tokens, else input_tokens + output_tokens.",
-      example: { to: "ops@example.com", max_tokens: 800 },
-    }),
+    payload: z
+      .record(z.string(), z.unknown())
+      .default({})
+      .openapi({
+        description:
+          "The skill call's arguments. Token count is read from tokens, estimated_tokens or max_tokens, else input_tokens + output_tokens.",
+        example: { to: "ops@example.com", max_tokens: 800 },
+      }),
     policy_version: z
       .union([z.string().max(50), z.number().int()])
+      .nullable()
       .optional()
       .openapi({ description: "The policy-set version the caller expects; 409 if policy has changed since" }),
     simulate_cost: z.boolean().default(true),
@@ -205,7 +209,11 @@ export const evalRoutes = createRouter().openapi(route, async (c) => {
     simulateCost: body.simulate_cost,
   };
   const stored: LoadedPolicyState = await loadPolicyState(createDb(c.env), input);
-  if (body.policy_version !== undefined && String(body.policy_version) !== String(stored.version)) {
+  if (
+    body.policy_version !== undefined &&
+    body.policy_version !== null &&
+    String(body.policy_version) !== String(stored.version)
+  ) {
     throw new ApiError(
       "policy_version_mismatch",
       `Policy has changed: you sent version ${body.policy_version}, the current version is ${stored.version}`,

@@ -54,7 +54,7 @@ const CreateBody = z
     skill_id: Identifier,
     tenant_id: Identifier,
     agent_id: Identifier.nullable().optional(),
-    payload: z.record(z.string(), z.unknown()),
+    payload: z.record(z.string(), z.unknown()).default({}),
     requested_by: Identifier.openapi({ description: "Who asks for the action; they can never approve it" }),
     justification: z.string().max(2000).nullable().optional(),
     webhook_url: z.string().max(4096).nullable().optional(),
