@@ -1,5 +1,4 @@
 // The Hono app: middleware, routes, the error envelope and the OpenAPI document.
-import { Scalar } from "@scalar/hono-api-reference";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
@@ -14,6 +13,7 @@ import { createRouter } from "./lib/openapi.ts";
 import { adminKeyRoutes } from "./routes/admin-keys.ts";
 import { adminPolicyRoutes } from "./routes/admin-policies.ts";
 import { decisionRoutes } from "./routes/decisions.ts";
+import { docsRoutes } from "./routes/docs.ts";
 import { evalRoutes } from "./routes/eval.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { requestRoutes } from "./routes/requests.ts";
@@ -98,7 +98,7 @@ export function createApp() {
         "Policy evaluation, approval requests with a full audit trail, escalation and signed webhooks for AI agents.",
     },
   }));
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Policy API" }));
+  app.route("/", docsRoutes);
 
   app.notFound((c) => {
     throw new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}`);
