@@ -5,8 +5,8 @@
 // For operators with database access only (no API key yet, or the API is down). Acts on DATABASE_URL
 // when set, otherwise on the embedded database of `npm run dev`. Prints a new key once.
 import { parseArgs } from "node:util";
-import { ROLES, type Role } from "../src/domain/api-keys.ts";
-import { toLevel } from "../src/domain/vocabulary.ts";
+import { checkNewKey } from "../src/domain/access.ts";
+import { ROLES, type Role, toLevel } from "../src/domain/vocabulary.ts";
 import { createKey, listKeys, revokeKey } from "./lib/keys.ts";
 import { openDatabase } from "./lib/local-stack.ts";
 
@@ -38,17 +38,18 @@ try {
     const role = values.role as Role | undefined;
     if (!values.principal) fail("--principal is required");
     if (!role || !ROLES.includes(role)) fail(`--role must be one of ${ROLES.join(", ")}`);
-    const defaultLevel = { agent: 1, admin: 5, approver: undefined }[role];
     const level =
       values.level === undefined
-        ? defaultLevel
-        : toLevel(/^\d+$/.test(values.level) ? Number(values.level) : values.level);
-    if (level === undefined) fail("--level must be 1-5 or a level name (required for approvers)");
-    if (role === "admin" && values.tenant) fail("admin keys are not tenant-scoped");
+        ? undefined
+        : (toLevel(/^\d+$/.test(values.level) ? Number(values.level) : values.level) ??
+          fail("--level must be 1-5 or a level name"));
+    // The same rules as the admin API; an operator with database access has no level bound.
+    const check = checkNewKey(null, { role, maxLevel: level, tenantId: values.tenant ?? null });
+    if (!check.ok) fail(`${check.field === "tenant_id" ? "--tenant" : "--level"}: ${check.reason}`);
     const key = await createKey(db.url, {
       principalId: values.principal,
       role,
-      maxLevel: level,
+      maxLevel: check.maxLevel,
       tenantId: values.tenant ?? null,
       name: values.name ?? null,
     });

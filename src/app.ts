@@ -4,6 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { isDatabaseUnavailable } from "./db/errors.ts";
+import { newHttpRequestId } from "./domain/ids.ts";
 import type { AppEnv } from "./env.ts";
 import { authenticate } from "./lib/auth.ts";
 import { ApiError, type ErrorCode } from "./lib/errors.ts";
@@ -18,6 +19,7 @@ import { evalRoutes } from "./routes/eval.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { requestRoutes } from "./routes/requests.ts";
 import { usageRoutes } from "./routes/usage.ts";
+import { createServiceContext } from "./services/context.ts";
 
 /** Largest request body accepted; agents send a skill payload, not files. */
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -30,7 +32,7 @@ export function createApp() {
     requestId({
       headerName: "X-Request-Id",
       limitLength: 128,
-      generator: () => `req_${crypto.randomUUID().replaceAll("-", "")}`,
+      generator: newHttpRequestId,
     }),
   );
 
@@ -39,6 +41,16 @@ export function createApp() {
     const metrics = new MetricsBuffer();
     c.set("log", log);
     c.set("metrics", metrics);
+    c.set(
+      "services",
+      createServiceContext({
+        env: c.env,
+        log,
+        metrics,
+        waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+        requestId: c.var.requestId,
+      }),
+    );
     const started = performance.now();
     try {
       await next();

@@ -3,6 +3,7 @@
 import type { Principal } from "./domain/access.ts";
 import type { Logger } from "./lib/log.ts";
 import type { MetricsBuffer } from "./lib/metrics.ts";
+import type { ServiceContext } from "./services/context.ts";
 
 export type Bindings = Env & {
   /**
@@ -24,6 +25,8 @@ export interface AppEnv {
     log: Logger;
     /** Counters of this request, written to Analytics Engine once when it ends. */
     metrics: MetricsBuffer;
+    /** What the services need (database, bindings, log, metrics, waitUntil), built once per request. */
+    services: ServiceContext;
     /** The authenticated caller; set on every /api route. */
     principal: Principal;
   };

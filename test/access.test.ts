@@ -8,7 +8,8 @@ import {
   type Principal,
   rolesWith,
 } from "../src/domain/access.ts";
-import { digestsEqual, generateApiKey, parseApiKey, secretMatches } from "../src/domain/api-keys.ts";
+import { generateApiKey, parseApiKey, secretMatches } from "../src/domain/api-keys.ts";
+import { digestsEqual } from "../src/domain/encoding.ts";
 
 const approver: Principal = {
   keyId: "k1",
@@ -51,7 +52,7 @@ describe("approval identity", () => {
     expect(approvalIdentity(approver, { approver_id: "carol" })).toMatchObject({ allowed: true });
     expect(approvalIdentity(approver, { approver_id: "mallory" })).toEqual({
       allowed: false,
-      reason: "approver_id must be the API key's own principal",
+      reason: `approver_id must be the API key's own principal: send "carol" or omit it`,
     });
   });
 

@@ -5,7 +5,7 @@ import { asc, eq, gt } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createDb } from "../src/db/client.ts";
 import { auditEvents } from "../src/db/schema.ts";
-import type { Role } from "../src/domain/api-keys.ts";
+import type { Role } from "../src/domain/vocabulary.ts";
 import { testEnv, testSql } from "./helpers/database.ts";
 import { call, type ErrorEnvelope } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";

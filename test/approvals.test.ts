@@ -1,7 +1,6 @@
 // The approval state machine (src/domain/approvals.ts) and the webhook URL rules
 // (src/domain/webhook-url.ts): pure functions, no database.
 import { describe, expect, it } from "vitest";
-import type { ApprovalEntry } from "../src/db/schema.ts";
 import {
   type Action,
   ALLOWED_FROM,
@@ -12,10 +11,14 @@ import {
   planRequest,
   type Refusal,
   type RequestState,
-  WEBHOOK_EVENTS,
 } from "../src/domain/approvals.ts";
 import type { ApprovalLevelPolicy } from "../src/domain/evaluation.ts";
-import { APPROVAL_STATUSES, type ApprovalStatus } from "../src/domain/vocabulary.ts";
+import {
+  APPROVAL_STATUSES,
+  type ApprovalEntry,
+  type ApprovalStatus,
+  WEBHOOK_EVENTS,
+} from "../src/domain/vocabulary.ts";
 import { MAX_WEBHOOK_URL_LENGTH, webhookUrlProblem } from "../src/domain/webhook-url.ts";
 
 const NOW = new Date("2026-03-01T12:00:00.000Z");

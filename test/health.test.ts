@@ -1,5 +1,5 @@
 import { describe, expect, inject, it } from "vitest";
-import { HEALTH_DB_TIMEOUT_MS } from "../src/routes/health.ts";
+import { HEALTH_DB_TIMEOUT_MS } from "../src/services/health.ts";
 import { call } from "./helpers/http.ts";
 
 interface Health {

@@ -1,11 +1,22 @@
 import { describe, expect, it } from "vitest";
 import { call } from "./helpers/http.ts";
 
+interface Operation {
+  requestBody?: unknown;
+  parameters?: unknown[];
+  security?: unknown[];
+  responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }>;
+}
+
 interface OpenApiDocument {
   openapi: string;
   info: { title: string; version: string };
-  paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+  paths: Record<string, Record<string, Operation>>;
   components?: { schemas?: Record<string, unknown> };
+}
+
+async function openApiDocument(): Promise<OpenApiDocument> {
+  return (await (await call("/openapi.json")).json()) as OpenApiDocument;
 }
 
 describe("API documentation", () => {
@@ -17,6 +28,43 @@ describe("API documentation", () => {
     expect(doc.info).toMatchObject({ title: "Policy API", version: "0.1.0" });
     expect(Object.keys(doc.paths["/health"]?.get?.responses ?? {})).toEqual(["200", "503"]);
     expect(doc.components?.schemas).toHaveProperty("Health");
+  });
+
+  it("documents every error an API operation can give, each in the one error envelope", async () => {
+    const doc = await openApiDocument();
+    const operations = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.entries(methods).map(([method, operation]) => ({
+        name: `${method.toUpperCase()} ${path}`,
+        operation,
+      })),
+    );
+    const api = operations.filter(({ name }) => name.includes(" /api/"));
+    expect(api.length).toBeGreaterThan(20);
+    for (const { name, operation } of api) {
+      const statuses = Object.keys(operation.responses);
+      // Every protected operation: the key can be missing or refused, and the database can be away.
+      for (const status of ["401", "403", "503"]) expect(statuses, `${name} ${status}`).toContain(status);
+      if (operation.requestBody || operation.parameters?.length) {
+        expect(statuses, `${name} takes input, so it can answer 400`).toContain("400");
+      }
+      if (operation.requestBody) {
+        for (const status of ["413", "415"]) expect(statuses, `${name} ${status}`).toContain(status);
+      }
+      if (name.includes("{"))
+        expect(statuses, `${name} names a record, so it can answer 404`).toContain("404");
+      for (const [status, response] of Object.entries(operation.responses)) {
+        if (Number(status) < 400) continue;
+        expect(response.content?.["application/json"]?.schema?.$ref, `${name} ${status}`).toBe(
+          "#/components/schemas/ErrorResponse",
+        );
+      }
+    }
+    // Operations that change a request's state document the conflict of a lost race or a decided request.
+    for (const action of ["approve", "reject", "cancel"]) {
+      expect(
+        Object.keys(doc.paths[`/api/v1/policy/requests/{request_id}/${action}`]?.post?.responses ?? {}),
+      ).toContain("409");
+    }
   });
 
   it("serves a human-readable docs page pointing at the document", async () => {

@@ -3,8 +3,8 @@
 // and cursor paging, cancelling, the admin's reject-pending, and the metrics. Approve/reject/expire and
 // the races are test/requests-lifecycle.test.ts.
 import { beforeAll, describe, expect, it } from "vitest";
+import { MAX_PAYLOAD_BYTES } from "../src/domain/limits.ts";
 import { decryptSecret, importEncryptionKey } from "../src/lib/secrets.ts";
-import { MAX_PAYLOAD_BYTES } from "../src/routes/eval.ts";
 import { testEnv, testSql } from "./helpers/database.ts";
 import { call, type ErrorEnvelope, postJson } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
@@ -504,7 +504,6 @@ describe("refused bodies and callers", () => {
       [{ ...valid, policy_type: undefined }, "policy_type"],
       [{ ...valid, skill_id: undefined }, "skill_id"],
       [{ ...valid, tenant_id: undefined }, "tenant_id"],
-      [{ ...valid, payload: undefined }, "payload"],
       [{ ...valid, requested_by: undefined }, "requested_by"],
       [{ ...valid, policy_type: "budget" }, "policy_type"],
       [{ ...valid, payload: [1, 2] }, "payload"],

@@ -5,8 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createDb } from "../src/db/client.ts";
 import { approvalRequests } from "../src/db/schema.ts";
 import { applyTransition } from "../src/db/transitions.ts";
-import { WEBHOOK_EVENTS } from "../src/domain/approvals.ts";
-import { MetricsBuffer } from "../src/lib/metrics.ts";
+import { WEBHOOK_EVENTS } from "../src/domain/vocabulary.ts";
 import { testEnv, testSql } from "./helpers/database.ts";
 import { call, type ErrorEnvelope, postJson } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
@@ -181,18 +180,14 @@ describe("deciding a request", () => {
 
   it("still lets an escalated request be decided", async () => {
     const { request_id } = await fileRequest();
-    const escalated = await applyTransition(
-      createDb(testEnv()),
-      {
-        where: sql`${approvalRequests.id} = ${request_id}`,
-        toStatus: "escalated",
-        actor: "system",
-        reason: "no decision within 300 s",
-        event: WEBHOOK_EVENTS.escalated,
-        at: new Date(),
-      },
-      new MetricsBuffer(),
-    );
+    const escalated = await applyTransition(createDb(testEnv()), {
+      where: sql`${approvalRequests.id} = ${request_id}`,
+      toStatus: "escalated",
+      actor: "system",
+      reason: "no decision within 300 s",
+      event: WEBHOOK_EVENTS.escalated,
+      at: new Date(),
+    });
     expect(escalated.map((row) => row.status)).toEqual(["escalated"]);
     const approved = await decide(request_id, "approve", await createTestKey("approver"));
     expect(approved.body.status_history.map((entry) => entry.to_status)).toEqual([
@@ -226,18 +221,14 @@ describe("edges a review found", () => {
   it("bulk reject takes escalated requests with the pending ones", async () => {
     const tenant = newTenant();
     const { request_id } = await fileRequest({ tenant_id: tenant });
-    await applyTransition(
-      createDb(testEnv()),
-      {
-        where: sql`${approvalRequests.id} = ${request_id}`,
-        toStatus: "escalated",
-        actor: "system",
-        reason: "timeout",
-        event: WEBHOOK_EVENTS.escalated,
-        at: new Date(),
-      },
-      new MetricsBuffer(),
-    );
+    await applyTransition(createDb(testEnv()), {
+      where: sql`${approvalRequests.id} = ${request_id}`,
+      toStatus: "escalated",
+      actor: "system",
+      reason: "timeout",
+      event: WEBHOOK_EVENTS.escalated,
+      at: new Date(),
+    });
     const res = await postJson(
       `${BASE}/reject-pending`,
       { reason: "incident", tenant_id: tenant },

@@ -3,7 +3,7 @@
 // they appear in the document); then the tenant, level and self-approval rules on the routes they
 // govern.
 import { beforeAll, describe, expect, it } from "vitest";
-import type { Role } from "../src/domain/api-keys.ts";
+import type { Role } from "../src/domain/vocabulary.ts";
 import { call } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
 

@@ -2,7 +2,7 @@
 // and reused while they still work in the local database.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import type { Role } from "../../src/domain/api-keys.ts";
+import type { Role } from "../../src/domain/vocabulary.ts";
 import { createKey, keyIsUsable } from "./keys.ts";
 
 interface DevKeySpec {

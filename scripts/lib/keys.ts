@@ -1,12 +1,19 @@
 // Creating and revoking API keys straight in the database, for operators with database access only
 // (scripts/keys.ts) and for `npm run dev`. Writes the same rows and audit events as the admin API.
 import os from "node:os";
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import pg from "pg";
-import { type KeySummary, newKeyRows, toKeySummary } from "../../src/db/api-keys.ts";
+import {
+  type KeySummary,
+  newKeyRows,
+  revocationAuditStatement,
+  revokeKeyStatement,
+  toKeySummary,
+} from "../../src/db/api-keys.ts";
 import { apiKeys, auditEvents } from "../../src/db/schema.ts";
-import { generateApiKey, parseApiKey, type Role, secretMatches } from "../../src/domain/api-keys.ts";
+import { generateApiKey, parseApiKey, secretMatches } from "../../src/domain/api-keys.ts";
+import type { Role } from "../../src/domain/vocabulary.ts";
 
 export interface CreateKeyOptions {
   principalId: string;
@@ -58,24 +65,11 @@ export async function createKey(
 }
 
 export async function revokeKey(url: string, keyId: string): Promise<KeySummary | undefined> {
+  const actor = { principalId: operatorName(), keyId: "cli" };
   return withDb(url, (db) =>
     db.transaction(async (tx) => {
-      const [revoked] = await tx
-        .update(apiKeys)
-        .set({ revokedAt: sql`now()`, revokedBy: operatorName() })
-        .where(and(eq(apiKeys.id, keyId), isNull(apiKeys.revokedAt)))
-        .returning();
-      if (revoked) {
-        await tx.insert(auditEvents).values({
-          actor: operatorName(),
-          actorKeyId: "cli",
-          action: "api_key.revoke",
-          targetType: "api_key",
-          targetId: keyId,
-          before: { revoked_at: null },
-          after: { revoked_at: revoked.revokedAt?.toISOString(), revoked_by: revoked.revokedBy },
-        });
-      }
+      await tx.execute(revokeKeyStatement(keyId, actor));
+      await tx.execute(revocationAuditStatement(keyId, actor));
       const [row] = await tx.select().from(apiKeys).where(eq(apiKeys.id, keyId));
       return row ? toKeySummary(row) : undefined;
     }),

@@ -1,49 +1,16 @@
-// Creating and reading approval requests.
+// Statements on approval requests: create (one round trip, idempotent), read and list.
 //
-// Create is one round trip when this isolate has the matching policy cached: the insert carries the
-// policy-set version it was judged by and only happens if that is still the current version (else
-// the policy is re-read and the insert retried). The same statement writes the created event to the
-// outbox, adds an auto-approved request's cost to the spend ledger, and settles Idempotency-Key
-// retries: a second insert with the same key inserts nothing and returns the first row.
-import { eq, type SQL, sql } from "drizzle-orm";
-import { WEBHOOK_EVENTS } from "../domain/approvals.ts";
-import type { ApprovalLevelPolicy, PolicySettings, SkillCost } from "../domain/evaluation.ts";
+// Create carries the policy-set version the request was judged by and only inserts if that is still
+// the current version (else the service re-reads the policy and retries). The same statement writes
+// the created event to the outbox, adds an auto-approved request's cost to the spend ledger, and
+// settles Idempotency-Key retries: a second insert with the same key inserts nothing and returns the
+// first row.
+import { and, desc, eq, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
+import { type ApprovalStatus, WEBHOOK_EVENTS } from "../domain/vocabulary.ts";
 import type { Database } from "./client.ts";
-import { loadPolicyState } from "./policy-state.ts";
 import { columnsAndValues, rowFromRaw } from "./raw.ts";
 import { type ApprovalRequestRow, approvalRequests } from "./schema.ts";
 import { ledgerInsert, outboxInsert } from "./transitions.ts";
-
-export interface CreatePolicy {
-  version: number;
-  approvalLevels: ApprovalLevelPolicy[];
-  skillCosts: SkillCost[];
-  settings: PolicySettings;
-}
-
-/** Policy for creating requests, per (policy type, tenant, skill), kept while the version holds. */
-const POLICY_CACHE_TTL_MS = 60_000;
-const policyCache = new Map<string, { policy: CreatePolicy; expiresAt: number }>();
-
-export async function createPolicyFor(
-  db: Database,
-  call: { policyType: string; tenantId: string; agentId: string | null; skillId: string },
-  fresh = false,
-): Promise<CreatePolicy> {
-  const key = `${call.policyType}\u0000${call.tenantId}\u0000${call.skillId}`;
-  const cached = policyCache.get(key);
-  if (!fresh && cached && cached.expiresAt > Date.now()) return cached.policy;
-  const state = await loadPolicyState(db, call);
-  const policy = {
-    version: state.version,
-    approvalLevels: state.approvalLevels,
-    skillCosts: state.skillCosts,
-    settings: state.settings,
-  };
-  if (policyCache.size > 5_000) policyCache.clear();
-  policyCache.set(key, { policy, expiresAt: Date.now() + POLICY_CACHE_TTL_MS });
-  return policy;
-}
 
 export type InsertOutcome =
   | { outcome: "created"; row: ApprovalRequestRow }
@@ -90,19 +57,58 @@ export async function loadRequest(db: Database, id: string): Promise<ApprovalReq
   return row;
 }
 
-export function newRequestId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(8));
-  return `apr_${Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("")}`;
+export interface RequestFilter {
+  tenantId?: string | undefined;
+  statuses?: readonly ApprovalStatus[] | undefined;
+  skillId?: string | undefined;
+  agentId?: string | undefined;
+  requestedBy?: string | undefined;
+  createdAfter?: Date | undefined;
+  createdBefore?: Date | undefined;
 }
 
-/** JSON with object keys sorted at every depth: equal values hash equally whatever the key order. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, inner]) => inner !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, inner]) => `${JSON.stringify(key)}:${canonicalJson(inner)}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
+/** The WHERE clause of a filter (every given field must match); shared by list and bulk reject. */
+export function requestFilter(filter: RequestFilter): SQL {
+  const conditions = [
+    filter.tenantId !== undefined ? eq(approvalRequests.tenantId, filter.tenantId) : undefined,
+    filter.statuses?.length ? inArray(approvalRequests.status, [...filter.statuses]) : undefined,
+    filter.skillId !== undefined ? eq(approvalRequests.skillId, filter.skillId) : undefined,
+    filter.agentId !== undefined ? eq(approvalRequests.agentId, filter.agentId) : undefined,
+    filter.requestedBy !== undefined ? eq(approvalRequests.requestedBy, filter.requestedBy) : undefined,
+    filter.createdAfter ? gte(approvalRequests.createdAt, filter.createdAfter) : undefined,
+    filter.createdBefore ? lt(approvalRequests.createdAt, filter.createdBefore) : undefined,
+  ];
+  return and(...conditions) ?? sql`true`;
+}
+
+/** One request as long as it is still at `version`: the compare-and-swap of every single-request change. */
+export function requestAtVersion(id: string, version: number): SQL {
+  return sql`${approvalRequests.id} = ${id} AND ${approvalRequests.version} = ${version}`;
+}
+
+/** A position in the newest-first listing: strictly older than this (created_at, id). */
+export interface ListPosition {
+  createdAt: Date;
+  id: string;
+}
+
+export async function listRequests(
+  db: Database,
+  filter: RequestFilter,
+  page: { limit: number; offset: number; after?: ListPosition | undefined },
+): Promise<ApprovalRequestRow[]> {
+  const after = page.after;
+  const position = after
+    ? or(
+        lt(approvalRequests.createdAt, after.createdAt),
+        and(eq(approvalRequests.createdAt, after.createdAt), lt(approvalRequests.id, after.id)),
+      )
+    : undefined;
+  return db
+    .select()
+    .from(approvalRequests)
+    .where(and(requestFilter(filter), position))
+    .orderBy(desc(approvalRequests.createdAt), desc(approvalRequests.id))
+    .limit(page.limit)
+    .offset(after ? 0 : page.offset);
 }

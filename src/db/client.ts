@@ -6,13 +6,16 @@
 import { neon, neonConfig, Pool } from "@neondatabase/serverless";
 import { drizzle as drizzleHttp, type NeonHttpDatabase } from "drizzle-orm/neon-http";
 import { drizzle as drizzleWs, type NeonDatabase } from "drizzle-orm/neon-serverless";
-import type { Bindings } from "../env.ts";
-import { createLogger } from "../lib/log.ts";
 import * as schema from "./schema.ts";
 
 export type Database = NeonHttpDatabase<typeof schema>;
 export type TransactionDatabase = NeonDatabase<typeof schema>;
-type DatabaseBindings = Pick<Bindings, "DATABASE_URL" | "NEON_LOCAL_GATEWAY">;
+/** The bindings the data layer reads (a subset of the worker's Env). */
+export interface DatabaseBindings {
+  DATABASE_URL?: string | undefined;
+  /** Local Neon gateway base URL (dev and tests only). */
+  NEON_LOCAL_GATEWAY?: string | undefined;
+}
 
 let configuredGateway: string | undefined;
 
@@ -62,16 +65,15 @@ export function createDb(env: DatabaseBindings): Database {
  */
 export async function withInteractiveTransaction<T>(
   env: DatabaseBindings,
-  ctx: Pick<ExecutionContext, "waitUntil">,
+  ctx: { waitUntil(promise: Promise<unknown>): void },
   work: (tx: Parameters<Parameters<TransactionDatabase["transaction"]>[0]>[0]) => Promise<T>,
+  onIdleError: (error: Error) => void = () => undefined,
 ): Promise<T> {
   useLocalGateway(env.NEON_LOCAL_GATEWAY);
   const pool = new Pool({ connectionString: connectionString(env) });
-  // A connection that drops while idle (e.g. during pool.end()) is reported here instead of being
-  // thrown as an uncaught error; a failure during `work` still rejects the transaction.
-  pool.on("error", (error: Error) =>
-    createLogger().warn("database_pool_idle_error", { message: error.message }),
-  );
+  // A connection that drops while idle (e.g. during pool.end()) is reported to the caller instead of
+  // being thrown as an uncaught error; a failure during `work` still rejects the transaction.
+  pool.on("error", onIdleError);
   try {
     return await drizzleWs({ client: pool, schema }).transaction(work);
   } finally {

@@ -18,29 +18,24 @@ import {
   unique,
   uniqueIndex,
 } from "drizzle-orm/pg-core";
-import { ROLES } from "../domain/api-keys.ts";
-import { APPROVAL_STATUSES, POLICY_TYPES } from "../domain/vocabulary.ts";
+import {
+  APPROVAL_STATUSES,
+  type ApprovalEntry,
+  type ApprovalStatus,
+  BUDGET_ENFORCEMENTS,
+  BUDGET_PERIODS,
+  CAPABILITY_EFFECTS,
+  DECISIONS,
+  POLICY_TYPES,
+  type PolicyType,
+  ROLES,
+  SPEND_SOURCES,
+  type StatusHistoryEntry,
+  type WebhookEvent,
+} from "../domain/vocabulary.ts";
 
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 const quotedList = (values: readonly string[]) => sql.raw(values.map((value) => `'${value}'`).join(", "));
-
-/** One entry of `status_history_json`: the audit trail of a request. */
-export interface StatusHistoryEntry {
-  from_status: string | null;
-  to_status: string;
-  actor: string;
-  reason: string | null;
-  timestamp: string;
-}
-
-/** One approver's action on a request (`approvers[]` in the API). */
-export interface ApprovalEntry {
-  approver_id: string;
-  level: number;
-  action: "approve" | "reject";
-  notes: string | null;
-  timestamp: string;
-}
 
 export const approvalRequests = pgTable(
   "approval_requests",
@@ -48,9 +43,9 @@ export const approvalRequests = pgTable(
     /** `apr_` + 16 hex characters. */
     id: text("id").primaryKey(),
     correlationId: text("correlation_id").notNull(),
-    status: text("status").notNull().default("pending"),
+    status: text("status").$type<ApprovalStatus>().notNull().default("pending"),
     statusHistoryJson: jsonb("status_history_json").$type<StatusHistoryEntry[]>().notNull().default([]),
-    policyType: text("policy_type").notNull(),
+    policyType: text("policy_type").$type<PolicyType>().notNull(),
     skillId: text("skill_id").notNull(),
     tenantId: text("tenant_id").notNull(),
     agentId: text("agent_id"),
@@ -122,7 +117,7 @@ export const policyApprovalLevels = pgTable(
   "policy_approval_levels",
   {
     id: bigserial("id", { mode: "number" }).primaryKey(),
-    policyType: text("policy_type").notNull(),
+    policyType: text("policy_type").$type<PolicyType>().notNull(),
     /** NULL = any tenant / agent / skill; the most specific matching row wins. */
     tenantId: text("tenant_id"),
     agentId: text("agent_id"),
@@ -222,7 +217,7 @@ export const webhookOutbox = pgTable(
   {
     id: bigserial("id", { mode: "number" }).primaryKey(),
     requestId: text("request_id").notNull(),
-    event: text("event").notNull(),
+    event: text("event").$type<WebhookEvent>().notNull(),
     payload: jsonb("payload").$type<Record<string, unknown>>().notNull(),
     createdAt: timestamptz("created_at").notNull().defaultNow(),
     deliveredAt: timestamptz("delivered_at"),
@@ -234,12 +229,6 @@ export const webhookOutbox = pgTable(
     index("webhook_outbox_request_idx").on(table.requestId, table.id),
   ],
 );
-
-export const CAPABILITY_EFFECTS = ["allow", "deny", "require_approval"] as const;
-export const BUDGET_PERIODS = ["day", "month"] as const;
-export const BUDGET_ENFORCEMENTS = ["hard", "soft"] as const;
-export const DECISIONS = ["allow", "deny", "requires_approval"] as const;
-export const SPEND_SOURCES = ["approval", "auto_approval", "usage"] as const;
 
 /** Which skills a tenant's (or one agent's) calls may use. Most specific match wins. */
 export const capabilityRules = pgTable(
@@ -379,7 +368,7 @@ export const policyDecisions = pgTable(
     tenantId: text("tenant_id").notNull(),
     agentId: text("agent_id"),
     skillId: text("skill_id").notNull(),
-    policyType: text("policy_type").notNull(),
+    policyType: text("policy_type").$type<PolicyType>().notNull(),
     decision: text("decision", { enum: DECISIONS }).notNull(),
     approvalLevelRequired: smallint("approval_level_required").notNull(),
     simulatedCostCents: integer("simulated_cost_cents").notNull(),
@@ -409,3 +398,4 @@ export type PolicySettingsRow = typeof policySettings.$inferSelect;
 export type PolicyDecisionRow = typeof policyDecisions.$inferSelect;
 export type ApprovalRequestRow = typeof approvalRequests.$inferSelect;
 export type PolicyApprovalLevelRow = typeof policyApprovalLevels.$inferSelect;
+export type SpendLedgerRow = typeof spendLedger.$inferSelect;

@@ -5,12 +5,11 @@
 // changes no row); bulk operations and the cron pass a filter. The state machine's ALLOWED_FROM is
 // enforced in the statement itself.
 import { type SQL, sql } from "drizzle-orm";
-import { ALLOWED_FROM, OPEN_STATUSES, type WebhookEvent } from "../domain/approvals.ts";
-import type { ApprovalStatus } from "../domain/vocabulary.ts";
-import type { MetricsBuffer } from "../lib/metrics.ts";
+import { ALLOWED_FROM, OPEN_STATUSES } from "../domain/approvals.ts";
+import type { ApprovalEntry, ApprovalStatus, WebhookEvent } from "../domain/vocabulary.ts";
 import type { Database } from "./client.ts";
 import { rowFromRaw } from "./raw.ts";
-import { type ApprovalEntry, type ApprovalRequestRow, approvalRequests } from "./schema.ts";
+import { type ApprovalRequestRow, approvalRequests } from "./schema.ts";
 
 export interface Transition {
   /** Rows to change, besides the status rule. */
@@ -96,25 +95,10 @@ export function transitionStatement(t: Transition): SQL {
     SELECT * FROM changed`;
 }
 
-/**
- * Applies a transition; returns the rows it changed (none when a compare-and-swap lost its race) and
- * counts them as nova_approval_actions_total{result}: the new status, or approval_added.
- */
-export async function applyTransition(
-  db: Database,
-  transition: Transition,
-  metrics: MetricsBuffer,
-): Promise<ApprovalRequestRow[]> {
+/** Applies a transition; returns the rows it changed (none when a compare-and-swap lost its race). */
+export async function applyTransition(db: Database, transition: Transition): Promise<ApprovalRequestRow[]> {
   const result = await db.execute(transitionStatement(transition));
-  const rows = (result.rows as Record<string, unknown>[]).map((raw) =>
+  return (result.rows as Record<string, unknown>[]).map((raw) =>
     rowFromRaw<ApprovalRequestRow>(approvalRequests, raw),
   );
-  if (rows.length > 0) {
-    metrics.count(
-      "nova_approval_actions_total",
-      { result: transition.toStatus ?? "approval_added" },
-      rows.length,
-    );
-  }
-  return rows;
 }

@@ -8,7 +8,6 @@
 //      ├──expire──▶ expired           (past expires_at)
 //      └──escalate──▶ escalated ──(approve / reject / cancel / expire as from pending)
 //   created within an auto_approve/pre_approved policy's ceilings ──▶ auto_approved
-import type { ApprovalEntry } from "../db/schema.ts";
 import {
   type ApprovalLevelPolicy,
   MIN_HUMAN_LEVEL,
@@ -19,7 +18,14 @@ import {
   simulateCost,
   tokensOf,
 } from "./evaluation.ts";
-import { type ApprovalStatus, DEFAULT_POLICY, levelName } from "./vocabulary.ts";
+import {
+  type ApprovalEntry,
+  type ApprovalStatus,
+  DEFAULT_POLICY,
+  levelName,
+  WEBHOOK_EVENTS,
+  type WebhookEvent,
+} from "./vocabulary.ts";
 
 export const OPEN_STATUSES = ["pending", "escalated"] as const satisfies readonly ApprovalStatus[];
 
@@ -33,17 +39,6 @@ export const ALLOWED_FROM: Record<ApprovalStatus, readonly ApprovalStatus[]> = {
   cancelled: OPEN_STATUSES,
   expired: OPEN_STATUSES,
 };
-
-export const WEBHOOK_EVENTS = {
-  created: "approval_request_created",
-  approvalAdded: "approval_added",
-  approved: "approval_request_approved",
-  rejected: "approval_request_rejected",
-  escalated: "approval_request_escalated",
-  expired: "approval_request_expired",
-  cancelled: "approval_request_cancelled",
-} as const;
-export type WebhookEvent = (typeof WEBHOOK_EVENTS)[keyof typeof WEBHOOK_EVENTS];
 
 export interface RequestState {
   status: ApprovalStatus;

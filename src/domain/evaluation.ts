@@ -7,12 +7,20 @@
 // - capability rules: agent-specific beats tenant-wide, then an exact skill beats a prefix, then a
 //   longer prefix beats a shorter one; at equal specificity deny > require_approval > allow.
 // - the decision: deny if any hard violation, else requires_approval if any soft one, else allow.
-import { APPROVAL_LEVELS, type ApprovalLevelName, DEFAULT_POLICY, levelName, toLevel } from "./vocabulary.ts";
-
-export type Decision = "allow" | "deny" | "requires_approval";
-export type CapabilityEffect = "allow" | "deny" | "require_approval";
-export type CheckName = "capability" | "budget" | "cost_ceiling" | "token_ceiling" | "approval_level";
-export type CheckOutcome = "pass" | "deny" | "require_approval" | "skipped";
+import {
+  APPROVAL_LEVELS,
+  type ApprovalLevelName,
+  type BudgetEnforcement,
+  type BudgetPeriod,
+  type CapabilityEffect,
+  type CheckName,
+  type CheckOutcome,
+  DEFAULT_POLICY,
+  type Decision,
+  levelName,
+  type PolicyType,
+  toLevel,
+} from "./vocabulary.ts";
 
 /** A call needing approval needs at least this level: levels 1–2 are automatic by definition. */
 export const MIN_HUMAN_LEVEL = APPROVAL_LEVELS.agent_approve;
@@ -46,9 +54,9 @@ export interface Budget {
   id: number | null;
   tenantId: string;
   agentId: string | null;
-  period: "day" | "month";
+  period: BudgetPeriod;
   limitCents: number;
-  enforcement: "hard" | "soft";
+  enforcement: BudgetEnforcement;
   enabled: boolean;
 }
 
@@ -75,7 +83,7 @@ export interface EvaluationInput {
   skillId: string;
   tenantId: string;
   agentId: string | null;
-  policyType: string;
+  policyType: PolicyType;
   payload: unknown;
   simulateCost: boolean;
 }
@@ -117,7 +125,7 @@ export interface Evaluation {
   /** The approval-level row that applied (null: the built-in default). */
   policy: ApprovalLevelPolicy | null;
   /** The policy type whose check decided: what nova_policy_decisions_total is labelled with. */
-  decidingPolicyType: string;
+  decidingPolicyType: PolicyType;
 }
 
 /** Payload fields read as the call's token count, first present wins (input + output tokens last). */

@@ -1,5 +1,6 @@
-// The closed vocabularies of the M5 compatibility contract (DESIGN.md §3). Existing clients and the
-// runbook's SQL depend on these exact strings.
+// The whole vocabulary of the service in one place: the closed sets of the M5 compatibility contract
+// (DESIGN.md §3) and the ones this service adds. Existing clients and the runbook's SQL depend on
+// these exact strings; the Drizzle schema types its text columns with them.
 
 export const APPROVAL_STATUSES = [
   "pending",
@@ -24,6 +25,7 @@ export const APPROVAL_LEVELS = {
   owner_override: 5,
 } as const;
 export type ApprovalLevelName = keyof typeof APPROVAL_LEVELS;
+export const LEVEL_NAMES = Object.keys(APPROVAL_LEVELS) as [ApprovalLevelName, ...ApprovalLevelName[]];
 
 /** Used when no policy_approval_levels row matches a call. */
 export const DEFAULT_POLICY = {
@@ -33,7 +35,69 @@ export const DEFAULT_POLICY = {
   escalationTimeoutSeconds: 300,
 } as const;
 
-const LEVEL_NAMES = Object.fromEntries(
+export const DECISIONS = ["allow", "deny", "requires_approval"] as const;
+export type Decision = (typeof DECISIONS)[number];
+
+/** The checks an evaluation runs and what each can conclude. */
+export const CHECK_NAMES = [
+  "capability",
+  "budget",
+  "cost_ceiling",
+  "token_ceiling",
+  "approval_level",
+] as const;
+export type CheckName = (typeof CHECK_NAMES)[number];
+export const CHECK_OUTCOMES = ["pass", "deny", "require_approval", "skipped"] as const;
+export type CheckOutcome = (typeof CHECK_OUTCOMES)[number];
+export const VIOLATION_SEVERITIES = ["hard", "soft"] as const;
+
+export const CAPABILITY_EFFECTS = ["allow", "deny", "require_approval"] as const;
+export type CapabilityEffect = (typeof CAPABILITY_EFFECTS)[number];
+
+export const BUDGET_PERIODS = ["day", "month"] as const;
+export type BudgetPeriod = (typeof BUDGET_PERIODS)[number];
+export const BUDGET_ENFORCEMENTS = ["hard", "soft"] as const;
+export type BudgetEnforcement = (typeof BUDGET_ENFORCEMENTS)[number];
+
+export const SPEND_SOURCES = ["approval", "auto_approval", "usage"] as const;
+export type SpendSource = (typeof SPEND_SOURCES)[number];
+
+export const ROLES = ["agent", "approver", "admin"] as const;
+export type Role = (typeof ROLES)[number];
+
+export const WEBHOOK_EVENTS = {
+  created: "approval_request_created",
+  approvalAdded: "approval_added",
+  approved: "approval_request_approved",
+  rejected: "approval_request_rejected",
+  escalated: "approval_request_escalated",
+  expired: "approval_request_expired",
+  cancelled: "approval_request_cancelled",
+} as const;
+export type WebhookEvent = (typeof WEBHOOK_EVENTS)[keyof typeof WEBHOOK_EVENTS];
+
+/** One entry of `status_history_json`: the audit trail of a request. */
+export interface StatusHistoryEntry {
+  from_status: ApprovalStatus | null;
+  to_status: ApprovalStatus;
+  actor: string;
+  reason: string | null;
+  timestamp: string;
+}
+
+export const APPROVER_ACTIONS = ["approve", "reject"] as const;
+export type ApproverAction = (typeof APPROVER_ACTIONS)[number];
+
+/** One approver's action on a request (`approvers[]` in the API). */
+export interface ApprovalEntry {
+  approver_id: string;
+  level: number;
+  action: ApproverAction;
+  notes: string | null;
+  timestamp: string;
+}
+
+const NAME_OF_LEVEL = Object.fromEntries(
   Object.entries(APPROVAL_LEVELS).map(([name, level]) => [level, name]),
 ) as Record<number, ApprovalLevelName>;
 
@@ -45,5 +109,5 @@ export function toLevel(value: string | number): number | undefined {
 }
 
 export function levelName(level: number): ApprovalLevelName | undefined {
-  return LEVEL_NAMES[level];
+  return NAME_OF_LEVEL[level];
 }

@@ -1,25 +1,18 @@
 // Authentication (who is calling: an API key) and authorization (may they: a permission per route).
 //
-// Every route under /api requires `Authorization: Bearer <key>`. A key is `pak_<id>_<secret>` looked
-// up by id (one database round trip, then cached in the isolate for KEY_CACHE_TTL_MS) and checked by
-// comparing SHA-256 digests in constant time; the ADMIN_API_KEY secret acts as a global admin key.
-// Keys never reach logs, errors or responses; failures are logged with a reason and counted.
+// Every route under /api requires `Authorization: Bearer <key>`. A key is `pak_<id>_<secret>`,
+// resolved by services/keys.ts (one database round trip, then cached in the isolate); the
+// ADMIN_API_KEY secret acts as a global admin key. Keys never reach logs, errors or responses;
+// failures are logged with a reason and counted.
 import { createRoute, type RouteConfig } from "@hono/zod-openapi";
-import { eq } from "drizzle-orm";
 import type { Context, MiddlewareHandler } from "hono";
-import { createDb } from "../db/client.ts";
-import { type ApiKeyRow, apiKeys } from "../db/schema.ts";
 import { can, type Permission, type Principal, rolesWith } from "../domain/access.ts";
-import { digestsEqual, parseApiKey, secretMatches, sha256Hex } from "../domain/api-keys.ts";
+import { digestsEqual, sha256Hex } from "../domain/encoding.ts";
 import type { AppEnv } from "../env.ts";
+import { resolveApiKey } from "../services/keys.ts";
 import { ApiError } from "./errors.ts";
 import { errorResponse } from "./openapi.ts";
 
-/** How long a key lookup is reused in one isolate: also the longest a revocation takes to reach every isolate. */
-export const KEY_CACHE_TTL_MS = 15_000;
-const KEY_CACHE_MAX_ENTRIES = 10_000;
-/** last_used_at is refreshed at most this often per key. */
-const LAST_USED_RESOLUTION_MS = 60_000;
 /** ADMIN_API_KEY values shorter than this are ignored: a guessable admin key is worse than none. */
 export const MIN_ADMIN_KEY_LENGTH = 32;
 
@@ -32,36 +25,6 @@ export const BOOTSTRAP_ADMIN: Principal = {
 };
 
 type AuthFailure = "missing" | "malformed" | "unknown" | "revoked";
-
-const keyCache = new Map<string, { row: ApiKeyRow | undefined; expiresAt: number }>();
-
-/** Drops a key from this isolate's cache (after revoking it here). */
-export function forgetKey(keyId: string): void {
-  keyCache.delete(keyId);
-}
-
-async function lookupKey(c: Context<AppEnv>, keyId: string): Promise<ApiKeyRow | undefined> {
-  const cached = keyCache.get(keyId);
-  if (cached && cached.expiresAt > Date.now()) return cached.row;
-  const [row] = await createDb(c.env).select().from(apiKeys).where(eq(apiKeys.id, keyId));
-  if (keyCache.size >= KEY_CACHE_MAX_ENTRIES) keyCache.clear();
-  keyCache.set(keyId, { row, expiresAt: Date.now() + KEY_CACHE_TTL_MS });
-  return row;
-}
-
-function touchLastUsed(c: Context<AppEnv>, row: ApiKeyRow): void {
-  if (row.lastUsedAt && Date.now() - row.lastUsedAt.getTime() < LAST_USED_RESOLUTION_MS) return;
-  row.lastUsedAt = new Date();
-  const update = createDb(c.env)
-    .update(apiKeys)
-    .set({ lastUsedAt: new Date() })
-    .where(eq(apiKeys.id, row.id))
-    .then(
-      () => undefined,
-      (error: unknown) => c.var.log.warn("api_key_last_used_update_failed", { key_id: row.id, error }),
-    );
-  c.executionCtx.waitUntil(update);
-}
 
 function refuse(c: Context<AppEnv>, reason: AuthFailure, keyId?: string): never {
   c.var.log.warn("auth_failed", { reason, key_id: keyId, path: c.req.path });
@@ -100,21 +63,15 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
       c.set("principal", BOOTSTRAP_ADMIN);
       return next();
     }
-    const parsed = parseApiKey(token);
-    if (!parsed) refuse(c, "malformed");
-    const row = await lookupKey(c, parsed.keyId);
-    if (!row || !(await secretMatches(parsed.secret, row.secretHash))) refuse(c, "unknown", parsed.keyId);
-    if (row.revokedAt) refuse(c, "revoked", parsed.keyId);
-
-    touchLastUsed(c, row);
-    c.set("principal", {
-      keyId: row.id,
-      principalId: row.principalId,
-      role: row.role,
-      maxLevel: row.maxLevel,
-      tenantId: row.tenantId,
+    const resolved = await resolveApiKey(c.var.services, token);
+    if ("refused" in resolved) refuse(c, resolved.refused, resolved.keyId);
+    const principal = resolved.principal;
+    c.set("principal", principal);
+    c.var.log.debug("authenticated", {
+      key_id: principal.keyId,
+      principal_id: principal.principalId,
+      role: principal.role,
     });
-    c.var.log.debug("authenticated", { key_id: row.id, principal_id: row.principalId, role: row.role });
     return next();
   };
 }
@@ -136,21 +93,38 @@ export function requirePermission(permission: Permission): MiddlewareHandler<App
   };
 }
 
+/** Errors a route raises beyond those every protected route can (400/401/403/413/415/503). */
+export type RouteErrors = Partial<Record<404 | 409, string>>;
+
 /**
  * An API route that needs a key holding `permission`. The permission check runs before any input
- * validation, and the OpenAPI document states the scheme and the roles (`x-roles`), which the
- * security test matrix reads.
+ * validation, and the OpenAPI document states the scheme, the roles (`x-roles`, which the security
+ * test matrix reads) and every error response in the one envelope: the ones every protected route
+ * can give, declared here once, plus the route's own `errors`.
  */
-export function protectedRoute<const R extends RouteConfig>(permission: Permission, config: R) {
+export function protectedRoute<const R extends RouteConfig>(
+  permission: Permission,
+  config: R,
+  errors: RouteErrors = {},
+) {
+  const takesInput = Boolean(
+    config.request?.body || config.request?.query || config.request?.params || config.request?.headers,
+  );
+  const responses: Record<string, ReturnType<typeof errorResponse>> = {};
+  if (takesInput) responses[400] = errorResponse("Invalid input: the details name each field");
+  responses[401] = errorResponse("Missing, malformed, unknown or revoked API key");
+  responses[403] = errorResponse("The key's role, tenant or level does not allow this");
+  if (config.request?.body) {
+    responses[413] = errorResponse("Body or payload too large");
+    responses[415] = errorResponse("The body is not JSON");
+  }
+  responses[503] = errorResponse("The database is unavailable; retry after Retry-After seconds");
+  for (const [status, description] of Object.entries(errors)) responses[status] = errorResponse(description);
   return createRoute({
     ...config,
     security: [{ ApiKey: [] }],
     "x-roles": rolesWith(permission),
     middleware: [requirePermission(permission)] as const,
-    responses: {
-      ...config.responses,
-      401: errorResponse("Missing, malformed, unknown or revoked API key"),
-      403: errorResponse("The key's role, tenant or level does not allow this"),
-    },
+    responses: { ...config.responses, ...responses },
   });
 }

@@ -1,19 +1,9 @@
 // Webhook secrets are kept encrypted (AES-256-GCM under the WEBHOOK_ENCRYPTION_KEY secret), never
 // hashed-only, so every later webhook can still be signed with them. Format: "v1.<iv>.<ciphertext>"
 // in base64url; the version names the key, so keys can be rotated later.
+import { fromBase64 as base64Decode, toBase64Url as base64UrlEncode } from "../domain/encoding.ts";
+
 export const SECRET_FORMAT_VERSION = 1;
-
-function base64UrlEncode(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes))
-    .replaceAll("+", "-")
-    .replaceAll("/", "_")
-    .replace(/=+$/, "");
-}
-
-function base64Decode(text: string): Uint8Array {
-  const normal = text.replaceAll("-", "+").replaceAll("_", "/");
-  return Uint8Array.from(atob(normal), (char) => char.charCodeAt(0));
-}
 
 /** The AES key from its base64 form; undefined if absent or not 32 bytes. */
 export async function importEncryptionKey(base64Key: string | undefined): Promise<CryptoKey | undefined> {

@@ -1,15 +1,13 @@
 // GET /api/v1/policy/decisions[/{decision_id}]: the decision log written by every evaluation.
 // Tenant-scoped keys see their tenant only; another tenant's decision answers 404, not 403.
 import { z } from "@hono/zod-openapi";
-import { and, desc, eq, gte, lt, type SQL } from "drizzle-orm";
-import { createDb } from "../db/client.ts";
-import { DECISIONS, type PolicyDecisionRow, policyDecisions } from "../db/schema.ts";
-import { inTenantScope } from "../domain/access.ts";
-import { levelName } from "../domain/vocabulary.ts";
+import type { PolicyDecisionRow } from "../db/schema.ts";
+import { DECISION_ID_PATTERN } from "../domain/ids.ts";
+import { DECISIONS, levelName } from "../domain/vocabulary.ts";
 import { protectedRoute } from "../lib/auth.ts";
-import { ApiError } from "../lib/errors.ts";
-import { createRouter, errorResponse } from "../lib/openapi.ts";
-import { Identifier } from "./policy-schemas.ts";
+import { createRouter, jsonResponse } from "../lib/openapi.ts";
+import { getDecision, searchDecisions } from "../services/evaluation.ts";
+import { Identifier, PolicyType } from "./policy-schemas.ts";
 
 const DecisionSchema = z
   .object({
@@ -18,7 +16,7 @@ const DecisionSchema = z
     tenant_id: z.string(),
     agent_id: z.string().nullable(),
     skill_id: z.string(),
-    policy_type: z.string(),
+    policy_type: PolicyType,
     approval_level_required: z.number().int(),
     approval_level_name: z.string().nullable(),
     simulated_cost_cents: z.number().int(),
@@ -55,26 +53,27 @@ function toApi(row: PolicyDecisionRow): z.infer<typeof DecisionSchema> {
   };
 }
 
-const getDecision = protectedRoute("decisions:read", {
-  method: "get",
-  path: "/api/v1/policy/decisions/{decision_id}",
-  tags: ["policy"],
-  summary: "Read one logged decision",
-  request: {
-    params: z.object({
-      decision_id: z
-        .string()
-        .regex(/^dec_[0-9a-f]{20}$/, "a decision id is dec_ + 20 hex characters")
-        .openapi({ param: { name: "decision_id", in: "path" } }),
-    }),
+const getDecisionRoute = protectedRoute(
+  "decisions:read",
+  {
+    method: "get",
+    path: "/api/v1/policy/decisions/{decision_id}",
+    tags: ["policy"],
+    summary: "Read one logged decision",
+    request: {
+      params: z.object({
+        decision_id: z
+          .string()
+          .regex(DECISION_ID_PATTERN, "a decision id is dec_ + 20 hex characters")
+          .openapi({ param: { name: "decision_id", in: "path" } }),
+      }),
+    },
+    responses: { 200: jsonResponse(DecisionSchema, "The decision") },
   },
-  responses: {
-    200: { description: "The decision", content: { "application/json": { schema: DecisionSchema } } },
-    404: errorResponse("No such decision (or not in your tenant)"),
-  },
-});
+  { 404: "No such decision (or not in your tenant)" },
+);
 
-const listDecisions = protectedRoute("decisions:read", {
+const listDecisionsRoute = protectedRoute("decisions:read", {
   method: "get",
   path: "/api/v1/policy/decisions",
   tags: ["policy"],
@@ -97,45 +96,25 @@ const listDecisions = protectedRoute("decisions:read", {
       offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
     }),
   },
-  responses: {
-    200: { description: "Decisions", content: { "application/json": { schema: z.array(DecisionSchema) } } },
-    403: errorResponse("tenant_id outside the key's tenant"),
-  },
+  responses: { 200: jsonResponse(z.array(DecisionSchema), "Decisions") },
 });
 
 export const decisionRoutes = createRouter()
-  .openapi(getDecision, async (c) => {
+  .openapi(getDecisionRoute, async (c) => {
     const { decision_id } = c.req.valid("param");
-    const [row] = await createDb(c.env)
-      .select()
-      .from(policyDecisions)
-      .where(eq(policyDecisions.id, decision_id));
-    if (!row || !inTenantScope(c.var.principal, row.tenantId)) {
-      throw new ApiError("not_found", `No decision ${decision_id}`);
-    }
-    return c.json(toApi(row), 200);
+    return c.json(toApi(await getDecision(c.var.services, c.var.principal, decision_id)), 200);
   })
-  .openapi(listDecisions, async (c) => {
+  .openapi(listDecisionsRoute, async (c) => {
     const query = c.req.valid("query");
-    const scope = c.var.principal.tenantId;
-    if (scope !== null && query.tenant_id !== undefined && query.tenant_id !== scope) {
-      throw new ApiError("forbidden", `This key may only read tenant ${scope}`);
-    }
-    const tenant = scope ?? query.tenant_id;
-    const conditions: (SQL | undefined)[] = [
-      tenant ? eq(policyDecisions.tenantId, tenant) : undefined,
-      query.agent_id ? eq(policyDecisions.agentId, query.agent_id) : undefined,
-      query.skill_id ? eq(policyDecisions.skillId, query.skill_id) : undefined,
-      query.decision ? eq(policyDecisions.decision, query.decision) : undefined,
-      query.since ? gte(policyDecisions.createdAt, new Date(query.since)) : undefined,
-      query.until ? lt(policyDecisions.createdAt, new Date(query.until)) : undefined,
-    ];
-    const rows = await createDb(c.env)
-      .select()
-      .from(policyDecisions)
-      .where(and(...conditions))
-      .orderBy(desc(policyDecisions.createdAt), desc(policyDecisions.id))
-      .limit(query.limit)
-      .offset(query.offset);
+    const rows = await searchDecisions(c.var.services, c.var.principal, {
+      tenantId: query.tenant_id,
+      agentId: query.agent_id,
+      skillId: query.skill_id,
+      decision: query.decision,
+      since: query.since ? new Date(query.since) : undefined,
+      until: query.until ? new Date(query.until) : undefined,
+      limit: query.limit,
+      offset: query.offset,
+    });
     return c.json(rows.map(toApi), 200);
   });

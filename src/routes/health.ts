@@ -1,11 +1,7 @@
 // GET /health: no auth. 200 when the database answers a trivial query, 503 (with the reason) when not.
 import { createRoute, z } from "@hono/zod-openapi";
-import { createSql, DatabaseNotConfiguredError } from "../db/client.ts";
-import { isDatabaseUnavailable, isTimeout, sqlState } from "../db/errors.ts";
 import { createRouter } from "../lib/openapi.ts";
-
-/** Health must answer promptly even when the database hangs. */
-export const HEALTH_DB_TIMEOUT_MS = 2000;
+import { checkDatabase } from "../services/health.ts";
 
 const HealthSchema = z
   .object({
@@ -37,39 +33,13 @@ const route = createRoute({
 });
 
 export const healthRoutes = createRouter().openapi(route, async (c) => {
-  const started = performance.now();
-  const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
-  try {
-    const sql = createSql(c.env);
-    await sql.query("SELECT 1", [], { fetchOptions: { signal: AbortSignal.timeout(HEALTH_DB_TIMEOUT_MS) } });
-    return c.json(
-      {
-        status: "ok" as const,
-        database: { ok: true, latency_ms: elapsed() },
-        version: c.env.SERVICE_VERSION,
-      },
-      200,
-    );
-  } catch (error) {
-    const reason = describeDatabaseFailure(error);
-    c.var.log.warn("health_database_failed", { reason, error });
-    return c.json(
-      {
-        status: "degraded" as const,
-        database: { ok: false, latency_ms: elapsed(), error: reason },
-        version: c.env.SERVICE_VERSION,
-      },
-      503,
-    );
-  }
+  const database = await checkDatabase(c.var.services);
+  return c.json(
+    {
+      status: database.ok ? ("ok" as const) : ("degraded" as const),
+      database,
+      version: c.env.SERVICE_VERSION,
+    },
+    database.ok ? 200 : 503,
+  );
 });
-
-function describeDatabaseFailure(error: unknown): string {
-  if (error instanceof DatabaseNotConfiguredError) return "database not configured: DATABASE_URL is not set";
-  if (isTimeout(error)) {
-    return `database did not answer within ${HEALTH_DB_TIMEOUT_MS} ms`;
-  }
-  if (isDatabaseUnavailable(error)) return "database unreachable";
-  const state = sqlState(error);
-  return state ? `database query failed (SQLSTATE ${state})` : "database check failed";
-}

@@ -1,16 +1,23 @@
 // zod schemas for policy rows, shared by the admin policy API (stored rules) and the evaluation
 // sandbox (`policy_overrides`, proposed rules), so a proposed rule is exactly a rule that could be saved.
 import { z } from "@hono/zod-openapi";
-import { BUDGET_ENFORCEMENTS, BUDGET_PERIODS, CAPABILITY_EFFECTS } from "../db/schema.ts";
-import { APPROVAL_LEVELS, POLICY_TYPES } from "../domain/vocabulary.ts";
+import { IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "../domain/limits.ts";
+import {
+  BUDGET_ENFORCEMENTS,
+  BUDGET_PERIODS,
+  CAPABILITY_EFFECTS,
+  LEVEL_NAMES,
+  POLICY_TYPES,
+} from "../domain/vocabulary.ts";
+import type { PolicyOverrides as DomainOverrides } from "../services/evaluation.ts";
 
 export const Identifier = z
   .string()
   .min(1)
-  .max(200)
-  .regex(/^[\w.@:/-]+$/, "use letters, digits and . _ @ : / - only");
+  .max(IDENTIFIER_MAX_LENGTH)
+  .regex(IDENTIFIER_PATTERN, IDENTIFIER_RULE);
 
-export const LevelName = z.enum(Object.keys(APPROVAL_LEVELS) as [keyof typeof APPROVAL_LEVELS]);
+export const LevelName = z.enum(LEVEL_NAMES);
 export const PolicyType = z.enum(POLICY_TYPES);
 export const CapabilityEffect = z.enum(CAPABILITY_EFFECTS);
 export const SkillPattern = z
@@ -97,4 +104,54 @@ export function patchOf<T extends z.ZodRawShape>(schema: z.ZodObject<T>) {
     ]),
   );
   return z.object(shape).partial().strict();
+}
+
+/** Proposed rules as the evaluation sees them (the stored rows' shape, with no ids). */
+export function toPolicyOverrides(overrides: z.infer<typeof PolicyOverrides>): DomainOverrides {
+  return {
+    approvalLevels: overrides.approval_levels?.map((row) => ({
+      id: null,
+      tenantId: row.tenant_id,
+      agentId: row.agent_id,
+      skillId: row.skill_id,
+      approvalLevel: row.approval_level,
+      autoApproveMaxCostCents: row.auto_approve_max_cost_cents,
+      autoApproveMaxTokens: row.auto_approve_max_tokens,
+      escalateTo: row.escalate_to,
+      escalationTimeoutSeconds: row.escalation_timeout_seconds,
+      requiredApprovals: row.required_approvals,
+      enabled: row.enabled,
+    })),
+    capabilityRules: overrides.capability_rules?.map((rule) => ({
+      id: null,
+      tenantId: rule.tenant_id,
+      agentId: rule.agent_id,
+      skillPattern: rule.skill_pattern,
+      effect: rule.effect,
+      approvalLevel: rule.approval_level,
+      enabled: rule.enabled,
+    })),
+    budgets: overrides.budgets?.map((budget) => ({
+      id: null,
+      tenantId: budget.tenant_id,
+      agentId: budget.agent_id,
+      period: budget.period,
+      limitCents: budget.limit_cents,
+      enforcement: budget.enforcement,
+      enabled: budget.enabled,
+    })),
+    skillCosts: overrides.skill_costs?.map((cost) => ({
+      skillId: cost.skill_id,
+      baseCents: cost.base_cents,
+      centsPer1kTokens: cost.cents_per_1k_tokens,
+    })),
+    settings: {
+      ...(overrides.settings?.capability_default_effect !== undefined && {
+        capabilityDefaultEffect: overrides.settings.capability_default_effect,
+      }),
+      ...(overrides.settings?.unknown_skill_cost_cents !== undefined && {
+        unknownSkillCostCents: overrides.settings.unknown_skill_cost_cents,
+      }),
+    },
+  };
 }

@@ -3,7 +3,8 @@ import { eq, sql } from "drizzle-orm";
 import { newKeyRows } from "../../src/db/api-keys.ts";
 import { createDb } from "../../src/db/client.ts";
 import { apiKeys, auditEvents } from "../../src/db/schema.ts";
-import { generateApiKey, type Role } from "../../src/domain/api-keys.ts";
+import { generateApiKey } from "../../src/domain/api-keys.ts";
+import type { Role } from "../../src/domain/vocabulary.ts";
 import { testEnv } from "./database.ts";
 
 export interface TestKey {

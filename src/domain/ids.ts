@@ -1,0 +1,25 @@
+// Every kind of id the service mints, and the patterns that recognise them. Ids are random (never
+// sequential) so they reveal nothing about volume or order.
+import { toHex } from "./encoding.ts";
+
+function randomHex(bytes: number): string {
+  return toHex(crypto.getRandomValues(new Uint8Array(bytes)));
+}
+
+/** Approval requests: `apr_` + 16 hex characters (the M5 format). */
+export const REQUEST_ID_PATTERN = /^apr_[0-9a-f]{16}$/;
+export const newRequestId = (): string => `apr_${randomHex(8)}`;
+
+/** Correlation ids travel with every webhook event of a request. */
+export const newCorrelationId = (): string => `cor_${randomHex(16)}`;
+
+/** Logged policy decisions: `dec_` + 20 hex characters. */
+export const DECISION_ID_PATTERN = /^dec_[0-9a-f]{20}$/;
+export const newDecisionId = (): string => `dec_${randomHex(10)}`;
+
+/** API keys: the public middle part of `pak_<key id>_<secret>`. */
+export const KEY_ID_PATTERN = /^[0-9a-f]{16}$/;
+export const newKeyId = (): string => randomHex(8);
+
+/** HTTP request ids (X-Request-Id) when the caller sends none. */
+export const newHttpRequestId = (): string => `req_${randomHex(16)}`;

@@ -1,0 +1,385 @@
+// Approval requests as operations: file, read (optionally waiting for the decision), list, approve,
+// reject, cancel, and reject many at once. Routes, the cron, the console and MCP all call these, so
+// one set of tenant, identity and state-machine rules applies everywhere. Every status change goes
+// through `transition` (one statement: status, history, outbox event, ledger) and is counted here.
+import {
+  insertRequest,
+  type ListPosition,
+  listRequests,
+  loadRequest,
+  type RequestFilter,
+  requestAtVersion,
+  requestFilter,
+} from "../db/approval-requests.ts";
+import type { ApprovalRequestRow } from "../db/schema.ts";
+import { applyTransition, type Transition } from "../db/transitions.ts";
+import {
+  approvalIdentity,
+  can,
+  inTenantScope,
+  isSelfApproval,
+  type Principal,
+  readableTenant,
+} from "../domain/access.ts";
+import {
+  type Action,
+  decide,
+  isOpen,
+  OPEN_STATUSES,
+  planRequest,
+  type Refusal,
+} from "../domain/approvals.ts";
+import { canonicalJson, sha256Hex } from "../domain/encoding.ts";
+import { newCorrelationId, newRequestId, REQUEST_ID_PATTERN } from "../domain/ids.ts";
+import { type ApprovalStatus, type PolicyType, WEBHOOK_EVENTS } from "../domain/vocabulary.ts";
+import { webhookUrlProblem } from "../domain/webhook-url.ts";
+import { ApiError, invalidField } from "../lib/errors.ts";
+import { encryptSecret, importEncryptionKey, SECRET_FORMAT_VERSION } from "../lib/secrets.ts";
+import type { ServiceContext } from "./context.ts";
+import { assertMayActFor, policyForCreate } from "./evaluation.ts";
+
+/** Longest a read may wait for a decision, under the Workers request limits. */
+export const MAX_WAIT_SECONDS = 55;
+const WAIT_POLL_MS = 1000;
+/** A compare-and-swap that loses retries this often (re-reading each time) before giving up with 409. */
+const MAX_CAS_ATTEMPTS = 5;
+/** Filing re-reads the policy this often when it changes between the read and the insert. */
+const MAX_CREATE_ATTEMPTS = 3;
+
+export interface CreateCommand {
+  policyType: PolicyType;
+  skillId: string;
+  tenantId: string;
+  agentId: string | null;
+  payload: Record<string, unknown>;
+  requestedBy: string;
+  justification: string | null;
+  webhookUrl: string | null;
+  webhookSecret: string | null;
+  expiresInSeconds: number;
+  /** Makes retries safe: the same key and body replay the first answer. */
+  idempotencyKey: string | null;
+}
+
+/** The answer to filing a request (M5: request_id, status, required_level, escalate_to, expires_at, created_at). */
+export interface CreatedRequest {
+  request_id: string;
+  correlation_id: string;
+  status: ApprovalStatus;
+  required_level: number;
+  escalate_to: string | null;
+  expires_at: string;
+  created_at: string;
+  policy_version: number;
+}
+
+/** Applies a status change and counts it as nova_approval_actions_total{result}. */
+export async function transition(ctx: ServiceContext, change: Transition): Promise<ApprovalRequestRow[]> {
+  const rows = await applyTransition(ctx.db, change);
+  if (rows.length > 0) {
+    ctx.metrics.count(
+      "nova_approval_actions_total",
+      { result: change.toStatus ?? "approval_added" },
+      rows.length,
+    );
+  }
+  return rows;
+}
+
+async function sealWebhookSecret(ctx: ServiceContext, secret: string | null): Promise<string | null> {
+  if (!secret) return null;
+  const key = await importEncryptionKey(ctx.env.WEBHOOK_ENCRYPTION_KEY);
+  if (!key) {
+    ctx.log.error("webhook_encryption_key_invalid", { reason: "missing or not 32 bytes of base64" });
+    throw new ApiError("internal_error", "This deployment cannot store webhook secrets; try again later");
+  }
+  return encryptSecret(secret, key);
+}
+
+export async function createRequest(
+  ctx: ServiceContext,
+  principal: Principal,
+  command: CreateCommand,
+): Promise<{ created: CreatedRequest; replayed: boolean }> {
+  assertMayActFor(principal, command.tenantId, command.payload);
+  if (command.webhookUrl !== null) {
+    const problem = webhookUrlProblem(command.webhookUrl, ctx.env.ALLOW_INSECURE_WEBHOOKS === "true");
+    if (problem) throw invalidField("webhook_url", problem);
+  }
+  if (command.webhookSecret && !command.webhookUrl) {
+    throw invalidField("webhook_secret", "needs a webhook_url: send both, or neither");
+  }
+  const webhookSecretEncrypted = await sealWebhookSecret(ctx, command.webhookSecret);
+  const bodyHash = command.idempotencyKey ? await sha256Hex(canonicalJson(command)) : null;
+  const payloadHash = await sha256Hex(canonicalJson(command.payload));
+
+  for (let attempt = 0; attempt < MAX_CREATE_ATTEMPTS; attempt++) {
+    const policy = await policyForCreate(ctx, command, attempt > 0);
+    const plan = planRequest(command, policy);
+    const now = new Date();
+    const id = newRequestId();
+    const expiresAt = new Date(now.getTime() + command.expiresInSeconds * 1000);
+    const created: CreatedRequest = {
+      request_id: id,
+      correlation_id: newCorrelationId(),
+      status: plan.status,
+      required_level: plan.requiredLevel,
+      escalate_to: plan.escalateTo,
+      expires_at: expiresAt.toISOString(),
+      created_at: now.toISOString(),
+      policy_version: policy.version,
+    };
+    const inserted = await insertRequest(
+      ctx.db,
+      {
+        id,
+        correlationId: created.correlation_id,
+        status: plan.status,
+        statusHistoryJson: [
+          {
+            from_status: null,
+            to_status: plan.status,
+            actor: command.requestedBy,
+            reason: plan.reason,
+            timestamp: now.toISOString(),
+          },
+        ],
+        policyType: command.policyType,
+        skillId: command.skillId,
+        tenantId: command.tenantId,
+        agentId: command.agentId,
+        payload: command.payload,
+        payloadHash,
+        requestedBy: command.requestedBy,
+        createdByKeyId: principal.keyId,
+        justification: command.justification,
+        requiredLevel: plan.requiredLevel,
+        currentLevel: 0,
+        requiredApprovals: plan.requiredApprovals,
+        escalateTo: plan.escalateTo,
+        escalationTimeoutSeconds: plan.escalationTimeoutSeconds,
+        policySnapshot: plan.snapshot,
+        estimatedCostCents: plan.costCents,
+        webhookUrl: command.webhookUrl,
+        webhookSecretEncrypted,
+        webhookKeyVersion: webhookSecretEncrypted ? SECRET_FORMAT_VERSION : null,
+        idempotencyKey: command.idempotencyKey,
+        idempotencyBodyHash: bodyHash,
+        createResponse: { ...created },
+        expiresAt,
+        createdAt: now,
+        updatedAt: now,
+        resolvedAt: plan.status === "auto_approved" ? now : null,
+      },
+      policy.version,
+      command.requestedBy,
+    );
+    if (inserted.outcome === "retry") continue;
+    if (inserted.outcome === "existing") {
+      if (inserted.row.idempotencyBodyHash !== bodyHash) {
+        throw new ApiError("conflict", "This Idempotency-Key was used with a different body");
+      }
+      return { created: inserted.row.createResponse as unknown as CreatedRequest, replayed: true };
+    }
+    ctx.metrics.count("nova_approval_requests_total", { status: plan.status });
+    if (plan.status === "auto_approved")
+      ctx.metrics.count("nova_approval_actions_total", { result: "auto_approved" });
+    ctx.log.info("approval_request_created", {
+      request_id: id,
+      status: plan.status,
+      tenant_id: command.tenantId,
+    });
+    return { created, replayed: false };
+  }
+  throw new ApiError("conflict", "Policy changed repeatedly while filing the request; retry");
+}
+
+/** A request the principal may see, or 404: another tenant's request is not admitted to exist. */
+async function visibleRequest(
+  ctx: ServiceContext,
+  principal: Principal,
+  id: string,
+): Promise<ApprovalRequestRow> {
+  const row = REQUEST_ID_PATTERN.test(id) ? await loadRequest(ctx.db, id) : undefined;
+  if (!row || !inTenantScope(principal, row.tenantId))
+    throw new ApiError("not_found", `No approval request ${id}`);
+  return row;
+}
+
+/** Reads a request; with `waitSeconds`, holds until it is decided or the time is up. */
+export async function getRequest(
+  ctx: ServiceContext,
+  principal: Principal,
+  id: string,
+  waitSeconds = 0,
+): Promise<ApprovalRequestRow> {
+  const deadline = Date.now() + Math.min(waitSeconds, MAX_WAIT_SECONDS) * 1000;
+  let row = await visibleRequest(ctx, principal, id);
+  while (isOpen(row.status)) {
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(WAIT_POLL_MS, left)));
+    row = await visibleRequest(ctx, principal, id);
+  }
+  return row;
+}
+
+export interface ListQuery extends Omit<RequestFilter, "tenantId"> {
+  tenantId?: string | undefined;
+  limit: number;
+  offset: number;
+  /** An opaque cursor from a previous page (`nextCursor`). */
+  cursor?: string | undefined;
+}
+
+/** Newest first; a full page also returns the cursor of the next one. */
+export async function searchRequests(
+  ctx: ServiceContext,
+  principal: Principal,
+  query: ListQuery,
+): Promise<{ rows: ApprovalRequestRow[]; nextCursor: string | null }> {
+  const scope = readableTenant(principal, query.tenantId);
+  if (!scope.allowed) throw new ApiError("forbidden", scope.reason);
+  const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+  const rows = await listRequests(ctx.db, { ...query, tenantId: scope.tenantId }, { ...query, after });
+  const last = rows.at(-1);
+  return { rows, nextCursor: last && rows.length === query.limit ? encodeCursor(last) : null };
+}
+
+function encodeCursor(row: ApprovalRequestRow): string {
+  return btoa(`${row.createdAt.toISOString()}|${row.id}`).replace(/=+$/, "");
+}
+
+function decodeCursor(cursor: string): ListPosition {
+  try {
+    const [at, id] = atob(cursor).split("|");
+    const createdAt = new Date(at ?? "");
+    if (!id || !REQUEST_ID_PATTERN.test(id) || Number.isNaN(createdAt.getTime()))
+      throw new Error("bad cursor");
+    return { createdAt, id };
+  } catch {
+    throw invalidField("cursor", "not a cursor this API issued", "query");
+  }
+}
+
+function refusalError(refusal: Refusal): ApiError {
+  if (refusal.refused === "not_open") {
+    return new ApiError("conflict", `The request is already ${refusal.status}`, { status: refusal.status });
+  }
+  if (refusal.refused === "expired") {
+    return new ApiError("conflict", "The request expired before this decision", { status: "expired" });
+  }
+  return new ApiError("conflict", "You have already approved this request");
+}
+
+/**
+ * Reads, decides, writes with a compare-and-swap on `version`; on a lost race, re-reads and decides
+ * again. Two round trips when uncontended. An action on an expired request expires it and refuses.
+ */
+async function act(
+  ctx: ServiceContext,
+  principal: Principal,
+  id: string,
+  action: Action,
+  authorize: (row: ApprovalRequestRow) => void,
+): Promise<ApprovalRequestRow> {
+  for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+    const row = await visibleRequest(ctx, principal, id);
+    authorize(row);
+    const now = new Date();
+    const state = {
+      status: row.status,
+      requiredLevel: row.requiredLevel,
+      requiredApprovals: row.requiredApprovals,
+      currentLevel: row.currentLevel,
+      approvals: row.approvalsJson,
+      expiresAt: row.expiresAt,
+    };
+    const outcome = decide(state, action, now);
+    const where = requestAtVersion(id, row.version);
+    if ("refused" in outcome) {
+      if (outcome.refused === "expired") {
+        const expired = decide(state, { kind: "expire" }, now);
+        if (!("refused" in expired)) {
+          const [changed] = await transition(ctx, { where, ...expired, at: now });
+          if (!changed) continue;
+        }
+      }
+      throw refusalError(outcome);
+    }
+    const [changed] = await transition(ctx, { where, ...outcome, at: now });
+    if (changed) {
+      ctx.log.info("approval_request_transition", {
+        request_id: id,
+        result: outcome.result,
+        actor: outcome.actor,
+      });
+      return changed;
+    }
+  }
+  throw new ApiError("conflict", "The request kept changing under this action; read it and retry");
+}
+
+export interface DecisionInput {
+  approverId?: string | undefined;
+  level?: string | number | undefined;
+  notes?: string | null | undefined;
+}
+
+/** Approve or reject: identity and level come from the key, and the requester never decides. */
+export async function decideRequest(
+  ctx: ServiceContext,
+  principal: Principal,
+  id: string,
+  kind: "approve" | "reject",
+  input: DecisionInput,
+): Promise<ApprovalRequestRow> {
+  const identity = approvalIdentity(principal, { approver_id: input.approverId, level: input.level });
+  if (!identity.allowed) throw new ApiError("forbidden", identity.reason);
+  const action = { kind, approverId: identity.approverId, level: identity.level, notes: input.notes ?? null };
+  return act(ctx, principal, id, action, (row) => {
+    if (isSelfApproval(principal, { requestedBy: row.requestedBy, createdByKeyId: row.createdByKeyId })) {
+      throw new ApiError("forbidden", "Whoever requested an action cannot decide it");
+    }
+  });
+}
+
+/** Cancel: the requester (by principal or by the key that filed it) or an admin. */
+export async function cancelRequest(
+  ctx: ServiceContext,
+  principal: Principal,
+  id: string,
+  reason: string | null,
+): Promise<ApprovalRequestRow> {
+  return act(ctx, principal, id, { kind: "cancel", actor: principal.principalId, reason }, (row) => {
+    const requester = row.requestedBy === principal.principalId || row.createdByKeyId === principal.keyId;
+    if (!requester && !can(principal, "emergency")) {
+      throw new ApiError("forbidden", "Only the requester or an admin may cancel a request");
+    }
+  });
+}
+
+/** Rejects every open (pending or escalated) request matching the filter, each with history and event. */
+export async function rejectOpenRequests(
+  ctx: ServiceContext,
+  principal: Principal,
+  command: { reason: string } & Pick<RequestFilter, "tenantId" | "skillId" | "agentId" | "createdBefore">,
+): Promise<ApprovalRequestRow[]> {
+  if (command.tenantId !== undefined && !inTenantScope(principal, command.tenantId)) {
+    throw new ApiError("forbidden", `This key may not act for tenant ${command.tenantId}`);
+  }
+  const rows = await transition(ctx, {
+    where: requestFilter({
+      ...command,
+      tenantId: command.tenantId ?? principal.tenantId ?? undefined,
+      statuses: OPEN_STATUSES,
+    }),
+    toStatus: "rejected",
+    actor: principal.principalId,
+    reason: command.reason,
+    event: WEBHOOK_EVENTS.rejected,
+    at: new Date(),
+  });
+  ctx.log.warn("bulk_reject", { rejected: rows.length, by: principal.principalId, reason: command.reason });
+  return rows;
+}

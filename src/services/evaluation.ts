@@ -1,0 +1,211 @@
+// Policy evaluation as an operation: check who may ask, read the policy in one round trip, decide in
+// pure code (domain/evaluation.ts), count it and log the decision after the answer. Also the decision
+// log reads and the policy cache that filing a request uses.
+import { findDecision, insertDecision, listDecisions } from "../db/decisions.ts";
+import { type LoadedPolicyState, loadPolicyState } from "../db/policy-state.ts";
+import type { PolicyDecisionRow } from "../db/schema.ts";
+import { can, type Principal, readableTenant, tenantActionRefusal } from "../domain/access.ts";
+import {
+  type ApprovalLevelPolicy,
+  type Evaluation,
+  type EvaluationInput,
+  evaluate,
+  type PolicySettings,
+  type PolicyState,
+  type SkillCost,
+} from "../domain/evaluation.ts";
+import { newDecisionId } from "../domain/ids.ts";
+import { MAX_PAYLOAD_BYTES, payloadTooLarge } from "../domain/limits.ts";
+import type { Decision, PolicyType } from "../domain/vocabulary.ts";
+import { ApiError } from "../lib/errors.ts";
+import { MetricsBuffer } from "../lib/metrics.ts";
+import type { ServiceContext } from "./context.ts";
+
+/** Proposed rules that replace the stored ones of their kind for one evaluation (admins only). */
+export type PolicyOverrides = Partial<
+  Pick<PolicyState, "approvalLevels" | "capabilityRules" | "budgets" | "skillCosts">
+> & { settings?: Partial<PolicySettings> };
+
+export interface EvaluateCommand extends EvaluationInput {
+  policyType: PolicyType;
+  /** The policy-set version the caller expects; a different current version is a 409. */
+  expectedVersion?: string | number | null | undefined;
+  overrides?: PolicyOverrides | undefined;
+}
+
+export interface EvaluatedCall {
+  input: EvaluateCommand;
+  evaluation: Evaluation;
+  policyVersion: number;
+  decisionId: string;
+  timestamp: Date;
+  overridesUsed: boolean;
+}
+
+/** The caller may act for this tenant, and the payload is within bounds; else the matching ApiError. */
+export function assertMayActFor(principal: Principal, tenantId: string, payload: unknown): void {
+  const refusal = tenantActionRefusal(principal, tenantId);
+  if (refusal) throw new ApiError("forbidden", refusal);
+  if (payloadTooLarge(payload)) {
+    throw new ApiError("payload_too_large", `payload is larger than ${MAX_PAYLOAD_BYTES} bytes`);
+  }
+}
+
+function applyOverrides(state: PolicyState, overrides: PolicyOverrides): PolicyState {
+  return {
+    ...state,
+    approvalLevels: overrides.approvalLevels ?? state.approvalLevels,
+    capabilityRules: overrides.capabilityRules ?? state.capabilityRules,
+    budgets: overrides.budgets ?? state.budgets,
+    skillCosts: overrides.skillCosts ?? state.skillCosts,
+    settings: { ...state.settings, ...overrides.settings },
+  };
+}
+
+export async function evaluateCall(
+  ctx: ServiceContext,
+  principal: Principal,
+  command: EvaluateCommand,
+): Promise<EvaluatedCall> {
+  assertMayActFor(principal, command.tenantId, command.payload);
+  if (command.overrides && !can(principal, "policies:manage")) {
+    throw new ApiError("forbidden", "Only admin keys may evaluate with policy_overrides");
+  }
+  const stored: LoadedPolicyState = await loadPolicyState(ctx.db, command);
+  const expected = command.expectedVersion;
+  if (expected !== undefined && expected !== null && String(expected) !== String(stored.version)) {
+    throw new ApiError(
+      "policy_version_mismatch",
+      `Policy has changed: you sent version ${expected}, the current version is ${stored.version}`,
+      { current_version: stored.version },
+    );
+  }
+  const overridesUsed = command.overrides !== undefined;
+  const evaluation = evaluate(
+    command,
+    command.overrides ? applyOverrides(stored, command.overrides) : stored,
+  );
+  // What-if evaluations are logged but kept out of the decision metrics: they decided nothing.
+  if (!overridesUsed) countDecision(ctx, command, evaluation);
+
+  const decisionId = newDecisionId();
+  const timestamp = new Date();
+  logDecision(ctx, {
+    id: decisionId,
+    tenantId: command.tenantId,
+    agentId: command.agentId,
+    skillId: command.skillId,
+    policyType: command.policyType,
+    decision: evaluation.decision,
+    approvalLevelRequired: evaluation.approvalLevelRequired,
+    simulatedCostCents: evaluation.simulatedCostCents,
+    policyVersion: stored.version,
+    overridesUsed,
+    reasons: evaluation.reasons,
+    violations: evaluation.violations,
+    checks: evaluation.checks,
+    principalId: principal.principalId,
+    keyId: principal.keyId,
+    requestId: ctx.requestId,
+    createdAt: timestamp,
+  });
+  return { input: command, evaluation, policyVersion: stored.version, decisionId, timestamp, overridesUsed };
+}
+
+function countDecision(ctx: ServiceContext, input: EvaluationInput, result: Evaluation): void {
+  ctx.metrics.count("nova_policy_decisions_total", {
+    decision: result.decision,
+    policy_type: result.decidingPolicyType,
+  });
+  if (result.violations.some((v) => v.type === "capability_denied"))
+    ctx.metrics.count("nova_capability_violations_total");
+  if (result.violations.some((v) => v.type === "budget_exceeded" && v.severity === "hard")) {
+    ctx.metrics.count("nova_resource_budget_rejections_total");
+  }
+  ctx.log.info("policy_decision", {
+    decision: result.decision,
+    tenant_id: input.tenantId,
+    skill_id: input.skillId,
+    policy_type: result.decidingPolicyType,
+  });
+}
+
+/** Written after the answer (waitUntil); a failure is logged and counted, never silent. */
+function logDecision(ctx: ServiceContext, row: Parameters<typeof insertDecision>[1]): void {
+  const write = insertDecision(ctx.db, row).catch((error: unknown) => {
+    ctx.log.error("decision_log_write_failed", { decision_id: row.id, error });
+    // Its own buffer: the invocation's buffer may already be flushed when this runs.
+    const metrics = new MetricsBuffer();
+    metrics.count("nova_decision_log_failures_total");
+    metrics.flush(ctx.env.METRICS, ctx.log);
+  });
+  ctx.waitUntil(write);
+}
+
+/** One logged decision, or 404 (also for another tenant's: its existence is not admitted). */
+export async function getDecision(
+  ctx: ServiceContext,
+  principal: Principal,
+  id: string,
+): Promise<PolicyDecisionRow> {
+  const row = await findDecision(ctx.db, id);
+  if (!row || tenantActionRefusal(principal, row.tenantId)) {
+    throw new ApiError("not_found", `No decision ${id}`);
+  }
+  return row;
+}
+
+export async function searchDecisions(
+  ctx: ServiceContext,
+  principal: Principal,
+  query: {
+    tenantId?: string | undefined;
+    agentId?: string | undefined;
+    skillId?: string | undefined;
+    decision?: Decision | undefined;
+    since?: Date | undefined;
+    until?: Date | undefined;
+    limit: number;
+    offset: number;
+  },
+): Promise<PolicyDecisionRow[]> {
+  const scope = readableTenant(principal, query.tenantId);
+  if (!scope.allowed) throw new ApiError("forbidden", scope.reason);
+  return listDecisions(ctx.db, { ...query, tenantId: scope.tenantId }, query);
+}
+
+/** Policy for filing requests, per (policy type, tenant, skill), kept while its version holds. */
+export interface CreatePolicy {
+  version: number;
+  approvalLevels: ApprovalLevelPolicy[];
+  skillCosts: SkillCost[];
+  settings: PolicySettings;
+}
+
+const POLICY_CACHE_TTL_MS = 60_000;
+const POLICY_CACHE_MAX_ENTRIES = 5_000;
+const policyCache = new Map<string, { policy: CreatePolicy; expiresAt: number }>();
+
+/**
+ * The policy a new request is judged by. Cached per isolate: the insert re-checks the policy-set
+ * version, so a stale entry costs a retry (`fresh`), never a wrong answer.
+ */
+export async function policyForCreate(
+  ctx: ServiceContext,
+  call: { policyType: PolicyType; tenantId: string; agentId: string | null; skillId: string },
+  fresh = false,
+): Promise<CreatePolicy> {
+  const key = `${call.policyType}\u0000${call.tenantId}\u0000${call.skillId}`;
+  const cached = policyCache.get(key);
+  if (!fresh && cached && cached.expiresAt > Date.now()) return cached.policy;
+  const state = await loadPolicyState(ctx.db, call);
+  const policy = {
+    version: state.version,
+    approvalLevels: state.approvalLevels,
+    skillCosts: state.skillCosts,
+    settings: state.settings,
+  };
+  if (policyCache.size > POLICY_CACHE_MAX_ENTRIES) policyCache.clear();
+  policyCache.set(key, { policy, expiresAt: Date.now() + POLICY_CACHE_TTL_MS });
+  return policy;
+}

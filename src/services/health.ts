@@ -1,0 +1,36 @@
+// The database check behind GET /health: answers promptly even when the database hangs.
+import { createSql, DatabaseNotConfiguredError } from "../db/client.ts";
+import { isDatabaseUnavailable, isTimeout, sqlState } from "../db/errors.ts";
+import type { ServiceContext } from "./context.ts";
+
+export const HEALTH_DB_TIMEOUT_MS = 2000;
+
+export interface DatabaseHealth {
+  ok: boolean;
+  latency_ms: number;
+  /** Why the check failed (no secrets). */
+  error?: string;
+}
+
+export async function checkDatabase(ctx: ServiceContext): Promise<DatabaseHealth> {
+  const started = performance.now();
+  const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
+  try {
+    await createSql(ctx.env).query("SELECT 1", [], {
+      fetchOptions: { signal: AbortSignal.timeout(HEALTH_DB_TIMEOUT_MS) },
+    });
+    return { ok: true, latency_ms: elapsed() };
+  } catch (error) {
+    const reason = describeDatabaseFailure(error);
+    ctx.log.warn("health_database_failed", { reason, error });
+    return { ok: false, latency_ms: elapsed(), error: reason };
+  }
+}
+
+function describeDatabaseFailure(error: unknown): string {
+  if (error instanceof DatabaseNotConfiguredError) return "database not configured: DATABASE_URL is not set";
+  if (isTimeout(error)) return `database did not answer within ${HEALTH_DB_TIMEOUT_MS} ms`;
+  if (isDatabaseUnavailable(error)) return "database unreachable";
+  const state = sqlState(error);
+  return state ? `database query failed (SQLSTATE ${state})` : "database check failed";
+}

@@ -1,0 +1,95 @@
+// Policy administration as operations: list, read, create, change and delete rules of each kind, and
+// the policy-wide settings. The audit trigger records every change with the actor named here.
+import { sqlState, UNIQUE_VIOLATION } from "../db/errors.ts";
+import {
+  changePolicyRow,
+  findPolicyRow,
+  listPolicyRows,
+  POLICY_TABLES,
+  type PolicyActor,
+  type PolicyKind,
+  readSettings,
+  type SettingsState,
+  updateSettings,
+} from "../db/policies.ts";
+import type { Principal } from "../domain/access.ts";
+import { ApiError } from "../lib/errors.ts";
+import type { ServiceContext } from "./context.ts";
+
+const CHECK_VIOLATION = "23514";
+
+function actorOf(ctx: ServiceContext, principal: Principal): PolicyActor {
+  return { principalId: principal.principalId, keyId: principal.keyId, requestId: ctx.requestId };
+}
+
+async function runChange<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    const state = sqlState(error);
+    if (state === UNIQUE_VIOLATION) {
+      throw new ApiError("conflict", "A rule for exactly this scope already exists; update it instead");
+    }
+    if (state === CHECK_VIOLATION)
+      throw new ApiError("bad_request", "The values break a policy table constraint");
+    throw error;
+  }
+}
+
+export async function listPolicies(
+  ctx: ServiceContext,
+  kind: PolicyKind,
+  equalities: Record<string, string | number>,
+  page: { limit: number; offset: number },
+): Promise<Record<string, unknown>[]> {
+  return listPolicyRows(ctx.db, POLICY_TABLES[kind], equalities, page);
+}
+
+export async function getPolicy(
+  ctx: ServiceContext,
+  kind: PolicyKind,
+  id: string | number,
+): Promise<Record<string, unknown>> {
+  const row = await findPolicyRow(ctx.db, POLICY_TABLES[kind], id);
+  if (!row) throw new ApiError("not_found", `No ${kind} row ${id}`);
+  return row;
+}
+
+export type PolicyChange =
+  | { kind: "insert"; values: Record<string, unknown> }
+  | { kind: "update"; id: string | number; values: Record<string, unknown> }
+  | { kind: "delete"; id: string | number };
+
+/** Applies one audited change; answers the changed row and the policy-set version after it. */
+export async function changePolicy(
+  ctx: ServiceContext,
+  principal: Principal,
+  kind: PolicyKind,
+  change: PolicyChange,
+): Promise<{ row: Record<string, unknown>; version: number }> {
+  if (change.kind === "update" && Object.keys(change.values).length === 0) {
+    throw new ApiError("bad_request", "Send at least one field to change");
+  }
+  const { row, version } = await runChange(() =>
+    changePolicyRow(ctx.db, actorOf(ctx, principal), POLICY_TABLES[kind], change),
+  );
+  if (!row) throw new ApiError("not_found", `No ${kind} row ${"id" in change ? change.id : ""}`);
+  ctx.log.info("policy_changed", { kind, change: change.kind, by: principal.principalId, version });
+  return { row, version };
+}
+
+export async function getSettings(ctx: ServiceContext): Promise<SettingsState> {
+  return readSettings(ctx.db);
+}
+
+export async function changeSettings(
+  ctx: ServiceContext,
+  principal: Principal,
+  values: Partial<Pick<SettingsState, "capabilityDefaultEffect" | "unknownSkillCostCents">>,
+): Promise<SettingsState> {
+  if (Object.values(values).every((value) => value === undefined)) {
+    throw new ApiError("bad_request", "Send at least one field to change");
+  }
+  await runChange(() => updateSettings(ctx.db, actorOf(ctx, principal), values));
+  return readSettings(ctx.db);
+}

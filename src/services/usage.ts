@@ -1,0 +1,52 @@
+// Usage reports: actual spend the platform reports, added to the budget ledger once per usage id.
+
+import type { SpendLedgerRow } from "../db/schema.ts";
+import { recordUsage } from "../db/usage.ts";
+import { type Principal, tenantActionRefusal } from "../domain/access.ts";
+import { ApiError, invalidField } from "../lib/errors.ts";
+import type { ServiceContext } from "./context.ts";
+
+/** Reports may be late, but not from the future (beyond clock skew). */
+const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
+
+export interface UsageCommand {
+  usageId: string;
+  tenantId: string;
+  agentId: string | null;
+  skillId: string | null;
+  amountCents: number;
+  /** Undefined: now. */
+  occurredAt: Date | undefined;
+}
+
+/** Records the usage, or returns the entry a retry already recorded; other values for the same id are 409. */
+export async function reportUsage(
+  ctx: ServiceContext,
+  principal: Principal,
+  command: UsageCommand,
+): Promise<{ row: SpendLedgerRow; created: boolean }> {
+  const refusal = tenantActionRefusal(principal, command.tenantId);
+  if (refusal) throw new ApiError("forbidden", refusal);
+  const occurredAt = command.occurredAt ?? new Date();
+  if (occurredAt.getTime() > Date.now() + MAX_CLOCK_SKEW_MS) {
+    throw invalidField("occurred_at", "must not be in the future");
+  }
+  const { row, created } = await recordUsage(ctx.db, {
+    tenantId: command.tenantId,
+    agentId: command.agentId,
+    skillId: command.skillId,
+    amountCents: command.amountCents,
+    reference: command.usageId,
+    occurredAt,
+  });
+  const same =
+    row.tenantId === command.tenantId &&
+    row.agentId === command.agentId &&
+    row.skillId === command.skillId &&
+    row.amountCents === command.amountCents &&
+    (command.occurredAt === undefined || row.occurredAt.getTime() === occurredAt.getTime());
+  if (!created && !same) {
+    throw new ApiError("conflict", `usage_id ${command.usageId} was already recorded with different values`);
+  }
+  return { row, created };
+}
