@@ -5,9 +5,10 @@ import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { isDatabaseUnavailable } from "./db/errors.ts";
 import { newHttpRequestId } from "./domain/ids.ts";
+import { jsonInputProblem } from "./domain/limits.ts";
 import type { AppEnv } from "./env.ts";
 import { authenticate } from "./lib/auth.ts";
-import { ApiError, type ErrorCode } from "./lib/errors.ts";
+import { ApiError, type ErrorCode, invalidField } from "./lib/errors.ts";
 import { createLogger, parseLogLevel } from "./lib/log.ts";
 import { MetricsBuffer } from "./lib/metrics.ts";
 import { createRouter } from "./lib/openapi.ts";
@@ -88,6 +89,14 @@ export function createApp() {
   app.route("/", healthRoutes);
   // Everything under /api needs an API key; each route then checks its own permission.
   app.use("/api/*", authenticate());
+  // After authentication (a stranger still gets 401, not a look at the body), before any route: JSON
+  // input the database cannot store (NUL, lone surrogates) or that nests past MAX_JSON_DEPTH is a 400
+  // naming the field, so no service, hash or statement ever sees it.
+  app.use(async (c, next) => {
+    checkQuery(c);
+    if (hasBody(c)) await checkJsonBody(c);
+    await next();
+  });
   app.route("/", adminKeyRoutes);
   app.route("/", evalRoutes);
   app.route("/", decisionRoutes);
@@ -131,6 +140,36 @@ function hasBody(c: Context): boolean {
   if (c.req.method === "GET" || c.req.method === "HEAD") return false;
   const length = c.req.header("Content-Length");
   return length !== undefined ? length !== "0" : c.req.raw.body !== null;
+}
+
+/** Query parameters (names and values, as decoded): `?tenant_id=%00` is a 400, not a database error. */
+function checkQuery(c: Context): void {
+  const queries = Object.entries(c.req.queries());
+  if (queries.length === 0) return;
+  const params = Object.fromEntries(
+    queries.map(([name, values]) => [name, values.length === 1 ? values[0] : values]),
+  );
+  const problem = jsonInputProblem(params);
+  if (problem) throw invalidField(problem.path, problem.message, "query");
+}
+
+/**
+ * Reads and parses a JSON body and refuses what jsonInputProblem finds. Hono caches the text, so the
+ * route's validator (c.req.json()) and parseOptionalBody (c.req.text()) read the same text again. An
+ * empty body passes: routes with optional bodies accept it, and the others' validators refuse it.
+ */
+async function checkJsonBody(c: Context): Promise<void> {
+  const text = await c.req.text();
+  if (text.trim() === "") return;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    // A syntax error, or a RangeError should an engine's parser run out of stack on extreme nesting.
+    throw new ApiError("malformed_json", "Request body is not valid JSON");
+  }
+  const problem = jsonInputProblem(value);
+  if (problem) throw invalidField(problem.path, problem.message);
 }
 
 const HTTP_STATUS_CODES: Record<number, ErrorCode> = {
