@@ -29,6 +29,14 @@ const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
 export function createApp() {
   const app = createRouter();
 
+  // Every answer: no MIME sniffing. Answers under /api carry keys, requests and decisions, so nothing
+  // may cache them (a route that sets its own Cache-Control keeps it).
+  app.use(async (c, next) => {
+    await next();
+    c.header("X-Content-Type-Options", "nosniff");
+    if (isApiPath(c.req.path) && !c.res.headers.has("Cache-Control")) c.header("Cache-Control", "no-store");
+  });
+
   app.use(
     requestId({
       headerName: "X-Request-Id",
@@ -140,6 +148,10 @@ function hasBody(c: Context): boolean {
   if (c.req.method === "GET" || c.req.method === "HEAD") return false;
   const length = c.req.header("Content-Length");
   return length !== undefined ? length !== "0" : c.req.raw.body !== null;
+}
+
+function isApiPath(path: string): boolean {
+  return path === "/api" || path.startsWith("/api/");
 }
 
 /** Query parameters (names and values, as decoded): `?tenant_id=%00` is a 400, not a database error. */

@@ -504,7 +504,7 @@ describe("webhookUrlProblem", () => {
     "https://172.15.0.1/hook",
     "https://172.32.0.1/hook",
     "https://192.169.0.1/hook",
-    "https://[2001:db8::1]/hook",
+    "https://[2606:4700:4700::1111]/hook",
     "https://localhost.example.com/hook",
   ])("allows %s", (url) => {
     expect(webhookUrlProblem(url, false)).toBeUndefined();
