@@ -1,4 +1,4 @@
-// npm run keys -- create --principal <id> --role <agent|approver|admin> [--level <1-5|name>] [--tenant <id>] [--name <label>]
+// npm run keys -- create --principal <id> --role <agent|approver|admin> [--level <1-5|name>] [--tenant <id>] [--agents <id,prefix*,...>] [--name <label>]
 // npm run keys -- list
 // npm run keys -- revoke <key_id>
 //
@@ -11,7 +11,7 @@ import { createKey, listKeys, revokeKey } from "./lib/keys.ts";
 import { openDatabase } from "./lib/local-stack.ts";
 
 const USAGE = `usage:
-  npm run keys -- create --principal <id> --role <${ROLES.join("|")}> [--level <1-5|name>] [--tenant <id>] [--name <label>]
+  npm run keys -- create --principal <id> --role <${ROLES.join("|")}> [--level <1-5|name>] [--tenant <id>] [--agents <id,prefix*,...>] [--name <label>]
   npm run keys -- list
   npm run keys -- revoke <key_id>`;
 
@@ -27,6 +27,7 @@ const { positionals, values } = parseArgs({
     role: { type: "string" },
     level: { type: "string" },
     tenant: { type: "string" },
+    agents: { type: "string" },
     name: { type: "string" },
   },
 });
@@ -44,13 +45,17 @@ try {
         : (toLevel(/^\d+$/.test(values.level) ? Number(values.level) : values.level) ??
           fail("--level must be 1-5 or a level name"));
     // The same rules as the admin API; an operator with database access has no level bound.
-    const check = checkNewKey(null, { role, maxLevel: level, tenantId: values.tenant ?? null });
-    if (!check.ok) fail(`${check.field === "tenant_id" ? "--tenant" : "--level"}: ${check.reason}`);
+    const agentIds =
+      values.agents === undefined ? null : values.agents.split(",").map((agent) => agent.trim());
+    const check = checkNewKey(null, { role, maxLevel: level, tenantId: values.tenant ?? null, agentIds });
+    const flags = { tenant_id: "--tenant", agent_ids: "--agents", max_level: "--level" } as const;
+    if (!check.ok) fail(`${check.field ? flags[check.field] : "--level"}: ${check.reason}`);
     const key = await createKey(db.url, {
       principalId: values.principal,
       role,
       maxLevel: check.maxLevel,
       tenantId: values.tenant ?? null,
+      agentIds,
       name: values.name ?? null,
     });
     console.log(JSON.stringify(key, null, 2));

@@ -17,6 +17,7 @@ const approver: Principal = {
   role: "approver",
   maxLevel: 4,
   tenantId: "acme",
+  agentIds: null,
 };
 
 describe("roles", () => {

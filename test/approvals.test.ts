@@ -8,7 +8,7 @@ import {
   decide,
   isOpen,
   isSatisfied,
-  planRequest,
+  planRequest as planOrRefuse,
   type Refusal,
   type RequestState,
 } from "../src/domain/approvals.ts";
@@ -67,7 +67,7 @@ function applied(before: RequestState, change: Change): RequestState {
 const entry = (
   approverId: string,
   level: number,
-  action: "approve" | "reject" = "approve",
+  action: ApprovalEntry["action"] = "approve",
 ): ApprovalEntry => ({
   approver_id: approverId,
   level,
@@ -105,33 +105,28 @@ describe("decide: approve", () => {
     expect(change.currentLevel).toBe(4);
   });
 
-  it("adds an approval below the required level, keeping the status and the highest level so far", () => {
-    const first = accepted(decide(state({ requiredLevel: 4 }), approve("alice", 3), NOW));
+  it("records an approval below the required level as a note that decides nothing (security review 6)", () => {
+    const first = accepted(decide(state({ requiredLevel: 4 }), approve("alice", 3, "looks fine"), NOW));
     expect(first).toMatchObject({
       toStatus: null,
       actor: "alice",
-      event: WEBHOOK_EVENTS.approvalAdded,
-      result: "approval_added",
-      currentLevel: 3,
+      reason: "looks fine",
+      event: WEBHOOK_EVENTS.noteAdded,
+      result: "note_added",
+      currentLevel: 0,
     });
-    expect(first.approvals).toHaveLength(1);
-
-    // A lower level does not lower current_level.
-    const second = accepted(decide(applied(state({ requiredLevel: 4 }), first), approve("bob", 2), NOW));
-    expect(second.result).toBe("approval_added");
-    expect(second.currentLevel).toBe(3);
-    expect(second.approvals.map((a) => [a.approver_id, a.level])).toEqual([
-      ["alice", 3],
-      ["bob", 2],
+    expect(first.approvals).toEqual([
+      { approver_id: "alice", level: 3, action: "note", notes: "looks fine", timestamp: NOW.toISOString() },
     ]);
 
-    // A later approval at the required level approves, and the first approvals are kept.
-    const third = accepted(
-      decide(applied(applied(state({ requiredLevel: 4 }), first), second), approve("carol", 4), NOW),
-    );
-    expect(third.toStatus).toBe("approved");
-    expect(third.currentLevel).toBe(4);
-    expect(third.approvals.map((a) => a.approver_id)).toEqual(["alice", "bob", "carol"]);
+    // An approval at the required level approves; the note stays on the record.
+    const second = accepted(decide(applied(state({ requiredLevel: 4 }), first), approve("carol", 4), NOW));
+    expect(second.toStatus).toBe("approved");
+    expect(second.currentLevel).toBe(4);
+    expect(second.approvals.map((a) => [a.approver_id, a.action])).toEqual([
+      ["alice", "note"],
+      ["carol", "approve"],
+    ]);
   });
 
   it("does not modify the state it was given", () => {
@@ -157,14 +152,16 @@ describe("decide: approve", () => {
     expect(second.approvals.map((a) => a.approver_id)).toEqual(["alice", "bob"]);
   });
 
-  it("with M approvers, still needs one of them at the required level", () => {
+  it("with M approvers, counts only approvers at or above the required level toward the quorum (security review 6)", () => {
     const start = state({ requiredLevel: 4, requiredApprovals: 2 });
-    const one = applied(start, accepted(decide(start, approve("alice", 3), NOW)));
-    const two = accepted(decide(one, approve("bob", 3), NOW));
-    expect(two.toStatus).toBeNull();
-    expect(two.currentLevel).toBe(3);
-    const three = accepted(decide(applied(one, two), approve("carol", 4), NOW));
-    expect(three.toStatus).toBe("approved");
+    const one = applied(start, accepted(decide(start, approve("alice", 4), NOW)));
+    // A level-1 approval no longer completes a level-4 quorum.
+    const low = accepted(decide(one, approve("bob", 1), NOW));
+    expect(low.toStatus).toBeNull();
+    expect(low.result).toBe("note_added");
+    expect(low.currentLevel).toBe(4);
+    const two = accepted(decide(applied(one, low), approve("carol", 5), NOW));
+    expect(two.toStatus).toBe("approved");
   });
 
   it("treats escalated as open: approve, reject and cancel work from it", () => {
@@ -179,8 +176,8 @@ describe("decide: approve", () => {
 });
 
 describe("decide: reject", () => {
-  it("rejects at any level, recording the rejection as an approver entry", () => {
-    const change = accepted(decide(state({ requiredLevel: 5 }), reject("bob", 1, "too expensive"), NOW));
+  it("rejects at or above the required level, recording the rejection as an approver entry", () => {
+    const change = accepted(decide(state({ requiredLevel: 5 }), reject("bob", 5, "too expensive"), NOW));
     expect(change).toEqual({
       toStatus: "rejected",
       actor: "bob",
@@ -191,7 +188,7 @@ describe("decide: reject", () => {
       approvals: [
         {
           approver_id: "bob",
-          level: 1,
+          level: 5,
           action: "reject",
           notes: "too expensive",
           timestamp: NOW.toISOString(),
@@ -201,12 +198,22 @@ describe("decide: reject", () => {
     expect(accepted(decide(state(), reject("bob", 3), NOW)).reason).toBe("rejected");
   });
 
+  it("does not let an approver below the required level veto: the reject is a note (security review 6)", () => {
+    const change = accepted(decide(state({ requiredLevel: 4 }), reject("bob", 1, "too expensive"), NOW));
+    expect(change.toStatus).toBeNull();
+    expect(change.result).toBe("note_added");
+    expect(change.event).toBe(WEBHOOK_EVENTS.noteAdded);
+    expect(change.approvals).toEqual([
+      { approver_id: "bob", level: 1, action: "note", notes: "too expensive", timestamp: NOW.toISOString() },
+    ]);
+  });
+
   it("vetoes even after approvals were added", () => {
     const start = state({ requiredLevel: 3, requiredApprovals: 3 });
     const one = applied(start, accepted(decide(start, approve("alice", 3), NOW)));
     const two = applied(one, accepted(decide(one, approve("bob", 3), NOW)));
     expect(two.status).toBe("pending");
-    const veto = accepted(decide(two, reject("carol", 1), NOW));
+    const veto = accepted(decide(two, reject("carol", 3), NOW));
     expect(veto.toStatus).toBe("rejected");
     expect(veto.result).toBe("rejected");
     expect(veto.currentLevel).toBe(3);
@@ -301,14 +308,17 @@ describe("decide: decided, expired, cancel", () => {
 });
 
 describe("isSatisfied and ALLOWED_FROM", () => {
-  it("counts only approvals, the highest level and distinct approvers", () => {
+  it("counts only approvals at or above the required level, by distinct approvers", () => {
     const need = { requiredLevel: 3, requiredApprovals: 2 };
     expect(isSatisfied(need, [])).toBe(false);
     expect(isSatisfied(need, [entry("alice", 3)])).toBe(false);
     expect(isSatisfied(need, [entry("alice", 3), entry("alice", 3)])).toBe(false);
-    expect(isSatisfied(need, [entry("alice", 3), entry("bob", 1, "reject")])).toBe(false);
-    expect(isSatisfied(need, [entry("alice", 3), entry("bob", 1)])).toBe(true);
+    expect(isSatisfied(need, [entry("alice", 3), entry("bob", 3, "reject")])).toBe(false);
+    expect(isSatisfied(need, [entry("alice", 3), entry("bob", 4)])).toBe(true);
+    // Below the level counts toward nothing (security review 6).
+    expect(isSatisfied(need, [entry("alice", 3), entry("bob", 1)])).toBe(false);
     expect(isSatisfied(need, [entry("alice", 2), entry("bob", 2)])).toBe(false);
+    expect(isSatisfied(need, [entry("alice", 3), entry("bob", 2, "note")])).toBe(false);
     // A rejection at a high level does not count as reaching the level.
     expect(isSatisfied({ requiredLevel: 3, requiredApprovals: 1 }, [entry("bob", 5, "reject")])).toBe(false);
     expect(isSatisfied({ requiredLevel: 3, requiredApprovals: 1 }, [entry("bob", 5)])).toBe(true);
@@ -326,7 +336,13 @@ describe("isSatisfied and ALLOWED_FROM", () => {
 });
 
 describe("planRequest", () => {
-  const call = { skillId: "email.send", tenantId: "acme", agentId: "bot-1", payload: { max_tokens: 500 } };
+  const call = {
+    policyType: "cost" as const,
+    skillId: "email.send",
+    tenantId: "acme",
+    agentId: "bot-1",
+    payload: { max_tokens: 500 },
+  };
   const level = (overrides: Partial<ApprovalLevelPolicy>): ApprovalLevelPolicy => ({
     id: 7,
     tenantId: null,
@@ -348,11 +364,20 @@ describe("planRequest", () => {
     version: 12,
     approvalLevels,
     skillCosts,
+    capabilityRules: [],
+    budgets: [],
+    spend: { tenantDay: 0, tenantMonth: 0, agentDay: 0, agentMonth: 0 },
     settings: { capabilityDefaultEffect: "allow" as const, unknownSkillCostCents: 10 },
   });
+  /** The plan of a call policy does not deny. */
+  const planRequest = (...args: Parameters<typeof planOrRefuse>) => {
+    const plan = planOrRefuse(...args);
+    if ("refused" in plan) throw new Error(`unexpectedly refused: ${plan.reasons.join("; ")}`);
+    return plan;
+  };
 
   it("starts pending at agent_approve when no policy matches, with the default snapshot", () => {
-    expect(planRequest(call, policy([]))).toEqual({
+    expect(planRequest(call, policy([]))).toMatchObject({
       status: "pending",
       requiredLevel: 3,
       requiredApprovals: 1,
@@ -368,6 +393,7 @@ describe("planRequest", () => {
         auto_approve_max_cost_cents: 100,
         auto_approve_max_tokens: 1000,
         tokens: 500,
+        decision: "requires_approval",
       },
     });
   });

@@ -100,7 +100,7 @@ describe("deciding a request", () => {
     expect(ledger).toEqual([{ source: "approval", amount_cents: 10 }]);
   });
 
-  it("records a lower-level approval without approving, then approves when the level is reached", async () => {
+  it("records a lower-level approval as a note that decides nothing, then approves when the level is reached", async () => {
     const tenant = newTenant();
     await withPolicy(tenant, { approval_level: "manual_approve" });
     const low = await createTestKey("approver", { maxLevel: 3 });
@@ -108,12 +108,13 @@ describe("deciding a request", () => {
     const { request_id, required_level } = await fileRequest({ tenant_id: tenant });
     expect(required_level).toBe(4);
     const first = await decide(request_id, "approve", low);
-    expect(first.body).toMatchObject({ status: "pending", current_level: 3 });
+    expect(first.body).toMatchObject({ status: "pending", current_level: 0 });
+    expect(first.body.approvers).toMatchObject([{ approver_id: low.principalId, level: 3, action: "note" }]);
     const second = await decide(request_id, "approve", high);
     expect(second.body).toMatchObject({ status: "approved", current_level: 4 });
     expect(await outboxEvents(request_id)).toEqual([
       WEBHOOK_EVENTS.created,
-      WEBHOOK_EVENTS.approvalAdded,
+      WEBHOOK_EVENTS.noteAdded,
       WEBHOOK_EVENTS.approved,
     ]);
   });

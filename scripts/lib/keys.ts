@@ -20,6 +20,7 @@ export interface CreateKeyOptions {
   role: Role;
   maxLevel: number;
   tenantId?: string | null;
+  agentIds?: string[] | null;
   name?: string | null;
 }
 
@@ -49,6 +50,7 @@ export async function createKey(
       role: options.role,
       maxLevel: options.maxLevel,
       tenantId: options.tenantId ?? null,
+      agentIds: options.agentIds ?? null,
       name: options.name ?? null,
       createdBy: operatorName(),
       actorKeyId: "cli",

@@ -11,6 +11,8 @@ export interface NewKeyInput {
   role: Role;
   maxLevel: number;
   tenantId: string | null;
+  /** Agent keys: the agents it may act for (exact ids or prefixes ending in *); null: only itself. */
+  agentIds?: string[] | null | undefined;
   name: string | null;
   /** Principal of whoever creates the key. */
   createdBy: string;
@@ -28,6 +30,7 @@ export interface KeySummary {
   max_level: number;
   max_level_name: string | null;
   tenant_id: string | null;
+  agent_ids: string[] | null;
   created_by: string;
   created_at: string;
   revoked_at: string | null;
@@ -44,6 +47,7 @@ export function toKeySummary(row: ApiKeyRow): KeySummary {
     max_level: row.maxLevel,
     max_level_name: levelName(row.maxLevel) ?? null,
     tenant_id: row.tenantId,
+    agent_ids: row.agentIds,
     created_by: row.createdBy,
     created_at: row.createdAt.toISOString(),
     revoked_at: row.revokedAt?.toISOString() ?? null,
@@ -61,6 +65,7 @@ export function newKeyRows(input: NewKeyInput, generated: GeneratedKey, now = ne
     role: input.role,
     maxLevel: input.maxLevel,
     tenantId: input.tenantId,
+    agentIds: input.agentIds ?? null,
     createdBy: input.createdBy,
     createdAt: now,
     revokedAt: null,

@@ -107,7 +107,15 @@ export async function changePolicyRow(
     | { kind: "insert"; values: Record<string, unknown> }
     | { kind: "update"; id: string | number; values: Record<string, unknown> }
     | { kind: "delete"; id: string | number },
+  /** Only if these columns (SQL names) still hold these values: a compare-and-swap on what was checked. */
+  unchanged: Record<string, unknown> = {},
 ): Promise<{ row: Record<string, unknown> | undefined; version: number }> {
+  const columns = new Map(Object.values(getTableColumns(table)).map((column) => [column.name, column]));
+  const guards = Object.entries(unchanged).flatMap(([name, value]) => {
+    const column = columns.get(name);
+    return column ? [sql`${column} IS NOT DISTINCT FROM ${value}`] : [];
+  });
+  const target = (id: string | number) => sql.join([sql`${idColumn} = ${id}`, ...guards], sql` AND `);
   // The policy tables share no insert/update type; callers validated `values` against this table.
   let mutation: BatchItem<"pg">;
   if (change.kind === "insert") {
@@ -119,10 +127,10 @@ export async function changePolicyRow(
     mutation = db
       .update(table)
       .set({ ...fromSqlNames(table, change.values), updatedAt: sql`now()` } as never)
-      .where(eq(idColumn, change.id))
+      .where(target(change.id))
       .returning();
   } else {
-    mutation = db.delete(table).where(eq(idColumn, change.id)).returning();
+    mutation = db.delete(table).where(target(change.id)).returning();
   }
   const [, rows, [version]] = await db.batch([actorStatement(db, actor), mutation, versionStatement(db)]);
   const row = (rows as Record<string, unknown>[])[0];

@@ -55,6 +55,11 @@ export const approvalRequests = pgTable(
     requestedBy: text("requested_by").notNull(),
     /** The API key that filed the request: it may never approve it (nor may `requested_by`). */
     createdByKeyId: text("created_by_key_id"),
+    /**
+     * The principal of the key that filed the request. It counts as the requester whatever
+     * `requested_by` says, so another key of the same principal cannot approve it either.
+     */
+    requesterPrincipalId: text("requester_principal_id"),
     justification: text("justification"),
     /** Approval level needed (1 auto_approve … 5 owner_override). */
     requiredLevel: smallint("required_level").notNull(),
@@ -169,6 +174,11 @@ export const apiKeys = pgTable(
     maxLevel: smallint("max_level").notNull(),
     /** NULL: every tenant. */
     tenantId: text("tenant_id"),
+    /**
+     * Agent keys: the agents the key may act for, as exact ids or prefixes ending in `*` (`["*"]`: a
+     * platform key acting for any agent). NULL: only the key's own principal.
+     */
+    agentIds: text("agent_ids").array(),
     createdBy: text("created_by").notNull(),
     createdAt: timestamptz("created_at").notNull().defaultNow(),
     revokedAt: timestamptz("revoked_at"),

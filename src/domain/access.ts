@@ -12,6 +12,11 @@ export interface Principal {
   maxLevel: number;
   /** Tenant the key is confined to; null for every tenant. */
   tenantId: string | null;
+  /**
+   * Agent keys: the agents the key may act for (exact ids, or prefixes ending in `*`; `["*"]` for a
+   * platform key). null: only the key's own principal.
+   */
+  agentIds: readonly string[] | null;
 }
 
 export type Refusal = { allowed: false; reason: string };
@@ -113,12 +118,111 @@ export function approvalIdentity(
   return { allowed: true, approverId: principal.principalId, level };
 }
 
-/** Whoever asked for an action never approves it: neither the named requester nor the key that filed it. */
+/**
+ * Whoever asked for an action never decides it: not the named requester, not the key that filed it,
+ * and not the principal of that key (through another of its keys), whatever `requested_by` said.
+ */
 export function isSelfApproval(
-  principal: Principal,
-  request: { requestedBy: string; createdByKeyId?: string | null | undefined },
+  principal: Pick<Principal, "principalId" | "keyId">,
+  request: {
+    requestedBy: string;
+    createdByKeyId?: string | null | undefined;
+    requesterPrincipalId?: string | null | undefined;
+  },
 ): boolean {
-  return principal.principalId === request.requestedBy || principal.keyId === request.createdByKeyId;
+  return (
+    principal.principalId === request.requestedBy ||
+    principal.principalId === request.requesterPrincipalId ||
+    principal.keyId === request.createdByKeyId
+  );
+}
+
+/** Whether an agent id matches a key's agent pattern: exact, a prefix ending in `*`, or `*`. */
+export function agentPatternMatches(pattern: string, agentId: string): boolean {
+  return pattern.endsWith("*") ? agentId.startsWith(pattern.slice(0, -1)) : pattern === agentId;
+}
+
+export const AGENT_PATTERN = /^(\*|[\w.@:/-]+\*?)$/;
+
+/**
+ * The agent a call is evaluated and filed for. An agent key acts as its own principal (agent_id
+ * omitted or equal to it) unless it was created with a list of agents it may act for; a list key must
+ * name one of them (or may omit it when the list is `*`, acting for no particular agent). Admin keys
+ * act for any agent. Anything else is refused: a deny rule for one agent cannot be evaded by sending
+ * another agent id, or none.
+ */
+export function actingAgent(
+  principal: Pick<Principal, "role" | "principalId" | "agentIds">,
+  requested: string | null,
+): Allowed<{ agentId: string | null }> | Refusal {
+  if (principal.role !== "agent") return { allowed: true, agentId: requested };
+  const patterns = principal.agentIds;
+  if (patterns === null) {
+    if (requested === null || requested === principal.principalId) {
+      return { allowed: true, agentId: principal.principalId };
+    }
+    return {
+      allowed: false,
+      reason: `This key acts only as agent ${principal.principalId}: send agent_id "${principal.principalId}" or omit it`,
+    };
+  }
+  if (requested === null) {
+    if (patterns.includes("*")) return { allowed: true, agentId: null };
+    return {
+      allowed: false,
+      reason: `This key acts for several agents: send agent_id (one of ${patterns.join(", ")})`,
+    };
+  }
+  if (patterns.some((pattern) => agentPatternMatches(pattern, requested))) {
+    return { allowed: true, agentId: requested };
+  }
+  return {
+    allowed: false,
+    reason: `This key may not act for agent ${requested} (it may act for ${patterns.join(", ")})`,
+  };
+}
+
+/** Approvers below the request's level may add a note; only those at or above it approve or veto. */
+export function decidesAtLevel(approverLevel: number, requiredLevel: number): boolean {
+  return approverLevel >= requiredLevel;
+}
+
+/** No key manages keys above its own level: creating one is checked by checkNewKey, revoking here. */
+export function keyRevocationRefusal(
+  revoker: Pick<Principal, "maxLevel">,
+  target: { maxLevel: number },
+): string | null {
+  return target.maxLevel > revoker.maxLevel
+    ? `Cannot revoke a key of level ${target.maxLevel}: above your own level (${revoker.maxLevel})`
+    : null;
+}
+
+/**
+ * The highest approval level a policy row governs: an approval-level row its own level; a capability
+ * rule that requires approval at a named level that level; anything else that can allow, deny or
+ * price an action for every level (other capability rules, budgets, skill costs, settings) governs the
+ * top level. Unknown names count as the top level.
+ */
+export function governedLevel(kind: string, row: Record<string, unknown> | undefined): number {
+  if (row === undefined) return 0;
+  const levelOf = (name: unknown) => (typeof name === "string" ? (toLevel(name) ?? TOP_LEVEL) : TOP_LEVEL);
+  if (kind === "approval-levels") return levelOf(row.approval_level);
+  if (kind === "capability-rules" && row.effect === "require_approval" && row.approval_level) {
+    return levelOf(row.approval_level);
+  }
+  return TOP_LEVEL;
+}
+
+const TOP_LEVEL = 5;
+
+/** No admin changes policy that governs levels above its own (`governedLevel`: the highest it touches). */
+export function policyChangeRefusal(
+  principal: Pick<Principal, "maxLevel">,
+  governedLevel: number,
+): string | null {
+  return governedLevel > principal.maxLevel
+    ? `This change governs approval level ${governedLevel}, above your own level (${principal.maxLevel}); a key of level ${governedLevel} or more must make it`
+    : null;
 }
 
 /**
@@ -128,8 +232,29 @@ export function isSelfApproval(
  */
 export function checkNewKey(
   creator: Pick<Principal, "maxLevel"> | null,
-  key: { role: Role; maxLevel: number | undefined; tenantId: string | null },
-): { ok: true; maxLevel: number } | { ok: false; field: "max_level" | "tenant_id" | null; reason: string } {
+  key: {
+    role: Role;
+    maxLevel: number | undefined;
+    tenantId: string | null;
+    agentIds?: readonly string[] | null | undefined;
+  },
+):
+  | { ok: true; maxLevel: number }
+  | { ok: false; field: "max_level" | "tenant_id" | "agent_ids" | null; reason: string } {
+  if (key.agentIds !== null && key.agentIds !== undefined) {
+    if (key.role !== "agent") {
+      return { ok: false, field: "agent_ids", reason: "only agent keys act for agents: omit it" };
+    }
+    const bad = key.agentIds.find((pattern) => !AGENT_PATTERN.test(pattern));
+    if (bad !== undefined || key.agentIds.length === 0) {
+      return {
+        ok: false,
+        field: "agent_ids",
+        reason:
+          'a non-empty list of agent ids, prefixes ending in * (e.g. billing-*), or ["*"] for any agent',
+      };
+    }
+  }
   const maxLevel = key.maxLevel ?? DEFAULT_KEY_LEVEL[key.role];
   if (maxLevel === undefined) {
     return { ok: false, field: "max_level", reason: "required for role approver (1-5 or a level name)" };

@@ -8,15 +8,13 @@
 //      ├──expire──▶ expired           (past expires_at)
 //      └──escalate──▶ escalated ──(approve / reject / cancel / expire as from pending)
 //   created within an auto_approve/pre_approved policy's ceilings ──▶ auto_approved
+import { decidesAtLevel } from "./access.ts";
 import {
-  type ApprovalLevelPolicy,
-  MIN_HUMAN_LEVEL,
-  matchApprovalLevel,
-  type PolicySettings,
-  policyLevel,
-  type SkillCost,
-  simulateCost,
-  tokensOf,
+  type Evaluation,
+  type EvaluationInput,
+  evaluate,
+  type PolicyState,
+  type Violation,
 } from "./evaluation.ts";
 import {
   type ApprovalEntry,
@@ -61,7 +59,7 @@ export interface Change {
   reason: string | null;
   event: WebhookEvent;
   /** actions_total result label. */
-  result: "approved" | "approval_added" | "rejected" | "cancelled" | "expired";
+  result: "approved" | "approval_added" | "note_added" | "rejected" | "cancelled" | "expired";
   approvals: ApprovalEntry[];
   currentLevel: number;
 }
@@ -75,15 +73,19 @@ export function isOpen(status: ApprovalStatus): boolean {
   return (OPEN_STATUSES as readonly ApprovalStatus[]).includes(status);
 }
 
-/** Approved once the highest approved level reaches the required level and enough distinct approvers agreed. */
+/**
+ * Approved once enough distinct approvers at or above the required level agreed (M-of-N, at least
+ * one): approvals below the required level are notes and count toward nothing.
+ */
 export function isSatisfied(
   state: Pick<RequestState, "requiredLevel" | "requiredApprovals">,
   approvals: ApprovalEntry[],
 ) {
-  const approving = approvals.filter((entry) => entry.action === "approve");
-  const highest = Math.max(0, ...approving.map((entry) => entry.level));
-  const distinct = new Set(approving.map((entry) => entry.approver_id)).size;
-  return highest >= state.requiredLevel && distinct >= state.requiredApprovals;
+  const qualified = approvals.filter(
+    (entry) => entry.action === "approve" && decidesAtLevel(entry.level, state.requiredLevel),
+  );
+  const distinct = new Set(qualified.map((entry) => entry.approver_id)).size;
+  return distinct >= Math.max(1, state.requiredApprovals);
 }
 
 export function decide(state: RequestState, action: Action, now: Date): Change | Refusal {
@@ -105,6 +107,19 @@ export function decide(state: RequestState, action: Action, now: Date): Change |
     notes: action.notes,
     timestamp: now.toISOString(),
   };
+  // Below the required level an approver decides nothing: neither approval nor veto counts, but what
+  // they said is kept on the request as a note.
+  if (!decidesAtLevel(action.level, state.requiredLevel)) {
+    return {
+      toStatus: null,
+      actor: action.approverId,
+      reason: action.notes,
+      event: WEBHOOK_EVENTS.noteAdded,
+      result: "note_added",
+      approvals: [...state.approvals, { ...entry, action: "note" }],
+      currentLevel: state.currentLevel,
+    };
+  }
   const approvals = [...state.approvals, entry];
   if (action.kind === "reject") {
     return {
@@ -166,7 +181,7 @@ function change(
   };
 }
 
-/** How a new request starts, from the approval-level policy that matches it (same precedence as evaluation). */
+/** How a new request starts, from the same evaluation POST /policy/eval answers with. */
 export interface RequestPlan {
   status: "pending" | "auto_approved";
   requiredLevel: number;
@@ -179,34 +194,43 @@ export interface RequestPlan {
   reason: string;
   /** The policy as judged, frozen onto the request. */
   snapshot: Record<string, unknown>;
+  evaluation: Evaluation;
+}
+
+/** Policy denies the action: no request is filed. */
+export interface PlanRefusal {
+  refused: "denied";
+  reasons: string[];
+  violations: Violation[];
+  evaluation: Evaluation;
 }
 
 /**
- * An auto_approve or pre_approved policy approves at once when the call's cost and tokens are within
- * its ceilings; anything else waits for approval at the policy's level, at least agent_approve.
+ * Judges the call exactly as an evaluation does (capability rules, budgets, ceilings, levels, with
+ * cost simulated): deny refuses it, allow auto-approves it at the policy's own level, and
+ * requires_approval waits for the level the evaluation asked for, so a filed request never needs less
+ * than eval said.
  */
 export function planRequest(
-  call: { skillId: string; tenantId: string; agentId: string | null; payload: unknown },
-  policy: {
-    version: number;
-    approvalLevels: ApprovalLevelPolicy[];
-    skillCosts: SkillCost[];
-    settings: PolicySettings;
-  },
-): RequestPlan {
-  const matched = matchApprovalLevel(policy.approvalLevels, call);
-  const levelSource = matched?.approvalLevel ?? DEFAULT_POLICY.approvalLevel;
-  const { level } = policyLevel(levelSource);
-  const tokens = tokensOf(call.payload);
-  const costCents = simulateCost(call.skillId, tokens, policy.skillCosts, policy.settings).cents;
+  call: Omit<EvaluationInput, "simulateCost">,
+  policy: PolicyState & { version: number },
+): RequestPlan | PlanRefusal {
+  const evaluation = evaluate({ ...call, simulateCost: true }, policy);
+  if (evaluation.decision === "deny") {
+    return { refused: "denied", reasons: evaluation.reasons, violations: evaluation.violations, evaluation };
+  }
+  const matched = evaluation.policy;
+  const autoApproved = evaluation.decision === "allow";
+  const level = evaluation.approvalLevelRequired;
+  const costCents = evaluation.simulatedCostCents;
+  const tokens = evaluation.tokens;
   const ceilings = {
     cost: matched?.autoApproveMaxCostCents ?? DEFAULT_POLICY.autoApproveMaxCostCents,
     tokens: matched?.autoApproveMaxTokens ?? DEFAULT_POLICY.autoApproveMaxTokens,
   };
-  const autoApproved = level < MIN_HUMAN_LEVEL && costCents <= ceilings.cost && tokens <= ceilings.tokens;
   return {
     status: autoApproved ? "auto_approved" : "pending",
-    requiredLevel: autoApproved ? level : Math.max(level, MIN_HUMAN_LEVEL),
+    requiredLevel: level,
     requiredApprovals: matched?.requiredApprovals ?? 1,
     escalateTo: matched?.escalateTo ?? null,
     escalationTimeoutSeconds: matched?.escalationTimeoutSeconds ?? DEFAULT_POLICY.escalationTimeoutSeconds,
@@ -218,10 +242,14 @@ export function planRequest(
     snapshot: {
       policy_version: policy.version,
       policy_id: matched?.id ?? null,
-      approval_level: levelSource,
+      approval_level: matched?.approvalLevel ?? DEFAULT_POLICY.approvalLevel,
       auto_approve_max_cost_cents: ceilings.cost,
       auto_approve_max_tokens: ceilings.tokens,
       tokens,
+      decision: evaluation.decision,
+      reasons: evaluation.reasons,
+      checks: evaluation.checks,
     },
+    evaluation,
   };
 }

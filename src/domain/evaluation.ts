@@ -7,6 +7,8 @@
 // - capability rules: agent-specific beats tenant-wide, then an exact skill beats a prefix, then a
 //   longer prefix beats a shorter one; at equal specificity deny > require_approval > allow.
 // - the decision: deny if any hard violation, else requires_approval if any soft one, else allow.
+
+import { MAX_COST_CENTS, MAX_TOKENS } from "./limits.ts";
 import {
   APPROVAL_LEVELS,
   type ApprovalLevelName,
@@ -130,6 +132,25 @@ export interface Evaluation {
 
 /** Payload fields read as the call's token count, first present wins (input + output tokens last). */
 export const TOKEN_FIELDS = ["tokens", "estimated_tokens", "max_tokens"] as const;
+const ALL_TOKEN_FIELDS = [...TOKEN_FIELDS, "input_tokens", "output_tokens"] as const;
+
+/**
+ * A token count that feeds cost arithmetic must be a number from 0 to MAX_TOKENS: anything else in
+ * one of these fields is refused (a string or 1e308 must not slip past the token ceiling or overflow
+ * the cost). Returns the offending field and why, or null.
+ */
+export function tokenFieldProblem(payload: unknown): { field: string; message: string } | null {
+  if (typeof payload !== "object" || payload === null) return null;
+  const record = payload as Record<string, unknown>;
+  for (const field of ALL_TOKEN_FIELDS) {
+    const value = record[field];
+    if (value === undefined || value === null) continue;
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > MAX_TOKENS) {
+      return { field, message: `must be a number of tokens from 0 to ${MAX_TOKENS}` };
+    }
+  }
+  return null;
+}
 
 export function tokensOf(payload: unknown): number {
   if (typeof payload !== "object" || payload === null) return 0;
@@ -152,8 +173,10 @@ export function simulateCost(
   settings: PolicySettings,
 ): { cents: number; model: SkillCost | null } {
   const model = costs.find((cost) => cost.skillId === skillId) ?? null;
-  if (!model) return { cents: settings.unknownSkillCostCents, model: null };
-  return { cents: model.baseCents + Math.ceil((tokens * model.centsPer1kTokens) / 1000), model };
+  if (!model) return { cents: Math.min(settings.unknownSkillCostCents, MAX_COST_CENTS), model: null };
+  const cents = model.baseCents + Math.ceil((tokens * model.centsPer1kTokens) / 1000);
+  // Saturates rather than overflowing the cost columns; every limit and ceiling is far below it.
+  return { cents: Math.min(cents, MAX_COST_CENTS), model };
 }
 
 /** Level of a stored name; a name that is not a level (written by hand in SQL) counts as the strictest. */

@@ -68,6 +68,8 @@ export type Role = (typeof ROLES)[number];
 export const WEBHOOK_EVENTS = {
   created: "approval_request_created",
   approvalAdded: "approval_added",
+  /** An approver below the required level commented; nothing was decided. */
+  noteAdded: "approval_note_added",
   approved: "approval_request_approved",
   rejected: "approval_request_rejected",
   escalated: "approval_request_escalated",
@@ -85,7 +87,8 @@ export interface StatusHistoryEntry {
   timestamp: string;
 }
 
-export const APPROVER_ACTIONS = ["approve", "reject"] as const;
+/** What an approver's entry records; `note`: an approver below the required level, deciding nothing. */
+export const APPROVER_ACTIONS = ["approve", "reject", "note"] as const;
 export type ApproverAction = (typeof APPROVER_ACTIONS)[number];
 
 /** One approver's action on a request (`approvers[]` in the API). */

@@ -22,6 +22,7 @@ export const BOOTSTRAP_ADMIN: Principal = {
   role: "admin",
   maxLevel: 5,
   tenantId: null,
+  agentIds: null,
 };
 
 type AuthFailure = "missing" | "malformed" | "unknown" | "revoked";

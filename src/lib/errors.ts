@@ -7,6 +7,7 @@ export const ERROR_STATUS = {
   malformed_json: 400,
   unauthorized: 401,
   forbidden: 403,
+  policy_denied: 403,
   not_found: 404,
   conflict: 409,
   policy_version_mismatch: 409,

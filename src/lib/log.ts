@@ -33,9 +33,26 @@ export function createLogger(minLevel: LogLevel = "info", base: Record<string, u
   };
 }
 
-function describeError(error: Error): Record<string, unknown> {
-  const described: Record<string, unknown> = { name: error.name, message: error.message, stack: error.stack };
+/** How deep an error's cause chain is followed in a log line. */
+const MAX_CAUSE_DEPTH = 3;
+
+/**
+ * An error as a log field, without the values it carried: a failed query's message ends with its
+ * parameters (payloads, webhook URLs, encrypted secrets), which never belong in logs. The SQL text
+ * (parameterised), the SQLSTATE and the cause chain stay.
+ */
+export function describeError(error: Error, depth = 0): Record<string, unknown> {
+  const message = withoutParameters(error.message);
+  const described: Record<string, unknown> = { name: error.name, message };
+  if (error.stack) described.stack = withoutParameters(error.stack.replace(error.message, message));
   const code = (error as { code?: unknown }).code;
   if (code !== undefined) described.code = code;
+  if (error.cause instanceof Error && depth < MAX_CAUSE_DEPTH) {
+    described.cause = describeError(error.cause, depth + 1);
+  }
   return described;
+}
+
+function withoutParameters(text: string): string {
+  return text.replace(/\nparams: [\s\S]*?(?=\n {4}at |$)/, "\nparams: (withheld from logs)");
 }

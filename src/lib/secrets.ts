@@ -1,7 +1,7 @@
 // Webhook secrets are kept encrypted (AES-256-GCM under the WEBHOOK_ENCRYPTION_KEY secret), never
 // hashed-only, so every later webhook can still be signed with them. Format: "v1.<iv>.<ciphertext>"
 // in base64url; the version names the key, so keys can be rotated later.
-import { fromBase64 as base64Decode, toBase64Url as base64UrlEncode } from "../domain/encoding.ts";
+import { fromBase64 as base64Decode, toBase64Url as base64UrlEncode, toHex } from "../domain/encoding.ts";
 
 export const SECRET_FORMAT_VERSION = 1;
 
@@ -16,6 +16,22 @@ export async function importEncryptionKey(base64Key: string | undefined): Promis
   }
   if (raw.length !== 32) return undefined;
   return crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
+}
+
+/**
+ * HMAC-SHA256 (hex) of `text` under the same server key: a keyed fingerprint, so a database reader
+ * cannot test guesses of what was fingerprinted (e.g. a webhook secret inside an idempotency hash).
+ */
+export async function keyedFingerprint(base64Key: string, text: string): Promise<string> {
+  const key = await crypto.subtle.importKey(
+    "raw",
+    base64Decode(base64Key.trim()),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const signature = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(text));
+  return toHex(new Uint8Array(signature));
 }
 
 export async function encryptSecret(plaintext: string, key: CryptoKey): Promise<string> {

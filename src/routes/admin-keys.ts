@@ -23,6 +23,7 @@ const KeySummarySchema = z
     max_level: z.number().int(),
     max_level_name: z.string().nullable(),
     tenant_id: z.string().nullable(),
+    agent_ids: z.array(z.string()).nullable(),
     created_by: z.string(),
     created_at: z.string(),
     revoked_at: z.string().nullable(),
@@ -48,6 +49,10 @@ const CreateKeyBody = z
     )
       .nullable()
       .optional(),
+    agent_ids: z.array(z.string().min(1).max(200)).min(1).max(100).nullable().optional().openapi({
+      description:
+        'Agent keys only: the agents the key may act for, as exact ids or prefixes ending in * (e.g. "billing-*"); ["*"] for a platform key acting for any agent. Omit it and the key acts only as its own principal.',
+    }),
     name: z.string().max(200).optional().openapi({ description: "A label for people, e.g. 'ci-agent prod'" }),
   })
   .strict()
@@ -125,6 +130,7 @@ export const adminKeyRoutes = createRouter()
       role: body.role,
       maxLevel: body.max_level === undefined ? undefined : toLevel(body.max_level),
       tenantId: body.tenant_id ?? null,
+      agentIds: body.agent_ids ?? null,
       name: body.name ?? null,
     });
     return c.json(created, 201);

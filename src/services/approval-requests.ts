@@ -26,6 +26,7 @@ import {
   decide,
   isOpen,
   OPEN_STATUSES,
+  type PlanRefusal,
   planRequest,
   type Refusal,
 } from "../domain/approvals.ts";
@@ -34,9 +35,14 @@ import { newCorrelationId, newRequestId, REQUEST_ID_PATTERN } from "../domain/id
 import { type ApprovalStatus, type PolicyType, WEBHOOK_EVENTS } from "../domain/vocabulary.ts";
 import { webhookUrlProblem } from "../domain/webhook-url.ts";
 import { ApiError, invalidField } from "../lib/errors.ts";
-import { encryptSecret, importEncryptionKey, SECRET_FORMAT_VERSION } from "../lib/secrets.ts";
+import {
+  encryptSecret,
+  importEncryptionKey,
+  keyedFingerprint,
+  SECRET_FORMAT_VERSION,
+} from "../lib/secrets.ts";
 import type { ServiceContext } from "./context.ts";
-import { assertMayActFor, policyForCreate } from "./evaluation.ts";
+import { admitCall, countDecision, policyToJudge } from "./evaluation.ts";
 
 /** Longest a read may wait for a decision, under the Workers request limits. */
 export const MAX_WAIT_SECONDS = 55;
@@ -96,12 +102,40 @@ async function sealWebhookSecret(ctx: ServiceContext, secret: string | null): Pr
   return encryptSecret(secret, key);
 }
 
+/**
+ * What an Idempotency-Key retry must match: the command, with the webhook secret replaced by a keyed
+ * fingerprint so the stored hash never lets a database reader test guesses of the secret.
+ */
+async function idempotencyFingerprint(ctx: ServiceContext, command: CreateCommand): Promise<string> {
+  const secret =
+    command.webhookSecret && ctx.env.WEBHOOK_ENCRYPTION_KEY
+      ? await keyedFingerprint(ctx.env.WEBHOOK_ENCRYPTION_KEY, command.webhookSecret)
+      : null;
+  return sha256Hex(canonicalJson({ ...command, webhookSecret: secret }));
+}
+
+/** Policy denies the action: nothing is filed, and the caller learns why (403 policy_denied). */
+function policyRefusal(ctx: ServiceContext, command: CreateCommand, refusal: PlanRefusal): ApiError {
+  countDecision(ctx, command, refusal.evaluation);
+  ctx.log.warn("approval_request_refused", {
+    tenant_id: command.tenantId,
+    skill_id: command.skillId,
+    agent_id: command.agentId,
+  });
+  return new ApiError(
+    "policy_denied",
+    `Policy denies this action, so no request was filed: ${refusal.reasons.join("; ")}`,
+    { decision: "deny", reasons: refusal.reasons, violations: refusal.violations },
+  );
+}
+
 export async function createRequest(
   ctx: ServiceContext,
   principal: Principal,
-  command: CreateCommand,
+  request: CreateCommand,
 ): Promise<{ created: CreatedRequest; replayed: boolean }> {
-  assertMayActFor(principal, command.tenantId, command.payload);
+  const { agentId } = admitCall(principal, request);
+  const command = { ...request, agentId };
   if (command.webhookUrl !== null) {
     const problem = webhookUrlProblem(command.webhookUrl, ctx.env.ALLOW_INSECURE_WEBHOOKS === "true");
     if (problem) throw invalidField("webhook_url", problem);
@@ -110,12 +144,13 @@ export async function createRequest(
     throw invalidField("webhook_secret", "needs a webhook_url: send both, or neither");
   }
   const webhookSecretEncrypted = await sealWebhookSecret(ctx, command.webhookSecret);
-  const bodyHash = command.idempotencyKey ? await sha256Hex(canonicalJson(command)) : null;
+  const bodyHash = command.idempotencyKey ? await idempotencyFingerprint(ctx, command) : null;
   const payloadHash = await sha256Hex(canonicalJson(command.payload));
 
   for (let attempt = 0; attempt < MAX_CREATE_ATTEMPTS; attempt++) {
-    const policy = await policyForCreate(ctx, command, attempt > 0);
+    const policy = await policyToJudge(ctx, command, attempt > 0);
     const plan = planRequest(command, policy);
+    if ("refused" in plan) throw policyRefusal(ctx, command, plan);
     const now = new Date();
     const id = newRequestId();
     const expiresAt = new Date(now.getTime() + command.expiresInSeconds * 1000);
@@ -152,6 +187,7 @@ export async function createRequest(
         payloadHash,
         requestedBy: command.requestedBy,
         createdByKeyId: principal.keyId,
+        requesterPrincipalId: principal.principalId,
         justification: command.justification,
         requiredLevel: plan.requiredLevel,
         currentLevel: 0,
@@ -338,7 +374,7 @@ export async function decideRequest(
   if (!identity.allowed) throw new ApiError("forbidden", identity.reason);
   const action = { kind, approverId: identity.approverId, level: identity.level, notes: input.notes ?? null };
   return act(ctx, principal, id, action, (row) => {
-    if (isSelfApproval(principal, { requestedBy: row.requestedBy, createdByKeyId: row.createdByKeyId })) {
+    if (isSelfApproval(principal, row)) {
       throw new ApiError("forbidden", "Whoever requested an action cannot decide it");
     }
   });
@@ -352,7 +388,7 @@ export async function cancelRequest(
   reason: string | null,
 ): Promise<ApprovalRequestRow> {
   return act(ctx, principal, id, { kind: "cancel", actor: principal.principalId, reason }, (row) => {
-    const requester = row.requestedBy === principal.principalId || row.createdByKeyId === principal.keyId;
+    const requester = isSelfApproval(principal, row);
     if (!requester && !can(principal, "emergency")) {
       throw new ApiError("forbidden", "Only the requester or an admin may cancel a request");
     }

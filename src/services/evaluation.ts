@@ -4,20 +4,19 @@
 import { findDecision, insertDecision, listDecisions } from "../db/decisions.ts";
 import { type LoadedPolicyState, loadPolicyState } from "../db/policy-state.ts";
 import type { PolicyDecisionRow } from "../db/schema.ts";
-import { can, type Principal, readableTenant, tenantActionRefusal } from "../domain/access.ts";
+import { actingAgent, can, type Principal, readableTenant, tenantActionRefusal } from "../domain/access.ts";
 import {
-  type ApprovalLevelPolicy,
   type Evaluation,
   type EvaluationInput,
   evaluate,
   type PolicySettings,
   type PolicyState,
-  type SkillCost,
+  tokenFieldProblem,
 } from "../domain/evaluation.ts";
 import { newDecisionId } from "../domain/ids.ts";
 import { MAX_PAYLOAD_BYTES, payloadTooLarge } from "../domain/limits.ts";
 import type { Decision, PolicyType } from "../domain/vocabulary.ts";
-import { ApiError } from "../lib/errors.ts";
+import { ApiError, invalidField } from "../lib/errors.ts";
 import { MetricsBuffer } from "../lib/metrics.ts";
 import type { ServiceContext } from "./context.ts";
 
@@ -42,13 +41,25 @@ export interface EvaluatedCall {
   overridesUsed: boolean;
 }
 
-/** The caller may act for this tenant, and the payload is within bounds; else the matching ApiError. */
-export function assertMayActFor(principal: Principal, tenantId: string, payload: unknown): void {
-  const refusal = tenantActionRefusal(principal, tenantId);
+/**
+ * Admits a call (an evaluation or a filing) by this principal: it may act for the tenant and for the
+ * agent, and the payload is within bounds. Returns the agent the call is judged for (an agent key
+ * acts as its own principal unless it may act for others); else throws the matching ApiError.
+ */
+export function admitCall(
+  principal: Principal,
+  call: { tenantId: string; agentId: string | null; payload: unknown },
+): { agentId: string | null } {
+  const refusal = tenantActionRefusal(principal, call.tenantId);
   if (refusal) throw new ApiError("forbidden", refusal);
-  if (payloadTooLarge(payload)) {
+  const agent = actingAgent(principal, call.agentId);
+  if (!agent.allowed) throw new ApiError("forbidden", agent.reason);
+  if (payloadTooLarge(call.payload)) {
     throw new ApiError("payload_too_large", `payload is larger than ${MAX_PAYLOAD_BYTES} bytes`);
   }
+  const tokens = tokenFieldProblem(call.payload);
+  if (tokens) throw invalidField(`payload.${tokens.field}`, tokens.message);
+  return { agentId: agent.agentId };
 }
 
 function applyOverrides(state: PolicyState, overrides: PolicyOverrides): PolicyState {
@@ -65,9 +76,9 @@ function applyOverrides(state: PolicyState, overrides: PolicyOverrides): PolicyS
 export async function evaluateCall(
   ctx: ServiceContext,
   principal: Principal,
-  command: EvaluateCommand,
+  request: EvaluateCommand,
 ): Promise<EvaluatedCall> {
-  assertMayActFor(principal, command.tenantId, command.payload);
+  const command = { ...request, agentId: admitCall(principal, request).agentId };
   if (command.overrides && !can(principal, "policies:manage")) {
     throw new ApiError("forbidden", "Only admin keys may evaluate with policy_overrides");
   }
@@ -112,7 +123,11 @@ export async function evaluateCall(
   return { input: command, evaluation, policyVersion: stored.version, decisionId, timestamp, overridesUsed };
 }
 
-function countDecision(ctx: ServiceContext, input: EvaluationInput, result: Evaluation): void {
+export function countDecision(
+  ctx: ServiceContext,
+  input: Pick<EvaluationInput, "tenantId" | "skillId">,
+  result: Evaluation,
+): void {
   ctx.metrics.count("nova_policy_decisions_total", {
     decision: result.decision,
     policy_type: result.decidingPolicyType,
@@ -174,37 +189,34 @@ export async function searchDecisions(
   return listDecisions(ctx.db, { ...query, tenantId: scope.tenantId }, query);
 }
 
-/** Policy for filing requests, per (policy type, tenant, skill), kept while its version holds. */
-export interface CreatePolicy {
-  version: number;
-  approvalLevels: ApprovalLevelPolicy[];
-  skillCosts: SkillCost[];
-  settings: PolicySettings;
-}
-
 const POLICY_CACHE_TTL_MS = 60_000;
 const POLICY_CACHE_MAX_ENTRIES = 5_000;
-const policyCache = new Map<string, { policy: CreatePolicy; expiresAt: number }>();
+const NO_SPEND = { tenantDay: 0, tenantMonth: 0, agentDay: 0, agentMonth: 0 };
+const policyCache = new Map<string, { policy: LoadedPolicyState; expiresAt: number }>();
 
 /**
- * The policy a new request is judged by. Cached per isolate: the insert re-checks the policy-set
- * version, so a stale entry costs a retry (`fresh`), never a wrong answer.
+ * The policy a new request is judged by: the same rules an evaluation reads. Rules are cached per
+ * isolate, since the insert re-checks the policy-set version (a stale entry costs a retry with
+ * `fresh`, never a wrong answer); spend to date is not versioned, so when a budget applies to the
+ * call it is read fresh (a second round trip), and when none applies it does not matter.
  */
-export async function policyForCreate(
+export async function policyToJudge(
   ctx: ServiceContext,
   call: { policyType: PolicyType; tenantId: string; agentId: string | null; skillId: string },
   fresh = false,
-): Promise<CreatePolicy> {
+): Promise<LoadedPolicyState> {
   const key = `${call.policyType}\u0000${call.tenantId}\u0000${call.skillId}`;
   const cached = policyCache.get(key);
-  if (!fresh && cached && cached.expiresAt > Date.now()) return cached.policy;
-  const state = await loadPolicyState(ctx.db, call);
-  const policy = {
-    version: state.version,
-    approvalLevels: state.approvalLevels,
-    skillCosts: state.skillCosts,
-    settings: state.settings,
-  };
+  if (!fresh && cached && cached.expiresAt > Date.now()) {
+    const budgetApplies = cached.policy.budgets.some(
+      (budget) =>
+        budget.enabled &&
+        budget.tenantId === call.tenantId &&
+        (budget.agentId === null || budget.agentId === call.agentId),
+    );
+    if (!budgetApplies) return { ...cached.policy, spend: NO_SPEND };
+  }
+  const policy = await loadPolicyState(ctx.db, call);
   if (policyCache.size > POLICY_CACHE_MAX_ENTRIES) policyCache.clear();
   policyCache.set(key, { policy, expiresAt: Date.now() + POLICY_CACHE_TTL_MS });
   return policy;

@@ -12,7 +12,7 @@ import {
   touchKey,
 } from "../db/api-keys.ts";
 import type { ApiKeyRow } from "../db/schema.ts";
-import { checkNewKey, type Principal } from "../domain/access.ts";
+import { checkNewKey, keyRevocationRefusal, type Principal } from "../domain/access.ts";
 import { generateApiKey, parseApiKey, secretMatches } from "../domain/api-keys.ts";
 import type { Role } from "../domain/vocabulary.ts";
 import { ApiError, invalidField } from "../lib/errors.ts";
@@ -44,6 +44,7 @@ export function principalOf(row: ApiKeyRow): Principal {
     role: row.role,
     maxLevel: row.maxLevel,
     tenantId: row.tenantId,
+    agentIds: row.agentIds,
   };
 }
 
@@ -78,6 +79,8 @@ export interface NewKeyCommand {
   role: Role;
   maxLevel: number | undefined;
   tenantId: string | null;
+  /** Agent keys: the agents it may act for; null: only itself. */
+  agentIds: string[] | null;
   name: string | null;
 }
 
@@ -100,6 +103,7 @@ export async function createKey(
       role: command.role,
       maxLevel: check.maxLevel,
       tenantId: command.tenantId,
+      agentIds: command.agentIds,
       name: command.name,
       createdBy: creator.principalId,
       actorKeyId: creator.keyId,
@@ -128,6 +132,11 @@ export async function getKey(ctx: ServiceContext, keyId: string): Promise<KeySum
 
 /** Revokes a key (idempotent, audited once); at once on this isolate, within the cache TTL elsewhere. */
 export async function revokeKey(ctx: ServiceContext, revoker: Principal, keyId: string): Promise<KeySummary> {
+  // A key's level never changes, so checking it before the revocation cannot race.
+  const target = await findKey(ctx.db, keyId);
+  if (!target) throw new ApiError("not_found", `No API key ${keyId}`);
+  const refusal = keyRevocationRefusal(revoker, target);
+  if (refusal) throw new ApiError("forbidden", refusal);
   const row = await revokeKeyRow(ctx.db, keyId, {
     principalId: revoker.principalId,
     keyId: revoker.keyId,

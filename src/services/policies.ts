@@ -12,11 +12,13 @@ import {
   type SettingsState,
   updateSettings,
 } from "../db/policies.ts";
-import type { Principal } from "../domain/access.ts";
+import { governedLevel, type Principal, policyChangeRefusal } from "../domain/access.ts";
+import { APPROVAL_LEVELS } from "../domain/vocabulary.ts";
 import { ApiError } from "../lib/errors.ts";
 import type { ServiceContext } from "./context.ts";
 
 const CHECK_VIOLATION = "23514";
+const MAX_APPROVAL_LEVEL = APPROVAL_LEVELS.owner_override;
 
 function actorOf(ctx: ServiceContext, principal: Principal): PolicyActor {
   return { principalId: principal.principalId, keyId: principal.keyId, requestId: ctx.requestId };
@@ -70,12 +72,47 @@ export async function changePolicy(
   if (change.kind === "update" && Object.keys(change.values).length === 0) {
     throw new ApiError("bad_request", "Send at least one field to change");
   }
+  const guard = await levelGuard(ctx, principal, kind, change);
   const { row, version } = await runChange(() =>
-    changePolicyRow(ctx.db, actorOf(ctx, principal), POLICY_TABLES[kind], change),
+    changePolicyRow(ctx.db, actorOf(ctx, principal), POLICY_TABLES[kind], change, guard),
   );
+  if (!row && Object.keys(guard).length > 0) {
+    throw new ApiError("conflict", "The rule changed while you were changing it; read it and retry");
+  }
   if (!row) throw new ApiError("not_found", `No ${kind} row ${"id" in change ? change.id : ""}`);
   ctx.log.info("policy_changed", { kind, change: change.kind, by: principal.principalId, version });
   return { row, version };
+}
+
+/** Columns whose values decide the level a rule governs: the compare-and-swap of a checked change. */
+const LEVEL_COLUMNS: Partial<Record<PolicyKind, string[]>> = {
+  "approval-levels": ["approval_level"],
+  "capability-rules": ["effect", "approval_level"],
+};
+
+/**
+ * An admin below the top level may only change rules governing levels up to its own, before and after
+ * the change (policyChangeRefusal). Top-level admins skip the extra read. Returns the column values the
+ * write must still find, so a concurrent change cannot slip past the check.
+ */
+async function levelGuard(
+  ctx: ServiceContext,
+  principal: Principal,
+  kind: PolicyKind,
+  change: PolicyChange,
+): Promise<Record<string, unknown>> {
+  if (principal.maxLevel >= MAX_APPROVAL_LEVEL) return {};
+  const before =
+    change.kind === "insert" ? undefined : await findPolicyRow(ctx.db, POLICY_TABLES[kind], change.id);
+  if (change.kind !== "insert" && !before) throw new ApiError("not_found", `No ${kind} row ${change.id}`);
+  const after = change.kind === "delete" ? undefined : { ...before, ...change.values };
+  const refusal = policyChangeRefusal(
+    principal,
+    Math.max(governedLevel(kind, before), governedLevel(kind, after)),
+  );
+  if (refusal) throw new ApiError("forbidden", refusal);
+  if (change.kind === "insert") return {};
+  return Object.fromEntries((LEVEL_COLUMNS[kind] ?? []).map((column) => [column, before?.[column] ?? null]));
 }
 
 export async function getSettings(ctx: ServiceContext): Promise<SettingsState> {
@@ -90,6 +127,8 @@ export async function changeSettings(
   if (Object.values(values).every((value) => value === undefined)) {
     throw new ApiError("bad_request", "Send at least one field to change");
   }
+  const refusal = policyChangeRefusal(principal, governedLevel("settings", {}));
+  if (refusal) throw new ApiError("forbidden", refusal);
   await runChange(() => updateSettings(ctx.db, actorOf(ctx, principal), values));
   return readSettings(ctx.db);
 }

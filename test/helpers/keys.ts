@@ -16,7 +16,14 @@ export interface TestKey {
 
 export async function createTestKey(
   role: Role,
-  options: { principalId?: string; maxLevel?: number; tenantId?: string | null; revoked?: boolean } = {},
+  options: {
+    principalId?: string;
+    maxLevel?: number;
+    tenantId?: string | null;
+    /** Agent keys default to platform keys (["*"]) so tests may name any agent; null binds to the principal. */
+    agentIds?: string[] | null;
+    revoked?: boolean;
+  } = {},
 ): Promise<TestKey> {
   const generated = await generateApiKey();
   const principalId = options.principalId ?? `${role}-${generated.keyId.slice(0, 6)}`;
@@ -26,6 +33,7 @@ export async function createTestKey(
       role,
       maxLevel: options.maxLevel ?? { agent: 1, approver: 3, admin: 5 }[role],
       tenantId: options.tenantId ?? null,
+      agentIds: options.agentIds !== undefined ? options.agentIds : role === "agent" ? ["*"] : null,
       name: `test ${role}`,
       createdBy: "test-setup",
       actorKeyId: "test",
