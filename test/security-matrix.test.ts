@@ -209,3 +209,90 @@ describe("security matrix: tenant, level and self-approval", () => {
     ).toBe(403);
   });
 });
+
+describe("security matrix: agent binding, requester principal, levels that decide and admin limits", () => {
+  const post = (path: string, key: TestKey, body: unknown = {}) =>
+    call(path, {
+      method: "POST",
+      headers: { ...key.headers, "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+
+  it("an agent key bound to itself cannot name another agent on any route that acts for one", async () => {
+    const bound = await createTestKey("agent", { principalId: "bot-self", tenantId: "acme", agentIds: null });
+    const evalBody = { skill_id: "a.b", tenant_id: "acme", agent_id: "bot-other" };
+    const createBody = { ...evalBody, policy_type: "cost", requested_by: "bot-self" };
+    expect((await post("/api/v1/policy/eval", bound, evalBody)).status).toBe(403);
+    expect((await post("/api/v1/policy/requests", bound, createBody)).status).toBe(403);
+    const own = await post("/api/v1/policy/requests", bound, { ...createBody, agent_id: undefined });
+    expect(own.status).toBe(200);
+    const { request_id } = (await own.json()) as { request_id: string };
+    const filed = (await (
+      await call(`/api/v1/policy/requests/${request_id}`, { headers: bound.headers })
+    ).json()) as { agent_id: string | null };
+    expect(filed.agent_id).toBe("bot-self");
+  });
+
+  it("the filing key's principal never decides, through any of its keys", async () => {
+    const filer = await createTestKey("agent", { principalId: "erin", tenantId: "acme" });
+    const res = await post("/api/v1/policy/requests", filer, {
+      policy_type: "cost",
+      skill_id: "a.b",
+      tenant_id: "acme",
+      requested_by: "not-erin",
+    });
+    const { request_id } = (await res.json()) as { request_id: string };
+    const erinApprover = await createTestKey("approver", {
+      principalId: "erin",
+      tenantId: "acme",
+      maxLevel: 5,
+    });
+    for (const action of ["approve", "reject"]) {
+      expect(
+        (await post(`/api/v1/policy/requests/${request_id}/${action}`, erinApprover)).status,
+        action,
+      ).toBe(403);
+    }
+  });
+
+  it("below the required level, approve and reject decide nothing", async () => {
+    const filer = await createTestKey("agent", { tenantId: "acme" });
+    const res = await post("/api/v1/policy/requests", filer, {
+      policy_type: "cost",
+      skill_id: "a.b",
+      tenant_id: "acme",
+      requested_by: filer.principalId,
+    });
+    const { request_id, required_level } = (await res.json()) as {
+      request_id: string;
+      required_level: number;
+    };
+    const below = await createTestKey("approver", { tenantId: "acme", maxLevel: required_level - 1 });
+    for (const action of ["approve", "reject"]) {
+      const answer = await post(`/api/v1/policy/requests/${request_id}/${action}`, below);
+      expect(answer.status, action).toBe(200);
+      expect(((await answer.json()) as { status: string }).status, action).toBe("pending");
+    }
+  });
+
+  it("an admin key below the top level manages nothing above its level", async () => {
+    const lowAdmin = await createTestKey("admin", { maxLevel: 3 });
+    const top = await createTestKey("approver", { maxLevel: 5 });
+    expect(
+      (await call(`/api/v1/admin/keys/${top.keyId}`, { method: "DELETE", headers: lowAdmin.headers })).status,
+    ).toBe(403);
+    expect(
+      (await post("/api/v1/admin/keys", lowAdmin, { principal_id: "x", role: "approver", max_level: 4 }))
+        .status,
+    ).toBe(403);
+    expect(
+      (
+        await post("/api/v1/admin/policies/approval-levels", lowAdmin, {
+          policy_type: "rate_limit",
+          tenant_id: "acme",
+          approval_level: "owner_override",
+        })
+      ).status,
+    ).toBe(403);
+  });
+});
