@@ -1,7 +1,7 @@
 // Policy evaluation as an operation: check who may ask, read the policy in one round trip, decide in
 // pure code (domain/evaluation.ts), count it and log the decision after the answer. Also the decision
 // log reads and the policy cache that filing a request uses.
-import { findDecision, insertDecision, listDecisions } from "../db/decisions.ts";
+import { type DecisionFilter, findDecision, insertDecision, listDecisions } from "../db/decisions.ts";
 import { type LoadedPolicyState, loadPolicyState } from "../db/policy-state.ts";
 import type { PolicyDecisionRow } from "../db/schema.ts";
 import { actingAgent, can, type Principal, readableTenant, tenantActionRefusal } from "../domain/access.ts";
@@ -15,7 +15,7 @@ import {
 } from "../domain/evaluation.ts";
 import { newDecisionId } from "../domain/ids.ts";
 import { MAX_PAYLOAD_BYTES, payloadTooLarge } from "../domain/limits.ts";
-import type { Decision, PolicyType } from "../domain/vocabulary.ts";
+import type { PolicyType } from "../domain/vocabulary.ts";
 import { ApiError, invalidField } from "../lib/errors.ts";
 import { MetricsBuffer } from "../lib/metrics.ts";
 import type { ServiceContext } from "./context.ts";
@@ -173,16 +173,7 @@ export async function getDecision(
 export async function searchDecisions(
   ctx: ServiceContext,
   principal: Principal,
-  query: {
-    tenantId?: string | undefined;
-    agentId?: string | undefined;
-    skillId?: string | undefined;
-    decision?: Decision | undefined;
-    since?: Date | undefined;
-    until?: Date | undefined;
-    limit: number;
-    offset: number;
-  },
+  query: DecisionFilter & { limit: number; offset: number },
 ): Promise<PolicyDecisionRow[]> {
   const scope = readableTenant(principal, query.tenantId);
   if (!scope.allowed) throw new ApiError("forbidden", scope.reason);
