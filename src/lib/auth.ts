@@ -94,8 +94,8 @@ export function requirePermission(permission: Permission): MiddlewareHandler<App
   };
 }
 
-/** Errors a route raises beyond those every protected route can (400/401/403/413/415/503). */
-export type RouteErrors = Partial<Record<404 | 409, string>>;
+/** Errors a route raises beyond those every protected route can (400/401/403/413/415/503); a 403 here replaces the generic description. */
+export type RouteErrors = Partial<Record<403 | 404 | 409, string>>;
 
 /**
  * An API route that needs a key holding `permission`. The permission check runs before any input

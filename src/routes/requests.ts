@@ -236,7 +236,10 @@ const create = protectedRoute(
       200: jsonResponse(CreatedSchema, "Filed (pending) or auto-approved; a retry replays the first answer"),
     },
   },
-  { 409: "Idempotency-Key reused with a different body, or policy kept changing" },
+  {
+    403: "The key's role, tenant or agent binding does not allow this, or policy denies the action (code policy_denied, nothing filed; details.reasons says why)",
+    409: "Idempotency-Key reused with a different body, or policy kept changing",
+  },
 );
 
 const read = protectedRoute(
