@@ -7,7 +7,7 @@ import { isDatabaseUnavailable } from "./db/errors.ts";
 import { newHttpRequestId } from "./domain/ids.ts";
 import { jsonInputProblem } from "./domain/limits.ts";
 import type { AppEnv } from "./env.ts";
-import { authenticate } from "./lib/auth.ts";
+import { authenticate, recordRefusal } from "./lib/auth.ts";
 import { ApiError, type ErrorCode, invalidField } from "./lib/errors.ts";
 import { createLogger, parseLogLevel } from "./lib/log.ts";
 import { MetricsBuffer } from "./lib/metrics.ts";
@@ -135,6 +135,7 @@ export function createApp() {
 
   app.onError((error, c) => {
     const apiError = toApiError(error, c);
+    recordRefusal(c, apiError);
     c.header("Cache-Control", "no-store");
     if (apiError.code === "database_unavailable") c.header("Retry-After", "5");
     for (const [name, value] of Object.entries(apiError.headers)) c.header(name, value);

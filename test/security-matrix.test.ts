@@ -2,10 +2,11 @@
 // garbage, an unknown key, a revoked key and every role (routes added later are covered as soon as
 // they appear in the document); then the tenant, level and self-approval rules on the routes they
 // govern.
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { Role } from "../src/domain/vocabulary.ts";
 import { call } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
+import { recordingDataset } from "./helpers/metrics.ts";
 
 const PUBLIC_OPERATIONS = new Set(["GET /health", "GET /openapi.json"]);
 
@@ -224,6 +225,8 @@ describe("security matrix: agent binding, requester principal, levels that decid
     const createBody = { ...evalBody, policy_type: "cost", requested_by: "bot-self" };
     expect((await post("/api/v1/policy/eval", bound, evalBody)).status).toBe(403);
     expect((await post("/api/v1/policy/requests", bound, createBody)).status).toBe(403);
+    const usage = { usage_id: "u-bound", tenant_id: "acme", agent_id: "bot-other", amount_cents: 1 };
+    expect((await post("/api/v1/policy/usage", bound, usage)).status).toBe(403);
     const own = await post("/api/v1/policy/requests", bound, { ...createBody, agent_id: undefined });
     expect(own.status).toBe(200);
     const { request_id } = (await own.json()) as { request_id: string };
@@ -294,5 +297,33 @@ describe("security matrix: agent binding, requester principal, levels that decid
         })
       ).status,
     ).toBe(403);
+  });
+});
+
+describe("security matrix: every refusal is logged and counted", () => {
+  it("a 403 from any layer (here tenant scope) writes auth_forbidden with the key id and counts it", async () => {
+    const outsider = await createTestKey("agent", { tenantId: "globex" });
+    const lines: string[] = [];
+    const spy = vi.spyOn(console, "log").mockImplementation((line: unknown) => void lines.push(String(line)));
+    const metrics = recordingDataset();
+    try {
+      const res = await call(
+        "/api/v1/policy/eval",
+        {
+          method: "POST",
+          headers: { ...outsider.headers, "Content-Type": "application/json" },
+          body: JSON.stringify({ skill_id: "a.b", tenant_id: "acme" }),
+        },
+        { METRICS: metrics, LOG_LEVEL: "info" },
+      );
+      expect(res.status).toBe(403);
+    } finally {
+      spy.mockRestore();
+    }
+    const refusal = lines.find((line) => line.includes('"msg":"auth_forbidden"'));
+    expect(refusal).toContain(outsider.keyId);
+    expect(refusal).toContain("may not act for tenant acme");
+    expect(refusal).not.toContain(outsider.token);
+    expect(metrics.totals()["nova_auth_failures_total{reason=forbidden}"]).toBe(1);
   });
 });

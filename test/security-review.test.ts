@@ -6,6 +6,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { testSql } from "./helpers/database.ts";
 import { call, type ErrorEnvelope, postJson } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
+import { recordingDataset } from "./helpers/metrics.ts";
 
 const REQUESTS = "/api/v1/policy/requests";
 const POLICIES = "/api/v1/admin/policies";
@@ -373,6 +374,26 @@ describe("6. levels bound vetoes and quorum", () => {
     ]);
   });
 
+  it("counts a note as note_added, not as an approval", async () => {
+    const tenant = newTenant();
+    await addPolicy("approval-levels", {
+      policy_type: "cost",
+      tenant_id: tenant,
+      approval_level: "manual_approve",
+    });
+    const filed = await file({ skill_id: "a.b", tenant_id: tenant });
+    const low = await createTestKey("approver", { maxLevel: 2 });
+    const metrics = recordingDataset();
+    const res = await call(
+      `${REQUESTS}/${filed.body.request_id}/approve`,
+      { method: "POST", headers: { ...low.headers, "Content-Type": "application/json" }, body: "{}" },
+      { METRICS: metrics },
+    );
+    expect(res.status).toBe(200);
+    expect(metrics.totals()).toMatchObject({ "nova_approval_actions_total{result=note_added}": 1 });
+    expect(metrics.totals()).not.toHaveProperty("nova_approval_actions_total{result=approval_added}");
+  });
+
   it("a level-1 approval does not count toward an M-of-N quorum of a level-4 request", async () => {
     const tenant = newTenant();
     await addPolicy("approval-levels", {
@@ -443,13 +464,39 @@ describe("7. an admin's level bounds what it manages", () => {
     const lowered = await patch(lowAdmin, { approval_level: "auto_approve" });
     expect(lowered.status).toBe(403);
     expect(((await lowered.json()) as ErrorEnvelope).error.message).toMatch(/governs approval level 4/);
-    // Rules within its level are its to manage.
-    const own = await addPolicy(
-      "approval-levels",
+    // A more specific row overrides the broader ones: writing it governs their level too. The global
+    // resource row is agent_approve (3), so a level-2 admin cannot undercut it for a tenant...
+    const undercut = await post(
+      `${POLICIES}/approval-levels`,
       { policy_type: "resource", tenant_id: tenant, approval_level: "pre_approved" },
       lowAdmin,
     );
+    expect(undercut.status).toBe(403);
+    expect(undercut.body.error.message).toMatch(/governs approval level 3/);
+    // ...while a level-3 admin manages level 3 and below.
+    const levelThree = await createTestKey("admin", { maxLevel: 3 });
+    const own = await addPolicy(
+      "approval-levels",
+      { policy_type: "resource", tenant_id: tenant, approval_level: "pre_approved" },
+      levelThree,
+    );
     expect(own.id).toBeGreaterThan(0);
+    // A require_approval rule at a low level could override a broader deny: capability rules are top-level.
+    expect(
+      (
+        await post(
+          `${POLICIES}/capability-rules`,
+          {
+            tenant_id: tenant,
+            agent_id: "bot-1",
+            skill_pattern: "x.y",
+            effect: "require_approval",
+            approval_level: "agent_approve",
+          },
+          levelThree,
+        )
+      ).status,
+    ).toBe(403);
     // Capability rules that can deny or allow anything, budgets and settings govern every level.
     expect(
       (

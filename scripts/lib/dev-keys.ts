@@ -3,7 +3,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Role } from "../../src/domain/vocabulary.ts";
-import { createKey, keyIsUsable } from "./keys.ts";
+import { createKey, usableKey } from "./keys.ts";
 
 interface DevKeySpec {
   label: string;
@@ -39,7 +39,9 @@ export async function ensureDevKeys(url: string, dataDir: string): Promise<Recor
   const keys: Record<string, string> = {};
   for (const spec of DEV_KEYS) {
     const existing = saved[spec.label];
-    if (existing && (await keyIsUsable(url, existing))) {
+    const current = existing ? await usableKey(url, existing) : undefined;
+    // Reused only while it still is what this script makes (a key from before agent binding is not).
+    if (existing && current && JSON.stringify(current.agent_ids) === JSON.stringify(spec.agentIds ?? null)) {
       keys[spec.label] = existing;
       continue;
     }

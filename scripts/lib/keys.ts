@@ -84,12 +84,13 @@ export async function listKeys(url: string): Promise<KeySummary[]> {
   );
 }
 
-/** Whether `token` is a key of this database that still works. */
-export async function keyIsUsable(url: string, token: string): Promise<boolean> {
+/** The key `token` stands for in this database, if it still works. */
+export async function usableKey(url: string, token: string): Promise<KeySummary | undefined> {
   const parsed = parseApiKey(token);
-  if (!parsed) return false;
+  if (!parsed) return undefined;
   return withDb(url, async (db) => {
     const [row] = await db.select().from(apiKeys).where(eq(apiKeys.id, parsed.keyId));
-    return Boolean(row && !row.revokedAt && (await secretMatches(parsed.secret, row.secretHash)));
+    const works = row && !row.revokedAt && (await secretMatches(parsed.secret, row.secretHash));
+    return works ? toKeySummary(row) : undefined;
   });
 }

@@ -93,6 +93,38 @@ export async function findPolicyRow(
   return row ? toSqlNames(table, row as Record<string, unknown>) : undefined;
 }
 
+/**
+ * Enabled approval-level rows of a policy type whose scope covers the given one (each of tenant,
+ * agent and skill NULL or equal), other than `excludeId`: the rules a row of that scope overrides.
+ */
+export async function broaderApprovalLevels(
+  db: Database,
+  scope: Record<string, unknown>,
+  excludeId: string | number | undefined,
+): Promise<Record<string, unknown>[]> {
+  const covers = (column: PgColumn, value: unknown) =>
+    value === null || value === undefined
+      ? sql`${column} IS NULL`
+      : sql`(${column} IS NULL OR ${column} = ${value})`;
+  const rows = await db
+    .select()
+    .from(policyApprovalLevels)
+    .where(
+      sql.join(
+        [
+          sql`${policyApprovalLevels.policyType} = ${scope.policy_type}`,
+          sql`${policyApprovalLevels.enabled}`,
+          covers(policyApprovalLevels.tenantId, scope.tenant_id),
+          covers(policyApprovalLevels.agentId, scope.agent_id),
+          covers(policyApprovalLevels.skillId, scope.skill_id),
+          ...(excludeId === undefined ? [] : [sql`${policyApprovalLevels.id} <> ${excludeId}`]),
+        ],
+        sql` AND `,
+      ),
+    );
+  return rows.map((row) => toSqlNames(policyApprovalLevels, row));
+}
+
 export type PolicyMutation = "insert" | "update" | "delete";
 
 /**

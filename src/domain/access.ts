@@ -1,7 +1,7 @@
 // Who may do what: roles, tenant scope, approval levels and the no-self-approval rule. Pure functions;
 // the HTTP layer turns a refusal into 403 (or 404 where admitting existence would leak another
 // tenant's data).
-import { type Role, toLevel } from "./vocabulary.ts";
+import { DEFAULT_POLICY, type Role, toLevel } from "./vocabulary.ts";
 
 export interface Principal {
   /** The key's id, or "bootstrap" for the ADMIN_API_KEY secret. */
@@ -198,19 +198,33 @@ export function keyRevocationRefusal(
 }
 
 /**
- * The highest approval level a policy row governs: an approval-level row its own level; a capability
- * rule that requires approval at a named level that level; anything else that can allow, deny or
- * price an action for every level (other capability rules, budgets, skill costs, settings) governs the
- * top level. Unknown names count as the top level.
+ * The highest approval level a policy row governs by itself: an approval-level row its own level.
+ * Every other kind governs the top level: capability rules can allow or deny anything and a more
+ * specific one overrides a broader deny; budgets, skill costs and settings price every action.
+ * Unknown level names count as the top level.
  */
 export function governedLevel(kind: string, row: Record<string, unknown> | undefined): number {
   if (row === undefined) return 0;
-  const levelOf = (name: unknown) => (typeof name === "string" ? (toLevel(name) ?? TOP_LEVEL) : TOP_LEVEL);
-  if (kind === "approval-levels") return levelOf(row.approval_level);
-  if (kind === "capability-rules" && row.effect === "require_approval" && row.approval_level) {
-    return levelOf(row.approval_level);
-  }
+  if (kind === "approval-levels") return levelOfName(row.approval_level);
   return TOP_LEVEL;
+}
+
+/**
+ * The level in force for the calls an approval-level row would take over: the strictest broader
+ * enabled row of its policy type (a row covering a superset of its scope), or the built-in default
+ * when no fully global row covers them. Writing the row governs this level too.
+ */
+export function levelInForce(broader: Record<string, unknown>[]): number {
+  const global = broader.some(
+    (row) => row.tenant_id === null && row.agent_id === null && row.skill_id === null,
+  );
+  const levels = broader.map((row) => levelOfName(row.approval_level));
+  if (!global) levels.push(levelOfName(DEFAULT_POLICY.approvalLevel));
+  return Math.max(0, ...levels);
+}
+
+function levelOfName(name: unknown): number {
+  return typeof name === "string" ? (toLevel(name) ?? TOP_LEVEL) : TOP_LEVEL;
 }
 
 const TOP_LEVEL = 5;

@@ -77,17 +77,29 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
   };
 }
 
+/**
+ * Every 403 `forbidden` (role, tenant, agent binding, approval identity, self-approval, admin level
+ * limits) is logged with the key id, never the key, and counted as nova_auth_failures_total
+ * {reason="forbidden"}, whichever layer refused it.
+ */
+export function recordRefusal(c: Context<AppEnv>, error: ApiError): void {
+  if (error.code !== "forbidden") return;
+  const principal = c.var.principal as Principal | undefined;
+  c.var.log?.warn("auth_forbidden", {
+    key_id: principal?.keyId,
+    role: principal?.role,
+    method: c.req.method,
+    path: c.req.path,
+    reason: error.message,
+  });
+  c.var.metrics?.count("nova_auth_failures_total", { reason: "forbidden" });
+}
+
 export function requirePermission(permission: Permission): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const principal = c.var.principal;
     if (!can(principal, permission)) {
-      c.var.log.warn("auth_forbidden", {
-        reason: "role",
-        role: principal.role,
-        permission,
-        key_id: principal.keyId,
-      });
-      c.var.metrics.count("nova_auth_failures_total", { reason: "forbidden" });
+      // Logged and counted where every refusal is (recordRefusal, from the app's error handler).
       throw new ApiError("forbidden", `The ${principal.role} role may not ${permission.replace(":", " ")}`);
     }
     return next();

@@ -79,13 +79,19 @@ export interface CreatedRequest {
   policy_version: number;
 }
 
-/** Applies a status change and counts it as nova_approval_actions_total{result}. */
-export async function transition(ctx: ServiceContext, change: Transition): Promise<ApprovalRequestRow[]> {
+/**
+ * Applies a status change and counts it as nova_approval_actions_total{result}: the state machine's
+ * result when given (approval_added, note_added, ...), else the new status.
+ */
+export async function transition(
+  ctx: ServiceContext,
+  change: Transition & { result?: string },
+): Promise<ApprovalRequestRow[]> {
   const rows = await applyTransition(ctx.db, change);
   if (rows.length > 0) {
     ctx.metrics.count(
       "nova_approval_actions_total",
-      { result: change.toStatus ?? "approval_added" },
+      { result: change.result ?? change.toStatus ?? "approval_added" },
       rows.length,
     );
   }

@@ -2,6 +2,7 @@
 // the policy-wide settings. The audit trigger records every change with the actor named here.
 import { sqlState, UNIQUE_VIOLATION } from "../db/errors.ts";
 import {
+  broaderApprovalLevels,
   changePolicyRow,
   findPolicyRow,
   listPolicyRows,
@@ -12,7 +13,7 @@ import {
   type SettingsState,
   updateSettings,
 } from "../db/policies.ts";
-import { governedLevel, type Principal, policyChangeRefusal } from "../domain/access.ts";
+import { governedLevel, levelInForce, type Principal, policyChangeRefusal } from "../domain/access.ts";
 import { APPROVAL_LEVELS } from "../domain/vocabulary.ts";
 import { ApiError } from "../lib/errors.ts";
 import type { ServiceContext } from "./context.ts";
@@ -106,9 +107,14 @@ async function levelGuard(
     change.kind === "insert" ? undefined : await findPolicyRow(ctx.db, POLICY_TABLES[kind], change.id);
   if (change.kind !== "insert" && !before) throw new ApiError("not_found", `No ${kind} row ${change.id}`);
   const after = change.kind === "delete" ? undefined : { ...before, ...change.values };
+  // A row also governs what it overrides: the level in force for the scope it takes over.
+  const overridden =
+    kind === "approval-levels" && after
+      ? levelInForce(await broaderApprovalLevels(ctx.db, after, "id" in change ? change.id : undefined))
+      : 0;
   const refusal = policyChangeRefusal(
     principal,
-    Math.max(governedLevel(kind, before), governedLevel(kind, after)),
+    Math.max(governedLevel(kind, before), governedLevel(kind, after), overridden),
   );
   if (refusal) throw new ApiError("forbidden", refusal);
   if (change.kind === "insert") return {};

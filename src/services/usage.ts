@@ -2,7 +2,7 @@
 
 import type { SpendLedgerRow } from "../db/schema.ts";
 import { recordUsage } from "../db/usage.ts";
-import { type Principal, tenantActionRefusal } from "../domain/access.ts";
+import { actingAgent, type Principal, tenantActionRefusal } from "../domain/access.ts";
 import { ApiError, invalidField } from "../lib/errors.ts";
 import type { ServiceContext } from "./context.ts";
 
@@ -27,13 +27,17 @@ export async function reportUsage(
 ): Promise<{ row: SpendLedgerRow; created: boolean }> {
   const refusal = tenantActionRefusal(principal, command.tenantId);
   if (refusal) throw new ApiError("forbidden", refusal);
+  // Spend counts against the agent's budgets, so an agent key reports only for agents it acts for.
+  const agent = actingAgent(principal, command.agentId);
+  if (!agent.allowed) throw new ApiError("forbidden", agent.reason);
+  const agentId = agent.agentId;
   const occurredAt = command.occurredAt ?? new Date();
   if (occurredAt.getTime() > Date.now() + MAX_CLOCK_SKEW_MS) {
     throw invalidField("occurred_at", "must not be in the future");
   }
   const { row, created } = await recordUsage(ctx.db, {
     tenantId: command.tenantId,
-    agentId: command.agentId,
+    agentId,
     skillId: command.skillId,
     amountCents: command.amountCents,
     reference: command.usageId,
@@ -41,7 +45,7 @@ export async function reportUsage(
   });
   const same =
     row.tenantId === command.tenantId &&
-    row.agentId === command.agentId &&
+    row.agentId === agentId &&
     row.skillId === command.skillId &&
     row.amountCents === command.amountCents &&
     (command.occurredAt === undefined || row.occurredAt.getTime() === occurredAt.getTime());

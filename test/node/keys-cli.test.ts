@@ -1,7 +1,7 @@
 // The operator key commands (scripts/lib/keys.ts) against a real migrated database.
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createKey, keyIsUsable, listKeys, revokeKey } from "../../scripts/lib/keys.ts";
+import { createKey, listKeys, revokeKey, usableKey } from "../../scripts/lib/keys.ts";
 import { migrateUp } from "../../scripts/lib/migrations.ts";
 import { parseApiKey } from "../../src/domain/api-keys.ts";
 import { scratchDatabase } from "./scratch-database.ts";
@@ -26,7 +26,7 @@ describe("operator key commands", () => {
     });
     expect(created).toMatchObject({ principal_id: "ops", role: "approver", max_level: 4, tenant_id: "acme" });
     expect(created.created_by).toMatch(/^cli:/);
-    expect(await keyIsUsable(url, created.api_key)).toBe(true);
+    expect(await usableKey(url, created.api_key)).toMatchObject({ key_id: created.key_id });
 
     const listed = await listKeys(url);
     expect(listed.map((key) => key.key_id)).toContain(created.key_id);
@@ -34,7 +34,7 @@ describe("operator key commands", () => {
 
     const revoked = await revokeKey(url, created.key_id);
     expect(revoked?.revoked_at).not.toBeNull();
-    expect(await keyIsUsable(url, created.api_key)).toBe(false);
+    expect(await usableKey(url, created.api_key)).toBeUndefined();
     expect(await revokeKey(url, "0123456789abcdef")).toBeUndefined();
 
     const client = new pg.Client({ connectionString: url });
