@@ -92,6 +92,31 @@ describe("1. filing applies the same evaluation as eval", () => {
     expect(rows[0]?.n).toBe(0);
   });
 
+  it("a retry of a request filed before policy turned to deny replays its first answer", async () => {
+    const tenant = newTenant();
+    const body = { policy_type: "cost", requested_by: "platform", skill_id: "late.deny", tenant_id: tenant };
+    const send = () =>
+      call(REQUESTS, {
+        method: "POST",
+        headers: {
+          ...platformAgent.headers,
+          "Content-Type": "application/json",
+          "Idempotency-Key": `k-${tenant}`,
+        },
+        body: JSON.stringify(body),
+      });
+    const first = await send();
+    expect(first.status).toBe(200);
+    const firstBody = await first.json();
+    await addPolicy("capability-rules", { tenant_id: tenant, skill_pattern: "late.*", effect: "deny" });
+    const retry = await send();
+    expect(retry.status).toBe(200);
+    expect(retry.headers.get("Idempotent-Replayed")).toBe("true");
+    expect(await retry.json()).toEqual(firstBody);
+    // A new filing is refused.
+    expect((await file({ skill_id: "late.deny", tenant_id: tenant })).body.error.code).toBe("policy_denied");
+  });
+
   it("eval and filing agree over a table of policies", async () => {
     const scenarios: {
       name: string;

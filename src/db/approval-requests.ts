@@ -52,6 +52,21 @@ export async function insertRequest(
   };
 }
 
+/** The request a key filed under an Idempotency-Key, if any. */
+export async function findByIdempotencyKey(
+  db: Database,
+  keyId: string,
+  idempotencyKey: string,
+): Promise<ApprovalRequestRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(approvalRequests)
+    .where(
+      and(eq(approvalRequests.createdByKeyId, keyId), eq(approvalRequests.idempotencyKey, idempotencyKey)),
+    );
+  return row;
+}
+
 export async function loadRequest(db: Database, id: string): Promise<ApprovalRequestRow | undefined> {
   const [row] = await db.select().from(approvalRequests).where(eq(approvalRequests.id, id));
   return row;

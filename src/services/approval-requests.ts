@@ -3,6 +3,7 @@
 // one set of tenant, identity and state-machine rules applies everywhere. Every status change goes
 // through `transition` (one statement: status, history, outbox event, ledger) and is counted here.
 import {
+  findByIdempotencyKey,
   insertRequest,
   type ListPosition,
   listRequests,
@@ -135,6 +136,17 @@ function policyRefusal(ctx: ServiceContext, command: CreateCommand, refusal: Pla
   );
 }
 
+/** The first answer to an Idempotency-Key, for a retry with the same body; another body is 409. */
+function replay(
+  row: ApprovalRequestRow,
+  bodyHash: string | null,
+): { created: CreatedRequest; replayed: true } {
+  if (row.idempotencyBodyHash !== bodyHash) {
+    throw new ApiError("conflict", "This Idempotency-Key was used with a different body");
+  }
+  return { created: row.createResponse as unknown as CreatedRequest, replayed: true };
+}
+
 export async function createRequest(
   ctx: ServiceContext,
   principal: Principal,
@@ -156,7 +168,14 @@ export async function createRequest(
   for (let attempt = 0; attempt < MAX_CREATE_ATTEMPTS; attempt++) {
     const policy = await policyToJudge(ctx, command, attempt > 0);
     const plan = planRequest(command, policy);
-    if ("refused" in plan) throw policyRefusal(ctx, command, plan);
+    if ("refused" in plan) {
+      // A retry of a request filed before policy turned to deny still gets its first answer.
+      const earlier = command.idempotencyKey
+        ? await findByIdempotencyKey(ctx.db, principal.keyId, command.idempotencyKey)
+        : undefined;
+      if (!earlier) throw policyRefusal(ctx, command, plan);
+      return replay(earlier, bodyHash);
+    }
     const now = new Date();
     const id = newRequestId();
     const expiresAt = new Date(now.getTime() + command.expiresInSeconds * 1000);
@@ -217,12 +236,7 @@ export async function createRequest(
       command.requestedBy,
     );
     if (inserted.outcome === "retry") continue;
-    if (inserted.outcome === "existing") {
-      if (inserted.row.idempotencyBodyHash !== bodyHash) {
-        throw new ApiError("conflict", "This Idempotency-Key was used with a different body");
-      }
-      return { created: inserted.row.createResponse as unknown as CreatedRequest, replayed: true };
-    }
+    if (inserted.outcome === "existing") return replay(inserted.row, bodyHash);
     ctx.metrics.count("nova_approval_requests_total", { status: plan.status });
     if (plan.status === "auto_approved")
       ctx.metrics.count("nova_approval_actions_total", { result: "auto_approved" });
