@@ -31,7 +31,7 @@ import {
   planRequest,
   type Refusal,
 } from "../domain/approvals.ts";
-import { canonicalJson, sha256Hex } from "../domain/encoding.ts";
+import { canonicalJson, fromBase64, sha256Hex, toBase64Url } from "../domain/encoding.ts";
 import { newCorrelationId, newRequestId, REQUEST_ID_PATTERN } from "../domain/ids.ts";
 import { type ApprovalStatus, type PolicyType, WEBHOOK_EVENTS } from "../domain/vocabulary.ts";
 import { webhookUrlProblem } from "../domain/webhook-url.ts";
@@ -303,12 +303,12 @@ export async function searchRequests(
 }
 
 function encodeCursor(row: ApprovalRequestRow): string {
-  return btoa(`${row.createdAt.toISOString()}|${row.id}`).replace(/=+$/, "");
+  return toBase64Url(new TextEncoder().encode(`${row.createdAt.toISOString()}|${row.id}`));
 }
 
 function decodeCursor(cursor: string): ListPosition {
   try {
-    const [at, id] = atob(cursor).split("|");
+    const [at, id] = new TextDecoder().decode(fromBase64(cursor)).split("|");
     const createdAt = new Date(at ?? "");
     if (!id || !REQUEST_ID_PATTERN.test(id) || Number.isNaN(createdAt.getTime()))
       throw new Error("bad cursor");
