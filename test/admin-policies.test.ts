@@ -121,6 +121,7 @@ const KINDS: Kind[] = [
       skill_id: null,
       auto_approve_max_tokens: 1000,
       escalation_timeout_seconds: 300,
+      escalation_chain: [],
       enabled: true,
     },
     patch: { escalation_timeout_seconds: 900 },

@@ -1,25 +1,31 @@
-// The cron and queue entry points exist and behave safely until their own issues fill them in.
+// The cron and queue entry points: the cron runs the escalation job and logs one summary line; the
+// queue consumer behaves safely until webhook delivery lands.
 import {
   createExecutionContext,
   createMessageBatch,
   createScheduledController,
   getQueueResult,
+  waitOnExecutionContext,
 } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import worker from "../src/index.ts";
 import { testEnv } from "./helpers/database.ts";
 
 describe("worker entry points", () => {
-  it("runs the every-minute scheduled handler and logs the run", async () => {
+  it("runs the escalation job every minute and logs one summary line", async () => {
     const log = vi.spyOn(console, "log").mockImplementation(() => {});
+    const ctx = createExecutionContext();
     await worker.scheduled(
       createScheduledController({ cron: "* * * * *", scheduledTime: 0 }),
       testEnv({ LOG_LEVEL: "info" }),
+      ctx,
     );
+    await waitOnExecutionContext(ctx);
     const lines = log.mock.calls.map(([line]) => JSON.parse(String(line)) as Record<string, unknown>);
-    expect(lines).toContainEqual(
-      expect.objectContaining({ msg: "scheduled_run", cron: "* * * * *", job: "escalation" }),
-    );
+    const runs = lines.filter((line) => line.msg === "escalation_run");
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ job: "escalation", trigger: "cron", paused: false, cut_short: false });
+    expect(runs[0]?.run_id).toMatch(/^run_[0-9a-f]{32}$/);
     log.mockRestore();
   });
 

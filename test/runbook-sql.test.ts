@@ -107,9 +107,11 @@ describe("runbook SQL", () => {
     expect(indexes.sort()).toEqual([
       "approval_requests_correlation_id_key",
       "approval_requests_created_status_idx",
+      "approval_requests_escalation_due_idx",
       "approval_requests_expires_status_idx",
       "approval_requests_idempotency_key",
       "approval_requests_list_idx",
+      "approval_requests_open_expiry_idx",
       "approval_requests_pending_idx",
       "approval_requests_pkey",
       "approval_requests_status_tenant_idx",

@@ -26,6 +26,7 @@ import {
   BUDGET_PERIODS,
   CAPABILITY_EFFECTS,
   DECISIONS,
+  type EscalationTier,
   POLICY_TYPES,
   type PolicyType,
   ROLES,
@@ -70,6 +71,10 @@ export const approvalRequests = pgTable(
     escalateTo: text("escalate_to"),
     escalationTimeoutSeconds: integer("escalation_timeout_seconds").notNull().default(300),
     escalatedAt: timestamptz("escalated_at"),
+    /** When the next escalation step is due; NULL when the chain has ended (or the request is decided). */
+    escalationDeadline: timestamptz("escalation_deadline"),
+    /** Escalation steps taken so far: the index of the next tier in policy_snapshot.escalation_chain. */
+    escalationTier: smallint("escalation_tier").notNull().default(0),
     /** The policy row(s) this request was judged by, frozen at creation. */
     policySnapshot: jsonb("policy_snapshot").$type<Record<string, unknown>>().notNull().default({}),
     estimatedCostCents: integer("estimated_cost_cents").notNull().default(0),
@@ -108,6 +113,13 @@ export const approvalRequests = pgTable(
       .on(table.createdByKeyId, table.idempotencyKey)
       .where(sql`${table.idempotencyKey} IS NOT NULL`),
     index("approval_requests_list_idx").on(table.tenantId, table.createdAt, table.id),
+    // What the escalation job reads each minute: open requests by deadline, oldest first.
+    index("approval_requests_escalation_due_idx")
+      .on(table.escalationDeadline)
+      .where(sql`${table.status} IN ('pending', 'escalated') AND ${table.escalationDeadline} IS NOT NULL`),
+    index("approval_requests_open_expiry_idx")
+      .on(table.expiresAt)
+      .where(sql`${table.status} IN ('pending', 'escalated')`),
     check("approval_requests_id_format", sql`${table.id} ~ '^apr_[0-9a-f]{16}$'`),
     check("approval_requests_status_valid", sql`${table.status} IN (${quotedList(APPROVAL_STATUSES)})`),
     check("approval_requests_policy_type_valid", sql`${table.policyType} IN (${quotedList(POLICY_TYPES)})`),
@@ -137,6 +149,12 @@ export const policyApprovalLevels = pgTable(
     autoApproveMaxTokens: integer("auto_approve_max_tokens").notNull().default(1000),
     escalateTo: text("escalate_to"),
     escalationTimeoutSeconds: integer("escalation_timeout_seconds").notNull().default(300),
+    /**
+     * Ordered escalation tiers `[{escalate_to, after_seconds}]`: each reassigns a request still
+     * undecided `after_seconds` after the previous step. Empty: one step to `escalate_to` after
+     * `escalation_timeout_seconds`.
+     */
+    escalationChain: jsonb("escalation_chain").$type<EscalationTier[]>().notNull().default([]),
     requiredApprovals: smallint("required_approvals").notNull().default(1),
     enabled: boolean("enabled").notNull().default(true),
     createdAt: timestamptz("created_at").notNull().defaultNow(),
@@ -399,6 +417,20 @@ export const policyDecisions = pgTable(
   ],
 );
 
+/** Operator switches and the last run of each background job (one row per job, e.g. "escalation"). */
+export const jobControls = pgTable("job_controls", {
+  job: text("job").primaryKey(),
+  paused: boolean("paused").notNull().default(false),
+  /** Why it was paused or resumed, by whom and when (also in audit_events). */
+  reason: text("reason"),
+  changedBy: text("changed_by"),
+  changedAt: timestamptz("changed_at"),
+  /** The summary of the last run (the JSON line the run logged). */
+  lastRun: jsonb("last_run").$type<Record<string, unknown>>(),
+  lastRunAt: timestamptz("last_run_at"),
+});
+
+export type JobControlRow = typeof jobControls.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type WebhookOutboxRow = typeof webhookOutbox.$inferSelect;
 export type CapabilityRuleRow = typeof capabilityRules.$inferSelect;

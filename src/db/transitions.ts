@@ -4,7 +4,7 @@
 // all or nothing. Single requests pass `version = n` in `where` (a compare-and-swap: a lost race
 // changes no row); bulk operations and the cron pass a filter. The state machine's ALLOWED_FROM is
 // enforced in the statement itself.
-import { type SQL, sql } from "drizzle-orm";
+import { SQL, sql } from "drizzle-orm";
 import { ALLOWED_FROM, OPEN_STATUSES } from "../domain/approvals.ts";
 import type { ApprovalEntry, ApprovalStatus, WebhookEvent } from "../domain/vocabulary.ts";
 import type { Database } from "./client.ts";
@@ -17,8 +17,11 @@ export interface Transition {
   /** New status, or null when only approvals change (approval_added). */
   toStatus: ApprovalStatus | null;
   actor: string;
-  reason: string | null;
+  /** Text, or a per-row SQL expression over the row before the change (e.g. who it escalates to). */
+  reason: string | null | SQL;
   event: WebhookEvent;
+  /** Further `column = expression` assignments (the escalation job's reassignment and next deadline). */
+  assignments?: SQL[];
   /** Replacement approvals_json and current_level (single-request approve/reject). */
   approvals?: ApprovalEntry[];
   currentLevel?: number;
@@ -39,7 +42,7 @@ export function outboxInsert(
   rows: SQL,
   event: WebhookEvent,
   actor: string,
-  reason: string | null,
+  reason: string | null | SQL,
   at: Date,
 ): SQL {
   return sql`
@@ -70,12 +73,17 @@ export function transitionStatement(t: Transition): SQL {
   const from = t.toStatus === null ? OPEN_STATUSES : ALLOWED_FROM[t.toStatus];
   const timestamp = t.at.toISOString();
   const terminal = t.toStatus !== null && TERMINAL.includes(t.toStatus);
+  const reason = t.reason instanceof SQL ? sql`(${t.reason})` : t.reason;
   const history =
     t.toStatus === null
       ? sql`status_history_json`
       : sql`status_history_json || jsonb_build_array(jsonb_build_object(
           'from_status', status, 'to_status', ${t.toStatus}::text, 'actor', ${t.actor}::text,
-          'reason', ${t.reason}::text, 'timestamp', ${timestamp}::text))`;
+          'reason', ${reason}::text, 'timestamp', ${timestamp}::text))`;
+  // The outbox reads the changed rows, so a per-row reason is taken from the history entry just written.
+  const outboxReason =
+    t.reason instanceof SQL && t.toStatus !== null ? sql`status_history_json->-1->>'reason'` : reason;
+  const extra = t.assignments?.length ? sql`, ${sql.join(t.assignments, sql`, `)}` : sql``;
   return sql`
     WITH changed AS (
       UPDATE ${approvalRequests} SET
@@ -85,12 +93,13 @@ export function transitionStatement(t: Transition): SQL {
         current_level = ${t.currentLevel === undefined ? sql`current_level` : sql`${t.currentLevel}::smallint`},
         resolved_at = ${terminal ? sql`${timestamp}::timestamptz` : sql`resolved_at`},
         escalated_at = ${t.toStatus === "escalated" ? sql`${timestamp}::timestamptz` : sql`escalated_at`},
+        ${terminal ? sql`escalation_deadline = NULL,` : sql``}
         updated_at = ${timestamp}::timestamptz,
-        version = version + 1
+        version = version + 1${extra}
       WHERE (${t.where}) AND status IN (${quoted(from)})
       RETURNING *
     ),
-    outbox AS (${outboxInsert(sql`changed`, t.event, t.actor, t.reason, t.at)}),
+    outbox AS (${outboxInsert(sql`changed`, t.event, t.actor, outboxReason, t.at)}),
     ledger AS (${ledgerInsert(sql`changed`, "approved", "approval", t.at)})
     SELECT * FROM changed`;
 }

@@ -31,7 +31,8 @@ export const OPEN_STATUSES = ["pending", "escalated"] as const satisfies readonl
 export const ALLOWED_FROM: Record<ApprovalStatus, readonly ApprovalStatus[]> = {
   pending: [],
   auto_approved: [],
-  escalated: ["pending"],
+  // escalated → escalated: the next tier of an escalation chain reassigns the request.
+  escalated: ["pending", "escalated"],
   approved: OPEN_STATUSES,
   rejected: OPEN_STATUSES,
   cancelled: OPEN_STATUSES,
@@ -188,6 +189,8 @@ export interface RequestPlan {
   requiredApprovals: number;
   escalateTo: string | null;
   escalationTimeoutSeconds: number;
+  /** The tiers the escalation job walks, frozen onto the request (policy_snapshot.escalation_chain). */
+  escalationChain: { escalate_to: string | null; after_seconds: number }[];
   costCents: number;
   tokens: number;
   /** Why it starts so: the first history entry's reason. */
@@ -228,12 +231,20 @@ export function planRequest(
     cost: matched?.autoApproveMaxCostCents ?? DEFAULT_POLICY.autoApproveMaxCostCents,
     tokens: matched?.autoApproveMaxTokens ?? DEFAULT_POLICY.autoApproveMaxTokens,
   };
+  const escalateTo = matched?.escalateTo ?? null;
+  const escalationTimeoutSeconds =
+    matched?.escalationTimeoutSeconds ?? DEFAULT_POLICY.escalationTimeoutSeconds;
+  const configured = matched?.escalationChain ?? [];
+  const escalationChain = configured.length
+    ? configured
+    : [{ escalate_to: escalateTo, after_seconds: escalationTimeoutSeconds }];
   return {
     status: autoApproved ? "auto_approved" : "pending",
     requiredLevel: level,
     requiredApprovals: matched?.requiredApprovals ?? 1,
-    escalateTo: matched?.escalateTo ?? null,
-    escalationTimeoutSeconds: matched?.escalationTimeoutSeconds ?? DEFAULT_POLICY.escalationTimeoutSeconds,
+    escalateTo: escalateTo ?? configured[0]?.escalate_to ?? null,
+    escalationTimeoutSeconds,
+    escalationChain,
     costCents,
     tokens,
     reason: autoApproved
@@ -249,6 +260,7 @@ export function planRequest(
       decision: evaluation.decision,
       reasons: evaluation.reasons,
       checks: evaluation.checks,
+      escalation_chain: escalationChain,
     },
     evaluation,
   };

@@ -19,6 +19,7 @@ import {
   type CheckOutcome,
   DEFAULT_POLICY,
   type Decision,
+  type EscalationTier,
   levelName,
   type PolicyType,
   toLevel,
@@ -38,6 +39,8 @@ export interface ApprovalLevelPolicy {
   autoApproveMaxTokens: number;
   escalateTo: string | null;
   escalationTimeoutSeconds: number;
+  /** Ordered escalation tiers; empty: one step to escalateTo after escalationTimeoutSeconds. */
+  escalationChain?: EscalationTier[] | undefined;
   requiredApprovals: number;
   enabled: boolean;
 }

@@ -21,5 +21,8 @@ export const newDecisionId = (): string => `dec_${randomHex(10)}`;
 export const KEY_ID_PATTERN = /^[0-9a-f]{16}$/;
 export const newKeyId = (): string => randomHex(8);
 
+/** Background job runs (cron, manual): their log lines and audit rows carry it. */
+export const newRunId = (): string => `run_${randomHex(16)}`;
+
 /** HTTP request ids (X-Request-Id) when the caller sends none. */
 export const newHttpRequestId = (): string => `req_${randomHex(16)}`;

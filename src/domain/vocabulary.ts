@@ -87,6 +87,12 @@ export interface StatusHistoryEntry {
   timestamp: string;
 }
 
+/** One step of an escalation chain: after `after_seconds` without a decision, reassign to `escalate_to`. */
+export interface EscalationTier {
+  escalate_to: string;
+  after_seconds: number;
+}
+
 /** What an approver's entry records; `note`: an approver below the required level, deciding nothing. */
 export const APPROVER_ACTIONS = ["approve", "reject", "note"] as const;
 export type ApproverAction = (typeof APPROVER_ACTIONS)[number];

@@ -13,6 +13,11 @@ export const MAX_DATA_POINTS_PER_INVOCATION = 25;
 
 export type Labels = Record<string, string>;
 
+/** Where data points go: the Analytics Engine binding (structurally, so Node scripts can pass none). */
+export interface MetricsSink {
+  writeDataPoint(point: { indexes?: string[]; blobs?: string[]; doubles?: number[] }): void;
+}
+
 export function labelKey(labels: Labels): string {
   return Object.keys(labels)
     .sort()
@@ -36,7 +41,7 @@ export class MetricsBuffer {
   }
 
   /** Writes one data point per series and empties the buffer. */
-  flush(dataset: AnalyticsEngineDataset | undefined, log?: Logger): void {
+  flush(dataset: MetricsSink | undefined, log?: Logger): void {
     const entries = [...this.series.values()];
     this.series.clear();
     if (!dataset || entries.length === 0) return;

@@ -43,6 +43,28 @@ export const ApprovalLevelFields = z.object({
     .min(1)
     .max(30 * 24 * 3600)
     .default(300),
+  escalation_chain: z
+    .array(
+      z
+        .object({
+          escalate_to: Identifier.openapi({ description: "Who the request is reassigned to at this tier" }),
+          after_seconds: z
+            .number()
+            .int()
+            .min(1)
+            .max(30 * 24 * 3600)
+            .openapi({
+              description: "Seconds without a decision since the previous step (creation for the first)",
+            }),
+        })
+        .strict(),
+    )
+    .max(10)
+    .default([])
+    .openapi({
+      description:
+        "Escalation tiers, in order. Empty: one step to escalate_to after escalation_timeout_seconds.",
+    }),
   required_approvals: z.number().int().min(1).max(10).default(1),
   enabled: z.boolean().default(true),
 });
@@ -119,6 +141,7 @@ export function toPolicyOverrides(overrides: z.infer<typeof PolicyOverrides>): D
       autoApproveMaxTokens: row.auto_approve_max_tokens,
       escalateTo: row.escalate_to,
       escalationTimeoutSeconds: row.escalation_timeout_seconds,
+      escalationChain: row.escalation_chain,
       requiredApprovals: row.required_approvals,
       enabled: row.enabled,
     })),

@@ -30,6 +30,7 @@ import {
   type PlanRefusal,
   planRequest,
   type Refusal,
+  type RequestState,
 } from "../domain/approvals.ts";
 import { canonicalJson, fromBase64, sha256Hex, toBase64Url } from "../domain/encoding.ts";
 import { newCorrelationId, newRequestId, REQUEST_ID_PATTERN } from "../domain/ids.ts";
@@ -219,6 +220,10 @@ export async function createRequest(
         requiredApprovals: plan.requiredApprovals,
         escalateTo: plan.escalateTo,
         escalationTimeoutSeconds: plan.escalationTimeoutSeconds,
+        escalationDeadline:
+          plan.status === "pending" && plan.escalationChain[0]
+            ? new Date(now.getTime() + plan.escalationChain[0].after_seconds * 1000)
+            : null,
         policySnapshot: plan.snapshot,
         estimatedCostCents: plan.costCents,
         webhookUrl: command.webhookUrl,
@@ -262,7 +267,11 @@ async function visibleRequest(
   return row;
 }
 
-/** Reads a request; with `waitSeconds`, holds until it is decided or the time is up. */
+/**
+ * Reads a request; with `waitSeconds`, holds until it is decided or the time is up. A request past
+ * its expires_at reads `expired` at once (expired here through the transition path if the job has not
+ * got to it yet), so an agent can rely on it as a refusal.
+ */
 export async function getRequest(
   ctx: ServiceContext,
   principal: Principal,
@@ -270,14 +279,27 @@ export async function getRequest(
   waitSeconds = 0,
 ): Promise<ApprovalRequestRow> {
   const deadline = Date.now() + Math.min(waitSeconds, MAX_WAIT_SECONDS) * 1000;
-  let row = await visibleRequest(ctx, principal, id);
+  let row = await expireIfDue(ctx, await visibleRequest(ctx, principal, id));
   while (isOpen(row.status)) {
-    const left = deadline - Date.now();
+    const left = Math.min(deadline, row.expiresAt.getTime()) - Date.now();
     if (left <= 0) break;
     await new Promise((resolve) => setTimeout(resolve, Math.min(WAIT_POLL_MS, left)));
-    row = await visibleRequest(ctx, principal, id);
+    row = await expireIfDue(ctx, await visibleRequest(ctx, principal, id));
   }
   return row;
+}
+
+/** An open request past its expires_at becomes expired (compare-and-swap; a lost race re-reads). */
+async function expireIfDue(ctx: ServiceContext, row: ApprovalRequestRow): Promise<ApprovalRequestRow> {
+  const now = new Date();
+  const expiry = decide(stateOf(row), { kind: "expire" }, now);
+  if ("refused" in expiry) return row;
+  const [expired] = await transition(ctx, {
+    where: requestAtVersion(row.id, row.version),
+    ...expiry,
+    at: now,
+  });
+  return expired ?? (await loadRequest(ctx.db, row.id)) ?? row;
 }
 
 export interface ListQuery extends Omit<RequestFilter, "tenantId"> {
@@ -318,6 +340,17 @@ function decodeCursor(cursor: string): ListPosition {
   }
 }
 
+function stateOf(row: ApprovalRequestRow): RequestState {
+  return {
+    status: row.status,
+    requiredLevel: row.requiredLevel,
+    requiredApprovals: row.requiredApprovals,
+    currentLevel: row.currentLevel,
+    approvals: row.approvalsJson,
+    expiresAt: row.expiresAt,
+  };
+}
+
 function refusalError(refusal: Refusal): ApiError {
   if (refusal.refused === "not_open") {
     return new ApiError("conflict", `The request is already ${refusal.status}`, { status: refusal.status });
@@ -343,14 +376,7 @@ async function act(
     const row = await visibleRequest(ctx, principal, id);
     authorize(row);
     const now = new Date();
-    const state = {
-      status: row.status,
-      requiredLevel: row.requiredLevel,
-      requiredApprovals: row.requiredApprovals,
-      currentLevel: row.currentLevel,
-      approvals: row.approvalsJson,
-      expiresAt: row.expiresAt,
-    };
+    const state = stateOf(row);
     const outcome = decide(state, action, now);
     const where = requestAtVersion(id, row.version);
     if ("refused" in outcome) {

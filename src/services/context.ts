@@ -1,15 +1,24 @@
 // What every service call gets, whoever calls it (a route, the cron, the queue consumer, the console,
 // MCP): the database, the bindings, a logger, the invocation's metric counters and waitUntil. No
 // Hono types here: services never see an HTTP context.
-import { createDb, type Database } from "../db/client.ts";
-import type { Bindings } from "../env.ts";
+import { createDb, type Database, type DatabaseBindings } from "../db/client.ts";
 import type { Logger } from "../lib/log.ts";
-import type { MetricsBuffer } from "../lib/metrics.ts";
+import type { MetricsBuffer, MetricsSink } from "../lib/metrics.ts";
+
+/**
+ * The bindings services read: a structural subset of the worker's Env, so the jobs and the operator
+ * scripts (Node) can build a context too.
+ */
+export interface ServiceBindings extends DatabaseBindings {
+  WEBHOOK_ENCRYPTION_KEY?: string | undefined;
+  ALLOW_INSECURE_WEBHOOKS?: string | undefined;
+  METRICS?: MetricsSink | undefined;
+}
 
 export interface ServiceContext {
   /** Drizzle over Neon's HTTP driver; created on first use (an unconfigured database fails there). */
   readonly db: Database;
-  readonly env: Bindings;
+  readonly env: ServiceBindings;
   readonly log: Logger;
   /** Counters of this invocation, written to Analytics Engine once when it ends. */
   readonly metrics: MetricsBuffer;
@@ -20,7 +29,7 @@ export interface ServiceContext {
 }
 
 export function createServiceContext(options: {
-  env: Bindings;
+  env: ServiceBindings;
   log: Logger;
   metrics: MetricsBuffer;
   waitUntil: (promise: Promise<unknown>) => void;
