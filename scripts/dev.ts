@@ -29,6 +29,37 @@ async function stop(code: number): Promise<never> {
 process.on("SIGINT", () => void stop(0));
 process.on("SIGTERM", () => void stop(0));
 
+/**
+ * `wrangler dev` does not fire Cron Triggers by itself. Production fires `* * * * *`, so this fires the
+ * worker's scheduled() (escalation and expiry) at the start of every minute through wrangler's local
+ * endpoint, as production would.
+ */
+function startLocalCron(api: string): void {
+  const cron = "* * * * *";
+  let timer: NodeJS.Timeout | undefined;
+  const fire = async () => {
+    try {
+      const url = `${api}/cdn-cgi/local/scheduled?cron=${encodeURIComponent(cron)}&time=${Date.now()}`;
+      const res = await fetch(url);
+      if (!res.ok) say(`cron: scheduled() failed (${res.status}); the worker's log says why`);
+    } catch {
+      // wrangler is starting or restarting: the next minute fires again.
+    }
+  };
+  const next = () => {
+    timer = setTimeout(
+      () => {
+        void fire();
+        next();
+      },
+      60_000 - (Date.now() % 60_000),
+    );
+  };
+  next();
+  cleanups.push(async () => clearTimeout(timer));
+  say(`cron: scheduled() fires every minute ("${cron}"), as in production`);
+}
+
 try {
   const db = await openDatabase((line) => {
     if (/error|fatal|panic/i.test(line)) say(`postgres: ${line}`);
@@ -104,6 +135,7 @@ try {
     if (!stopping) say(`wrangler exited (${code ?? "signal"}); stopping`);
     void stop(code ?? 0);
   });
+  startLocalCron(api);
 } catch (error) {
   say(`failed to start: ${error instanceof Error ? error.message : String(error)}`);
   await stop(1);

@@ -12,6 +12,7 @@ import { ApiError, type ErrorCode, invalidField } from "./lib/errors.ts";
 import { createLogger, parseLogLevel } from "./lib/log.ts";
 import { MetricsBuffer } from "./lib/metrics.ts";
 import { createRouter } from "./lib/openapi.ts";
+import { adminEscalationRoutes } from "./routes/admin-escalation.ts";
 import { adminKeyRoutes } from "./routes/admin-keys.ts";
 import { adminPolicyRoutes } from "./routes/admin-policies.ts";
 import { decisionRoutes } from "./routes/decisions.ts";
@@ -111,6 +112,7 @@ export function createApp() {
   app.route("/", usageRoutes);
   app.route("/", requestRoutes);
   app.route("/", adminPolicyRoutes);
+  app.route("/", adminEscalationRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "ApiKey", {
     type: "http",

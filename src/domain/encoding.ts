@@ -12,7 +12,7 @@ export function toBase64Url(bytes: Uint8Array): string {
 }
 
 /** Decodes base64 or base64url (padding optional); throws on anything else. */
-export function fromBase64(text: string): Uint8Array {
+export function fromBase64(text: string): Uint8Array<ArrayBuffer> {
   const normal = text.replaceAll("-", "+").replaceAll("_", "/");
   return Uint8Array.from(atob(normal), (char) => char.charCodeAt(0));
 }

@@ -29,18 +29,21 @@ export interface ErrorBody {
   };
 }
 
+// Plain fields, no constructor parameter properties: the Node scripts run this file with type
+// stripping only.
 export class ApiError extends Error {
   readonly status: ErrorStatus;
+  readonly code: ErrorCode;
+  readonly details: unknown;
+  /** Extra response headers, e.g. WWW-Authenticate on a 401. */
+  readonly headers: Record<string, string>;
 
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly details?: unknown,
-    /** Extra response headers, e.g. WWW-Authenticate on a 401. */
-    readonly headers: Record<string, string> = {},
-  ) {
+  constructor(code: ErrorCode, message: string, details?: unknown, headers: Record<string, string> = {}) {
     super(message);
     this.name = "ApiError";
+    this.code = code;
+    this.details = details;
+    this.headers = headers;
     this.status = ERROR_STATUS[code];
   }
 

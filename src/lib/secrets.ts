@@ -8,7 +8,7 @@ export const SECRET_FORMAT_VERSION = 1;
 /** The AES key from its base64 form; undefined if absent or not 32 bytes. */
 export async function importEncryptionKey(base64Key: string | undefined): Promise<CryptoKey | undefined> {
   if (!base64Key) return undefined;
-  let raw: Uint8Array;
+  let raw: Uint8Array<ArrayBuffer>;
   try {
     raw = base64Decode(base64Key.trim());
   } catch {

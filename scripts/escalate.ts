@@ -1,0 +1,42 @@
+// npm run escalate: one run of the escalation job from a shell (the runbook's "Manual run"), the same
+// code the Cron Trigger runs (src/services/escalation.ts). Acts on DATABASE_URL when set (a Neon URL,
+// reached through the same driver the worker uses), otherwise on the embedded database of
+// `npm run dev` through a local Neon gateway of its own. Prints the run's summary; a paused job skips
+// (exit 3), so an operator sees the switch instead of thinking the backlog is empty.
+import { createLogger } from "../src/lib/log.ts";
+import { MetricsBuffer } from "../src/lib/metrics.ts";
+import { createServiceContext } from "../src/services/context.ts";
+import { runEscalation } from "../src/services/escalation.ts";
+import { openDatabase } from "./lib/local-stack.ts";
+import { migrateUp } from "./lib/migrations.ts";
+import { startNeonGateway } from "./lib/neon-gateway.ts";
+
+const db = await openDatabase();
+// The embedded database is brought up to date as `npm run dev` would; a configured one never is.
+if (db.source !== "DATABASE_URL") await migrateUp(db.url);
+const gateway = db.source === "DATABASE_URL" ? undefined : await startNeonGateway({ port: 0 });
+const pending: Promise<unknown>[] = [];
+try {
+  const services = createServiceContext({
+    env: { DATABASE_URL: db.url, NEON_LOCAL_GATEWAY: gateway?.url },
+    log: createLogger("info", { job: "escalation" }),
+    metrics: new MetricsBuffer(),
+    waitUntil: (promise) => void pending.push(promise),
+    requestId: `cli:${process.env.USER ?? "operator"}`,
+  });
+  const summary = await runEscalation(services, { now: new Date(), trigger: "cli" });
+  await Promise.allSettled(pending);
+  console.error(
+    summary.paused
+      ? "The escalation job is paused: nothing was done (GET /api/v1/admin/escalation says why)."
+      : `Expired ${summary.expired}, escalated ${summary.escalated}${summary.cut_short ? " (cut short: run again)" : ""}.`,
+  );
+  if (summary.paused) process.exitCode = 3;
+} catch (error) {
+  const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : "";
+  console.error(`escalate failed: ${error instanceof Error ? error.message : String(error)}${cause}`);
+  process.exitCode = 1;
+} finally {
+  await gateway?.close();
+  await db.close();
+}

@@ -1,0 +1,87 @@
+// /api/v1/admin/escalation: the escalation job's switch and a manual run (the runbook's "Pause
+// Escalation Worker" and "Manual run", without crontabs). Thin: services/escalation.ts does the work.
+import { z } from "@hono/zod-openapi";
+import { protectedRoute } from "../lib/auth.ts";
+import { createRouter, jsonResponse } from "../lib/openapi.ts";
+import { escalationStatus, runEscalation, setEscalationPaused } from "../services/escalation.ts";
+
+const BASE = "/api/v1/admin/escalation";
+
+const StatusSchema = z
+  .object({
+    paused: z.boolean(),
+    reason: z.string().nullable().openapi({ description: "Why it was last paused or resumed" }),
+    changed_by: z.string().nullable(),
+    changed_at: z.string().nullable(),
+    last_run: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .openapi({ description: "Summary of the last run" }),
+    last_run_at: z.string().nullable(),
+  })
+  .openapi("EscalationStatus");
+
+const RunSummarySchema = z
+  .object({
+    job: z.literal("escalation"),
+    trigger: z.enum(["cron", "manual", "cli"]),
+    now: z.string(),
+    paused: z.boolean().openapi({ description: "True when the run skipped because the job is paused" }),
+    expired: z.number().int(),
+    escalated: z.number().int(),
+    batches: z.number().int(),
+    duration_ms: z.number().int(),
+    cut_short: z.boolean().openapi({ description: "The time budget ran out; the next run continues" }),
+  })
+  .openapi("EscalationRun");
+
+const SwitchBody = z
+  .object({
+    reason: z.string().min(1).max(500).openapi({ description: "Recorded with the actor in the audit trail" }),
+  })
+  .strict()
+  .openapi("EscalationSwitch");
+
+const readRoute = protectedRoute("emergency", {
+  method: "get",
+  path: BASE,
+  tags: ["admin: escalation"],
+  summary: "Whether the escalation job is paused, and its last run",
+  responses: { 200: jsonResponse(StatusSchema, "The switch and the last run") },
+});
+
+const switchRoute = (action: "pause" | "resume") =>
+  protectedRoute("emergency", {
+    method: "post",
+    path: `${BASE}/${action}`,
+    tags: ["admin: escalation"],
+    summary:
+      action === "pause"
+        ? "Pause the escalation job (runs skip until resumed; audited)"
+        : "Resume the escalation job (audited)",
+    request: { body: { required: true, content: { "application/json": { schema: SwitchBody } } } },
+    responses: { 200: jsonResponse(StatusSchema, "The switch as it stands") },
+  });
+
+const runRoute = protectedRoute("emergency", {
+  method: "post",
+  path: `${BASE}/run`,
+  tags: ["admin: escalation"],
+  summary: "Run the escalation job now (as the cron does each minute) and answer its summary",
+  responses: { 200: jsonResponse(RunSummarySchema, "What the run did") },
+});
+
+export const adminEscalationRoutes = createRouter()
+  .openapi(readRoute, async (c) => c.json(await escalationStatus(c.var.services), 200))
+  .openapi(switchRoute("pause"), async (c) =>
+    c.json(await setEscalationPaused(c.var.services, c.var.principal, true, c.req.valid("json").reason), 200),
+  )
+  .openapi(switchRoute("resume"), async (c) =>
+    c.json(
+      await setEscalationPaused(c.var.services, c.var.principal, false, c.req.valid("json").reason),
+      200,
+    ),
+  )
+  .openapi(runRoute, async (c) =>
+    c.json(await runEscalation(c.var.services, { now: new Date(), trigger: "manual" }), 200),
+  );
