@@ -438,7 +438,12 @@ describe("the escalation job on the Cron Trigger", () => {
     });
     expect(transitions(row.history)).toEqual([
       [null, "pending", agent.principalId, expect.any(String)],
-      ["pending", "escalated", "escalation_worker", "no decision in time: escalated to team-lead (tier 1 of 2)"],
+      [
+        "pending",
+        "escalated",
+        "escalation_worker",
+        "no decision in time: escalated to team-lead (tier 1 of 2)",
+      ],
       [
         "escalated",
         "escalated",
@@ -518,13 +523,31 @@ describe("the escalation job on the Cron Trigger", () => {
       expect(transitions(row.history).slice(1)).toEqual([
         expiring
           ? ["pending", "expired", "escalation_worker", EXPIRED_REASON]
-          : ["pending", "escalated", "escalation_worker", `no decision in time: escalated to ${NO_ONE} (tier 1 of 1)`],
+          : [
+              "pending",
+              "escalated",
+              "escalation_worker",
+              `no decision in time: escalated to ${NO_ONE} (tier 1 of 1)`,
+            ],
       ]);
       expect(events.filter((event) => event.request_id === row.id).map((event) => event.event)).toEqual([
         WEBHOOK_EVENTS.created,
         expiring ? WEBHOOK_EVENTS.expired : WEBHOOK_EVENTS.escalated,
       ]);
     }
+  });
+
+  it("a run takes at most batchSize rows per statement, expiry first, until a batch comes back short", async () => {
+    const tenant = newTenant();
+    await seedOverdue(tenant, 60);
+    const run = await runEscalation(serviceContext(), {
+      now: new Date(Date.now() + 1_000),
+      trigger: "manual",
+      batchSize: 4,
+    });
+    // 30 expiries in 7 full batches and one of 2, then 30 escalations the same way.
+    expect(run).toMatchObject({ expired: 30, escalated: 30, batches: 16, cut_short: false, paused: false });
+    expect(await outcomeByStatus(tenant)).toEqual(seededOutcome(60));
   });
 
   it("three overlapping runs in small batches still take each request exactly once", async () => {
@@ -556,43 +579,63 @@ describe("the escalation job on the Cron Trigger", () => {
       return row?.n;
     };
 
-    // A run whose budget is spent stops early, says so, and leaves the rest for the next run.
-    const now = new Date(Date.now() + 1_000);
+    // Every row seeded is overdue at any clock in the next hour; each run below uses a fresh one.
+    const clock = () => new Date(Date.now() + 1_000);
+    let left = total;
+    /** Checks that a run changed exactly as many requests as it reported, and no more per batch. */
+    const account = async (run: EscalationRunSummary, batchSize: number) => {
+      expect(processed(run)).toBeLessThanOrEqual(run.batches * batchSize);
+      const now = await overdue(clock());
+      expect(now).toBe(left - processed(run));
+      left = now ?? 0;
+      // A run that was not cut short left nothing overdue.
+      if (!run.cut_short) expect(left).toBe(0);
+    };
+    const runs: EscalationRunSummary[] = [];
+
+    // A budget spent before the first batch: the run says it stopped early, and changes nothing more.
     const buffer = new MetricsBuffer();
-    const short = await runEscalation(serviceContext(buffer), {
-      now,
+    const spent = await runEscalation(serviceContext(buffer), {
+      now: clock(),
       trigger: "cli",
       batchSize: 100,
       budgetMs: 1,
     });
-    expect(short.cut_short).toBe(true);
-    expect(short.escalated).toBe(0); // cut short while still expiring
-    expect(processed(short)).toBeLessThanOrEqual(short.batches * 100);
-    expect(processed(short)).toBeLessThan(total);
-    expect(await overdue(now)).toBe(total - processed(short));
+    expect(spent).toMatchObject({ cut_short: true, escalated: 0, paused: false });
+    await account(spent, 100);
+    runs.push(spent);
     const metrics = recordingDataset();
     buffer.flush(metrics);
-    expect(metrics.totals()["nova_escalation_runs_total{outcome=cut_short}"]).toBe(1);
+    expect(metrics.totals()).toMatchObject({ "nova_escalation_runs_total{outcome=cut_short}": 1 });
 
-    // The cron continues: consecutive runs until one finds nothing, each within its batches.
-    const runs: RunLine[] = [];
+    // Short budgets: consecutive runs each take some batches, stop, and the next continues.
+    let cutShort = 0;
+    for (let attempt = 0; attempt < 12 && left > 0; attempt++) {
+      const run = await runEscalation(serviceContext(), {
+        now: clock(),
+        trigger: "cli",
+        batchSize: 100,
+        budgetMs: 25,
+      });
+      await account(run, 100);
+      runs.push(run);
+      if (run.cut_short) cutShort++;
+    }
+    expect(cutShort).toBeGreaterThan(0);
+
+    // The cron takes the rest with its default budget and batches, until a run finds nothing.
+    const cronRuns: RunLine[] = [];
     for (let attempt = 0; attempt < 10; attempt++) {
       const run = await runOnce(Date.now() + 1_000);
-      runs.push(run);
-      expect(processed(run)).toBeLessThanOrEqual(run.batches * 500);
+      await account(run, 500);
+      cronRuns.push(run);
       if (run.expired === 0 && run.escalated === 0) break;
     }
-    const last = runs.at(-1);
-    expect(last).toMatchObject({ expired: 0, escalated: 0, cut_short: false });
-    runs.forEach((run, index) => {
-      // A run that was not cut short left nothing overdue for the next one.
-      if (!run.cut_short && index + 1 < runs.length) {
-        expect(runs[index + 1]).toMatchObject({ expired: 0, escalated: 0 });
-      }
-    });
-    expect(short.expired + runs.reduce((sum, run) => sum + run.expired, 0)).toBe(total / 2);
-    expect(short.escalated + runs.reduce((sum, run) => sum + run.escalated, 0)).toBe(total / 2);
-    expect(await overdue(new Date(Date.now() + 1_000))).toBe(0);
+    expect(cronRuns.at(-1)).toMatchObject({ expired: 0, escalated: 0, cut_short: false });
+    runs.push(...cronRuns);
+
+    expect(runs.reduce((sum, run) => sum + run.expired, 0)).toBe(total / 2);
+    expect(runs.reduce((sum, run) => sum + run.escalated, 0)).toBe(total / 2);
     expect(await outcomeByStatus(tenant)).toEqual(seededOutcome(total));
   });
 
@@ -652,7 +695,8 @@ describe("the escalation job on the Cron Trigger", () => {
     expect(recorded.last_run_at_ms).toBeGreaterThanOrEqual(afterIdle.last_run_at_ms ?? 0);
     expect((await escalationStatus(ctx)).last_run).toEqual(recorded.last_run);
 
-    const audit = await sql`SELECT actor, actor_key_id, action, target_type, target_id, before, after, request_id
+    const audit =
+      await sql`SELECT actor, actor_key_id, action, target_type, target_id, before, after, request_id
       FROM audit_events WHERE target_type = 'job' AND target_id = 'escalation' ORDER BY id`;
     const entry = (action: string, after: Record<string, unknown>) => ({
       actor: "ops",

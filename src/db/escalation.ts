@@ -10,24 +10,27 @@ const CHAIN = sql`(${approvalRequests.policySnapshot}->'escalation_chain')`;
 
 /**
  * Open requests past `expires_at`, at most `limit`, locked for this statement with SKIP LOCKED so an
- * overlapping run takes others; the outer conditions are re-checked on the row as it stands.
+ * overlapping run takes others; the outer conditions are re-checked on the row as it stands. The ids
+ * are taken once, as an array (an InitPlan): as a plain `IN (subquery)` the planner may rescan the
+ * LIMIT subquery for every outer row (a nested-loop semi join), and since each rescan skips the rows
+ * this statement already changed, one statement would take every due row, not `limit`.
  */
 export function dueForExpiry(now: Date, limit: number): SQL {
   const at = sql`${now.toISOString()}::timestamptz`;
-  return sql`${approvalRequests.id} IN (
+  return sql`${approvalRequests.id} = ANY(ARRAY(
       SELECT id FROM ${approvalRequests}
       WHERE status IN ${OPEN} AND expires_at <= ${at}
-      ORDER BY expires_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+      ORDER BY expires_at LIMIT ${limit} FOR UPDATE SKIP LOCKED))
     AND ${approvalRequests.expiresAt} <= ${at}`;
 }
 
 /** Open, unexpired requests whose escalation deadline has passed, oldest deadline first. */
 export function dueForEscalation(now: Date, limit: number): SQL {
   const at = sql`${now.toISOString()}::timestamptz`;
-  return sql`${approvalRequests.id} IN (
+  return sql`${approvalRequests.id} = ANY(ARRAY(
       SELECT id FROM ${approvalRequests}
       WHERE status IN ${OPEN} AND escalation_deadline <= ${at} AND expires_at > ${at}
-      ORDER BY escalation_deadline LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+      ORDER BY escalation_deadline LIMIT ${limit} FOR UPDATE SKIP LOCKED))
     AND ${approvalRequests.escalationDeadline} <= ${at} AND ${approvalRequests.expiresAt} > ${at}`;
 }
 
