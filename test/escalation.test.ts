@@ -9,6 +9,7 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Principal } from "../src/domain/access.ts";
+import type { StatusHistoryEntry } from "../src/domain/vocabulary.ts";
 import { WEBHOOK_EVENTS } from "../src/domain/vocabulary.ts";
 import type { Bindings } from "../src/env.ts";
 import worker from "../src/index.ts";
@@ -50,13 +51,8 @@ beforeEach(async () => {
 
 const newTenant = () => `esc-${crypto.randomUUID()}`;
 
-interface HistoryEntry {
-  from_status: string | null;
-  to_status: string;
-  actor: string;
-  reason: string | null;
-  timestamp: string;
-}
+/** A status_history entry as the API returns it. */
+type HistoryEntry = StatusHistoryEntry;
 
 interface ApiRequest {
   request_id: string;

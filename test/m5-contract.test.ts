@@ -4,6 +4,7 @@
 // than M5 on purpose, the error must tell the client exactly what to send instead. Behaviour beyond
 // the contract (idempotency, paging, races, webhooks) is covered by the other requests/eval suites.
 import { beforeAll, describe, expect, it } from "vitest";
+import type { StatusHistoryEntry } from "../src/domain/vocabulary.ts";
 import { call, type ErrorEnvelope } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
 
@@ -43,13 +44,8 @@ interface Created {
   created_at: string;
 }
 
-interface HistoryEntry {
-  from_status: string | null;
-  to_status: string;
-  actor: string;
-  reason: string | null;
-  timestamp: string;
-}
+/** A status_history entry as the API returns it. */
+type HistoryEntry = StatusHistoryEntry;
 
 interface ApprovalRequest {
   request_id: string;

@@ -4,6 +4,7 @@
 // the races are test/requests-lifecycle.test.ts.
 import { beforeAll, describe, expect, it } from "vitest";
 import { MAX_PAYLOAD_BYTES } from "../src/domain/limits.ts";
+import type { StatusHistoryEntry } from "../src/domain/vocabulary.ts";
 import { decryptSecret, importEncryptionKey } from "../src/lib/secrets.ts";
 import { testEnv, testSql } from "./helpers/database.ts";
 import { call, type ErrorEnvelope, postJson } from "./helpers/http.ts";
@@ -26,13 +27,8 @@ interface Created {
   policy_version: number;
 }
 
-interface HistoryEntry {
-  from_status: string | null;
-  to_status: string;
-  actor: string;
-  reason: string | null;
-  timestamp: string;
-}
+/** A status_history entry as the API returns it. */
+type HistoryEntry = StatusHistoryEntry;
 
 interface ApprovalRequest {
   request_id: string;
