@@ -7,6 +7,10 @@ process.env.DATABASE_URL = "postgresql://tests@127.0.0.1:1/use_testEnv_not_the_p
 /** A fixed test-only key (32 zero bytes would do; this is as arbitrary and as public). */
 export const TEST_WEBHOOK_ENCRYPTION_KEY = "dGVzdC1vbmx5LXdlYmhvb2stZW5jcnlwdGlvbi1rZXk=";
 process.env.WEBHOOK_ENCRYPTION_KEY = TEST_WEBHOOK_ENCRYPTION_KEY;
+/** Test-only webhook signing keys: version 2 current, version 1 in its grace period. */
+export const TEST_WEBHOOK_SIGNING_SECRETS =
+  "2:whsec_dGVzdC1vbmx5LXNpZ25pbmcta2V5LXZlcnNpb24tMg==,1:whsec_dGVzdC1vbmx5LXNpZ25pbmcta2V5LXZlcnNpb24tMQ==";
+process.env.WEBHOOK_SIGNING_SECRETS = TEST_WEBHOOK_SIGNING_SECRETS;
 
 export default defineConfig({
   test: {
@@ -28,6 +32,7 @@ export default defineConfig({
                 NEON_LOCAL_GATEWAY: inject("gatewayUrl"),
                 LOG_LEVEL: "warn",
                 WEBHOOK_ENCRYPTION_KEY: TEST_WEBHOOK_ENCRYPTION_KEY,
+                WEBHOOK_SIGNING_SECRETS: TEST_WEBHOOK_SIGNING_SECRETS,
               },
             },
           })),

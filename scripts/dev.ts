@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { describeDevKeys, devWebhookEncryptionKey, ensureDevKeys } from "./lib/dev-keys.ts";
+import { describeDevKeys, devSecrets, ensureDevKeys } from "./lib/dev-keys.ts";
 import { LOCAL, openDatabase } from "./lib/local-stack.ts";
 import { migrateUp } from "./lib/migrations.ts";
 import { type RunningGateway, startNeonGateway } from "./lib/neon-gateway.ts";
@@ -111,6 +111,7 @@ try {
     say(`try: curl -s -H "Authorization: Bearer ${devKeys.admin}" ${api}/api/v1/admin/keys | jq .`);
   }
 
+  const secrets = devSecrets(path.dirname(LOCAL.dataDir));
   const wrangler = spawn(process.execPath, args, {
     stdio: "inherit",
     // Secrets reach wrangler through the environment (wrangler reads the names in [secrets] required),
@@ -118,8 +119,8 @@ try {
     env: {
       ...process.env,
       DATABASE_URL: db.url,
-      WEBHOOK_ENCRYPTION_KEY:
-        process.env.WEBHOOK_ENCRYPTION_KEY ?? devWebhookEncryptionKey(path.dirname(LOCAL.dataDir)),
+      WEBHOOK_ENCRYPTION_KEY: process.env.WEBHOOK_ENCRYPTION_KEY ?? secrets.WEBHOOK_ENCRYPTION_KEY,
+      WEBHOOK_SIGNING_SECRETS: process.env.WEBHOOK_SIGNING_SECRETS ?? secrets.WEBHOOK_SIGNING_SECRETS,
       CLOUDFLARE_INCLUDE_PROCESS_ENV: "true",
     },
   });

@@ -6,8 +6,24 @@ import { createLogger, parseLogLevel } from "./lib/log.ts";
 import { MetricsBuffer } from "./lib/metrics.ts";
 import { createServiceContext } from "./services/context.ts";
 import { runEscalation } from "./services/escalation.ts";
+import { deliver, markDeliveryDead, sweepDeliveries } from "./services/webhooks.ts";
 
 const app = createApp();
+
+/** A service context for a background invocation (cron run or queue batch), with its own run id. */
+function jobContext(env: Bindings, ctx: ExecutionContext, job: string) {
+  const runId = newRunId();
+  const log = createLogger(parseLogLevel(env.LOG_LEVEL), { job, run_id: runId });
+  const metrics = new MetricsBuffer();
+  const services = createServiceContext({
+    env,
+    log,
+    metrics,
+    waitUntil: (promise) => ctx.waitUntil(promise),
+    requestId: runId,
+  });
+  return { services, log, metrics };
+}
 
 export default {
   fetch: app.fetch,
@@ -17,21 +33,12 @@ export default {
    * trigger's scheduled time (tests schedule a run in the future to move the clock).
    */
   async scheduled(controller, env, ctx) {
-    const runId = newRunId();
-    const log = createLogger(parseLogLevel(env.LOG_LEVEL), { job: "escalation", run_id: runId });
-    const metrics = new MetricsBuffer();
-    const services = createServiceContext({
-      env,
-      log,
-      metrics,
-      waitUntil: (promise) => ctx.waitUntil(promise),
-      requestId: runId,
-    });
+    const { services, log, metrics } = jobContext(env, ctx, "escalation");
+    const now = new Date(Math.max(Date.now(), controller.scheduledTime));
     try {
-      await runEscalation(services, {
-        now: new Date(Math.max(Date.now(), controller.scheduledTime)),
-        trigger: "cron",
-      });
+      await runEscalation(services, { now, trigger: "cron" });
+      // Then the deliveries the queue never got (a failed send, a crash before the enqueue).
+      await sweepDeliveries(services, now);
     } catch (error) {
       // Logged and counted here; rethrown so the platform records the failed invocation. Nothing is
       // lost: every batch committed on its own, and the next minute picks up what is left.
@@ -43,13 +50,40 @@ export default {
     }
   },
 
-  async queue(batch, env) {
-    // Webhook delivery lands with its own issue. Nothing produces messages yet; should one arrive, it is
-    // retried later rather than acknowledged and lost.
-    createLogger(parseLogLevel(env.LOG_LEVEL), { job: "webhooks" }).warn("queue_batch_deferred", {
-      queue: batch.queue,
-      messages: batch.messages.length,
-    });
-    batch.retryAll({ delaySeconds: 300 });
+  /**
+   * Webhook delivery: each message is one delivery, sent and recorded by services/webhooks.ts, then
+   * acknowledged or retried with backoff. The dead-letter queue's consumer marks exhausted ones dead.
+   */
+  async queue(batch, env, ctx) {
+    const { services, log, metrics } = jobContext(env, ctx, "webhooks");
+    const deadLetters = batch.queue.endsWith("-dlq");
+    try {
+      await Promise.all(
+        batch.messages.map(async (message) => {
+          const deliveryId = Number((message.body as { delivery_id?: unknown } | null)?.delivery_id);
+          if (!Number.isSafeInteger(deliveryId) || deliveryId <= 0) {
+            log.error("webhook_message_malformed", { queue: batch.queue, message_id: message.id });
+            message.ack();
+            return;
+          }
+          try {
+            if (deadLetters) {
+              await markDeliveryDead(services, deliveryId);
+              message.ack();
+              return;
+            }
+            const verdict = await deliver(services, deliveryId, message.attempts);
+            if ("ack" in verdict) message.ack();
+            else message.retry({ delaySeconds: verdict.retryAfterSeconds });
+          } catch (error) {
+            // The database is away, say: nothing was recorded, so try the message again shortly.
+            log.error("webhook_delivery_error", { delivery_id: deliveryId, error });
+            message.retry({ delaySeconds: 30 });
+          }
+        }),
+      );
+    } finally {
+      metrics.flush(env.METRICS, log);
+    }
   },
 } satisfies ExportedHandler<Bindings>;

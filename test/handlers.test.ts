@@ -29,15 +29,19 @@ describe("worker entry points", () => {
     log.mockRestore();
   });
 
-  it("never acknowledges (and so never loses) a webhook message it cannot deliver yet", async () => {
+  it("acknowledges a message for a delivery that does not exist, and one that is malformed, after logging them", async () => {
+    const log = vi.spyOn(console, "log").mockImplementation(() => {});
     const batch = createMessageBatch("policy-webhooks", [
-      { id: "m1", timestamp: new Date(), attempts: 1, body: { request_id: "apr_0000000000000001" } },
+      { id: "m1", timestamp: new Date(), attempts: 1, body: { delivery_id: 987654321 } },
+      { id: "m2", timestamp: new Date(), attempts: 1, body: { request_id: "apr_0000000000000001" } },
     ]);
     const ctx = createExecutionContext();
-    await worker.queue(batch, testEnv());
+    await worker.queue(batch, testEnv(), ctx);
     const result = await getQueueResult(batch, ctx);
-    expect(result.ackAll).toBe(false);
-    expect(result.explicitAcks).toEqual([]);
-    expect(result.retryBatch.retry).toBe(true);
+    expect(result.explicitAcks.sort()).toEqual(["m1", "m2"]);
+    expect(result.retryMessages).toEqual([]);
+    const lines = log.mock.calls.map(([line]) => String(line));
+    expect(lines.some((line) => line.includes('"msg":"webhook_message_malformed"'))).toBe(true);
+    log.mockRestore();
   });
 });

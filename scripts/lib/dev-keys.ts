@@ -56,18 +56,33 @@ export async function ensureDevKeys(url: string, dataDir: string): Promise<Recor
  * The local WEBHOOK_ENCRYPTION_KEY: 32 random bytes made once and kept in .data/dev-secrets.json
  * (mode 0600), so webhook secrets stored by earlier runs stay readable.
  */
-export function devWebhookEncryptionKey(dataDir: string): string {
+export interface DevSecrets {
+  WEBHOOK_ENCRYPTION_KEY: string;
+  WEBHOOK_SIGNING_SECRETS: string;
+}
+
+/**
+ * The local secrets: made once (32 random bytes each) and kept in .data/dev-secrets.json; a file from
+ * before a secret existed gets it added.
+ */
+export function devSecrets(dataDir: string): DevSecrets {
   const file = path.join(dataDir, "dev-secrets.json");
+  let saved: Partial<DevSecrets> = {};
   try {
-    const saved = JSON.parse(readFileSync(file, "utf8")) as { WEBHOOK_ENCRYPTION_KEY?: string };
-    if (saved.WEBHOOK_ENCRYPTION_KEY) return saved.WEBHOOK_ENCRYPTION_KEY;
+    saved = JSON.parse(readFileSync(file, "utf8")) as Partial<DevSecrets>;
   } catch {
-    // First run: make one.
+    // First run: make them.
   }
-  const key = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
-  mkdirSync(dataDir, { recursive: true });
-  writeFileSync(file, `${JSON.stringify({ WEBHOOK_ENCRYPTION_KEY: key }, null, 2)}\n`, { mode: 0o600 });
-  return key;
+  const random = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
+  const secrets: DevSecrets = {
+    WEBHOOK_ENCRYPTION_KEY: saved.WEBHOOK_ENCRYPTION_KEY ?? random(),
+    WEBHOOK_SIGNING_SECRETS: saved.WEBHOOK_SIGNING_SECRETS ?? `1:whsec_${random()}`,
+  };
+  if (JSON.stringify(secrets) !== JSON.stringify(saved)) {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+  }
+  return secrets;
 }
 
 export function describeDevKeys(keys: Record<string, string>): string[] {

@@ -10,10 +10,10 @@ import { type ApprovalStatus, WEBHOOK_EVENTS } from "../domain/vocabulary.ts";
 import type { Database } from "./client.ts";
 import { columnsAndValues, rowFromRaw } from "./raw.ts";
 import { type ApprovalRequestRow, approvalRequests } from "./schema.ts";
-import { ledgerInsert, outboxInsert } from "./transitions.ts";
+import { deliveryIdsOf, ledgerInsert, outboxInsert } from "./transitions.ts";
 
 export type InsertOutcome =
-  | { outcome: "created"; row: ApprovalRequestRow }
+  | { outcome: "created"; row: ApprovalRequestRow; deliveryIds: number[] }
   | { outcome: "existing"; row: ApprovalRequestRow }
   /** Nothing visible: policy changed since it was read, or a concurrent retry has not committed yet. */
   | { outcome: "retry" };
@@ -28,10 +28,10 @@ export async function insertRequest(
   const at = row.createdAt instanceof Date ? row.createdAt : new Date();
   const existing: SQL =
     row.idempotencyKey && row.createdByKeyId
-      ? sql`SELECT 'existing' AS outcome, r.* FROM ${approvalRequests} r
+      ? sql`SELECT 'existing' AS outcome, r.*, '{}'::bigint[] AS delivery_ids FROM ${approvalRequests} r
             WHERE r.created_by_key_id = ${row.createdByKeyId} AND r.idempotency_key = ${row.idempotencyKey}
               AND NOT EXISTS (SELECT 1 FROM inserted)`
-      : sql`SELECT 'existing' AS outcome, r.* FROM ${approvalRequests} r WHERE false`;
+      : sql`SELECT 'existing' AS outcome, r.*, '{}'::bigint[] AS delivery_ids FROM ${approvalRequests} r WHERE false`;
   const result = await db.execute(sql`
     WITH current_policy AS (SELECT 1 FROM policy_set_version WHERE version = ${policyVersion}),
     inserted AS (
@@ -42,14 +42,18 @@ export async function insertRequest(
     ),
     outbox AS (${outboxInsert(sql`inserted`, WEBHOOK_EVENTS.created, actor, "created", at)}),
     ledger AS (${ledgerInsert(sql`inserted`, "auto_approved", "auto_approval", at)})
-    SELECT 'created' AS outcome, inserted.* FROM inserted
+    SELECT 'created' AS outcome, inserted.*,
+      coalesce((SELECT array_agg(o.id ORDER BY o.id) FROM outbox o), '{}') AS delivery_ids FROM inserted
     UNION ALL ${existing}`);
   const [raw] = result.rows as Record<string, unknown>[];
   if (!raw) return { outcome: "retry" };
-  return {
-    outcome: raw.outcome === "created" ? "created" : "existing",
-    row: rowFromRaw<ApprovalRequestRow>(approvalRequests, raw),
-  };
+  return raw.outcome === "created"
+    ? {
+        outcome: "created",
+        row: rowFromRaw<ApprovalRequestRow>(approvalRequests, raw),
+        deliveryIds: deliveryIdsOf(raw),
+      }
+    : { outcome: "existing", row: rowFromRaw<ApprovalRequestRow>(approvalRequests, raw) };
 }
 
 /** The request a key filed under an Idempotency-Key, if any. */

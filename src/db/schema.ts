@@ -22,10 +22,13 @@ import {
   APPROVAL_STATUSES,
   type ApprovalEntry,
   type ApprovalStatus,
+  type AttemptOutcome,
   BUDGET_ENFORCEMENTS,
   BUDGET_PERIODS,
   CAPABILITY_EFFECTS,
   DECISIONS,
+  DELIVERY_STATUSES,
+  type DeliveryStatus,
   type EscalationTier,
   POLICY_TYPES,
   type PolicyType,
@@ -251,11 +254,38 @@ export const webhookOutbox = pgTable(
     deliveredAt: timestamptz("delivered_at"),
     attempts: integer("attempts").notNull().default(0),
     lastError: text("last_error"),
+    /** pending (to send or retrying), delivered, skipped (no webhook_url), failed (permanent), dead (retries exhausted). */
+    status: text("status").$type<DeliveryStatus>().notNull().default("pending"),
+    /** When it was last handed to the queue; NULL: never, or handed back (paused), so the sweep sends it. */
+    enqueuedAt: timestamptz("enqueued_at"),
+    lastAttemptAt: timestamptz("last_attempt_at"),
   },
   (table) => [
     index("webhook_outbox_undelivered_idx").on(table.createdAt).where(sql`${table.deliveredAt} IS NULL`),
     index("webhook_outbox_request_idx").on(table.requestId, table.id),
+    // What the sweep reads: deliveries still to send.
+    index("webhook_outbox_pending_idx").on(table.createdAt).where(sql`${table.status} = 'pending'`),
+    check("webhook_outbox_status_valid", sql`${table.status} IN (${quotedList(DELIVERY_STATUSES)})`),
   ],
+);
+
+/** One try at sending a delivery: what was sent where, what came back, how long it took. */
+export const webhookAttempts = pgTable(
+  "webhook_attempts",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    deliveryId: bigint("delivery_id", { mode: "number" }).notNull(),
+    attempt: integer("attempt").notNull(),
+    outcome: text("outcome").$type<AttemptOutcome>().notNull(),
+    statusCode: integer("status_code"),
+    /** Network error, timeout, refusal reason; never a secret. */
+    error: text("error"),
+    /** The first bytes of the response body, for diagnosis. */
+    responseExcerpt: text("response_excerpt"),
+    durationMs: integer("duration_ms").notNull(),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+  },
+  (table) => [index("webhook_attempts_delivery_idx").on(table.deliveryId, table.id)],
 );
 
 /** Which skills a tenant's (or one agent's) calls may use. Most specific match wins. */
@@ -433,6 +463,7 @@ export const jobControls = pgTable("job_controls", {
 export type JobControlRow = typeof jobControls.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type WebhookOutboxRow = typeof webhookOutbox.$inferSelect;
+export type WebhookAttemptRow = typeof webhookAttempts.$inferSelect;
 export type CapabilityRuleRow = typeof capabilityRules.$inferSelect;
 export type BudgetRow = typeof budgets.$inferSelect;
 export type SkillCostRow = typeof skillCosts.$inferSelect;

@@ -6,7 +6,12 @@
 // enforced in the statement itself.
 import { SQL, sql } from "drizzle-orm";
 import { ALLOWED_FROM, OPEN_STATUSES } from "../domain/approvals.ts";
-import type { ApprovalEntry, ApprovalStatus, WebhookEvent } from "../domain/vocabulary.ts";
+import {
+  type ApprovalEntry,
+  type ApprovalStatus,
+  WEBHOOK_EVENTS,
+  type WebhookEvent,
+} from "../domain/vocabulary.ts";
 import type { Database } from "./client.ts";
 import { rowFromRaw } from "./raw.ts";
 import { type ApprovalRequestRow, approvalRequests } from "./schema.ts";
@@ -28,6 +33,16 @@ export interface Transition {
   at: Date;
 }
 
+const DECISION_EVENTS: WebhookEvent[] = [
+  WEBHOOK_EVENTS.approved,
+  WEBHOOK_EVENTS.rejected,
+  WEBHOOK_EVENTS.approvalAdded,
+  WEBHOOK_EVENTS.noteAdded,
+];
+
+/** Per changed row, the ids of the outbox rows (deliveries) the statement wrote, in order. */
+export const DELIVERY_IDS = sql`coalesce((SELECT array_agg(o.id ORDER BY o.id) FROM outbox o WHERE o.request_id = changed.id), '{}') AS delivery_ids`;
+
 const TERMINAL: ApprovalStatus[] = ["approved", "rejected", "expired", "cancelled", "auto_approved"];
 
 function quoted(statuses: readonly string[]): SQL {
@@ -45,14 +60,18 @@ export function outboxInsert(
   reason: string | null | SQL,
   at: Date,
 ): SQL {
+  // The approver's entry (who, level, notes) travels with the events an approver caused.
+  const decision = DECISION_EVENTS.includes(event) ? sql`approvals_json->-1` : sql`NULL::jsonb`;
   return sql`
       INSERT INTO webhook_outbox (request_id, event, payload)
       SELECT id, ${event}::text, jsonb_build_object(
         'event', ${event}::text, 'request_id', id, 'correlation_id', correlation_id, 'status', status,
-        'tenant_id', tenant_id, 'skill_id', skill_id, 'required_level', required_level,
-        'current_level', current_level, 'actor', ${actor}::text, 'reason', ${reason}::text,
+        'tenant_id', tenant_id, 'skill_id', skill_id, 'agent_id', agent_id,
+        'required_level', required_level, 'current_level', current_level, 'escalate_to', escalate_to,
+        'actor', ${actor}::text, 'reason', ${reason}::text, 'decision', ${decision},
         'occurred_at', ${at.toISOString()}::text)
-      FROM ${rows} WHERE webhook_url IS NOT NULL`;
+      FROM ${rows} WHERE webhook_url IS NOT NULL
+      RETURNING id, request_id`;
 }
 
 /** Adds the estimated cost of every row of `rows` now in `status` to the spend ledger, once per request. */
@@ -101,13 +120,33 @@ export function transitionStatement(t: Transition): SQL {
     ),
     outbox AS (${outboxInsert(sql`changed`, t.event, t.actor, outboxReason, t.at)}),
     ledger AS (${ledgerInsert(sql`changed`, "approved", "approval", t.at)})
-    SELECT * FROM changed`;
+    SELECT changed.*, ${DELIVERY_IDS} FROM changed`;
 }
 
-/** Applies a transition; returns the rows it changed (none when a compare-and-swap lost its race). */
-export async function applyTransition(db: Database, transition: Transition): Promise<ApprovalRequestRow[]> {
+/**
+ * Applies a transition; returns the rows it changed (none when a compare-and-swap lost its race) and
+ * the webhook deliveries it queued in the outbox.
+ */
+export async function applyTransitionWithDeliveries(
+  db: Database,
+  transition: Transition,
+): Promise<{ rows: ApprovalRequestRow[]; deliveryIds: number[] }> {
   const result = await db.execute(transitionStatement(transition));
-  return (result.rows as Record<string, unknown>[]).map((raw) =>
-    rowFromRaw<ApprovalRequestRow>(approvalRequests, raw),
-  );
+  const raws = result.rows as Record<string, unknown>[];
+  return {
+    rows: raws.map((raw) => rowFromRaw<ApprovalRequestRow>(approvalRequests, raw)),
+    deliveryIds: raws.flatMap((raw) => deliveryIdsOf(raw)),
+  };
+}
+
+export async function applyTransition(db: Database, transition: Transition): Promise<ApprovalRequestRow[]> {
+  return (await applyTransitionWithDeliveries(db, transition)).rows;
+}
+
+/** The delivery_ids column of a raw row (Postgres bigint[] arrives as text "{1,2}" or an array). */
+export function deliveryIdsOf(raw: Record<string, unknown>): number[] {
+  const value = raw.delivery_ids;
+  if (Array.isArray(value)) return value.map(Number);
+  if (typeof value === "string") return value.replace(/[{}]/g, "").split(",").filter(Boolean).map(Number);
+  return [];
 }

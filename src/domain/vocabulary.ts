@@ -78,6 +78,14 @@ export const WEBHOOK_EVENTS = {
 } as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[keyof typeof WEBHOOK_EVENTS];
 
+/** Where a webhook delivery stands. */
+export const DELIVERY_STATUSES = ["pending", "delivered", "skipped", "failed", "dead"] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+/** What one delivery attempt came to. */
+export const ATTEMPT_OUTCOMES = ["success", "retry", "failed", "skipped", "paused"] as const;
+export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
+
 /** One entry of `status_history_json`: the audit trail of a request. */
 export interface StatusHistoryEntry {
   from_status: ApprovalStatus | null;

@@ -13,7 +13,7 @@ import {
   requestFilter,
 } from "../db/approval-requests.ts";
 import type { ApprovalRequestRow } from "../db/schema.ts";
-import { applyTransition, type Transition } from "../db/transitions.ts";
+import { applyTransitionWithDeliveries, type Transition } from "../db/transitions.ts";
 import {
   approvalIdentity,
   can,
@@ -45,6 +45,7 @@ import {
 } from "../lib/secrets.ts";
 import type { ServiceContext } from "./context.ts";
 import { admitCall, countDecision, policyToJudge } from "./evaluation.ts";
+import { enqueueDeliveries } from "./webhooks.ts";
 
 /** Longest a read may wait for a decision, under the Workers request limits. */
 export const MAX_WAIT_SECONDS = 55;
@@ -89,7 +90,8 @@ export async function transition(
   ctx: ServiceContext,
   change: Transition & { result?: string },
 ): Promise<ApprovalRequestRow[]> {
-  const rows = await applyTransition(ctx.db, change);
+  const { rows, deliveryIds } = await applyTransitionWithDeliveries(ctx.db, change);
+  enqueueDeliveries(ctx, deliveryIds);
   if (rows.length > 0) {
     ctx.metrics.count(
       "nova_approval_actions_total",
@@ -242,6 +244,7 @@ export async function createRequest(
     );
     if (inserted.outcome === "retry") continue;
     if (inserted.outcome === "existing") return replay(inserted.row, bodyHash);
+    enqueueDeliveries(ctx, inserted.deliveryIds);
     ctx.metrics.count("nova_approval_requests_total", { status: plan.status });
     if (plan.status === "auto_approved")
       ctx.metrics.count("nova_approval_actions_total", { result: "auto_approved" });

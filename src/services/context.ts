@@ -13,6 +13,10 @@ export interface ServiceBindings extends DatabaseBindings {
   WEBHOOK_ENCRYPTION_KEY?: string | undefined;
   ALLOW_INSECURE_WEBHOOKS?: string | undefined;
   METRICS?: MetricsSink | undefined;
+  /** Service keys that sign webhooks of requests without their own secret (`version:secret,...`). */
+  WEBHOOK_SIGNING_SECRETS?: string | undefined;
+  /** The webhooks Queue producer (structurally, so scripts can go without: the sweep then sends). */
+  WEBHOOK_QUEUE?: { sendBatch(messages: { body: { delivery_id: number } }[]): Promise<unknown> } | undefined;
 }
 
 export interface ServiceContext {

@@ -10,13 +10,12 @@ import {
   escalationStep,
   readJobControl,
   recordJobRun,
-  setJobPaused,
 } from "../db/escalation.ts";
-import type { JobControlRow } from "../db/schema.ts";
 import type { Principal } from "../domain/access.ts";
 import { WEBHOOK_EVENTS } from "../domain/vocabulary.ts";
 import { transition } from "./approval-requests.ts";
 import type { ServiceContext } from "./context.ts";
+import { type JobStatus, jobStatus, setJobSwitch } from "./jobs.ts";
 
 export const ESCALATION_JOB = "escalation";
 /** Who the history and events name for the job's changes. */
@@ -121,44 +120,17 @@ export async function runEscalation(
   return finish(summary.cut_short ? "cut_short" : "completed");
 }
 
-export interface EscalationStatus {
-  paused: boolean;
-  reason: string | null;
-  changed_by: string | null;
-  changed_at: string | null;
-  last_run: Record<string, unknown> | null;
-  last_run_at: string | null;
-}
-
-function toStatus(row: JobControlRow): EscalationStatus {
-  return {
-    paused: row.paused,
-    reason: row.reason,
-    changed_by: row.changedBy,
-    changed_at: row.changedAt?.toISOString() ?? null,
-    last_run: row.lastRun,
-    last_run_at: row.lastRunAt?.toISOString() ?? null,
-  };
-}
-
-export async function escalationStatus(ctx: ServiceContext): Promise<EscalationStatus> {
-  return toStatus(await readJobControl(ctx.db, ESCALATION_JOB));
+/** The escalation job's switch and last run. */
+export function escalationStatus(ctx: ServiceContext): Promise<JobStatus> {
+  return jobStatus(ctx, ESCALATION_JOB);
 }
 
 /** Pauses or resumes the job (persisted, audited with actor and reason); runs while paused skip. */
-export async function setEscalationPaused(
+export function setEscalationPaused(
   ctx: ServiceContext,
   principal: Principal,
   paused: boolean,
   reason: string,
-): Promise<EscalationStatus> {
-  const row = await setJobPaused(ctx.db, ESCALATION_JOB, {
-    paused,
-    reason,
-    actor: principal.principalId,
-    actorKeyId: principal.keyId,
-    requestId: ctx.requestId,
-  });
-  ctx.log.warn(paused ? "escalation_paused" : "escalation_resumed", { by: principal.principalId, reason });
-  return toStatus(row);
+): Promise<JobStatus> {
+  return setJobSwitch(ctx, principal, ESCALATION_JOB, paused, reason);
 }

@@ -1,0 +1,161 @@
+// Statements of webhook delivery: load a delivery with its request's destination, record an attempt
+// (the attempt row, the delivery and the request's M5 columns in one transaction), claim deliveries
+// the queue never got (the sweep), mark dead, redeliver, and list a request's deliveries.
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
+import type { AttemptOutcome, DeliveryStatus } from "../domain/vocabulary.ts";
+import type { Database } from "./client.ts";
+import {
+  approvalRequests,
+  type WebhookAttemptRow,
+  type WebhookOutboxRow,
+  webhookAttempts,
+  webhookOutbox,
+} from "./schema.ts";
+
+export interface DeliveryToSend {
+  delivery: WebhookOutboxRow;
+  webhookUrl: string | null;
+  webhookSecretEncrypted: string | null;
+}
+
+export async function loadDelivery(db: Database, id: number): Promise<DeliveryToSend | undefined> {
+  const [row] = await db
+    .select({
+      delivery: webhookOutbox,
+      webhookUrl: approvalRequests.webhookUrl,
+      webhookSecretEncrypted: approvalRequests.webhookSecretEncrypted,
+    })
+    .from(webhookOutbox)
+    .innerJoin(approvalRequests, eq(approvalRequests.id, webhookOutbox.requestId))
+    .where(eq(webhookOutbox.id, id));
+  return row;
+}
+
+export interface AttemptRecord {
+  deliveryId: number;
+  requestId: string;
+  outcome: AttemptOutcome;
+  /** What the delivery becomes. */
+  deliveryStatus: DeliveryStatus;
+  statusCode: number | null;
+  error: string | null;
+  responseExcerpt: string | null;
+  durationMs: number;
+  /** For the request's last_webhook_status: 'success', 'http_500', 'timeout', ...; null leaves it. */
+  requestStatus: string | null;
+  /** Whether a call went out (counts in webhook_attempts). */
+  called: boolean;
+  /** Paused: hand the delivery back to the sweep (enqueued_at NULL). */
+  release: boolean;
+  at: Date;
+}
+
+/** One round trip: the attempt row, the delivery, and the request's webhook columns. */
+export async function recordAttempt(db: Database, record: AttemptRecord): Promise<void> {
+  const at = record.at;
+  await db.batch([
+    db.insert(webhookAttempts).values({
+      deliveryId: record.deliveryId,
+      attempt: sql`(SELECT attempts + ${record.called ? 1 : 0} FROM ${webhookOutbox} WHERE id = ${record.deliveryId})`,
+      outcome: record.outcome,
+      statusCode: record.statusCode,
+      error: record.error,
+      responseExcerpt: record.responseExcerpt,
+      durationMs: record.durationMs,
+      createdAt: at,
+    }),
+    db
+      .update(webhookOutbox)
+      .set({
+        status: record.deliveryStatus,
+        attempts: sql`${webhookOutbox.attempts} + ${record.called ? 1 : 0}`,
+        lastAttemptAt: at,
+        lastError:
+          record.error ??
+          (record.statusCode !== null && record.outcome !== "success" ? `http_${record.statusCode}` : null),
+        deliveredAt: record.deliveryStatus === "delivered" ? at : sql`${webhookOutbox.deliveredAt}`,
+        enqueuedAt: record.release ? null : sql`${webhookOutbox.enqueuedAt}`,
+      })
+      .where(eq(webhookOutbox.id, record.deliveryId)),
+    db
+      .update(approvalRequests)
+      .set({
+        webhookAttempts: sql`${approvalRequests.webhookAttempts} + ${record.called ? 1 : 0}`,
+        lastWebhookStatus: record.requestStatus ?? sql`${approvalRequests.lastWebhookStatus}`,
+        lastWebhookAt: record.called ? at : sql`${approvalRequests.lastWebhookAt}`,
+      })
+      .where(eq(approvalRequests.id, record.requestId)),
+  ]);
+}
+
+/** Marks the given deliveries as handed to the queue. */
+export async function markEnqueued(db: Database, ids: number[], at: Date): Promise<void> {
+  if (ids.length === 0) return;
+  await db.update(webhookOutbox).set({ enqueuedAt: at }).where(inArray(webhookOutbox.id, ids));
+}
+
+/**
+ * Claims pending deliveries the queue does not hold: never enqueued (a failed send, a crash between
+ * commit and enqueue, a paused consumer handing them back) for `graceSeconds`, or silent for
+ * `staleSeconds` (longer than any retry delay). Oldest first, SKIP LOCKED, at most `limit`.
+ */
+export async function claimUnsentDeliveries(
+  db: Database,
+  now: Date,
+  options: { limit: number; graceSeconds: number; staleSeconds: number },
+): Promise<number[]> {
+  const at = sql`${now.toISOString()}::timestamptz`;
+  const result = await db.execute(sql`
+    UPDATE ${webhookOutbox} SET enqueued_at = ${at}
+    WHERE id = ANY(ARRAY(
+      SELECT id FROM ${webhookOutbox}
+      WHERE status = 'pending' AND (
+        (enqueued_at IS NULL AND created_at <= ${at} - ${options.graceSeconds} * interval '1 second')
+        OR coalesce(last_attempt_at, enqueued_at) <= ${at} - ${options.staleSeconds} * interval '1 second')
+      ORDER BY id LIMIT ${options.limit} FOR UPDATE SKIP LOCKED))
+    RETURNING id`);
+  return (result.rows as { id: unknown }[]).map((row) => Number(row.id));
+}
+
+/** Retries exhausted: pending → dead. Returns the request id when this call changed it. */
+export async function markDead(db: Database, id: number, at: Date): Promise<string | undefined> {
+  const [row] = await db
+    .update(webhookOutbox)
+    .set({ status: "dead", lastAttemptAt: at })
+    .where(and(eq(webhookOutbox.id, id), eq(webhookOutbox.status, "pending")))
+    .returning({ requestId: webhookOutbox.requestId });
+  return row?.requestId;
+}
+
+/** Failed and dead deliveries of a request go back to pending; returns their ids to enqueue. */
+export async function resetForRedelivery(db: Database, requestId: string, at: Date): Promise<number[]> {
+  const rows = await db
+    .update(webhookOutbox)
+    .set({ status: "pending", enqueuedAt: at, lastError: null })
+    .where(and(eq(webhookOutbox.requestId, requestId), inArray(webhookOutbox.status, ["failed", "dead"])))
+    .returning({ id: webhookOutbox.id });
+  return rows.map((row) => row.id);
+}
+
+export async function listDeliveries(
+  db: Database,
+  requestId: string,
+): Promise<{ delivery: WebhookOutboxRow; attempts: WebhookAttemptRow[] }[]> {
+  const [deliveries, attempts] = await db.batch([
+    db
+      .select()
+      .from(webhookOutbox)
+      .where(eq(webhookOutbox.requestId, requestId))
+      .orderBy(asc(webhookOutbox.id)),
+    db
+      .select({ attempt: webhookAttempts })
+      .from(webhookAttempts)
+      .innerJoin(webhookOutbox, eq(webhookOutbox.id, webhookAttempts.deliveryId))
+      .where(eq(webhookOutbox.requestId, requestId))
+      .orderBy(asc(webhookAttempts.id)),
+  ]);
+  return deliveries.map((delivery) => ({
+    delivery,
+    attempts: attempts.filter((row) => row.attempt.deliveryId === delivery.id).map((row) => row.attempt),
+  }));
+}

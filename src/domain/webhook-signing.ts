@@ -1,0 +1,79 @@
+// Webhook signatures, on every event. Two schemes side by side:
+// - the M5 one: `X-Webhook-Signature: sha256=<hex HMAC-SHA256(body)>` with `X-Webhook-Key-Version`;
+// - Standard Webhooks (standardwebhooks.com): `webhook-id`, `webhook-timestamp` and
+//   `webhook-signature: v1,<base64 HMAC-SHA256("<id>.<timestamp>.<body>")>`, one signature per key
+//   (the current key and any still in their grace period), so receivers verify with the official
+//   libraries and keep verifying across a rotation.
+// Pure WebCrypto.
+import { fromBase64, toHex } from "./encoding.ts";
+
+export interface SigningKey {
+  /** What X-Webhook-Key-Version says: "request" for the request's own secret, else the service key's version. */
+  version: string;
+  /** The HMAC key bytes. */
+  bytes: Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * A secret's key bytes: Standard Webhooks secrets (`whsec_<base64>`) are base64, anything else (a
+ * request's own webhook_secret) is its UTF-8 text, which the official libraries accept as a raw key.
+ */
+export function keyBytes(secret: string): Uint8Array<ArrayBuffer> {
+  if (secret.startsWith("whsec_")) return fromBase64(secret.slice("whsec_".length));
+  return Uint8Array.from(new TextEncoder().encode(secret));
+}
+
+/**
+ * The service signing keys from WEBHOOK_SIGNING_SECRETS, `version:secret` pairs separated by commas,
+ * the current one first and keys in their grace period after it (e.g. `3:whsec_…,2:whsec_…`).
+ */
+export function parseSigningSecrets(value: string | undefined): SigningKey[] {
+  if (!value) return [];
+  return value
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .flatMap((entry) => {
+      const colon = entry.indexOf(":");
+      if (colon <= 0 || colon === entry.length - 1) return [];
+      return [{ version: entry.slice(0, colon), bytes: keyBytes(entry.slice(colon + 1)) }];
+    });
+}
+
+async function hmac(key: Uint8Array<ArrayBuffer>, text: string): Promise<Uint8Array> {
+  const imported = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, [
+    "sign",
+  ]);
+  return new Uint8Array(await crypto.subtle.sign("HMAC", imported, new TextEncoder().encode(text)));
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+/**
+ * The headers that sign `body`: the first key is the one M5 receivers check (X-Webhook-Signature),
+ * and every key signs for Standard Webhooks receivers. `id` stays the same across retries.
+ */
+export async function signatureHeaders(
+  keys: SigningKey[],
+  id: string,
+  timestampSeconds: number,
+  body: string,
+): Promise<Record<string, string>> {
+  const [current] = keys;
+  if (!current) throw new Error("no signing key");
+  const signed = `${id}.${timestampSeconds}.${body}`;
+  const standard = await Promise.all(
+    keys.map(async (key) => `v1,${toBase64(await hmac(key.bytes, signed))}`),
+  );
+  return {
+    "X-Webhook-Signature": `sha256=${toHex(await hmac(current.bytes, body))}`,
+    "X-Webhook-Key-Version": current.version,
+    "webhook-id": id,
+    "webhook-timestamp": String(timestampSeconds),
+    "webhook-signature": standard.join(" "),
+  };
+}

@@ -1,0 +1,380 @@
+// Webhook delivery as operations. Every status change writes its event to the outbox in the same
+// statement (src/db/transitions.ts); after the commit the deliveries are handed to the Queue; the
+// consumer sends each one, signed, records every attempt, and retries with capped exponential backoff;
+// the dead-letter consumer marks what exhausted its retries dead; the cron sweep re-enqueues what the
+// queue never got. A committed event is delivered, skipped (no webhook_url), failed (a permanent 4xx
+// or a refused destination) or dead — never silently lost.
+
+import type { WebhookAttemptRow, WebhookOutboxRow } from "../db/schema.ts";
+import {
+  claimUnsentDeliveries,
+  listDeliveries,
+  loadDelivery,
+  markDead,
+  markEnqueued,
+  recordAttempt,
+  resetForRedelivery,
+} from "../db/webhooks.ts";
+import type { Principal } from "../domain/access.ts";
+import type { AttemptOutcome } from "../domain/vocabulary.ts";
+import {
+  keyBytes,
+  parseSigningSecrets,
+  type SigningKey,
+  signatureHeaders,
+} from "../domain/webhook-signing.ts";
+import { webhookUrlProblem } from "../domain/webhook-url.ts";
+import { ApiError } from "../lib/errors.ts";
+import { decryptSecret, importEncryptionKey } from "../lib/secrets.ts";
+import { getRequest } from "./approval-requests.ts";
+import type { ServiceContext } from "./context.ts";
+import { isPaused, type JobStatus, jobStatus, setJobSwitch } from "./jobs.ts";
+
+export const WEBHOOKS_JOB = "webhooks";
+/** A receiver gets this long to answer. */
+export const DELIVERY_TIMEOUT_MS = 10_000;
+/** Response bodies are kept only as this much of an excerpt. */
+const EXCERPT_CHARS = 300;
+/** Backoff: 10 s doubling per attempt, capped at 30 min, with jitter. */
+const BACKOFF_BASE_SECONDS = 10;
+const BACKOFF_CAP_SECONDS = 30 * 60;
+/** Queues take delays up to 12 h. */
+const MAX_QUEUE_DELAY_SECONDS = 12 * 3600;
+/** Queue sendBatch takes at most 100 messages. */
+const SEND_BATCH_LIMIT = 100;
+
+export interface DeliveryMessage {
+  delivery_id: number;
+}
+
+/**
+ * Hands committed deliveries to the queue after the answer (waitUntil) and marks them enqueued. A send
+ * that fails leaves them unmarked: the cron sweep sends them. Without a queue binding (the operator
+ * scripts) the sweep is the only sender.
+ */
+export function enqueueDeliveries(ctx: ServiceContext, ids: number[]): void {
+  const queue = ctx.env.WEBHOOK_QUEUE;
+  if (ids.length === 0 || !queue) return;
+  ctx.waitUntil(
+    (async () => {
+      for (let start = 0; start < ids.length; start += SEND_BATCH_LIMIT) {
+        const chunk = ids.slice(start, start + SEND_BATCH_LIMIT);
+        await queue.sendBatch(chunk.map((id) => ({ body: { delivery_id: id } satisfies DeliveryMessage })));
+        await markEnqueued(ctx.db, chunk, new Date());
+      }
+    })().catch((error: unknown) => ctx.log.warn("webhook_enqueue_failed", { deliveries: ids.length, error })),
+  );
+}
+
+/** What the queue consumer does with a message after one delivery attempt. */
+export type DeliveryVerdict = { ack: true } | { retryAfterSeconds: number };
+
+function backoffSeconds(attempt: number, retryAfter: number | null): number {
+  const exponential = Math.min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** Math.max(0, attempt - 1));
+  const jittered = Math.ceil(exponential * (0.5 + Math.random() * 0.5));
+  return Math.min(MAX_QUEUE_DELAY_SECONDS, Math.max(jittered, retryAfter ?? 0));
+}
+
+/** Retry-After as seconds (delta or HTTP date), or null. */
+function retryAfterSeconds(header: string | null, now: number): number | null {
+  if (!header) return null;
+  if (/^\d+$/.test(header.trim())) return Number(header.trim());
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - now) / 1000));
+}
+
+async function signingKeys(ctx: ServiceContext, encryptedSecret: string | null): Promise<SigningKey[]> {
+  const service = parseSigningSecrets(ctx.env.WEBHOOK_SIGNING_SECRETS);
+  if (!encryptedSecret) return service;
+  const key = await importEncryptionKey(ctx.env.WEBHOOK_ENCRYPTION_KEY);
+  if (!key) throw new Error("WEBHOOK_ENCRYPTION_KEY is missing or invalid: cannot read the request's secret");
+  return [{ version: "request", bytes: keyBytes(await decryptSecret(encryptedSecret, key)) }];
+}
+
+/** The body a receiver gets: the event, its id (stable across retries) and its order among the request's events. */
+export function eventBody(delivery: WebhookOutboxRow): string {
+  return JSON.stringify({ ...delivery.payload, event_id: eventId(delivery.id), sequence: delivery.id });
+}
+
+export const eventId = (deliveryId: number): string => `evt_${deliveryId}`;
+
+/**
+ * One attempt at one delivery (the queue's `attempts` counts tries of this message). Records the
+ * attempt, the delivery's state and the request's webhook columns, and says whether to ack or retry.
+ */
+export async function deliver(
+  ctx: ServiceContext,
+  deliveryId: number,
+  queueAttempt: number,
+): Promise<DeliveryVerdict> {
+  const loaded = await loadDelivery(ctx.db, deliveryId);
+  // Gone, or already settled (a duplicate from the sweep or a redelivery): nothing to send.
+  if (!loaded) return { ack: true };
+  if (loaded.delivery.status !== "pending") return { ack: true };
+  const { delivery } = loaded;
+  const started = Date.now();
+  const record = (fields: {
+    outcome: AttemptOutcome;
+    deliveryStatus: WebhookOutboxRow["status"];
+    statusCode?: number | null;
+    error?: string | null;
+    responseExcerpt?: string | null;
+    requestStatus?: string | null;
+    called: boolean;
+    release?: boolean;
+  }) =>
+    recordAttempt(ctx.db, {
+      deliveryId,
+      requestId: delivery.requestId,
+      outcome: fields.outcome,
+      deliveryStatus: fields.deliveryStatus,
+      statusCode: fields.statusCode ?? null,
+      error: fields.error ?? null,
+      responseExcerpt: fields.responseExcerpt ?? null,
+      durationMs: Date.now() - started,
+      requestStatus: fields.requestStatus ?? null,
+      called: fields.called,
+      release: fields.release ?? false,
+      at: new Date(),
+    });
+  const count = (outcome: AttemptOutcome) => ctx.metrics.count("nova_webhook_attempts_total", { outcome });
+
+  if (await isPaused(ctx, WEBHOOKS_JOB)) {
+    // Handed back to the sweep, which sends it once deliveries resume: nothing is lost while paused.
+    await record({ outcome: "paused", deliveryStatus: "pending", called: false, release: true });
+    count("paused");
+    return { ack: true };
+  }
+  if (loaded.webhookUrl === null) {
+    // The runbook's "disable webhooks" SQL sets webhook_url NULL: send nothing, say so.
+    await record({
+      outcome: "skipped",
+      deliveryStatus: "skipped",
+      error: "webhook_url is NULL",
+      called: false,
+    });
+    count("skipped");
+    return { ack: true };
+  }
+  // Checked again at send time: the rules may have tightened since the request was filed.
+  const refused = webhookUrlProblem(loaded.webhookUrl, ctx.env.ALLOW_INSECURE_WEBHOOKS === "true");
+  if (refused) {
+    await record({
+      outcome: "failed",
+      deliveryStatus: "failed",
+      error: `refused: ${refused}`,
+      requestStatus: "refused",
+      called: false,
+    });
+    count("failed");
+    ctx.metrics.count("nova_webhook_failures_total", { reason: "refused" });
+    return { ack: true };
+  }
+
+  const body = eventBody(delivery);
+  let keys: SigningKey[];
+  try {
+    keys = await signingKeys(ctx, loaded.webhookSecretEncrypted);
+  } catch (error) {
+    ctx.log.error("webhook_signing_key_unavailable", { delivery_id: deliveryId, error });
+    keys = [];
+  }
+  if (keys.length === 0) {
+    // Configuration, not the receiver: retry until an operator sets WEBHOOK_SIGNING_SECRETS.
+    await record({
+      outcome: "retry",
+      deliveryStatus: "pending",
+      error: "no signing key configured",
+      requestStatus: "unsigned",
+      called: false,
+    });
+    count("retry");
+    return { retryAfterSeconds: backoffSeconds(queueAttempt, null) };
+  }
+  const headers = await signatureHeaders(keys, eventId(deliveryId), Math.floor(Date.now() / 1000), body);
+
+  let response: Response;
+  try {
+    response = await fetch(loaded.webhookUrl, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "User-Agent": "policy-api-webhooks", ...headers },
+      body,
+      redirect: "manual",
+      signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
+    });
+  } catch (error) {
+    const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
+    const message = timedOut
+      ? `no answer within ${DELIVERY_TIMEOUT_MS} ms`
+      : `network error: ${errorText(error)}`;
+    await record({
+      outcome: "retry",
+      deliveryStatus: "pending",
+      error: message,
+      requestStatus: timedOut ? "timeout" : "network_error",
+      called: true,
+    });
+    count("retry");
+    return { retryAfterSeconds: backoffSeconds(queueAttempt, null) };
+  }
+  const excerpt = (await response.text().catch(() => "")).slice(0, EXCERPT_CHARS);
+  const status = response.status;
+  if (status >= 200 && status < 300) {
+    await record({
+      outcome: "success",
+      deliveryStatus: "delivered",
+      statusCode: status,
+      responseExcerpt: excerpt,
+      requestStatus: "success",
+      called: true,
+    });
+    count("success");
+    return { ack: true };
+  }
+  if (status === 408 || status === 429 || status >= 500) {
+    await record({
+      outcome: "retry",
+      deliveryStatus: "pending",
+      statusCode: status,
+      responseExcerpt: excerpt,
+      requestStatus: `http_${status}`,
+      called: true,
+    });
+    count("retry");
+    return {
+      retryAfterSeconds: backoffSeconds(
+        queueAttempt,
+        retryAfterSeconds(response.headers.get("Retry-After"), Date.now()),
+      ),
+    };
+  }
+  // Any other answer (4xx, or a redirect, which is never followed) will not change by retrying.
+  const error = status >= 300 && status < 400 ? "redirects are not followed" : null;
+  await record({
+    outcome: "failed",
+    deliveryStatus: "failed",
+    statusCode: status,
+    error,
+    responseExcerpt: excerpt,
+    requestStatus: `http_${status}`,
+    called: true,
+  });
+  count("failed");
+  ctx.metrics.count("nova_webhook_failures_total", { reason: "rejected" });
+  return { ack: true };
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message.slice(0, 200) : String(error).slice(0, 200);
+}
+
+/** The dead-letter consumer: retries exhausted, the delivery is dead (and counted). */
+export async function markDeliveryDead(ctx: ServiceContext, deliveryId: number): Promise<void> {
+  const requestId = await markDead(ctx.db, deliveryId, new Date());
+  if (requestId) {
+    ctx.metrics.count("nova_webhook_failures_total", { reason: "dead" });
+    ctx.log.warn("webhook_delivery_dead", { delivery_id: deliveryId, request_id: requestId });
+  }
+}
+
+export interface SweepSummary {
+  enqueued: number;
+  paused: boolean;
+}
+
+/** The cron's sweep: re-enqueues deliveries the queue never got (none while deliveries are paused). */
+export async function sweepDeliveries(ctx: ServiceContext, now: Date): Promise<SweepSummary> {
+  if (await isPaused(ctx, WEBHOOKS_JOB)) return { enqueued: 0, paused: true };
+  const queue = ctx.env.WEBHOOK_QUEUE;
+  if (!queue) return { enqueued: 0, paused: false };
+  const ids = await claimUnsentDeliveries(ctx.db, now, { limit: 1000, graceSeconds: 30, staleSeconds: 3600 });
+  for (let start = 0; start < ids.length; start += SEND_BATCH_LIMIT) {
+    const chunk = ids.slice(start, start + SEND_BATCH_LIMIT);
+    await queue.sendBatch(chunk.map((id) => ({ body: { delivery_id: id } satisfies DeliveryMessage })));
+  }
+  if (ids.length > 0) ctx.log.info("webhook_sweep", { enqueued: ids.length });
+  return { enqueued: ids.length, paused: false };
+}
+
+export interface DeliveryView {
+  delivery_id: number;
+  event_id: string;
+  event: string;
+  status: WebhookOutboxRow["status"];
+  attempts: number;
+  created_at: string;
+  delivered_at: string | null;
+  last_error: string | null;
+  attempt_log: {
+    attempt: number;
+    outcome: AttemptOutcome;
+    status_code: number | null;
+    error: string | null;
+    response_excerpt: string | null;
+    duration_ms: number;
+    at: string;
+  }[];
+}
+
+function toView(delivery: WebhookOutboxRow, attempts: WebhookAttemptRow[]): DeliveryView {
+  return {
+    delivery_id: delivery.id,
+    event_id: eventId(delivery.id),
+    event: delivery.event,
+    status: delivery.status,
+    attempts: delivery.attempts,
+    created_at: delivery.createdAt.toISOString(),
+    delivered_at: delivery.deliveredAt?.toISOString() ?? null,
+    last_error: delivery.lastError,
+    attempt_log: attempts.map((attempt) => ({
+      attempt: attempt.attempt,
+      outcome: attempt.outcome,
+      status_code: attempt.statusCode,
+      error: attempt.error,
+      response_excerpt: attempt.responseExcerpt,
+      duration_ms: attempt.durationMs,
+      at: attempt.createdAt.toISOString(),
+    })),
+  };
+}
+
+/** A request's deliveries with their attempts; the request must be visible to the principal. */
+export async function requestDeliveries(
+  ctx: ServiceContext,
+  principal: Principal,
+  requestId: string,
+): Promise<DeliveryView[]> {
+  await getRequest(ctx, principal, requestId);
+  return (await listDeliveries(ctx.db, requestId)).map(({ delivery, attempts }) =>
+    toView(delivery, attempts),
+  );
+}
+
+/** Sends a request's failed and dead deliveries again. */
+export async function redeliver(
+  ctx: ServiceContext,
+  principal: Principal,
+  requestId: string,
+): Promise<{ redelivered: number[] }> {
+  await getRequest(ctx, principal, requestId);
+  const ids = await resetForRedelivery(ctx.db, requestId, new Date());
+  enqueueDeliveries(ctx, ids);
+  if (ids.length > 0)
+    ctx.log.info("webhook_redeliver", { request_id: requestId, deliveries: ids, by: principal.principalId });
+  return { redelivered: ids };
+}
+
+export function webhookStatus(ctx: ServiceContext): Promise<JobStatus> {
+  return jobStatus(ctx, WEBHOOKS_JOB);
+}
+
+/** Pauses or resumes every delivery (audited); while paused nothing is sent and nothing is lost. */
+export function setWebhooksPaused(
+  ctx: ServiceContext,
+  principal: Principal,
+  paused: boolean,
+  reason: string,
+): Promise<JobStatus> {
+  if (!reason.trim()) throw new ApiError("bad_request", "Give a reason");
+  return setJobSwitch(ctx, principal, WEBHOOKS_JOB, paused, reason);
+}
