@@ -21,6 +21,7 @@ import { evalRoutes } from "./routes/eval.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { requestRoutes } from "./routes/requests.ts";
 import { usageRoutes } from "./routes/usage.ts";
+import { webhookRoutes } from "./routes/webhooks.ts";
 import { createServiceContext } from "./services/context.ts";
 
 /** Largest request body accepted; agents send a skill payload, not files. */
@@ -113,6 +114,7 @@ export function createApp() {
   app.route("/", requestRoutes);
   app.route("/", adminPolicyRoutes);
   app.route("/", adminEscalationRoutes);
+  app.route("/", webhookRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "ApiKey", {
     type: "http",

@@ -1,0 +1,126 @@
+// Webhook deliveries: a request's deliveries and attempts, redelivery of failed and dead ones (admin),
+// and the global pause switch (admin, audited), consistent with the escalation switch. Thin:
+// services/webhooks.ts does the work.
+import { z } from "@hono/zod-openapi";
+import { ATTEMPT_OUTCOMES, DELIVERY_STATUSES, WEBHOOK_EVENTS } from "../domain/vocabulary.ts";
+import { protectedRoute } from "../lib/auth.ts";
+import { createRouter, jsonResponse } from "../lib/openapi.ts";
+import { redeliver, requestDeliveries, setWebhooksPaused, webhookStatus } from "../services/webhooks.ts";
+
+const RequestIdParam = z.object({
+  request_id: z
+    .string()
+    .regex(/^apr_[0-9a-f]{16}$/, "a request id is apr_ + 16 hex characters")
+    .openapi({ param: { name: "request_id", in: "path" } }),
+});
+
+const DeliverySchema = z
+  .object({
+    delivery_id: z.number().int(),
+    event_id: z
+      .string()
+      .openapi({ description: "webhook-id and the body's event_id; the same on every retry" }),
+    event: z.enum(Object.values(WEBHOOK_EVENTS) as [string, ...string[]]),
+    status: z.enum(DELIVERY_STATUSES),
+    attempts: z.number().int(),
+    created_at: z.string(),
+    delivered_at: z.string().nullable(),
+    last_error: z.string().nullable(),
+    attempt_log: z.array(
+      z.object({
+        attempt: z.number().int(),
+        outcome: z.enum(ATTEMPT_OUTCOMES),
+        status_code: z.number().int().nullable(),
+        error: z.string().nullable(),
+        response_excerpt: z.string().nullable(),
+        duration_ms: z.number().int(),
+        at: z.string(),
+      }),
+    ),
+  })
+  .openapi("WebhookDelivery");
+
+const SwitchStatus = z
+  .object({
+    paused: z.boolean(),
+    reason: z.string().nullable(),
+    changed_by: z.string().nullable(),
+    changed_at: z.string().nullable(),
+    last_run: z.record(z.string(), z.unknown()).nullable(),
+    last_run_at: z.string().nullable(),
+  })
+  .openapi("WebhooksStatus");
+
+const SwitchBody = z
+  .object({
+    reason: z.string().min(1).max(500).openapi({ description: "Recorded with the actor in the audit trail" }),
+  })
+  .strict()
+  .openapi("WebhooksSwitch");
+
+const listRoute = protectedRoute(
+  "requests:read",
+  {
+    method: "get",
+    path: "/api/v1/policy/requests/{request_id}/webhooks",
+    tags: ["webhooks"],
+    summary: "A request's webhook deliveries, each with its attempts",
+    request: { params: RequestIdParam },
+    responses: { 200: jsonResponse(z.array(DeliverySchema), "Deliveries, oldest first") },
+  },
+  { 404: "No such request (or not in your tenant)" },
+);
+
+const redeliverRoute = protectedRoute(
+  "emergency",
+  {
+    method: "post",
+    path: "/api/v1/policy/requests/{request_id}/webhooks/redeliver",
+    tags: ["webhooks"],
+    summary: "Send a request's failed and dead deliveries again",
+    request: { params: RequestIdParam },
+    responses: {
+      200: jsonResponse(
+        z.object({ redelivered: z.array(z.number().int()) }).openapi("Redelivered"),
+        "The deliveries queued again (none when nothing had failed)",
+      ),
+    },
+  },
+  { 404: "No such request" },
+);
+
+const statusRoute = protectedRoute("emergency", {
+  method: "get",
+  path: "/api/v1/admin/webhooks",
+  tags: ["webhooks"],
+  summary: "Whether webhook deliveries are paused",
+  responses: { 200: jsonResponse(SwitchStatus, "The switch") },
+});
+
+const switchRoute = (action: "pause" | "resume") =>
+  protectedRoute("emergency", {
+    method: "post",
+    path: `/api/v1/admin/webhooks/${action}`,
+    tags: ["webhooks"],
+    summary:
+      action === "pause"
+        ? "Pause every webhook delivery (nothing is sent, nothing is lost; audited)"
+        : "Resume webhook deliveries (the cron sends what waited; audited)",
+    request: { body: { required: true, content: { "application/json": { schema: SwitchBody } } } },
+    responses: { 200: jsonResponse(SwitchStatus, "The switch as it stands") },
+  });
+
+export const webhookRoutes = createRouter()
+  .openapi(listRoute, async (c) =>
+    c.json(await requestDeliveries(c.var.services, c.var.principal, c.req.valid("param").request_id), 200),
+  )
+  .openapi(redeliverRoute, async (c) =>
+    c.json(await redeliver(c.var.services, c.var.principal, c.req.valid("param").request_id), 200),
+  )
+  .openapi(statusRoute, async (c) => c.json(await webhookStatus(c.var.services), 200))
+  .openapi(switchRoute("pause"), async (c) =>
+    c.json(await setWebhooksPaused(c.var.services, c.var.principal, true, c.req.valid("json").reason), 200),
+  )
+  .openapi(switchRoute("resume"), async (c) =>
+    c.json(await setWebhooksPaused(c.var.services, c.var.principal, false, c.req.valid("json").reason), 200),
+  );
