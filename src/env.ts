@@ -16,6 +16,8 @@ export type Bindings = Env & {
    * Set by `npm run dev` and the tests; never in production, where the driver talks to Neon itself.
    */
   NEON_LOCAL_GATEWAY?: string;
+  /** DNS-over-HTTPS JSON endpoint for the webhook send-time address check; default Cloudflare's. */
+  WEBHOOK_DNS_RESOLVER?: string;
 };
 
 export interface AppEnv {

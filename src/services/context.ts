@@ -13,6 +13,8 @@ export interface ServiceBindings extends DatabaseBindings {
   WEBHOOK_ENCRYPTION_KEY?: string | undefined;
   ALLOW_INSECURE_WEBHOOKS?: string | undefined;
   METRICS?: MetricsSink | undefined;
+  /** DNS-over-HTTPS resolver for the send-time address check (default Cloudflare's). */
+  WEBHOOK_DNS_RESOLVER?: string | undefined;
   /** Service keys that sign webhooks of requests without their own secret (`version:secret,...`). */
   WEBHOOK_SIGNING_SECRETS?: string | undefined;
   /** The webhooks Queue producer (structurally, so scripts can go without: the sweep then sends). */

@@ -23,7 +23,7 @@ import {
   type SigningKey,
   signatureHeaders,
 } from "../domain/webhook-signing.ts";
-import { webhookUrlProblem } from "../domain/webhook-url.ts";
+import { addressIsPublic, webhookUrlProblem } from "../domain/webhook-url.ts";
 import { ApiError } from "../lib/errors.ts";
 import { decryptSecret, importEncryptionKey } from "../lib/secrets.ts";
 import { getRequest } from "./approval-requests.ts";
@@ -156,8 +156,25 @@ export async function deliver(
     count("skipped");
     return { ack: true };
   }
-  // Checked again at send time: the rules may have tightened since the request was filed.
-  const refused = webhookUrlProblem(loaded.webhookUrl, ctx.env.ALLOW_INSECURE_WEBHOOKS === "true");
+  // Checked again at send time: the rules may have tightened since the request was filed, and a name
+  // may now resolve to a private address (outside development, where local receivers are allowed).
+  const insecureAllowed = ctx.env.ALLOW_INSECURE_WEBHOOKS === "true";
+  let refused = webhookUrlProblem(loaded.webhookUrl, insecureAllowed);
+  if (!refused && !insecureAllowed) {
+    const resolved = await resolvedAddressProblem(ctx, new URL(loaded.webhookUrl).hostname);
+    if (resolved === "unresolved") {
+      await record({
+        outcome: "retry",
+        deliveryStatus: "pending",
+        error: "could not resolve the host",
+        requestStatus: "dns_error",
+        called: false,
+      });
+      count("retry");
+      return { retryAfterSeconds: backoffSeconds(queueAttempt, null) };
+    }
+    refused = resolved;
+  }
   if (refused) {
     await record({
       outcome: "failed",
@@ -262,6 +279,45 @@ export async function deliver(
   count("failed");
   ctx.metrics.count("nova_webhook_failures_total", { reason: "rejected" });
   return { ack: true };
+}
+
+/** DNS over HTTPS (JSON), Cloudflare's resolver unless WEBHOOK_DNS_RESOLVER names another. */
+const DEFAULT_DNS_RESOLVER = "https://cloudflare-dns.com/dns-query";
+const DNS_TIMEOUT_MS = 3000;
+
+/**
+ * What the host resolves to right now, checked with the same rule as IP literals (addressIsPublic):
+ * undefined when every address is public, a refusal when one is not, "unresolved" when the lookup
+ * failed (a retry, not a refusal). IP literals were checked with the URL.
+ */
+async function resolvedAddressProblem(
+  ctx: ServiceContext,
+  hostname: string,
+): Promise<string | undefined | "unresolved"> {
+  const host = hostname.startsWith("[") ? hostname.slice(1, -1) : hostname;
+  if (/^[\d.]+$/.test(host) || host.includes(":")) return undefined;
+  const resolver = ctx.env.WEBHOOK_DNS_RESOLVER || DEFAULT_DNS_RESOLVER;
+  const addresses: string[] = [];
+  try {
+    for (const type of ["A", "AAAA"]) {
+      const url = `${resolver}?name=${encodeURIComponent(host)}&type=${type}`;
+      const res = await fetch(url, {
+        headers: { Accept: "application/dns-json" },
+        signal: AbortSignal.timeout(DNS_TIMEOUT_MS),
+      });
+      if (!res.ok) return "unresolved";
+      const answer = (await res.json()) as { Status?: number; Answer?: { type: number; data: string }[] };
+      if (answer.Status !== 0 && answer.Status !== 3) return "unresolved";
+      // Record types 1 (A) and 28 (AAAA); CNAMEs in between are followed by the resolver.
+      for (const record of answer.Answer ?? [])
+        if (record.type === 1 || record.type === 28) addresses.push(record.data);
+    }
+  } catch {
+    return "unresolved";
+  }
+  if (addresses.length === 0) return "unresolved";
+  const blocked = addresses.find((address) => !addressIsPublic(address));
+  return blocked ? `${host} resolves to ${blocked}, which is not a public address` : undefined;
 }
 
 function errorText(error: unknown): string {
