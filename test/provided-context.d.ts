@@ -11,5 +11,7 @@ declare module "vitest" {
     gatewayUrl: string;
     /** A TCP port that accepts connections and never answers (a hung database). */
     blackHolePort: number;
+    /** Base URL of the test webhook receiver (test/setup/webhook-receiver.ts), on 127.0.0.1. */
+    webhookReceiverUrl: string;
   }
 }

@@ -4,6 +4,7 @@ import { env as configuredEnv } from "cloudflare:workers";
 import { afterAll, beforeAll, inject } from "vitest";
 import { createSql } from "../../src/db/client.ts";
 import type { Bindings } from "../../src/env.ts";
+import { recordingQueue } from "./queue.ts";
 
 // The configured bindings, plus the local-only ones Env does not declare.
 const env = configuredEnv as Bindings;
@@ -28,10 +29,24 @@ afterAll(async () => {
   if (databaseName) await adminSql().query(`DROP DATABASE IF EXISTS "${databaseName}" WITH (FORCE)`);
 });
 
-/** The worker's bindings, pointed at this test file's own database. */
+/**
+ * The worker's bindings, pointed at this test file's own database.
+ *
+ * WEBHOOK_QUEUE defaults to a stub that keeps what it is sent to itself. The configured binding is a
+ * real (miniflare) queue whose consumer is this worker's queue() called with the configured bindings,
+ * whose DATABASE_URL names no database: every event a test filed would reach that consumer a few
+ * seconds later, fail against the wrong database (webhook_delivery_error) and be retried, in whatever
+ * test file happens to be running. Tests of delivery pass a recording queue of their own
+ * (test/helpers/queue.ts) and drive the consumer themselves.
+ */
 export function testEnv(overrides: Partial<Bindings> = {}): Bindings {
   if (!databaseName) throw new Error("testEnv() called before the file's database was created");
-  return { ...env, DATABASE_URL: databaseUrl(databaseName), ...overrides };
+  return {
+    ...env,
+    DATABASE_URL: databaseUrl(databaseName),
+    WEBHOOK_QUEUE: recordingQueue().binding,
+    ...overrides,
+  };
 }
 
 /** Raw SQL on this file's database, over the same HTTP driver the worker uses. */

@@ -1,0 +1,164 @@
+// A real HTTP webhook receiver for the tests (started by global-setup.ts, on loopback only): the
+// worker's queue consumer, running inside workerd, POSTs to it over http://127.0.0.1 exactly as it
+// would to a customer's endpoint, and the tests read back what arrived.
+//
+// How it answers is chosen by the path, POST /hooks/<scenario>/<name> (the name keeps tests apart;
+// counters are per path):
+//   ok                200
+//   fail-then-ok-<n>  500 to the first n requests to the path, then 200
+//   always-500        500
+//   429               429 with Retry-After: 120
+//   404               404 (a permanent refusal)
+//   redirect          302 to /hooks/ok/<name> (a sender must not follow it)
+//   slow-<ms>         waits <ms> milliseconds (at most 5 s), then 200
+//   drop              closes the connection without answering (a network error)
+// Anything else answers 400. Every request to /hooks/ is recorded (method, path, headers, raw body,
+// time, the status it got): GET /_received?path=<path> returns those of one path, oldest first, and
+// POST /_reset forgets everything.
+//
+// It also serves a stand-in DNS-over-HTTPS resolver (the JSON API the worker's send-time address check
+// calls when WEBHOOK_DNS_RESOLVER points here): GET /dns-query?name=<host>&type=A|AAAA answers
+// 127.0.0.1 / ::1 for names starting "loopback.", SERVFAIL for names starting "servfail.", NXDOMAIN for
+// anything else. It never answers a public address, so no delivery in a test can leave the machine.
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface ReceivedRequest {
+  method: string;
+  path: string;
+  /** Header names in lower case. */
+  headers: Record<string, string>;
+  /** The raw body, as received (UTF-8). */
+  body: string;
+  /** Epoch milliseconds when the request ended. */
+  at: number;
+  /** What the receiver answered (0: it dropped the connection). */
+  status: number;
+}
+
+export interface RunningReceiver {
+  /** Base URL, e.g. http://127.0.0.1:41234 */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_SLOW_MS = 5000;
+
+export async function startWebhookReceiver(options: { host?: string; port?: number } = {}) {
+  const host = options.host ?? "127.0.0.1";
+  const received: ReceivedRequest[] = [];
+  const hits = new Map<string, number>();
+
+  const json = (res: http.ServerResponse, status: number, value: unknown) =>
+    res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(value));
+
+  /** The answer for one delivery: status, headers, body; "drop" closes the connection instead. */
+  async function answer(
+    scenario: string,
+    name: string,
+    count: number,
+  ): Promise<[number, Record<string, string>, string] | "drop"> {
+    const failThenOk = /^fail-then-ok-(\d+)$/.exec(scenario);
+    if (failThenOk) return count <= Number(failThenOk[1]) ? [500, {}, "failing on purpose"] : [200, {}, "ok"];
+    const slow = /^slow-(\d+)$/.exec(scenario);
+    if (slow) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_SLOW_MS, Number(slow[1]))));
+      return [200, {}, "ok, slowly"];
+    }
+    switch (scenario) {
+      case "ok":
+        return [200, {}, "ok"];
+      case "always-500":
+        return [500, {}, "down on purpose"];
+      case "429":
+        return [429, { "Retry-After": "120" }, "slow down"];
+      case "404":
+        return [404, {}, "no such hook"];
+      case "redirect":
+        return [302, { Location: `/hooks/ok/${name}` }, ""];
+      case "drop":
+        return "drop";
+      default:
+        return [400, {}, `unknown scenario ${scenario}`];
+    }
+  }
+
+  function dnsAnswer(url: URL): { Status: number; Answer?: { name: string; type: number; data: string }[] } {
+    const name = url.searchParams.get("name") ?? "";
+    const type = url.searchParams.get("type") === "AAAA" ? 28 : 1;
+    if (name.startsWith("servfail.")) return { Status: 2 };
+    if (name.startsWith("loopback."))
+      return { Status: 0, Answer: [{ name, type, data: type === 1 ? "127.0.0.1" : "::1" }] };
+    return { Status: 3 };
+  }
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    req.on("end", () => {
+      const url = new URL(req.url ?? "/", "http://receiver");
+      const path = url.pathname;
+      if (req.method === "GET" && path === "/_received") {
+        const wanted = url.searchParams.get("path");
+        return json(
+          res,
+          200,
+          received.filter((entry) => wanted === null || entry.path === wanted),
+        );
+      }
+      if (req.method === "POST" && path === "/_reset") {
+        received.length = 0;
+        hits.clear();
+        return json(res, 200, { reset: true });
+      }
+      if (req.method === "GET" && path === "/dns-query") return json(res, 200, dnsAnswer(url));
+      const hook = /^\/hooks\/([^/]+)\/([^/]+)$/.exec(path);
+      if (!hook) return json(res, 404, { error: "not a hook path" });
+
+      const count = (hits.get(path) ?? 0) + 1;
+      hits.set(path, count);
+      const headers: Record<string, string> = {};
+      for (const [key, value] of Object.entries(req.headers))
+        if (value !== undefined) headers[key.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value;
+      const entry: ReceivedRequest = {
+        method: req.method ?? "",
+        path,
+        headers,
+        body: Buffer.concat(chunks).toString("utf8"),
+        at: Date.now(),
+        status: 0,
+      };
+      received.push(entry);
+      void answer(hook[1] ?? "", hook[2] ?? "", count).then((result) => {
+        if (result === "drop") {
+          req.socket.destroy();
+          return;
+        }
+        const [status, extra, text] = result;
+        entry.status = status;
+        res.writeHead(status, { "Content-Type": "text/plain", ...extra }).end(text);
+      });
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  } satisfies RunningReceiver;
+}
