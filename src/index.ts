@@ -35,10 +35,13 @@ export default {
   async scheduled(controller, env, ctx) {
     const { services, log, metrics } = jobContext(env, ctx, "escalation");
     const now = new Date(Math.max(Date.now(), controller.scheduledTime));
+    // The deliveries the queue never got (a failed send, a crash before the enqueue): a failure here is
+    // the sweep's own, and must not stop or be taken for the escalation run.
+    ctx.waitUntil(
+      sweepDeliveries(services, now).catch((error: unknown) => log.error("webhook_sweep_failed", { error })),
+    );
     try {
       await runEscalation(services, { now, trigger: "cron" });
-      // Then the deliveries the queue never got (a failed send, a crash before the enqueue).
-      await sweepDeliveries(services, now);
     } catch (error) {
       // Logged and counted here; rethrown so the platform records the failed invocation. Nothing is
       // lost: every batch committed on its own, and the next minute picks up what is left.

@@ -19,7 +19,7 @@ import { beforeAll, describe, expect, inject, it, vi } from "vitest";
 import type { Bindings } from "../src/env.ts";
 import worker from "../src/index.ts";
 import { testEnv, testSql } from "./helpers/database.ts";
-import { call } from "./helpers/http.ts";
+import { call, type ErrorEnvelope } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
 import { recordingDataset } from "./helpers/metrics.ts";
 import { failingQueue, type RecordingQueue, recordingQueue } from "./helpers/queue.ts";
@@ -405,18 +405,27 @@ describe("a delivered event", () => {
     ).toThrow();
   });
 
-  it("signed with a non-ASCII secret of its own verifies with the secret's UTF-8 bytes", async () => {
-    const secret = "clé-secrète-du-webhook-ü-0123";
-    const filed = await fileRequest(hookUrl("ok", "utf8-secret"), { secret });
-    expect((await consume([filed.created])).acked).toEqual([filed.created]);
-    const [entry] = await received(hookPath("ok", "utf8-secret"));
-    if (!entry) throw new Error("nothing received");
-    const bytes = Uint8Array.from(new TextEncoder().encode(secret));
-    // Given as bytes: the library's raw-string form takes one byte per UTF-16 unit (fine for ASCII).
-    expect(new Webhook(bytes, { format: "raw" }).verify(entry.body, entry.headers)).toEqual(
-      JSON.parse(entry.body),
+  it("refuses a non-ASCII webhook_secret, so every Standard Webhooks library derives the same key bytes", async () => {
+    const res = await call(
+      "/api/v1/policy/requests",
+      {
+        method: "POST",
+        headers: { ...agent.headers, "Content-Type": "application/json" },
+        body: JSON.stringify({
+          policy_type: "cost",
+          skill_id: "a.b",
+          tenant_id: "wh-ascii",
+          requested_by: agent.principalId,
+          webhook_url: hookUrl("ok", "utf8-secret"),
+          webhook_secret: "clé-secrète-du-webhook-ü-0123",
+        }),
+      },
+      { ALLOW_INSECURE_WEBHOOKS: "true" },
     );
-    expect(entry.headers["x-webhook-signature"]).toBe(`sha256=${await hmacHex(bytes, entry.body)}`);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as ErrorEnvelope).error.details).toMatchObject({
+      issues: [{ path: "webhook_secret", message: "use printable ASCII characters (no spaces)" }],
+    });
   });
 
   it("records how long the receiver took", async () => {
@@ -672,6 +681,31 @@ describe("the cron sweep", () => {
     expect(await received(hookPath("ok", "lost-send"))).toHaveLength(1);
     expect(await received(hookPath("ok", "no-binding"))).toHaveLength(1);
     expect((await outbox(lost.request_id))[0]?.status).toBe("delivered");
+  });
+
+  it("whose own send fails leaves the deliveries for the next minute, and does not fail the escalation run", async () => {
+    const filed = await fileRequestWithoutQueue(hookUrl("ok", "sweep-send-fails"));
+    const [row] = await outbox(filed);
+    const lines: string[] = [];
+    const log = vi.spyOn(console, "log").mockImplementation((line: unknown) => void lines.push(String(line)));
+    try {
+      const ctx = createExecutionContext();
+      await worker.scheduled(
+        createScheduledController({ cron: "* * * * *", scheduledTime: Date.now() + 31_000 }),
+        testEnv({ ...INSECURE, LOG_LEVEL: "info", WEBHOOK_QUEUE: failingQueue() }),
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+    } finally {
+      log.mockRestore();
+    }
+    expect(lines.some((line) => line.includes('"msg":"webhook_sweep_failed"'))).toBe(true);
+    expect(lines.some((line) => line.includes('"msg":"escalation_run_failed"'))).toBe(false);
+    // Unclaimed again: the next minute's sweep takes it, not the one-hour stale rule.
+    expect((await outbox(filed))[0]).toMatchObject({ id: row?.id, status: "pending", enqueued: false });
+    const next = recordingQueue();
+    await cron(Date.now() + 62_000, next);
+    expect(next.ids()).toContain(row?.id);
   });
 
   it("does nothing while deliveries are paused; the consumer hands deliveries back; resuming sends them", async () => {

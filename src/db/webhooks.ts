@@ -88,8 +88,8 @@ export async function recordAttempt(db: Database, record: AttemptRecord): Promis
   ]);
 }
 
-/** Marks the given deliveries as handed to the queue. */
-export async function markEnqueued(db: Database, ids: number[], at: Date): Promise<void> {
+/** Marks the given deliveries as handed to the queue at `at`, or (null) as not held by the queue. */
+export async function markEnqueued(db: Database, ids: number[], at: Date | null): Promise<void> {
   if (ids.length === 0) return;
   await db.update(webhookOutbox).set({ enqueuedAt: at }).where(inArray(webhookOutbox.id, ids));
 }
@@ -131,7 +131,7 @@ export async function markDead(db: Database, id: number, at: Date): Promise<stri
 export async function resetForRedelivery(db: Database, requestId: string, at: Date): Promise<number[]> {
   const rows = await db
     .update(webhookOutbox)
-    .set({ status: "pending", enqueuedAt: at, lastError: null })
+    .set({ status: "pending", enqueuedAt: null, lastAttemptAt: at, lastError: null })
     .where(and(eq(webhookOutbox.requestId, requestId), inArray(webhookOutbox.status, ["failed", "dead"])))
     .returning({ id: webhookOutbox.id });
   return rows.map((row) => row.id);

@@ -44,6 +44,8 @@ const CreateBody = z
         `must be at least ${MIN_WEBHOOK_SECRET_LENGTH} characters (up to 256); send a longer secret, or omit it`,
       )
       .max(256, "must be at most 256 characters")
+      // Receivers verify with the secret's bytes; printable ASCII means every library agrees on them.
+      .regex(/^[\x21-\x7e]+$/, "use printable ASCII characters (no spaces)")
       .nullable()
       .default(null)
       .openapi({

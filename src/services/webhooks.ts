@@ -38,8 +38,15 @@ const EXCERPT_CHARS = 300;
 /** Backoff: 10 s doubling per attempt, capped at 30 min, with jitter. */
 const BACKOFF_BASE_SECONDS = 10;
 const BACKOFF_CAP_SECONDS = 30 * 60;
-/** Queues take delays up to 12 h. */
-const MAX_QUEUE_DELAY_SECONDS = 12 * 3600;
+/**
+ * The longest wait a receiver's Retry-After can ask for. Kept below the sweep's stale window, so a
+ * delivery waiting out a Retry-After is never taken for lost and sent twice.
+ */
+const MAX_RETRY_AFTER_SECONDS = 45 * 60;
+/** A pending delivery silent this long is taken for lost (a message the queue dropped) and re-enqueued. */
+const STALE_DELIVERY_SECONDS = 3600;
+/** A delivery never enqueued this long after its commit is sent by the sweep. */
+const ENQUEUE_GRACE_SECONDS = 30;
 /** Queue sendBatch takes at most 100 messages. */
 const SEND_BATCH_LIMIT = 100;
 
@@ -49,21 +56,32 @@ export interface DeliveryMessage {
 
 /**
  * Hands committed deliveries to the queue after the answer (waitUntil) and marks them enqueued. A send
- * that fails leaves them unmarked: the cron sweep sends them. Without a queue binding (the operator
- * scripts) the sweep is the only sender.
+ * that fails leaves them unmarked (or unmarks them), so the cron sweep sends them within a minute.
+ * Without a queue binding (the operator scripts) the sweep is the only sender.
  */
 export function enqueueDeliveries(ctx: ServiceContext, ids: number[]): void {
-  const queue = ctx.env.WEBHOOK_QUEUE;
-  if (ids.length === 0 || !queue) return;
+  if (ids.length === 0 || !ctx.env.WEBHOOK_QUEUE) return;
   ctx.waitUntil(
-    (async () => {
-      for (let start = 0; start < ids.length; start += SEND_BATCH_LIMIT) {
-        const chunk = ids.slice(start, start + SEND_BATCH_LIMIT);
-        await queue.sendBatch(chunk.map((id) => ({ body: { delivery_id: id } satisfies DeliveryMessage })));
-        await markEnqueued(ctx.db, chunk, new Date());
-      }
-    })().catch((error: unknown) => ctx.log.warn("webhook_enqueue_failed", { deliveries: ids.length, error })),
+    sendToQueue(ctx, ids).catch((error: unknown) =>
+      ctx.log.warn("webhook_enqueue_failed", { deliveries: ids.length, error }),
+    ),
   );
+}
+
+/** Sends in chunks the queue accepts; marks each chunk sent, or unmarks it when its send fails. */
+async function sendToQueue(ctx: ServiceContext, ids: number[]): Promise<void> {
+  const queue = ctx.env.WEBHOOK_QUEUE;
+  if (!queue) return;
+  for (let start = 0; start < ids.length; start += SEND_BATCH_LIMIT) {
+    const chunk = ids.slice(start, start + SEND_BATCH_LIMIT);
+    try {
+      await queue.sendBatch(chunk.map((id) => ({ body: { delivery_id: id } satisfies DeliveryMessage })));
+    } catch (error) {
+      await markEnqueued(ctx.db, ids.slice(start), null);
+      throw error;
+    }
+    await markEnqueued(ctx.db, chunk, new Date());
+  }
 }
 
 /** What the queue consumer does with a message after one delivery attempt. */
@@ -72,7 +90,7 @@ export type DeliveryVerdict = { ack: true } | { retryAfterSeconds: number };
 function backoffSeconds(attempt: number, retryAfter: number | null): number {
   const exponential = Math.min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** Math.max(0, attempt - 1));
   const jittered = Math.ceil(exponential * (0.5 + Math.random() * 0.5));
-  return Math.min(MAX_QUEUE_DELAY_SECONDS, Math.max(jittered, retryAfter ?? 0));
+  return Math.max(jittered, Math.min(retryAfter ?? 0, MAX_RETRY_AFTER_SECONDS));
 }
 
 /** Retry-After as seconds (delta or HTTP date), or null. */
@@ -343,11 +361,12 @@ export async function sweepDeliveries(ctx: ServiceContext, now: Date): Promise<S
   if (await isPaused(ctx, WEBHOOKS_JOB)) return { enqueued: 0, paused: true };
   const queue = ctx.env.WEBHOOK_QUEUE;
   if (!queue) return { enqueued: 0, paused: false };
-  const ids = await claimUnsentDeliveries(ctx.db, now, { limit: 1000, graceSeconds: 30, staleSeconds: 3600 });
-  for (let start = 0; start < ids.length; start += SEND_BATCH_LIMIT) {
-    const chunk = ids.slice(start, start + SEND_BATCH_LIMIT);
-    await queue.sendBatch(chunk.map((id) => ({ body: { delivery_id: id } satisfies DeliveryMessage })));
-  }
+  const ids = await claimUnsentDeliveries(ctx.db, now, {
+    limit: 1000,
+    graceSeconds: ENQUEUE_GRACE_SECONDS,
+    staleSeconds: STALE_DELIVERY_SECONDS,
+  });
+  await sendToQueue(ctx, ids);
   if (ids.length > 0) ctx.log.info("webhook_sweep", { enqueued: ids.length });
   return { enqueued: ids.length, paused: false };
 }
