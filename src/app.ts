@@ -19,6 +19,7 @@ import { decisionRoutes } from "./routes/decisions.ts";
 import { docsRoutes } from "./routes/docs.ts";
 import { evalRoutes } from "./routes/eval.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { metricsAuth, metricsRoutes } from "./routes/metrics.ts";
 import { requestRoutes } from "./routes/requests.ts";
 import { usageRoutes } from "./routes/usage.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
@@ -99,6 +100,7 @@ export function createApp() {
   app.route("/", healthRoutes);
   // Everything under /api needs an API key; each route then checks its own permission.
   app.use("/api/*", authenticate());
+  app.use("/metrics", metricsAuth());
   // After authentication (a stranger still gets 401, not a look at the body), before any route: JSON
   // input the database cannot store (NUL, lone surrogates) or that nests past MAX_JSON_DEPTH is a 400
   // naming the field, so no service, hash or statement ever sees it.
@@ -115,6 +117,7 @@ export function createApp() {
   app.route("/", adminPolicyRoutes);
   app.route("/", adminEscalationRoutes);
   app.route("/", webhookRoutes);
+  app.route("/", metricsRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "ApiKey", {
     type: "http",

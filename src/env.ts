@@ -16,6 +16,15 @@ export type Bindings = Env & {
    * Set by `npm run dev` and the tests; never in production, where the driver talks to Neon itself.
    */
   NEON_LOCAL_GATEWAY?: string;
+  /** Read-only bearer token for Prometheus scrapers of /metrics (`wrangler secret put METRICS_TOKEN`). */
+  METRICS_TOKEN?: string;
+  /** Cloudflare account id and a token with Account Analytics read, for the /metrics counters. */
+  CF_ACCOUNT_ID?: string;
+  CF_ANALYTICS_API_TOKEN?: string;
+  /** Base URL of the Cloudflare API (tests point it at a local server). */
+  ANALYTICS_ENGINE_SQL_URL?: string;
+  /** The Analytics Engine dataset the counters are in; default policy_api_metrics. */
+  METRICS_DATASET?: string;
   /** DNS-over-HTTPS JSON endpoint for the webhook send-time address check; default Cloudflare's. */
   WEBHOOK_DNS_RESOLVER?: string;
 };

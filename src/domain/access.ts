@@ -33,6 +33,7 @@ export const PERMISSIONS = [
   "policies:manage",
   "keys:manage",
   "emergency",
+  "metrics:read",
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 

@@ -13,6 +13,11 @@ export interface ServiceBindings extends DatabaseBindings {
   WEBHOOK_ENCRYPTION_KEY?: string | undefined;
   ALLOW_INSECURE_WEBHOOKS?: string | undefined;
   METRICS?: MetricsSink | undefined;
+  /** Analytics Engine SQL API access for the /metrics counters (all optional). */
+  CF_ACCOUNT_ID?: string | undefined;
+  CF_ANALYTICS_API_TOKEN?: string | undefined;
+  ANALYTICS_ENGINE_SQL_URL?: string | undefined;
+  METRICS_DATASET?: string | undefined;
   /** DNS-over-HTTPS resolver for the send-time address check (default Cloudflare's). */
   WEBHOOK_DNS_RESOLVER?: string | undefined;
   /** Service keys that sign webhooks of requests without their own secret (`version:secret,...`). */

@@ -94,6 +94,9 @@ export async function startWebhookReceiver(options: { host?: string; port?: numb
     return { Status: 3 };
   }
 
+  let analyticsRows: unknown[] = [];
+  let lastAnalyticsQuery: Record<string, unknown> | undefined;
+
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -118,6 +121,23 @@ export async function startWebhookReceiver(options: { host?: string; port?: numb
         return json(res, 200, { reset: true });
       }
       if (req.method === "GET" && path === "/dns-query") return json(res, 200, dnsAnswer(url));
+      // A stand-in for Cloudflare's Analytics Engine SQL API (the /metrics counters): POST
+      // /_ae-data sets the rows it answers; the last query and its Authorization are recorded.
+      if (req.method === "POST" && path === "/_ae-data") {
+        analyticsRows = JSON.parse(Buffer.concat(chunks).toString("utf8") || "[]") as unknown[];
+        return json(res, 200, { rows: analyticsRows.length });
+      }
+      if (req.method === "GET" && path === "/_ae-last") return json(res, 200, lastAnalyticsQuery ?? {});
+      if (req.method === "POST" && /^\/client\/v4\/accounts\/[^/]+\/analytics_engine\/sql$/.test(path)) {
+        lastAnalyticsQuery = {
+          path,
+          authorization: req.headers.authorization ?? null,
+          sql: Buffer.concat(chunks).toString("utf8"),
+        };
+        if (req.headers.authorization !== "Bearer test-analytics-token")
+          return json(res, 401, { errors: ["bad token"] });
+        return json(res, 200, { meta: [], data: analyticsRows, rows: analyticsRows.length });
+      }
       const hook = /^\/hooks\/([^/]+)\/([^/]+)$/.exec(path);
       if (!hook) return json(res, 404, { error: "not a hook path" });
 

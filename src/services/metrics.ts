@@ -1,0 +1,160 @@
+// GET /metrics: the Prometheus scrape. Gauges come from Postgres at scrape time (one round trip);
+// counters come from the Analytics Engine dataset the worker writes (src/lib/metrics.ts) through
+// Cloudflare's Analytics Engine SQL API, summed over its retention, when an account id and API token
+// are configured. Without them the scrape says so and still serves the gauges.
+import { readGauges } from "../db/metrics.ts";
+import { APPROVAL_STATUSES, DELIVERY_STATUSES } from "../domain/vocabulary.ts";
+import type { MetricFamily } from "../lib/prometheus.ts";
+import type { ServiceContext } from "./context.ts";
+import { ESCALATION_JOB } from "./escalation.ts";
+import { WEBHOOKS_JOB } from "./webhooks.ts";
+
+/** The counters the worker writes, with their help texts: what /metrics reads back. */
+export const COUNTERS: Record<string, string> = {
+  nova_policy_decisions_total: "Policy evaluations by decision and the policy type that decided",
+  nova_capability_violations_total: "Evaluations denied by a capability rule",
+  nova_resource_budget_rejections_total: "Evaluations over a hard budget",
+  nova_approval_requests_total: "Approval requests filed, by initial status",
+  nova_approval_actions_total: "Approval request transitions and approver actions, by result",
+  nova_approval_escalations_total: "Escalation steps taken by the escalation job",
+  nova_webhook_failures_total: "Webhook deliveries that failed for good (dead, rejected, refused)",
+  nova_webhook_attempts_total: "Webhook delivery attempts by outcome",
+  nova_auth_failures_total: "Refused authentication and authorization, by reason",
+  nova_escalation_runs_total: "Escalation job runs by outcome",
+  nova_decision_log_failures_total: "Policy decisions that could not be written to the decision log",
+};
+
+const DEFAULT_SQL_API_BASE = "https://api.cloudflare.com/client/v4";
+const DEFAULT_DATASET = "policy_api_metrics";
+const SQL_API_TIMEOUT_MS = 5000;
+
+type CounterSource = { families: MetricFamily[]; comment: string | null };
+
+/** "key=value,key2=value2" (the data point's blob2) as labels. */
+function parseLabels(text: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const pair of text.split(",")) {
+    const at = pair.indexOf("=");
+    if (at > 0) labels[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return labels;
+}
+
+async function countersFromAnalyticsEngine(ctx: ServiceContext): Promise<CounterSource> {
+  const accountId = ctx.env.CF_ACCOUNT_ID;
+  const token = ctx.env.CF_ANALYTICS_API_TOKEN;
+  if (!accountId || !token) {
+    return {
+      families: [],
+      comment:
+        "Counters (nova_*_total) are not served: set CF_ACCOUNT_ID and the CF_ANALYTICS_API_TOKEN secret to read them from Analytics Engine.",
+    };
+  }
+  const dataset = ctx.env.METRICS_DATASET || DEFAULT_DATASET;
+  if (!/^\w+$/.test(dataset)) return { families: [], comment: "METRICS_DATASET is not a dataset name." };
+  const base = (ctx.env.ANALYTICS_ENGINE_SQL_URL || DEFAULT_SQL_API_BASE).replace(/\/+$/, "");
+  const query = `SELECT blob1 AS metric, blob2 AS labels, SUM(_sample_interval * double1) AS value FROM ${dataset} GROUP BY metric, labels FORMAT JSON`;
+  try {
+    const res = await fetch(`${base}/accounts/${encodeURIComponent(accountId)}/analytics_engine/sql`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "text/plain" },
+      body: query,
+      signal: AbortSignal.timeout(SQL_API_TIMEOUT_MS),
+    });
+    if (!res.ok) throw new Error(`Analytics Engine SQL API answered ${res.status}`);
+    const answer = (await res.json()) as { data?: { metric?: unknown; labels?: unknown; value?: unknown }[] };
+    const byName = new Map<string, MetricFamily>();
+    for (const row of answer.data ?? []) {
+      const name = String(row.metric ?? "");
+      const help = COUNTERS[name];
+      if (!help) continue;
+      const family = byName.get(name) ?? { name, help, type: "counter" as const, samples: [] };
+      family.samples.push({ labels: parseLabels(String(row.labels ?? "")), value: Number(row.value ?? 0) });
+      byName.set(name, family);
+    }
+    return { families: [...byName.values()], comment: null };
+  } catch (error) {
+    ctx.log.warn("metrics_counters_unavailable", { error });
+    ctx.metrics.count("nova_metrics_scrape_errors_total", { source: "analytics_engine" });
+    return {
+      families: [],
+      comment: "Counters (nova_*_total) are unavailable: the Analytics Engine SQL API did not answer.",
+    };
+  }
+}
+
+export interface Scrape {
+  families: MetricFamily[];
+  comments: string[];
+}
+
+/** Everything one scrape serves: gauges from Postgres and counters from Analytics Engine, side by side. */
+export async function scrape(ctx: ServiceContext): Promise<Scrape> {
+  const started = performance.now();
+  const [gauges, counters] = await Promise.all([readGauges(ctx.db), countersFromAnalyticsEngine(ctx)]);
+  const latencySeconds = (performance.now() - started) / 1000;
+  const families: MetricFamily[] = [
+    {
+      name: "nova_approval_requests_pending",
+      help: "Approval requests waiting for a decision (the runbook's backlog)",
+      type: "gauge",
+      samples: [{ value: gauges.pending }],
+    },
+    {
+      name: "nova_approval_requests",
+      help: "Approval requests by status",
+      type: "gauge",
+      samples: APPROVAL_STATUSES.map((status) => ({
+        labels: { status },
+        value: gauges.byStatus[status] ?? 0,
+      })),
+    },
+    {
+      name: "nova_approval_oldest_pending_age_seconds",
+      help: "Age of the oldest pending approval request (0 when none is pending)",
+      type: "gauge",
+      samples: [{ value: gauges.oldestPendingAgeSeconds ?? 0 }],
+    },
+    {
+      name: "nova_webhook_deliveries",
+      help: "Webhook deliveries by status",
+      type: "gauge",
+      samples: DELIVERY_STATUSES.map((status) => ({
+        labels: { status },
+        value: gauges.deliveries[status] ?? 0,
+      })),
+    },
+    {
+      name: "nova_escalation_paused",
+      help: "1 while the escalation job is paused",
+      type: "gauge",
+      samples: [{ value: gauges.switches[ESCALATION_JOB] ? 1 : 0 }],
+    },
+    {
+      name: "nova_webhook_delivery_paused",
+      help: "1 while webhook deliveries are paused",
+      type: "gauge",
+      samples: [{ value: gauges.switches[WEBHOOKS_JOB] ? 1 : 0 }],
+    },
+    {
+      name: "nova_database_latency_seconds",
+      help: "Time this scrape took to read its gauges (and counters) from the database",
+      type: "gauge",
+      samples: [{ value: Math.round(latencySeconds * 1e6) / 1e6 }],
+    },
+    {
+      name: "pg_stat_activity",
+      help: "Connections to this database by state (the runbook's saturation metric)",
+      type: "gauge",
+      samples: Object.entries(gauges.connections).map(([state, value]) => ({ labels: { state }, value })),
+    },
+    {
+      name: "nova_metrics_counters_available",
+      help: "1 when the nova_*_total counters are read from Analytics Engine, 0 when they are not configured or unavailable",
+      type: "gauge",
+      samples: [{ value: counters.comment === null ? 1 : 0 }],
+    },
+    ...counters.families,
+  ];
+  return { families, comments: counters.comment ? [counters.comment] : [] };
+}

@@ -1,0 +1,164 @@
+// GET /metrics: who may scrape, the gauges Postgres gives after a workload, the counters Analytics
+// Engine gives (through a local stand-in for its SQL API), and output an independent parser reads.
+import parsePrometheusTextFormat from "parse-prometheus-text-format";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import { testSql } from "./helpers/database.ts";
+import { call, postJson } from "./helpers/http.ts";
+import { createTestKey, type TestKey } from "./helpers/keys.ts";
+
+const METRICS_TOKEN = "test-metrics-scrape-token-0123456789abcdef";
+let admin: TestKey;
+let agent: TestKey;
+let approver: TestKey;
+
+beforeAll(async () => {
+  admin = await createTestKey("admin");
+  agent = await createTestKey("agent");
+  approver = await createTestKey("approver", { maxLevel: 5 });
+});
+
+async function scrapeText(headers: Record<string, string>, env: Record<string, string> = {}) {
+  const res = await call("/metrics", { headers }, { METRICS_TOKEN, ...env });
+  return { status: res.status, type: res.headers.get("content-type"), text: await res.text() };
+}
+
+function parsed(text: string) {
+  const families = parsePrometheusTextFormat(text);
+  const value = (name: string, labels: Record<string, string> = {}) => {
+    const family = families.find((candidate) => candidate.name === name);
+    const sample = family?.metrics.find((metric) =>
+      Object.entries(labels).every(([key, wanted]) => metric.labels?.[key] === wanted),
+    );
+    return sample === undefined ? undefined : Number(sample.value);
+  };
+  return { families, value, names: families.map((family) => family.name) };
+}
+
+async function file(tenant: string, expiresIn = 300) {
+  const res = await postJson(
+    "/api/v1/policy/requests",
+    {
+      policy_type: "cost",
+      skill_id: "a.b",
+      tenant_id: tenant,
+      requested_by: agent.principalId,
+      expires_in_seconds: expiresIn,
+    },
+    agent.headers,
+  );
+  return ((await res.json()) as { request_id: string }).request_id;
+}
+
+describe("GET /metrics", () => {
+  it("needs the scrape token or an admin key", async () => {
+    expect((await scrapeText({})).status).toBe(401);
+    expect(
+      (await scrapeText({ Authorization: "Bearer not-the-token-but-long-enough-to-look-real" })).status,
+    ).toBe(401);
+    expect((await scrapeText(agent.headers)).status).toBe(403);
+    expect((await scrapeText(approver.headers)).status).toBe(403);
+    expect((await scrapeText(admin.headers)).status).toBe(200);
+    const byToken = await scrapeText({ Authorization: `Bearer ${METRICS_TOKEN}` });
+    expect(byToken.status).toBe(200);
+    expect(byToken.type).toBe("text/plain; version=0.0.4; charset=utf-8");
+    // The token opens /metrics and nothing else.
+    expect(
+      (
+        await call(
+          "/api/v1/admin/keys",
+          { headers: { Authorization: `Bearer ${METRICS_TOKEN}` } },
+          { METRICS_TOKEN },
+        )
+      ).status,
+    ).toBe(401);
+  });
+
+  it("serves the gauges after a workload, parseable by an independent parser", async () => {
+    const tenant = `m-${crypto.randomUUID().slice(0, 8)}`;
+    const before = parsed((await scrapeText(admin.headers)).text);
+    const pendingBefore = before.value("nova_approval_requests_pending") ?? 0;
+    const approvedBefore = before.value("nova_approval_requests", { status: "approved" }) ?? 0;
+
+    const [first, second, third] = [await file(tenant), await file(tenant), await file(tenant)];
+    await postJson(`/api/v1/policy/requests/${first}/approve`, {}, approver.headers);
+    await testSql().query(
+      "UPDATE approval_requests SET created_at = now() - interval '2 hours' WHERE id = $1",
+      [second],
+    );
+    await postJson("/api/v1/admin/escalation/pause", { reason: "metrics test" }, admin.headers);
+
+    const after = parsed((await scrapeText({ Authorization: `Bearer ${METRICS_TOKEN}` })).text);
+    expect(after.value("nova_approval_requests_pending")).toBe(pendingBefore + 2);
+    expect(after.value("nova_approval_requests", { status: "approved" })).toBe(approvedBefore + 1);
+    expect(after.value("nova_approval_oldest_pending_age_seconds")).toBeGreaterThanOrEqual(7200);
+    expect(after.value("nova_escalation_paused")).toBe(1);
+    expect(after.value("nova_webhook_delivery_paused")).toBe(0);
+    expect(after.value("nova_database_latency_seconds")).toBeGreaterThan(0);
+    expect(after.value("pg_stat_activity", { state: "active" })).toBeGreaterThanOrEqual(1);
+    expect(after.value("nova_webhook_deliveries", { status: "dead" })).toBe(0);
+    for (const status of [
+      "pending",
+      "approved",
+      "rejected",
+      "escalated",
+      "expired",
+      "auto_approved",
+      "cancelled",
+    ]) {
+      expect(after.value("nova_approval_requests", { status }), status).toBeDefined();
+    }
+    const types = Object.fromEntries(after.families.map((family) => [family.name, family.type]));
+    expect(types.nova_approval_requests_pending).toBe("GAUGE");
+    expect(third).toMatch(/^apr_/);
+    await postJson("/api/v1/admin/escalation/resume", { reason: "metrics test done" }, admin.headers);
+  });
+
+  it("says in a comment that counters need Analytics Engine access, and still serves the gauges", async () => {
+    const { text } = await scrapeText(admin.headers);
+    expect(text).toMatch(/^# Counters \(nova_\*_total\) are not served: set CF_ACCOUNT_ID/m);
+    const metrics = parsed(text);
+    expect(metrics.value("nova_metrics_counters_available")).toBe(0);
+    expect(metrics.names).not.toContain("nova_policy_decisions_total");
+  });
+
+  it("serves the Analytics Engine counters as Prometheus counters when configured", async () => {
+    const receiver = inject("webhookReceiverUrl");
+    await fetch(`${receiver}/_ae-data`, {
+      method: "POST",
+      body: JSON.stringify([
+        { metric: "nova_policy_decisions_total", labels: "decision=deny,policy_type=capability", value: 12 },
+        { metric: "nova_policy_decisions_total", labels: "decision=allow,policy_type=cost", value: 88 },
+        { metric: "nova_webhook_failures_total", labels: "reason=dead", value: "3" },
+        { metric: "nova_capability_violations_total", labels: "", value: 12 },
+        { metric: "something_else", labels: "", value: 1 },
+      ]),
+    });
+    const env = {
+      CF_ACCOUNT_ID: "acct123",
+      CF_ANALYTICS_API_TOKEN: "test-analytics-token",
+      ANALYTICS_ENGINE_SQL_URL: `${receiver}/client/v4`,
+    };
+    const { text } = await scrapeText(admin.headers, env);
+    const metrics = parsed(text);
+    expect(metrics.value("nova_metrics_counters_available")).toBe(1);
+    expect(
+      metrics.value("nova_policy_decisions_total", { decision: "deny", policy_type: "capability" }),
+    ).toBe(12);
+    expect(metrics.value("nova_policy_decisions_total", { decision: "allow", policy_type: "cost" })).toBe(88);
+    expect(metrics.value("nova_webhook_failures_total", { reason: "dead" })).toBe(3);
+    expect(metrics.value("nova_capability_violations_total")).toBe(12);
+    expect(metrics.names).not.toContain("something_else");
+    expect(metrics.families.find((family) => family.name === "nova_policy_decisions_total")?.type).toBe(
+      "COUNTER",
+    );
+    const last = (await (await fetch(`${receiver}/_ae-last`)).json()) as { path: string; sql: string };
+    expect(last.path).toBe("/client/v4/accounts/acct123/analytics_engine/sql");
+    expect(last.sql).toContain("FROM policy_api_metrics GROUP BY metric, labels");
+
+    // A refused token: counters unavailable, said in a comment, gauges still served.
+    const refused = await scrapeText(admin.headers, { ...env, CF_ANALYTICS_API_TOKEN: "wrong" });
+    expect(refused.status).toBe(200);
+    expect(refused.text).toMatch(/^# Counters \(nova_\*_total\) are unavailable/m);
+    expect(parsed(refused.text).value("nova_approval_requests_pending")).toBeGreaterThanOrEqual(0);
+  });
+});
