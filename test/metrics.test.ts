@@ -148,6 +148,32 @@ describe("GET /metrics", () => {
     expect(metrics.value("nova_webhook_failures_total", { reason: "dead" })).toBe(3);
     expect(metrics.value("nova_capability_violations_total")).toBe(12);
     expect(metrics.names).not.toContain("something_else");
+    // Known label sets are served at 0 before their first event, so "any increase" alerts see it.
+    expect(metrics.value("nova_policy_decisions_total", { decision: "deny", policy_type: "cost" })).toBe(0);
+    expect(metrics.value("nova_escalation_runs_total", { outcome: "failed" })).toBe(0);
+    expect(metrics.value("nova_decision_log_failures_total")).toBe(0);
+    // Exactly the names the alert rules and dashboard rely on (test/node/alerts.test.ts holds them too).
+    expect([...new Set(metrics.names)].sort()).toEqual(
+      [
+        "nova_approval_requests_pending",
+        "nova_approval_requests",
+        "nova_approval_oldest_pending_age_seconds",
+        "nova_webhook_deliveries",
+        "nova_escalation_paused",
+        "nova_webhook_delivery_paused",
+        "nova_database_latency_seconds",
+        "pg_stat_activity",
+        "nova_metrics_counters_available",
+        "nova_policy_decisions_total",
+        "nova_capability_violations_total",
+        "nova_resource_budget_rejections_total",
+        "nova_webhook_failures_total",
+        "nova_webhook_attempts_total",
+        "nova_approval_escalations_total",
+        "nova_escalation_runs_total",
+        "nova_decision_log_failures_total",
+      ].sort(),
+    );
     expect(metrics.families.find((family) => family.name === "nova_policy_decisions_total")?.type).toBe(
       "COUNTER",
     );

@@ -3,7 +3,12 @@
 // Cloudflare's Analytics Engine SQL API, summed over its retention, when an account id and API token
 // are configured. Without them the scrape says so and still serves the gauges.
 import { readGauges } from "../db/metrics.ts";
-import { APPROVAL_STATUSES, DELIVERY_STATUSES } from "../domain/vocabulary.ts";
+import {
+  APPROVAL_STATUSES,
+  ATTEMPT_OUTCOMES,
+  DELIVERY_STATUSES,
+  POLICY_TYPES,
+} from "../domain/vocabulary.ts";
 import type { MetricFamily } from "../lib/prometheus.ts";
 import type { ServiceContext } from "./context.ts";
 import { ESCALATION_JOB } from "./escalation.ts";
@@ -23,6 +28,29 @@ export const COUNTERS: Record<string, string> = {
   nova_escalation_runs_total: "Escalation job runs by outcome",
   nova_decision_log_failures_total: "Policy decisions that could not be written to the decision log",
 };
+
+/**
+ * Label sets every scrape shows, at 0 until their first event: Prometheus cannot count a series'
+ * first value as an increase, so an alert on "any increase" would miss the first event otherwise.
+ */
+const KNOWN_SERIES: Record<string, Record<string, string>[]> = {
+  nova_policy_decisions_total: ["allow", "deny", "requires_approval"].flatMap((decision) =>
+    POLICY_TYPES.map((policy_type) => ({ decision, policy_type })),
+  ),
+  nova_capability_violations_total: [{}],
+  nova_resource_budget_rejections_total: [{}],
+  nova_approval_escalations_total: [{}],
+  nova_decision_log_failures_total: [{}],
+  nova_webhook_failures_total: ["dead", "rejected", "refused"].map((reason) => ({ reason })),
+  nova_webhook_attempts_total: ATTEMPT_OUTCOMES.map((outcome) => ({ outcome })),
+  nova_escalation_runs_total: ["completed", "cut_short", "paused", "failed"].map((outcome) => ({ outcome })),
+};
+
+const seriesKey = (labels: Record<string, string>) =>
+  Object.keys(labels)
+    .sort()
+    .map((key) => `${key}=${labels[key]}`)
+    .join(",");
 
 const DEFAULT_SQL_API_BASE = "https://api.cloudflare.com/client/v4";
 const DEFAULT_DATASET = "policy_api_metrics";
@@ -70,6 +98,18 @@ async function countersFromAnalyticsEngine(ctx: ServiceContext): Promise<Counter
       if (!help) continue;
       const family = byName.get(name) ?? { name, help, type: "counter" as const, samples: [] };
       family.samples.push({ labels: parseLabels(String(row.labels ?? "")), value: Number(row.value ?? 0) });
+      byName.set(name, family);
+    }
+    for (const [name, series] of Object.entries(KNOWN_SERIES)) {
+      const family = byName.get(name) ?? {
+        name,
+        help: COUNTERS[name] ?? name,
+        type: "counter" as const,
+        samples: [],
+      };
+      const present = new Set(family.samples.map((sample) => seriesKey(sample.labels ?? {})));
+      for (const labels of series)
+        if (!present.has(seriesKey(labels))) family.samples.push({ labels, value: 0 });
       byName.set(name, family);
     }
     return { families: [...byName.values()], comment: null };
