@@ -4,6 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { isDatabaseUnavailable } from "./db/errors.ts";
+import type { Principal } from "./domain/access.ts";
 import { newHttpRequestId } from "./domain/ids.ts";
 import { jsonInputProblem } from "./domain/limits.ts";
 import type { AppEnv } from "./env.ts";
@@ -70,11 +71,18 @@ export function createApp() {
       metrics.flush(c.env.METRICS, log);
     }
     // Path only: query strings and headers may carry identifiers or keys that do not belong in logs.
+    const principal = c.var.principal as Principal | undefined;
     log.info("request", {
       method: c.req.method,
       path: c.req.path,
+      // The matched route pattern (e.g. /api/v1/policy/requests/:request_id/approve), for grouping.
+      route: c.req.routePath,
       status: c.res.status,
       duration_ms: Math.round(performance.now() - started),
+      // Who asked (never the key itself): the key id, its principal and the tenant it is confined to.
+      key_id: principal?.keyId,
+      principal_id: principal?.principalId,
+      tenant_id: principal?.tenantId ?? undefined,
     });
   });
 

@@ -327,3 +327,35 @@ describe("security matrix: every refusal is logged and counted", () => {
     expect(metrics.totals()["nova_auth_failures_total{reason=forbidden}"]).toBe(1);
   });
 });
+
+describe("request log lines", () => {
+  it("name the route, status, duration and who asked (key id, principal, tenant), never the key", async () => {
+    const scoped = await createTestKey("agent", { principalId: "log-bot", tenantId: "acme" });
+    const lines: string[] = [];
+    const spy = vi.spyOn(console, "log").mockImplementation((line: unknown) => void lines.push(String(line)));
+    try {
+      const res = await call(
+        "/api/v1/policy/requests/apr_0123456789abcdef?wait=0",
+        { headers: scoped.headers },
+        { LOG_LEVEL: "info" },
+      );
+      expect(res.status).toBe(404);
+    } finally {
+      spy.mockRestore();
+    }
+    const line = lines
+      .map((text) => JSON.parse(text) as Record<string, unknown>)
+      .find((entry) => entry.msg === "request");
+    expect(line).toMatchObject({
+      method: "GET",
+      path: "/api/v1/policy/requests/apr_0123456789abcdef",
+      route: "/api/v1/policy/requests/:request_id",
+      status: 404,
+      key_id: scoped.keyId,
+      principal_id: "log-bot",
+      tenant_id: "acme",
+    });
+    expect(typeof line?.duration_ms).toBe("number");
+    expect(lines.join("\n")).not.toContain(scoped.token);
+  });
+});
