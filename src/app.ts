@@ -13,6 +13,7 @@ import { ApiError, type ErrorCode, invalidField } from "./lib/errors.ts";
 import { createLogger, parseLogLevel } from "./lib/log.ts";
 import { MetricsBuffer } from "./lib/metrics.ts";
 import { createRouter } from "./lib/openapi.ts";
+import { adminEmergencyRoutes } from "./routes/admin-emergency.ts";
 import { adminEscalationRoutes } from "./routes/admin-escalation.ts";
 import { adminKeyRoutes } from "./routes/admin-keys.ts";
 import { adminPolicyRoutes } from "./routes/admin-policies.ts";
@@ -124,6 +125,7 @@ export function createApp() {
   app.route("/", requestRoutes);
   app.route("/", adminPolicyRoutes);
   app.route("/", adminEscalationRoutes);
+  app.route("/", adminEmergencyRoutes);
   app.route("/", webhookRoutes);
   app.route("/", metricsRoutes);
 

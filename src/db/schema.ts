@@ -460,6 +460,30 @@ export const jobControls = pgTable("job_controls", {
   lastRunAt: timestamptz("last_run_at"),
 });
 
+/**
+ * Emergency operations that change policy in bulk keep what they changed here, so a restore puts it
+ * back exactly (e.g. disable auto-approve: each row's previous approval level).
+ */
+export const emergencySnapshots = pgTable(
+  "emergency_snapshots",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    operation: text("operation").notNull(),
+    reason: text("reason").notNull(),
+    takenBy: text("taken_by").notNull(),
+    takenAt: timestamptz("taken_at").notNull().defaultNow(),
+    /** What to put back: for disable_auto_approve, [{id, approval_level}]. */
+    data: jsonb("data").$type<{ id: number; approval_level: string }[]>().notNull(),
+    restoredBy: text("restored_by"),
+    restoredAt: timestamptz("restored_at"),
+  },
+  (table) => [
+    index("emergency_snapshots_open_idx")
+      .on(table.operation, table.id)
+      .where(sql`${table.restoredAt} IS NULL`),
+  ],
+);
+
 export type JobControlRow = typeof jobControls.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type WebhookOutboxRow = typeof webhookOutbox.$inferSelect;

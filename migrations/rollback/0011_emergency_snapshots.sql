@@ -1,0 +1,2 @@
+-- Rollback of 0011_emergency_snapshots.
+DROP TABLE IF EXISTS "emergency_snapshots";
