@@ -1,0 +1,477 @@
+// The operator CLI's core (npm run ops; scripts/ops.ts wires it to the process): each command is one or
+// a few calls to the HTTP API with an admin key, printed as aligned tables, or as the raw JSON answer
+// with --json. Pure apart from the fetch, env and write it is given, so test/node/ops.test.ts runs it
+// against a stand-in server. It never touches the database: that is scripts/keys.ts and escalate.ts.
+import { parseArgs } from "node:util";
+
+export const DEFAULT_API_URL = "http://127.0.0.1:8000";
+
+export const USAGE = `usage: npm run ops -- <command> [--json]
+  status                                          health, escalation and webhook switches
+  stats [--recent N]                              status distribution, recent requests, size, indexes
+  pending [--tenant T]                            open pending requests
+  escalation pause|resume --reason R              the escalation job's switch (audited)
+  escalation run                                  run the escalation job now
+  webhooks pause|resume --reason R                the webhook delivery switch (audited)
+  webhooks list <request_id>                      a request's deliveries
+  webhooks redeliver <request_id>                 send its failed and dead deliveries again
+  auto-approve disable|restore --reason R         raise every level to manual_approve, or restore
+  reject-pending --reason R [--tenant T]          reject every open request (of a tenant)
+
+  POLICY_API_URL   the API (default ${DEFAULT_API_URL})
+  POLICY_API_KEY   an admin API key (required)
+  --json           print the API's JSON answer instead of tables`;
+
+export type Stream = "stdout" | "stderr";
+
+export interface OpsIo {
+  fetch: typeof globalThis.fetch;
+  env: Readonly<Record<string, string | undefined>>;
+  /** Text to print, without its trailing newline. */
+  write: (text: string, stream?: Stream) => void;
+}
+
+type Json = unknown;
+type JsonObject = Record<string, unknown>;
+
+interface Call {
+  method: "GET" | "POST";
+  path: string;
+  body?: JsonObject;
+  /** Statuses other than 2xx that still carry an answer (GET /health answers 503 when degraded). */
+  accept?: readonly number[];
+}
+
+interface Answer {
+  status: number;
+  body: Json;
+  headers: Headers;
+}
+
+/** A usage mistake: printed with the usage text, exit 2. */
+class UsageError extends Error {}
+
+/** The API refused or could not be reached: printed, exit 1. */
+class ApiFailure extends Error {
+  readonly body: Json;
+  constructor(message: string, body?: Json) {
+    super(message);
+    this.body = body;
+  }
+}
+
+const isObject = (value: unknown): value is JsonObject =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+const field = (value: unknown, key: string): unknown => (isObject(value) ? value[key] : undefined);
+
+const asArray = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+
+/** One table cell: null and absent read "-", objects as compact JSON. */
+function cell(value: unknown): string {
+  if (value === null || value === undefined || value === "") return "-";
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  return JSON.stringify(value);
+}
+
+/** Simple aligned columns: a header row, then one row per item (the last column is not padded). */
+export function table(headers: readonly string[], rows: readonly (readonly unknown[])[]): string {
+  const cells = [headers, ...rows.map((row) => row.map(cell))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? "").length)));
+  return cells
+    .map((row) =>
+      row
+        .map((text, i) => (i === row.length - 1 ? text : text.padEnd(widths[i] ?? 0)))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
+
+/** Key/value lines, the keys aligned. */
+const pairs = (entries: readonly (readonly [string, unknown])[]): string =>
+  table(
+    ["", ""],
+    entries.map(([key, value]) => [key, value]),
+  )
+    .split("\n")
+    .slice(1)
+    .join("\n");
+
+function switchSummary(state: unknown): string {
+  const paused = field(state, "paused") === true;
+  const reason = field(state, "reason");
+  const by = field(state, "changed_by");
+  const at = field(state, "changed_at");
+  const what = paused ? "PAUSED" : "running";
+  const why = reason ? `: ${cell(reason)}` : "";
+  const who = by || at ? ` (${cell(by)} at ${cell(at)})` : "";
+  return `${what}${why}${who}`;
+}
+
+function lastRunSummary(state: unknown): string {
+  const run = field(state, "last_run");
+  if (!isObject(run)) return "never";
+  const counts = Object.entries(run)
+    .filter(([, value]) => typeof value === "number" || typeof value === "boolean")
+    .map(([key, value]) => `${key}=${cell(value)}`)
+    .join(" ");
+  return `${cell(field(state, "last_run_at"))} ${counts}`.trim();
+}
+
+const switchView = (name: string, state: unknown): string =>
+  pairs([
+    [name, switchSummary(state)],
+    ["last run", lastRunSummary(state)],
+  ]);
+
+interface Parsed {
+  command: string | undefined;
+  args: string[];
+  json: boolean;
+  reason?: string | undefined;
+  tenant?: string | undefined;
+  recent?: string | undefined;
+  help: boolean;
+}
+
+function parse(argv: readonly string[]): Parsed {
+  try {
+    const { positionals, values } = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        json: { type: "boolean", default: false },
+        reason: { type: "string" },
+        tenant: { type: "string" },
+        recent: { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+    const [command, ...args] = positionals;
+    return { command, args, ...values };
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+const needReason = (parsed: Parsed): string =>
+  parsed.reason?.trim() ? parsed.reason : fail("--reason is required (it is recorded in the audit trail)");
+
+const needId = (parsed: Parsed, what: string): string =>
+  parsed.args[1] ?? fail(`${what} needs a request id (apr_…)`);
+
+function fail(message: string): never {
+  throw new UsageError(message);
+}
+
+function only<T extends string>(value: string | undefined, allowed: readonly T[], what: string): T {
+  const found = allowed.find((option) => option === value);
+  return found ?? fail(value ? `unknown ${what}: ${value}` : `${what} needed: ${allowed.join("|")}`);
+}
+
+/** A command: the calls it makes, and how its answers print. */
+interface Plan {
+  calls: Call[];
+  render: (answers: Json[]) => string;
+}
+
+function plan(parsed: Parsed): Plan {
+  const { command } = parsed;
+  switch (command) {
+    case "status":
+      return {
+        calls: [
+          { method: "GET", path: "/health", accept: [503] },
+          { method: "GET", path: "/api/v1/admin/escalation" },
+          { method: "GET", path: "/api/v1/admin/webhooks" },
+        ],
+        render: ([health, escalation, webhooks]) => {
+          const database = field(health, "database");
+          const latency = field(database, "latency_ms");
+          const error = field(database, "error");
+          return pairs([
+            ["health", cell(field(health, "status"))],
+            [
+              "database",
+              `${field(database, "ok") === true ? "ok" : "DOWN"}${latency === undefined ? "" : ` (${cell(latency)} ms)`}${error ? `: ${cell(error)}` : ""}`,
+            ],
+            ["version", field(health, "version")],
+            ["escalation", switchSummary(escalation)],
+            ["  last run", lastRunSummary(escalation)],
+            ["webhooks", switchSummary(webhooks)],
+            ["  last run", lastRunSummary(webhooks)],
+          ]);
+        },
+      };
+    case "stats": {
+      const recent = parsed.recent;
+      if (recent !== undefined && !/^[1-9]\d*$/.test(recent)) fail("--recent must be a positive integer");
+      return {
+        calls: [{ method: "GET", path: `/api/v1/admin/stats${recent ? `?recent=${recent}` : ""}` }],
+        render: ([stats]) => {
+          const distribution = field(stats, "status_distribution");
+          const recentRows = asArray(field(stats, "recent_requests"));
+          return [
+            table(["status", "count"], isObject(distribution) ? Object.entries(distribution) : []),
+            "",
+            pairs([
+              ["table size", field(stats, "table_size")],
+              ["indexes", asArray(field(stats, "indexes")).map(cell).join(", ")],
+            ]),
+            "",
+            `recent requests (${recentRows.length}):`,
+            table(
+              ["id", "status", "tenant", "skill", "created_at"],
+              recentRows.map((row) =>
+                ["id", "status", "tenant_id", "skill_id", "created_at"].map((k) => field(row, k)),
+              ),
+            ),
+          ].join("\n");
+        },
+      };
+    }
+    case "pending": {
+      const query = new URLSearchParams({ status: "pending" });
+      if (parsed.tenant) query.set("tenant_id", parsed.tenant);
+      return {
+        calls: [{ method: "GET", path: `/api/v1/policy/requests?${query}` }],
+        render: ([list]) => {
+          const rows = asArray(list);
+          const keys = ["request_id", "tenant_id", "skill_id", "required_level", "created_at", "expires_at"];
+          return [
+            `${rows.length} pending${parsed.tenant ? ` in tenant ${parsed.tenant}` : ""}`,
+            ...(rows.length === 0
+              ? []
+              : [
+                  table(
+                    ["id", "tenant", "skill", "required_level", "created_at", "expires_at"],
+                    rows.map((row) => keys.map((k) => field(row, k))),
+                  ),
+                ]),
+          ].join("\n");
+        },
+      };
+    }
+    case "escalation": {
+      const action = only(parsed.args[0], ["pause", "resume", "run"] as const, "escalation action");
+      if (action === "run") {
+        return {
+          calls: [{ method: "POST", path: "/api/v1/admin/escalation/run" }],
+          render: ([run]) =>
+            field(run, "paused") === true
+              ? "The escalation job is paused: the run did nothing (npm run ops -- status says why)."
+              : pairs(
+                  ["expired", "escalated", "batches", "duration_ms", "cut_short"].map((k) => [
+                    k,
+                    field(run, k),
+                  ]),
+                ),
+        };
+      }
+      return {
+        calls: [
+          {
+            method: "POST",
+            path: `/api/v1/admin/escalation/${action}`,
+            body: { reason: needReason(parsed) },
+          },
+        ],
+        render: ([state]) => switchView("escalation", state),
+      };
+    }
+    case "webhooks": {
+      const action = only(
+        parsed.args[0],
+        ["pause", "resume", "list", "redeliver"] as const,
+        "webhooks action",
+      );
+      if (action === "list") {
+        const id = needId(parsed, "webhooks list");
+        return {
+          calls: [{ method: "GET", path: `/api/v1/policy/requests/${encodeURIComponent(id)}/webhooks` }],
+          render: ([deliveries]) => {
+            const rows = asArray(deliveries);
+            const keys = [
+              "delivery_id",
+              "event",
+              "status",
+              "attempts",
+              "created_at",
+              "delivered_at",
+              "last_error",
+            ];
+            return [
+              `${rows.length} deliveries for ${id}`,
+              ...(rows.length === 0
+                ? []
+                : [
+                    table(
+                      keys,
+                      rows.map((row) => keys.map((k) => field(row, k))),
+                    ),
+                  ]),
+            ].join("\n");
+          },
+        };
+      }
+      if (action === "redeliver") {
+        const id = needId(parsed, "webhooks redeliver");
+        return {
+          calls: [
+            { method: "POST", path: `/api/v1/policy/requests/${encodeURIComponent(id)}/webhooks/redeliver` },
+          ],
+          render: ([result]) => {
+            const ids = asArray(field(result, "redelivered"));
+            return ids.length === 0
+              ? `Nothing to redeliver for ${id} (no failed or dead deliveries).`
+              : `Redelivered ${ids.length} for ${id}: deliveries ${ids.map(cell).join(", ")}`;
+          },
+        };
+      }
+      return {
+        calls: [
+          { method: "POST", path: `/api/v1/admin/webhooks/${action}`, body: { reason: needReason(parsed) } },
+        ],
+        render: ([state]) => switchView("webhooks", state),
+      };
+    }
+    case "auto-approve": {
+      const action = only(parsed.args[0], ["disable", "restore"] as const, "auto-approve action");
+      const list = action === "disable" ? "changed" : "restored";
+      return {
+        calls: [
+          {
+            method: "POST",
+            path: `/api/v1/admin/emergency/${action}-auto-approve`,
+            body: { reason: needReason(parsed) },
+          },
+        ],
+        render: ([result]) => {
+          const rows = asArray(field(result, list));
+          return [
+            `snapshot ${cell(field(result, "snapshot_id"))}: ${rows.length} approval level${rows.length === 1 ? "" : "s"} ${list}`,
+            ...(rows.length === 0
+              ? []
+              : [
+                  table(
+                    ["id", "approval_level"],
+                    rows.map((row) => [field(row, "id"), field(row, "approval_level")]),
+                  ),
+                ]),
+          ].join("\n");
+        },
+      };
+    }
+    case "reject-pending": {
+      const body: JsonObject = { reason: needReason(parsed) };
+      if (parsed.tenant) body.tenant_id = parsed.tenant;
+      return {
+        calls: [{ method: "POST", path: "/api/v1/policy/requests/reject-pending", body }],
+        render: ([result]) => {
+          const ids = asArray(field(result, "request_ids"));
+          return [`Rejected ${cell(field(result, "rejected"))}`, ...ids.map(cell)].join("\n");
+        },
+      };
+    }
+    default:
+      return fail(command ? `unknown command: ${command}` : "no command");
+  }
+}
+
+/** The error envelope as one line: `403 forbidden: message (request_id …)`. */
+function describeFailure(status: number, body: Json, text: string): string {
+  const error = field(body, "error");
+  const code = field(error, "code");
+  const message = field(error, "message");
+  if (typeof code === "string") {
+    const requestId = field(error, "request_id");
+    return `${status} ${code}: ${cell(message)}${requestId ? ` (request_id ${cell(requestId)})` : ""}`;
+  }
+  return `${status}: ${text.slice(0, 200) || "(empty answer)"}`;
+}
+
+async function send(io: OpsIo, base: string, key: string, call: Call): Promise<Answer> {
+  const url = `${base}${call.path}`;
+  const headers: Record<string, string> = { Authorization: `Bearer ${key}`, Accept: "application/json" };
+  if (call.body) headers["Content-Type"] = "application/json";
+  let response: Response;
+  try {
+    response = await io.fetch(url, {
+      method: call.method,
+      headers,
+      body: call.body ? JSON.stringify(call.body) : undefined,
+    });
+  } catch (error) {
+    const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : "";
+    throw new ApiFailure(
+      `${call.method} ${url} failed: ${error instanceof Error ? error.message : String(error)}${cause}`,
+    );
+  }
+  const text = await response.text();
+  let body: Json = null;
+  try {
+    body = text === "" ? null : JSON.parse(text);
+  } catch {
+    body = null;
+  }
+  if (!response.ok && !call.accept?.includes(response.status)) {
+    throw new ApiFailure(
+      `${call.method} ${call.path}: ${describeFailure(response.status, body, text)}`,
+      body,
+    );
+  }
+  return { status: response.status, body, headers: response.headers };
+}
+
+/** Runs one command; answers the exit code (0 done, 1 the API refused or is unreachable, 2 usage). */
+export async function runOps(argv: readonly string[], io: OpsIo): Promise<number> {
+  const out = (text: string) => io.write(text, "stdout");
+  const err = (text: string) => io.write(text, "stderr");
+  let parsed: Parsed;
+  let commandPlan: Plan;
+  try {
+    parsed = parse(argv);
+    if (parsed.help) {
+      out(USAGE);
+      return 0;
+    }
+    commandPlan = plan(parsed);
+    if (!io.env.POLICY_API_KEY) {
+      fail("POLICY_API_KEY is not set: export an admin API key (pak_…); ops never reads the database");
+    }
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    err(`${error.message}\n${USAGE}`);
+    return 2;
+  }
+  const key = io.env.POLICY_API_KEY;
+  const base = (io.env.POLICY_API_URL || DEFAULT_API_URL).replace(/\/+$/, "");
+  try {
+    const answers: Answer[] = [];
+    // In order: status reads health first, so a down API reads as such before the admin calls.
+    for (const call of commandPlan.calls) answers.push(await send(io, base, key, call));
+    const bodies = answers.map((answer) => answer.body);
+    if (parsed.json) {
+      const json =
+        parsed.command === "status"
+          ? { health: bodies[0], escalation: bodies[1], webhooks: bodies[2] }
+          : bodies[0];
+      out(JSON.stringify(json, null, 2));
+    } else {
+      out(commandPlan.render(bodies));
+      const link = answers[0]?.headers.get("Link");
+      if (link?.includes('rel="next"')) err("More requests than this page: narrow the filter (--tenant).");
+    }
+    return 0;
+  } catch (error) {
+    if (!(error instanceof ApiFailure)) throw error;
+    if (parsed.json && error.body !== undefined && error.body !== null) {
+      out(JSON.stringify(error.body, null, 2));
+    }
+    err(`ops ${parsed.command} failed: ${error.message}`);
+    return 1;
+  }
+}

@@ -1,0 +1,320 @@
+// The operator CLI (scripts/lib/ops.ts) against a stand-in for the API: a local node:http server that
+// records each call and answers canned JSON. Checks that every command makes the right call, that
+// tables and --json print what the API answered, and the exit codes (1 API refusal, 2 usage).
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { runOps } from "../../scripts/lib/ops.ts";
+
+const KEY = "pak_test_admin";
+const REQUEST_ID = "apr_0123456789abcdef";
+
+interface Recorded {
+  method: string;
+  path: string;
+  body: unknown;
+  authorization: string | undefined;
+}
+
+const SWITCH_PAUSED = {
+  paused: true,
+  reason: "incident 42",
+  changed_by: "ops",
+  changed_at: "2025-01-01T00:00:00.000Z",
+  last_run: { expired: 3, escalated: 1, paused: false },
+  last_run_at: "2025-01-01T00:01:00.000Z",
+};
+const SWITCH_RUNNING = { ...SWITCH_PAUSED, paused: false, reason: "resolved" };
+
+/** Canned answers by "METHOD path" (path with its query). */
+const ANSWERS: Record<string, { status: number; body: unknown }> = {
+  "GET /health": {
+    status: 200,
+    body: { status: "ok", database: { ok: true, latency_ms: 4 }, version: "0.1.0" },
+  },
+  "GET /api/v1/admin/escalation": { status: 200, body: SWITCH_RUNNING },
+  "GET /api/v1/admin/webhooks": { status: 200, body: SWITCH_PAUSED },
+  "GET /api/v1/admin/stats?recent=5": {
+    status: 200,
+    body: {
+      status_distribution: { pending: 7, approved: 2 },
+      recent_requests: [
+        { id: REQUEST_ID, status: "pending", tenant_id: "acme", skill_id: "pay", created_at: "2025-01-02" },
+      ],
+      table_size: "96 kB",
+      indexes: ["approval_requests_pkey", "approval_requests_status_idx"],
+    },
+  },
+  "GET /api/v1/policy/requests?status=pending&tenant_id=acme": {
+    status: 200,
+    body: [
+      {
+        request_id: REQUEST_ID,
+        tenant_id: "acme",
+        skill_id: "payments.refund",
+        required_level: 4,
+        created_at: "2025-01-02T00:00:00.000Z",
+        expires_at: "2025-01-02T00:05:00.000Z",
+      },
+    ],
+  },
+  "POST /api/v1/admin/escalation/pause": { status: 200, body: SWITCH_PAUSED },
+  "POST /api/v1/admin/escalation/resume": { status: 200, body: SWITCH_RUNNING },
+  "POST /api/v1/admin/escalation/run": {
+    status: 200,
+    body: {
+      job: "escalation",
+      paused: false,
+      expired: 2,
+      escalated: 5,
+      batches: 1,
+      duration_ms: 12,
+      cut_short: false,
+    },
+  },
+  "POST /api/v1/admin/webhooks/pause": { status: 200, body: SWITCH_PAUSED },
+  "POST /api/v1/admin/webhooks/resume": { status: 200, body: SWITCH_RUNNING },
+  [`GET /api/v1/policy/requests/${REQUEST_ID}/webhooks`]: {
+    status: 200,
+    body: [
+      {
+        delivery_id: 17,
+        event: "approval_request_created",
+        status: "dead",
+        attempts: 8,
+        created_at: "2025-01-02T00:00:00.000Z",
+        delivered_at: null,
+        last_error: "HTTP 500",
+      },
+    ],
+  },
+  [`POST /api/v1/policy/requests/${REQUEST_ID}/webhooks/redeliver`]: {
+    status: 200,
+    body: { redelivered: [17] },
+  },
+  "POST /api/v1/admin/emergency/disable-auto-approve": {
+    status: 200,
+    body: { snapshot_id: 3, changed: [{ id: 11, approval_level: "manual_approve" }] },
+  },
+  "POST /api/v1/admin/emergency/restore-auto-approve": {
+    status: 200,
+    body: { snapshot_id: 3, restored: [{ id: 11, approval_level: "auto_approve" }] },
+  },
+  "POST /api/v1/policy/requests/reject-pending": {
+    status: 200,
+    body: { rejected: 2, request_ids: [REQUEST_ID, "apr_fedcba9876543210"] },
+  },
+};
+
+const FORBIDDEN = {
+  error: { code: "forbidden", message: "This key may not use emergency operations", request_id: "req_1" },
+};
+
+let server: Server;
+let baseUrl: string;
+let recorded: Recorded[] = [];
+/** When set, every call answers this instead. */
+let override: { status: number; body: unknown } | undefined;
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const text = Buffer.concat(chunks).toString("utf8");
+      const path = req.url ?? "";
+      recorded.push({
+        method: req.method ?? "",
+        path,
+        body: text === "" ? undefined : JSON.parse(text),
+        authorization: req.headers.authorization,
+      });
+      const answer = override ??
+        ANSWERS[`${req.method} ${path}`] ?? {
+          status: 404,
+          body: { error: { code: "not_found", message: path } },
+        };
+      res.writeHead(answer.status, { "Content-Type": "application/json" });
+      res.end(JSON.stringify(answer.body));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+beforeEach(() => {
+  recorded = [];
+  override = undefined;
+});
+
+async function ops(argv: string[], env: Record<string, string | undefined> = {}) {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const code = await runOps(argv, {
+    fetch: globalThis.fetch,
+    env: { POLICY_API_URL: `${baseUrl}/`, POLICY_API_KEY: KEY, ...env },
+    write: (text, stream = "stdout") => (stream === "stdout" ? stdout : stderr).push(text),
+  });
+  return { code, stdout: stdout.join("\n"), stderr: stderr.join("\n") };
+}
+
+describe("npm run ops: each command's call", () => {
+  const reason = { reason: "incident 42" };
+  const cases: [string[], Omit<Recorded, "authorization">[]][] = [
+    [
+      ["status"],
+      [
+        { method: "GET", path: "/health", body: undefined },
+        { method: "GET", path: "/api/v1/admin/escalation", body: undefined },
+        { method: "GET", path: "/api/v1/admin/webhooks", body: undefined },
+      ],
+    ],
+    [["stats", "--recent", "5"], [{ method: "GET", path: "/api/v1/admin/stats?recent=5", body: undefined }]],
+    [
+      ["pending", "--tenant", "acme"],
+      [{ method: "GET", path: "/api/v1/policy/requests?status=pending&tenant_id=acme", body: undefined }],
+    ],
+    [
+      ["escalation", "pause", "--reason", "incident 42"],
+      [{ method: "POST", path: "/api/v1/admin/escalation/pause", body: reason }],
+    ],
+    [
+      ["escalation", "resume", "--reason", "incident 42"],
+      [{ method: "POST", path: "/api/v1/admin/escalation/resume", body: reason }],
+    ],
+    [["escalation", "run"], [{ method: "POST", path: "/api/v1/admin/escalation/run", body: undefined }]],
+    [
+      ["webhooks", "pause", "--reason", "incident 42"],
+      [{ method: "POST", path: "/api/v1/admin/webhooks/pause", body: reason }],
+    ],
+    [
+      ["webhooks", "resume", "--reason", "incident 42"],
+      [{ method: "POST", path: "/api/v1/admin/webhooks/resume", body: reason }],
+    ],
+    [
+      ["webhooks", "list", REQUEST_ID],
+      [{ method: "GET", path: `/api/v1/policy/requests/${REQUEST_ID}/webhooks`, body: undefined }],
+    ],
+    [
+      ["webhooks", "redeliver", REQUEST_ID],
+      [{ method: "POST", path: `/api/v1/policy/requests/${REQUEST_ID}/webhooks/redeliver`, body: undefined }],
+    ],
+    [
+      ["auto-approve", "disable", "--reason", "incident 42"],
+      [{ method: "POST", path: "/api/v1/admin/emergency/disable-auto-approve", body: reason }],
+    ],
+    [
+      ["auto-approve", "restore", "--reason", "incident 42"],
+      [{ method: "POST", path: "/api/v1/admin/emergency/restore-auto-approve", body: reason }],
+    ],
+    [
+      ["reject-pending", "--reason", "incident 42"],
+      [{ method: "POST", path: "/api/v1/policy/requests/reject-pending", body: reason }],
+    ],
+    [
+      ["reject-pending", "--reason", "incident 42", "--tenant", "acme"],
+      [
+        {
+          method: "POST",
+          path: "/api/v1/policy/requests/reject-pending",
+          body: { ...reason, tenant_id: "acme" },
+        },
+      ],
+    ],
+  ];
+
+  it.each(cases)("%j", async (argv, expected) => {
+    const { code, stderr } = await ops(argv);
+    expect(code, stderr).toBe(0);
+    expect(recorded).toEqual(expected.map((call) => ({ ...call, authorization: `Bearer ${KEY}` })));
+  });
+});
+
+describe("npm run ops: output", () => {
+  it("status summarizes health and both switches", async () => {
+    const { stdout } = await ops(["status"]);
+    expect(stdout).toMatch(/health\s+ok/);
+    expect(stdout).toMatch(/database\s+ok \(4 ms\)/);
+    expect(stdout).toMatch(/escalation\s+running: resolved/);
+    expect(stdout).toMatch(/webhooks\s+PAUSED: incident 42 \(ops at 2025-01-01T00:00:00.000Z\)/);
+  });
+
+  it("pending prints the count and an aligned table of the key fields", async () => {
+    const { stdout } = await ops(["pending", "--tenant", "acme"]);
+    const lines = stdout.split("\n");
+    expect(lines[0]).toBe("1 pending in tenant acme");
+    expect(lines[1]).toMatch(/^id\s+tenant\s+skill\s+required_level\s+created_at\s+expires_at$/);
+    expect(lines[2]).toMatch(
+      new RegExp(
+        `^${REQUEST_ID}\\s+acme\\s+payments\\.refund\\s+4\\s+2025-01-02T00:00:00\\.000Z\\s+2025-01-02T00:05:00\\.000Z$`,
+      ),
+    );
+    // Aligned: each column starts at the same offset in the header and the row.
+    expect(lines[2]?.indexOf("acme")).toBe(lines[1]?.indexOf("tenant"));
+  });
+
+  it("stats, webhooks list, escalation run, auto-approve and reject-pending print their key fields", async () => {
+    const stats = (await ops(["stats", "--recent", "5"])).stdout;
+    expect(stats).toMatch(/pending\s+7/);
+    expect(stats).toMatch(/table size\s+96 kB/);
+    expect(stats).toContain("approval_requests_status_idx");
+    expect(stats).toMatch(new RegExp(`${REQUEST_ID}\\s+pending\\s+acme\\s+pay`));
+    expect((await ops(["webhooks", "list", REQUEST_ID])).stdout).toMatch(
+      /17\s+approval_request_created\s+dead\s+8\s+\S+\s+-\s+HTTP 500/,
+    );
+    expect((await ops(["webhooks", "redeliver", REQUEST_ID])).stdout).toContain("deliveries 17");
+    const run = (await ops(["escalation", "run"])).stdout;
+    expect(run).toMatch(/expired\s+2/);
+    expect(run).toMatch(/escalated\s+5/);
+    expect((await ops(["auto-approve", "disable", "--reason", "x"])).stdout).toMatch(/11\s+manual_approve/);
+    expect((await ops(["reject-pending", "--reason", "x"])).stdout).toContain(`Rejected 2\n${REQUEST_ID}`);
+  });
+
+  it("--json prints the API's JSON answer", async () => {
+    const pending = await ops(["pending", "--tenant", "acme", "--json"]);
+    expect(JSON.parse(pending.stdout)).toEqual(
+      ANSWERS["GET /api/v1/policy/requests?status=pending&tenant_id=acme"]?.body,
+    );
+    const status = await ops(["status", "--json"]);
+    expect(JSON.parse(status.stdout)).toEqual({
+      health: ANSWERS["GET /health"]?.body,
+      escalation: SWITCH_RUNNING,
+      webhooks: SWITCH_PAUSED,
+    });
+  });
+});
+
+describe("npm run ops: failures", () => {
+  it("prints the error envelope's code and message and exits 1", async () => {
+    override = { status: 403, body: FORBIDDEN };
+    const { code, stdout, stderr } = await ops(["escalation", "pause", "--reason", "x"]);
+    expect(code).toBe(1);
+    expect(stdout).toBe("");
+    expect(stderr).toContain("403 forbidden: This key may not use emergency operations (request_id req_1)");
+  });
+
+  it("refuses without POLICY_API_KEY: exit 2 with the usage, no call", async () => {
+    const { code, stderr } = await ops(["status"], { POLICY_API_KEY: undefined });
+    expect(code).toBe(2);
+    expect(stderr).toContain("POLICY_API_KEY is not set");
+    expect(stderr).toContain("usage: npm run ops");
+    expect(recorded).toEqual([]);
+  });
+
+  it.each([
+    [["frobnicate"], "unknown command: frobnicate"],
+    [[], "no command"],
+    [["escalation", "pause"], "--reason is required"],
+    [["webhooks", "list"], "needs a request id"],
+    [["stats", "--recent", "lots"], "--recent must be a positive integer"],
+    [["status", "--bogus"], "--bogus"],
+  ])("%j is a usage error: exit 2 with the usage, no call", async (argv, message) => {
+    const { code, stderr } = await ops(argv);
+    expect(code).toBe(2);
+    expect(stderr).toContain(message);
+    expect(stderr).toContain("usage: npm run ops");
+    expect(recorded).toEqual([]);
+  });
+});
