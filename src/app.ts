@@ -69,6 +69,15 @@ export function createApp() {
     try {
       await next();
     } finally {
+      // Request counts and latency per route pattern (average latency = duration total / requests).
+      const route = c.req.routePath;
+      const status = String(c.res.status);
+      metrics.count("nova_http_requests_total", { route, status });
+      metrics.count(
+        "nova_http_request_duration_seconds_total",
+        { route },
+        (performance.now() - started) / 1000,
+      );
       metrics.flush(c.env.METRICS, log);
     }
     // Path only: query strings and headers may carry identifiers or keys that do not belong in logs.

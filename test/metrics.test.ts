@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, inject, it } from "vitest";
 import { testSql } from "./helpers/database.ts";
 import { call, postJson } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
+import { recordingDataset } from "./helpers/metrics.ts";
 
 const METRICS_TOKEN = "test-metrics-scrape-token-0123456789abcdef";
 let admin: TestKey;
@@ -48,6 +49,20 @@ async function file(tenant: string, expiresIn = 300) {
   );
   return ((await res.json()) as { request_id: string }).request_id;
 }
+
+describe("traffic counters", () => {
+  it("count each request by route pattern and status, and the time it took", async () => {
+    const dataset = recordingDataset();
+    const res = await call("/api/v1/admin/stats", { headers: admin.headers }, { METRICS: dataset });
+    expect(res.status).toBe(200);
+    const totals = dataset.totals({ traffic: true });
+    expect(totals["nova_http_requests_total{route=/api/v1/admin/stats,status=200}"]).toBe(1);
+    expect(totals["nova_http_request_duration_seconds_total{route=/api/v1/admin/stats}"]).toBeGreaterThan(0);
+    expect(dataset.totals()).not.toHaveProperty(
+      "nova_http_requests_total{route=/api/v1/admin/stats,status=200}",
+    );
+  });
+});
 
 describe("GET /metrics", () => {
   it("needs the scrape token or an admin key", async () => {

@@ -27,6 +27,12 @@ export const COUNTERS: Record<string, string> = {
   nova_auth_failures_total: "Refused authentication and authorization, by reason",
   nova_escalation_runs_total: "Escalation job runs by outcome",
   nova_decision_log_failures_total: "Policy decisions that could not be written to the decision log",
+  nova_http_requests_total: "HTTP requests by route pattern and status",
+  nova_http_request_duration_seconds_total:
+    "Seconds spent answering HTTP requests, by route pattern (divide by nova_http_requests_total for the average)",
+  nova_webhook_attempt_duration_seconds_total:
+    "Seconds webhook delivery attempts took, by outcome (divide by nova_webhook_attempts_total for the average)",
+  nova_metrics_scrape_errors_total: "Scrapes that could not read a source",
 };
 
 /**

@@ -155,7 +155,14 @@ export async function deliver(
       release: fields.release ?? false,
       at: new Date(),
     });
-  const count = (outcome: AttemptOutcome) => ctx.metrics.count("nova_webhook_attempts_total", { outcome });
+  const count = (outcome: AttemptOutcome) => {
+    ctx.metrics.count("nova_webhook_attempts_total", { outcome });
+    ctx.metrics.count(
+      "nova_webhook_attempt_duration_seconds_total",
+      { outcome },
+      (Date.now() - started) / 1000,
+    );
+  };
 
   if (await isPaused(ctx, WEBHOOKS_JOB)) {
     // Handed back to the sweep, which sends it once deliveries resume: nothing is lost while paused.
