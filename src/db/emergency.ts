@@ -4,18 +4,9 @@
 // and the runbook's database queries as one read.
 import { sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
+import { actorStatement, type PolicyActor } from "./policies.ts";
 
-export interface EmergencyActor {
-  principalId: string;
-  keyId: string;
-  requestId: string | null;
-}
-
-function actorStatement(db: Database, actor: EmergencyActor) {
-  return db.execute(sql`SELECT set_config('policy.actor', ${actor.principalId}, true),
-    set_config('policy.actor_key_id', ${actor.keyId}, true),
-    set_config('policy.request_id', ${actor.requestId}, true)`);
-}
+export type EmergencyActor = PolicyActor;
 
 function auditStatement(db: Database, actor: EmergencyActor, action: string, after: Record<string, unknown>) {
   return db.execute(sql`INSERT INTO audit_events (actor, actor_key_id, action, target_type, target_id, after, request_id)

@@ -52,7 +52,8 @@ function fromSqlNames(table: PgTable, values: Record<string, unknown>): Record<s
   return Object.fromEntries(Object.entries(values).map(([name, value]) => [byName.get(name) ?? name, value]));
 }
 
-function actorStatement(db: Database, actor: PolicyActor) {
+/** Names who is changing policy, for the audit trigger, in this transaction only. */
+export function actorStatement(db: Database, actor: PolicyActor) {
   return db.execute(sql`SELECT set_config('policy.actor', ${actor.principalId}, true),
     set_config('policy.actor_key_id', ${actor.keyId}, true),
     set_config('policy.request_id', ${actor.requestId}, true)`);
