@@ -2,6 +2,7 @@
 // Engine gives (through a local stand-in for its SQL API), and output an independent parser reads.
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import { APPROVAL_STATUSES } from "../src/domain/vocabulary.ts";
 import { testSql } from "./helpers/database.ts";
 import { call, postJson } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
@@ -111,15 +112,7 @@ describe("GET /metrics", () => {
     expect(after.value("nova_database_latency_seconds")).toBeGreaterThan(0);
     expect(after.value("pg_stat_activity", { state: "active" })).toBeGreaterThanOrEqual(1);
     expect(after.value("nova_webhook_deliveries", { status: "dead" })).toBe(0);
-    for (const status of [
-      "pending",
-      "approved",
-      "rejected",
-      "escalated",
-      "expired",
-      "auto_approved",
-      "cancelled",
-    ]) {
+    for (const status of APPROVAL_STATUSES) {
       expect(after.value("nova_approval_requests", { status }), status).toBeDefined();
     }
     const types = Object.fromEntries(after.families.map((family) => [family.name, family.type]));
