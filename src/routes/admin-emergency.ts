@@ -4,13 +4,7 @@ import { z } from "@hono/zod-openapi";
 import { protectedRoute } from "../lib/auth.ts";
 import { createRouter, jsonResponse } from "../lib/openapi.ts";
 import { databaseStats, disableAutoApproval, restoreAutoApproval } from "../services/emergency.ts";
-
-const ReasonBody = z
-  .object({
-    reason: z.string().min(1).max(500).openapi({ description: "Recorded with the actor in the audit trail" }),
-  })
-  .strict()
-  .openapi("EmergencyReason");
+import { ReasonBody } from "./operator-schemas.ts";
 
 const LevelRow = z.object({ id: z.number().int(), approval_level: z.string() });
 

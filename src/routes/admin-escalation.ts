@@ -4,22 +4,9 @@ import { z } from "@hono/zod-openapi";
 import { protectedRoute } from "../lib/auth.ts";
 import { createRouter, jsonResponse } from "../lib/openapi.ts";
 import { escalationStatus, runEscalation, setEscalationPaused } from "../services/escalation.ts";
+import { JobStatusSchema, ReasonBody } from "./operator-schemas.ts";
 
 const BASE = "/api/v1/admin/escalation";
-
-const StatusSchema = z
-  .object({
-    paused: z.boolean(),
-    reason: z.string().nullable().openapi({ description: "Why it was last paused or resumed" }),
-    changed_by: z.string().nullable(),
-    changed_at: z.string().nullable(),
-    last_run: z
-      .record(z.string(), z.unknown())
-      .nullable()
-      .openapi({ description: "Summary of the last run" }),
-    last_run_at: z.string().nullable(),
-  })
-  .openapi("EscalationStatus");
 
 const RunSummarySchema = z
   .object({
@@ -35,19 +22,12 @@ const RunSummarySchema = z
   })
   .openapi("EscalationRun");
 
-const SwitchBody = z
-  .object({
-    reason: z.string().min(1).max(500).openapi({ description: "Recorded with the actor in the audit trail" }),
-  })
-  .strict()
-  .openapi("EscalationSwitch");
-
 const readRoute = protectedRoute("emergency", {
   method: "get",
   path: BASE,
   tags: ["admin: escalation"],
   summary: "Whether the escalation job is paused, and its last run",
-  responses: { 200: jsonResponse(StatusSchema, "The switch and the last run") },
+  responses: { 200: jsonResponse(JobStatusSchema, "The switch and the last run") },
 });
 
 const switchRoute = (action: "pause" | "resume") =>
@@ -59,8 +39,8 @@ const switchRoute = (action: "pause" | "resume") =>
       action === "pause"
         ? "Pause the escalation job (runs skip until resumed; audited)"
         : "Resume the escalation job (audited)",
-    request: { body: { required: true, content: { "application/json": { schema: SwitchBody } } } },
-    responses: { 200: jsonResponse(StatusSchema, "The switch as it stands") },
+    request: { body: { required: true, content: { "application/json": { schema: ReasonBody } } } },
+    responses: { 200: jsonResponse(JobStatusSchema, "The switch as it stands") },
   });
 
 const runRoute = protectedRoute("emergency", {

@@ -6,6 +6,7 @@ import { ATTEMPT_OUTCOMES, DELIVERY_STATUSES, WEBHOOK_EVENTS } from "../domain/v
 import { protectedRoute } from "../lib/auth.ts";
 import { createRouter, jsonResponse } from "../lib/openapi.ts";
 import { redeliver, requestDeliveries, setWebhooksPaused, webhookStatus } from "../services/webhooks.ts";
+import { JobStatusSchema, ReasonBody } from "./operator-schemas.ts";
 
 const RequestIdParam = z.object({
   request_id: z
@@ -39,24 +40,6 @@ const DeliverySchema = z
     ),
   })
   .openapi("WebhookDelivery");
-
-const SwitchStatus = z
-  .object({
-    paused: z.boolean(),
-    reason: z.string().nullable(),
-    changed_by: z.string().nullable(),
-    changed_at: z.string().nullable(),
-    last_run: z.record(z.string(), z.unknown()).nullable(),
-    last_run_at: z.string().nullable(),
-  })
-  .openapi("WebhooksStatus");
-
-const SwitchBody = z
-  .object({
-    reason: z.string().min(1).max(500).openapi({ description: "Recorded with the actor in the audit trail" }),
-  })
-  .strict()
-  .openapi("WebhooksSwitch");
 
 const listRoute = protectedRoute(
   "requests:read",
@@ -94,7 +77,7 @@ const statusRoute = protectedRoute("emergency", {
   path: "/api/v1/admin/webhooks",
   tags: ["webhooks"],
   summary: "Whether webhook deliveries are paused",
-  responses: { 200: jsonResponse(SwitchStatus, "The switch") },
+  responses: { 200: jsonResponse(JobStatusSchema, "The switch") },
 });
 
 const switchRoute = (action: "pause" | "resume") =>
@@ -106,8 +89,8 @@ const switchRoute = (action: "pause" | "resume") =>
       action === "pause"
         ? "Pause every webhook delivery (nothing is sent, nothing is lost; audited)"
         : "Resume webhook deliveries (the cron sends what waited; audited)",
-    request: { body: { required: true, content: { "application/json": { schema: SwitchBody } } } },
-    responses: { 200: jsonResponse(SwitchStatus, "The switch as it stands") },
+    request: { body: { required: true, content: { "application/json": { schema: ReasonBody } } } },
+    responses: { 200: jsonResponse(JobStatusSchema, "The switch as it stands") },
   });
 
 export const webhookRoutes = createRouter()
