@@ -187,12 +187,130 @@ describe("GET /metrics", () => {
     );
     const last = (await (await fetch(`${receiver}/_ae-last`)).json()) as { path: string; sql: string };
     expect(last.path).toBe("/client/v4/accounts/acct123/analytics_engine/sql");
-    expect(last.sql).toContain("FROM policy_api_metrics GROUP BY metric, labels");
+    expect(last.sql).toMatch(
+      /FROM policy_api_metrics WHERE timestamp >= toDateTime\('\d{4}-\d\d-01 00:00:00'\) GROUP BY metric, labels/,
+    );
 
     // A refused token: counters unavailable, said in a comment, gauges still served.
     const refused = await scrapeText(admin.headers, { ...env, CF_ANALYTICS_API_TOKEN: "wrong" });
     expect(refused.status).toBe(200);
     expect(refused.text).toMatch(/^# Counters \(nova_\*_total\) are unavailable/m);
     expect(parsed(refused.text).value("nova_approval_requests_pending")).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe("a scripted workload, end to end", () => {
+  it("shows in the scrape: the worker's data points read back through the SQL API, and the gauges", async () => {
+    const receiver = inject("webhookReceiverUrl");
+    const dataset = `workload_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+    const aeEnv = {
+      CF_ACCOUNT_ID: "acct123",
+      CF_ANALYTICS_API_TOKEN: "test-analytics-token",
+      ANALYTICS_ENGINE_SQL_URL: `${receiver}/client/v4`,
+      METRICS_DATASET: dataset,
+    };
+    const points = recordingDataset();
+    const env = { METRICS: points };
+    const send = async (method: string, path: string, key: TestKey | null, body?: unknown) => {
+      const headers: Record<string, string> = { ...(key?.headers ?? {}) };
+      if (body !== undefined) headers["Content-Type"] = "application/json";
+      const res = await call(
+        path,
+        { method, headers, body: body === undefined ? undefined : JSON.stringify(body) },
+        env,
+      );
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const tenant = `w-${crypto.randomUUID().slice(0, 8)}`;
+    const before = parsed((await scrapeText(admin.headers)).text);
+    const gauge = (scrape: ReturnType<typeof parsed>, name: string, labels: Record<string, string> = {}) =>
+      scrape.value(name, labels) ?? 0;
+
+    // Policy: shell.* denied for the tenant, and a zero daily budget.
+    for (const [path, body] of [
+      ["capability-rules", { tenant_id: tenant, skill_pattern: "shell.*", effect: "deny" }],
+      ["budgets", { tenant_id: tenant, period: "day", limit_cents: 0 }],
+    ] as const)
+      expect((await postJson(`/api/v1/admin/policies/${path}`, body, admin.headers)).status).toBe(201);
+
+    // Agents ask: one capability denial (over budget too), one budget denial, one needing approval.
+    const evaluate = (body: Record<string, unknown>) =>
+      send("POST", "/api/v1/policy/eval", agent, { tenant_id: tenant, payload: {}, ...body });
+    expect((await evaluate({ skill_id: "shell.exec" })).body.decision).toBe("deny");
+    expect((await evaluate({ skill_id: "search.web" })).body.decision).toBe("deny");
+    expect((await evaluate({ skill_id: "search.web", simulate_cost: false })).body.decision).toBe(
+      "requires_approval",
+    );
+
+    // Four requests (in a tenant without the zero budget): one approved, one rejected, one expired by
+    // the escalation run, one left waiting with a webhook, so one delivery waits too (the queue in
+    // tests sends nothing).
+    const filed: string[] = [];
+    for (const extra of [{}, {}, {}, { webhook_url: "https://hooks.example.com/policy" }]) {
+      const res = await send("POST", "/api/v1/policy/requests", agent, {
+        policy_type: "cost",
+        skill_id: "search.web",
+        tenant_id: `${tenant}-requests`,
+        requested_by: agent.principalId,
+        ...extra,
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      filed.push(String(res.body.request_id));
+    }
+    const [approved, rejected, expired] = filed;
+    expect((await send("POST", `/api/v1/policy/requests/${approved}/approve`, approver, {})).status).toBe(
+      200,
+    );
+    expect(
+      (await send("POST", `/api/v1/policy/requests/${rejected}/reject`, approver, { notes: "no" })).status,
+    ).toBe(200);
+    await testSql().query(
+      "UPDATE approval_requests SET expires_at = now() - interval '1 second' WHERE id = $1",
+      [expired],
+    );
+    expect((await send("POST", "/api/v1/admin/escalation/run", admin)).body.expired).toBeGreaterThanOrEqual(
+      1,
+    );
+    // Someone without a key.
+    expect((await send("GET", "/api/v1/policy/requests", null)).status).toBe(401);
+
+    await points.publish(receiver, dataset);
+    const scrape = await scrapeText({ Authorization: `Bearer ${METRICS_TOKEN}` }, aeEnv);
+    expect(scrape.text).toMatch(/^# Counters \(nova_\*_total\) count from \d{4}-\d\d-01T00:00:00\.000Z/m);
+    const after = parsed(scrape.text);
+    expect(after.value("nova_metrics_counters_available")).toBe(1);
+
+    // Counters: exactly what the workload did.
+    const counters: [string, Record<string, string>, number][] = [
+      ["nova_policy_decisions_total", { decision: "deny", policy_type: "capability" }, 1],
+      ["nova_policy_decisions_total", { decision: "deny", policy_type: "resource" }, 1],
+      ["nova_policy_decisions_total", { decision: "requires_approval", policy_type: "cost" }, 1],
+      ["nova_capability_violations_total", {}, 1],
+      ["nova_resource_budget_rejections_total", {}, 2],
+      ["nova_approval_requests_total", { status: "pending" }, 4],
+      ["nova_approval_actions_total", { result: "approved" }, 1],
+      ["nova_approval_actions_total", { result: "rejected" }, 1],
+      ["nova_approval_actions_total", { result: "expired" }, 1],
+      ["nova_escalation_runs_total", { outcome: "completed" }, 1],
+      ["nova_auth_failures_total", { reason: "missing" }, 1],
+      ["nova_http_requests_total", { route: "/api/v1/policy/eval", status: "200" }, 3],
+      ["nova_http_requests_total", { route: "/api/v1/policy/requests", status: "200" }, 4],
+      ["nova_decision_log_failures_total", {}, 0],
+      ["nova_webhook_failures_total", { reason: "dead" }, 0],
+    ];
+    for (const [name, labels, expected] of counters)
+      expect(after.value(name, labels), `${name}${JSON.stringify(labels)}`).toBe(expected);
+    expect(
+      after.value("nova_http_request_duration_seconds_total", { route: "/api/v1/policy/eval" }),
+    ).toBeGreaterThan(0);
+
+    // Gauges: the change the workload made to the database.
+    const delta = (name: string, labels: Record<string, string> = {}) =>
+      gauge(after, name, labels) - gauge(before, name, labels);
+    expect(delta("nova_approval_requests_pending")).toBe(1);
+    for (const status of ["approved", "rejected", "expired", "pending"])
+      expect(delta("nova_approval_requests", { status }), status).toBe(1);
+    expect(delta("nova_webhook_deliveries", { status: "pending" })).toBe(1);
+    expect(gauge(after, "nova_escalation_paused")).toBe(0);
   });
 });

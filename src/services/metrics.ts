@@ -1,7 +1,13 @@
 // GET /metrics: the Prometheus scrape. Gauges come from Postgres at scrape time (one round trip);
 // counters come from the Analytics Engine dataset the worker writes (src/lib/metrics.ts) through
-// Cloudflare's Analytics Engine SQL API, summed over its retention, when an account id and API token
-// are configured. Without them the scrape says so and still serves the gauges.
+// Cloudflare's Analytics Engine SQL API when an account id and API token are configured. Without them
+// the scrape says so and still serves the gauges.
+//
+// Counter semantics: Analytics Engine keeps data points for three months, so a sum over everything it
+// holds would shrink as old points age out, and Prometheus would read each shrink as a counter reset
+// (a false spike in increase() and rate()). Each counter is therefore the sum since the start of the
+// current UTC month: it only grows during the month (late points only add), and it restarts from 0 at
+// the month boundary, which Prometheus handles exactly like a process restart.
 import { readGauges } from "../db/metrics.ts";
 import {
   APPROVAL_STATUSES,
@@ -62,7 +68,21 @@ const DEFAULT_SQL_API_BASE = "https://api.cloudflare.com/client/v4";
 const DEFAULT_DATASET = "policy_api_metrics";
 const SQL_API_TIMEOUT_MS = 5000;
 
-type CounterSource = { families: MetricFamily[]; comment: string | null };
+/**
+ * Where every counter's window begins: the start of the UTC month of `now`. One month is well inside
+ * Analytics Engine's three-month retention, so no point in the window ages out before it closes.
+ */
+export function counterWindowStart(now: Date): Date {
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+}
+
+/** The Analytics Engine SQL that sums each counter series since `windowStart`. */
+export function countersQuery(dataset: string, windowStart: Date): string {
+  const literal = windowStart.toISOString().slice(0, 19).replace("T", " ");
+  return `SELECT blob1 AS metric, blob2 AS labels, SUM(_sample_interval * double1) AS value FROM ${dataset} WHERE timestamp >= toDateTime('${literal}') GROUP BY metric, labels FORMAT JSON`;
+}
+
+type CounterSource = { families: MetricFamily[]; available: boolean; comment: string };
 
 /** "key=value,key2=value2" (the data point's blob2) as labels. */
 function parseLabels(text: string): Record<string, string> {
@@ -80,14 +100,17 @@ async function countersFromAnalyticsEngine(ctx: ServiceContext): Promise<Counter
   if (!accountId || !token) {
     return {
       families: [],
+      available: false,
       comment:
         "Counters (nova_*_total) are not served: set CF_ACCOUNT_ID and the CF_ANALYTICS_API_TOKEN secret to read them from Analytics Engine.",
     };
   }
   const dataset = ctx.env.METRICS_DATASET || DEFAULT_DATASET;
-  if (!/^\w+$/.test(dataset)) return { families: [], comment: "METRICS_DATASET is not a dataset name." };
+  if (!/^\w+$/.test(dataset))
+    return { families: [], available: false, comment: "METRICS_DATASET is not a dataset name." };
+  const windowStart = counterWindowStart(new Date());
   const base = (ctx.env.ANALYTICS_ENGINE_SQL_URL || DEFAULT_SQL_API_BASE).replace(/\/+$/, "");
-  const query = `SELECT blob1 AS metric, blob2 AS labels, SUM(_sample_interval * double1) AS value FROM ${dataset} GROUP BY metric, labels FORMAT JSON`;
+  const query = countersQuery(dataset, windowStart);
   try {
     const res = await fetch(`${base}/accounts/${encodeURIComponent(accountId)}/analytics_engine/sql`, {
       method: "POST",
@@ -118,12 +141,17 @@ async function countersFromAnalyticsEngine(ctx: ServiceContext): Promise<Counter
         if (!present.has(seriesKey(labels))) family.samples.push({ labels, value: 0 });
       byName.set(name, family);
     }
-    return { families: [...byName.values()], comment: null };
+    return {
+      families: [...byName.values()],
+      available: true,
+      comment: `Counters (nova_*_total) count from ${windowStart.toISOString()} (the start of this UTC month) and restart from 0 when a month begins.`,
+    };
   } catch (error) {
     ctx.log.warn("metrics_counters_unavailable", { error });
     ctx.metrics.count("nova_metrics_scrape_errors_total", { source: "analytics_engine" });
     return {
       families: [],
+      available: false,
       comment: "Counters (nova_*_total) are unavailable: the Analytics Engine SQL API did not answer.",
     };
   }
@@ -198,9 +226,9 @@ export async function scrape(ctx: ServiceContext): Promise<Scrape> {
       name: "nova_metrics_counters_available",
       help: "1 when the nova_*_total counters are read from Analytics Engine, 0 when they are not configured or unavailable",
       type: "gauge",
-      samples: [{ value: counters.comment === null ? 1 : 0 }],
+      samples: [{ value: counters.available ? 1 : 0 }],
     },
     ...counters.families,
   ];
-  return { families, comments: counters.comment ? [counters.comment] : [] };
+  return { families, comments: [counters.comment] };
 }

@@ -2,10 +2,29 @@
 // can assert what the worker counted.
 export function recordingDataset() {
   const points: AnalyticsEngineDataPoint[] = [];
+  const writtenAt: number[] = [];
   return {
     points,
     writeDataPoint(point?: AnalyticsEngineDataPoint) {
-      if (point) points.push(point);
+      if (!point) return;
+      points.push(point);
+      writtenAt.push(Date.now());
+    },
+    /**
+     * Hands every point written so far to the Analytics Engine SQL stand-in (test/setup), as the
+     * binding would hand them to Analytics Engine, under `dataset`; /metrics then reads them back.
+     */
+    async publish(receiverUrl: string, dataset: string): Promise<void> {
+      const body = points.map((point, index) => ({
+        timestamp: writtenAt[index],
+        blobs: point.blobs?.map(String),
+        doubles: point.doubles,
+      }));
+      const res = await fetch(`${receiverUrl}/_ae-write?dataset=${encodeURIComponent(dataset)}`, {
+        method: "POST",
+        body: JSON.stringify(body),
+      });
+      if (!res.ok) throw new Error(`the Analytics Engine stand-in refused the points: ${res.status}`);
     },
     /**
      * Sum of double1 per "name{labels}" series. The traffic series every request and attempt writes

@@ -96,6 +96,8 @@ export async function startWebhookReceiver(options: { host?: string; port?: numb
 
   let analyticsRows: unknown[] = [];
   let lastAnalyticsQuery: Record<string, unknown> | undefined;
+  /** Data points written through /_ae-write, by dataset: what the SQL stand-in sums when asked. */
+  const analyticsPoints = new Map<string, AnalyticsPoint[]>();
 
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -127,6 +129,14 @@ export async function startWebhookReceiver(options: { host?: string; port?: numb
         analyticsRows = JSON.parse(Buffer.concat(chunks).toString("utf8") || "[]") as unknown[];
         return json(res, 200, { rows: analyticsRows.length });
       }
+      // /_ae-write?dataset=NAME appends data points as the worker wrote them ({timestamp, blobs,
+      // doubles}); a query on that dataset then sums them as Analytics Engine would.
+      if (req.method === "POST" && path === "/_ae-write") {
+        const dataset = url.searchParams.get("dataset") ?? "";
+        const points = JSON.parse(Buffer.concat(chunks).toString("utf8") || "[]") as AnalyticsPoint[];
+        analyticsPoints.set(dataset, [...(analyticsPoints.get(dataset) ?? []), ...points]);
+        return json(res, 200, { points: analyticsPoints.get(dataset)?.length ?? 0 });
+      }
       if (req.method === "GET" && path === "/_ae-last") return json(res, 200, lastAnalyticsQuery ?? {});
       if (req.method === "POST" && /^\/client\/v4\/accounts\/[^/]+\/analytics_engine\/sql$/.test(path)) {
         lastAnalyticsQuery = {
@@ -136,7 +146,15 @@ export async function startWebhookReceiver(options: { host?: string; port?: numb
         };
         if (req.headers.authorization !== "Bearer test-analytics-token")
           return json(res, 401, { errors: ["bad token"] });
-        return json(res, 200, { meta: [], data: analyticsRows, rows: analyticsRows.length });
+        const sql = String(lastAnalyticsQuery.sql);
+        const dataset = /\bFROM (\w+)/.exec(sql)?.[1] ?? "";
+        const points = analyticsPoints.get(dataset);
+        try {
+          const data = points ? sumCounters(points, sql) : analyticsRows;
+          return json(res, 200, { meta: [], data, rows: data.length });
+        } catch (error) {
+          return json(res, 422, { errors: [String(error)] });
+        }
       }
       const hook = /^\/hooks\/([^/]+)\/([^/]+)$/.exec(path);
       if (!hook) return json(res, 404, { error: "not a hook path" });
@@ -181,4 +199,39 @@ export async function startWebhookReceiver(options: { host?: string; port?: numb
         server.close(() => resolve());
       }),
   } satisfies RunningReceiver;
+}
+
+/** A data point as the worker wrote it to Analytics Engine, with the time it was written. */
+export interface AnalyticsPoint {
+  timestamp: number;
+  blobs?: string[];
+  doubles?: number[];
+}
+
+/**
+ * The one query shape /metrics sends (src/services/metrics.ts countersQuery): the sum of double1 per
+ * metric (blob1) and labels (blob2), from the `timestamp >= toDateTime('…')` bound on. Any other
+ * shape is refused, so a change to the query shows here first.
+ */
+function sumCounters(
+  points: AnalyticsPoint[],
+  sql: string,
+): { metric: string; labels: string; value: number }[] {
+  const shape =
+    /^SELECT blob1 AS metric, blob2 AS labels, SUM\(_sample_interval \* double1\) AS value FROM \w+ WHERE timestamp >= toDateTime\('(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)'\) GROUP BY metric, labels FORMAT JSON$/.exec(
+      sql,
+    );
+  if (!shape?.[1]) throw new Error(`the Analytics Engine stand-in does not know this query: ${sql}`);
+  const from = Date.parse(`${shape[1].replace(" ", "T")}Z`);
+  const sums = new Map<string, { metric: string; labels: string; value: number }>();
+  for (const point of points) {
+    if (point.timestamp < from) continue;
+    const metric = point.blobs?.[0] ?? "";
+    const labels = point.blobs?.[1] ?? "";
+    const key = `${metric}{${labels}}`;
+    const entry = sums.get(key) ?? { metric, labels, value: 0 };
+    entry.value += point.doubles?.[0] ?? 0;
+    sums.set(key, entry);
+  }
+  return [...sums.values()];
 }
