@@ -2,16 +2,17 @@
 //
 // Without DATABASE_URL: starts the embedded PostgreSQL (data kept in .data/postgres), the local Neon
 // gateway, migrates and seeds, then runs `wrangler dev` wired to them on 127.0.0.1:8000.
-// With DATABASE_URL (e.g. a Neon branch): migrates it and runs `wrangler dev` against it directly.
+// With DATABASE_URL (e.g. a Neon branch): migrates it and runs `wrangler dev` against it directly (a
+// Postgres that is not Neon through the local gateway).
 // Ctrl-C stops everything; the next run reuses the data.
 import { spawn } from "node:child_process";
-import { createRequire } from "node:module";
 import path from "node:path";
 import { describeDevKeys, devSecrets, ensureDevKeys } from "./lib/dev-keys.ts";
-import { LOCAL, openDatabase } from "./lib/local-stack.ts";
+import { LOCAL, needsLocalGateway, openDatabase } from "./lib/local-stack.ts";
 import { migrateUp } from "./lib/migrations.ts";
 import { type RunningGateway, startNeonGateway } from "./lib/neon-gateway.ts";
 import { seedDevelopmentData } from "./lib/seed.ts";
+import { stopChild, wranglerDevArgs, wranglerDevEnv } from "./lib/stack.ts";
 
 const say = (line: string) => console.log(`[dev] ${line}`);
 const cleanups: (() => Promise<void>)[] = [];
@@ -68,7 +69,8 @@ try {
   say(`database: ${db.source}`);
 
   let gateway: RunningGateway | undefined;
-  if (db.source !== "DATABASE_URL") {
+  // Neon's own endpoints speak its protocol; any other Postgres (the embedded one too) needs the gateway.
+  if (needsLocalGateway(db.url)) {
     gateway = await startNeonGateway({
       port: LOCAL.gatewayPort,
       log: (event, fields) => say(`gateway ${event} ${JSON.stringify(fields)}`),
@@ -80,29 +82,18 @@ try {
   const applied = await migrateUp(db.url);
   say(applied.length ? `migrations applied: ${applied.join(", ")}` : "migrations: up to date");
   let devKeys: Record<string, string> | undefined;
-  if (gateway) {
+  if (db.source !== "DATABASE_URL") {
     await seedDevelopmentData(db.url);
     devKeys = await ensureDevKeys(db.url, path.dirname(LOCAL.dataDir));
     say("development data seeded");
   }
 
-  const wranglerBin = path.join(
-    path.dirname(createRequire(import.meta.url).resolve("wrangler/package.json")),
-    "bin/wrangler.js",
-  );
-  const args = [
-    wranglerBin,
-    "dev",
-    "--ip",
-    LOCAL.host,
-    "--port",
-    String(LOCAL.apiPort),
-    "--persist-to",
-    LOCAL.wranglerStateDir,
-  ];
-  // Local only: webhooks may go to http://localhost receivers.
-  if (gateway)
-    args.push("--var", `NEON_LOCAL_GATEWAY:${gateway.url}`, "--var", "ALLOW_INSECURE_WEBHOOKS:true");
+  const args = wranglerDevArgs({
+    host: LOCAL.host,
+    port: LOCAL.apiPort,
+    persistTo: LOCAL.wranglerStateDir,
+    gatewayUrl: gateway?.url,
+  });
   const api = `http://${LOCAL.host}:${LOCAL.apiPort}`;
   say(`API: ${api}  (docs: /docs, health: /health)`);
   if (devKeys) {
@@ -114,24 +105,13 @@ try {
   const secrets = devSecrets(path.dirname(LOCAL.dataDir));
   const wrangler = spawn(process.execPath, args, {
     stdio: "inherit",
-    // Secrets reach wrangler through the environment (wrangler reads the names in [secrets] required),
-    // never on the command line where `ps` would show them.
-    env: {
-      ...process.env,
+    env: wranglerDevEnv({
       DATABASE_URL: db.url,
       WEBHOOK_ENCRYPTION_KEY: process.env.WEBHOOK_ENCRYPTION_KEY ?? secrets.WEBHOOK_ENCRYPTION_KEY,
       WEBHOOK_SIGNING_SECRETS: process.env.WEBHOOK_SIGNING_SECRETS ?? secrets.WEBHOOK_SIGNING_SECRETS,
-      CLOUDFLARE_INCLUDE_PROCESS_ENV: "true",
-    },
+    }),
   });
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        if (wrangler.exitCode !== null) return resolve();
-        wrangler.once("exit", () => resolve());
-        wrangler.kill("SIGTERM");
-      }),
-  );
+  cleanups.push(() => stopChild(wrangler));
   wrangler.on("exit", (code) => {
     if (!stopping) say(`wrangler exited (${code ?? "signal"}); stopping`);
     void stop(code ?? 0);

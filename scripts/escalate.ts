@@ -1,20 +1,20 @@
 // npm run escalate: one run of the escalation job from a shell (the runbook's "Manual run"), the same
-// code the Cron Trigger runs (src/services/escalation.ts). Acts on DATABASE_URL when set (a Neon URL,
-// reached through the same driver the worker uses), otherwise on the embedded database of
-// `npm run dev` through a local Neon gateway of its own. Prints the run's summary; a paused job skips
+// code the Cron Trigger runs (src/services/escalation.ts). Acts on DATABASE_URL when set (a Neon URL is
+// reached through the same driver the worker uses; any other Postgres through a local Neon gateway of
+// its own), otherwise on the embedded database of `npm run dev`, also through a gateway. Prints the run's summary; a paused job skips
 // (exit 3), so an operator sees the switch instead of thinking the backlog is empty.
 import { createLogger } from "../src/lib/log.ts";
 import { MetricsBuffer } from "../src/lib/metrics.ts";
 import { createServiceContext } from "../src/services/context.ts";
 import { runEscalation } from "../src/services/escalation.ts";
-import { openDatabase } from "./lib/local-stack.ts";
+import { needsLocalGateway, openDatabase } from "./lib/local-stack.ts";
 import { migrateUp } from "./lib/migrations.ts";
 import { startNeonGateway } from "./lib/neon-gateway.ts";
 
 const db = await openDatabase();
 // The embedded database is brought up to date as `npm run dev` would; a configured one never is.
 if (db.source !== "DATABASE_URL") await migrateUp(db.url);
-const gateway = db.source === "DATABASE_URL" ? undefined : await startNeonGateway({ port: 0 });
+const gateway = needsLocalGateway(db.url) ? await startNeonGateway({ port: 0 }) : undefined;
 const pending: Promise<unknown>[] = [];
 try {
   const services = createServiceContext({

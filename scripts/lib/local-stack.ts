@@ -64,6 +64,19 @@ export async function openDatabase(log: (line: string) => void = () => {}): Prom
   };
 }
 
+/**
+ * The worker's driver speaks Neon's HTTP and WebSocket protocol, which only Neon's endpoints serve.
+ * Node scripts that run worker code against any other Postgres (the embedded one, a local server,
+ * another provider) go through the local Neon gateway (scripts/lib/neon-gateway.ts) instead.
+ */
+export function needsLocalGateway(databaseUrl: string): boolean {
+  try {
+    return !new URL(databaseUrl).hostname.endsWith(".neon.tech");
+  } catch {
+    return true;
+  }
+}
+
 function localUrl(database: string): string {
   return `postgresql://postgres:postgres@127.0.0.1:${LOCAL.postgresPort}/${database}`;
 }

@@ -11,17 +11,10 @@ import { startEmbeddedPostgres } from "../../scripts/lib/embedded-postgres.ts";
 import { ensureDatabase } from "../../scripts/lib/local-stack.ts";
 import { migrateUp } from "../../scripts/lib/migrations.ts";
 import { startNeonGateway } from "../../scripts/lib/neon-gateway.ts";
+import { freePort } from "../../scripts/lib/stack.ts";
 import { startWebhookReceiver } from "./webhook-receiver.ts";
 
 export const TEMPLATE_DATABASE = "policy_template";
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 export default async function setup(project: TestProject) {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "policy-api-test-pg-"));
