@@ -1,11 +1,12 @@
 // npm run load-test -- [--concurrent 10] [--total 50] [--base http://127.0.0.1:8000]
+//                        (--base defaults to $POLICY_API_URL when set)
 //
 // The runbook's approval load test against a running API (start it with `npm run dev`): files
 // approval requests and approves each, and evaluates policy, with `--concurrent` workers until
 // `--total` of each are done. Prints p50/p95/p99 and throughput per operation next to a baseline in
 // the same run (GET /health: one trivial query), then checks the runbook's pass criteria (success
 // >= 99 %, p95 < 500 ms) and exits 1 when they fail. Keys come from .data/dev-keys.json (written by
-// `npm run dev`) unless --agent-key / --approver-key are given. Loopback only, bounded in count.
+// `npm run dev`) unless --agent-key / --approver-key (or POLICY_AGENT_KEY / POLICY_APPROVER_KEY) are given. Loopback only, bounded in count.
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -14,7 +15,7 @@ const { values } = parseArgs({
   options: {
     concurrent: { type: "string", default: "10" },
     total: { type: "string", default: "50" },
-    base: { type: "string", default: "http://127.0.0.1:8000" },
+    base: { type: "string", default: process.env.POLICY_API_URL ?? "http://127.0.0.1:8000" },
     "agent-key": { type: "string" },
     "approver-key": { type: "string" },
     tenant: { type: "string", default: "demo" },
@@ -39,8 +40,8 @@ function devKeys(): Record<string, string> {
   }
 }
 const keys = devKeys();
-const agentKey = values["agent-key"] ?? keys.agent;
-const approverKey = values["approver-key"] ?? keys.approver;
+const agentKey = values["agent-key"] ?? process.env.POLICY_AGENT_KEY ?? keys.agent;
+const approverKey = values["approver-key"] ?? process.env.POLICY_APPROVER_KEY ?? keys.approver;
 if (!agentKey || !approverKey)
   throw new Error("no keys: run `npm run dev` first, or pass --agent-key and --approver-key");
 

@@ -1,0 +1,34 @@
+// npm run runbook:check [-- --file docs/RUNBOOK.md]
+//
+// Starts a throwaway local stack on free ports and runs every command docs/RUNBOOK.md shows against
+// it (scripts/lib/runbook-check.ts says how each kind runs). Prints one line per command and exits 1
+// if any failed. Needs bash, curl, jq, psql and openssl on PATH, as the runbook itself does.
+import { parseArgs } from "node:util";
+import { checkRunbook } from "./lib/runbook-check.ts";
+import { startStack } from "./lib/stack.ts";
+
+const { values } = parseArgs({ options: { file: { type: "string" }, verbose: { type: "boolean" } } });
+const stack = await startStack();
+let failed = 0;
+try {
+  const results = await checkRunbook(stack, {
+    file: values.file,
+    onResult: (result) => {
+      const where = `${result.command.line}`.padStart(4);
+      const mark = { ok: "ok     ", failed: "FAILED ", "not run": "not run" }[result.outcome];
+      console.log(`${mark} ${where}  ${result.command.text.slice(0, 110)}`);
+      if (result.outcome === "failed") {
+        failed += 1;
+        console.log(`        ran: ${result.ran}\n        ${result.detail.replaceAll("\n", "\n        ")}`);
+      } else if (result.outcome === "not run") console.log(`        (${result.detail})`);
+      else if (values.verbose) console.log(`        ${result.detail.replaceAll("\n", "\n        ")}`);
+    },
+  });
+  const ran = results.filter((result) => result.outcome !== "not run").length;
+  console.log(
+    `\n${results.length} commands: ${ran - failed} ok, ${failed} failed, ${results.length - ran} not run`,
+  );
+} finally {
+  await stack.stop();
+}
+process.exit(failed === 0 ? 0 : 1);
