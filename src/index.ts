@@ -60,6 +60,9 @@ export default {
   async queue(batch, env, ctx) {
     const { services, log, metrics } = jobContext(env, ctx, "webhooks");
     const deadLetters = batch.queue.endsWith("-dlq");
+    const started = Date.now();
+    // One line per batch, like the request line: what came in and what became of it.
+    const outcome = { acked: 0, retried: 0, failed: 0 };
     try {
       await Promise.all(
         batch.messages.map(async (message) => {
@@ -67,25 +70,39 @@ export default {
           if (!Number.isSafeInteger(deliveryId) || deliveryId <= 0) {
             log.error("webhook_message_malformed", { queue: batch.queue, message_id: message.id });
             message.ack();
+            outcome.failed += 1;
             return;
           }
           try {
             if (deadLetters) {
               await markDeliveryDead(services, deliveryId);
               message.ack();
+              outcome.acked += 1;
               return;
             }
             const verdict = await deliver(services, deliveryId, message.attempts);
-            if ("ack" in verdict) message.ack();
-            else message.retry({ delaySeconds: verdict.retryAfterSeconds });
+            if ("ack" in verdict) {
+              message.ack();
+              outcome.acked += 1;
+            } else {
+              message.retry({ delaySeconds: verdict.retryAfterSeconds });
+              outcome.retried += 1;
+            }
           } catch (error) {
             // The database is away, say: nothing was recorded, so try the message again shortly.
             log.error("webhook_delivery_error", { delivery_id: deliveryId, error });
             message.retry({ delaySeconds: 30 });
+            outcome.failed += 1;
           }
         }),
       );
     } finally {
+      log.info("webhook_batch", {
+        queue: batch.queue,
+        messages: batch.messages.length,
+        ...outcome,
+        duration_ms: Date.now() - started,
+      });
       metrics.flush(env.METRICS, log);
     }
   },

@@ -1,5 +1,5 @@
 // The cron and queue entry points: the cron runs the escalation job and logs one summary line; the
-// queue consumer behaves safely until webhook delivery lands.
+// queue consumer acknowledges what it cannot deliver and logs one summary line per batch.
 import {
   createExecutionContext,
   createMessageBatch,
@@ -36,12 +36,25 @@ describe("worker entry points", () => {
       { id: "m2", timestamp: new Date(), attempts: 1, body: { request_id: "apr_0000000000000001" } },
     ]);
     const ctx = createExecutionContext();
-    await worker.queue(batch, testEnv(), ctx);
+    await worker.queue(batch, testEnv({ LOG_LEVEL: "info" }), ctx);
     const result = await getQueueResult(batch, ctx);
     expect(result.explicitAcks.sort()).toEqual(["m1", "m2"]);
     expect(result.retryMessages).toEqual([]);
     const lines = log.mock.calls.map(([line]) => String(line));
     expect(lines.some((line) => line.includes('"msg":"webhook_message_malformed"'))).toBe(true);
+    // One summary line per batch, as the request line is per request.
+    const summaries = lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.msg === "webhook_batch");
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0]).toMatchObject({
+      queue: "policy-webhooks",
+      messages: 2,
+      acked: 1,
+      retried: 0,
+      failed: 1,
+    });
+    expect(summaries[0]?.duration_ms).toEqual(expect.any(Number));
     log.mockRestore();
   });
 });
