@@ -62,3 +62,11 @@ describe("GET /health", () => {
     expect((await call("/openapi.json", {}, { DATABASE_URL: "" })).status).toBe(200);
   });
 });
+
+describe("GET /health/live", () => {
+  it("answers without a key and without touching the database, even when there is none", async () => {
+    const res = await call("/health/live", {}, { DATABASE_URL: "postgresql://nobody@127.0.0.1:1/none" });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: "ok", version: expect.any(String) });
+  });
+});

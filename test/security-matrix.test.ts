@@ -8,7 +8,7 @@ import { call } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
 import { recordingDataset } from "./helpers/metrics.ts";
 
-const PUBLIC_OPERATIONS = new Set(["GET /health", "GET /openapi.json"]);
+const PUBLIC_OPERATIONS = new Set(["GET /health", "GET /health/live", "GET /openapi.json"]);
 
 interface Operation {
   method: string;

@@ -36,8 +36,33 @@ export interface RunningGateway {
   port: number;
   /** Base URL, e.g. http://127.0.0.1:4444 */
   url: string;
+  /** What reached the database through this gateway since it started (or since resetStats). */
+  stats(): GatewayStats;
+  resetStats(): void;
   close(): Promise<void>;
 }
+
+/**
+ * Round trips as the worker pays them on Neon: each HTTP /sql request is one, whatever it carries (a
+ * batch of statements runs as one transaction in one request); each message a WebSocket client sends
+ * is one (the driver writes a whole pipelined exchange at once).
+ */
+export interface GatewayStats {
+  httpRequests: number;
+  statements: number;
+  websocketSessions: number;
+  websocketMessages: number;
+  /** Statements by their first words, to see which ones a request runs. */
+  byStatement: Record<string, number>;
+}
+
+const emptyStats = (): GatewayStats => ({
+  httpRequests: 0,
+  statements: 0,
+  websocketSessions: 0,
+  websocketMessages: 0,
+  byStatement: {},
+});
 
 interface SingleQuery {
   query: string;
@@ -94,6 +119,12 @@ export async function startNeonGateway(options: NeonGatewayOptions = {}): Promis
   const log = options.log ?? (() => {});
   const pools = new Map<string, pg.Pool>();
   const tcpSockets = new Set<net.Socket>();
+  let stats = emptyStats();
+  const countStatement = (query: string) => {
+    stats.statements += 1;
+    const key = query.replace(/\s+/g, " ").trim().slice(0, 60);
+    stats.byStatement[key] = (stats.byStatement[key] ?? 0) + 1;
+  };
 
   function poolFor(connectionString: string): pg.Pool {
     let pool = pools.get(connectionString);
@@ -132,6 +163,8 @@ export async function startNeonGateway(options: NeonGatewayOptions = {}): Promis
     const connectionString = header(req, "neon-connection-string");
     if (!connectionString) throw new GatewayError(400, "missing Neon-Connection-String header");
     const body = parseBody(await readBody(req, maxBodyBytes));
+    stats.httpRequests += 1;
+    for (const statement of body.queries ?? [body]) countStatement(statement.query);
     const arrayMode = header(req, "neon-array-mode") === "true";
     // Checked before taking a connection: a bad header is the caller's error, not the database's.
     const batch = body.queries && {
@@ -189,8 +222,12 @@ export async function startNeonGateway(options: NeonGatewayOptions = {}): Promis
       const tcp = net.connect({ host: target.host, port: target.port });
       tcpSockets.add(tcp);
       tcp.setNoDelay(true);
+      stats.websocketSessions += 1;
       ws.binaryType = "nodebuffer";
-      ws.on("message", (data: Buffer) => tcp.write(data));
+      ws.on("message", (data: Buffer) => {
+        stats.websocketMessages += 1;
+        tcp.write(data);
+      });
       ws.on("close", () => tcp.end());
       ws.on("error", () => tcp.destroy());
       tcp.on("data", (data) => ws.send(data));
@@ -215,6 +252,10 @@ export async function startNeonGateway(options: NeonGatewayOptions = {}): Promis
     host,
     port,
     url: `http://${host}:${port}`,
+    stats: () => structuredClone(stats),
+    resetStats: () => {
+      stats = emptyStats();
+    },
     async close() {
       for (const ws of wss.clients) ws.terminate();
       for (const tcp of tcpSockets) tcp.destroy();

@@ -1,4 +1,6 @@
 // GET /health: no auth. 200 when the database answers a trivial query, 503 (with the reason) when not.
+// GET /health/live: no auth, touches nothing: the worker answers (a liveness check that never wakes
+// the database, and the benchmark's runtime floor).
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "../lib/openapi.ts";
 import { checkDatabase } from "../services/health.ts";
@@ -32,14 +34,33 @@ const route = createRoute({
   },
 });
 
-export const healthRoutes = createRouter().openapi(route, async (c) => {
-  const database = await checkDatabase(c.var.services);
-  return c.json(
-    {
-      status: database.ok ? ("ok" as const) : ("degraded" as const),
-      database,
-      version: c.env.SERVICE_VERSION,
+const liveRoute = createRoute({
+  method: "get",
+  path: "/health/live",
+  tags: ["health"],
+  summary: "Liveness: the worker answers, without touching the database",
+  responses: {
+    200: {
+      description: "The worker runs",
+      content: {
+        "application/json": {
+          schema: z.object({ status: z.literal("ok"), version: z.string() }).openapi("Liveness"),
+        },
+      },
     },
-    database.ok ? 200 : 503,
-  );
+  },
 });
+
+export const healthRoutes = createRouter()
+  .openapi(liveRoute, (c) => c.json({ status: "ok" as const, version: c.env.SERVICE_VERSION }, 200))
+  .openapi(route, async (c) => {
+    const database = await checkDatabase(c.var.services);
+    return c.json(
+      {
+        status: database.ok ? ("ok" as const) : ("degraded" as const),
+        database,
+        version: c.env.SERVICE_VERSION,
+      },
+      database.ok ? 200 : 503,
+    );
+  });
