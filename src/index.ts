@@ -1,11 +1,13 @@
-// Worker entry: HTTP API, the escalation cron and the webhook queue consumers.
+// Worker entry: HTTP API, the escalation cron, and the queue consumers (webhooks, decision log).
 import { createApp } from "./app.ts";
+import type { DecisionInsert } from "./db/decisions.ts";
 import { newRunId } from "./domain/ids.ts";
 import type { Bindings } from "./env.ts";
 import { createLogger, parseLogLevel } from "./lib/log.ts";
 import { MetricsBuffer } from "./lib/metrics.ts";
 import { createServiceContext } from "./services/context.ts";
 import { runEscalation } from "./services/escalation.ts";
+import { decisionFromMessage, writeDecisionBatch } from "./services/evaluation.ts";
 import { deliver, markDeliveryDead, sweepDeliveries } from "./services/webhooks.ts";
 
 const app = createApp();
@@ -23,6 +25,48 @@ function jobContext(env: Bindings, ctx: ExecutionContext, job: string) {
     requestId: runId,
   });
   return { services, log, metrics };
+}
+
+const DECISION_LOG_QUEUE = "policy-decisions";
+
+/**
+ * The decision log's queue (and its dead-letter queue): the whole batch in one statement. If the
+ * database refuses, every message is retried (the write is idempotent), so nothing is lost.
+ */
+async function consumeDecisionLog(batch: MessageBatch, env: Bindings, ctx: ExecutionContext): Promise<void> {
+  const { services, log, metrics } = jobContext(env, ctx, "decision_log");
+  const started = Date.now();
+  const valid: { message: Message; row: DecisionInsert }[] = [];
+  let malformed = 0;
+  for (const message of batch.messages) {
+    const row = decisionFromMessage(message.body);
+    if (row) valid.push({ message, row });
+    else {
+      // Would fail the same way every time: logged and dropped.
+      malformed += 1;
+      log.error("decision_log_message_malformed", { queue: batch.queue, message_id: message.id });
+      message.ack();
+    }
+  }
+  try {
+    await writeDecisionBatch(
+      services,
+      valid.map(({ row }) => row),
+    );
+    for (const { message } of valid) message.ack();
+    log.info("decision_log_batch", {
+      queue: batch.queue,
+      messages: batch.messages.length,
+      written: valid.length,
+      malformed,
+      duration_ms: Date.now() - started,
+    });
+  } catch {
+    // Logged and counted by writeDecisionBatch; the write is idempotent, so all of them go again.
+    for (const { message } of valid) message.retry({ delaySeconds: 5 });
+  } finally {
+    metrics.flush(env.METRICS, log);
+  }
 }
 
 export default {
@@ -58,6 +102,7 @@ export default {
    * acknowledged or retried with backoff. The dead-letter queue's consumer marks exhausted ones dead.
    */
   async queue(batch, env, ctx) {
+    if (batch.queue.startsWith(DECISION_LOG_QUEUE)) return consumeDecisionLog(batch, env, ctx);
     const { services, log, metrics } = jobContext(env, ctx, "webhooks");
     const deadLetters = batch.queue.endsWith("-dlq");
     const started = Date.now();

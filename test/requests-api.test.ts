@@ -1196,3 +1196,39 @@ describe("metrics", () => {
     });
   });
 });
+
+describe("judging by a cached policy", () => {
+  it("never files against spend that crossed a budget since the policy was read: it re-reads and refuses", async () => {
+    const tenant = newTenant();
+    const budget = await postJson(
+      "/api/v1/admin/policies/budgets",
+      { tenant_id: tenant, period: "day", limit_cents: 25, enforcement: "hard" },
+      admin.headers,
+    );
+    expect(budget.status).toBe(201);
+    // Cost 10 of 25: filed, and the policy with spend 0 is now cached in this isolate.
+    const first = await file(filing(tenant));
+    expect(first.status).toBe("pending");
+    const [snapshot] =
+      await testSql()`SELECT policy_snapshot->>'spend_as_of' AS at FROM approval_requests WHERE id = ${first.request_id}`;
+    expect(snapshot?.at).toMatch(ISO);
+
+    // Spend moves under the cache, within the budget's outcome: still filed from the cache.
+    const report = (amount: number) =>
+      postJson(
+        "/api/v1/policy/usage",
+        { usage_id: `u-${crypto.randomUUID()}`, tenant_id: tenant, amount_cents: amount },
+        agent.headers,
+      );
+    expect((await report(5)).status).toBe(201);
+    expect((await file(filing(tenant))).status).toBe("pending");
+
+    // 16 spent: 16 + 10 = 26 > 25 crosses it, though the cached policy says 0 spent.
+    expect((await report(11)).status).toBe(201);
+    const refused = await create(filing(tenant));
+    expect(refused.status, JSON.stringify(refused.body)).toBe(403);
+    expect(refused.body.error.code).toBe("policy_denied");
+    expect(refused.body.error.message).toMatch(/hard daily budget/);
+    expect(await storedCount(tenant)).toBe(2);
+  });
+});

@@ -1,13 +1,16 @@
 // Statements on approval requests: create (one round trip, idempotent), read and list.
 //
 // Create carries the policy-set version the request was judged by and only inserts if that is still
-// the current version (else the service re-reads the policy and retries). The same statement writes
+// the current version, and only while the budget outcomes it was judged by still hold against the
+// spend to date (else the service re-reads the policy and retries). The same statement writes
 // the created event to the outbox, adds an auto-approved request's cost to the spend ledger, and
 // settles Idempotency-Key retries: a second insert with the same key inserts nothing and returns the
 // first row.
 import { and, desc, eq, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
+import type { SpendAssumption } from "../domain/evaluation.ts";
 import { type ApprovalStatus, WEBHOOK_EVENTS } from "../domain/vocabulary.ts";
 import type { Database } from "./client.ts";
+import { SPEND_COLUMNS, spendToDate } from "./policy-state.ts";
 import { columnsAndValues, rowFromRaw } from "./raw.ts";
 import { type ApprovalRequestRow, approvalRequests } from "./schema.ts";
 import { deliveryIdsOf, ledgerInsert, outboxInsert } from "./transitions.ts";
@@ -23,6 +26,7 @@ export async function insertRequest(
   row: typeof approvalRequests.$inferInsert,
   policyVersion: number,
   actor: string,
+  spendAssumptions: SpendAssumption[] = [],
 ): Promise<InsertOutcome> {
   const { columns, values } = columnsAndValues(approvalRequests, row);
   const at = row.createdAt instanceof Date ? row.createdAt : new Date();
@@ -32,11 +36,26 @@ export async function insertRequest(
             WHERE r.created_by_key_id = ${row.createdByKeyId} AND r.idempotency_key = ${row.idempotencyKey}
               AND NOT EXISTS (SELECT 1 FROM inserted)`
       : sql`SELECT 'existing' AS outcome, r.*, '{}'::bigint[] AS delivery_ids FROM ${approvalRequests} r WHERE false`;
+  // The budget outcomes the plan rests on, checked against the spend to date in this statement.
+  const spendHolds = spendAssumptions.length
+    ? sql.join(
+        spendAssumptions.map(
+          ({ spend, threshold, over }) =>
+            sql`(${sql.identifier(SPEND_COLUMNS[spend])} > ${threshold}::bigint) = ${over}::boolean`,
+        ),
+        sql` AND `,
+      )
+    : sql`true`;
+  const spendSource = spendAssumptions.length
+    ? spendToDate(db, { tenantId: row.tenantId, agentId: row.agentId ?? null })
+    : sql`SELECT 1`;
   const result = await db.execute(sql`
     WITH current_policy AS (SELECT 1 FROM policy_set_version WHERE version = ${policyVersion}),
+    spend_now AS (${spendSource}),
+    judged_spend AS (SELECT 1 FROM spend_now WHERE ${spendHolds}),
     inserted AS (
       INSERT INTO ${approvalRequests} ${columns}
-      SELECT ${values} FROM current_policy
+      SELECT ${values} FROM current_policy, judged_spend
       ON CONFLICT (created_by_key_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
       RETURNING *
     ),

@@ -4,8 +4,19 @@ import type { Decision } from "../domain/vocabulary.ts";
 import type { Database } from "./client.ts";
 import { type PolicyDecisionRow, policyDecisions } from "./schema.ts";
 
-export async function insertDecision(db: Database, row: typeof policyDecisions.$inferInsert): Promise<void> {
+export type DecisionInsert = typeof policyDecisions.$inferInsert;
+
+export async function insertDecision(db: Database, row: DecisionInsert): Promise<void> {
   await db.insert(policyDecisions).values(row);
+}
+
+/**
+ * A batch of decisions in one statement. A row already written (a queue message delivered twice) is
+ * skipped, so a retried batch writes each decision once.
+ */
+export async function insertDecisions(db: Database, rows: DecisionInsert[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db.insert(policyDecisions).values(rows).onConflictDoNothing({ target: policyDecisions.id });
 }
 
 export async function findDecision(db: Database, id: string): Promise<PolicyDecisionRow | undefined> {

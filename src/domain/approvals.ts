@@ -14,6 +14,8 @@ import {
   type EvaluationInput,
   evaluate,
   type PolicyState,
+  type SpendAssumption,
+  spendAssumptions,
   type Violation,
 } from "./evaluation.ts";
 import {
@@ -198,6 +200,8 @@ export interface RequestPlan {
   /** The policy as judged, frozen onto the request. */
   snapshot: Record<string, unknown>;
   evaluation: Evaluation;
+  /** The budget outcomes the plan rests on; the insert goes ahead only while they still hold. */
+  spendAssumptions: SpendAssumption[];
 }
 
 /** Policy denies the action: no request is filed. */
@@ -216,7 +220,7 @@ export interface PlanRefusal {
  */
 export function planRequest(
   call: Omit<EvaluationInput, "simulateCost">,
-  policy: PolicyState & { version: number },
+  policy: PolicyState & { version: number; readAt?: string },
 ): RequestPlan | PlanRefusal {
   const evaluation = evaluate({ ...call, simulateCost: true }, policy);
   if (evaluation.decision === "deny") {
@@ -260,8 +264,11 @@ export function planRequest(
       decision: evaluation.decision,
       reasons: evaluation.reasons,
       checks: evaluation.checks,
+      // The spend figures in the checks are as of this read (a cached read is re-checked at insert).
+      spend_as_of: policy.readAt ?? null,
       escalation_chain: escalationChain,
     },
     evaluation,
+    spendAssumptions: spendAssumptions({ ...call, simulateCost: true }, policy, costCents),
   };
 }

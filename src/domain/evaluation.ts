@@ -506,6 +506,46 @@ export function evaluate(input: EvaluationInput, state: PolicyState): Evaluation
   };
 }
 
+/**
+ * A budget outcome a judgment relied on: whether `spend` to date was above `threshold` (the budget's
+ * limit less the call's cost). A write made on the judgment's strength may go ahead while every
+ * assumption still holds, however the spend moved: the same evaluation would decide the same.
+ */
+export interface SpendAssumption {
+  spend: keyof SpendToDate;
+  threshold: number;
+  over: boolean;
+}
+
+/** The spend facts the budget checks of an evaluation of `input` with `costCents` rest on. */
+export function spendAssumptions(
+  input: Pick<EvaluationInput, "tenantId" | "agentId" | "simulateCost">,
+  state: Pick<PolicyState, "budgets" | "spend">,
+  costCents: number,
+): SpendAssumption[] {
+  if (!input.simulateCost) return [];
+  const assumptions = new Map<string, SpendAssumption>();
+  for (const budget of state.budgets) {
+    if (!budget.enabled || budget.tenantId !== input.tenantId) continue;
+    if (budget.agentId !== null && budget.agentId !== input.agentId) continue;
+    const spend: keyof SpendToDate =
+      budget.agentId === null
+        ? budget.period === "day"
+          ? "tenantDay"
+          : "tenantMonth"
+        : budget.period === "day"
+          ? "agentDay"
+          : "agentMonth";
+    const threshold = budget.limitCents - costCents;
+    assumptions.set(`${spend}:${threshold}`, {
+      spend,
+      threshold,
+      over: spendFor(budget, state.spend) > threshold,
+    });
+  }
+  return [...assumptions.values()];
+}
+
 function spendFor(budget: Budget, spend: SpendToDate): number {
   if (budget.agentId === null) return budget.period === "day" ? spend.tenantDay : spend.tenantMonth;
   return budget.period === "day" ? spend.agentDay : spend.agentMonth;

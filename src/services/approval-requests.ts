@@ -241,6 +241,7 @@ export async function createRequest(
       },
       policy.version,
       command.requestedBy,
+      plan.spendAssumptions,
     );
     if (inserted.outcome === "retry") continue;
     if (inserted.outcome === "existing") return replay(inserted.row, bodyHash);

@@ -2,6 +2,7 @@
 // MCP): the database, the bindings, a logger, the invocation's metric counters and waitUntil. No
 // Hono types here: services never see an HTTP context.
 import { createDb, type Database, type DatabaseBindings } from "../db/client.ts";
+import type { DecisionInsert } from "../db/decisions.ts";
 import type { Logger } from "../lib/log.ts";
 import type { MetricsBuffer, MetricsSink } from "../lib/metrics.ts";
 
@@ -24,6 +25,16 @@ export interface ServiceBindings extends DatabaseBindings {
   WEBHOOK_SIGNING_SECRETS?: string | undefined;
   /** The webhooks Queue producer (structurally, so scripts can go without: the sweep then sends). */
   WEBHOOK_QUEUE?: { sendBatch(messages: { body: { delivery_id: number } }[]): Promise<unknown> } | undefined;
+  /**
+   * The decision-log Queue producer: eval hands its row over and the consumer writes whole batches in
+   * one statement. Without it (scripts, some tests) each row is written directly.
+   */
+  DECISION_LOG_QUEUE?: { send(body: DecisionLogMessage): Promise<unknown> } | undefined;
+}
+
+/** A decision-log row on its way through the queue (JSON: the time as an ISO string). */
+export interface DecisionLogMessage {
+  decision: Omit<DecisionInsert, "createdAt"> & { createdAt: string };
 }
 
 export interface ServiceContext {

@@ -1,7 +1,14 @@
 // Policy evaluation as an operation: check who may ask, read the policy in one round trip, decide in
 // pure code (domain/evaluation.ts), count it and log the decision after the answer. Also the decision
 // log reads and the policy cache that filing a request uses.
-import { type DecisionFilter, findDecision, insertDecision, listDecisions } from "../db/decisions.ts";
+import {
+  type DecisionFilter,
+  type DecisionInsert,
+  findDecision,
+  insertDecision,
+  insertDecisions,
+  listDecisions,
+} from "../db/decisions.ts";
 import { type LoadedPolicyState, loadPolicyState } from "../db/policy-state.ts";
 import type { PolicyDecisionRow } from "../db/schema.ts";
 import { actingAgent, can, type Principal, readableTenant, tenantActionRefusal } from "../domain/access.ts";
@@ -18,7 +25,7 @@ import { MAX_PAYLOAD_BYTES, payloadTooLarge } from "../domain/limits.ts";
 import type { PolicyType } from "../domain/vocabulary.ts";
 import { ApiError, invalidField } from "../lib/errors.ts";
 import { MetricsBuffer } from "../lib/metrics.ts";
-import type { ServiceContext } from "./context.ts";
+import type { DecisionLogMessage, ServiceContext } from "./context.ts";
 
 /** Proposed rules that replace the stored ones of their kind for one evaluation (admins only). */
 export type PolicyOverrides = Partial<
@@ -145,16 +152,63 @@ export function countDecision(
   });
 }
 
-/** Written after the answer (waitUntil); a failure is logged and counted, never silent. */
-function logDecision(ctx: ServiceContext, row: Parameters<typeof insertDecision>[1]): void {
-  const write = insertDecision(ctx.db, row).catch((error: unknown) => {
-    ctx.log.error("decision_log_write_failed", { decision_id: row.id, error });
-    // Its own buffer: the invocation's buffer may already be flushed when this runs.
-    const metrics = new MetricsBuffer();
-    metrics.count("nova_decision_log_failures_total");
-    metrics.flush(ctx.env.METRICS, ctx.log);
-  });
-  ctx.waitUntil(write);
+/**
+ * Written after the answer (waitUntil). With the decision-log queue the row goes to the queue, whose
+ * consumer writes a whole batch in one statement (writeDecisionBatch): eval then costs one database
+ * round trip, not two. If the queue refuses the row, it is written directly; a failure of that write
+ * is logged and counted, never silent.
+ */
+function logDecision(ctx: ServiceContext, row: DecisionInsert): void {
+  const queue = ctx.env.DECISION_LOG_QUEUE;
+  const direct = () =>
+    insertDecision(ctx.db, row).catch((error: unknown) => decisionLogFailed(ctx, [row.id], error));
+  if (!queue) {
+    ctx.waitUntil(direct());
+    return;
+  }
+  const message: DecisionLogMessage = {
+    decision: { ...row, createdAt: (row.createdAt ?? new Date()).toISOString() },
+  };
+  ctx.waitUntil(
+    queue.send(message).catch((error: unknown) => {
+      ctx.log.warn("decision_log_enqueue_failed", { decision_id: row.id, error });
+      return direct();
+    }),
+  );
+}
+
+function decisionLogFailed(ctx: ServiceContext, ids: string[], error: unknown): void {
+  ctx.log.error("decision_log_write_failed", { decision_ids: ids, error });
+  // Its own buffer: the invocation's buffer may already be flushed when this runs.
+  const metrics = new MetricsBuffer();
+  metrics.count("nova_decision_log_failures_total", {}, ids.length);
+  metrics.flush(ctx.env.METRICS, ctx.log);
+}
+
+/** A queue message body as a decision row, or undefined when it is not one. */
+export function decisionFromMessage(body: unknown): DecisionInsert | undefined {
+  const decision = (body as Partial<DecisionLogMessage> | null)?.decision;
+  if (!decision || typeof decision.id !== "string" || !decision.id.startsWith("dec_")) return undefined;
+  const createdAt = new Date(decision.createdAt);
+  if (Number.isNaN(createdAt.getTime())) return undefined;
+  return { ...decision, createdAt };
+}
+
+/**
+ * The decision-log queue consumer's write: every row of a batch in one statement, idempotent (a row
+ * delivered twice is written once). Throws when the database refuses, so the batch is retried.
+ */
+export async function writeDecisionBatch(ctx: ServiceContext, rows: DecisionInsert[]): Promise<void> {
+  try {
+    await insertDecisions(ctx.db, rows);
+  } catch (error) {
+    decisionLogFailed(
+      ctx,
+      rows.map((row) => row.id),
+      error,
+    );
+    throw error;
+  }
 }
 
 /** One logged decision, or 404 (also for another tenant's: its existence is not admitted). */
@@ -182,31 +236,22 @@ export async function searchDecisions(
 
 const POLICY_CACHE_TTL_MS = 60_000;
 const POLICY_CACHE_MAX_ENTRIES = 5_000;
-const NO_SPEND = { tenantDay: 0, tenantMonth: 0, agentDay: 0, agentMonth: 0 };
 const policyCache = new Map<string, { policy: LoadedPolicyState; expiresAt: number }>();
 
 /**
- * The policy a new request is judged by: the same rules an evaluation reads. Rules are cached per
- * isolate, since the insert re-checks the policy-set version (a stale entry costs a retry with
- * `fresh`, never a wrong answer); spend to date is not versioned, so when a budget applies to the
- * call it is read fresh (a second round trip), and when none applies it does not matter.
+ * The policy a new request is judged by: the same rules an evaluation reads, spend to date included.
+ * Cached per isolate: the insert re-checks the policy-set version and the budget outcomes the plan
+ * rests on against the spend to date, in its own statement, so a stale entry costs a retry with
+ * `fresh`, never a wrong answer, and a warm create is one round trip, budgets or not.
  */
 export async function policyToJudge(
   ctx: ServiceContext,
   call: { policyType: PolicyType; tenantId: string; agentId: string | null; skillId: string },
   fresh = false,
 ): Promise<LoadedPolicyState> {
-  const key = `${call.policyType}\u0000${call.tenantId}\u0000${call.skillId}`;
+  const key = `${call.policyType}\u0000${call.tenantId}\u0000${call.agentId ?? ""}\u0000${call.skillId}`;
   const cached = policyCache.get(key);
-  if (!fresh && cached && cached.expiresAt > Date.now()) {
-    const budgetApplies = cached.policy.budgets.some(
-      (budget) =>
-        budget.enabled &&
-        budget.tenantId === call.tenantId &&
-        (budget.agentId === null || budget.agentId === call.agentId),
-    );
-    if (!budgetApplies) return { ...cached.policy, spend: NO_SPEND };
-  }
+  if (!fresh && cached && cached.expiresAt > Date.now()) return cached.policy;
   const policy = await loadPolicyState(ctx.db, call);
   if (policyCache.size > POLICY_CACHE_MAX_ENTRIES) policyCache.clear();
   policyCache.set(key, { policy, expiresAt: Date.now() + POLICY_CACHE_TTL_MS });

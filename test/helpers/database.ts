@@ -45,6 +45,9 @@ export function testEnv(overrides: Partial<Bindings> = {}): Bindings {
     ...env,
     DATABASE_URL: databaseUrl(databaseName),
     WEBHOOK_QUEUE: recordingQueue().binding,
+    // No decision-log queue: each decision is written directly, so a test can read it at once. The
+    // queue path has its own tests (test/decision-log.test.ts), which pass a recording queue.
+    DECISION_LOG_QUEUE: undefined as unknown as Bindings["DECISION_LOG_QUEUE"],
     ...overrides,
   };
 }
