@@ -10,6 +10,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { runConcurrently, type Sample, type Summary, summarize, timedFetch } from "./lib/measure.ts";
 
 const { values } = parseArgs({
   options: {
@@ -45,22 +46,6 @@ const approverKey = values["approver-key"] ?? process.env.POLICY_APPROVER_KEY ??
 if (!agentKey || !approverKey)
   throw new Error("no keys: run `npm run dev` first, or pass --agent-key and --approver-key");
 
-interface Sample {
-  ms: number;
-  ok: boolean;
-}
-
-async function timed(run: () => Promise<Response>, expected: number): Promise<Sample & { body: unknown }> {
-  const started = performance.now();
-  try {
-    const res = await run();
-    const body = await res.json().catch(() => null);
-    return { ms: performance.now() - started, ok: res.status === expected, body };
-  } catch {
-    return { ms: performance.now() - started, ok: false, body: null };
-  }
-}
-
 const json = (key: string, body: unknown): RequestInit => ({
   method: "POST",
   headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
@@ -70,48 +55,17 @@ const json = (key: string, body: unknown): RequestInit => ({
 /** Runs `task` `count` times with `concurrent` workers; returns the samples of each named step. */
 async function phase(count: number, task: (i: number) => Promise<Record<string, Sample>>) {
   const samples: Record<string, Sample[]> = {};
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: Math.min(concurrent, count) }, async () => {
-      while (next < count) {
-        const i = next++;
-        for (const [step, sample] of Object.entries(await task(i))) {
-          samples[step] = [...(samples[step] ?? []), sample];
-        }
-      }
-    }),
-  );
-  return { samples, seconds: (performance.now() - started) / 1000 };
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-}
-
-const rows: {
-  op: string;
-  n: number;
-  success: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
-  rps: number;
-}[] = [];
-function report(op: string, samples: Sample[], seconds: number) {
-  const sorted = samples.map((s) => s.ms).sort((a, b) => a - b);
-  rows.push({
-    op,
-    n: samples.length,
-    success: (100 * samples.filter((s) => s.ok).length) / Math.max(1, samples.length),
-    p50: percentile(sorted, 50),
-    p95: percentile(sorted, 95),
-    p99: percentile(sorted, 99),
-    max: sorted.at(-1) ?? Number.NaN,
-    rps: samples.length / seconds,
+  const seconds = await runConcurrently(count, concurrent, async (i) => {
+    for (const [step, sample] of Object.entries(await task(i))) {
+      samples[step] = [...(samples[step] ?? []), sample];
+    }
   });
+  return { samples, seconds };
+}
+
+const rows: (Summary & { op: string })[] = [];
+function report(op: string, samples: Sample[], seconds: number) {
+  rows.push({ op, ...summarize(samples, seconds) });
 }
 
 const url = (pathname: string) => new URL(pathname, base).toString();
@@ -120,12 +74,12 @@ const run = `${Date.now().toString(36)}`;
 console.log(`load test: ${total} per operation, ${concurrent} concurrent, against ${base.origin}`);
 
 const health = await phase(total, async () => ({
-  "GET /health (baseline)": await timed(() => fetch(url("/health")), 200),
+  "GET /health (baseline)": await timedFetch(() => fetch(url("/health")), 200),
 }));
 report("GET /health (baseline)", health.samples["GET /health (baseline)"] ?? [], health.seconds);
 
 const evals = await phase(total, async (i) => ({
-  "POST /policy/eval": await timed(
+  "POST /policy/eval": await timedFetch(
     () =>
       fetch(
         url("/api/v1/policy/eval"),
@@ -142,7 +96,7 @@ const evals = await phase(total, async (i) => ({
 report("POST /policy/eval", evals.samples["POST /policy/eval"] ?? [], evals.seconds);
 
 const lifecycle = await phase(total, async (i) => {
-  const created = await timed(
+  const created = await timedFetch(
     () =>
       fetch(
         url("/api/v1/policy/requests"),
@@ -159,7 +113,7 @@ const lifecycle = await phase(total, async (i) => {
   );
   const id = (created.body as { request_id?: string } | null)?.request_id;
   const approved = id
-    ? await timed(() => fetch(url(`/api/v1/policy/requests/${id}/approve`), json(approverKey, {})), 200)
+    ? await timedFetch(() => fetch(url(`/api/v1/policy/requests/${id}/approve`), json(approverKey, {})), 200)
     : { ms: 0, ok: false };
   return { "POST /requests": created, "POST /requests/{id}/approve": approved };
 });

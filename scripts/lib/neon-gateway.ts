@@ -54,6 +54,8 @@ export interface GatewayStats {
   websocketMessages: number;
   /** Statements by their first words, to see which ones a request runs. */
   byStatement: Record<string, number>;
+  /** The last full statement and parameters seen under each byStatement key (for EXPLAIN). */
+  samples: Record<string, { query: string; params: unknown[] }>;
 }
 
 const emptyStats = (): GatewayStats => ({
@@ -62,6 +64,7 @@ const emptyStats = (): GatewayStats => ({
   websocketSessions: 0,
   websocketMessages: 0,
   byStatement: {},
+  samples: {},
 });
 
 interface SingleQuery {
@@ -120,10 +123,11 @@ export async function startNeonGateway(options: NeonGatewayOptions = {}): Promis
   const pools = new Map<string, pg.Pool>();
   const tcpSockets = new Set<net.Socket>();
   let stats = emptyStats();
-  const countStatement = (query: string) => {
+  const countStatement = ({ query, params }: SingleQuery) => {
     stats.statements += 1;
     const key = query.replace(/\s+/g, " ").trim().slice(0, 60);
     stats.byStatement[key] = (stats.byStatement[key] ?? 0) + 1;
+    stats.samples[key] = { query, params: params ?? [] };
   };
 
   function poolFor(connectionString: string): pg.Pool {
@@ -164,7 +168,7 @@ export async function startNeonGateway(options: NeonGatewayOptions = {}): Promis
     if (!connectionString) throw new GatewayError(400, "missing Neon-Connection-String header");
     const body = parseBody(await readBody(req, maxBodyBytes));
     stats.httpRequests += 1;
-    for (const statement of body.queries ?? [body]) countStatement(statement.query);
+    for (const statement of body.queries ?? [body]) countStatement(statement);
     const arrayMode = header(req, "neon-array-mode") === "true";
     // Checked before taking a connection: a bad header is the caller's error, not the database's.
     const batch = body.queries && {

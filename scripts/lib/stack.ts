@@ -13,7 +13,7 @@ import { ensureDevKeys } from "./dev-keys.ts";
 import { startEmbeddedPostgres } from "./embedded-postgres.ts";
 import { ensureDatabase, LOCAL } from "./local-stack.ts";
 import { migrateUp } from "./migrations.ts";
-import { startNeonGateway } from "./neon-gateway.ts";
+import { type RunningGateway, startNeonGateway } from "./neon-gateway.ts";
 import { seedDevelopmentData } from "./seed.ts";
 
 export async function freePort(): Promise<number> {
@@ -97,6 +97,8 @@ export interface Stack {
   dataDir: string;
   /** Every line the worker (and wrangler) printed so far. */
   output: string[];
+  /** The local Neon gateway the worker reaches the database through (round-trip counts). */
+  gateway: RunningGateway;
   stop(): Promise<void>;
 }
 
@@ -178,6 +180,8 @@ export async function startStack(
           output.push(line);
           log(line);
         }
+        // A long benchmark prints a line per request: keep the recent ones.
+        if (output.length > 20_000) output.splice(0, output.length - 10_000);
       });
     }
     cleanups.push(() => stopChild(wrangler));
@@ -191,6 +195,7 @@ export async function startStack(
       metricsToken,
       dataDir,
       output,
+      gateway,
       stop,
     };
   } catch (error) {

