@@ -53,6 +53,8 @@ export function createApp() {
   app.use(async (c, next) => {
     const log = createLogger(parseLogLevel(c.env.LOG_LEVEL), { request_id: c.var.requestId });
     const metrics = new MetricsBuffer();
+    // What the services add to this request's one log line (e.g. the decision an evaluation made).
+    const annotations: Record<string, unknown> = {};
     c.set("log", log);
     c.set("metrics", metrics);
     c.set(
@@ -63,6 +65,7 @@ export function createApp() {
         metrics,
         waitUntil: (promise) => c.executionCtx.waitUntil(promise),
         requestId: c.var.requestId,
+        annotate: (fields) => Object.assign(annotations, fields),
       }),
     );
     const started = performance.now();
@@ -93,6 +96,7 @@ export function createApp() {
       key_id: principal?.keyId,
       principal_id: principal?.principalId,
       tenant_id: principal?.tenantId ?? undefined,
+      ...annotations,
     });
   });
 

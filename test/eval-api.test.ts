@@ -433,3 +433,52 @@ describe("access and input", () => {
     expect(body.error.code).toBe("payload_too_large");
   });
 });
+
+describe("logging", () => {
+  it("writes one line per evaluation: the request line, carrying the decision", async () => {
+    const log = vi.spyOn(console, "log").mockImplementation(() => {});
+    let lines: Record<string, unknown>[] = [];
+    try {
+      const body = { skill_id: "search.web", tenant_id: newTenant(), payload: {} };
+      await evaluate(body, admin, { LOG_LEVEL: "info" });
+      lines = log.mock.calls.map(([line]) => JSON.parse(String(line)) as Record<string, unknown>);
+    } finally {
+      log.mockRestore();
+    }
+    expect(lines.map((line) => line.msg)).toEqual(["request"]);
+    expect(lines[0]).toMatchObject({
+      route: "/api/v1/policy/eval",
+      status: 200,
+      decision: "requires_approval",
+      decision_skill_id: "search.web",
+      decision_policy_type: "cost",
+      decision_tenant_id: expect.stringMatching(/^t-/),
+    });
+  });
+});
+
+describe("the per-isolate policy cache", () => {
+  it("sees a policy change made by raw SQL, and spend reported since, on the very next evaluation", async () => {
+    const tenant = newTenant();
+    const body = { skill_id: "shell.exec", tenant_id: tenant, payload: {} };
+    expect((await evaluate(body)).body.decision).toBe("requires_approval");
+    // Warm now; a rule written past the API still bumps the policy-set version (trigger).
+    await testSql().query(
+      "INSERT INTO capability_rules (tenant_id, skill_pattern, effect) VALUES ($1, 'shell.*', 'deny')",
+      [tenant],
+    );
+    expect((await evaluate(body)).body.decision).toBe("deny");
+
+    const other = { skill_id: "search.web", tenant_id: tenant, payload: {} };
+    await adminPost("budgets", { tenant_id: tenant, period: "day", limit_cents: 15, enforcement: "hard" });
+    expect((await evaluate(other)).body.decision).toBe("requires_approval");
+    // Spend is read fresh on every evaluation, cache or not.
+    await testSql().query(
+      "INSERT INTO spend_ledger (tenant_id, amount_cents, source, reference) VALUES ($1, 10, 'usage', $2)",
+      [tenant, `u-${crypto.randomUUID()}`],
+    );
+    const after = await evaluate(other);
+    expect(after.body.decision).toBe("deny");
+    expect(after.body.reasons.join(" ")).toMatch(/10 spent/);
+  });
+});

@@ -1,9 +1,11 @@
-// Reads everything an evaluation needs in one database round trip: one read-only batch of six
-// statements (approval levels, capability rules, budgets, spend to date, the skill's cost model,
-// settings with the policy-set version).
-import { and, eq, isNull, or, sql } from "drizzle-orm";
+// Reads everything an evaluation needs in one database round trip and one statement: approval levels,
+// capability rules, budgets, spend to date, the skill's cost model, settings with the policy-set
+// version.
+import { and, eq, type SQL, sql } from "drizzle-orm";
+import type { PgTable } from "drizzle-orm/pg-core";
 import type { EvaluationInput, PolicyState } from "../domain/evaluation.ts";
 import type { Database } from "./client.ts";
+import { rowFromRaw } from "./raw.ts";
 import {
   budgets,
   capabilityRules,
@@ -57,50 +59,81 @@ export function spendToDate(db: Database, call: Pick<EvaluationInput, "tenantId"
     .where(and(eq(spendLedger.tenantId, call.tenantId), sql`${spendLedger.occurredAt} >= ${MONTH_START}`));
 }
 
+/** A json/json_agg column: parsed by the driver, or still text. */
+function fromJson<T>(value: unknown, fallback: T): T {
+  if (value === null || value === undefined) return fallback;
+  return (typeof value === "string" ? JSON.parse(value) : value) as T;
+}
+
+/**
+ * One statement (one snapshot, one round trip, no transaction): each part is a scalar subquery
+ * aggregated to JSON, so the database parses, plans and answers once instead of six times inside a
+ * BEGIN ... COMMIT batch.
+ */
 export async function loadPolicyState(
   db: Database,
   call: Pick<EvaluationInput, "tenantId" | "agentId" | "skillId" | "policyType">,
 ): Promise<LoadedPolicyState> {
-  const [levels, rules, budgetRows, [spend], costs, [settings]] = await db.batch([
-    db
-      .select()
-      .from(policyApprovalLevels)
-      .where(
-        and(
-          eq(policyApprovalLevels.policyType, call.policyType),
-          or(isNull(policyApprovalLevels.tenantId), eq(policyApprovalLevels.tenantId, call.tenantId)),
-        ),
-      ),
-    db.select().from(capabilityRules).where(eq(capabilityRules.tenantId, call.tenantId)),
-    db.select().from(budgets).where(eq(budgets.tenantId, call.tenantId)),
-    spendToDate(db, call),
-    db.select().from(skillCosts).where(eq(skillCosts.skillId, call.skillId)),
-    db
-      .select({
-        capabilityDefaultEffect: policySettings.capabilityDefaultEffect,
-        unknownSkillCostCents: policySettings.unknownSkillCostCents,
-        version: policySetVersion.version,
-      })
-      .from(policySettings)
-      .crossJoin(policySetVersion),
-  ]);
-  if (!settings) throw new Error("policy_settings / policy_set_version rows are missing: run the migrations");
+  const aggregate = (table: PgTable, where: SQL) =>
+    sql`(SELECT coalesce(json_agg(t), '[]') FROM ${table} t WHERE ${where})`;
+  const result = await db.execute(sql`SELECT
+    ${aggregate(policyApprovalLevels, sql`t.policy_type = ${call.policyType} AND (t.tenant_id IS NULL OR t.tenant_id = ${call.tenantId})`)} AS levels,
+    ${aggregate(capabilityRules, sql`t.tenant_id = ${call.tenantId}`)} AS rules,
+    ${aggregate(budgets, sql`t.tenant_id = ${call.tenantId}`)} AS budgets,
+    (SELECT row_to_json(s) FROM (${spendToDate(db, call)}) s) AS spend,
+    ${aggregate(skillCosts, sql`t.skill_id = ${call.skillId}`)} AS costs,
+    (SELECT row_to_json(x) FROM (
+      SELECT ps.capability_default_effect, ps.unknown_skill_cost_cents, v.version
+      FROM ${policySettings} ps CROSS JOIN ${policySetVersion} v) x) AS settings`);
+  const [raw] = result.rows as Record<string, unknown>[];
+  const settings = fromJson<Record<string, unknown> | null>(raw?.settings, null);
+  if (!raw || !settings)
+    throw new Error("policy_settings / policy_set_version rows are missing: run the migrations");
+  const rows = <T>(table: PgTable, value: unknown) =>
+    fromJson<Record<string, unknown>[]>(value, []).map((row) => rowFromRaw<T>(table, row));
+  const spend = fromJson<Record<string, unknown>>(raw.spend, {});
   return {
-    approvalLevels: levels,
-    capabilityRules: rules,
-    budgets: budgetRows,
-    skillCosts: costs,
+    approvalLevels: rows(policyApprovalLevels, raw.levels),
+    capabilityRules: rows(capabilityRules, raw.rules),
+    budgets: rows(budgets, raw.budgets),
+    skillCosts: rows(skillCosts, raw.costs),
     settings: {
-      capabilityDefaultEffect: settings.capabilityDefaultEffect,
-      unknownSkillCostCents: settings.unknownSkillCostCents,
+      capabilityDefaultEffect:
+        settings.capability_default_effect as PolicyState["settings"]["capabilityDefaultEffect"],
+      unknownSkillCostCents: Number(settings.unknown_skill_cost_cents),
     },
     spend: {
-      tenantDay: Number(spend?.tenantDay ?? 0),
-      tenantMonth: Number(spend?.tenantMonth ?? 0),
-      agentDay: Number(spend?.agentDay ?? 0),
-      agentMonth: Number(spend?.agentMonth ?? 0),
+      tenantDay: Number(spend[SPEND_COLUMNS.tenantDay] ?? 0),
+      tenantMonth: Number(spend[SPEND_COLUMNS.tenantMonth] ?? 0),
+      agentDay: Number(spend[SPEND_COLUMNS.agentDay] ?? 0),
+      agentMonth: Number(spend[SPEND_COLUMNS.agentMonth] ?? 0),
     },
     version: Number(settings.version),
+    readAt: new Date().toISOString(),
+  };
+}
+
+/**
+ * The policy-set version and the spend to date, in one small statement: enough to evaluate against
+ * cached rules when the version shows they are still current.
+ */
+export async function loadVersionAndSpend(
+  db: Database,
+  call: Pick<EvaluationInput, "tenantId" | "agentId">,
+): Promise<{ version: number; spend: PolicyState["spend"]; readAt: string }> {
+  const result = await db.execute(
+    sql`SELECT v.version, s.* FROM ${policySetVersion} v, (${spendToDate(db, call)}) s`,
+  );
+  const [raw] = result.rows as Record<string, unknown>[];
+  if (!raw) throw new Error("policy_set_version row is missing: run the migrations");
+  return {
+    version: Number(raw.version),
+    spend: {
+      tenantDay: Number(raw[SPEND_COLUMNS.tenantDay] ?? 0),
+      tenantMonth: Number(raw[SPEND_COLUMNS.tenantMonth] ?? 0),
+      agentDay: Number(raw[SPEND_COLUMNS.agentDay] ?? 0),
+      agentMonth: Number(raw[SPEND_COLUMNS.agentMonth] ?? 0),
+    },
     readAt: new Date().toISOString(),
   };
 }

@@ -48,6 +48,11 @@ export interface ServiceContext {
   waitUntil(promise: Promise<unknown>): void;
   /** The HTTP request id, or the job run's id: recorded in audit rows and the decision log. */
   readonly requestId: string | null;
+  /**
+   * Adds fields to the invocation's one summary log line (the request line), where there is one;
+   * otherwise they are logged on a line of their own under `msg`.
+   */
+  annotate(msg: string, fields: Record<string, unknown>): void;
 }
 
 export function createServiceContext(options: {
@@ -56,6 +61,7 @@ export function createServiceContext(options: {
   metrics: MetricsBuffer;
   waitUntil: (promise: Promise<unknown>) => void;
   requestId: string | null;
+  annotate?: (fields: Record<string, unknown>) => void;
 }): ServiceContext {
   let db: Database | undefined;
   return {
@@ -68,5 +74,6 @@ export function createServiceContext(options: {
     metrics: options.metrics,
     waitUntil: options.waitUntil,
     requestId: options.requestId,
+    annotate: (msg, fields) => (options.annotate ? options.annotate(fields) : options.log.info(msg, fields)),
   };
 }
