@@ -11,7 +11,9 @@
 // network trip from the edge). With --rows N it then bulk-loads N historical requests and decisions
 // (generate_series, not API calls), measures again, times a full escalation run on both, and prints
 // EXPLAIN plans of the statements the scenarios ran. --m5-runs K runs the M5 load test (create +
-// approve, 50 concurrent, 200 each) K times. Prints a table and writes bench/results.json.
+// approve, 50 concurrent, 200 each) K times. --profile takes a CPU profile of the worker (DevTools
+// inspector) during each scenario at concurrency 10 and reports where its time goes. Prints a table
+// and writes bench/results.json.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -22,6 +24,7 @@ import { createKey } from "./lib/keys.ts";
 import { LOCAL } from "./lib/local-stack.ts";
 import { runConcurrently, type Sample, type Summary, summarize, timedFetch } from "./lib/measure.ts";
 import type { GatewayStats } from "./lib/neon-gateway.ts";
+import { type ProfileSummary, profileWorker } from "./lib/profile.ts";
 import { type Stack, startStack } from "./lib/stack.ts";
 
 const { values } = parseArgs({
@@ -30,6 +33,7 @@ const { values } = parseArgs({
     concurrency: { type: "string", default: "1,10,50" },
     requests: { type: "string", default: "200" },
     "m5-runs": { type: "string", default: "0" },
+    profile: { type: "boolean", default: false },
     scenarios: { type: "string" },
     out: { type: "string", default: path.join(LOCAL.root, "bench/results.json") },
   },
@@ -539,6 +543,26 @@ try {
     }
   }
 
+  const profiles: Record<string, ProfileSummary> = {};
+  if (values.profile) {
+    say("\n== worker CPU profiles (concurrency 10, self time by function, % of busy samples)");
+    for (const scenario of chosen) {
+      const prepared = (await scenario.prepare?.(requests)) ?? [];
+      const summary = await profileWorker(stack.inspectorPort, async () => {
+        await runConcurrently(requests, 10, async (i) => {
+          await scenario.run(i, prepared);
+        });
+      });
+      profiles[scenario.name] = summary;
+      say(
+        `${scenario.name.padEnd(15)} ${summary.functions
+          .slice(0, 8)
+          .map((entry) => `${entry.percent}% ${entry.name}`)
+          .join(", ")}`,
+      );
+    }
+  }
+
   const plans = await explain(stack.databaseUrl, trips, allStats);
   say("\n== EXPLAIN of the statements the scenarios ran");
   for (const [statement, plan] of Object.entries(plans)) say(`\n-- ${statement}\n${plan}`);
@@ -585,6 +609,7 @@ try {
     large_vs_small: scaleRatios,
     m5_load_test: m5.map(({ run, exit }) => ({ run, passed: exit === 0 })),
     targets_missed: misses,
+    worker_profiles: values.profile ? profiles : undefined,
     explain: plans,
   };
   mkdirSync(path.dirname(values.out), { recursive: true });

@@ -99,6 +99,8 @@ export interface Stack {
   output: string[];
   /** The local Neon gateway the worker reaches the database through (round-trip counts). */
   gateway: RunningGateway;
+  /** wrangler dev's DevTools inspector port (CPU profiles of the worker). */
+  inspectorPort: number;
   stop(): Promise<void>;
 }
 
@@ -146,6 +148,7 @@ export async function startStack(
     cleanups.push(() => gateway.close());
 
     const apiPort = await freePort();
+    const inspectorPort = await freePort();
     const api = `http://127.0.0.1:${apiPort}`;
     const metricsToken = `stack-metrics-${crypto.randomUUID()}`;
     const random = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
@@ -156,7 +159,7 @@ export async function startStack(
         port: apiPort,
         persistTo: path.join(dataDir, "wrangler"),
         gatewayUrl: gateway.url,
-        inspectorPort: await freePort(),
+        inspectorPort,
         vars: { METRICS_TOKEN: metricsToken, LOG_LEVEL: "info", ...options.vars },
       }),
       {
@@ -196,6 +199,7 @@ export async function startStack(
       dataDir,
       output,
       gateway,
+      inspectorPort,
       stop,
     };
   } catch (error) {
