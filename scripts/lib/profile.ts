@@ -51,10 +51,15 @@ export async function profileWorker(
     const message = JSON.parse(data.toString("utf8")) as { id?: number; result?: unknown };
     if (message.id !== undefined) pending.get(message.id)?.(message.result);
   });
+  // The inspector does not always answer (seen: after long runs under wrangler dev); never hang on it.
   const send = (method: string, params: Record<string, unknown> = {}) =>
-    new Promise<unknown>((resolve) => {
+    new Promise<unknown>((resolve, reject) => {
       const id = nextId++;
-      pending.set(id, resolve);
+      const timer = setTimeout(() => reject(new Error(`inspector: no answer to ${method} in 60 s`)), 60_000);
+      pending.set(id, (result) => {
+        clearTimeout(timer);
+        resolve(result);
+      });
       socket.send(JSON.stringify({ id, method, params }));
     });
   try {
