@@ -1,7 +1,7 @@
 // Reads everything an evaluation needs in one database round trip and one statement: approval levels,
 // capability rules, budgets, spend to date, the skill's cost model, settings with the policy-set
 // version.
-import { and, eq, type SQL, sql } from "drizzle-orm";
+import { and, eq, inArray, or, type SQL, sql } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 import type { EvaluationInput, PolicyState } from "../domain/evaluation.ts";
 import type { Database } from "./client.ts";
@@ -13,7 +13,7 @@ import {
   policySettings,
   policySetVersion,
   skillCosts,
-  spendLedger,
+  spendTotals,
 } from "./schema.ts";
 
 export interface LoadedPolicyState extends PolicyState {
@@ -36,27 +36,33 @@ export const SPEND_COLUMNS = {
 
 /**
  * Spend to date of a call's tenant and agent, this UTC day and month, in one row: read with the
- * policy, and re-checked inside the statement that files a request (db/approval-requests.ts).
+ * policy, and re-checked inside the statement that files a request (db/approval-requests.ts). Reads
+ * the running totals the ledger's trigger keeps (at most four rows by primary key), so its cost does
+ * not grow with the month's ledger.
  */
 export function spendToDate(db: Database, call: Pick<EvaluationInput, "tenantId" | "agentId">) {
-  const agentSpend = call.agentId === null ? sql`false` : sql`${spendLedger.agentId} = ${call.agentId}`;
+  const agent = call.agentId ?? "";
+  const total = (agentId: string, period: "day" | "month") =>
+    sql<string>`coalesce(sum(${spendTotals.amountCents}) FILTER (WHERE ${spendTotals.agentId} = ${agentId} AND ${spendTotals.period} = ${period}), 0)`;
+  const none = sql<string>`0`;
   return db
     .select({
-      tenantDay:
-        sql<string>`coalesce(sum(${spendLedger.amountCents}) FILTER (WHERE ${spendLedger.occurredAt} >= ${DAY_START}), 0)`.as(
-          SPEND_COLUMNS.tenantDay,
-        ),
-      tenantMonth: sql<string>`coalesce(sum(${spendLedger.amountCents}), 0)`.as(SPEND_COLUMNS.tenantMonth),
-      agentDay:
-        sql<string>`coalesce(sum(${spendLedger.amountCents}) FILTER (WHERE ${agentSpend} AND ${spendLedger.occurredAt} >= ${DAY_START}), 0)`.as(
-          SPEND_COLUMNS.agentDay,
-        ),
-      agentMonth: sql<string>`coalesce(sum(${spendLedger.amountCents}) FILTER (WHERE ${agentSpend}), 0)`.as(
-        SPEND_COLUMNS.agentMonth,
-      ),
+      tenantDay: total("", "day").as(SPEND_COLUMNS.tenantDay),
+      tenantMonth: total("", "month").as(SPEND_COLUMNS.tenantMonth),
+      agentDay: (agent ? total(agent, "day") : none).as(SPEND_COLUMNS.agentDay),
+      agentMonth: (agent ? total(agent, "month") : none).as(SPEND_COLUMNS.agentMonth),
     })
-    .from(spendLedger)
-    .where(and(eq(spendLedger.tenantId, call.tenantId), sql`${spendLedger.occurredAt} >= ${MONTH_START}`));
+    .from(spendTotals)
+    .where(
+      and(
+        eq(spendTotals.tenantId, call.tenantId),
+        inArray(spendTotals.agentId, agent ? ["", agent] : [""]),
+        or(
+          and(eq(spendTotals.period, "day"), sql`${spendTotals.periodStart} = ${DAY_START}`),
+          and(eq(spendTotals.period, "month"), sql`${spendTotals.periodStart} = ${MONTH_START}`),
+        ),
+      ),
+    );
 }
 
 /** A json/json_agg column: parsed by the driver, or still text. */

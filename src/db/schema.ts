@@ -12,6 +12,7 @@ import {
   integer,
   jsonb,
   pgTable,
+  primaryKey,
   smallint,
   text,
   timestamp,
@@ -444,6 +445,27 @@ export const policyDecisions = pgTable(
     index("policy_decisions_tenant_created_idx").on(table.tenantId, table.createdAt),
     index("policy_decisions_created_idx").on(table.createdAt),
     check("policy_decisions_decision_valid", sql`${table.decision} IN (${quotedList(DECISIONS)})`),
+  ],
+);
+
+/**
+ * Running totals of the spend ledger per tenant (agent_id '') and per agent, per UTC day and month,
+ * kept by a trigger on spend_ledger (migration 0012). Budget checks read at most four of these rows
+ * instead of summing a month of ledger entries on every evaluation and filing.
+ */
+export const spendTotals = pgTable(
+  "spend_totals",
+  {
+    tenantId: text("tenant_id").notNull(),
+    /** '' for the tenant as a whole. */
+    agentId: text("agent_id").notNull().default(""),
+    period: text("period", { enum: BUDGET_PERIODS }).notNull(),
+    periodStart: timestamptz("period_start").notNull(),
+    amountCents: bigint("amount_cents", { mode: "number" }).notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.tenantId, table.agentId, table.period, table.periodStart] }),
+    check("spend_totals_period_valid", sql`${table.period} IN (${quotedList(BUDGET_PERIODS)})`),
   ],
 );
 
