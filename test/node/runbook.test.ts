@@ -83,6 +83,7 @@ describe.skipIf(missing.length > 0)("docs/RUNBOOK.md against a running stack", (
         "npm run format",
         "npm run lock:repair",
         "npm run runbook:check",
+        "npm run bench",
         expect.stringContaining("FROM policy_api_metrics"),
       ]),
     );
