@@ -29,6 +29,10 @@ import { createServiceContext } from "./services/context.ts";
 
 /** Largest request body accepted; agents send a skill payload, not files. */
 export const MAX_BODY_BYTES = 256 * 1024;
+/** Longest path plus query string: ids, filters and pagination fit many times over. */
+export const MAX_URL_BYTES = 8 * 1024;
+/** Largest total of request header names and values: a key and ordinary headers fit many times over. */
+export const MAX_HEADER_BYTES = 16 * 1024;
 const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
 
 export function createApp() {
@@ -98,6 +102,25 @@ export function createApp() {
       tenant_id: principal?.tenantId ?? undefined,
       ...annotations,
     });
+  });
+
+  // Bounded before anything reads them: the URL (path and query) and the request headers.
+  app.use(async (c, next) => {
+    const url = new URL(c.req.url);
+    if (url.pathname.length + url.search.length > MAX_URL_BYTES) {
+      throw new ApiError("uri_too_long", `The path and query string are longer than ${MAX_URL_BYTES} bytes`);
+    }
+    let headerBytes = 0;
+    c.req.raw.headers.forEach((value, name) => {
+      headerBytes += name.length + value.length;
+    });
+    if (headerBytes > MAX_HEADER_BYTES) {
+      throw new ApiError(
+        "headers_too_large",
+        `The request headers are larger than ${MAX_HEADER_BYTES} bytes`,
+      );
+    }
+    await next();
   });
 
   app.use(

@@ -1,7 +1,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { createRoute, z } from "@hono/zod-openapi";
 import { describe, expect, it } from "vitest";
-import { createApp, MAX_BODY_BYTES } from "../src/app.ts";
+import { createApp, MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_URL_BYTES } from "../src/app.ts";
 import { ApiError } from "../src/lib/errors.ts";
 import { testEnv } from "./helpers/database.ts";
 import { BASE_URL, call, type ErrorEnvelope, postJson } from "./helpers/http.ts";
@@ -103,6 +103,24 @@ describe("HTTP conventions", () => {
     });
     expect(res.status).toBe(413);
     expect((await envelope(res)).error.code).toBe("payload_too_large");
+  });
+
+  it("bounds the URL (414) and the request headers (431), with or without a key, in the envelope", async () => {
+    const longQuery = await call(`/api/v1/policy/requests?tenant_id=${"a".repeat(MAX_URL_BYTES)}`);
+    expect(longQuery.status).toBe(414);
+    expect((await envelope(longQuery)).error.code).toBe("uri_too_long");
+    const longPath = await call(`/api/v1/policy/requests/${"a".repeat(MAX_URL_BYTES)}`);
+    expect(longPath.status).toBe(414);
+    const headers: Record<string, string> = {};
+    for (let i = 0; i < 20; i += 1) headers[`X-Filler-${i}`] = "y".repeat(1000);
+    const bigHeaders = await call("/health", { headers });
+    expect(bigHeaders.status).toBe(431);
+    expect((await envelope(bigHeaders)).error.code).toBe("headers_too_large");
+    // Just under both bounds: answered as usual.
+    expect((await call(`/health?x=${"a".repeat(MAX_URL_BYTES - 100)}`)).status).toBe(200);
+    expect(
+      (await call("/health", { headers: { "X-Filler": "y".repeat(MAX_HEADER_BYTES - 200) } })).status,
+    ).toBe(200);
   });
 
   it("rejects a body that is not JSON with 415", async () => {

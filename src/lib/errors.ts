@@ -12,7 +12,9 @@ export const ERROR_STATUS = {
   conflict: 409,
   policy_version_mismatch: 409,
   payload_too_large: 413,
+  uri_too_long: 414,
   unsupported_media_type: 415,
+  headers_too_large: 431,
   internal_error: 500,
   database_unavailable: 503,
 } as const;
