@@ -23,7 +23,7 @@ import pg from "pg";
 import { createKey } from "./lib/keys.ts";
 import { LOCAL } from "./lib/local-stack.ts";
 import { runConcurrently, type Sample, type Summary, summarize, timedFetch } from "./lib/measure.ts";
-import type { GatewayStats } from "./lib/neon-gateway.ts";
+import { emptyStats, type GatewayStats } from "./lib/neon-gateway.ts";
 import { type ProfileSummary, profileWorker } from "./lib/profile.ts";
 import { type Stack, startStack } from "./lib/stack.ts";
 
@@ -516,14 +516,7 @@ try {
   say(`bench: ${stack.api} (embedded Postgres :${stack.postgresPort}, gateway ${stack.gateway.url})`);
 
   say("\n== round trips per request (gateway counts, 20 sequential requests each)");
-  const allStats: GatewayStats = {
-    httpRequests: 0,
-    statements: 0,
-    websocketSessions: 0,
-    websocketMessages: 0,
-    byStatement: {},
-    samples: {},
-  };
+  const allStats: GatewayStats = emptyStats();
   const trips: RoundTrips[] = [];
   for (const scenario of chosen) {
     const counted = await countRoundTrips(stack, scenario);

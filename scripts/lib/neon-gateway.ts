@@ -58,7 +58,7 @@ export interface GatewayStats {
   samples: Record<string, { query: string; params: unknown[] }>;
 }
 
-const emptyStats = (): GatewayStats => ({
+export const emptyStats = (): GatewayStats => ({
   httpRequests: 0,
   statements: 0,
   websocketSessions: 0,

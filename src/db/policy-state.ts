@@ -65,6 +65,16 @@ export function spendToDate(db: Database, call: Pick<EvaluationInput, "tenantId"
     );
 }
 
+/** A spendToDate row (by its column names) as SpendToDate. */
+function spendFromRow(row: Record<string, unknown>): PolicyState["spend"] {
+  return {
+    tenantDay: Number(row[SPEND_COLUMNS.tenantDay] ?? 0),
+    tenantMonth: Number(row[SPEND_COLUMNS.tenantMonth] ?? 0),
+    agentDay: Number(row[SPEND_COLUMNS.agentDay] ?? 0),
+    agentMonth: Number(row[SPEND_COLUMNS.agentMonth] ?? 0),
+  };
+}
+
 /** A json/json_agg column: parsed by the driver, or still text. */
 function fromJson<T>(value: unknown, fallback: T): T {
   if (value === null || value === undefined) return fallback;
@@ -108,12 +118,7 @@ export async function loadPolicyState(
         settings.capability_default_effect as PolicyState["settings"]["capabilityDefaultEffect"],
       unknownSkillCostCents: Number(settings.unknown_skill_cost_cents),
     },
-    spend: {
-      tenantDay: Number(spend[SPEND_COLUMNS.tenantDay] ?? 0),
-      tenantMonth: Number(spend[SPEND_COLUMNS.tenantMonth] ?? 0),
-      agentDay: Number(spend[SPEND_COLUMNS.agentDay] ?? 0),
-      agentMonth: Number(spend[SPEND_COLUMNS.agentMonth] ?? 0),
-    },
+    spend: spendFromRow(spend),
     version: Number(settings.version),
     readAt: new Date().toISOString(),
   };
@@ -134,12 +139,7 @@ export async function loadVersionAndSpend(
   if (!raw) throw new Error("policy_set_version row is missing: run the migrations");
   return {
     version: Number(raw.version),
-    spend: {
-      tenantDay: Number(raw[SPEND_COLUMNS.tenantDay] ?? 0),
-      tenantMonth: Number(raw[SPEND_COLUMNS.tenantMonth] ?? 0),
-      agentDay: Number(raw[SPEND_COLUMNS.agentDay] ?? 0),
-      agentMonth: Number(raw[SPEND_COLUMNS.agentMonth] ?? 0),
-    },
+    spend: spendFromRow(raw),
     readAt: new Date().toISOString(),
   };
 }
