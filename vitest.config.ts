@@ -34,6 +34,9 @@ export default defineConfig({
                 WEBHOOK_ENCRYPTION_KEY: TEST_WEBHOOK_ENCRYPTION_KEY,
                 WEBHOOK_SIGNING_SECRETS: TEST_WEBHOOK_SIGNING_SECRETS,
               },
+              // A real limiter small enough to exhaust in a test (test/rate-limits.test.ts), next to
+              // the ones wrangler.toml declares.
+              ratelimits: { RATE_LIMIT_TINY: { namespace_id: "9001", simple: { limit: 3, period: 10 } } },
             },
           })),
         ],

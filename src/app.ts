@@ -13,6 +13,7 @@ import { ApiError, type ErrorCode, invalidField } from "./lib/errors.ts";
 import { createLogger, parseLogLevel } from "./lib/log.ts";
 import { MetricsBuffer } from "./lib/metrics.ts";
 import { createRouter } from "./lib/openapi.ts";
+import { rateLimitByRole } from "./lib/rate-limit.ts";
 import { adminEmergencyRoutes } from "./routes/admin-emergency.ts";
 import { adminEscalationRoutes } from "./routes/admin-escalation.ts";
 import { adminKeyRoutes } from "./routes/admin-keys.ts";
@@ -146,6 +147,9 @@ export function createApp() {
   // Everything under /api needs an API key; each route then checks its own permission.
   app.use("/api/*", authenticate());
   app.use("/metrics", metricsAuth());
+  // Per key, by role (lib/rate-limit.ts); key management adds its own strict limit per route.
+  app.use("/api/*", rateLimitByRole());
+  app.use("/metrics", rateLimitByRole());
   // After authentication (a stranger still gets 401, not a look at the body), before any route: JSON
   // input the database cannot store (NUL, lone surrogates) or that nests past MAX_JSON_DEPTH is a 400
   // naming the field, so no service, hash or statement ever sees it.

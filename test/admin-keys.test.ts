@@ -177,9 +177,12 @@ describe("admin key management", () => {
 
   it("settles concurrent revocations of one key into one revocation and one audit event", async () => {
     const victim = await createTestKey("agent");
+    // Six admins at once: one key would also meet key management's per-key rate limit (30 a minute)
+    // after this file's earlier calls.
+    const admins = await Promise.all(Array.from({ length: 6 }, () => createTestKey("admin")));
     const results = await Promise.all(
-      Array.from({ length: 6 }, () =>
-        call(`${KEYS}/${victim.keyId}`, { method: "DELETE", headers: admin.headers }),
+      admins.map((revoker) =>
+        call(`${KEYS}/${victim.keyId}`, { method: "DELETE", headers: revoker.headers }),
       ),
     );
     expect(results.map((res) => res.status)).toEqual([200, 200, 200, 200, 200, 200]);

@@ -180,6 +180,7 @@ describe("GET /metrics", () => {
         "nova_approval_escalations_total",
         "nova_escalation_runs_total",
         "nova_decision_log_failures_total",
+        "nova_rate_limited_total",
       ].sort(),
     );
     expect(metrics.families.find((family) => family.name === "nova_policy_decisions_total")?.type).toBe(

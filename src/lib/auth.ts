@@ -12,6 +12,7 @@ import type { AppEnv } from "../env.ts";
 import { resolveApiKey } from "../services/keys.ts";
 import { ApiError } from "./errors.ts";
 import { errorResponse } from "./openapi.ts";
+import { rateLimitOperation } from "./rate-limit.ts";
 
 /** ADMIN_API_KEY values shorter than this are ignored: a guessable admin key is worse than none. */
 export const MIN_ADMIN_KEY_LENGTH = 32;
@@ -95,18 +96,20 @@ export function recordRefusal(c: Context<AppEnv>, error: ApiError): void {
   c.var.metrics?.count("nova_auth_failures_total", { reason: "forbidden" });
 }
 
+/** The route's permission check, then its own rate limit if it has one (key management does). */
 export function requirePermission(permission: Permission): MiddlewareHandler<AppEnv> {
+  const operationLimit = rateLimitOperation(permission);
   return async (c, next) => {
     const principal = c.var.principal;
     if (!can(principal, permission)) {
       // Logged and counted where every refusal is (recordRefusal, from the app's error handler).
       throw new ApiError("forbidden", `The ${principal.role} role may not ${permission.replace(":", " ")}`);
     }
-    return next();
+    return operationLimit(c, next);
   };
 }
 
-/** Errors a route raises beyond those every protected route can (400/401/403/413/415/503); a 403 here replaces the generic description. */
+/** Errors a route raises beyond those every protected route can (400/401/403/413/415/429/503); a 403 here replaces the generic description. */
 export type RouteErrors = Partial<Record<403 | 404 | 409, string>>;
 
 /**
@@ -131,6 +134,7 @@ export function protectedRoute<const R extends RouteConfig>(
     responses[413] = errorResponse("Body or payload too large");
     responses[415] = errorResponse("The body is not JSON");
   }
+  responses[429] = errorResponse("Too many requests for this key; retry after Retry-After seconds");
   responses[503] = errorResponse("The database is unavailable; retry after Retry-After seconds");
   for (const [status, description] of Object.entries(errors)) responses[status] = errorResponse(description);
   return createRoute({

@@ -9,6 +9,7 @@
 // current UTC month: it only grows during the month (late points only add), and it restarts from 0 at
 // the month boundary, which Prometheus handles exactly like a process restart.
 import { readGauges } from "../db/metrics.ts";
+import { LIMITERS } from "../domain/rate-limits.ts";
 import {
   APPROVAL_STATUSES,
   ATTEMPT_OUTCOMES,
@@ -39,6 +40,7 @@ export const COUNTERS: Record<string, string> = {
   nova_webhook_attempt_duration_seconds_total:
     "Seconds webhook delivery attempts took, by outcome (divide by nova_webhook_attempts_total for the average)",
   nova_metrics_scrape_errors_total: "Scrapes that could not read a source",
+  nova_rate_limited_total: "Requests refused with 429 by a per-key rate limit, by limiter",
 };
 
 /**
@@ -55,6 +57,7 @@ const KNOWN_SERIES: Record<string, Record<string, string>[]> = {
   nova_decision_log_failures_total: [{}],
   nova_webhook_failures_total: ["dead", "rejected", "refused"].map((reason) => ({ reason })),
   nova_webhook_attempts_total: ATTEMPT_OUTCOMES.map((outcome) => ({ outcome })),
+  nova_rate_limited_total: Object.keys(LIMITERS).map((limiter) => ({ limiter })),
   nova_escalation_runs_total: ["completed", "cut_short", "paused", "failed"].map((outcome) => ({ outcome })),
 };
 

@@ -1,0 +1,17 @@
+// The per-key rate limiters (applied by lib/rate-limit.ts) and how each is configured. Pure data, so
+// Node-side checks can read it next to wrangler.toml.
+import type { Role } from "./vocabulary.ts";
+
+export type Limiter = Role | "key_management";
+
+/**
+ * Each limiter's binding and the period it is configured with in wrangler.toml (10 or 60 seconds;
+ * test/node/rate-limit-config.test.ts checks the two agree). The binding does not report its window,
+ * so Retry-After is the period: a fixed window of that length has reset by then.
+ */
+export const LIMITERS: Record<Limiter, { binding: `RATE_LIMIT_${string}`; period: 10 | 60 }> = {
+  agent: { binding: "RATE_LIMIT_AGENT", period: 10 },
+  approver: { binding: "RATE_LIMIT_APPROVER", period: 10 },
+  admin: { binding: "RATE_LIMIT_ADMIN", period: 10 },
+  key_management: { binding: "RATE_LIMIT_KEY_MANAGEMENT", period: 60 },
+};

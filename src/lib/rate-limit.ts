@@ -1,0 +1,73 @@
+// Per-key rate limits on Cloudflare's Workers Rate Limiting binding ([[ratelimits]] in wrangler.toml).
+//
+// Every authenticated request spends one token from its role's limiter, counted per API key (the
+// key id, "bootstrap" for ADMIN_API_KEY), so one busy or hostile key cannot starve the others. Key
+// management (the routes needing keys:manage) also spends from a strict limiter of its own.
+// Limits are counted after authentication: a caller who knows a key id but not its secret gets 401s
+// and cannot spend that key's budget.
+//
+// The binding is approximate by design (counts are per Cloudflare location and eventually
+// consistent) and answers only yes or no. When it fails, the request goes through: an unreachable
+// limiter must not take the API down with it.
+import type { MiddlewareHandler } from "hono";
+import type { Permission, Principal } from "../domain/access.ts";
+import { LIMITERS, type Limiter } from "../domain/rate-limits.ts";
+import type { AppEnv, Bindings } from "../env.ts";
+import { ApiError } from "./errors.ts";
+
+/** RATE_LIMITS = "off" turns every limiter off (benchmarks, or an operator's emergency lever). */
+export function rateLimitsEnabled(env: Bindings): boolean {
+  return (env.RATE_LIMITS ?? "on").trim().toLowerCase() !== "off";
+}
+
+/**
+ * Spends one token of `limiter` for the calling key, or throws 429 `rate_limited` with Retry-After.
+ * Counted as nova_rate_limited_total{limiter} when refused.
+ */
+export async function spendRateLimit(
+  c: { env: Bindings; var: AppEnv["Variables"] },
+  limiter: Limiter,
+  principal: Principal,
+): Promise<void> {
+  if (!rateLimitsEnabled(c.env)) return;
+  const { binding, period } = LIMITERS[limiter];
+  // Every LIMITERS binding is declared in wrangler.toml, hence typed on Env as a RateLimit.
+  const rateLimit = (c.env as unknown as Record<string, RateLimit | undefined>)[binding];
+  if (!rateLimit) return;
+  let allowed: boolean;
+  try {
+    allowed = (await rateLimit.limit({ key: principal.keyId })).success;
+  } catch (error) {
+    c.var.log.error("rate_limit_unavailable", { limiter, error });
+    return;
+  }
+  if (allowed) return;
+  c.var.log.warn("rate_limited", { limiter, key_id: principal.keyId, role: principal.role });
+  c.var.metrics.count("nova_rate_limited_total", { limiter });
+  throw new ApiError(
+    "rate_limited",
+    `Too many requests for this API key (${limiter.replace("_", " ")} limit); retry after ${period} seconds`,
+    { limiter, retry_after_seconds: period },
+    { "Retry-After": String(period) },
+  );
+}
+
+/** Operations with a limiter of their own, spent after the role's: key management is strict. */
+const OPERATION_LIMITERS: Partial<Record<Permission, Limiter>> = { "keys:manage": "key_management" };
+
+/** A route's own limiter (protectedRoute adds it after the permission check), if it has one. */
+export function rateLimitOperation(permission: Permission): MiddlewareHandler<AppEnv> {
+  const limiter = OPERATION_LIMITERS[permission];
+  return async (c, next) => {
+    if (limiter) await spendRateLimit(c, limiter, c.var.principal);
+    await next();
+  };
+}
+
+/** The role limiter, after authentication (c.var.principal is set). */
+export function rateLimitByRole(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    await spendRateLimit(c, c.var.principal.role, c.var.principal);
+    await next();
+  };
+}
