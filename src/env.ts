@@ -27,6 +27,11 @@ export type Bindings = Env & {
   METRICS_DATASET?: string;
   /** DNS-over-HTTPS JSON endpoint for the webhook send-time address check; default Cloudflare's. */
   WEBHOOK_DNS_RESOLVER?: string;
+  /**
+   * How long a webhook receiver gets for a whole attempt (connect, headers, the body excerpt), in
+   * milliseconds: default 10000, clamped to 500..30000 (src/services/webhooks.ts deliveryTimeoutMs).
+   */
+  WEBHOOK_TIMEOUT_MS?: string;
 };
 
 export interface AppEnv {

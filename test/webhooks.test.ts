@@ -7,13 +7,7 @@
 // The queue's redelivery is simulated by calling queue() again with `attempts` incremented, and the
 // dead-letter queue by calling it with the DLQ's name. The sweep takes every unsent delivery of the
 // database, so every test leaves its deliveries settled or handed to a queue.
-import {
-  createExecutionContext,
-  createMessageBatch,
-  createScheduledController,
-  getQueueResult,
-  waitOnExecutionContext,
-} from "cloudflare:test";
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { Webhook } from "standardwebhooks";
 import { beforeAll, describe, expect, inject, it, vi } from "vitest";
 import type { Bindings } from "../src/env.ts";
@@ -21,15 +15,14 @@ import worker from "../src/index.ts";
 import { testEnv, testSql } from "./helpers/database.ts";
 import { call, type ErrorEnvelope } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
-import { recordingDataset } from "./helpers/metrics.ts";
-import { failingQueue, type RecordingQueue, recordingQueue } from "./helpers/queue.ts";
+import { consumeDeliveries, failingQueue, type RecordingQueue, recordingQueue } from "./helpers/queue.ts";
 
 const REQUESTS = "/api/v1/policy/requests";
 const RECEIVER = inject("webhookReceiverUrl");
 /** Keeps this run's receiver paths apart from any earlier run against the same receiver (watch mode). */
 const RUN = crypto.randomUUID().slice(0, 8);
 const REQUEST_SECRET = "a-request's-own-webhook-secret-0123";
-const DELIVERY_QUEUE = "policy-webhooks";
+const _DELIVERY_QUEUE = "policy-webhooks";
 const DEAD_LETTER_QUEUE = "policy-webhooks-dlq";
 /** Plain http to 127.0.0.1 is allowed only with this (development, and these tests). */
 const INSECURE = { ALLOW_INSECURE_WEBHOOKS: "true" } as const;
@@ -130,61 +123,12 @@ async function approve(id: string, notes: string, queue: RecordingQueue) {
   expect(res.status, await res.clone().text()).toBe(200);
 }
 
-interface Consumed {
-  acked: number[];
-  /** Delivery id → the delay the consumer asked for. */
-  retried: Map<number, number | undefined>;
-  metrics: Record<string, number>;
-}
-
-/**
- * Drives the real consumer: one batch of `ids` on `queueName`, each message on its `attempts`-th try.
- * Fails the test if the consumer hit an unexpected error (it would answer a 30 s retry).
- */
-async function consume(
+/** The real consumer on one batch of `ids` (consumeDeliveries), with this file's insecure-hooks env. */
+function consume(
   ids: number[],
   options: { attempts?: number; queueName?: string; env?: Partial<Bindings> } = {},
-): Promise<Consumed> {
-  const metrics = recordingDataset();
-  const batch = createMessageBatch(
-    options.queueName ?? DELIVERY_QUEUE,
-    ids.map((id) => ({
-      id: `msg-${id}`,
-      timestamp: new Date(),
-      attempts: options.attempts ?? 1,
-      body: { delivery_id: id },
-    })),
-  );
-  // getQueueResult() reports which messages were retried but not the delay asked for (the plugin's
-  // stand-in message drops retry()'s options, whatever its types say), so record it on the way.
-  const delays = new Map<string, number | undefined>();
-  for (const message of batch.messages) {
-    const retry = message.retry.bind(message);
-    message.retry = (retryOptions?: QueueRetryOptions) => {
-      delays.set(message.id, retryOptions?.delaySeconds);
-      retry(retryOptions);
-    };
-  }
-  const ctx = createExecutionContext();
-  const log = vi.spyOn(console, "log").mockImplementation(() => {});
-  try {
-    await worker.queue(batch, testEnv({ ...INSECURE, METRICS: metrics, ...options.env }), ctx);
-    const result = await getQueueResult(batch, ctx);
-    const lines = log.mock.calls.map(([line]) => String(line));
-    expect(lines.filter((line) => line.includes('"msg":"webhook_delivery_error"'))).toEqual([]);
-    const idOf = (msgId: string) => Number(msgId.replace("msg-", ""));
-    expect(result.ackAll).toBe(false);
-    expect(result.retryBatch.retry).toBe(false);
-    // Every message is settled one way or the other, once.
-    expect(result.explicitAcks.length + result.retryMessages.length).toBe(ids.length);
-    return {
-      acked: result.explicitAcks.map(idOf).sort((a, b) => a - b),
-      retried: new Map(result.retryMessages.map((m) => [idOf(m.msgId), delays.get(m.msgId)])),
-      metrics: metrics.totals(),
-    };
-  } finally {
-    log.mockRestore();
-  }
+) {
+  return consumeDeliveries(ids, { ...options, env: { ...INSECURE, ...options.env } });
 }
 
 /** Runs the cron once with the job clock at `clock` (ms); the sweep sends to `queue`. */

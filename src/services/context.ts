@@ -21,6 +21,8 @@ export interface ServiceBindings extends DatabaseBindings {
   METRICS_DATASET?: string | undefined;
   /** DNS-over-HTTPS resolver for the send-time address check (default Cloudflare's). */
   WEBHOOK_DNS_RESOLVER?: string | undefined;
+  /** A webhook attempt's whole time, in ms (default 10000; see deliveryTimeoutMs). */
+  WEBHOOK_TIMEOUT_MS?: string | undefined;
   /** Service keys that sign webhooks of requests without their own secret (`version:secret,...`). */
   WEBHOOK_SIGNING_SECRETS?: string | undefined;
   /** The webhooks Queue producer (structurally, so scripts can go without: the sweep then sends). */

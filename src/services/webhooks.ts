@@ -31,10 +31,31 @@ import type { ServiceContext } from "./context.ts";
 import { isPaused, type JobStatus, jobStatus, setJobSwitch } from "./jobs.ts";
 
 export const WEBHOOKS_JOB = "webhooks";
-/** A receiver gets this long to answer. */
+/**
+ * A receiver gets this long for the whole exchange: connecting, the answer's headers and the part of
+ * its body we read. WEBHOOK_TIMEOUT_MS overrides it (the tests use a short one), within the bounds below.
+ */
 export const DELIVERY_TIMEOUT_MS = 10_000;
+const MIN_DELIVERY_TIMEOUT_MS = 500;
+/** The most a setting can ask for: keeps a batch's bound (deliveryBatch) well inside the queue's limits. */
+const MAX_DELIVERY_TIMEOUT_MS = 30_000;
 /** Response bodies are kept only as this much of an excerpt. */
 const EXCERPT_CHARS = 300;
+/**
+ * The most of a response body ever read: enough for EXCERPT_CHARS characters of UTF-8. The rest is
+ * never read (the stream is cancelled, which closes the connection), so an endless or huge body costs
+ * at most this much memory, plus the one chunk it arrived in.
+ */
+const EXCERPT_BYTES = 4 * EXCERPT_CHARS;
+/**
+ * Sends in flight at once in one batch. A Worker invocation gets six connections waiting for headers
+ * at a time (later fetches queue for one); four leaves room for the database and DNS round trips,
+ * and a send's clock starts only once it holds a slot, so a send that queued is never taken for a
+ * receiver's timeout.
+ */
+const SEND_SLOTS = 4;
+/** Room in a batch's budget for what comes before a send: the database reads and the DNS check. */
+const BATCH_PREPARATION_MS = 10_000;
 /** Backoff: 10 s doubling per attempt, capped at 30 min, with jitter. */
 const BACKOFF_BASE_SECONDS = 10;
 const BACKOFF_CAP_SECONDS = 30 * 60;
@@ -87,6 +108,62 @@ async function sendToQueue(ctx: ServiceContext, ids: number[]): Promise<void> {
 /** What the queue consumer does with a message after one delivery attempt. */
 export type DeliveryVerdict = { ack: true } | { retryAfterSeconds: number };
 
+/** WEBHOOK_TIMEOUT_MS as a whole number of milliseconds within bounds; the default when unset or not a number. */
+export function deliveryTimeoutMs(env: { WEBHOOK_TIMEOUT_MS?: string | undefined }): number {
+  const setting = env.WEBHOOK_TIMEOUT_MS?.trim();
+  if (!setting || !/^\d+$/.test(setting)) return DELIVERY_TIMEOUT_MS;
+  return Math.min(MAX_DELIVERY_TIMEOUT_MS, Math.max(MIN_DELIVERY_TIMEOUT_MS, Number(setting)));
+}
+
+/**
+ * What the deliveries of one queue batch share: SEND_SLOTS sends at a time, and a deadline no send
+ * may run past. A send starts only if its whole timeout ends before the deadline; one that cannot is
+ * not started, and its message is retried shortly. So a batch of n messages ends within
+ * BATCH_PREPARATION_MS + ceil(n / SEND_SLOTS) × the timeout, plus the last attempt's database write:
+ * for max_batch_size = 10 and the default 10 s, 40 s — far inside a consumer's 15-minute wall-clock
+ * limit, and no hostile receiver can stretch it.
+ */
+export interface DeliveryBatch {
+  readonly timeoutMs: number;
+  /** Epoch milliseconds. */
+  readonly deadline: number;
+  /** Waits for a send slot; the function it resolves to gives the slot back. */
+  acquire(): Promise<() => void>;
+}
+
+export function deliveryBatch(
+  env: { WEBHOOK_TIMEOUT_MS?: string | undefined },
+  messages: number,
+  now = Date.now(),
+): DeliveryBatch {
+  const timeoutMs = deliveryTimeoutMs(env);
+  const waves = Math.max(1, Math.ceil(messages / SEND_SLOTS));
+  let free = SEND_SLOTS;
+  const waiting: (() => void)[] = [];
+  const release = () => {
+    const next = waiting.shift();
+    if (next) next();
+    else free += 1;
+  };
+  return {
+    timeoutMs,
+    deadline: now + BATCH_PREPARATION_MS + waves * timeoutMs,
+    acquire: () =>
+      new Promise((resolve) => {
+        let released = false;
+        const once = () => {
+          if (released) return;
+          released = true;
+          release();
+        };
+        if (free > 0) {
+          free -= 1;
+          resolve(once);
+        } else waiting.push(() => resolve(once));
+      }),
+  };
+}
+
 function backoffSeconds(attempt: number, retryAfter: number | null): number {
   const exponential = Math.min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** Math.max(0, attempt - 1));
   const jittered = Math.ceil(exponential * (0.5 + Math.random() * 0.5));
@@ -124,6 +201,7 @@ export async function deliver(
   ctx: ServiceContext,
   deliveryId: number,
   queueAttempt: number,
+  batch: DeliveryBatch = deliveryBatch(ctx.env, 1),
 ): Promise<DeliveryVerdict> {
   const loaded = await loadDelivery(ctx.db, deliveryId);
   // Gone, or already settled (a duplicate from the sweep or a redelivery): nothing to send.
@@ -235,31 +313,48 @@ export async function deliver(
   }
   const headers = await signatureHeaders(keys, eventId(deliveryId), Math.floor(Date.now() / 1000), body);
 
+  const release = await batch.acquire();
+  const timeoutMs = batch.timeoutMs;
   let response: Response;
+  let excerpt: string;
   try {
-    response = await fetch(loaded.webhookUrl, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "User-Agent": "policy-api-webhooks", ...headers },
-      body,
-      redirect: "manual",
-      signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
-    });
-  } catch (error) {
-    const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
-    const message = timedOut
-      ? `no answer within ${DELIVERY_TIMEOUT_MS} ms`
-      : `network error: ${errorText(error)}`;
-    await record({
-      outcome: "retry",
-      deliveryStatus: "pending",
-      error: message,
-      requestStatus: timedOut ? "timeout" : "network_error",
-      called: true,
-    });
-    count("retry");
-    return { retryAfterSeconds: backoffSeconds(queueAttempt, null) };
+    if (Date.now() + timeoutMs > batch.deadline) {
+      // Not the receiver's doing: nothing was sent, so it is not counted as a call, and it goes again soon.
+      await record({
+        outcome: "retry",
+        deliveryStatus: "pending",
+        error: "not sent: the queue batch ran out of time",
+        called: false,
+      });
+      count("retry");
+      return { retryAfterSeconds: NOT_SENT_RETRY_SECONDS };
+    }
+    // One clock for the whole exchange: connecting, the headers, and the excerpt of the body.
+    const signal = AbortSignal.timeout(timeoutMs);
+    try {
+      response = await fetch(loaded.webhookUrl, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "User-Agent": "policy-api-webhooks", ...headers },
+        body,
+        redirect: "manual",
+        signal,
+      });
+    } catch (error) {
+      const timedOut = signal.aborted;
+      await record({
+        outcome: "retry",
+        deliveryStatus: "pending",
+        error: timedOut ? `no answer within ${timeoutMs} ms` : `network error: ${errorText(error)}`,
+        requestStatus: timedOut ? "timeout" : "network_error",
+        called: true,
+      });
+      count("retry");
+      return { retryAfterSeconds: backoffSeconds(queueAttempt, null) };
+    }
+    excerpt = await readExcerpt(response, signal, timeoutMs);
+  } finally {
+    release();
   }
-  const excerpt = (await response.text().catch(() => "")).slice(0, EXCERPT_CHARS);
   const status = response.status;
   if (status >= 200 && status < 300) {
     await record({
@@ -343,6 +438,49 @@ async function resolvedAddressProblem(
   if (addresses.length === 0) return "unresolved";
   const blocked = addresses.find((address) => !addressIsPublic(address));
   return blocked ? `${host} resolves to ${blocked}, which is not a public address` : undefined;
+}
+
+/** A message not sent because its batch ran out of time goes again after this long. */
+const NOT_SENT_RETRY_SECONDS = 5;
+
+/**
+ * The start of a response body, as the attempt's excerpt: at most EXCERPT_BYTES are read, and no
+ * longer than the attempt's clock allows; then the stream is cancelled, which lets the connection go.
+ * The status alone decides the outcome, so a body cut short (endless, huge, trickling, broken off)
+ * changes nothing but the excerpt, which says where and why it was cut.
+ */
+async function readExcerpt(response: Response, signal: AbortSignal, timeoutMs: number): Promise<string> {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  // A read that is pending when the clock runs out is abandoned (and the stream cancelled below).
+  const timedOut = new Promise<never>((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+  });
+  timedOut.catch(() => {});
+  const bytes = new Uint8Array(EXCERPT_BYTES);
+  let size = 0;
+  let cut: string | null = null;
+  try {
+    while (size < EXCERPT_BYTES) {
+      const chunk = await Promise.race([reader.read(), timedOut]);
+      if (chunk.done) break;
+      const take = Math.min(chunk.value.byteLength, EXCERPT_BYTES - size);
+      bytes.set(chunk.value.subarray(0, take), size);
+      size += take;
+      if (size === EXCERPT_BYTES) cut = `cut: not read past ${EXCERPT_BYTES} bytes`;
+    }
+  } catch (error) {
+    cut = signal.aborted
+      ? `cut: the body did not end within ${timeoutMs} ms`
+      : `cut: the body broke off: ${errorText(error)}`;
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+  // Streaming decode: an incomplete character at the cut is dropped rather than mangled.
+  const text = new TextDecoder().decode(bytes.subarray(0, size), { stream: true });
+  if (cut) return `${text.slice(0, EXCERPT_CHARS)} [${cut}]`;
+  return text.slice(0, EXCERPT_CHARS);
 }
 
 function errorText(error: unknown): string {

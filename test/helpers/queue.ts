@@ -1,6 +1,11 @@
 // Stand-ins for the webhooks Queue producer (WEBHOOK_QUEUE), so a test sees exactly what the services
 // enqueued and then drives the real consumer itself (worker.queue with createMessageBatch).
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { expect, vi } from "vitest";
 import type { Bindings } from "../../src/env.ts";
+import worker from "../../src/index.ts";
+import { testEnv } from "./database.ts";
+import { recordingDataset } from "./metrics.ts";
 
 export interface RecordingQueue {
   /** The binding to pass in testEnv()/call() overrides. */
@@ -39,4 +44,69 @@ export function failingQueue(): Bindings["WEBHOOK_QUEUE"] {
     throw new Error("queue unavailable (test)");
   };
   return { send: fail, sendBatch: fail } as unknown as Bindings["WEBHOOK_QUEUE"];
+}
+
+/** What the webhooks consumer did with one batch (consumeDeliveries). */
+export interface Consumed {
+  acked: number[];
+  /** Delivery id → the delay the consumer asked for. */
+  retried: Map<number, number | undefined>;
+  /** Counters the batch wrote (recordingDataset totals). */
+  metrics: Record<string, number>;
+  /** How long queue() took, in ms. */
+  elapsed: number;
+}
+
+/**
+ * Drives the worker's real queue() consumer: one batch of `ids` on `queueName` (default the webhooks
+ * queue), each message on its `attempts`-th try, with testEnv(env). Fails the test if the consumer
+ * hit an unexpected error (it would answer a 30 s retry) or left a message unsettled.
+ */
+export async function consumeDeliveries(
+  ids: number[],
+  options: { attempts?: number; queueName?: string; env?: Partial<Bindings> } = {},
+): Promise<Consumed> {
+  const metrics = recordingDataset();
+  const batch = createMessageBatch(
+    options.queueName ?? "policy-webhooks",
+    ids.map((id) => ({
+      id: `msg-${id}`,
+      timestamp: new Date(),
+      attempts: options.attempts ?? 1,
+      body: { delivery_id: id },
+    })),
+  );
+  // getQueueResult() reports which messages were retried but not the delay asked for (the plugin's
+  // stand-in message drops retry()'s options, whatever its types say), so record it on the way.
+  const delays = new Map<string, number | undefined>();
+  for (const message of batch.messages) {
+    const retry = message.retry.bind(message);
+    message.retry = (retryOptions?: QueueRetryOptions) => {
+      delays.set(message.id, retryOptions?.delaySeconds);
+      retry(retryOptions);
+    };
+  }
+  const ctx = createExecutionContext();
+  const log = vi.spyOn(console, "log").mockImplementation(() => {});
+  try {
+    const started = Date.now();
+    await worker.queue(batch, testEnv({ METRICS: metrics, ...options.env }), ctx);
+    const elapsed = Date.now() - started;
+    const result = await getQueueResult(batch, ctx);
+    const lines = log.mock.calls.map(([line]) => String(line));
+    expect(lines.filter((line) => line.includes('"msg":"webhook_delivery_error"'))).toEqual([]);
+    const idOf = (msgId: string) => Number(msgId.replace("msg-", ""));
+    expect(result.ackAll).toBe(false);
+    expect(result.retryBatch.retry).toBe(false);
+    // Every message is settled one way or the other, once.
+    expect(result.explicitAcks.length + result.retryMessages.length).toBe(ids.length);
+    return {
+      acked: result.explicitAcks.map(idOf).sort((a, b) => a - b),
+      retried: new Map(result.retryMessages.map((m) => [idOf(m.msgId), delays.get(m.msgId)])),
+      metrics: metrics.totals(),
+      elapsed,
+    };
+  } finally {
+    log.mockRestore();
+  }
 }

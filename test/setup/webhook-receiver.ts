@@ -12,9 +12,18 @@
 //   redirect          302 to /hooks/ok/<name> (a sender must not follow it)
 //   slow-<ms>         waits <ms> milliseconds (at most 5 s), then 200
 //   drop              closes the connection without answering (a network error)
+// and the hostile ones, which hold the connection until the client goes away (or the receiver closes):
+//   hang              reads the request, never answers, never closes
+//   trickle-headers   sends the status line, then one header line every 100 ms, never ending the headers
+//   endless           200, then 1 KiB of body every 2 ms, forever
+//   endless-<status>  the same with that status (endless-500: a retryable error with an endless page)
+//   trickle-body      200, then 8 bytes of body every 100 ms, forever
+//   huge-body         200 with a 50 MB body (Content-Length), streamed as fast as the client reads
+//   redirect-private  302 to http://169.254.169.254/latest/meta-data/ (the cloud metadata address)
 // Anything else answers 400. Every request to /hooks/ is recorded (method, path, headers, raw body,
-// time, the status it got): GET /_received?path=<path> returns those of one path, oldest first, and
-// POST /_reset forgets everything.
+// time, the status it got, and for the hostile ones the body bytes written and when the client hung
+// up): GET /_received?path=<path> returns those of one path, oldest first, and POST /_reset forgets
+// everything. close() destroys every open connection and stops every stream, so teardown never waits.
 //
 // It also serves a stand-in DNS-over-HTTPS resolver (the JSON API the worker's send-time address check
 // calls when WEBHOOK_DNS_RESOLVER points here): GET /dns-query?name=<host>&type=A|AAAA answers
@@ -32,8 +41,12 @@ export interface ReceivedRequest {
   body: string;
   /** Epoch milliseconds when the request ended. */
   at: number;
-  /** What the receiver answered (0: it dropped the connection). */
+  /** What the receiver answered (0: it dropped the connection, or never finished the headers). */
   status: number;
+  /** Body bytes written to the socket (the hostile scenarios count them; 0 for the others). */
+  sent: number;
+  /** Epoch milliseconds when the client went away from a hostile scenario; null while it holds on. */
+  closedAt: number | null;
 }
 
 export interface RunningReceiver {
@@ -45,11 +58,15 @@ export interface RunningReceiver {
 
 const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_SLOW_MS = 5000;
+const HUGE_BODY_BYTES = 50 * 1024 * 1024;
+const PRIVATE_REDIRECT = "http://169.254.169.254/latest/meta-data/";
 
 export async function startWebhookReceiver(options: { host?: string; port?: number } = {}) {
   const host = options.host ?? "127.0.0.1";
   const received: ReceivedRequest[] = [];
   const hits = new Map<string, number>();
+  /** Stops the timers of the streams still running (close() calls them all). */
+  const stoppers = new Set<() => void>();
 
   const json = (res: http.ServerResponse, status: number, value: unknown) =>
     res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(value));
@@ -78,10 +95,100 @@ export async function startWebhookReceiver(options: { host?: string; port?: numb
         return [404, {}, "no such hook"];
       case "redirect":
         return [302, { Location: `/hooks/ok/${name}` }, ""];
+      case "redirect-private":
+        return [302, { Location: PRIVATE_REDIRECT }, "moved to the metadata service"];
       case "drop":
         return "drop";
       default:
         return [400, {}, `unknown scenario ${scenario}`];
+    }
+  }
+
+  /**
+   * The hostile scenarios: they keep the connection (and a timer) until the client hangs up, which
+   * is recorded on the entry. Returns false for any other scenario.
+   */
+  function hostile(
+    scenario: string,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    entry: ReceivedRequest,
+  ): boolean {
+    const socket = req.socket;
+    const hold = (stop: () => void) => {
+      const end = () => {
+        stop();
+        stoppers.delete(end);
+        entry.closedAt ??= Date.now();
+      };
+      stoppers.add(end);
+      socket.once("close", end);
+    };
+    const every = (ms: number, tick: () => void) => {
+      const timer = setInterval(() => {
+        if (socket.destroyed) return clearInterval(timer);
+        tick();
+      }, ms);
+      hold(() => clearInterval(timer));
+    };
+    const endless = /^endless(?:-(\d{3}))?$/.exec(scenario);
+    if (endless) {
+      entry.status = Number(endless[1] ?? 200);
+      res.writeHead(entry.status, { "Content-Type": "text/plain" });
+      const chunk = "x".repeat(1023).concat("\n");
+      every(2, () => {
+        res.write(chunk);
+        entry.sent += chunk.length;
+      });
+      return true;
+    }
+    switch (scenario) {
+      case "hang":
+        hold(() => {});
+        return true;
+      case "trickle-headers": {
+        // Written raw: Node's response would send the headers in one piece.
+        socket.write("HTTP/1.1 200 OK\r\n");
+        let line = 0;
+        every(100, () => {
+          line += 1;
+          socket.write(`X-Trickle-${line}: still going\r\n`);
+        });
+        return true;
+      }
+      case "trickle-body":
+        entry.status = 200;
+        res.writeHead(200, { "Content-Type": "text/plain" });
+        every(100, () => {
+          res.write("trickle\n");
+          entry.sent += 8;
+        });
+        return true;
+      case "huge-body": {
+        entry.status = 200;
+        res.writeHead(200, { "Content-Type": "text/plain", "Content-Length": String(HUGE_BODY_BYTES) });
+        const chunk = Buffer.alloc(64 * 1024, "h");
+        let stopped = false;
+        hold(() => {
+          stopped = true;
+        });
+        // As fast as the client takes it (backpressure), never buffering more than a chunk ahead.
+        const pump = () => {
+          while (!stopped && entry.sent < HUGE_BODY_BYTES) {
+            const size = Math.min(chunk.length, HUGE_BODY_BYTES - entry.sent);
+            entry.sent += size;
+            if (!res.write(size === chunk.length ? chunk : chunk.subarray(0, size))) {
+              res.once("drain", pump);
+              return;
+            }
+          }
+          if (!stopped) res.end();
+        };
+        pump();
+        return true;
+      }
+      default:
+        return false;
     }
   }
 
@@ -171,8 +278,11 @@ export async function startWebhookReceiver(options: { host?: string; port?: numb
         body: Buffer.concat(chunks).toString("utf8"),
         at: Date.now(),
         status: 0,
+        sent: 0,
+        closedAt: null,
       };
       received.push(entry);
+      if (hostile(hook[1] ?? "", req, res, entry)) return;
       void answer(hook[1] ?? "", hook[2] ?? "", count).then((result) => {
         if (result === "drop") {
           req.socket.destroy();
@@ -195,6 +305,7 @@ export async function startWebhookReceiver(options: { host?: string; port?: numb
     port,
     close: () =>
       new Promise<void>((resolve) => {
+        for (const stop of [...stoppers]) stop();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
