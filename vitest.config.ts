@@ -1,21 +1,19 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { TEST_WEBHOOK_ENCRYPTION_KEY, TEST_WEBHOOK_SIGNING_SECRETS } from "./test/setup/test-secrets.ts";
 
 // The plugin reads [secrets] required from the environment. Pin it to a placeholder so a developer's
 // own DATABASE_URL (say, a Neon branch) can never reach the tests; every test names its own database.
 process.env.DATABASE_URL = "postgresql://tests@127.0.0.1:1/use_testEnv_not_the_process_env";
-/** A fixed test-only key (32 zero bytes would do; this is as arbitrary and as public). */
-export const TEST_WEBHOOK_ENCRYPTION_KEY = "dGVzdC1vbmx5LXdlYmhvb2stZW5jcnlwdGlvbi1rZXk=";
 process.env.WEBHOOK_ENCRYPTION_KEY = TEST_WEBHOOK_ENCRYPTION_KEY;
-/** Test-only webhook signing keys: version 2 current, version 1 in its grace period. */
-export const TEST_WEBHOOK_SIGNING_SECRETS =
-  "2:whsec_dGVzdC1vbmx5LXNpZ25pbmcta2V5LXZlcnNpb24tMg==,1:whsec_dGVzdC1vbmx5LXNpZ25pbmcta2V5LXZlcnNpb24tMQ==";
 process.env.WEBHOOK_SIGNING_SECRETS = TEST_WEBHOOK_SIGNING_SECRETS;
 
 export default defineConfig({
   test: {
     // One embedded PostgreSQL and one gateway serve both projects.
     globalSetup: ["./test/setup/global-setup.ts"],
+    // The default summary, plus the scan of every log line for secrets (fails the run on a find).
+    reporters: ["default", "./test/setup/secret-scan-reporter.ts"],
     // Logs of passing tests are noise; a failing test shows its own.
     silent: "passed-only",
     projects: [
@@ -30,7 +28,9 @@ export default defineConfig({
                 // names no database on purpose, so a test that forgets testEnv() fails loudly.
                 DATABASE_URL: `${inject("adminDatabaseUrl").replace(/\/postgres$/, "")}/use_testEnv_not_the_default_binding`,
                 NEON_LOCAL_GATEWAY: inject("gatewayUrl"),
-                LOG_LEVEL: "warn",
+                // Every line the service can log, at any level, passes the secret scan; vitest prints
+                // logs only for failing tests.
+                LOG_LEVEL: "debug",
                 WEBHOOK_ENCRYPTION_KEY: TEST_WEBHOOK_ENCRYPTION_KEY,
                 WEBHOOK_SIGNING_SECRETS: TEST_WEBHOOK_SIGNING_SECRETS,
               },

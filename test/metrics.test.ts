@@ -7,8 +7,9 @@ import { testSql } from "./helpers/database.ts";
 import { call, postJson } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
 import { recordingDataset } from "./helpers/metrics.ts";
+import { TEST_METRICS_TOKEN } from "./setup/test-secrets.ts";
 
-const METRICS_TOKEN = "test-metrics-scrape-token-0123456789abcdef";
+const METRICS_TOKEN = TEST_METRICS_TOKEN;
 let admin: TestKey;
 let agent: TestKey;
 let approver: TestKey;

@@ -10,7 +10,7 @@
 //   stack; `<key_id>`-style placeholders get real values made for the command.
 // - Inline SQL runs through psql inside BEGIN … ROLLBACK: it must run against the schema, and the
 //   emergency statements shown in prose (lock everyone out, say) must not end the check.
-// - `npx wrangler` commands that need a Cloudflare account (tail, secret, deployments, rollback,
+// - `npx wrangler` commands that need a Cloudflare account (tail, secret, deployments, rollback, deploy,
 //   queues) go to an offline stand-in (wrangler-offline.ts) that checks the subcommand and every flag
 //   against the installed wrangler's own --help; `wrangler tail --format json` prints the worker's
 //   real log lines from this run in tail's JSON shape, so the runbook's jq filters run on real input.
@@ -135,7 +135,7 @@ set -o pipefail
 curl() { command curl --fail-with-body --max-time 120 "$@"; }
 npx() {
   if [ "$1" = wrangler ]; then
-    case "$2" in tail|secret|deployments|rollback|queues)
+    case "$2" in tail|secret|deployments|rollback|queues|deploy)
       shift; "$RUNBOOK_NODE" "$RUNBOOK_WRANGLER_OFFLINE" "$@"; return $?;;
     esac
   fi

@@ -1,15 +1,25 @@
-// The runbook check's stand-in for `npx wrangler <tail|secret|deployments|rollback|queues> …`, which
-// need a Cloudflare account. It proves what can be proven offline: the subcommand exists in the
+// The runbook check's stand-in for `npx wrangler <tail|secret|deployments|rollback|queues|deploy> …`,
+// which need a Cloudflare account. It proves what can be proven offline: the subcommand exists in the
 // installed wrangler and takes every flag the runbook passes (from wrangler's own --help). Then it
 // plays the part: `tail --format json` prints the worker's real log lines from this run
 // (RUNBOOK_WORKER_LOG) as tail events, so the runbook's jq filters run on real input; `secret put`
-// reads the value from stdin, as wrangler does.
+// reads the value from stdin, as wrangler does; `deploy` builds for real with the same flags and
+// --dry-run, so the bundle and every --var are checked, and uploads nothing.
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { wranglerBin } from "./stack.ts";
 
 /** How many words name the command: `tail`, `rollback` take one; `secret put`, `queues info` two. */
-const DEPTH: Record<string, number> = { tail: 1, rollback: 1, secret: 2, deployments: 2, queues: 2 };
+const DEPTH: Record<string, number> = {
+  tail: 1,
+  rollback: 1,
+  deploy: 1,
+  secret: 2,
+  deployments: 2,
+  queues: 2,
+};
 
 function fail(message: string): never {
   process.stderr.write(`wrangler (offline check): ${message}\n`);
@@ -72,4 +82,14 @@ if (top === "tail" && options["--format"] === "json") {
   process.stderr.write(
     `wrangler (offline check): secret ${args[depth] ?? "?"} would be set (${value.trim().length} characters)\n`,
   );
+} else if (top === "deploy") {
+  const outdir = mkdtempSync(path.join(os.tmpdir(), "runbook-deploy-"));
+  const build = spawnSync(process.execPath, [wranglerBin(), ...args, "--dry-run", "--outdir", outdir], {
+    encoding: "utf8",
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
+  });
+  rmSync(outdir, { recursive: true, force: true });
+  if (build.status !== 0)
+    fail(`"wrangler ${args.join(" ")}" does not build:\n${build.stdout}\n${build.stderr}`);
+  process.stderr.write(`wrangler (offline check): ${args.join(" ")} builds (dry run; nothing uploaded)\n`);
 }

@@ -56,5 +56,4 @@ export async function createTestKey(
   };
 }
 
-/** A bootstrap ADMIN_API_KEY value for tests that set it in their bindings. */
-export const TEST_ADMIN_API_KEY = "test-bootstrap-admin-key-0123456789abcdef";
+export { TEST_ADMIN_API_KEY } from "../setup/test-secrets.ts";

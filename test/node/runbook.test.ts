@@ -7,6 +7,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CommandResult, checkRunbook, extractCommands } from "../../scripts/lib/runbook-check.ts";
 import { type Stack, startStack } from "../../scripts/lib/stack.ts";
+import { echoWorkerLine } from "../helpers/secret-scan.ts";
 
 const TOOLS = ["bash", "curl", "jq", "psql", "openssl"];
 const missing = TOOLS.filter((tool) => spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0);
@@ -55,7 +56,8 @@ describe("extracting the runbook's commands", () => {
 describe.skipIf(missing.length > 0)("docs/RUNBOOK.md against a running stack", () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack();
+    // The worker's log lines go to the suite-wide secret scan.
+    stack = await startStack({ log: echoWorkerLine });
   }, 120_000);
   afterAll(async () => {
     await stack?.stop();

@@ -1,0 +1,20 @@
+// The fixed secrets the test bindings use, in one place: vitest.config.ts sets them, and the secret
+// scan (test/setup/secret-scan-reporter.ts) looks for every one of them in the suite's logs. They are
+// test-only values, as arbitrary and as public as 32 zero bytes would be.
+
+export const TEST_WEBHOOK_ENCRYPTION_KEY = "dGVzdC1vbmx5LXdlYmhvb2stZW5jcnlwdGlvbi1rZXk=";
+/** Test-only webhook signing keys: version 2 current, version 1 in its grace period. */
+export const TEST_WEBHOOK_SIGNING_SECRETS =
+  "2:whsec_dGVzdC1vbmx5LXNpZ25pbmcta2V5LXZlcnNpb24tMg==,1:whsec_dGVzdC1vbmx5LXNpZ25pbmcta2V5LXZlcnNpb24tMQ==";
+/** A bootstrap ADMIN_API_KEY value for tests that set it in their bindings. */
+export const TEST_ADMIN_API_KEY = "test-bootstrap-admin-key-0123456789abcdef";
+/** The METRICS_TOKEN of the /metrics tests. */
+export const TEST_METRICS_TOKEN = "test-metrics-scrape-token-0123456789abcdef";
+
+/** Every value above that is a secret in production, as it would appear in a leak. */
+export const TEST_SECRET_VALUES: readonly string[] = [
+  TEST_WEBHOOK_ENCRYPTION_KEY,
+  ...TEST_WEBHOOK_SIGNING_SECRETS.split(",").map((pair) => pair.slice(pair.indexOf(":") + 1)),
+  TEST_ADMIN_API_KEY,
+  TEST_METRICS_TOKEN,
+];
