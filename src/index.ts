@@ -2,6 +2,7 @@
 import { createApp } from "./app.ts";
 import type { DecisionInsert } from "./db/decisions.ts";
 import { newRunId } from "./domain/ids.ts";
+import { DECISION_LOG_RETRY, outageRetryDelaySeconds, WEBHOOK_ERROR_RETRY } from "./domain/queue-retries.ts";
 import type { Bindings } from "./env.ts";
 import { createLogger, parseLogLevel } from "./lib/log.ts";
 import { MetricsBuffer } from "./lib/metrics.ts";
@@ -63,7 +64,8 @@ async function consumeDecisionLog(batch: MessageBatch, env: Bindings, ctx: Execu
     });
   } catch {
     // Logged and counted by writeDecisionBatch; the write is idempotent, so all of them go again.
-    for (const { message } of valid) message.retry({ delaySeconds: 5 });
+    for (const { message } of valid)
+      message.retry({ delaySeconds: outageRetryDelaySeconds(message.attempts, DECISION_LOG_RETRY) });
   } finally {
     metrics.flush(env.METRICS, log);
   }
@@ -140,7 +142,7 @@ export default {
           } catch (error) {
             // The database is away, say: nothing was recorded, so try the message again shortly.
             log.error("webhook_delivery_error", { delivery_id: deliveryId, error });
-            message.retry({ delaySeconds: 30 });
+            message.retry({ delaySeconds: outageRetryDelaySeconds(message.attempts, WEBHOOK_ERROR_RETRY) });
             outcome.failed += 1;
           }
         }),

@@ -22,7 +22,15 @@ export interface RunningPostgres {
   password: string;
   /** Connection string for a database on this server. */
   url(database: string): string;
+  /** Stops the server for good (a non-persistent one deletes its data folder). */
   stop(): Promise<void>;
+  /**
+   * Stops the server but keeps its data folder, as a database outage would (a fast shutdown: open
+   * sessions are ended). `restart()` brings the same cluster back; `stop()` still cleans up.
+   */
+  halt(): Promise<void>;
+  /** Starts a halted server again, on the same data folder and port. */
+  restart(): Promise<void>;
 }
 
 const HOST = "127.0.0.1";
@@ -65,7 +73,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     user,
     password,
     authMethod: "scram-sha-256",
-    persistent: options.persistent,
+    // Always persistent to the package: its stop() would delete the folder, and halt() must not. A
+    // non-persistent folder is deleted by our own stop() below.
+    persistent: true,
     // Postgres refuses to run as root; the package then runs it as a dedicated system user.
     createPostgresUser: runsAsRoot,
     initdbFlags: ["--encoding=UTF8", "--locale=C"],
@@ -98,7 +108,15 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     user,
     password,
     url,
-    stop: () => server.stop(),
+    async stop() {
+      await server.stop();
+      if (!options.persistent) rmSync(dataDir, { recursive: true, force: true });
+    },
+    halt: () => server.stop(),
+    async restart() {
+      removeStalePidFile(dataDir);
+      await server.start();
+    },
   };
 }
 

@@ -39,6 +39,12 @@ export interface RunningGateway {
   /** What reached the database through this gateway since it started (or since resetStats). */
   stats(): GatewayStats;
   resetStats(): void;
+  /**
+   * Fault drill: while stalled, the gateway accepts /sql requests and WebSocket connections and never
+   * answers them, as a database (or Neon's proxy) that hangs would. Ending the stall drops what it
+   * held (the connections are reset); later requests are served again.
+   */
+  stall(stalled: boolean): void;
   close(): Promise<void>;
 }
 
@@ -122,6 +128,13 @@ export async function startNeonGateway(options: NeonGatewayOptions = {}): Promis
   const log = options.log ?? (() => {});
   const pools = new Map<string, pg.Pool>();
   const tcpSockets = new Set<net.Socket>();
+  let stalled = false;
+  /** Connections held unanswered by a stall. */
+  const held = new Set<net.Socket>();
+  const hold = (socket: net.Socket) => {
+    held.add(socket);
+    socket.once("close", () => held.delete(socket));
+  };
   let stats = emptyStats();
   const countStatement = ({ query, params }: SingleQuery) => {
     stats.statements += 1;
@@ -141,12 +154,22 @@ export async function startNeonGateway(options: NeonGatewayOptions = {}): Promis
       });
       // An idle connection dying (server restarted or stopped) must not take the gateway down.
       pool.on("error", (error) => log("pool_error", { message: error.message }));
+      // So must one dying while checked out (the server stopping mid-request): pg emits 'error' on the
+      // client as well as failing its query, and with no listener that was an uncaught exception that
+      // ended the process hosting the gateway. The request itself still fails (503 or the SQLSTATE).
+      pool.on("connect", (client) =>
+        client.on("error", (error) => log("client_error", { message: error.message })),
+      );
       pools.set(connectionString, pool);
     }
     return pool;
   }
 
   const server = http.createServer((req, res) => {
+    if (stalled && req.url?.startsWith("/sql")) {
+      hold(req.socket);
+      return;
+    }
     handleHttp(req, res).catch((error: unknown) => {
       const status = error instanceof GatewayError ? error.status : 500;
       const message = errorMessage(error);
@@ -216,6 +239,10 @@ export async function startNeonGateway(options: NeonGatewayOptions = {}): Promis
 
   const wss = new WebSocketServer({ noServer: true });
   server.on("upgrade", (req, socket, head) => {
+    if (stalled) {
+      hold(socket as net.Socket);
+      return;
+    }
     const url = new URL(req.url ?? "/", "http://gateway");
     const target = parseAddress(url.searchParams.get("address"));
     if (!["/v1", "/v2"].includes(url.pathname) || !target || !allowedHosts.has(target.host)) {
@@ -260,7 +287,14 @@ export async function startNeonGateway(options: NeonGatewayOptions = {}): Promis
     resetStats: () => {
       stats = emptyStats();
     },
+    stall(on) {
+      stalled = on;
+      if (on) return;
+      for (const socket of held) socket.destroy();
+      held.clear();
+    },
     async close() {
+      for (const socket of held) socket.destroy();
       for (const ws of wss.clients) ws.terminate();
       for (const tcp of tcpSockets) tcp.destroy();
       server.closeAllConnections();

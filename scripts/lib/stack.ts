@@ -10,7 +10,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { ensureDevKeys } from "./dev-keys.ts";
-import { startEmbeddedPostgres } from "./embedded-postgres.ts";
+import { type RunningPostgres, startEmbeddedPostgres } from "./embedded-postgres.ts";
 import { ensureDatabase, LOCAL } from "./local-stack.ts";
 import { migrateUp } from "./migrations.ts";
 import { type RunningGateway, startNeonGateway } from "./neon-gateway.ts";
@@ -48,6 +48,8 @@ export interface WranglerDevOptions {
   gatewayUrl?: string | undefined;
   inspectorPort?: number;
   vars?: Record<string, string>;
+  /** Serve GET /__scheduled, which runs the cron handler on demand (wrangler dev fires no crons). */
+  testScheduled?: boolean;
 }
 
 /** `wrangler dev` arguments shared by `npm run dev` and the throwaway stack. */
@@ -63,6 +65,7 @@ export function wranglerDevArgs(options: WranglerDevOptions): string[] {
     options.persistTo,
   ];
   if (options.inspectorPort !== undefined) args.push("--inspector-port", String(options.inspectorPort));
+  if (options.testScheduled) args.push("--test-scheduled");
   // Local only: webhooks may go to http://localhost receivers.
   if (options.gatewayUrl)
     args.push("--var", `NEON_LOCAL_GATEWAY:${options.gatewayUrl}`, "--var", "ALLOW_INSECURE_WEBHOOKS:true");
@@ -90,6 +93,8 @@ export interface Stack {
   /** The stack's database (named like the dev one, `policy`). */
   databaseUrl: string;
   postgresPort: number;
+  /** The stack's own PostgreSQL server: halt() and restart() it to drill an outage. */
+  postgres: RunningPostgres;
   /** The development keys (admin level 5, approver level 4, agent for tenant demo). */
   keys: Record<string, string>;
   metricsToken: string;
@@ -121,7 +126,12 @@ async function waitForHealth(api: string, wrangler: ChildProcess, timeoutMs: num
 }
 
 export async function startStack(
-  options: { vars?: Record<string, string>; log?: (line: string) => void } = {},
+  options: {
+    vars?: Record<string, string>;
+    log?: (line: string) => void;
+    /** Let callers run the cron handler with GET /__scheduled. */
+    testScheduled?: boolean;
+  } = {},
 ): Promise<Stack> {
   const log = options.log ?? (() => {});
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "policy-api-stack-"));
@@ -160,6 +170,7 @@ export async function startStack(
         persistTo: path.join(dataDir, "wrangler"),
         gatewayUrl: gateway.url,
         inspectorPort,
+        testScheduled: options.testScheduled,
         vars: { METRICS_TOKEN: metricsToken, LOG_LEVEL: "info", ...options.vars },
       }),
       {
@@ -194,6 +205,7 @@ export async function startStack(
       apiPort,
       databaseUrl,
       postgresPort,
+      postgres,
       keys,
       metricsToken,
       dataDir,

@@ -17,6 +17,32 @@ export interface DatabaseBindings {
   NEON_LOCAL_GATEWAY?: string | undefined;
 }
 
+/**
+ * The longest the worker waits for one database round trip (an HTTP query or batch, a WebSocket
+ * connect or statement) before giving up, which the API answers as 503 database_unavailable. The
+ * driver's fetch has no timeout of its own: a database that accepts connections and never answers (a
+ * hung compute, a network black hole) held every request open until its client gave up. Healthy
+ * statements take milliseconds (docs/PERFORMANCE.md) and a Neon compute waking from suspend well under
+ * that, so 5 s fails fast without cutting off a slow but live database; it also matches the
+ * Retry-After: 5 the 503 carries. A request stops at its first failed statement, so a hung database
+ * costs a call about this long, not a multiple of it.
+ */
+export const DATABASE_TIMEOUT_MS = 5000;
+
+/**
+ * The driver's fetch, bounded by DATABASE_TIMEOUT_MS. The signal also covers reading the answer's
+ * body; a caller's own signal (the health check's shorter one) still applies, whichever fires first.
+ */
+function fetchWithTimeout(input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
+  const timeout = AbortSignal.timeout(DATABASE_TIMEOUT_MS);
+  const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+  // The global fetch, looked up per call (so a test's fetch mock or a runtime patch still applies).
+  return fetch(input, { ...init, signal });
+}
+
+// Every environment, Neon or the local gateway: neonConfig is per isolate.
+neonConfig.fetchFunction = fetchWithTimeout;
+
 let configuredGateway: string | undefined;
 
 /**
@@ -85,7 +111,12 @@ export async function withInteractiveTransaction<T>(
   onIdleError: (error: Error) => void = () => undefined,
 ): Promise<T> {
   useLocalGateway(env.NEON_LOCAL_GATEWAY);
-  const pool = new Pool({ connectionString: connectionString(env) });
+  const pool = new Pool({
+    connectionString: connectionString(env),
+    // Bounded like the HTTP path: a connect or a statement that hangs fails the transaction.
+    connectionTimeoutMillis: DATABASE_TIMEOUT_MS,
+    query_timeout: DATABASE_TIMEOUT_MS,
+  });
   // A connection that drops while idle (e.g. during pool.end()) is reported to the caller instead of
   // being thrown as an uncaught error; a failure during `work` still rejects the transaction.
   pool.on("error", onIdleError);

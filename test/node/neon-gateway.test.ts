@@ -1,7 +1,9 @@
 // The local gateway's own edges (its fidelity is tested through the real driver in test/neon-driver.test.ts).
 import { createRequire } from "node:module";
+import pg from "pg";
 import { describe, expect, inject, it } from "vitest";
 import type WsWebSocket from "ws";
+import { startNeonGateway } from "../../scripts/lib/neon-gateway.ts";
 
 const WebSocket = createRequire(import.meta.url)("ws") as typeof WsWebSocket;
 
@@ -100,5 +102,80 @@ describe("local Neon gateway", () => {
 
   it("answers unknown paths with 404", async () => {
     expect((await fetch(`${gateway}/nope`)).status).toBe(404);
+  });
+});
+
+describe("local Neon gateway under faults (its own instance)", () => {
+  it("stalls on demand: holds queries and WebSocket upgrades unanswered, drops them on release, then serves", async () => {
+    const own = await startNeonGateway();
+    const query = (signal?: AbortSignal) =>
+      fetch(`${own.url}/sql`, {
+        method: "POST",
+        headers: { "Neon-Connection-String": connectionString },
+        body: JSON.stringify({ query: "SELECT 1 AS one" }),
+        ...(signal ? { signal } : {}),
+      });
+    try {
+      own.stall(true);
+      const timedOut = await query(AbortSignal.timeout(300)).catch((error: unknown) => error);
+      expect((timedOut as Error).name).toBe("TimeoutError");
+      const held = query().catch((error: unknown) => error);
+      const ws = new WebSocket(
+        `${own.url.replace("http", "ws")}/v1?address=${new URL(connectionString).host}`,
+      );
+      const wsOutcome = new Promise<string>((resolve) => {
+        ws.on("open", () => resolve("open"));
+        ws.on("error", () => resolve("error"));
+      });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      own.stall(false);
+      expect(await held).toBeInstanceOf(Error);
+      expect(await wsOutcome).toBe("error");
+      expect((await query()).status).toBe(200);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it("survives the database ending a session mid-request: the request fails, the process does not", async () => {
+    const own = await startNeonGateway();
+    const admin = new pg.Client({ connectionString });
+    await admin.connect();
+    try {
+      const tag = `gateway-fault-${crypto.randomUUID()}`;
+      const request = fetch(`${own.url}/sql`, {
+        method: "POST",
+        headers: { "Neon-Connection-String": connectionString },
+        body: JSON.stringify({
+          queries: [{ query: `SELECT pg_sleep(5) /* ${tag} */` }, { query: "SELECT 1" }],
+        }),
+      });
+      // Wait for the statement to run, then end its session as a server shutdown would.
+      for (let i = 0; i < 100; i++) {
+        const { rows } = await admin.query<{ pid: number }>(
+          "SELECT pid FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()",
+          [`%${tag}%`],
+        );
+        if (rows[0]) {
+          await admin.query("SELECT pg_terminate_backend($1)", [rows[0].pid]);
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const res = await request;
+      expect([400, 503]).toContain(res.status);
+      // Served again from a fresh connection.
+      const again = await fetch(`${own.url}/sql`, {
+        method: "POST",
+        headers: { "Neon-Connection-String": connectionString },
+        body: JSON.stringify({ query: "SELECT 1 AS one" }),
+      });
+      expect(again.status).toBe(200);
+      // Let a late 'error' event from the ended connection surface, were it unhandled.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    } finally {
+      await admin.end();
+      await own.close();
+    }
   });
 });
