@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
+import { consoleErrorPage, consoleRoutes } from "./console/routes.ts";
 import { isDatabaseUnavailable } from "./db/errors.ts";
 import type { Principal } from "./domain/access.ts";
 import { newHttpRequestId } from "./domain/ids.ts";
@@ -134,7 +135,12 @@ export function createApp() {
   );
 
   app.use(async (c, next) => {
-    if (hasBody(c) && !JSON_MEDIA_TYPE.test(c.req.header("Content-Type")?.split(";")[0]?.trim() ?? "")) {
+    // The console's forms post application/x-www-form-urlencoded; its routes parse and check them.
+    if (
+      hasBody(c) &&
+      !isConsolePath(c.req.path) &&
+      !JSON_MEDIA_TYPE.test(c.req.header("Content-Type")?.split(";")[0]?.trim() ?? "")
+    ) {
       throw new ApiError(
         "unsupported_media_type",
         "Send request bodies as JSON (Content-Type: application/json)",
@@ -155,7 +161,7 @@ export function createApp() {
   // naming the field, so no service, hash or statement ever sees it.
   app.use(async (c, next) => {
     checkQuery(c);
-    if (hasBody(c)) await checkJsonBody(c);
+    if (hasBody(c) && !isConsolePath(c.req.path)) await checkJsonBody(c);
     await next();
   });
   app.route("/", adminKeyRoutes);
@@ -168,6 +174,8 @@ export function createApp() {
   app.route("/", adminEmergencyRoutes);
   app.route("/", webhookRoutes);
   app.route("/", metricsRoutes);
+  // The approver console: HTML pages with their own session sign-in (src/console/routes.ts).
+  app.route("/", consoleRoutes as unknown as typeof app);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "ApiKey", {
     type: "http",
@@ -193,6 +201,7 @@ export function createApp() {
   app.onError((error, c) => {
     const apiError = toApiError(error, c);
     recordRefusal(c, apiError);
+    if (isConsolePath(c.req.path)) return consoleErrorPage(c, apiError, c.var.principal);
     c.header("Cache-Control", "no-store");
     if (apiError.code === "database_unavailable") c.header("Retry-After", "5");
     for (const [name, value] of Object.entries(apiError.headers)) c.header(name, value);
@@ -206,6 +215,10 @@ function hasBody(c: Context): boolean {
   if (c.req.method === "GET" || c.req.method === "HEAD") return false;
   const length = c.req.header("Content-Length");
   return length !== undefined ? length !== "0" : c.req.raw.body !== null;
+}
+
+function isConsolePath(path: string): boolean {
+  return path === "/console" || path.startsWith("/console/");
 }
 
 function isApiPath(path: string): boolean {

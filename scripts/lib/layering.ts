@@ -105,6 +105,12 @@ export const RULES: readonly Rule[] = [
     why: "src/routes reach the database through src/services (row types may be imported with `import type`) and do not import src/jobs",
   },
   {
+    id: "console-calls-services",
+    files: "src/console/**",
+    deny: [{ target: "src/db/**", typeOnly: true }, "src/jobs/**", "src/routes/**"],
+    why: "src/console reaches the database through src/services, like the API routes (row types may be imported with `import type`)",
+  },
+  {
     id: "lib-is-plumbing",
     files: "src/lib/**",
     deny: ["src/routes/**", "src/jobs/**"],

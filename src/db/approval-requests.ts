@@ -130,6 +130,35 @@ export interface ListPosition {
   id: string;
 }
 
+/** How many of the inbox's requests one read returns at most. */
+export const INBOX_LIMIT = 200;
+
+/**
+ * Requests an approver may decide, soonest deadline first: open, matching the filter, needing no more
+ * than `maxLevel`. With the count of each status in the same scope, in one round trip.
+ */
+export async function listInbox(
+  db: Database,
+  filter: RequestFilter,
+  maxLevel: number,
+): Promise<{ rows: ApprovalRequestRow[]; counts: { status: ApprovalStatus; count: number }[] }> {
+  const where = and(requestFilter(filter), sql`${approvalRequests.requiredLevel} <= ${maxLevel}`);
+  const [rows, counts] = await db.batch([
+    db
+      .select()
+      .from(approvalRequests)
+      .where(where)
+      .orderBy(approvalRequests.expiresAt, approvalRequests.id)
+      .limit(INBOX_LIMIT),
+    db
+      .select({ status: approvalRequests.status, count: sql<number>`count(*)::int` })
+      .from(approvalRequests)
+      .where(where)
+      .groupBy(approvalRequests.status),
+  ]);
+  return { rows, counts };
+}
+
 export async function listRequests(
   db: Database,
   filter: RequestFilter,

@@ -506,8 +506,28 @@ export const emergencySnapshots = pgTable(
   ],
 );
 
+/**
+ * Approver console sign-ins. The session token lives only in the browser's HttpOnly cookie; this
+ * keeps its SHA-256, the key it stands for (checked, with the key's own revocation, on every use),
+ * its expiry and its sign-out.
+ */
+export const consoleSessions = pgTable(
+  "console_sessions",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    keyId: text("key_id")
+      .notNull()
+      .references(() => apiKeys.id, { onDelete: "cascade" }),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+    expiresAt: timestamptz("expires_at").notNull(),
+    revokedAt: timestamptz("revoked_at"),
+  },
+  (table) => [index("console_sessions_key_idx").on(table.keyId)],
+);
+
 export type JobControlRow = typeof jobControls.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
+export type ConsoleSessionRow = typeof consoleSessions.$inferSelect;
 export type WebhookOutboxRow = typeof webhookOutbox.$inferSelect;
 export type WebhookAttemptRow = typeof webhookAttempts.$inferSelect;
 export type CapabilityRuleRow = typeof capabilityRules.$inferSelect;

@@ -34,6 +34,7 @@ export const PERMISSIONS = [
   "keys:manage",
   "emergency",
   "metrics:read",
+  "audit:read",
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 

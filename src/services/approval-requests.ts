@@ -6,6 +6,7 @@ import {
   findByIdempotencyKey,
   insertRequest,
   type ListPosition,
+  listInbox,
   listRequests,
   loadRequest,
   type RequestFilter,
@@ -326,6 +327,42 @@ export async function searchRequests(
   const rows = await listRequests(ctx.db, { ...query, tenantId: scope.tenantId }, { ...query, after });
   const last = rows.at(-1);
   return { rows, nextCursor: last && rows.length === query.limit ? encodeCursor(last) : null };
+}
+
+export interface InboxQuery {
+  tenantId?: string | undefined;
+  skillId?: string | undefined;
+  /** One open status, or both (pending and escalated). */
+  status?: "pending" | "escalated" | undefined;
+}
+
+/**
+ * What an approver may decide now: open requests in the key's tenant scope at or below its level,
+ * never the ones it filed itself, soonest deadline first, with the count of each open status.
+ */
+export async function approverInbox(
+  ctx: ServiceContext,
+  principal: Principal,
+  query: InboxQuery,
+): Promise<{ rows: ApprovalRequestRow[]; counts: Record<"pending" | "escalated", number> }> {
+  if (!can(principal, "requests:decide")) {
+    throw new ApiError("forbidden", `The ${principal.role} role may not decide requests`);
+  }
+  const scope = readableTenant(principal, query.tenantId);
+  if (!scope.allowed) throw new ApiError("forbidden", scope.reason);
+  const found = await listInbox(
+    ctx.db,
+    {
+      tenantId: scope.tenantId,
+      skillId: query.skillId,
+      statuses: query.status ? [query.status] : ["pending", "escalated"],
+    },
+    principal.maxLevel,
+  );
+  const counts = { pending: 0, escalated: 0 };
+  for (const { status, count } of found.counts)
+    if (status === "pending" || status === "escalated") counts[status] = count;
+  return { rows: found.rows.filter((row) => !isSelfApproval(principal, row)), counts };
 }
 
 function encodeCursor(row: ApprovalRequestRow): string {

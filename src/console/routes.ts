@@ -1,0 +1,356 @@
+// The approver console at /console: server-rendered pages on the same services as the API, so the
+// same roles, tenant scope, levels and self-approval rule apply, and every action is recorded with the
+// signed-in key's identity.
+//
+// Sign-in exchanges a pasted API key for an opaque session cookie (HttpOnly, SameSite=Strict, Secure
+// outside localhost; the key never reaches a page script). Every POST must come from this origin
+// (Origin / Sec-Fetch-Site) and, once signed in, carry the session's CSRF token.
+import { type Context, Hono, type MiddlewareHandler } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import type { Principal } from "../domain/access.ts";
+import { can } from "../domain/access.ts";
+import { jsonInputProblem } from "../domain/limits.ts";
+import type { AppEnv } from "../env.ts";
+import { ApiError } from "../lib/errors.ts";
+import { spendRateLimit } from "../lib/rate-limit.ts";
+import { approverInbox, decideRequest, getRequest } from "../services/approval-requests.ts";
+import { searchAudit } from "../services/audit.ts";
+import {
+  CONSOLE_SESSION_TTL_MS,
+  csrfTokenFor,
+  resolveSession,
+  signIn,
+  signOut,
+} from "../services/console-sessions.ts";
+import { escalationStatus, setEscalationPaused } from "../services/escalation.ts";
+import { createKey, revokeKey, searchKeys } from "../services/keys.ts";
+import { requestDeliveries, setWebhooksPaused, webhookStatus } from "../services/webhooks.ts";
+import { CONSOLE_CSS, CONSOLE_JS } from "./assets.ts";
+import {
+  type AdminView,
+  adminPage,
+  inboxPage,
+  inboxRegion,
+  loginPage,
+  messagePage,
+  type PageContext,
+  requestPage,
+} from "./views.ts";
+
+export const SESSION_COOKIE = "policy_console";
+const REQUEST_PATH = /^apr_[0-9a-f]{16}$/;
+
+interface ConsoleVariables {
+  sessionToken: string;
+  page: PageContext;
+}
+type ConsoleEnv = { Bindings: AppEnv["Bindings"]; Variables: AppEnv["Variables"] & ConsoleVariables };
+type ConsoleContext = Context<ConsoleEnv>;
+
+/** Loopback hosts are served over plain http by npm run dev; everywhere else the cookie is Secure. */
+function isLocalhost(c: Context): boolean {
+  const host = new URL(c.req.url).hostname;
+  return host === "localhost" || host === "127.0.0.1" || host === "[::1]";
+}
+
+// Pages: nothing cached, nothing framed, scripts and styles from this origin only, forms post here.
+const securityHeaders: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
+  await next();
+  c.header(
+    "Content-Security-Policy",
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  );
+  c.header("Cache-Control", "no-store");
+  c.header("Referrer-Policy", "no-referrer");
+  c.header("X-Frame-Options", "DENY");
+};
+
+/** A POST from another site (a forged form) never reaches an action, signed in or not. */
+function isCrossSite(c: Context): boolean {
+  const site = c.req.header("Sec-Fetch-Site");
+  if (site && site !== "same-origin" && site !== "none") return true;
+  const origin = c.req.header("Origin");
+  return origin !== undefined && origin !== new URL(c.req.url).origin;
+}
+
+function refuse(c: ConsoleContext, status: 400 | 401 | 403 | 404 | 409 | 429, title: string, text: string) {
+  c.status(status);
+  return c.html(messagePage(title, text, c.var.page ?? {}));
+}
+
+/** The posted form as strings; NUL, lone surrogates and the like are refused as on the API. */
+async function formOf(c: ConsoleContext): Promise<Record<string, string>> {
+  const body = await c.req.parseBody();
+  const form: Record<string, string> = {};
+  for (const [name, value] of Object.entries(body)) if (typeof value === "string") form[name] = value;
+  const problem = jsonInputProblem(form);
+  if (problem) throw new ApiError("validation_failed", `${problem.path}: ${problem.message}`);
+  return form;
+}
+
+/** Signed-in pages: the session's principal (same key rules as the API), its rate limit, its CSRF token. */
+const requireSession: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
+  const token = getCookie(c, SESSION_COOKIE) ?? "";
+  const principal = token ? await resolveSession(c.var.services, token) : undefined;
+  if (!principal) {
+    if (c.req.method === "GET" && !c.req.path.endsWith("/inbox")) return c.redirect("/console/login", 303);
+    return refuse(c, 401, "Signed out", "Your session has ended: sign in again.");
+  }
+  c.set("principal", principal);
+  c.set("sessionToken", token);
+  c.set("page", { principal, csrf: await csrfTokenFor(token) });
+  await spendRateLimit(c, principal.role, principal);
+  if (c.req.method === "POST") {
+    const form = await formOf(c);
+    if (form._csrf !== c.var.page.csrf) {
+      c.var.log.warn("console_csrf_refused", { key_id: principal.keyId, path: c.req.path });
+      return refuse(
+        c,
+        403,
+        "Refused",
+        "This form is out of date or did not come from the console: reload and try again.",
+      );
+    }
+  }
+  await next();
+};
+
+const requireAdmin: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
+  if (!can(c.var.principal, "keys:manage")) {
+    return refuse(c, 403, "Admins only", "The admin pages need an admin key.");
+  }
+  await next();
+};
+
+function inboxFilters(c: ConsoleContext) {
+  const text = (name: string) => c.req.query(name)?.trim() || undefined;
+  const status = text("status");
+  return {
+    tenant: text("tenant"),
+    skill: text("skill"),
+    status: status === "pending" || status === "escalated" ? status : undefined,
+  } as const;
+}
+
+async function renderInboxRegion(c: ConsoleContext) {
+  const filters = inboxFilters(c);
+  const inbox = await approverInbox(c.var.services, c.var.principal, {
+    tenantId: filters.tenant,
+    skillId: filters.skill,
+    status: filters.status,
+  });
+  return { filters, region: inboxRegion(inbox.rows, inbox.counts, new Date()) };
+}
+
+async function renderRequest(
+  c: ConsoleContext,
+  id: string,
+  notice?: { kind: "error" | "notice"; text: string },
+  status: 200 | 400 | 403 | 409 = 200,
+) {
+  const row = await getRequest(c.var.services, c.var.principal, id);
+  const deliveries = await requestDeliveries(c.var.services, c.var.principal, id);
+  c.status(status);
+  return c.html(requestPage(c.var.page, row, deliveries, notice));
+}
+
+async function renderAdmin(c: ConsoleContext, extra: Partial<AdminView> = {}, status: 200 | 400 | 403 = 200) {
+  const ctx = c.var.services;
+  const auditFilter = {
+    actor: c.req.query("actor")?.trim() || undefined,
+    action: c.req.query("action")?.trim() || undefined,
+    target: c.req.query("target")?.trim() || undefined,
+  };
+  const [escalation, deliveries, keys, audit] = await Promise.all([
+    escalationStatus(ctx),
+    webhookStatus(ctx),
+    searchKeys(ctx, { includeRevoked: true }, { limit: 200, offset: 0 }),
+    searchAudit(ctx, c.var.principal, {
+      actor: auditFilter.actor,
+      actionPrefix: auditFilter.action,
+      targetId: auditFilter.target,
+    }),
+  ]);
+  c.status(status);
+  return c.html(
+    adminPage(c.var.page, {
+      escalationPaused: escalation.paused,
+      deliveriesPaused: deliveries.paused,
+      keys,
+      audit,
+      auditFilter,
+      ...extra,
+    }),
+  );
+}
+
+/** A refusal from a service, shown on the page it came from rather than as an error page. */
+function asNotice(error: unknown): { kind: "error"; text: string } {
+  if (error instanceof ApiError && error.status < 500) return { kind: "error", text: error.message };
+  throw error;
+}
+
+export const consoleRoutes = new Hono<ConsoleEnv>();
+
+consoleRoutes.use("/console/*", securityHeaders);
+consoleRoutes.use("/console", securityHeaders);
+
+consoleRoutes.get("/console/assets/console.css", (c) => {
+  c.header("Content-Type", "text/css; charset=utf-8");
+  return c.body(CONSOLE_CSS);
+});
+consoleRoutes.get("/console/assets/console.js", (c) => {
+  c.header("Content-Type", "text/javascript; charset=utf-8");
+  return c.body(CONSOLE_JS);
+});
+
+// Every POST, signed in or not: same origin only.
+consoleRoutes.on("POST", ["/console", "/console/*"], async (c, next) => {
+  if (isCrossSite(c)) {
+    c.var.log.warn("console_cross_site_refused", { path: c.req.path, origin: c.req.header("Origin") });
+    return refuse(c, 403, "Refused", "Cross-site form posts are refused.");
+  }
+  await next();
+});
+
+consoleRoutes.get("/console/login", async (c) => {
+  const token = getCookie(c, SESSION_COOKIE);
+  if (token && (await resolveSession(c.var.services, token))) return c.redirect("/console", 303);
+  return c.html(
+    loginPage(undefined, c.req.query("signed_out") !== undefined ? "You are signed out." : undefined),
+  );
+});
+
+consoleRoutes.post("/console/login", async (c) => {
+  const form = await formOf(c);
+  const outcome = await signIn(c.var.services, form.api_key ?? "");
+  if ("refused" in outcome) {
+    c.status(401);
+    return c.html(loginPage(outcome.refused));
+  }
+  setCookie(c, SESSION_COOKIE, outcome.session.token, {
+    path: "/console",
+    httpOnly: true,
+    secure: !isLocalhost(c),
+    sameSite: "Strict",
+    maxAge: Math.floor(CONSOLE_SESSION_TTL_MS / 1000),
+  });
+  return c.redirect("/console", 303);
+});
+
+consoleRoutes.post("/console/logout", requireSession, async (c) => {
+  await signOut(c.var.services, c.var.sessionToken);
+  deleteCookie(c, SESSION_COOKIE, { path: "/console", secure: !isLocalhost(c) });
+  return c.redirect("/console/login?signed_out", 303);
+});
+
+consoleRoutes.get("/console", requireSession, async (c) => {
+  const { filters, region } = await renderInboxRegion(c);
+  const query = new URL(c.req.url).search;
+  return c.html(inboxPage(c.var.page, filters, region, `/console/inbox${query}`));
+});
+
+// The inbox's self-refreshing part (console.js polls it).
+consoleRoutes.get("/console/inbox", requireSession, async (c) => c.html((await renderInboxRegion(c)).region));
+
+consoleRoutes.get("/console/requests/:id", requireSession, async (c) => {
+  const id = c.req.param("id");
+  if (!REQUEST_PATH.test(id)) return refuse(c, 404, "Not found", "No such request.");
+  try {
+    return await renderRequest(c, id);
+  } catch (error) {
+    if (error instanceof ApiError && (error.code === "not_found" || error.code === "forbidden")) {
+      return refuse(c, 404, "Not found", "No such request, or not one this key may see.");
+    }
+    throw error;
+  }
+});
+
+consoleRoutes.post("/console/requests/:id/decide", requireSession, async (c) => {
+  const id = c.req.param("id");
+  if (!REQUEST_PATH.test(id)) return refuse(c, 404, "Not found", "No such request.");
+  const form = await formOf(c);
+  const decision = form.decision;
+  const notes = form.notes?.trim() || null;
+  if (decision !== "approve" && decision !== "reject") {
+    return renderRequest(c, id, { kind: "error", text: "Choose Approve or Reject." }, 400);
+  }
+  if (decision === "reject" && !notes) {
+    return renderRequest(c, id, { kind: "error", text: "Give a reason to reject." }, 400);
+  }
+  try {
+    const row = await decideRequest(c.var.services, c.var.principal, id, decision, { notes });
+    const text =
+      row.status === "pending" || row.status === "escalated"
+        ? `Your ${decision === "approve" ? "approval" : "rejection"} is recorded; the request is still ${row.status}.`
+        : `Done: the request is ${row.status}.`;
+    return renderRequest(c, id, { kind: "notice", text });
+  } catch (error) {
+    if (error instanceof ApiError && error.code === "conflict") {
+      // A lost race: someone else decided first (or it expired). Show what happened instead.
+      return renderRequest(c, id, { kind: "error", text: `Not recorded: ${error.message}.` }, 409);
+    }
+    if (error instanceof ApiError && error.code === "forbidden") {
+      return renderRequest(c, id, asNotice(error), 403);
+    }
+    throw error;
+  }
+});
+
+consoleRoutes.get("/console/admin", requireSession, requireAdmin, (c) => renderAdmin(c));
+
+consoleRoutes.post("/console/admin/switches", requireSession, requireAdmin, async (c) => {
+  const form = await formOf(c);
+  const paused = form.paused === "true";
+  const reason = form.reason?.trim() ?? "";
+  if (!can(c.var.principal, "emergency")) return refuse(c, 403, "Refused", "This key may not flip switches.");
+  if (!reason) return renderAdmin(c, { notice: { kind: "error", text: "Give a reason." } }, 400);
+  const set = form.job === "deliveries" ? setWebhooksPaused : setEscalationPaused;
+  await set(c.var.services, c.var.principal, paused, reason);
+  return renderAdmin(c, {
+    notice: {
+      kind: "notice",
+      text: `${form.job === "deliveries" ? "Deliveries" : "Escalation"} ${paused ? "paused" : "resumed"}.`,
+    },
+  });
+});
+
+consoleRoutes.post("/console/admin/keys", requireSession, requireAdmin, async (c) => {
+  await spendRateLimit(c, "key_management", c.var.principal);
+  const form = await formOf(c);
+  const role = form.role;
+  if (role !== "agent" && role !== "approver" && role !== "admin") {
+    return renderAdmin(c, { notice: { kind: "error", text: "Choose a role." } }, 400);
+  }
+  const level = form.max_level?.trim();
+  try {
+    const created = await createKey(c.var.services, c.var.principal, {
+      principalId: form.principal_id?.trim() ?? "",
+      role,
+      maxLevel: level ? Number(level) : undefined,
+      tenantId: form.tenant_id?.trim() || null,
+      agentIds: null,
+      name: form.name?.trim() || null,
+    });
+    return renderAdmin(c, { createdKey: { keyId: created.key_id, secret: created.api_key } });
+  } catch (error) {
+    return renderAdmin(c, { notice: asNotice(error) }, 400);
+  }
+});
+
+consoleRoutes.post("/console/admin/keys/:id/revoke", requireSession, requireAdmin, async (c) => {
+  await spendRateLimit(c, "key_management", c.var.principal);
+  try {
+    await revokeKey(c.var.services, c.var.principal, c.req.param("id"));
+    return renderAdmin(c, { notice: { kind: "notice", text: `Key ${c.req.param("id")} revoked.` } });
+  } catch (error) {
+    return renderAdmin(c, { notice: asNotice(error) }, 400);
+  }
+});
+
+/** For the app's error handler: errors under /console are pages, not JSON envelopes. */
+export function consoleErrorPage(c: Context<AppEnv>, error: ApiError, principal?: Principal) {
+  c.status(error.status);
+  if (error.headers["Retry-After"]) c.header("Retry-After", error.headers["Retry-After"]);
+  return c.html(messagePage(error.status === 503 ? "Unavailable" : "Refused", error.message, { principal }));
+}

@@ -1,0 +1,351 @@
+// The approver console's pages, rendered on the server with Hono's `html` template: every
+// interpolated value is HTML-escaped (a payload holding <script> is shown as text), and only the
+// fragments built here with `html` are inserted as markup. No page loads anything from elsewhere:
+// the stylesheet and the one small script are served by the worker (assets.ts).
+import { html } from "hono/html";
+import type { HtmlEscapedString } from "hono/utils/html";
+import type { KeySummary } from "../db/api-keys.ts";
+import type { AuditEventRow } from "../db/audit.ts";
+import type { ApprovalRequestRow } from "../db/schema.ts";
+import type { Principal } from "../domain/access.ts";
+import { isOpen } from "../domain/approvals.ts";
+import { levelName } from "../domain/vocabulary.ts";
+import type { DeliveryView } from "../services/webhooks.ts";
+
+type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
+
+export interface PageContext {
+  principal?: Principal | undefined;
+  /** The session's CSRF token, carried by every state-changing form. */
+  csrf?: string | undefined;
+}
+
+const level = (value: number) => `${value} ${levelName(value) ?? ""}`.trim();
+
+export function layout(title: string, page: PageContext, body: Html): Html {
+  const who = page.principal;
+  return html`<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8" />
+    <meta name="viewport" content="width=device-width, initial-scale=1" />
+    <title>${title} · Policy API console</title>
+    <link rel="stylesheet" href="/console/assets/console.css" />
+    <script src="/console/assets/console.js" defer></script>
+  </head>
+  <body>
+    <a class="skip" href="#main">Skip to content</a>
+    <header class="bar">
+      <a class="brand" href="/console">Policy API console</a>
+      ${
+        who
+          ? html`<nav aria-label="Console">
+              <a href="/console">Inbox</a>
+              ${who.role === "admin" ? html`<a href="/console/admin">Admin</a>` : ""}
+            </nav>
+            <form method="post" action="/console/logout" class="signout">
+              <input type="hidden" name="_csrf" value="${page.csrf ?? ""}" />
+              <span class="who">${who.principalId} (${who.role}, level ${level(who.maxLevel)}${
+                who.tenantId ? html`, tenant ${who.tenantId}` : ""
+              })</span>
+              <button type="submit">Sign out</button>
+            </form>`
+          : ""
+      }
+    </header>
+    <main id="main">${body}</main>
+  </body>
+</html>`;
+}
+
+export function loginPage(error?: string, status?: string): Html {
+  return layout(
+    "Sign in",
+    {},
+    html`<h1>Sign in</h1>
+      ${status ? html`<p class="notice" role="status">${status}</p>` : ""}
+      ${error ? html`<p class="error" role="alert">${error}</p>` : ""}
+      <form method="post" action="/console/login" class="stack">
+        <label for="api_key">API key (approver or admin)</label>
+        <input id="api_key" name="api_key" type="password" autocomplete="off" required spellcheck="false" />
+        <p class="hint">The key is checked once and never stored in the browser: you get a session cookie instead.</p>
+        <button type="submit">Sign in</button>
+      </form>`,
+  );
+}
+
+export function messagePage(title: string, text: string, page: PageContext = {}): Html {
+  return layout(
+    title,
+    page,
+    html`<h1>${title}</h1>
+      <p role="alert">${text}</p>
+      <p><a href="/console">Back to the inbox</a></p>`,
+  );
+}
+
+function timeLeft(expiresAt: Date, now: Date): string {
+  const seconds = Math.round((expiresAt.getTime() - now.getTime()) / 1000);
+  if (seconds <= 0) return "overdue";
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  return `${Math.round(seconds / 3600)} h`;
+}
+
+export interface InboxFilters {
+  tenant?: string | undefined;
+  skill?: string | undefined;
+  status?: string | undefined;
+}
+
+/** The part of the inbox the page refreshes by itself. */
+export function inboxRegion(
+  rows: ApprovalRequestRow[],
+  counts: { pending: number; escalated: number },
+  now: Date,
+): Html {
+  return html`<p class="counts" id="inbox-counts">
+      <span>${counts.pending} pending</span> · <span>${counts.escalated} escalated</span> ·
+      <span>${rows.length} you may decide</span>
+    </p>
+    ${
+      rows.length === 0
+        ? html`<p class="empty">Nothing waits for you.</p>`
+        : html`<div class="scroll"><table>
+          <caption class="visually-hidden">Requests you may decide, soonest deadline first</caption>
+          <thead>
+            <tr><th scope="col">Request</th><th scope="col">Status</th><th scope="col">Tenant</th><th scope="col">Skill</th><th scope="col">Agent</th><th scope="col">Level</th><th scope="col">Time left</th></tr>
+          </thead>
+          <tbody>
+            ${rows.map(
+              (row) => html`<tr data-request-id="${row.id}">
+                <td><a href="/console/requests/${row.id}">${row.id}</a></td>
+                <td><span class="status status-${row.status}">${row.status}</span></td>
+                <td>${row.tenantId}</td>
+                <td>${row.skillId}</td>
+                <td>${row.agentId ?? row.requestedBy}</td>
+                <td>${level(row.requiredLevel)}</td>
+                <td><time datetime="${row.expiresAt.toISOString()}">${timeLeft(row.expiresAt, now)}</time></td>
+              </tr>`,
+            )}
+          </tbody>
+        </table></div>`
+    }`;
+}
+
+export function inboxPage(page: PageContext, filters: InboxFilters, region: Html, refreshUrl: string): Html {
+  return layout(
+    "Inbox",
+    page,
+    html`<h1>Inbox</h1>
+      <form method="get" action="/console" class="filters" aria-label="Filter the inbox">
+        <label>Tenant <input name="tenant" value="${filters.tenant ?? ""}" /></label>
+        <label>Skill <input name="skill" value="${filters.skill ?? ""}" /></label>
+        <label
+          >Status
+          <select name="status">
+            <option value="" ${filters.status ? "" : "selected"}>pending and escalated</option>
+            <option value="pending" ${filters.status === "pending" ? "selected" : ""}>pending</option>
+            <option value="escalated" ${filters.status === "escalated" ? "selected" : ""}>escalated</option>
+          </select></label
+        >
+        <button type="submit">Filter</button>
+      </form>
+      <section id="inbox" aria-live="polite" data-refresh="${refreshUrl}">${region}</section>`,
+  );
+}
+
+const pretty = (value: unknown) => JSON.stringify(value, null, 2);
+
+function deliveriesSection(deliveries: DeliveryView[]): Html {
+  if (deliveries.length === 0) return html`<p>No webhook deliveries.</p>`;
+  return html`<ul class="deliveries">
+    ${deliveries.map(
+      (delivery) => html`<li>
+        <strong>${delivery.event}</strong>: ${delivery.status}, ${delivery.attempts} attempt(s)
+        ${delivery.last_error ? html`(${delivery.last_error})` : ""}
+        ${
+          delivery.attempt_log.length
+            ? html`<ol>
+              ${delivery.attempt_log.map(
+                (attempt) =>
+                  html`<li>${attempt.at}: ${attempt.outcome}${
+                    attempt.status_code !== null ? html` (HTTP ${attempt.status_code})` : ""
+                  }${attempt.error ? html`, ${attempt.error}` : ""}, ${attempt.duration_ms} ms</li>`,
+              )}
+            </ol>`
+            : ""
+        }
+      </li>`,
+    )}
+  </ul>`;
+}
+
+export function requestPage(
+  page: PageContext,
+  row: ApprovalRequestRow,
+  deliveries: DeliveryView[],
+  notice?: { kind: "error" | "notice"; text: string },
+): Html {
+  const open = isOpen(row.status);
+  const approvals = row.approvalsJson;
+  const decisive = approvals.filter((entry) => entry.action === "approve").length;
+  return layout(
+    row.id,
+    page,
+    html`<p><a href="/console">← Inbox</a></p>
+      <h1>Request <code>${row.id}</code></h1>
+      ${
+        notice
+          ? html`<p class="${notice.kind}" role="${notice.kind === "error" ? "alert" : "status"}">${notice.text}</p>`
+          : ""
+      }
+      <p class="outcome">Status: <span class="status status-${row.status}" id="request-status">${row.status}</span>
+        ${row.resolvedAt ? html` since <time datetime="${row.resolvedAt.toISOString()}">${row.resolvedAt.toISOString()}</time>` : ""}
+      </p>
+      <dl class="facts">
+        <dt>Asked by</dt><dd>${row.requestedBy}${row.agentId ? html` for agent ${row.agentId}` : ""}</dd>
+        <dt>Tenant</dt><dd>${row.tenantId}</dd>
+        <dt>Skill</dt><dd>${row.skillId} (${row.policyType})</dd>
+        <dt>Justification</dt><dd>${row.justification ?? "none given"}</dd>
+        <dt>Required level</dt><dd>${level(row.requiredLevel)}</dd>
+        <dt>Approvals</dt><dd>${decisive} of ${row.requiredApprovals} needed</dd>
+        <dt>Deadline</dt><dd><time datetime="${row.expiresAt.toISOString()}">${row.expiresAt.toISOString()}</time></dd>
+      </dl>
+      <h2>What it wants to do</h2>
+      <pre class="payload" id="payload">${pretty(row.payload)}</pre>
+      <h2>Why it needs approval</h2>
+      <pre class="policy">${pretty(row.policySnapshot)}</pre>
+      <h2>Approvers so far</h2>
+      ${
+        approvals.length
+          ? html`<ul>
+            ${approvals.map(
+              (entry) =>
+                html`<li>${entry.approver_id} (level ${level(entry.level)}): ${entry.action}${
+                  entry.notes ? html`: “${entry.notes}”` : ""
+                } at ${entry.timestamp}</li>`,
+            )}
+          </ul>`
+          : html`<p>Nobody yet.</p>`
+      }
+      ${
+        open
+          ? html`<h2>Decide</h2>
+            <form method="post" action="/console/requests/${row.id}/decide" class="stack decide">
+              <input type="hidden" name="_csrf" value="${page.csrf ?? ""}" />
+              <label for="notes">Notes (a reason is required to reject)</label>
+              <textarea id="notes" name="notes" rows="3" maxlength="2000"></textarea>
+              <div class="actions">
+                <button type="submit" name="decision" value="approve">Approve</button>
+                <button type="submit" name="decision" value="reject" class="danger">Reject</button>
+              </div>
+            </form>`
+          : html`<p class="outcome-final">This request is ${row.status}: nothing is left to decide.</p>`
+      }
+      <h2>History</h2>
+      <ol class="timeline">
+        ${row.statusHistoryJson.map(
+          (entry) =>
+            html`<li><time datetime="${entry.timestamp}">${entry.timestamp}</time>: ${entry.from_status ?? "new"} → ${entry.to_status} by ${entry.actor}${
+              entry.reason ? html` (${entry.reason})` : ""
+            }</li>`,
+        )}
+      </ol>
+      <h2>Webhook deliveries</h2>
+      ${deliveriesSection(deliveries)}`,
+  );
+}
+
+export interface AdminView {
+  escalationPaused: boolean;
+  deliveriesPaused: boolean;
+  keys: KeySummary[];
+  audit: AuditEventRow[];
+  auditFilter: { actor?: string | undefined; action?: string | undefined; target?: string | undefined };
+  /** A key just created: its secret, shown this once. */
+  createdKey?: { keyId: string; secret: string } | undefined;
+  notice?: { kind: "error" | "notice"; text: string } | undefined;
+}
+
+export function adminPage(page: PageContext, view: AdminView): Html {
+  const csrf = html`<input type="hidden" name="_csrf" value="${page.csrf ?? ""}" />`;
+  const switchForm = (job: "escalation" | "deliveries", paused: boolean, label: string) =>
+    html`<form method="post" action="/console/admin/switches" class="inline">
+      ${csrf}<input type="hidden" name="job" value="${job}" />
+      <input type="hidden" name="paused" value="${paused ? "false" : "true"}" />
+      <label>Reason <input name="reason" required maxlength="500" /></label>
+      <button type="submit">${paused ? `Resume ${label}` : `Pause ${label}`}</button>
+    </form>`;
+  return layout(
+    "Admin",
+    page,
+    html`<h1>Admin</h1>
+      ${
+        view.notice
+          ? html`<p class="${view.notice.kind}" role="${view.notice.kind === "error" ? "alert" : "status"}">${view.notice.text}</p>`
+          : ""
+      }
+      <h2>Switches</h2>
+      <p>Escalation job: <strong id="escalation-state">${view.escalationPaused ? "paused" : "running"}</strong></p>
+      ${switchForm("escalation", view.escalationPaused, "escalation")}
+      <p>Webhook deliveries: <strong id="deliveries-state">${view.deliveriesPaused ? "paused" : "running"}</strong></p>
+      ${switchForm("deliveries", view.deliveriesPaused, "deliveries")}
+      <h2>API keys</h2>
+      ${
+        view.createdKey
+          ? html`<div class="secret" role="status">
+            <p>Key <code>${view.createdKey.keyId}</code> created. Copy it now: it is shown this once.</p>
+            <pre id="new-key">${view.createdKey.secret}</pre>
+          </div>`
+          : ""
+      }
+      <form method="post" action="/console/admin/keys" class="stack">
+        ${csrf}
+        <label for="principal_id">Principal</label><input id="principal_id" name="principal_id" required />
+        <label for="role">Role</label>
+        <select id="role" name="role"><option>approver</option><option>agent</option><option>admin</option></select>
+        <label for="max_level">Level (1 to 5, blank for the role's default)</label><input id="max_level" name="max_level" inputmode="numeric" />
+        <label for="tenant_id">Tenant (blank for every tenant)</label><input id="tenant_id" name="tenant_id" />
+        <label for="key_name">Name</label><input id="key_name" name="name" />
+        <button type="submit">Create key</button>
+      </form>
+      <div class="scroll"><table>
+        <caption class="visually-hidden">API keys</caption>
+        <thead><tr><th scope="col">Key</th><th scope="col">Principal</th><th scope="col">Role</th><th scope="col">Level</th><th scope="col">Tenant</th><th scope="col">State</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+        <tbody>
+          ${view.keys.map(
+            (key) => html`<tr>
+              <td><code>${key.key_id}</code></td><td>${key.principal_id}</td><td>${key.role}</td>
+              <td>${key.max_level}</td><td>${key.tenant_id ?? "all"}</td>
+              <td>${key.revoked_at ? `revoked ${key.revoked_at}` : "active"}</td>
+              <td>${
+                key.revoked_at
+                  ? ""
+                  : html`<form method="post" action="/console/admin/keys/${key.key_id}/revoke">${csrf}<button type="submit" class="danger" aria-label="Revoke key ${key.key_id}">Revoke</button></form>`
+              }</td>
+            </tr>`,
+          )}
+        </tbody>
+      </table></div>
+      <h2>Audit trail</h2>
+      <form method="get" action="/console/admin" class="filters" aria-label="Search the audit trail">
+        <label>Actor <input name="actor" value="${view.auditFilter.actor ?? ""}" /></label>
+        <label>Action starts with <input name="action" value="${view.auditFilter.action ?? ""}" /></label>
+        <label>Target id <input name="target" value="${view.auditFilter.target ?? ""}" /></label>
+        <button type="submit">Search</button>
+      </form>
+      <div class="scroll"><table>
+        <caption class="visually-hidden">Audit events, newest first</caption>
+        <thead><tr><th scope="col">When</th><th scope="col">Actor</th><th scope="col">Action</th><th scope="col">Target</th></tr></thead>
+        <tbody>
+          ${view.audit.map(
+            (event) => html`<tr>
+              <td><time datetime="${event.createdAt.toISOString()}">${event.createdAt.toISOString()}</time></td>
+              <td>${event.actor}</td><td>${event.action}</td><td>${event.targetType} ${event.targetId}</td>
+            </tr>`,
+          )}
+        </tbody>
+      </table></div>`,
+  );
+}
