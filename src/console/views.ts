@@ -157,6 +157,14 @@ export function inboxPage(page: PageContext, filters: InboxFilters, region: Html
 
 const pretty = (value: unknown) => JSON.stringify(value, null, 2);
 
+/** The policy's own explanation (the reasons eval gave), when the snapshot carries it. */
+function reasonsOf(snapshot: Record<string, unknown>): string[] {
+  const reasons = snapshot.reasons;
+  return Array.isArray(reasons)
+    ? reasons.filter((reason): reason is string => typeof reason === "string")
+    : [];
+}
+
 function deliveriesSection(deliveries: DeliveryView[]): Html {
   if (deliveries.length === 0) return html`<p>No webhook deliveries.</p>`;
   return html`<ul class="deliveries">
@@ -215,7 +223,11 @@ export function requestPage(
       <h2>What it wants to do</h2>
       <pre class="payload" id="payload">${pretty(row.payload)}</pre>
       <h2>Why it needs approval</h2>
-      <pre class="policy">${pretty(row.policySnapshot)}</pre>
+      ${reasonsOf(row.policySnapshot).length ? html`<ul class="reasons">${reasonsOf(row.policySnapshot).map((reason) => html`<li>${reason}</li>`)}</ul>` : ""}
+      <details>
+        <summary>Every policy check, as recorded when it was filed</summary>
+        <pre class="policy">${pretty(row.policySnapshot)}</pre>
+      </details>
       <h2>Approvers so far</h2>
       ${
         approvals.length
