@@ -96,6 +96,7 @@ try {
   });
   const api = `http://${LOCAL.host}:${LOCAL.apiPort}`;
   say(`API: ${api}  (docs: /docs, health: /health)`);
+  say(`Approver console: ${api}/console  (sign in with the approver or admin key below)`);
   if (devKeys) {
     say("local API keys (kept in .data/dev-keys.json):");
     for (const line of describeDevKeys(devKeys)) say(line);
