@@ -4,7 +4,6 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { consoleErrorPage, consoleRoutes } from "./console/routes.ts";
-import { isDatabaseUnavailable } from "./db/errors.ts";
 import type { Principal } from "./domain/access.ts";
 import { newHttpRequestId } from "./domain/ids.ts";
 import { jsonInputProblem } from "./domain/limits.ts";
@@ -23,11 +22,13 @@ import { decisionRoutes } from "./routes/decisions.ts";
 import { docsRoutes } from "./routes/docs.ts";
 import { evalRoutes } from "./routes/eval.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { mcpRoutes } from "./routes/mcp.ts";
 import { metricsAuth, metricsRoutes } from "./routes/metrics.ts";
 import { requestRoutes } from "./routes/requests.ts";
 import { usageRoutes } from "./routes/usage.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
 import { createServiceContext } from "./services/context.ts";
+import { asApiError } from "./services/errors.ts";
 
 /** Largest request body accepted; agents send a skill payload, not files. */
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -156,6 +157,7 @@ export function createApp() {
   // Per key, by role (lib/rate-limit.ts); key management adds its own strict limit per route.
   app.use("/api/*", rateLimitByRole());
   app.use("/metrics", rateLimitByRole());
+  app.use("/mcp", authenticate(), rateLimitByRole());
   // After authentication (a stranger still gets 401, not a look at the body), before any route: JSON
   // input the database cannot store (NUL, lone surrogates) or that nests past MAX_JSON_DEPTH is a 400
   // naming the field, so no service, hash or statement ever sees it.
@@ -174,6 +176,7 @@ export function createApp() {
   app.route("/", adminEmergencyRoutes);
   app.route("/", webhookRoutes);
   app.route("/", metricsRoutes);
+  app.route("/", mcpRoutes);
   // The approver console: HTML pages with their own session sign-in (src/console/routes.ts).
   app.route("/", consoleRoutes as unknown as typeof app);
 
@@ -271,10 +274,5 @@ function toApiError(error: Error, c: Context<AppEnv>): ApiError {
     }
     return new ApiError(HTTP_STATUS_CODES[error.status] ?? "bad_request", error.message || "Bad request");
   }
-  if (isDatabaseUnavailable(error)) {
-    c.var.log?.error("database_unavailable", { error });
-    return new ApiError("database_unavailable", "The database is unavailable; retry shortly");
-  }
-  c.var.log?.error("unhandled_error", { error });
-  return new ApiError("internal_error", "Internal error; quote the request_id when reporting it");
+  return asApiError(error, c.var.log);
 }

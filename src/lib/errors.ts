@@ -9,6 +9,7 @@ export const ERROR_STATUS = {
   forbidden: 403,
   policy_denied: 403,
   not_found: 404,
+  method_not_allowed: 405,
   conflict: 409,
   policy_version_mismatch: 409,
   payload_too_large: 413,

@@ -10,10 +10,10 @@ import {
 } from "../domain/vocabulary.ts";
 import { protectedRoute } from "../lib/auth.ts";
 import { createRouter, jsonResponse } from "../lib/openapi.ts";
-import { evaluateCall } from "../services/evaluation.ts";
+import { type EvaluateCommand, type EvaluatedCall, evaluateCall } from "../services/evaluation.ts";
 import { Identifier, PolicyOverrides, PolicyType, toPolicyOverrides } from "./policy-schemas.ts";
 
-const EvalBody = z
+export const EvalBody = z
   .object({
     skill_id: Identifier.openapi({ example: "email.send" }),
     tenant_id: Identifier.openapi({ example: "acme" }),
@@ -85,37 +85,40 @@ const route = protectedRoute(
   { 409: "policy_version is not the current policy-set version (code policy_version_mismatch)" },
 );
 
+/** The service's command for an eval body (the REST route and the MCP evaluate_action tool). */
+export function toEvaluateCommand(body: z.infer<typeof EvalBody>): EvaluateCommand {
+  return {
+    skillId: body.skill_id,
+    tenantId: body.tenant_id,
+    agentId: body.agent_id ?? null,
+    policyType: body.policy_type,
+    payload: body.payload,
+    simulateCost: body.simulate_cost,
+    expectedVersion: body.policy_version,
+    overrides: body.policy_overrides ? toPolicyOverrides(body.policy_overrides) : undefined,
+  };
+}
+
+/** The answer to an evaluation, as the REST route and the MCP evaluate_action tool give it. */
+export function toEvalAnswer(result: EvaluatedCall): z.infer<typeof EvalResponse> {
+  const { input, evaluation, policyVersion, decisionId, timestamp, overridesUsed } = result;
+  return {
+    decision: evaluation.decision,
+    reasons: evaluation.reasons,
+    simulated_cost_cents: evaluation.simulatedCostCents,
+    policy_version: policyVersion,
+    approval_level_required: evaluation.approvalLevelRequired,
+    approval_level_name: levelName(evaluation.approvalLevelRequired) ?? "owner_override",
+    violations: evaluation.violations,
+    timestamp: timestamp.toISOString(),
+    decision_id: decisionId,
+    policy_type: input.policyType,
+    overrides_used: overridesUsed,
+    explanation: { tokens: evaluation.tokens, checks: evaluation.checks },
+  };
+}
+
 export const evalRoutes = createRouter().openapi(route, async (c) => {
-  const body = c.req.valid("json");
-  const { input, evaluation, policyVersion, decisionId, timestamp, overridesUsed } = await evaluateCall(
-    c.var.services,
-    c.var.principal,
-    {
-      skillId: body.skill_id,
-      tenantId: body.tenant_id,
-      agentId: body.agent_id ?? null,
-      policyType: body.policy_type,
-      payload: body.payload,
-      simulateCost: body.simulate_cost,
-      expectedVersion: body.policy_version,
-      overrides: body.policy_overrides ? toPolicyOverrides(body.policy_overrides) : undefined,
-    },
-  );
-  return c.json(
-    {
-      decision: evaluation.decision,
-      reasons: evaluation.reasons,
-      simulated_cost_cents: evaluation.simulatedCostCents,
-      policy_version: policyVersion,
-      approval_level_required: evaluation.approvalLevelRequired,
-      approval_level_name: levelName(evaluation.approvalLevelRequired) ?? "owner_override",
-      violations: evaluation.violations,
-      timestamp: timestamp.toISOString(),
-      decision_id: decisionId,
-      policy_type: input.policyType,
-      overrides_used: overridesUsed,
-      explanation: { tokens: evaluation.tokens, checks: evaluation.checks },
-    },
-    200,
-  );
+  const result = await evaluateCall(c.var.services, c.var.principal, toEvaluateCommand(c.req.valid("json")));
+  return c.json(toEvalAnswer(result), 200);
 });

@@ -18,7 +18,7 @@ const MIN_EXPIRY_SECONDS = 30;
 const MAX_EXPIRY_SECONDS = 7 * 24 * 3600;
 const MIN_WEBHOOK_SECRET_LENGTH = 16;
 
-const RequestIdParam = z.object({
+export const RequestIdParam = z.object({
   request_id: z
     .string()
     .regex(/^apr_[0-9a-f]{16}$/, "a request id is apr_ + 16 hex characters")
@@ -27,7 +27,7 @@ const RequestIdParam = z.object({
 
 // The M5 model field for field: everything but policy_type, skill_id, tenant_id and requested_by may
 // be omitted, with the M5 defaults. Where this service is stricter, the message says what to send.
-const CreateBody = z
+export const CreateBody = z
   .object({
     policy_type: PolicyType,
     skill_id: Identifier,
@@ -64,6 +64,13 @@ const CreateBody = z
   .strict()
   .openapi("CreateApprovalRequest");
 
+/** Makes a create safe to retry: printable ASCII, no spaces (the REST header and the MCP tool field). */
+export const IdempotencyKey = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[\x21-\x7e]+$/, "printable ASCII characters, no spaces, at most 200");
+
 const CreatedSchema = z
   .object({
     request_id: z.string(),
@@ -93,7 +100,7 @@ const Approver = z.object({
   timestamp: z.string(),
 });
 
-const RequestSchema = z
+export const RequestSchema = z
   .object({
     request_id: z.string(),
     correlation_id: z.string(),
@@ -138,7 +145,7 @@ const DecisionBody = z
   .strict()
   .openapi("ApprovalDecision");
 
-const CancelBody = z
+export const CancelBody = z
   .object({ reason: z.string().max(500).nullable().optional() })
   .strict()
   .openapi("CancelApprovalRequest");
@@ -175,7 +182,7 @@ const ListQuery = z.object({
     .openapi({ description: "From the Link header's rel=next, for deep paging" }),
 });
 
-const GetQuery = z.object({
+export const GetQuery = z.object({
   wait: z.coerce
     .number()
     .int()
@@ -185,7 +192,7 @@ const GetQuery = z.object({
     .openapi({ description: `Hold the answer until the request is decided, up to ${MAX_WAIT_SECONDS} s` }),
 });
 
-function toApi(row: ApprovalRequestRow): z.infer<typeof RequestSchema> {
+export function toApi(row: ApprovalRequestRow): z.infer<typeof RequestSchema> {
   return {
     request_id: row.id,
     correlation_id: row.correlationId,
@@ -224,14 +231,7 @@ const create = protectedRoute(
     tags: ["requests"],
     summary: "File an approval request (Idempotency-Key makes retries safe)",
     request: {
-      headers: z.object({
-        "idempotency-key": z
-          .string()
-          .min(1)
-          .max(200)
-          .regex(/^[\x21-\x7e]+$/)
-          .optional(),
-      }),
+      headers: z.object({ "idempotency-key": IdempotencyKey.optional() }),
       body: { required: true, content: { "application/json": { schema: CreateBody } } },
     },
     responses: {
@@ -316,6 +316,26 @@ const rejectPending = protectedRoute("emergency", {
   },
 });
 
+/** The service's command for a create body (the REST route and the MCP request_approval tool). */
+export function toCreateCommand(
+  body: z.infer<typeof CreateBody>,
+  idempotencyKey: string | null,
+): requests.CreateCommand {
+  return {
+    policyType: body.policy_type,
+    skillId: body.skill_id,
+    tenantId: body.tenant_id,
+    agentId: body.agent_id,
+    payload: body.payload,
+    requestedBy: body.requested_by,
+    justification: body.justification,
+    webhookUrl: body.webhook_url,
+    webhookSecret: body.webhook_secret,
+    expiresInSeconds: body.expires_in_seconds,
+    idempotencyKey,
+  };
+}
+
 /** A body that may be absent or empty (approve, reject, cancel need none). */
 async function parseOptionalBody<T extends z.ZodType>(c: Context<AppEnv>, schema: T): Promise<z.infer<T>> {
   const text = await c.req.text();
@@ -360,20 +380,11 @@ export const requestRoutes = createRouter()
     return c.json({ rejected: rows.length, request_ids: rows.map((row) => row.id) }, 200);
   })
   .openapi(create, async (c) => {
-    const body = c.req.valid("json");
-    const { created, replayed } = await requests.createRequest(c.var.services, c.var.principal, {
-      policyType: body.policy_type,
-      skillId: body.skill_id,
-      tenantId: body.tenant_id,
-      agentId: body.agent_id,
-      payload: body.payload,
-      requestedBy: body.requested_by,
-      justification: body.justification,
-      webhookUrl: body.webhook_url,
-      webhookSecret: body.webhook_secret,
-      expiresInSeconds: body.expires_in_seconds,
-      idempotencyKey: c.req.valid("header")["idempotency-key"] ?? null,
-    });
+    const { created, replayed } = await requests.createRequest(
+      c.var.services,
+      c.var.principal,
+      toCreateCommand(c.req.valid("json"), c.req.valid("header")["idempotency-key"] ?? null),
+    );
     if (replayed) c.header("Idempotent-Replayed", "true");
     return c.json(created, 200);
   })
