@@ -221,6 +221,18 @@ describe("approver console", () => {
     expect(
       (await call("/api/v1/policy/requests", { headers: { Authorization: `Bearer ${secret}` } })).status,
     ).toBe(200);
+    const platform = await call(
+      "/console/admin/keys",
+      form(
+        { _csrf: asAdmin.csrf, principal_id: "gateway", role: "agent", agent_ids: "bot-*, billing" },
+        asAdmin.cookie,
+      ),
+    );
+    const platformId = /Key <code>([0-9a-f]{16})<\/code> created/.exec(await platform.text())?.[1] ?? "";
+    const [row] = (await testSql()`SELECT agent_ids FROM api_keys WHERE id = ${platformId}`) as {
+      agent_ids: string[];
+    }[];
+    expect(row?.agent_ids).toEqual(["bot-*", "billing"]);
     const again = await (await call("/console/admin", { headers: { Cookie: asAdmin.cookie } })).text();
     expect(again).not.toContain(secret ?? "-");
     expect(again).toContain("api_key.create");

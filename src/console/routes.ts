@@ -331,7 +331,7 @@ consoleRoutes.post("/console/admin/keys", requireSession, requireAdmin, async (c
       role,
       maxLevel: level ? Number(level) : undefined,
       tenantId: form.tenant_id?.trim() || null,
-      agentIds: null,
+      agentIds: agentIdsOf(form.agent_ids),
       name: form.name?.trim() || null,
     });
     return renderAdmin(c, { createdKey: { keyId: created.key_id, secret: created.api_key } });
@@ -349,6 +349,15 @@ consoleRoutes.post("/console/admin/keys/:id/revoke", requireSession, requireAdmi
     return renderAdmin(c, { notice: asNotice(error) }, 400);
   }
 });
+
+/** "bot-*, billing-agent" as the API's agent_ids list; blank means none (the key's own principal). */
+function agentIdsOf(text: string | undefined): string[] | null {
+  const ids = (text ?? "")
+    .split(",")
+    .map((id) => id.trim())
+    .filter(Boolean);
+  return ids.length > 0 ? ids : null;
+}
 
 /** For the app's error handler: errors under /console are pages, not JSON envelopes. */
 export function consoleErrorPage(c: Context<AppEnv>, error: ApiError, principal?: Principal) {

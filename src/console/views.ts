@@ -319,6 +319,7 @@ export function adminPage(page: PageContext, view: AdminView): Html {
         <select id="role" name="role"><option>approver</option><option>agent</option><option>admin</option></select>
         <label for="max_level">Level (1 to 5, blank for the role's default)</label><input id="max_level" name="max_level" inputmode="numeric" />
         <label for="tenant_id">Tenant (blank for every tenant)</label><input id="tenant_id" name="tenant_id" />
+        <label for="agent_ids">Agents it may act for (agent keys: ids or prefixes ending in *, comma-separated; blank for its own principal)</label><input id="agent_ids" name="agent_ids" />
         <label for="key_name">Name</label><input id="key_name" name="name" />
         <button type="submit">Create key</button>
       </form>
