@@ -525,6 +525,41 @@ export const consoleSessions = pgTable(
   (table) => [index("console_sessions_key_idx").on(table.keyId)],
 );
 
+/**
+ * The tamper-evident audit trail (migration 0014): every audit record (audit_events rows, approval
+ * request creations, transitions and approvals) appended by triggers in the same transaction as the
+ * change, one hash chain per tenant plus the global chain '*'. `content` holds the exact bytes hashed;
+ * `hash` = SHA-256 of prev_hash, chain_id, seq and content (src/domain/audit-chain.ts verifies it).
+ */
+export const auditChain = pgTable(
+  "audit_chain",
+  {
+    /** The tenant id, or '*' for records without a tenant (global keys, switches, emergency operations). */
+    chainId: text("chain_id").notNull(),
+    /** 1, 2, 3… within the chain, without gaps. */
+    seq: bigint("seq", { mode: "number" }).notNull(),
+    /** What happened, e.g. "audit_event", "approval_request.created", "approval_request.changed". */
+    kind: text("kind").notNull(),
+    sourceTable: text("source_table").notNull(),
+    sourceId: text("source_id").notNull(),
+    /** Canonical JSON text (jsonb's own rendering), hashed byte for byte. */
+    content: text("content").notNull(),
+    /** The previous record's hash; 64 zeros for the first record. */
+    prevHash: text("prev_hash").notNull(),
+    hash: text("hash").notNull(),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.chainId, table.seq] }),
+    check("audit_chain_seq_positive", sql`${table.seq} >= 1`),
+    check(
+      "audit_chain_hash_format",
+      sql`${table.hash} ~ '^[0-9a-f]{64}$' AND ${table.prevHash} ~ '^[0-9a-f]{64}$'`,
+    ),
+  ],
+);
+
+export type AuditChainRow = typeof auditChain.$inferSelect;
 export type JobControlRow = typeof jobControls.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type ConsoleSessionRow = typeof consoleSessions.$inferSelect;

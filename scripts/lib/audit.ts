@@ -1,0 +1,183 @@
+// The audit-trail CLI's core (npm run audit; scripts/audit.ts wires it to the process): verify the
+// hash chains in a database, export them as NDJSON, verify such an export offline. The checks are
+// src/domain/audit-chain.ts, the same module the worker will use; this file only reads and prints.
+// Talks to Postgres directly (node-postgres): it is an operator tool for whoever holds the database
+// URL, and needs no Neon gateway.
+import { createReadStream } from "node:fs";
+import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
+import { parseArgs } from "node:util";
+import pg from "pg";
+import {
+  type ChainRecord,
+  ChainVerifier,
+  describeResult,
+  recordLine,
+  type VerifyResult,
+  verifyExportLines,
+} from "../../src/domain/audit-chain.ts";
+
+export const USAGE = `usage: npm run audit -- <command>
+  verify --database [--tenant T] [--batch N]   walk every chain (or tenant T's) in the database
+  export --database [--tenant T] [--batch N]   write the chains (or tenant T's) as NDJSON to stdout
+  verify FILE                                  verify an NDJSON export offline (FILE "-": stdin)
+
+  DATABASE_URL   the database (default: the embedded database of npm run dev)
+  exit 0 every chain verifies, 1 a broken link (named) or an error, 2 usage`;
+
+export const DEFAULT_BATCH = 1000;
+
+export interface AuditIo {
+  /** Opens the database to read (only database commands call it). */
+  database: () => Promise<{ url: string; close: () => Promise<void> }>;
+  /** Writes text as given (NDJSON lines carry their own newline); resolves when it may write more. */
+  write: (text: string, stream?: "stdout" | "stderr") => Promise<void>;
+  stdin?: Readable;
+}
+
+const COLUMNS = `chain_id, seq, kind, source_table, source_id, content, prev_hash, hash,
+  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at`;
+
+interface RawRow {
+  chain_id: string;
+  seq: string;
+  kind: string;
+  source_table: string;
+  source_id: string;
+  content: string;
+  prev_hash: string;
+  hash: string;
+  created_at: string;
+}
+
+/**
+ * The chain records of the database (or of one chain) in (chain_id, seq) order, `batch` rows per
+ * query: keyset pagination on the primary key, so memory and each query's cost stay bounded however
+ * long the chains grow.
+ */
+export async function* readChain(
+  client: pg.Client,
+  options: { chain?: string | undefined; batch?: number } = {},
+): AsyncGenerator<ChainRecord> {
+  const batch = options.batch ?? DEFAULT_BATCH;
+  let after: [string, string] = [options.chain ?? "", "0"];
+  for (;;) {
+    const { rows } = await client.query<RawRow>(
+      `SELECT ${COLUMNS} FROM audit_chain
+       WHERE (chain_id, seq) > ($1, $2::bigint) ${options.chain === undefined ? "" : "AND chain_id = $4"}
+       ORDER BY chain_id, seq LIMIT $3`,
+      options.chain === undefined ? [...after, batch] : [...after, batch, options.chain],
+    );
+    for (const row of rows) yield { ...row, seq: Number(row.seq) };
+    const last = rows.at(-1);
+    if (!last || rows.length < batch) return;
+    after = [last.chain_id, last.seq];
+  }
+}
+
+export async function verifyDatabase(
+  url: string,
+  options: { chain?: string | undefined; batch?: number } = {},
+): Promise<VerifyResult> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const verifier = new ChainVerifier();
+    for await (const record of readChain(client, options)) await verifier.add(record);
+    return verifier.result();
+  } finally {
+    await client.end();
+  }
+}
+
+async function exportDatabase(
+  url: string,
+  options: { chain?: string | undefined; batch?: number },
+  write: AuditIo["write"],
+): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await write(
+      `${JSON.stringify({ type: "export", version: 1, generated_at: new Date().toISOString(), chains: options.chain ?? null })}\n`,
+    );
+    for await (const record of readChain(client, options)) await write(`${recordLine(record)}\n`);
+  } finally {
+    await client.end();
+  }
+}
+
+function fileLines(file: string, stdin: Readable | undefined): AsyncIterable<string> {
+  const input = file === "-" ? (stdin ?? process.stdin) : createReadStream(file, { encoding: "utf8" });
+  return createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+}
+
+async function report(result: VerifyResult, write: AuditIo["write"]): Promise<number> {
+  for (const line of describeResult(result)) await write(`${line}\n`);
+  if (result.chains.length === 0) await write("no chain records\n");
+  await write(result.ok ? "audit chain verifies\n" : "audit chain BROKEN\n", result.ok ? "stdout" : "stderr");
+  return result.ok ? 0 : 1;
+}
+
+/** Runs one command; resolves to the exit code. */
+export async function runAudit(argv: string[], io: AuditIo): Promise<number> {
+  const parse = () =>
+    parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        database: { type: "boolean" },
+        tenant: { type: "string" },
+        batch: { type: "string" },
+        help: { type: "boolean" },
+      },
+    });
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse();
+  } catch (error) {
+    await io.write(`${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`, "stderr");
+    return 2;
+  }
+  const { positionals, values } = parsed;
+  const [command, file, ...extra] = positionals;
+  const usage = async (message: string) => {
+    await io.write(`${message}\n${USAGE}\n`, "stderr");
+    return 2;
+  };
+  if (values.help) {
+    await io.write(`${USAGE}\n`);
+    return 0;
+  }
+  const batch = values.batch === undefined ? DEFAULT_BATCH : Number(values.batch);
+  if (!Number.isSafeInteger(batch) || batch < 1) return usage("--batch must be a positive integer");
+  if (extra.length > 0) return usage(`unexpected arguments: ${extra.join(" ")}`);
+  const options = { chain: values.tenant, batch };
+  try {
+    if (command === "verify" && file !== undefined) {
+      if (values.database) return usage("verify takes a FILE or --database, not both");
+      const result = await verifyExportLines(fileLines(file, io.stdin));
+      for (const error of result.errors) await io.write(`${error}\n`, "stderr");
+      return await report(result, io.write);
+    }
+    if ((command === "verify" || command === "export") && !values.database) {
+      return usage(`${command} needs --database${command === "verify" ? " or a FILE" : ""}`);
+    }
+    if (command === "verify" || command === "export") {
+      const db = await io.database();
+      try {
+        if (command === "export") {
+          await exportDatabase(db.url, options, io.write);
+          return 0;
+        }
+        return await report(await verifyDatabase(db.url, options), io.write);
+      } finally {
+        await db.close();
+      }
+    }
+    return usage(command === undefined ? "no command" : `unknown command ${command}`);
+  } catch (error) {
+    await io.write(`audit failed: ${error instanceof Error ? error.message : String(error)}\n`, "stderr");
+    return 1;
+  }
+}
