@@ -30,6 +30,7 @@ input, select, textarea { font: inherit; padding: .35rem; border: 1px solid var(
 .inline { display: flex; flex-wrap: wrap; gap: .5rem; align-items: end; margin-bottom: 1rem; }
 .actions { display: flex; gap: .5rem; }
 .scroll { overflow-x: auto; }
+.scroll:focus-visible { outline: 3px solid var(--accent); }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 pre { background: color-mix(in srgb, var(--fg) 6%, transparent); padding: .75rem; overflow-x: auto;

@@ -111,7 +111,7 @@ export function inboxRegion(
     ${
       rows.length === 0
         ? html`<p class="empty">Nothing waits for you.</p>`
-        : html`<div class="scroll"><table>
+        : html`<div class="scroll" tabindex="0" role="region" aria-label="Requests you may decide"><table>
           <caption class="visually-hidden">Requests you may decide, soonest deadline first</caption>
           <thead>
             <tr><th scope="col">Request</th><th scope="col">Status</th><th scope="col">Tenant</th><th scope="col">Skill</th><th scope="col">Agent</th><th scope="col">Level</th><th scope="col">Time left</th></tr>
@@ -323,7 +323,7 @@ export function adminPage(page: PageContext, view: AdminView): Html {
         <label for="key_name">Name</label><input id="key_name" name="name" />
         <button type="submit">Create key</button>
       </form>
-      <div class="scroll"><table>
+      <div class="scroll" tabindex="0" role="region" aria-label="API keys"><table>
         <caption class="visually-hidden">API keys</caption>
         <thead><tr><th scope="col">Key</th><th scope="col">Principal</th><th scope="col">Role</th><th scope="col">Level</th><th scope="col">Tenant</th><th scope="col">State</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
         <tbody>
@@ -348,7 +348,7 @@ export function adminPage(page: PageContext, view: AdminView): Html {
         <label>Target id <input name="target" value="${view.auditFilter.target ?? ""}" /></label>
         <button type="submit">Search</button>
       </form>
-      <div class="scroll"><table>
+      <div class="scroll" tabindex="0" role="region" aria-label="Audit events"><table>
         <caption class="visually-hidden">Audit events, newest first</caption>
         <thead><tr><th scope="col">When</th><th scope="col">Actor</th><th scope="col">Action</th><th scope="col">Target</th></tr></thead>
         <tbody>
