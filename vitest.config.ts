@@ -1,12 +1,17 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { TEST_WEBHOOK_ENCRYPTION_KEY, TEST_WEBHOOK_SIGNING_SECRETS } from "./test/setup/test-secrets.ts";
+import {
+  TEST_AUDIT_SIGNING_KEY,
+  TEST_WEBHOOK_ENCRYPTION_KEY,
+  TEST_WEBHOOK_SIGNING_SECRETS,
+} from "./test/setup/test-secrets.ts";
 
 // The plugin reads [secrets] required from the environment. Pin it to a placeholder so a developer's
 // own DATABASE_URL (say, a Neon branch) can never reach the tests; every test names its own database.
 process.env.DATABASE_URL = "postgresql://tests@127.0.0.1:1/use_testEnv_not_the_process_env";
 process.env.WEBHOOK_ENCRYPTION_KEY = TEST_WEBHOOK_ENCRYPTION_KEY;
 process.env.WEBHOOK_SIGNING_SECRETS = TEST_WEBHOOK_SIGNING_SECRETS;
+process.env.AUDIT_SIGNING_KEY = TEST_AUDIT_SIGNING_KEY;
 
 export default defineConfig({
   test: {
@@ -33,6 +38,8 @@ export default defineConfig({
                 LOG_LEVEL: "debug",
                 WEBHOOK_ENCRYPTION_KEY: TEST_WEBHOOK_ENCRYPTION_KEY,
                 WEBHOOK_SIGNING_SECRETS: TEST_WEBHOOK_SIGNING_SECRETS,
+                // Signs the audit checkpoints every cron run; tests without it pass undefined.
+                AUDIT_SIGNING_KEY: TEST_AUDIT_SIGNING_KEY,
               },
               // A real limiter small enough to exhaust in a test (test/rate-limits.test.ts), next to
               // the ones wrangler.toml declares.

@@ -18,6 +18,7 @@ import { adminEmergencyRoutes } from "./routes/admin-emergency.ts";
 import { adminEscalationRoutes } from "./routes/admin-escalation.ts";
 import { adminKeyRoutes } from "./routes/admin-keys.ts";
 import { adminPolicyRoutes } from "./routes/admin-policies.ts";
+import { auditExportRoutes, auditKeyRoutes } from "./routes/audit.ts";
 import { decisionRoutes } from "./routes/decisions.ts";
 import { docsRoutes } from "./routes/docs.ts";
 import { evalRoutes } from "./routes/eval.ts";
@@ -151,6 +152,7 @@ export function createApp() {
   });
 
   app.route("/", healthRoutes);
+  app.route("/", auditKeyRoutes);
   // Everything under /api needs an API key; each route then checks its own permission.
   app.use("/api/*", authenticate());
   app.use("/metrics", metricsAuth());
@@ -174,6 +176,7 @@ export function createApp() {
   app.route("/", adminPolicyRoutes);
   app.route("/", adminEscalationRoutes);
   app.route("/", adminEmergencyRoutes);
+  app.route("/", auditExportRoutes);
   app.route("/", webhookRoutes);
   app.route("/", metricsRoutes);
   app.route("/", mcpRoutes);

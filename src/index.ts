@@ -6,6 +6,7 @@ import { DECISION_LOG_RETRY, outageRetryDelaySeconds, WEBHOOK_ERROR_RETRY } from
 import type { Bindings } from "./env.ts";
 import { createLogger, parseLogLevel } from "./lib/log.ts";
 import { MetricsBuffer } from "./lib/metrics.ts";
+import { writeCheckpoints } from "./services/audit-checkpoints.ts";
 import { createServiceContext } from "./services/context.ts";
 import { runEscalation } from "./services/escalation.ts";
 import { decisionFromMessage, writeDecisionBatch } from "./services/evaluation.ts";
@@ -75,7 +76,7 @@ export default {
   fetch: app.fetch,
 
   /**
-   * The Cron Trigger (`* * * * *`): expiry and escalation. The job clock is the later of now and the
+   * The Cron Trigger (`* * * * *`): expiry and escalation, and the audit chain's signed checkpoints. The job clock is the later of now and the
    * trigger's scheduled time (tests schedule a run in the future to move the clock).
    */
   async scheduled(controller, env, ctx) {
@@ -85,6 +86,13 @@ export default {
     // the sweep's own, and must not stop or be taken for the escalation run.
     ctx.waitUntil(
       sweepDeliveries(services, now).catch((error: unknown) => log.error("webhook_sweep_failed", { error })),
+    );
+    // The audit chain's signed checkpoints, beside escalation: their own failure is logged here and
+    // never stops, fails or is taken for the escalation run.
+    ctx.waitUntil(
+      writeCheckpoints(services, now).catch((error: unknown) =>
+        log.error("audit_checkpoints_failed", { error }),
+      ),
     );
     try {
       await runEscalation(services, { now, trigger: "cron" });

@@ -8,7 +8,13 @@ import { call } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
 import { recordingDataset } from "./helpers/metrics.ts";
 
-const PUBLIC_OPERATIONS = new Set(["GET /health", "GET /health/live", "GET /openapi.json"]);
+const PUBLIC_OPERATIONS = new Set([
+  "GET /health",
+  "GET /health/live",
+  "GET /openapi.json",
+  // The key that signs the audit checkpoints: public so anyone can check an export.
+  "GET /.well-known/policy-api-audit-key",
+]);
 
 interface Operation {
   method: string;

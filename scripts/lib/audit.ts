@@ -9,18 +9,32 @@ import type { Readable } from "node:stream";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import {
+  batchLines,
   type ChainRecord,
   ChainVerifier,
+  checkpointLine,
   describeResult,
-  recordLine,
+  exportHeaderLine,
+  type VerifyOptions,
   type VerifyResult,
   verifyExportLines,
 } from "../../src/domain/audit-chain.ts";
+import {
+  type Checkpoint,
+  generateSigningKey,
+  importVerifyingKey,
+  type VerifyingKey,
+} from "../../src/domain/audit-checkpoint.ts";
 
 export const USAGE = `usage: npm run audit -- <command>
   verify --database [--tenant T] [--batch N]   walk every chain (or tenant T's) in the database
   export --database [--tenant T] [--batch N]   write the chains (or tenant T's) as NDJSON to stdout
   verify FILE                                  verify an NDJSON export offline (FILE "-": stdin)
+  keygen                                       print a new checkpoint signing key and its public key
+
+  --public-key K   check the signed checkpoints with public key K (base64, as published at
+                   /.well-known/policy-api-audit-key; repeat during a key rotation). Without it
+                   checkpoints are reported as not checked.
 
   DATABASE_URL   the database (default: the embedded database of npm run dev)
   exit 0 every chain verifies, 1 a broken link (named) or an error, 2 usage`;
@@ -75,15 +89,67 @@ export async function* readChain(
   }
 }
 
+const CHECKPOINT_COLUMNS = `chain_id, seq, head_hash,
+  to_char(signed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS signed_at, key_id, signature`;
+
+type RawCheckpoint = Omit<Checkpoint, "seq"> & { seq: string };
+
+/**
+ * The chain records in batches (readChain's order), each with the stored checkpoints of the same
+ * chains and seq range; after the last batch, the checkpoints beyond their chain's last record (a
+ * tail cut off after it was signed) as one more batch without records.
+ */
+export async function* readChainBatches(
+  client: pg.Client,
+  options: { chain?: string | undefined; batch?: number } = {},
+): AsyncGenerator<{ records: ChainRecord[]; checkpoints: Checkpoint[] }> {
+  const batch = options.batch ?? DEFAULT_BATCH;
+  let records: ChainRecord[] = [];
+  const flush = async () => {
+    const ranges = new Map<string, [number, number]>();
+    for (const record of records) {
+      const range = ranges.get(record.chain_id);
+      ranges.set(record.chain_id, [range?.[0] ?? record.seq, record.seq]);
+    }
+    const { rows } = await client.query<RawCheckpoint>(
+      `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints k
+       JOIN unnest($1::text[], $2::bigint[], $3::bigint[]) AS r(chain, lo, hi) ON k.chain_id = r.chain
+       WHERE k.seq BETWEEN r.lo AND r.hi ORDER BY k.chain_id, k.seq, k.id`,
+      [[...ranges.keys()], [...ranges.values()].map((r) => r[0]), [...ranges.values()].map((r) => r[1])],
+    );
+    const out = { records, checkpoints: rows.map((row) => ({ ...row, seq: Number(row.seq) })) };
+    records = [];
+    return out;
+  };
+  for await (const record of readChain(client, options)) {
+    records.push(record);
+    if (records.length >= batch) yield await flush();
+  }
+  if (records.length > 0) yield await flush();
+  const { rows } = await client.query<RawCheckpoint>(
+    `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints k
+     WHERE ($1::text IS NULL OR k.chain_id = $1)
+       AND k.seq > coalesce((SELECT max(a.seq) FROM audit_chain a WHERE a.chain_id = k.chain_id), 0)
+     ORDER BY k.chain_id, k.seq, k.id LIMIT $2`,
+    [options.chain ?? null, batch],
+  );
+  if (rows.length > 0)
+    yield { records: [], checkpoints: rows.map((row) => ({ ...row, seq: Number(row.seq) })) };
+}
+
 export async function verifyDatabase(
   url: string,
-  options: { chain?: string | undefined; batch?: number } = {},
+  options: { chain?: string | undefined; batch?: number; keys?: readonly VerifyingKey[] } = {},
 ): Promise<VerifyResult> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const verifier = new ChainVerifier();
-    for await (const record of readChain(client, options)) await verifier.add(record);
+    const verifier = new ChainVerifier({ keys: options.keys } satisfies VerifyOptions);
+    for await (const { records, checkpoints } of readChainBatches(client, options)) {
+      // Checkpoints first: each waits for the record at its seq, and those left waiting are truncation.
+      for (const checkpoint of checkpoints) await verifier.addCheckpoint(checkpoint);
+      for (const record of records) await verifier.add(record);
+    }
     return verifier.result();
   } finally {
     await client.end();
@@ -98,10 +164,14 @@ async function exportDatabase(
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
+    const generated_at = new Date().toISOString();
     await write(
-      `${JSON.stringify({ type: "export", version: 1, generated_at: new Date().toISOString(), chains: options.chain ?? null })}\n`,
+      `${exportHeaderLine({ generated_at, chains: options.chain ?? null, from: null, to: null })}\n`,
     );
-    for await (const record of readChain(client, options)) await write(`${recordLine(record)}\n`);
+    for await (const { records, checkpoints } of readChainBatches(client, options)) {
+      const lines = records.length > 0 ? batchLines(records, checkpoints) : checkpoints.map(checkpointLine);
+      if (lines.length > 0) await write(`${lines.join("\n")}\n`);
+    }
   } finally {
     await client.end();
   }
@@ -129,6 +199,7 @@ export async function runAudit(argv: string[], io: AuditIo): Promise<number> {
         database: { type: "boolean" },
         tenant: { type: "string" },
         batch: { type: "string" },
+        "public-key": { type: "string", multiple: true },
         help: { type: "boolean" },
       },
     });
@@ -153,10 +224,31 @@ export async function runAudit(argv: string[], io: AuditIo): Promise<number> {
   if (!Number.isSafeInteger(batch) || batch < 1) return usage("--batch must be a positive integer");
   if (extra.length > 0) return usage(`unexpected arguments: ${extra.join(" ")}`);
   const options = { chain: values.tenant, batch };
+  if (command === "keygen") {
+    if (file !== undefined) return usage(`unexpected arguments: ${file}`);
+    const key = await generateSigningKey();
+    await io.write(
+      [
+        "# the secret: wrangler secret put AUDIT_SIGNING_KEY, and paste this value",
+        `AUDIT_SIGNING_KEY=${key.privateKey}`,
+        "# what /.well-known/policy-api-audit-key will publish (for verify --public-key)",
+        `public_key=${key.publicKey}`,
+        `key_id=${key.keyId}`,
+        "",
+      ].join("\n"),
+    );
+    return 0;
+  }
+  let keys: VerifyingKey[];
+  try {
+    keys = await Promise.all((values["public-key"] ?? []).map((key) => importVerifyingKey(key)));
+  } catch (error) {
+    return usage(`--public-key: ${error instanceof Error ? error.message : String(error)}`);
+  }
   try {
     if (command === "verify" && file !== undefined) {
       if (values.database) return usage("verify takes a FILE or --database, not both");
-      const result = await verifyExportLines(fileLines(file, io.stdin));
+      const result = await verifyExportLines(fileLines(file, io.stdin), { keys });
       for (const error of result.errors) await io.write(`${error}\n`, "stderr");
       return await report(result, io.write);
     }
@@ -170,7 +262,7 @@ export async function runAudit(argv: string[], io: AuditIo): Promise<number> {
           await exportDatabase(db.url, options, io.write);
           return 0;
         }
-        return await report(await verifyDatabase(db.url, options), io.write);
+        return await report(await verifyDatabase(db.url, { ...options, keys }), io.write);
       } finally {
         await db.close();
       }

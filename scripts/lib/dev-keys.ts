@@ -1,5 +1,6 @@
 // Local API keys for `npm run dev`: created once, kept in .data/dev-keys.json (git-ignored, mode 0600)
 // and reused while they still work in the local database.
+import { generateKeyPairSync } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Role } from "../../src/domain/vocabulary.ts";
@@ -59,6 +60,8 @@ export async function ensureDevKeys(url: string, dataDir: string): Promise<Recor
 export interface DevSecrets {
   WEBHOOK_ENCRYPTION_KEY: string;
   WEBHOOK_SIGNING_SECRETS: string;
+  /** Ed25519 private key (PKCS#8 DER, base64) signing the audit checkpoints. */
+  AUDIT_SIGNING_KEY: string;
 }
 
 /**
@@ -77,6 +80,9 @@ export function devSecrets(dataDir: string): DevSecrets {
   const secrets: DevSecrets = {
     WEBHOOK_ENCRYPTION_KEY: saved.WEBHOOK_ENCRYPTION_KEY ?? random(),
     WEBHOOK_SIGNING_SECRETS: saved.WEBHOOK_SIGNING_SECRETS ?? `1:whsec_${random()}`,
+    AUDIT_SIGNING_KEY:
+      saved.AUDIT_SIGNING_KEY ??
+      generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "der" }).toString("base64"),
   };
   if (JSON.stringify(secrets) !== JSON.stringify(saved)) {
     mkdirSync(dataDir, { recursive: true });

@@ -3,7 +3,9 @@
 // them. Scripts that must run against the real worker without touching `npm run dev`'s data use it
 // (the runbook check, benchmarks). `npm run dev` starts the same worker with the same arguments
 // (wranglerDevArgs), on its fixed ports and persistent data.
+
 import { type ChildProcess, spawn } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import net from "node:net";
@@ -180,6 +182,9 @@ export async function startStack(
           DATABASE_URL: databaseUrl,
           WEBHOOK_ENCRYPTION_KEY: random(),
           WEBHOOK_SIGNING_SECRETS: `1:whsec_${random()}`,
+          AUDIT_SIGNING_KEY: generateKeyPairSync("ed25519")
+            .privateKey.export({ type: "pkcs8", format: "der" })
+            .toString("base64"),
         }),
       },
     );

@@ -551,6 +551,8 @@ export const auditChain = pgTable(
   },
   (table) => [
     primaryKey({ columns: [table.chainId, table.seq] }),
+    // The export's time slices (migration 0015): find a chain's first and last record in a window.
+    index("audit_chain_created_idx").on(table.chainId, table.createdAt),
     check("audit_chain_seq_positive", sql`${table.seq} >= 1`),
     check(
       "audit_chain_hash_format",
@@ -559,7 +561,36 @@ export const auditChain = pgTable(
   ],
 );
 
+/**
+ * Signed checkpoints of the audit chains (migration 0015): every minute the cron signs the head of each
+ * chain that moved, with the AUDIT_SIGNING_KEY secret (Ed25519), so an export can be checked against
+ * something a writer of the database cannot forge (src/domain/audit-checkpoint.ts). Append-only.
+ */
+export const auditCheckpoints = pgTable(
+  "audit_checkpoints",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    chainId: text("chain_id").notNull(),
+    /** The head's seq when signed: records 1..seq are covered. */
+    seq: bigint("seq", { mode: "number" }).notNull(),
+    headHash: text("head_hash").notNull(),
+    /** Part of the signed message (ISO, milliseconds). */
+    signedAt: timestamptz("signed_at").notNull(),
+    /** First 16 hex of SHA-256 of the raw public key. */
+    keyId: text("key_id").notNull(),
+    /** Ed25519 signature, base64. */
+    signature: text("signature").notNull(),
+  },
+  (table) => [
+    // One checkpoint per head and key: overlapping cron runs insert it once (ON CONFLICT DO NOTHING).
+    uniqueIndex("audit_checkpoints_chain_seq_key_idx").on(table.chainId, table.seq, table.keyId),
+    check("audit_checkpoints_seq_positive", sql`${table.seq} >= 1`),
+    check("audit_checkpoints_hash_format", sql`${table.headHash} ~ '^[0-9a-f]{64}$'`),
+  ],
+);
+
 export type AuditChainRow = typeof auditChain.$inferSelect;
+export type AuditCheckpointRow = typeof auditCheckpoints.$inferSelect;
 export type JobControlRow = typeof jobControls.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type ConsoleSessionRow = typeof consoleSessions.$inferSelect;

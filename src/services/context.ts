@@ -25,6 +25,8 @@ export interface ServiceBindings extends DatabaseBindings {
   WEBHOOK_TIMEOUT_MS?: string | undefined;
   /** Service keys that sign webhooks of requests without their own secret (`version:secret,...`). */
   WEBHOOK_SIGNING_SECRETS?: string | undefined;
+  /** Ed25519 private key (PKCS#8 DER, base64) signing the audit chain's checkpoints; optional. */
+  AUDIT_SIGNING_KEY?: string | undefined;
   /** The webhooks Queue producer (structurally, so scripts can go without: the sweep then sends). */
   WEBHOOK_QUEUE?: { sendBatch(messages: { body: { delivery_id: number } }[]): Promise<unknown> } | undefined;
   /**

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runAudit } from "../../scripts/lib/audit.ts";
 import { createKey, revokeKey } from "../../scripts/lib/keys.ts";
 import { migrateUp, rollbackLast } from "../../scripts/lib/migrations.ts";
+import { importSigningKey, publishedKey, signCheckpoint } from "../../src/domain/audit-checkpoint.ts";
 import { scratchDatabase } from "./scratch-database.ts";
 
 const scratch = scratchDatabase("audit");
@@ -67,6 +68,7 @@ afterAll(() => scratch.drop());
 describe("npm run audit", () => {
   it("chains what existed before migration 0014, then verifies the database in bounded batches", async () => {
     // A database as it was before the chain: audit records and a request written without triggers.
+    expect(await rollbackLast(url)).toBe("0015_audit_checkpoints");
     expect(await rollbackLast(url)).toBe("0014_audit_chain");
     const old = await createKey(url, { principalId: "ops", role: "approver", maxLevel: 3, tenantId: "acme" });
     await revokeKey(url, old.key_id);
@@ -76,7 +78,7 @@ describe("npm run audit", () => {
        VALUES ('apr_00000000000000a1', 'c-a1', 'cost', 'email.send', 'acme', '{}', 'h', 'bot', 3, now(),
                '[{"from_status": null, "to_status": "pending", "actor": "bot", "reason": null, "timestamp": "t"}]')`,
     );
-    expect(await migrateUp(url)).toEqual(["0014_audit_chain"]);
+    expect(await migrateUp(url)).toEqual(["0014_audit_chain", "0015_audit_checkpoints"]);
     const backfilled = await query<{ kind: string; seq: string }>(
       "SELECT kind, seq FROM audit_chain WHERE chain_id = 'acme' ORDER BY seq",
     );
@@ -140,6 +142,57 @@ describe("npm run audit", () => {
       ["acme", 3],
       ["acme", 4],
     ]);
+  });
+
+  it("keygen prints a key pair; verify --public-key checks signed checkpoints in a file and in the database", async () => {
+    const keygen = await audit(["keygen"]);
+    expect(keygen.code).toBe(0);
+    const secret = /AUDIT_SIGNING_KEY=(\S+)/.exec(keygen.stdout)?.[1] ?? "";
+    const publicKey = /public_key=(\S+)/.exec(keygen.stdout)?.[1] ?? "";
+    const signing = await importSigningKey(secret);
+    expect(publishedKey(signing).public_key).toBe(publicKey);
+
+    // Sign acme's head as the cron would, then export and verify with and without the key.
+    const [head] = await query<{ seq: string; hash: string }>(
+      "SELECT seq, hash FROM audit_chain WHERE chain_id = 'acme' ORDER BY seq DESC LIMIT 1",
+    );
+    const checkpoint = await signCheckpoint(
+      signing,
+      { chain_id: "acme", seq: Number(head?.seq), head_hash: head?.hash ?? "" },
+      new Date(),
+    );
+    await query(
+      `INSERT INTO audit_checkpoints (chain_id, seq, head_hash, signed_at, key_id, signature)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [
+        checkpoint.chain_id,
+        checkpoint.seq,
+        checkpoint.head_hash,
+        checkpoint.signed_at,
+        checkpoint.key_id,
+        checkpoint.signature,
+      ],
+    );
+    const exported = await audit(["export", "--database", "--batch", "2"]);
+    expect(exported.stdout).toContain('"type":"checkpoint"');
+    const file = path.join(dir, "signed.ndjson");
+    writeFileSync(file, exported.stdout);
+    const checked = await script(["verify", file, "--public-key", publicKey]);
+    expect(checked.code).toBe(0);
+    expect(checked.stdout).toContain(
+      'chain "acme": 4 records, head seq 4 ok; 1 checkpoints, signed head at seq 4',
+    );
+    const unchecked = await script(["verify", file]);
+    expect(unchecked.code).toBe(0);
+    expect(unchecked.stdout).toContain("warning: checkpoints not checked");
+    const other = (await audit(["keygen"])).stdout.match(/public_key=(\S+)/)?.[1] ?? "";
+    const wrongKey = await script(["verify", file, "--public-key", other]);
+    expect(wrongKey.code).toBe(1);
+    expect(wrongKey.stdout).toContain("(checkpoint_unknown_key)");
+
+    const live = await audit(["verify", "--database", "--batch", "2", "--public-key", publicKey]);
+    expect(live.code).toBe(0);
+    expect(live.stdout).toContain("1 checkpoints, signed head at seq 4");
   });
 
   it("exits 1 naming the record deleted from the database", async () => {

@@ -11,10 +11,16 @@ export const TEST_ADMIN_API_KEY = "test-bootstrap-admin-key-0123456789abcdef";
 /** The METRICS_TOKEN of the /metrics tests. */
 export const TEST_METRICS_TOKEN = "test-metrics-scrape-token-0123456789abcdef";
 
+/** The AUDIT_SIGNING_KEY of the tests: an Ed25519 private key, PKCS#8 DER, base64 (test-only). */
+export const TEST_AUDIT_SIGNING_KEY = "MC4CAQAwBQYDK2VwBCIEIAH+5pForxrDJcggPlPTsgDU96j3WGKRwzNYo/wbkJJ9";
+/** Its public key (raw 32 bytes, base64): public, so not in TEST_SECRET_VALUES. */
+export const TEST_AUDIT_PUBLIC_KEY = "pCF980H3UwDk8SLpe+LFq1Hz6r8BYPsmn10Qcs2Qhuk=";
+
 /** Every value above that is a secret in production, as it would appear in a leak. */
 export const TEST_SECRET_VALUES: readonly string[] = [
   TEST_WEBHOOK_ENCRYPTION_KEY,
   ...TEST_WEBHOOK_SIGNING_SECRETS.split(",").map((pair) => pair.slice(pair.indexOf(":") + 1)),
   TEST_ADMIN_API_KEY,
   TEST_METRICS_TOKEN,
+  TEST_AUDIT_SIGNING_KEY,
 ];

@@ -1,0 +1,99 @@
+// The tamper-evident audit trail over HTTP (issue 17): the public key that signs the chain's
+// checkpoints (public, so anyone can check an export), and the admin export as streamed NDJSON. Thin:
+// services/audit-checkpoints.ts does the work, src/domain/audit-chain.ts defines the lines.
+import { createRoute, z } from "@hono/zod-openapi";
+import { protectedRoute } from "../lib/auth.ts";
+import { ApiError } from "../lib/errors.ts";
+import { createRouter, errorResponse, jsonResponse } from "../lib/openapi.ts";
+import { exportAuditLines, publishedAuditKey } from "../services/audit-checkpoints.ts";
+
+export const AUDIT_KEY_PATH = "/.well-known/policy-api-audit-key";
+export const NDJSON = "application/x-ndjson";
+
+const AuditKeySchema = z
+  .object({
+    algorithm: z.literal("Ed25519"),
+    key_id: z.string().openapi({ description: "First 16 hex digits of SHA-256 of the raw public key" }),
+    public_key: z.string().openapi({ description: "The raw 32-byte Ed25519 public key, base64" }),
+  })
+  .openapi("AuditKey");
+
+const keyRoute = createRoute({
+  method: "get",
+  path: AUDIT_KEY_PATH,
+  tags: ["audit"],
+  summary: "The public key that signs the audit chain's checkpoints (no auth)",
+  responses: {
+    200: jsonResponse(AuditKeySchema, "The key; pass public_key to `npm run audit -- verify --public-key`"),
+    404: errorResponse("No signing key is configured (AUDIT_SIGNING_KEY): no checkpoints are signed"),
+  },
+});
+
+const exportRoute = protectedRoute("audit:read", {
+  method: "get",
+  path: "/api/v1/admin/audit/export",
+  tags: ["audit"],
+  summary: "Export the audit chains (or one tenant's) as NDJSON, with the checkpoints covering them",
+  description:
+    "Streams a header line, then each chain's records in seq order, each signed checkpoint right after the record it signs (or after the chain's last record when it lies beyond it: records were cut off). `from`/`to` select a contiguous slice per chain, from the first record created at or after `from` to the last created at or before `to`; a slice starting after seq 1 is anchored by its first prev_hash and the checkpoints. Verify offline with `npm run audit -- verify FILE --public-key KEY`.",
+  request: {
+    query: z.object({
+      tenant: z
+        .string()
+        .min(1)
+        .max(200)
+        .optional()
+        .openapi({ description: "One chain: a tenant id, or * for the global chain" }),
+      from: z.iso.datetime({ offset: true }).optional().openapi({ description: "ISO 8601, inclusive" }),
+      to: z.iso.datetime({ offset: true }).optional().openapi({ description: "ISO 8601, inclusive" }),
+    }),
+  },
+  responses: {
+    200: {
+      description: "NDJSON lines: export header, record, checkpoint",
+      content: { [NDJSON]: { schema: z.string() } },
+    },
+  },
+});
+
+export const auditKeyRoutes = createRouter().openapi(keyRoute, async (c) => {
+  const key = await publishedAuditKey(c.var.services);
+  if (!key) throw new ApiError("not_found", "No audit signing key is configured");
+  return c.json(key, 200);
+});
+
+export const auditExportRoutes = createRouter().openapi(exportRoute, async (c) => {
+  const query = c.req.valid("query");
+  const principal = c.var.principal;
+  // A key confined to a tenant exports that tenant's chain only.
+  if (principal.tenantId !== null && query.tenant !== principal.tenantId) {
+    throw new ApiError("forbidden", `This key may export only tenant ${principal.tenantId}'s chain`);
+  }
+  const from = query.from === undefined ? undefined : new Date(query.from);
+  const to = query.to === undefined ? undefined : new Date(query.to);
+  if (from && to && from > to) {
+    throw new ApiError("validation_failed", "Invalid request query", {
+      target: "query",
+      issues: [{ path: "to", message: "to is before from", code: "custom" }],
+    });
+  }
+  const lines = exportAuditLines(c.var.services, { chain: query.tenant, from, to }, new Date());
+  const encoder = new TextEncoder();
+  // Pulled batch by batch: the next statement runs only when the client has read the last batch.
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const next = await lines.next();
+        if (next.done) controller.close();
+        else controller.enqueue(encoder.encode(next.value));
+      } catch (error) {
+        c.var.log.error("audit_export_failed", { error });
+        controller.error(error);
+      }
+    },
+    async cancel() {
+      await lines.return(undefined);
+    },
+  });
+  return c.body(body, 200, { "Content-Type": `${NDJSON}; charset=utf-8` });
+});
