@@ -3,6 +3,7 @@
 import { env as configuredEnv } from "cloudflare:workers";
 import { afterAll, beforeAll, inject } from "vitest";
 import { createSql } from "../../src/db/client.ts";
+import { type ChainRecord, describeResult, verifyRecords } from "../../src/domain/audit-chain.ts";
 import type { Bindings } from "../../src/env.ts";
 import { recordingQueue } from "./queue.ts";
 
@@ -25,8 +26,36 @@ beforeAll(async () => {
   databaseName = name;
 });
 
+let auditChainsMayBreak = false;
+
+/** For tamper tests: this file breaks its audit chains on purpose, so they are not verified at its end. */
+export function allowBrokenAuditChains(): void {
+  auditChainsMayBreak = true;
+}
+
+/**
+ * Every audit chain this file's workload wrote must verify (issue 17: the chain holds after the whole
+ * suite's workload). Read in one query: a file's chains are thousands of rows at most.
+ */
+async function expectAuditChainsIntact(name: string): Promise<void> {
+  const sql = createSql({ DATABASE_URL: databaseUrl(name), NEON_LOCAL_GATEWAY: env.NEON_LOCAL_GATEWAY });
+  const rows = (await sql.query(
+    "SELECT chain_id, seq::int AS seq, kind, source_table, source_id, content, prev_hash, hash FROM audit_chain ORDER BY chain_id, seq",
+  )) as ChainRecord[];
+  const result = await verifyRecords(rows);
+  if (!result.ok) {
+    throw new Error(`this file's workload left a broken audit chain:\n${describeResult(result).join("\n")}`);
+  }
+}
+
 afterAll(async () => {
-  if (databaseName) await adminSql().query(`DROP DATABASE IF EXISTS "${databaseName}" WITH (FORCE)`);
+  if (!databaseName) return;
+  const name = databaseName;
+  try {
+    if (!auditChainsMayBreak) await expectAuditChainsIntact(name);
+  } finally {
+    await adminSql().query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  }
 });
 
 /**
