@@ -13,6 +13,7 @@ import {
 import { allowBrokenAuditChains, testSql } from "./helpers/database.ts";
 import { call, postJson } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
+import { approveRequest, fileRequest as fileRequestAs } from "./helpers/requests.ts";
 
 let admin: TestKey;
 let agent: TestKey;
@@ -48,25 +49,12 @@ async function verifyAll(): Promise<VerifyResult> {
 
 const content = (record: ChainRecord | undefined) => JSON.parse(record?.content ?? "null");
 
-async function fileRequest(tenant: string): Promise<string> {
-  const res = await postJson(
-    "/api/v1/policy/requests",
-    {
-      policy_type: "cost",
-      skill_id: "payments.transfer",
-      tenant_id: tenant,
-      payload: { amount: 120 },
-      requested_by: "bot-1",
-    },
-    agent.headers,
-  );
-  expect(res.status, await res.clone().text()).toBe(200);
-  return ((await res.json()) as { request_id: string }).request_id;
+function fileRequest(tenant: string): Promise<string> {
+  return fileRequestAs(agent, { tenant_id: tenant, payload: { amount: 120 } });
 }
 
-async function approve(id: string): Promise<void> {
-  const res = await postJson(`/api/v1/policy/requests/${id}/approve`, { notes: "ok" }, approver.headers);
-  expect(res.status, await res.clone().text()).toBe(200);
+function approve(id: string): Promise<void> {
+  return approveRequest(approver, id);
 }
 
 /**

@@ -14,8 +14,9 @@ import {
 import type { Bindings } from "../src/env.ts";
 import worker from "../src/index.ts";
 import { testEnv, testSql } from "./helpers/database.ts";
-import { call, type ErrorEnvelope, postJson } from "./helpers/http.ts";
+import { call, type ErrorEnvelope } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
+import { approveRequest, fileRequest as fileRequestAs } from "./helpers/requests.ts";
 import { TEST_AUDIT_PUBLIC_KEY } from "./setup/test-secrets.ts";
 
 let admin: TestKey;
@@ -32,25 +33,12 @@ beforeAll(async () => {
 
 const newTenant = () => `cp-${crypto.randomUUID().slice(0, 8)}`;
 
-async function fileRequest(tenant: string): Promise<string> {
-  const res = await postJson(
-    "/api/v1/policy/requests",
-    {
-      policy_type: "cost",
-      skill_id: "payments.transfer",
-      tenant_id: tenant,
-      payload: {},
-      requested_by: "bot-1",
-    },
-    agent.headers,
-  );
-  expect(res.status, await res.clone().text()).toBe(200);
-  return ((await res.json()) as { request_id: string }).request_id;
+function fileRequest(tenant: string): Promise<string> {
+  return fileRequestAs(agent, { tenant_id: tenant, payload: {} });
 }
 
-async function approve(id: string): Promise<void> {
-  const res = await postJson(`/api/v1/policy/requests/${id}/approve`, { notes: "ok" }, approver.headers);
-  expect(res.status, await res.clone().text()).toBe(200);
+function approve(id: string): Promise<void> {
+  return approveRequest(approver, id);
 }
 
 /** A tenant whose chain holds four records: two requests filed, each approved. */

@@ -5,25 +5,13 @@ import { describe, expect, it } from "vitest";
 import { testSql } from "./helpers/database.ts";
 import { call, postJson } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
+import { fileRequest as fileRequestAs } from "./helpers/requests.ts";
 
 const ORIGIN = "http://policy.test";
 const REQUESTS = "/api/v1/policy/requests";
 
-async function fileRequest(agent: TestKey, overrides: Record<string, unknown> = {}) {
-  const res = await postJson(
-    REQUESTS,
-    {
-      policy_type: "cost",
-      skill_id: "payments.transfer",
-      tenant_id: "console-co",
-      payload: { amount: 120 },
-      requested_by: agent.principalId,
-      ...overrides,
-    },
-    agent.headers,
-  );
-  expect(res.status, await res.clone().text()).toBe(200);
-  return ((await res.json()) as { request_id: string }).request_id;
+function fileRequest(agent: TestKey, overrides: Record<string, unknown> = {}) {
+  return fileRequestAs(agent, { tenant_id: "console-co", ...overrides });
 }
 
 function form(fields: Record<string, string>, cookie?: string, origin = ORIGIN) {

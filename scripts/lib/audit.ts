@@ -52,17 +52,8 @@ export interface AuditIo {
 const COLUMNS = `chain_id, seq, kind, source_table, source_id, content, prev_hash, hash,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at`;
 
-interface RawRow {
-  chain_id: string;
-  seq: string;
-  kind: string;
-  source_table: string;
-  source_id: string;
-  content: string;
-  prev_hash: string;
-  hash: string;
-  created_at: string;
-}
+/** A chain row as node-postgres returns it: bigint seq as text, created_at already formatted. */
+type RawRow = Omit<ChainRecord, "seq" | "created_at"> & { seq: string; created_at: string };
 
 /**
  * The chain records of the database (or of one chain) in (chain_id, seq) order, `batch` rows per
