@@ -23,6 +23,7 @@ import {
 import worker from "../src/index.ts";
 import { testEnv } from "./helpers/database.ts";
 import { call, type ErrorEnvelope } from "./helpers/http.ts";
+import { recordRetryDelays } from "./helpers/queue.ts";
 
 const hungGateway = () => `http://127.0.0.1:${inject("blackHolePort")}`;
 /** What a call may take beyond the timeout itself: the worker's own work on a loaded machine. */
@@ -102,15 +103,7 @@ describe("queue consumers while the database is away", () => {
       queue,
       messages.map((message, i) => ({ id: `m${i}`, timestamp: new Date(), ...message })),
     );
-    // The plugin's stand-in drops retry()'s options: record the delay on the way.
-    const delays = new Map<string, number | undefined>();
-    for (const message of batch.messages) {
-      const retry = message.retry.bind(message);
-      message.retry = (options?: QueueRetryOptions) => {
-        delays.set(message.id, options?.delaySeconds);
-        retry(options);
-      };
-    }
+    const delays = recordRetryDelays(batch);
     const ctx = createExecutionContext();
     const log = vi.spyOn(console, "log").mockImplementation(() => {});
     try {

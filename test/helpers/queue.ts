@@ -46,6 +46,23 @@ export function failingQueue(): Bindings["WEBHOOK_QUEUE"] {
   return { send: fail, sendBatch: fail } as unknown as Bindings["WEBHOOK_QUEUE"];
 }
 
+/**
+ * getQueueResult() reports which messages were retried but not the delay asked for (the plugin's
+ * stand-in message drops retry()'s options, whatever its types say), so record it on the way: message
+ * id → the delay its retry() asked for.
+ */
+export function recordRetryDelays(batch: MessageBatch): Map<string, number | undefined> {
+  const delays = new Map<string, number | undefined>();
+  for (const message of batch.messages) {
+    const retry = message.retry.bind(message);
+    message.retry = (retryOptions?: QueueRetryOptions) => {
+      delays.set(message.id, retryOptions?.delaySeconds);
+      retry(retryOptions);
+    };
+  }
+  return delays;
+}
+
 /** What the webhooks consumer did with one batch (consumeDeliveries). */
 export interface Consumed {
   acked: number[];
@@ -76,16 +93,7 @@ export async function consumeDeliveries(
       body: { delivery_id: id },
     })),
   );
-  // getQueueResult() reports which messages were retried but not the delay asked for (the plugin's
-  // stand-in message drops retry()'s options, whatever its types say), so record it on the way.
-  const delays = new Map<string, number | undefined>();
-  for (const message of batch.messages) {
-    const retry = message.retry.bind(message);
-    message.retry = (retryOptions?: QueueRetryOptions) => {
-      delays.set(message.id, retryOptions?.delaySeconds);
-      retry(retryOptions);
-    };
-  }
+  const delays = recordRetryDelays(batch);
   const ctx = createExecutionContext();
   const log = vi.spyOn(console, "log").mockImplementation(() => {});
   try {
