@@ -281,228 +281,327 @@ function describeBudget(budget: Budget): Record<string, unknown> {
   };
 }
 
-export function evaluate(input: EvaluationInput, state: PolicyState): Evaluation {
-  const checks: Check[] = [];
-  const violations: Violation[] = [];
-  const reasons: string[] = [];
+// ---------------------------------------------------------------------------------------------------
+// The evaluation: one function per check, run in a fixed order, then one decision over their results.
 
-  const policy = matchApprovalLevel(state.approvalLevels, input);
-  const effectivePolicy = policy ?? {
-    id: null,
-    tenantId: null,
-    agentId: null,
-    skillId: null,
+/** What one check concluded: the check as the API shows it, and the violation it raises, if any. */
+interface CheckResult {
+  check: Check;
+  violation?: Violation;
+}
+
+/** A check that objects, and the violation it raises (which names the same check). */
+function objection(check: Check, violation: Omit<Violation, "check">): CheckResult {
+  return {
+    check,
+    violation: {
+      type: violation.type,
+      check: check.check,
+      severity: violation.severity,
+      message: violation.message,
+    },
+  };
+}
+
+/** The approval-level row an evaluation applies (or the built-in default), resolved once for every check. */
+interface AppliedPolicy {
+  /** The matched row; null when the built-in default applies. */
+  row: ApprovalLevelPolicy | null;
+  /** The stored level name, as written (may not be a level: see `known`). */
+  approvalLevel: string;
+  autoApproveMaxCostCents: number;
+  autoApproveMaxTokens: number;
+  /** The row's level; an unknown name counts as the strictest. */
+  level: number;
+  known: boolean;
+  /** The level a soft violation asks for: the policy's level, but never an automatic one. */
+  approvalNeeded: number;
+  /** How reasons and details name it: "policy row 7", "policy row (override)", "the default policy". */
+  text: string;
+}
+
+function appliedPolicy(input: EvaluationInput, state: PolicyState): AppliedPolicy {
+  const row = matchApprovalLevel(state.approvalLevels, input);
+  const settings = row ?? {
     approvalLevel: DEFAULT_POLICY.approvalLevel,
     autoApproveMaxCostCents: DEFAULT_POLICY.autoApproveMaxCostCents,
     autoApproveMaxTokens: DEFAULT_POLICY.autoApproveMaxTokens,
-    escalateTo: null,
-    escalationTimeoutSeconds: DEFAULT_POLICY.escalationTimeoutSeconds,
-    requiredApprovals: 1,
-    enabled: true,
   };
-  const { level: policyLevelNumber, known } = policyLevel(effectivePolicy.approvalLevel);
-  const approvalNeeded = Math.max(policyLevelNumber, MIN_HUMAN_LEVEL);
-  const policyName = levelName(policyLevelNumber) as ApprovalLevelName;
-  if (!known) {
-    reasons.push(
-      `Policy row ${effectivePolicy.id} has unknown approval level '${effectivePolicy.approvalLevel}'; treated as owner_override`,
-    );
-  }
+  const { level, known } = policyLevel(settings.approvalLevel);
+  return {
+    row,
+    approvalLevel: settings.approvalLevel,
+    autoApproveMaxCostCents: settings.autoApproveMaxCostCents,
+    autoApproveMaxTokens: settings.autoApproveMaxTokens,
+    level,
+    known,
+    approvalNeeded: Math.max(level, MIN_HUMAN_LEVEL),
+    text: row ? `policy row ${row.id ?? "(override)"}` : "the default policy",
+  };
+}
 
-  // Capability.
+/** The capability check: the best-matching capability rule (or the tenant's default effect) decides. */
+function checkCapability(input: EvaluationInput, state: PolicyState, policy: AppliedPolicy): CheckResult {
   const rule = matchCapabilityRule(state.capabilityRules, input);
   const effect = rule?.effect ?? state.settings.capabilityDefaultEffect;
   const ruleText = rule
     ? `rule ${rule.id ?? "(override)"} (${rule.skillPattern})`
     : "the default capability effect";
   if (effect === "deny") {
-    checks.push({
-      check: "capability",
-      outcome: "deny",
-      detail: `denied by ${ruleText}`,
-      rule: describeCapabilityRule(rule),
-    });
-    violations.push({
-      type: "capability_denied",
-      check: "capability",
-      severity: "hard",
-      message: `Skill ${input.skillId} is not allowed for ${callerText(input)} (${ruleText})`,
-    });
-  } else if (effect === "require_approval") {
+    return objection(
+      {
+        check: "capability",
+        outcome: "deny",
+        detail: `denied by ${ruleText}`,
+        rule: describeCapabilityRule(rule),
+      },
+      {
+        type: "capability_denied",
+        severity: "hard",
+        message: `Skill ${input.skillId} is not allowed for ${callerText(input)} (${ruleText})`,
+      },
+    );
+  }
+  if (effect === "require_approval") {
     const ruleLevel = rule?.approvalLevel ? policyLevel(rule.approvalLevel).level : undefined;
-    const level = Math.max(ruleLevel ?? approvalNeeded, MIN_HUMAN_LEVEL);
-    checks.push({
-      check: "capability",
-      outcome: "require_approval",
-      detail: `approval required by ${ruleText}`,
-      rule: describeCapabilityRule(rule),
-      level,
-    });
-    violations.push({
-      type: "approval_required",
-      check: "capability",
-      severity: "soft",
-      message: `Skill ${input.skillId} needs approval for ${callerText(input)} (${ruleText})`,
-    });
-  } else {
-    checks.push({
+    return objection(
+      {
+        check: "capability",
+        outcome: "require_approval",
+        detail: `approval required by ${ruleText}`,
+        rule: describeCapabilityRule(rule),
+        level: Math.max(ruleLevel ?? policy.approvalNeeded, MIN_HUMAN_LEVEL),
+      },
+      {
+        type: "approval_required",
+        severity: "soft",
+        message: `Skill ${input.skillId} needs approval for ${callerText(input)} (${ruleText})`,
+      },
+    );
+  }
+  return {
+    check: {
       check: "capability",
       outcome: "pass",
       detail: `allowed by ${ruleText}`,
       rule: describeCapabilityRule(rule),
-    });
-  }
+    },
+  };
+}
 
-  // Cost simulation, then budgets and ceilings.
-  const tokens = tokensOf(input.payload);
-  const cost = input.simulateCost
-    ? simulateCost(input.skillId, tokens, state.skillCosts, state.settings)
-    : { cents: 0, model: null };
-
+/** The budget checks: one per enabled budget of the tenant or the calling agent, against the call's cost. */
+function checkBudgets(
+  input: EvaluationInput,
+  state: PolicyState,
+  costCents: number,
+  policy: AppliedPolicy,
+): CheckResult[] {
   if (!input.simulateCost) {
-    checks.push({
-      check: "budget",
-      outcome: "skipped",
-      detail: "cost simulation turned off (simulate_cost=false)",
-      rule: null,
-    });
-  } else {
-    const applicable = state.budgets.filter(
-      (budget) =>
-        budget.enabled &&
-        budget.tenantId === input.tenantId &&
-        (budget.agentId === null || budget.agentId === input.agentId),
-    );
-    if (applicable.length === 0) {
-      checks.push({ check: "budget", outcome: "pass", detail: "no budget applies", rule: null });
-    }
-    for (const budget of applicable) {
-      const spent = spendFor(budget, state.spend);
-      const projected = spent + cost.cents;
-      const scope = budget.agentId ? `agent ${budget.agentId}` : `tenant ${budget.tenantId}`;
-      const text = `${budget.period === "day" ? "daily" : "monthly"} budget of ${scope}: ${spent} spent + ${cost.cents} = ${projected} of ${budget.limitCents} cents`;
-      if (projected <= budget.limitCents) {
-        checks.push({ check: "budget", outcome: "pass", detail: text, rule: describeBudget(budget) });
-      } else if (budget.enforcement === "hard") {
-        checks.push({
+    return [
+      {
+        check: {
           check: "budget",
-          outcome: "deny",
-          detail: `over the hard ${text}`,
-          rule: describeBudget(budget),
-        });
-        violations.push({
-          type: "budget_exceeded",
-          check: "budget",
-          severity: "hard",
-          message: `Over the hard ${text}`,
-        });
-      } else {
-        checks.push({
-          check: "budget",
-          outcome: "require_approval",
-          detail: `over the soft ${text}`,
-          rule: describeBudget(budget),
-          level: approvalNeeded,
-        });
-        violations.push({
-          type: "budget_exceeded",
-          check: "budget",
-          severity: "soft",
-          message: `Over the soft ${text}`,
-        });
-      }
-    }
+          outcome: "skipped",
+          detail: "cost simulation turned off (simulate_cost=false)",
+          rule: null,
+        },
+      },
+    ];
   }
+  const applicable = state.budgets.filter(
+    (budget) =>
+      budget.enabled &&
+      budget.tenantId === input.tenantId &&
+      (budget.agentId === null || budget.agentId === input.agentId),
+  );
+  if (applicable.length === 0) {
+    return [{ check: { check: "budget", outcome: "pass", detail: "no budget applies", rule: null } }];
+  }
+  return applicable.map((budget) => checkBudget(budget, state.spend, costCents, policy));
+}
 
-  const policyText = policy ? `policy row ${policy.id ?? "(override)"}` : "the default policy";
-  const ceilingCheck = (
-    check: "cost_ceiling" | "token_ceiling",
-    value: number,
-    ceiling: number,
-    unit: string,
-  ) => {
-    if (value <= ceiling) {
-      checks.push({
+/** One budget: within its limit passes; over it denies (hard) or asks for approval (soft). */
+function checkBudget(
+  budget: Budget,
+  spend: SpendToDate,
+  costCents: number,
+  policy: AppliedPolicy,
+): CheckResult {
+  const spent = spendFor(budget, spend);
+  const projected = spent + costCents;
+  const scope = budget.agentId ? `agent ${budget.agentId}` : `tenant ${budget.tenantId}`;
+  const text = `${budget.period === "day" ? "daily" : "monthly"} budget of ${scope}: ${spent} spent + ${costCents} = ${projected} of ${budget.limitCents} cents`;
+  if (projected <= budget.limitCents) {
+    return { check: { check: "budget", outcome: "pass", detail: text, rule: describeBudget(budget) } };
+  }
+  if (budget.enforcement === "hard") {
+    return objection(
+      { check: "budget", outcome: "deny", detail: `over the hard ${text}`, rule: describeBudget(budget) },
+      { type: "budget_exceeded", severity: "hard", message: `Over the hard ${text}` },
+    );
+  }
+  return objection(
+    {
+      check: "budget",
+      outcome: "require_approval",
+      detail: `over the soft ${text}`,
+      rule: describeBudget(budget),
+      level: policy.approvalNeeded,
+    },
+    { type: "budget_exceeded", severity: "soft", message: `Over the soft ${text}` },
+  );
+}
+
+/** The cost ceiling: a simulated cost above the policy's auto-approve ceiling needs approval. */
+function checkCostCeiling(input: EvaluationInput, costCents: number, policy: AppliedPolicy): CheckResult {
+  if (!input.simulateCost) {
+    return {
+      check: { check: "cost_ceiling", outcome: "skipped", detail: "cost simulation turned off", rule: null },
+    };
+  }
+  return checkCeiling("cost_ceiling", costCents, policy.autoApproveMaxCostCents, "cents", policy);
+}
+
+/** The token ceiling: more tokens than the policy's auto-approve ceiling needs approval. */
+function checkTokenCeiling(tokens: number, policy: AppliedPolicy): CheckResult {
+  return checkCeiling("token_ceiling", tokens, policy.autoApproveMaxTokens, "tokens", policy);
+}
+
+function checkCeiling(
+  check: "cost_ceiling" | "token_ceiling",
+  value: number,
+  ceiling: number,
+  unit: string,
+  policy: AppliedPolicy,
+): CheckResult {
+  if (value <= ceiling) {
+    return {
+      check: {
         check,
         outcome: "pass",
-        detail: `${value} ${unit} within the auto-approve ceiling ${ceiling} of ${policyText}`,
-        rule: describePolicy(policy),
-      });
-      return;
-    }
-    const message = `${value} ${unit} is above the auto-approve ceiling of ${ceiling} (${policyText})`;
-    checks.push({
+        detail: `${value} ${unit} within the auto-approve ceiling ${ceiling} of ${policy.text}`,
+        rule: describePolicy(policy.row),
+      },
+    };
+  }
+  const message = `${value} ${unit} is above the auto-approve ceiling of ${ceiling} (${policy.text})`;
+  return objection(
+    {
       check,
       outcome: "require_approval",
       detail: message,
-      rule: describePolicy(policy),
-      level: approvalNeeded,
-    });
-    violations.push({ type: "approval_required", check, severity: "soft", message });
-  };
-  if (input.simulateCost) {
-    ceilingCheck("cost_ceiling", cost.cents, effectivePolicy.autoApproveMaxCostCents, "cents");
-  } else {
-    checks.push({
-      check: "cost_ceiling",
-      outcome: "skipped",
-      detail: "cost simulation turned off",
-      rule: null,
-    });
-  }
-  ceilingCheck("token_ceiling", tokens, effectivePolicy.autoApproveMaxTokens, "tokens");
+      rule: describePolicy(policy.row),
+      level: policy.approvalNeeded,
+    },
+    { type: "approval_required", severity: "soft", message },
+  );
+}
 
-  if (policyLevelNumber >= MIN_HUMAN_LEVEL) {
-    const message = `${policyText} requires ${policyName} approval`;
-    checks.push({
-      check: "approval_level",
-      outcome: "require_approval",
-      detail: message,
-      rule: describePolicy(policy),
-      level: policyLevelNumber,
-    });
-    violations.push({ type: "approval_required", check: "approval_level", severity: "soft", message });
-  } else {
-    checks.push({
+/** The approval-level check: a policy at a human level needs that approval whatever the ceilings say. */
+function checkApprovalLevel(policy: AppliedPolicy): CheckResult {
+  const policyName = levelName(policy.level) as ApprovalLevelName;
+  if (policy.level >= MIN_HUMAN_LEVEL) {
+    const message = `${policy.text} requires ${policyName} approval`;
+    return objection(
+      {
+        check: "approval_level",
+        outcome: "require_approval",
+        detail: message,
+        rule: describePolicy(policy.row),
+        level: policy.level,
+      },
+      { type: "approval_required", severity: "soft", message },
+    );
+  }
+  return {
+    check: {
       check: "approval_level",
       outcome: "pass",
-      detail: `${policyText} is ${policyName}: automatic within its ceilings`,
-      rule: describePolicy(policy),
-    });
-  }
+      detail: `${policy.text} is ${policyName}: automatic within its ceilings`,
+      rule: describePolicy(policy.row),
+    },
+  };
+}
 
+/** What the checks add up to: deny on any hard violation, else requires_approval on any soft one, else allow. */
+interface Verdict {
+  decision: Decision;
+  /** The violations the decision rests on: the hard ones for deny, all for requires_approval, none for allow. */
+  deciding: Violation[];
+  approvalLevelRequired: number;
+}
+
+function decide(checks: Check[], violations: Violation[], policy: AppliedPolicy): Verdict {
   const hard = violations.filter((violation) => violation.severity === "hard");
-  const decision: Decision = hard.length > 0 ? "deny" : violations.length > 0 ? "requires_approval" : "allow";
+  if (hard.length > 0) return { decision: "deny", deciding: hard, approvalLevelRequired: policy.level };
+  if (violations.length === 0)
+    return { decision: "allow", deciding: [], approvalLevelRequired: policy.level };
+  // The strictest level any check asks for.
   const levels = checks.flatMap((check) =>
     check.outcome === "require_approval" && check.level ? [check.level] : [],
   );
-  const approvalLevelRequired = decision === "requires_approval" ? Math.max(...levels) : policyLevelNumber;
+  return { decision: "requires_approval", deciding: violations, approvalLevelRequired: Math.max(...levels) };
+}
 
-  if (decision === "allow")
-    reasons.push(`Allowed: ${checks.filter((c) => c.outcome === "pass").length} checks passed`);
-  for (const violation of decision === "deny" ? hard : violations) reasons.push(violation.message);
-  if (decision === "requires_approval") {
-    reasons.push(`Approval needed at level ${approvalLevelRequired} (${levelName(approvalLevelRequired)})`);
+/** The reasons, in order: an unknown stored level first, then what decided. */
+function reasonsFor(policy: AppliedPolicy, checks: Check[], verdict: Verdict): string[] {
+  const reasons: string[] = [];
+  if (!policy.known) {
+    reasons.push(
+      `Policy row ${policy.row?.id ?? null} has unknown approval level '${policy.approvalLevel}'; treated as owner_override`,
+    );
   }
+  if (verdict.decision === "allow") {
+    reasons.push(`Allowed: ${checks.filter((c) => c.outcome === "pass").length} checks passed`);
+  }
+  for (const violation of verdict.deciding) reasons.push(violation.message);
+  if (verdict.decision === "requires_approval") {
+    const level = verdict.approvalLevelRequired;
+    reasons.push(`Approval needed at level ${level} (${levelName(level)})`);
+  }
+  return reasons;
+}
 
-  const deciding = decision === "allow" ? null : (decision === "deny" ? hard : violations)[0];
-  const decidingPolicyType =
-    deciding?.check === "capability"
-      ? "capability"
-      : deciding?.check === "budget"
-        ? "resource"
-        : input.policyType;
+/** The policy type the first deciding violation belongs to; the requested type when nothing objected. */
+function decidingPolicyType(verdict: Verdict, requested: PolicyType): PolicyType {
+  const check = verdict.deciding[0]?.check;
+  if (check === "capability") return "capability";
+  if (check === "budget") return "resource";
+  return requested;
+}
+
+/**
+ * Evaluates a call: capability, budgets, cost ceiling, token ceiling, approval level, in that order
+ * (the order of `checks`, `violations` and the reasons), then the decision over all of them.
+ */
+export function evaluate(input: EvaluationInput, state: PolicyState): Evaluation {
+  const policy = appliedPolicy(input, state);
+  const tokens = tokensOf(input.payload);
+  const costCents = input.simulateCost
+    ? simulateCost(input.skillId, tokens, state.skillCosts, state.settings).cents
+    : 0;
+
+  const results: CheckResult[] = [
+    checkCapability(input, state, policy),
+    ...checkBudgets(input, state, costCents, policy),
+    checkCostCeiling(input, costCents, policy),
+    checkTokenCeiling(tokens, policy),
+    checkApprovalLevel(policy),
+  ];
+  const checks = results.map((result) => result.check);
+  const violations = results.flatMap((result) => (result.violation ? [result.violation] : []));
+  const verdict = decide(checks, violations, policy);
 
   return {
-    decision,
-    reasons,
+    decision: verdict.decision,
+    reasons: reasonsFor(policy, checks, verdict),
     violations,
     checks,
-    simulatedCostCents: cost.cents,
+    simulatedCostCents: costCents,
     tokens,
-    approvalLevelRequired,
-    policy,
-    decidingPolicyType,
+    approvalLevelRequired: verdict.approvalLevelRequired,
+    policy: policy.row,
+    decidingPolicyType: decidingPolicyType(verdict, input.policyType),
   };
 }
 
