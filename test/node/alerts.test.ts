@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { githubSlug, headingAnchors } from "../../scripts/lib/markdown.ts";
+import { headingAnchors } from "../../scripts/lib/markdown.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const read = (file: string): string => readFileSync(path.join(ROOT, file), "utf8");
@@ -381,15 +381,6 @@ describe("the checks themselves", () => {
     ]);
     expect(contractProblems("sum by (tenant) (nova_capability_violations_total)")).toEqual([
       "grouping by tenant, which no metric of sum by (tenant) (nova_capability_violations_total) has",
-    ]);
-  });
-  it("computes GitHub anchors, skipping fenced code and numbering duplicates", () => {
-    expect(githubSlug("4. `/health` answers 503 `degraded`")).toBe("4-health-answers-503-degraded");
-    expect(githubSlug("Common Issues & Fixes")).toBe("common-issues--fixes");
-    expect(headingAnchors("# A\n```bash\n# not a heading\n```\n## A\n### [Link](x) B\n")).toEqual([
-      "a",
-      "a-1",
-      "link-b",
     ]);
   });
 });
