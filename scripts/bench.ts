@@ -506,7 +506,7 @@ function machine() {
 }
 
 // Rate limits off: the bench drives one key far past its per-key limit on purpose, to measure the
-// service rather than the limiter (README, Rate limits).
+// service rather than the limiter (docs/API.md, Rate limits).
 const stack = await startStack({ vars: { LOG_LEVEL: "info", RATE_LIMITS: "off" } });
 try {
   const keys = await prepareTenant(stack);

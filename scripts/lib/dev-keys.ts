@@ -18,7 +18,7 @@ interface DevKeySpec {
 const DEV_KEYS: DevKeySpec[] = [
   { label: "admin", principalId: "dev-admin", role: "admin", maxLevel: 5, tenantId: null },
   { label: "approver", principalId: "dev-approver", role: "approver", maxLevel: 4, tenantId: null },
-  // Acts for the demo's agents (bot-1, bot-2, ...), as the README's examples do.
+  // Acts for the demo's agents (bot-1, bot-2, ...), as the examples in README.md and docs/API.md do.
   {
     label: "agent",
     principalId: "dev-agent",

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { headingAnchors } from "../../scripts/lib/markdown.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const read = (file: string): string => readFileSync(path.join(ROOT, file), "utf8");
@@ -248,42 +249,6 @@ function contractProblems(expr: string): string[] {
   return problems;
 }
 
-// --- docs/RUNBOOK.md headings as GitHub anchors ---------------------------------------------------
-
-/** GitHub's anchor for a heading (github-slugger): lower case, punctuation dropped, spaces to dashes. */
-function githubSlug(heading: string): string {
-  const text = heading
-    .replace(/!?\[([^\]]*)\]\([^)]*\)/g, "$1") // links and images: their text
-    .replace(/<[^>]+>/g, "") // inline HTML tags
-    .trim()
-    .toLowerCase();
-  return text.replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, "").replace(/ /g, "-");
-}
-
-/** Every heading anchor of a markdown document, outside fenced code, duplicates numbered as GitHub does. */
-function headingAnchors(markdown: string): string[] {
-  const anchors: string[] = [];
-  const seen = new Map<string, number>();
-  let fence: string | null = null;
-  for (const line of markdown.split("\n")) {
-    const fenceMatch = /^\s{0,3}(`{3,}|~{3,})/.exec(line);
-    if (fenceMatch) {
-      const marker = fenceMatch[1] as string;
-      if (fence === null) fence = marker;
-      else if (marker[0] === fence[0] && marker.length >= fence.length) fence = null;
-      continue;
-    }
-    if (fence !== null) continue;
-    const heading = /^\s{0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$/.exec(line);
-    if (!heading) continue;
-    const slug = githubSlug(heading[1] as string);
-    const count = seen.get(slug) ?? 0;
-    seen.set(slug, count + 1);
-    anchors.push(count === 0 ? slug : `${slug}-${count}`);
-  }
-  return anchors;
-}
-
 // --- the files --------------------------------------------------------------------------------------
 
 interface Rule {
@@ -416,16 +381,6 @@ describe("the checks themselves", () => {
     ]);
     expect(contractProblems("sum by (tenant) (nova_capability_violations_total)")).toEqual([
       "grouping by tenant, which no metric of sum by (tenant) (nova_capability_violations_total) has",
-    ]);
-  });
-
-  it("computes GitHub anchors, skipping fenced code and numbering duplicates", () => {
-    expect(githubSlug("4. `/health` answers 503 `degraded`")).toBe("4-health-answers-503-degraded");
-    expect(githubSlug("Common Issues & Fixes")).toBe("common-issues--fixes");
-    expect(headingAnchors("# A\n```bash\n# not a heading\n```\n## A\n### [Link](x) B\n")).toEqual([
-      "a",
-      "a-1",
-      "link-b",
     ]);
   });
 });

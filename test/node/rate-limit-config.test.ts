@@ -1,5 +1,5 @@
 // The rate limiters as deployed (wrangler.toml, read by wrangler's own config reader) agree with the
-// code's table (Retry-After comes from it) and with the limits the README documents.
+// code's table (Retry-After comes from it) and with the limits docs/API.md documents.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { unstable_readConfig } from "wrangler";
@@ -12,7 +12,7 @@ interface RateLimitConfig {
 }
 // wrangler's published types leave this list untyped.
 const ratelimits = unstable_readConfig({ config: "wrangler.toml" }).ratelimits as RateLimitConfig[];
-const readme = readFileSync("README.md", "utf8");
+const apiDoc = readFileSync("docs/API.md", "utf8");
 
 describe("rate limit configuration", () => {
   it("declares one [[ratelimits]] binding per limiter, with the period the code answers in Retry-After", () => {
@@ -26,12 +26,12 @@ describe("rate limit configuration", () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
-  it("documents each limit in the README as deployed", () => {
+  it("documents each limit in docs/API.md as deployed", () => {
     for (const limit of ratelimits) {
-      const row = readme
+      const row = apiDoc
         .split("\n")
         .find((line) => line.startsWith("|") && line.includes(`\`${limit.name}\``));
-      expect(row, `README row for ${limit.name}`).toBeDefined();
+      expect(row, `docs/API.md row for ${limit.name}`).toBeDefined();
       expect(row).toContain(`${limit.simple.limit} per ${limit.simple.period} s`);
     }
   });
