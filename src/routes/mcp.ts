@@ -34,8 +34,8 @@ import { isOpen } from "../domain/approvals.ts";
 import { levelName } from "../domain/vocabulary.ts";
 import type { AppEnv } from "../env.ts";
 import { protectedRoute, recordRefusal } from "../lib/auth.ts";
-import { ApiError, type ErrorCode } from "../lib/errors.ts";
-import { createRouter, describeIssues, jsonResponse } from "../lib/openapi.ts";
+import { ApiError, type ErrorCode, validationError } from "../lib/errors.ts";
+import { createRouter, jsonResponse } from "../lib/openapi.ts";
 import * as requests from "../services/approval-requests.ts";
 import { MAX_WAIT_SECONDS } from "../services/approval-requests.ts";
 import type { ServiceContext } from "../services/context.ts";
@@ -343,12 +343,8 @@ async function callTool(c: Context<AppEnv>, name: string, args: unknown): Promis
       );
     }
     const parsed = spec.input.safeParse(args ?? {});
-    if (!parsed.success) {
-      throw new ApiError("validation_failed", `Invalid arguments for ${name}`, {
-        target: "arguments",
-        issues: describeIssues(parsed.error),
-      });
-    }
+    if (!parsed.success)
+      throw validationError(parsed.error.issues, "arguments", `Invalid arguments for ${name}`);
     // Each spec's run takes its own input's output type; the union of specs loses that pairing.
     const run = spec.run as (call: ToolCall, args: unknown) => Promise<ToolAnswer>;
     const answer = await run({ ctx, principal }, parsed.data);

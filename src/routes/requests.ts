@@ -7,8 +7,8 @@ import type { ApprovalRequestRow } from "../db/schema.ts";
 import { APPROVAL_STATUSES, APPROVER_ACTIONS } from "../domain/vocabulary.ts";
 import type { AppEnv } from "../env.ts";
 import { protectedRoute } from "../lib/auth.ts";
-import { ApiError } from "../lib/errors.ts";
-import { createRouter, describeIssues, jsonResponse } from "../lib/openapi.ts";
+import { ApiError, validationError } from "../lib/errors.ts";
+import { createRouter, jsonResponse } from "../lib/openapi.ts";
 import * as requests from "../services/approval-requests.ts";
 import { MAX_WAIT_SECONDS } from "../services/approval-requests.ts";
 import { Identifier, LevelName, PolicyType } from "./policy-schemas.ts";
@@ -348,12 +348,7 @@ async function parseOptionalBody<T extends z.ZodType>(c: Context<AppEnv>, schema
     }
   }
   const parsed = schema.safeParse(value);
-  if (!parsed.success) {
-    throw new ApiError("validation_failed", "Invalid request body", {
-      target: "json",
-      issues: describeIssues(parsed.error),
-    });
-  }
+  if (!parsed.success) throw validationError(parsed.error.issues, "json");
   return parsed.data;
 }
 
