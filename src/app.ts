@@ -181,7 +181,7 @@ export function createApp() {
   app.route("/", metricsRoutes);
   app.route("/", mcpRoutes);
   // The approver console: HTML pages with their own session sign-in (src/console/routes.ts).
-  app.route("/", consoleRoutes as unknown as typeof app);
+  app.route("/", consoleRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "ApiKey", {
     type: "http",

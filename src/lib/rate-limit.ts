@@ -31,8 +31,8 @@ export async function spendRateLimit(
 ): Promise<void> {
   if (!rateLimitsEnabled(c.env)) return;
   const { binding, period } = LIMITERS[limiter];
-  // Every LIMITERS binding is declared in wrangler.toml, hence typed on Env as a RateLimit.
-  const rateLimit = (c.env as unknown as Record<string, RateLimit | undefined>)[binding];
+  // Every LIMITERS binding is declared in wrangler.toml, hence typed on Env; an env without it is unlimited.
+  const rateLimit: RateLimit | undefined = c.env[binding];
   if (!rateLimit) return;
   let allowed: boolean;
   try {
