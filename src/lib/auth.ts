@@ -6,12 +6,13 @@
 // failures are logged with a reason and counted.
 import { createRoute, type RouteConfig } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
-import { can, type Permission, type Principal, rolesWith } from "../domain/access.ts";
+import { type Permission, type Principal, rolesWith } from "../domain/access.ts";
 import { digestsEqual, sha256Hex } from "../domain/encoding.ts";
 import type { AppEnv } from "../env.ts";
 import { resolveApiKey } from "../services/keys.ts";
 import { ApiError } from "./errors.ts";
 import { errorResponse } from "./openapi.ts";
+import { assertCan } from "./permissions.ts";
 import { rateLimitOperation } from "./rate-limit.ts";
 
 /** ADMIN_API_KEY values shorter than this are ignored: a guessable admin key is worse than none. */
@@ -100,11 +101,7 @@ export function recordRefusal(c: Context<AppEnv>, error: ApiError): void {
 export function requirePermission(permission: Permission): MiddlewareHandler<AppEnv> {
   const operationLimit = rateLimitOperation(permission);
   return async (c, next) => {
-    const principal = c.var.principal;
-    if (!can(principal, permission)) {
-      // Logged and counted where every refusal is (recordRefusal, from the app's error handler).
-      throw new ApiError("forbidden", `The ${principal.role} role may not ${permission.replace(":", " ")}`);
-    }
+    assertCan(c.var.principal, permission);
     return operationLimit(c, next);
   };
 }

@@ -29,13 +29,14 @@ import type { jsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/t
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ApprovalRequestRow } from "../db/schema.ts";
-import { can, type Permission, type Principal } from "../domain/access.ts";
+import type { Permission, Principal } from "../domain/access.ts";
 import { isOpen } from "../domain/approvals.ts";
 import { levelName } from "../domain/vocabulary.ts";
 import type { AppEnv } from "../env.ts";
 import { protectedRoute, recordRefusal } from "../lib/auth.ts";
 import { ApiError, type ErrorCode, validationError } from "../lib/errors.ts";
 import { createRouter, jsonResponse } from "../lib/openapi.ts";
+import { assertCan } from "../lib/permissions.ts";
 import * as requests from "../services/approval-requests.ts";
 import { MAX_WAIT_SECONDS } from "../services/approval-requests.ts";
 import type { ServiceContext } from "../services/context.ts";
@@ -336,12 +337,7 @@ async function callTool(c: Context<AppEnv>, name: string, args: unknown): Promis
   ctx.annotate("mcp_tool", { mcp_tool: spec ? name : "unknown" });
   try {
     if (!spec) throw new ApiError("not_found", `No tool ${name}: see tools/list`);
-    if (!can(principal, spec.permission)) {
-      throw new ApiError(
-        "forbidden",
-        `The ${principal.role} role may not ${spec.permission.replace(":", " ")} (tool ${name})`,
-      );
-    }
+    assertCan(principal, spec.permission);
     const parsed = spec.input.safeParse(args ?? {});
     if (!parsed.success)
       throw validationError(parsed.error.issues, "arguments", `Invalid arguments for ${name}`);
@@ -364,9 +360,7 @@ async function callTool(c: Context<AppEnv>, name: string, args: unknown): Promis
 async function readResource(c: Context<AppEnv>, uri: string) {
   const id = uri.startsWith(REQUEST_URI_PREFIX) ? uri.slice(REQUEST_URI_PREFIX.length) : "";
   try {
-    if (!can(c.var.principal, "requests:read")) {
-      throw new ApiError("forbidden", `The ${c.var.principal.role} role may not read requests`);
-    }
+    assertCan(c.var.principal, "requests:read");
     const row = await requests.getRequest(c.var.services, c.var.principal, id);
     return {
       contents: [{ uri, mimeType: "application/json", text: JSON.stringify(requestAnswer(row).structured) }],
