@@ -2,9 +2,9 @@
 // checkpoints (public, so anyone can check an export), and the admin export as streamed NDJSON. Thin:
 // services/audit-checkpoints.ts does the work, src/domain/audit-chain.ts defines the lines.
 import { createRoute, z } from "@hono/zod-openapi";
-import { protectedRoute } from "../lib/auth.ts";
 import { ApiError, invalidField } from "../lib/errors.ts";
 import { createRouter, errorResponse, jsonResponse } from "../lib/openapi.ts";
+import { protectedRoute } from "../middleware/require-permission.ts";
 import { exportAuditLines, publishedAuditKey } from "../services/audit-checkpoints.ts";
 
 export const AUDIT_KEY_PATH = "/.well-known/policy-api-audit-key";

@@ -32,11 +32,11 @@ import type { ApprovalRequestRow } from "../db/schema.ts";
 import type { Permission, Principal } from "../domain/access.ts";
 import { isOpen } from "../domain/approvals.ts";
 import { levelName } from "../domain/vocabulary.ts";
-import type { AppEnv } from "../env.ts";
-import { protectedRoute, recordRefusal } from "../lib/auth.ts";
+import type { AuthenticatedEnv } from "../env.ts";
 import { ApiError, type ErrorCode, validationError } from "../lib/errors.ts";
 import { createRouter, jsonResponse } from "../lib/openapi.ts";
-import { assertCan } from "../lib/permissions.ts";
+import { assertCan, recordRefusal } from "../lib/permissions.ts";
+import { protectedRoute } from "../middleware/require-permission.ts";
 import * as requests from "../services/approval-requests.ts";
 import { MAX_WAIT_SECONDS } from "../services/approval-requests.ts";
 import type { ServiceContext } from "../services/context.ts";
@@ -322,7 +322,7 @@ function listTools(): Tool[] {
 }
 
 /** A refusal or failure as an MCP tool error: the API's code first, so agents and people can switch on it. */
-function toolError(c: Context<AppEnv>, error: ApiError): CallToolResult {
+function toolError(c: Context<AuthenticatedEnv>, error: ApiError): CallToolResult {
   return {
     isError: true,
     content: [{ type: "text", text: `${error.code}: ${error.message}` }],
@@ -330,7 +330,7 @@ function toolError(c: Context<AppEnv>, error: ApiError): CallToolResult {
   };
 }
 
-async function callTool(c: Context<AppEnv>, name: string, args: unknown): Promise<CallToolResult> {
+async function callTool(c: Context<AuthenticatedEnv>, name: string, args: unknown): Promise<CallToolResult> {
   const ctx = c.var.services;
   const principal = c.var.principal;
   const spec = MCP_TOOLS.find((candidate) => candidate.name === name);
@@ -357,7 +357,7 @@ async function callTool(c: Context<AppEnv>, name: string, args: unknown): Promis
 // ---------------------------------------------------------------------------------------------------
 // Resources: a request as policy-request://{request_id}, read with the same rules as get_request.
 
-async function readResource(c: Context<AppEnv>, uri: string) {
+async function readResource(c: Context<AuthenticatedEnv>, uri: string) {
   const id = uri.startsWith(REQUEST_URI_PREFIX) ? uri.slice(REQUEST_URI_PREFIX.length) : "";
   try {
     assertCan(c.var.principal, "requests:read");
@@ -390,7 +390,7 @@ const NO_ELICITATION: jsonSchemaValidator = {
   }),
 };
 
-function createMcpServer(c: Context<AppEnv>): Server {
+function createMcpServer(c: Context<AuthenticatedEnv>): Server {
   // The low-level Server on purpose (see the top of the file); its deprecation note steers simple
   // servers to McpServer.
   const server = new Server(
