@@ -43,7 +43,15 @@ export interface AppEnv {
     metrics: MetricsBuffer;
     /** What the services need (database, bindings, log, metrics, waitUntil), built once per request. */
     services: ServiceContext;
-    /** The authenticated caller; set on every /api route. */
-    principal: Principal;
+    /** The authenticated caller: set by authentication (every /api route, /mcp, /metrics, console pages). */
+    principal?: Principal;
   };
+}
+
+/**
+ * Behind authentication the caller is known: protectedRoute's permission check narrows a route's
+ * handler to this env, so handlers read c.var.principal without a check of their own.
+ */
+export interface AuthenticatedEnv extends AppEnv {
+  Variables: AppEnv["Variables"] & { principal: Principal };
 }

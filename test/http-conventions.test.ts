@@ -1,8 +1,9 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { createRoute, z } from "@hono/zod-openapi";
 import { describe, expect, it } from "vitest";
-import { createApp, MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_URL_BYTES } from "../src/app.ts";
+import { createApp } from "../src/app.ts";
 import { ApiError } from "../src/lib/errors.ts";
+import { MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_URL_BYTES } from "../src/middleware/bounds.ts";
 import { testEnv } from "./helpers/database.ts";
 import { BASE_URL, call, type ErrorEnvelope, postJson } from "./helpers/http.ts";
 import { createTestKey } from "./helpers/keys.ts";

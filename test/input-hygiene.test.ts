@@ -1,7 +1,8 @@
-// Input the database cannot store, checked once in src/app.ts before any route or service runs
-// (jsonInputProblem in src/domain/limits.ts): NUL characters and lone surrogates in any string or key,
-// and JSON nested deeper than MAX_JSON_DEPTH, answer 400 naming the field, never 500. Also the query
-// strings and path parameters, and a seeded fuzz of the eval and create bodies.
+// Input the database cannot store, checked once before any route or service runs
+// (src/middleware/json-input.ts, with jsonInputProblem in src/domain/limits.ts): NUL characters and
+// lone surrogates in any string or key, and JSON nested deeper than MAX_JSON_DEPTH, answer 400
+// naming the field, never 500. Also the query strings and path parameters, and a seeded fuzz of the
+// eval and create bodies.
 import { beforeAll, describe, expect, it } from "vitest";
 import { jsonInputProblem, MAX_JSON_DEPTH } from "../src/domain/limits.ts";
 import { call, type ErrorEnvelope } from "./helpers/http.ts";

@@ -1,4 +1,4 @@
-// Headers every answer carries (src/app.ts): X-Content-Type-Options: nosniff everywhere, and
+// Headers every answer carries (src/middleware/security-headers.ts): X-Content-Type-Options: nosniff everywhere, and
 // Cache-Control: no-store on everything under /api (answers carry keys, requests and decisions),
 // errors included; /docs keeps its own caching.
 import { beforeAll, describe, expect, it } from "vitest";

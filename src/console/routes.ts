@@ -7,11 +7,11 @@
 // (Origin / Sec-Fetch-Site) and, once signed in, carry the session's CSRF token.
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import type { Principal } from "../domain/access.ts";
 import { can } from "../domain/access.ts";
 import { jsonInputProblem } from "../domain/limits.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../lib/errors.ts";
+import { requirePrincipal } from "../lib/permissions.ts";
 import { spendRateLimit } from "../lib/rate-limit.ts";
 import { approverInbox, decideRequest, getRequest } from "../services/approval-requests.ts";
 import { searchAudit } from "../services/audit.ts";
@@ -75,7 +75,13 @@ function isCrossSite(c: Context): boolean {
   return origin !== undefined && origin !== new URL(c.req.url).origin;
 }
 
-function refuse(c: ConsoleContext, status: 400 | 401 | 403 | 404 | 409 | 429, title: string, text: string) {
+/** A console page refusing what was asked (signed out, cross-site, not allowed, not found), with its status. */
+function refusalPage(
+  c: ConsoleContext,
+  status: 400 | 401 | 403 | 404 | 409 | 429,
+  title: string,
+  text: string,
+) {
   c.status(status);
   return c.html(messagePage(title, text, c.var.page ?? {}));
 }
@@ -96,7 +102,7 @@ const requireSession: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
   const principal = token ? await resolveSession(c.var.services, token) : undefined;
   if (!principal) {
     if (c.req.method === "GET" && !c.req.path.endsWith("/inbox")) return c.redirect("/console/login", 303);
-    return refuse(c, 401, "Signed out", "Your session has ended: sign in again.");
+    return refusalPage(c, 401, "Signed out", "Your session has ended: sign in again.");
   }
   c.set("principal", principal);
   c.set("sessionToken", token);
@@ -106,7 +112,7 @@ const requireSession: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
     const form = await formOf(c);
     if (form._csrf !== c.var.page.csrf) {
       c.var.log.warn("console_csrf_refused", { key_id: principal.keyId, path: c.req.path });
-      return refuse(
+      return refusalPage(
         c,
         403,
         "Refused",
@@ -118,8 +124,8 @@ const requireSession: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
 };
 
 const requireAdmin: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
-  if (!can(c.var.principal, "keys:manage")) {
-    return refuse(c, 403, "Admins only", "The admin pages need an admin key.");
+  if (!can(requirePrincipal(c), "keys:manage")) {
+    return refusalPage(c, 403, "Admins only", "The admin pages need an admin key.");
   }
   await next();
 };
@@ -136,7 +142,7 @@ function inboxFilters(c: ConsoleContext) {
 
 async function renderInboxRegion(c: ConsoleContext) {
   const filters = inboxFilters(c);
-  const inbox = await approverInbox(c.var.services, c.var.principal, {
+  const inbox = await approverInbox(c.var.services, requirePrincipal(c), {
     tenantId: filters.tenant,
     skillId: filters.skill,
     status: filters.status,
@@ -150,8 +156,8 @@ async function renderRequest(
   notice?: { kind: "error" | "notice"; text: string },
   status: 200 | 400 | 403 | 409 = 200,
 ) {
-  const row = await getRequest(c.var.services, c.var.principal, id);
-  const deliveries = await requestDeliveries(c.var.services, c.var.principal, id);
+  const row = await getRequest(c.var.services, requirePrincipal(c), id);
+  const deliveries = await requestDeliveries(c.var.services, requirePrincipal(c), id);
   c.status(status);
   return c.html(requestPage(c.var.page, row, deliveries, notice));
 }
@@ -167,7 +173,7 @@ async function renderAdmin(c: ConsoleContext, extra: Partial<AdminView> = {}, st
     escalationStatus(ctx),
     webhookStatus(ctx),
     searchKeys(ctx, { includeRevoked: true }, { limit: 200, offset: 0 }),
-    searchAudit(ctx, c.var.principal, {
+    searchAudit(ctx, requirePrincipal(c), {
       actor: auditFilter.actor,
       actionPrefix: auditFilter.action,
       targetId: auditFilter.target,
@@ -210,7 +216,7 @@ consoleRoutes.get("/console/assets/console.js", (c) => {
 consoleRoutes.on("POST", ["/console", "/console/*"], async (c, next) => {
   if (isCrossSite(c)) {
     c.var.log.warn("console_cross_site_refused", { path: c.req.path, origin: c.req.header("Origin") });
-    return refuse(c, 403, "Refused", "Cross-site form posts are refused.");
+    return refusalPage(c, 403, "Refused", "Cross-site form posts are refused.");
   }
   await next();
 });
@@ -257,12 +263,12 @@ consoleRoutes.get("/console/inbox", requireSession, async (c) => c.html((await r
 
 consoleRoutes.get("/console/requests/:id", requireSession, async (c) => {
   const id = c.req.param("id");
-  if (!REQUEST_PATH.test(id)) return refuse(c, 404, "Not found", "No such request.");
+  if (!REQUEST_PATH.test(id)) return refusalPage(c, 404, "Not found", "No such request.");
   try {
     return await renderRequest(c, id);
   } catch (error) {
     if (error instanceof ApiError && (error.code === "not_found" || error.code === "forbidden")) {
-      return refuse(c, 404, "Not found", "No such request, or not one this key may see.");
+      return refusalPage(c, 404, "Not found", "No such request, or not one this key may see.");
     }
     throw error;
   }
@@ -270,7 +276,7 @@ consoleRoutes.get("/console/requests/:id", requireSession, async (c) => {
 
 consoleRoutes.post("/console/requests/:id/decide", requireSession, async (c) => {
   const id = c.req.param("id");
-  if (!REQUEST_PATH.test(id)) return refuse(c, 404, "Not found", "No such request.");
+  if (!REQUEST_PATH.test(id)) return refusalPage(c, 404, "Not found", "No such request.");
   const form = await formOf(c);
   const decision = form.decision;
   const notes = form.notes?.trim() || null;
@@ -281,7 +287,7 @@ consoleRoutes.post("/console/requests/:id/decide", requireSession, async (c) => 
     return renderRequest(c, id, { kind: "error", text: "Give a reason to reject." }, 400);
   }
   try {
-    const row = await decideRequest(c.var.services, c.var.principal, id, decision, { notes });
+    const row = await decideRequest(c.var.services, requirePrincipal(c), id, decision, { notes });
     const text =
       row.status === "pending" || row.status === "escalated"
         ? `Your ${decision === "approve" ? "approval" : "rejection"} is recorded; the request is still ${row.status}.`
@@ -305,10 +311,11 @@ consoleRoutes.post("/console/admin/switches", requireSession, requireAdmin, asyn
   const form = await formOf(c);
   const paused = form.paused === "true";
   const reason = form.reason?.trim() ?? "";
-  if (!can(c.var.principal, "emergency")) return refuse(c, 403, "Refused", "This key may not flip switches.");
+  if (!can(requirePrincipal(c), "emergency"))
+    return refusalPage(c, 403, "Refused", "This key may not flip switches.");
   if (!reason) return renderAdmin(c, { notice: { kind: "error", text: "Give a reason." } }, 400);
   const set = form.job === "deliveries" ? setWebhooksPaused : setEscalationPaused;
-  await set(c.var.services, c.var.principal, paused, reason);
+  await set(c.var.services, requirePrincipal(c), paused, reason);
   return renderAdmin(c, {
     notice: {
       kind: "notice",
@@ -318,7 +325,7 @@ consoleRoutes.post("/console/admin/switches", requireSession, requireAdmin, asyn
 });
 
 consoleRoutes.post("/console/admin/keys", requireSession, requireAdmin, async (c) => {
-  await spendRateLimit(c, "key_management", c.var.principal);
+  await spendRateLimit(c, "key_management", requirePrincipal(c));
   const form = await formOf(c);
   const role = form.role;
   if (role !== "agent" && role !== "approver" && role !== "admin") {
@@ -326,7 +333,7 @@ consoleRoutes.post("/console/admin/keys", requireSession, requireAdmin, async (c
   }
   const level = form.max_level?.trim();
   try {
-    const created = await createKey(c.var.services, c.var.principal, {
+    const created = await createKey(c.var.services, requirePrincipal(c), {
       principalId: form.principal_id?.trim() ?? "",
       role,
       maxLevel: level ? Number(level) : undefined,
@@ -341,9 +348,9 @@ consoleRoutes.post("/console/admin/keys", requireSession, requireAdmin, async (c
 });
 
 consoleRoutes.post("/console/admin/keys/:id/revoke", requireSession, requireAdmin, async (c) => {
-  await spendRateLimit(c, "key_management", c.var.principal);
+  await spendRateLimit(c, "key_management", requirePrincipal(c));
   try {
-    await revokeKey(c.var.services, c.var.principal, c.req.param("id"));
+    await revokeKey(c.var.services, requirePrincipal(c), c.req.param("id"));
     return renderAdmin(c, { notice: { kind: "notice", text: `Key ${c.req.param("id")} revoked.` } });
   } catch (error) {
     return renderAdmin(c, { notice: asNotice(error) }, 400);
@@ -360,8 +367,9 @@ function agentIdsOf(text: string | undefined): string[] | null {
 }
 
 /** For the app's error handler: errors under /console are pages, not JSON envelopes. */
-export function consoleErrorPage(c: Context<AppEnv>, error: ApiError, principal?: Principal) {
+export function consoleErrorPage(c: Context<AppEnv>, error: ApiError) {
   c.status(error.status);
   if (error.headers["Retry-After"]) c.header("Retry-After", error.headers["Retry-After"]);
-  return c.html(messagePage(error.status === 503 ? "Unavailable" : "Refused", error.message, { principal }));
+  const page = { principal: c.var.principal };
+  return c.html(messagePage(error.status === 503 ? "Unavailable" : "Refused", error.message, page));
 }

@@ -121,11 +121,9 @@ export async function generateSigningKey(): Promise<{
   publicKey: string;
   keyId: string;
 }> {
-  // Ed25519 always makes a pair; the DOM and workers typings of generateKey disagree on saying so.
-  const pair = (await crypto.subtle.generateKey({ name: CHECKPOINT_ALGORITHM }, true, [
-    "sign",
-    "verify",
-  ])) as unknown as { privateKey: CryptoKey; publicKey: CryptoKey };
+  const pair = await crypto.subtle.generateKey(CHECKPOINT_ALGORITHM, true, ["sign", "verify"]);
+  // Ed25519 always makes a pair; the workers and Node typings of generateKey also allow a single key.
+  if (!("privateKey" in pair)) throw new Error("Ed25519 key generation returned a single key, not a pair");
   const pkcs8 = new Uint8Array((await crypto.subtle.exportKey("pkcs8", pair.privateKey)) as ArrayBuffer);
   const raw = new Uint8Array((await crypto.subtle.exportKey("raw", pair.publicKey)) as ArrayBuffer);
   return { privateKey: toBase64(pkcs8), publicKey: toBase64(raw), keyId: await keyIdOf(raw) };

@@ -32,7 +32,7 @@ export function digestsEqual(a: string, b: string): boolean {
 /**
  * JSON with object keys sorted at every depth: equal values hash equally whatever the key order.
  * Recursive on purpose (short and obviously right): its inputs are depth-bounded by jsonInputProblem
- * (limits.ts, MAX_JSON_DEPTH) at every entry point, today the JSON-body check in src/app.ts; a new
+ * (limits.ts, MAX_JSON_DEPTH) at every entry point, today the JSON-input check in src/middleware/json-input.ts; a new
  * entry point (cron, console, MCP) must apply that check before anything reaches here.
  */
 export function canonicalJson(value: unknown): string {

@@ -9,9 +9,9 @@ export type Limiter = Role | "key_management";
  * test/node/rate-limit-config.test.ts checks the two agree). The binding does not report its window,
  * so Retry-After is the period: a fixed window of that length has reset by then.
  */
-export const LIMITERS: Record<Limiter, { binding: `RATE_LIMIT_${string}`; period: 10 | 60 }> = {
+export const LIMITERS = {
   agent: { binding: "RATE_LIMIT_AGENT", period: 10 },
   approver: { binding: "RATE_LIMIT_APPROVER", period: 10 },
   admin: { binding: "RATE_LIMIT_ADMIN", period: 10 },
   key_management: { binding: "RATE_LIMIT_KEY_MANAGEMENT", period: 60 },
-};
+} as const satisfies Record<Limiter, { binding: `RATE_LIMIT_${string}`; period: 10 | 60 }>;

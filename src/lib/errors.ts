@@ -58,10 +58,40 @@ export class ApiError extends Error {
   }
 }
 
-/** A 400 for one input field, in the same shape the schema validation reports. */
-export function invalidField(path: string, message: string, target: "json" | "query" = "json"): ApiError {
-  return new ApiError("validation_failed", `Invalid request ${target === "json" ? "body" : "query"}`, {
+/** A schema's complaint about one field, as zod reports it (`path`: the keys down to the field). */
+export interface InputIssue {
+  path: readonly PropertyKey[];
+  message: string;
+  code: string;
+}
+
+/** Where the invalid input was: a part of the request a route validates, or an MCP tool's arguments. */
+export type InputTarget = "json" | "query" | "param" | "header" | "cookie" | "form" | "arguments";
+
+/**
+ * The one 400 `validation_failed` for input that failed its schema: the message names the part of the
+ * request ("Invalid request body"), the details name each field (`path` dotted, "" for the whole input).
+ */
+export function validationError(
+  issues: readonly InputIssue[],
+  target: InputTarget,
+  message = `Invalid request ${targetName(target)}`,
+): ApiError {
+  return new ApiError("validation_failed", message, {
     target,
-    issues: [{ path, message, code: "custom" }],
+    issues: issues.map((issue) => ({
+      path: issue.path.map(String).join("."),
+      message: issue.message,
+      code: issue.code,
+    })),
   });
+}
+
+function targetName(target: InputTarget): string {
+  return target === "json" ? "body" : target === "param" ? "path parameters" : target;
+}
+
+/** A 400 for one input field (`path` already dotted), in the same shape the schema validation reports. */
+export function invalidField(path: string, message: string, target: "json" | "query" = "json"): ApiError {
+  return validationError([{ path: [path], message, code: "custom" }], target);
 }

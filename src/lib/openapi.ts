@@ -1,34 +1,15 @@
 // Route plumbing shared by every resource: a Hono router that validates with the same zod schemas it
 // publishes in /openapi.json, and turns validation failures into the one error envelope.
 import { OpenAPIHono, z } from "@hono/zod-openapi";
-import type { ZodError } from "zod";
 import type { AppEnv } from "../env.ts";
-import { ApiError, ERROR_STATUS } from "./errors.ts";
+import { ERROR_STATUS, validationError } from "./errors.ts";
 
 export function createRouter() {
   return new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
-      if (!result.success) {
-        throw new ApiError("validation_failed", `Invalid request ${targetName(result.target)}`, {
-          target: result.target,
-          issues: describeIssues(result.error),
-        });
-      }
+      if (!result.success) throw validationError(result.error.issues, result.target);
     },
   });
-}
-
-function targetName(target: string): string {
-  return target === "json" ? "body" : target === "param" ? "path parameters" : target;
-}
-
-/** Per-field problems: `path` is the dotted location in the input ("" for the whole input). */
-export function describeIssues(error: ZodError): { path: string; message: string; code: string }[] {
-  return error.issues.map((issue) => ({
-    path: issue.path.map(String).join("."),
-    message: issue.message,
-    code: issue.code,
-  }));
 }
 
 export const ErrorResponseSchema = z

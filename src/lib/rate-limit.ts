@@ -12,8 +12,9 @@
 import type { MiddlewareHandler } from "hono";
 import type { Permission, Principal } from "../domain/access.ts";
 import { LIMITERS, type Limiter } from "../domain/rate-limits.ts";
-import type { AppEnv, Bindings } from "../env.ts";
+import type { AppEnv, AuthenticatedEnv, Bindings } from "../env.ts";
 import { ApiError } from "./errors.ts";
+import { requirePrincipal } from "./permissions.ts";
 
 /** RATE_LIMITS = "off" turns every limiter off (benchmarks, or an operator's emergency lever). */
 export function rateLimitsEnabled(env: Bindings): boolean {
@@ -31,8 +32,8 @@ export async function spendRateLimit(
 ): Promise<void> {
   if (!rateLimitsEnabled(c.env)) return;
   const { binding, period } = LIMITERS[limiter];
-  // Every LIMITERS binding is declared in wrangler.toml, hence typed on Env as a RateLimit.
-  const rateLimit = (c.env as unknown as Record<string, RateLimit | undefined>)[binding];
+  // Every LIMITERS binding is declared in wrangler.toml, hence typed on Env; an env without it is unlimited.
+  const rateLimit: RateLimit | undefined = c.env[binding];
   if (!rateLimit) return;
   let allowed: boolean;
   try {
@@ -55,19 +56,20 @@ export async function spendRateLimit(
 /** Operations with a limiter of their own, spent after the role's: key management is strict. */
 const OPERATION_LIMITERS: Partial<Record<Permission, Limiter>> = { "keys:manage": "key_management" };
 
-/** A route's own limiter (protectedRoute adds it after the permission check), if it has one. */
-export function rateLimitOperation(permission: Permission): MiddlewareHandler<AppEnv> {
+/** A route's own limiter (requirePermission spends it after the permission check), if it has one. */
+export function rateLimitOperation(permission: Permission): MiddlewareHandler<AuthenticatedEnv> {
   const limiter = OPERATION_LIMITERS[permission];
-  return async (c, next) => {
-    if (limiter) await spendRateLimit(c, limiter, c.var.principal);
+  return async function rateLimitOperation(c, next) {
+    if (limiter) await spendRateLimit(c, limiter, requirePrincipal(c));
     await next();
   };
 }
 
 /** The role limiter, after authentication (c.var.principal is set). */
 export function rateLimitByRole(): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    await spendRateLimit(c, c.var.principal.role, c.var.principal);
+  return async function rateLimitByRole(c, next) {
+    const principal = requirePrincipal(c);
+    await spendRateLimit(c, principal.role, principal);
     await next();
   };
 }

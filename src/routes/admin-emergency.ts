@@ -1,8 +1,8 @@
 // /api/v1/admin/emergency/...: the runbook's emergency procedures as audited operations, and
 // /api/v1/admin/stats: its database queries without psql. Thin: services/emergency.ts does the work.
 import { z } from "@hono/zod-openapi";
-import { protectedRoute } from "../lib/auth.ts";
 import { createRouter, jsonResponse } from "../lib/openapi.ts";
+import { protectedRoute } from "../middleware/require-permission.ts";
 import { databaseStats, disableAutoApproval, restoreAutoApproval } from "../services/emergency.ts";
 import { ReasonBody } from "./operator-schemas.ts";
 

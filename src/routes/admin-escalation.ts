@@ -1,8 +1,8 @@
 // /api/v1/admin/escalation: the escalation job's switch and a manual run (the runbook's "Pause
 // Escalation Worker" and "Manual run", without crontabs). Thin: services/escalation.ts does the work.
 import { z } from "@hono/zod-openapi";
-import { protectedRoute } from "../lib/auth.ts";
 import { createRouter, jsonResponse } from "../lib/openapi.ts";
+import { protectedRoute } from "../middleware/require-permission.ts";
 import { escalationStatus, runEscalation, setEscalationPaused } from "../services/escalation.ts";
 import { JobStatusSchema, ReasonBody } from "./operator-schemas.ts";
 

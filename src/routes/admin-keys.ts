@@ -3,8 +3,8 @@
 import { z } from "@hono/zod-openapi";
 import { KEY_ID_PATTERN } from "../domain/ids.ts";
 import { ROLES, toLevel } from "../domain/vocabulary.ts";
-import { protectedRoute } from "../lib/auth.ts";
 import { createRouter, jsonResponse } from "../lib/openapi.ts";
+import { protectedRoute } from "../middleware/require-permission.ts";
 import { createKey, getKey, KEY_CACHE_TTL_MS, revokeKey, searchKeys } from "../services/keys.ts";
 import { Identifier, LevelName } from "./policy-schemas.ts";
 

@@ -5,9 +5,9 @@
 import { type RouteConfig, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { PolicyKind } from "../db/policies.ts";
-import type { AppEnv } from "../env.ts";
-import { protectedRoute, type RouteErrors } from "../lib/auth.ts";
+import type { AuthenticatedEnv } from "../env.ts";
 import { createRouter, jsonResponse } from "../lib/openapi.ts";
+import { protectedRoute, type RouteErrors } from "../middleware/require-permission.ts";
 import { changePolicy, changeSettings, getPolicy, getSettings, listPolicies } from "../services/policies.ts";
 import {
   ApprovalLevelFields,
@@ -105,9 +105,10 @@ function registerResource(router: ReturnType<typeof createRouter>, resource: Res
   );
 
   // The handlers below work on any policy kind; the route schemas above validated their input.
-  const idOf = (c: Context<AppEnv>) =>
+  const idOf = (c: Context<AuthenticatedEnv>) =>
     (c.req.valid as (target: "param") => { id: string | number })("param").id;
-  const bodyOf = (c: Context<AppEnv>) => (c.req.valid as (target: "json") => Record<string, unknown>)("json");
+  const bodyOf = (c: Context<AuthenticatedEnv>) =>
+    (c.req.valid as (target: "json") => Record<string, unknown>)("json");
   const withVersionOf = ({ row, version }: { row: Record<string, unknown>; version: number }) => ({
     ...row,
     policy_version: version,
@@ -214,7 +215,10 @@ const updateSettings = protectedRoute("policies:manage", {
   responses: { 200: jsonResponse(SettingsSchema, "Settings after the change") },
 });
 
-async function settingsResponse(c: Context<AppEnv>, settings?: Awaited<ReturnType<typeof getSettings>>) {
+async function settingsResponse(
+  c: Context<AuthenticatedEnv>,
+  settings?: Awaited<ReturnType<typeof getSettings>>,
+) {
   const current = settings ?? (await getSettings(c.var.services));
   return {
     capability_default_effect: current.capabilityDefaultEffect,

@@ -2,9 +2,9 @@
 // checkpoints (public, so anyone can check an export), and the admin export as streamed NDJSON. Thin:
 // services/audit-checkpoints.ts does the work, src/domain/audit-chain.ts defines the lines.
 import { createRoute, z } from "@hono/zod-openapi";
-import { protectedRoute } from "../lib/auth.ts";
-import { ApiError } from "../lib/errors.ts";
+import { ApiError, invalidField } from "../lib/errors.ts";
 import { createRouter, errorResponse, jsonResponse } from "../lib/openapi.ts";
+import { protectedRoute } from "../middleware/require-permission.ts";
 import { exportAuditLines, publishedAuditKey } from "../services/audit-checkpoints.ts";
 
 export const AUDIT_KEY_PATH = "/.well-known/policy-api-audit-key";
@@ -71,12 +71,7 @@ export const auditExportRoutes = createRouter().openapi(exportRoute, async (c) =
   }
   const from = query.from === undefined ? undefined : new Date(query.from);
   const to = query.to === undefined ? undefined : new Date(query.to);
-  if (from && to && from > to) {
-    throw new ApiError("validation_failed", "Invalid request query", {
-      target: "query",
-      issues: [{ path: "to", message: "to is before from", code: "custom" }],
-    });
-  }
+  if (from && to && from > to) throw invalidField("to", "to is before from", "query");
   const lines = exportAuditLines(c.var.services, { chain: query.tenant, from, to }, new Date());
   const encoder = new TextEncoder();
   // Pulled batch by batch: the next statement runs only when the client has read the last batch.

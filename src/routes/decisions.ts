@@ -4,8 +4,8 @@ import { z } from "@hono/zod-openapi";
 import type { PolicyDecisionRow } from "../db/schema.ts";
 import { DECISION_ID_PATTERN } from "../domain/ids.ts";
 import { DECISIONS, levelName } from "../domain/vocabulary.ts";
-import { protectedRoute } from "../lib/auth.ts";
 import { createRouter, jsonResponse } from "../lib/openapi.ts";
+import { protectedRoute } from "../middleware/require-permission.ts";
 import { getDecision, searchDecisions } from "../services/evaluation.ts";
 import { Identifier, PolicyType } from "./policy-schemas.ts";
 

@@ -8,8 +8,8 @@ import {
   levelName,
   VIOLATION_SEVERITIES,
 } from "../domain/vocabulary.ts";
-import { protectedRoute } from "../lib/auth.ts";
 import { createRouter, jsonResponse } from "../lib/openapi.ts";
+import { protectedRoute } from "../middleware/require-permission.ts";
 import { type EvaluateCommand, type EvaluatedCall, evaluateCall } from "../services/evaluation.ts";
 import { Identifier, PolicyOverrides, PolicyType, toPolicyOverrides } from "./policy-schemas.ts";
 

@@ -29,13 +29,14 @@ import type { jsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/t
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ApprovalRequestRow } from "../db/schema.ts";
-import { can, type Permission, type Principal } from "../domain/access.ts";
+import type { Permission, Principal } from "../domain/access.ts";
 import { isOpen } from "../domain/approvals.ts";
 import { levelName } from "../domain/vocabulary.ts";
-import type { AppEnv } from "../env.ts";
-import { protectedRoute, recordRefusal } from "../lib/auth.ts";
-import { ApiError, type ErrorCode } from "../lib/errors.ts";
-import { createRouter, describeIssues, jsonResponse } from "../lib/openapi.ts";
+import type { AuthenticatedEnv } from "../env.ts";
+import { ApiError, type ErrorCode, validationError } from "../lib/errors.ts";
+import { createRouter, jsonResponse } from "../lib/openapi.ts";
+import { assertCan, recordRefusal } from "../lib/permissions.ts";
+import { protectedRoute } from "../middleware/require-permission.ts";
 import * as requests from "../services/approval-requests.ts";
 import { MAX_WAIT_SECONDS } from "../services/approval-requests.ts";
 import type { ServiceContext } from "../services/context.ts";
@@ -321,7 +322,7 @@ function listTools(): Tool[] {
 }
 
 /** A refusal or failure as an MCP tool error: the API's code first, so agents and people can switch on it. */
-function toolError(c: Context<AppEnv>, error: ApiError): CallToolResult {
+function toolError(c: Context<AuthenticatedEnv>, error: ApiError): CallToolResult {
   return {
     isError: true,
     content: [{ type: "text", text: `${error.code}: ${error.message}` }],
@@ -329,26 +330,17 @@ function toolError(c: Context<AppEnv>, error: ApiError): CallToolResult {
   };
 }
 
-async function callTool(c: Context<AppEnv>, name: string, args: unknown): Promise<CallToolResult> {
+async function callTool(c: Context<AuthenticatedEnv>, name: string, args: unknown): Promise<CallToolResult> {
   const ctx = c.var.services;
   const principal = c.var.principal;
   const spec = MCP_TOOLS.find((candidate) => candidate.name === name);
   ctx.annotate("mcp_tool", { mcp_tool: spec ? name : "unknown" });
   try {
     if (!spec) throw new ApiError("not_found", `No tool ${name}: see tools/list`);
-    if (!can(principal, spec.permission)) {
-      throw new ApiError(
-        "forbidden",
-        `The ${principal.role} role may not ${spec.permission.replace(":", " ")} (tool ${name})`,
-      );
-    }
+    assertCan(principal, spec.permission);
     const parsed = spec.input.safeParse(args ?? {});
-    if (!parsed.success) {
-      throw new ApiError("validation_failed", `Invalid arguments for ${name}`, {
-        target: "arguments",
-        issues: describeIssues(parsed.error),
-      });
-    }
+    if (!parsed.success)
+      throw validationError(parsed.error.issues, "arguments", `Invalid arguments for ${name}`);
     // Each spec's run takes its own input's output type; the union of specs loses that pairing.
     const run = spec.run as (call: ToolCall, args: unknown) => Promise<ToolAnswer>;
     const answer = await run({ ctx, principal }, parsed.data);
@@ -365,12 +357,10 @@ async function callTool(c: Context<AppEnv>, name: string, args: unknown): Promis
 // ---------------------------------------------------------------------------------------------------
 // Resources: a request as policy-request://{request_id}, read with the same rules as get_request.
 
-async function readResource(c: Context<AppEnv>, uri: string) {
+async function readResource(c: Context<AuthenticatedEnv>, uri: string) {
   const id = uri.startsWith(REQUEST_URI_PREFIX) ? uri.slice(REQUEST_URI_PREFIX.length) : "";
   try {
-    if (!can(c.var.principal, "requests:read")) {
-      throw new ApiError("forbidden", `The ${c.var.principal.role} role may not read requests`);
-    }
+    assertCan(c.var.principal, "requests:read");
     const row = await requests.getRequest(c.var.services, c.var.principal, id);
     return {
       contents: [{ uri, mimeType: "application/json", text: JSON.stringify(requestAnswer(row).structured) }],
@@ -400,7 +390,7 @@ const NO_ELICITATION: jsonSchemaValidator = {
   }),
 };
 
-function createMcpServer(c: Context<AppEnv>): Server {
+function createMcpServer(c: Context<AuthenticatedEnv>): Server {
   // The low-level Server on purpose (see the top of the file); its deprecation note steers simple
   // servers to McpServer.
   const server = new Server(

@@ -1,40 +1,11 @@
 // GET /metrics: the Prometheus scrape (text exposition format). Scrapers authenticate with the
-// METRICS_TOKEN secret (read-only: it opens this route and nothing else) or an admin API key.
+// METRICS_TOKEN secret (read-only: it opens this route and nothing else; middleware/authenticate.ts)
+// or an admin API key.
 import { z } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
-import type { Principal } from "../domain/access.ts";
-import { digestsEqual, sha256Hex } from "../domain/encoding.ts";
-import type { AppEnv } from "../env.ts";
-import { authenticate, MIN_ADMIN_KEY_LENGTH, protectedRoute } from "../lib/auth.ts";
 import { createRouter } from "../lib/openapi.ts";
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "../lib/prometheus.ts";
+import { protectedRoute } from "../middleware/require-permission.ts";
 import { scrape } from "../services/metrics.ts";
-
-/** Who a METRICS_TOKEN scrape acts as: only ever on /metrics (the token is checked nowhere else). */
-const METRICS_SCRAPER: Principal = {
-  keyId: "metrics-token",
-  principalId: "metrics-scraper",
-  role: "admin",
-  maxLevel: 1,
-  tenantId: null,
-  agentIds: null,
-};
-
-/** The scrape token (at least 32 characters), else the usual API-key authentication. */
-export function metricsAuth(): MiddlewareHandler<AppEnv> {
-  const keys = authenticate();
-  return async (c, next) => {
-    const token = /^Bearer +(\S+) *$/i.exec(c.req.header("Authorization") ?? "")?.[1];
-    const expected = c.env.METRICS_TOKEN;
-    if (token && expected && expected.length >= MIN_ADMIN_KEY_LENGTH) {
-      if (digestsEqual(await sha256Hex(token), await sha256Hex(expected))) {
-        c.set("principal", METRICS_SCRAPER);
-        return next();
-      }
-    }
-    return keys(c, next);
-  };
-}
 
 const route = protectedRoute("metrics:read", {
   method: "get",

@@ -5,10 +5,10 @@ import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { ApprovalRequestRow } from "../db/schema.ts";
 import { APPROVAL_STATUSES, APPROVER_ACTIONS } from "../domain/vocabulary.ts";
-import type { AppEnv } from "../env.ts";
-import { protectedRoute } from "../lib/auth.ts";
-import { ApiError } from "../lib/errors.ts";
-import { createRouter, describeIssues, jsonResponse } from "../lib/openapi.ts";
+import type { AuthenticatedEnv } from "../env.ts";
+import { ApiError, validationError } from "../lib/errors.ts";
+import { createRouter, jsonResponse } from "../lib/openapi.ts";
+import { protectedRoute } from "../middleware/require-permission.ts";
 import * as requests from "../services/approval-requests.ts";
 import { MAX_WAIT_SECONDS } from "../services/approval-requests.ts";
 import { Identifier, LevelName, PolicyType } from "./policy-schemas.ts";
@@ -337,7 +337,10 @@ export function toCreateCommand(
 }
 
 /** A body that may be absent or empty (approve, reject, cancel need none). */
-async function parseOptionalBody<T extends z.ZodType>(c: Context<AppEnv>, schema: T): Promise<z.infer<T>> {
+async function parseOptionalBody<T extends z.ZodType>(
+  c: Context<AuthenticatedEnv>,
+  schema: T,
+): Promise<z.infer<T>> {
   const text = await c.req.text();
   let value: unknown = {};
   if (text.trim() !== "") {
@@ -348,16 +351,11 @@ async function parseOptionalBody<T extends z.ZodType>(c: Context<AppEnv>, schema
     }
   }
   const parsed = schema.safeParse(value);
-  if (!parsed.success) {
-    throw new ApiError("validation_failed", "Invalid request body", {
-      target: "json",
-      issues: describeIssues(parsed.error),
-    });
-  }
+  if (!parsed.success) throw validationError(parsed.error.issues, "json");
   return parsed.data;
 }
 
-async function decideRoute(c: Context<AppEnv>, id: string, kind: "approve" | "reject") {
+async function decideRoute(c: Context<AuthenticatedEnv>, id: string, kind: "approve" | "reject") {
   const body = await parseOptionalBody(c, DecisionBody);
   const row = await requests.decideRequest(c.var.services, c.var.principal, id, kind, {
     approverId: body.approver_id,

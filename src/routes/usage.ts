@@ -1,8 +1,8 @@
 // POST /api/v1/policy/usage: actual spend reported by the platform, added to the budget ledger.
 // Idempotent per tenant and usage_id: a retry returns the recorded entry; the same id with other values is 409.
 import { z } from "@hono/zod-openapi";
-import { protectedRoute } from "../lib/auth.ts";
 import { createRouter, jsonResponse } from "../lib/openapi.ts";
+import { protectedRoute } from "../middleware/require-permission.ts";
 import { reportUsage } from "../services/usage.ts";
 import { Identifier } from "./policy-schemas.ts";
 

@@ -3,8 +3,8 @@
 // services/webhooks.ts does the work.
 import { z } from "@hono/zod-openapi";
 import { ATTEMPT_OUTCOMES, DELIVERY_STATUSES, WEBHOOK_EVENTS } from "../domain/vocabulary.ts";
-import { protectedRoute } from "../lib/auth.ts";
 import { createRouter, jsonResponse } from "../lib/openapi.ts";
+import { protectedRoute } from "../middleware/require-permission.ts";
 import { redeliver, requestDeliveries, setWebhooksPaused, webhookStatus } from "../services/webhooks.ts";
 import { JobStatusSchema, ReasonBody } from "./operator-schemas.ts";
 

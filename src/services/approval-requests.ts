@@ -38,6 +38,7 @@ import { newCorrelationId, newRequestId, REQUEST_ID_PATTERN } from "../domain/id
 import { type ApprovalStatus, type PolicyType, WEBHOOK_EVENTS } from "../domain/vocabulary.ts";
 import { webhookUrlProblem } from "../domain/webhook-url.ts";
 import { ApiError, invalidField } from "../lib/errors.ts";
+import { assertCan } from "../lib/permissions.ts";
 import {
   encryptSecret,
   importEncryptionKey,
@@ -345,9 +346,7 @@ export async function approverInbox(
   principal: Principal,
   query: InboxQuery,
 ): Promise<{ rows: ApprovalRequestRow[]; counts: Record<"pending" | "escalated", number> }> {
-  if (!can(principal, "requests:decide")) {
-    throw new ApiError("forbidden", `The ${principal.role} role may not decide requests`);
-  }
+  assertCan(principal, "requests:decide");
   const scope = readableTenant(principal, query.tenantId);
   if (!scope.allowed) throw new ApiError("forbidden", scope.reason);
   const found = await listInbox(

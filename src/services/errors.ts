@@ -1,4 +1,4 @@
-// Any failure as one of the API's error codes: the HTTP app's error handler (src/app.ts) and entry
+// Any failure as one of the API's error codes: the HTTP app's error handler (src/middleware/error-handler.ts) and entry
 // points that answer in a format of their own (MCP tool results) classify and log failures the same
 // way, so an operator sees one kind of failure one way.
 import { isDatabaseUnavailable } from "../db/errors.ts";

@@ -127,7 +127,7 @@ describe("layering rules, on synthetic files", () => {
     ]);
   });
 
-  it("src/services stays below HTTP: no Hono, routes, jobs, app, auth or openapi; env as types only", () => {
+  it("src/services stays below HTTP: no Hono, middleware, routes, jobs, app or openapi; env as types only", () => {
     expect(
       violationsOf(
         "src/services/x.ts",
@@ -144,7 +144,7 @@ describe("layering rules, on synthetic files", () => {
           'import type { Context } from "hono";',
           'import { HTTPException } from "hono/http-exception";',
           'import { z as z2 } from "@hono/zod-openapi";',
-          'import { protectedRoute } from "../lib/auth.ts";',
+          'import { protectedRoute } from "../middleware/require-permission.ts";',
           'import type { errorResponse } from "../lib/openapi.ts";',
           'import { evalRoutes } from "../routes/eval.ts";',
           'import { sweep } from "../jobs/sweep.ts";',
@@ -158,7 +158,7 @@ describe("layering rules, on synthetic files", () => {
       "services-below-http hono",
       "services-below-http hono/http-exception",
       "services-below-http @hono/zod-openapi",
-      "services-below-http ../lib/auth.ts",
+      "services-below-http ../middleware/require-permission.ts",
       "services-below-http ../lib/openapi.ts",
       "services-below-http ../routes/eval.ts",
       "services-below-http ../jobs/sweep.ts",
@@ -186,7 +186,7 @@ describe("layering rules, on synthetic files", () => {
           'import { z } from "@hono/zod-openapi";',
           'import type { Context } from "hono";',
           'import { evaluate } from "../services/eval.ts";',
-          'import { protectedRoute } from "../lib/auth.ts";',
+          'import { protectedRoute } from "../middleware/require-permission.ts";',
           'import type { AppEnv } from "../env.ts";',
           'import { sweep } from "../jobs/sweep.ts";',
           'export { approvalRequests } from "../db/schema.ts";',
@@ -196,7 +196,7 @@ describe("layering rules, on synthetic files", () => {
     ).toEqual(["routes-call-services ../jobs/sweep.ts", "routes-call-services ../db/schema.ts"]);
   });
 
-  it("src/lib imports no routes or jobs, and no services except from src/lib/auth.ts", () => {
+  it("src/lib imports no routes, jobs or services, with no exception (keys are looked up in middleware)", () => {
     const source = [
       'import { evalRoutes } from "../routes/eval.ts";',
       'import { findKey } from "../services/keys.ts";',
@@ -212,6 +212,7 @@ describe("layering rules, on synthetic files", () => {
     ]);
     expect(violationsOf("src/lib/auth.ts", source)).toEqual([
       "lib-is-plumbing ../routes/eval.ts",
+      "lib-below-services ../services/keys.ts",
       "lib-is-plumbing ../jobs/sweep.ts",
     ]);
   });
@@ -254,9 +255,9 @@ describe("layering rules, on synthetic files", () => {
         "src/db/index.ts": 'import { sql } from "./raw.js"; import { log } from "../lib/log.js";',
         "src/db/raw.ts": "",
         "src/routes/z.ts": 'import { createDb } from "../db"; import type { Row } from "../db/raw";',
-        "src/services/y.ts": 'import type { Bindings } from "../env"; import "../lib/auth";',
+        "src/services/y.ts": 'import type { Bindings } from "../env"; import "../lib/openapi";',
       }).map((v) => `${v.file} ${v.import}`),
-    ).toEqual(["src/db/index.ts ../lib/log.js", "src/routes/z.ts ../db", "src/services/y.ts ../lib/auth"]);
+    ).toEqual(["src/db/index.ts ../lib/log.js", "src/routes/z.ts ../db", "src/services/y.ts ../lib/openapi"]);
   });
 
   it("names the file, line, import and rule of each violation readably", () => {

@@ -1,0 +1,17 @@
+// What the edge asks of a request before choosing which checks apply to it: does it carry a body, and
+// is it for the API (JSON, never cached) or the approver console (HTML forms, its own headers).
+import type { Context } from "hono";
+
+export function hasBody(c: Context): boolean {
+  if (c.req.method === "GET" || c.req.method === "HEAD") return false;
+  const length = c.req.header("Content-Length");
+  return length !== undefined ? length !== "0" : c.req.raw.body !== null;
+}
+
+export function isConsolePath(path: string): boolean {
+  return path === "/console" || path.startsWith("/console/");
+}
+
+export function isApiPath(path: string): boolean {
+  return path === "/api" || path.startsWith("/api/");
+}
