@@ -36,20 +36,20 @@ import type { AppEnv } from "../env.ts";
 import { protectedRoute, recordRefusal } from "../lib/auth.ts";
 import { ApiError, type ErrorCode } from "../lib/errors.ts";
 import { createRouter, describeIssues, jsonResponse } from "../lib/openapi.ts";
+import { RequestIdParam } from "../schemas/common.ts";
+import { EvalBody, toEvalAnswer, toEvaluateCommand } from "../schemas/eval.ts";
+import {
+  CancelBody,
+  CreateBody,
+  IdempotencyKey,
+  requestToApi,
+  toCreateCommand,
+} from "../schemas/requests.ts";
 import * as requests from "../services/approval-requests.ts";
 import { MAX_WAIT_SECONDS } from "../services/approval-requests.ts";
 import type { ServiceContext } from "../services/context.ts";
 import { asApiError } from "../services/errors.ts";
 import { evaluateCall } from "../services/evaluation.ts";
-import { EvalBody, toEvalAnswer, toEvaluateCommand } from "./eval.ts";
-import {
-  CancelBody,
-  CreateBody,
-  IdempotencyKey,
-  RequestIdParam,
-  toApi,
-  toCreateCommand,
-} from "./requests.ts";
 
 export const MCP_PATH = "/mcp";
 /** What wait_for_decision waits when the agent names no time: well inside MCP clients' 60 s timeouts. */
@@ -203,7 +203,11 @@ function requestAnswer(row: ApprovalRequestRow, waited?: number): ToolAnswer {
   const outcome = outcomeOf(row);
   return {
     text: outcomeText(outcome, waited),
-    structured: { ...outcome, ...(waited !== undefined && { waited_seconds: waited }), request: toApi(row) },
+    structured: {
+      ...outcome,
+      ...(waited !== undefined && { waited_seconds: waited }),
+      request: requestToApi(row),
+    },
   };
 }
 

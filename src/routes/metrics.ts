@@ -1,6 +1,5 @@
 // GET /metrics: the Prometheus scrape (text exposition format). Scrapers authenticate with the
 // METRICS_TOKEN secret (read-only: it opens this route and nothing else) or an admin API key.
-import { z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import type { Principal } from "../domain/access.ts";
 import { digestsEqual, sha256Hex } from "../domain/encoding.ts";
@@ -8,6 +7,7 @@ import type { AppEnv } from "../env.ts";
 import { authenticate, MIN_ADMIN_KEY_LENGTH, protectedRoute } from "../lib/auth.ts";
 import { createRouter } from "../lib/openapi.ts";
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "../lib/prometheus.ts";
+import { PrometheusText } from "../schemas/monitoring.ts";
 import { scrape } from "../services/metrics.ts";
 
 /** Who a METRICS_TOKEN scrape acts as: only ever on /metrics (the token is checked nowhere else). */
@@ -46,7 +46,7 @@ const route = protectedRoute("metrics:read", {
   responses: {
     200: {
       description: "Prometheus text exposition format 0.0.4",
-      content: { "text/plain": { schema: z.string() } },
+      content: { "text/plain": { schema: PrometheusText } },
     },
   },
 });
