@@ -6,6 +6,7 @@ import type { ApprovalRequestRow } from "../db/schema.ts";
 import { APPROVAL_STATUSES, APPROVER_ACTIONS } from "../domain/vocabulary.ts";
 import {
   type CreateCommand,
+  CreatedRequest,
   type DecisionInput,
   type ListQuery,
   MAX_WAIT_SECONDS,
@@ -66,18 +67,12 @@ export const IdempotencyKey = z
 /** The create call's headers: REST carries the idempotency key outside the body. */
 export const CreateHeaders = z.object({ "idempotency-key": IdempotencyKey.optional() });
 
-export const CreatedRequestSchema = z
-  .object({
-    request_id: z.string(),
-    correlation_id: z.string(),
-    status: z.enum(APPROVAL_STATUSES),
-    required_level: z.number().int(),
-    escalate_to: z.string().nullable(),
-    expires_at: z.string(),
-    created_at: z.string(),
-    policy_version: z.number().int(),
-  })
-  .openapi("CreatedApprovalRequest");
+/**
+ * The answer to filing a request, from the service's one definition of it (stored and replayed
+ * verbatim). Re-wrapped, not extended: the service's schema may be built before @hono/zod-openapi adds
+ * `.openapi` to zod, and zod gives methods only to schemas built after that.
+ */
+export const CreatedRequestSchema = z.object(CreatedRequest.shape).openapi("CreatedApprovalRequest");
 
 const HistoryEntrySchema = z.object({
   from_status: z.enum(APPROVAL_STATUSES).nullable(),
