@@ -1,15 +1,12 @@
 // Monitoring on the wire: GET /health (service and database), GET /health/live (the worker alone) and
 // the Prometheus scrape of GET /metrics.
 import { z } from "@hono/zod-openapi";
+import { DatabaseHealth } from "../services/health.ts";
 
 export const HealthSchema = z
   .object({
     status: z.enum(["ok", "degraded"]),
-    database: z.object({
-      ok: z.boolean(),
-      latency_ms: z.number(),
-      error: z.string().optional().openapi({ description: "Why the database check failed (no secrets)." }),
-    }),
+    database: z.object(DatabaseHealth.shape),
     version: z.string(),
   })
   .openapi("Health");

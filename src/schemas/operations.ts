@@ -2,20 +2,14 @@
 // reason every audited operator action carries, an escalation run's summary, and the runbook's
 // emergency procedures and database statistics (/api/v1/admin/escalation, /emergency, /stats).
 import { z } from "@hono/zod-openapi";
+import { EscalationRunSummary } from "../services/escalation.ts";
+import { JobStatus } from "../services/jobs.ts";
 
-export const JobStatusSchema = z
-  .object({
-    paused: z.boolean(),
-    reason: z.string().nullable().openapi({ description: "Why it was last paused or resumed" }),
-    changed_by: z.string().nullable(),
-    changed_at: z.string().nullable(),
-    last_run: z
-      .record(z.string(), z.unknown())
-      .nullable()
-      .openapi({ description: "Summary of the last run (jobs that record one)" }),
-    last_run_at: z.string().nullable(),
-  })
-  .openapi("JobStatus");
+// The services' result schemas are re-wrapped (z.object(shape)), not extended: they may be built before
+// @hono/zod-openapi adds `.openapi` to zod, and zod gives methods only to schemas built after that.
+
+/** A job's switch and last run: the service's one definition, published under its OpenAPI name. */
+export const JobStatusSchema = z.object(JobStatus.shape).openapi("JobStatus");
 
 export const ReasonBody = z
   .object({
@@ -24,19 +18,8 @@ export const ReasonBody = z
   .strict()
   .openapi("OperatorReason");
 
-export const EscalationRunSchema = z
-  .object({
-    job: z.literal("escalation"),
-    trigger: z.enum(["cron", "manual", "cli"]),
-    now: z.string(),
-    paused: z.boolean().openapi({ description: "True when the run skipped because the job is paused" }),
-    expired: z.number().int(),
-    escalated: z.number().int(),
-    batches: z.number().int(),
-    duration_ms: z.number().int(),
-    cut_short: z.boolean().openapi({ description: "The time budget ran out; the next run continues" }),
-  })
-  .openapi("EscalationRun");
+/** An escalation run's summary: the service's one definition, published under its OpenAPI name. */
+export const EscalationRunSchema = z.object(EscalationRunSummary.shape).openapi("EscalationRun");
 
 const LevelRow = z.object({ id: z.number().int(), approval_level: z.string() });
 
