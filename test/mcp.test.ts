@@ -6,7 +6,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createLogger } from "../src/lib/log.ts";
 import { MetricsBuffer } from "../src/lib/metrics.ts";
-import { DEFAULT_WAIT_SECONDS } from "../src/routes/mcp.ts";
+import { DEFAULT_WAIT_SECONDS } from "../src/mcp/tools.ts";
 import { MAX_WAIT_SECONDS } from "../src/services/approval-requests.ts";
 import { createServiceContext } from "../src/services/context.ts";
 import { runEscalation } from "../src/services/escalation.ts";

@@ -8,6 +8,7 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { can } from "../domain/access.ts";
+import { REQUEST_ID_PATTERN } from "../domain/ids.ts";
 import { jsonInputProblem } from "../domain/limits.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../lib/errors.ts";
@@ -38,7 +39,6 @@ import {
 } from "./views.ts";
 
 export const SESSION_COOKIE = "policy_console";
-const REQUEST_PATH = /^apr_[0-9a-f]{16}$/;
 
 interface ConsoleVariables {
   sessionToken: string;
@@ -263,7 +263,7 @@ consoleRoutes.get("/console/inbox", requireSession, async (c) => c.html((await r
 
 consoleRoutes.get("/console/requests/:id", requireSession, async (c) => {
   const id = c.req.param("id");
-  if (!REQUEST_PATH.test(id)) return refusalPage(c, 404, "Not found", "No such request.");
+  if (!REQUEST_ID_PATTERN.test(id)) return refusalPage(c, 404, "Not found", "No such request.");
   try {
     return await renderRequest(c, id);
   } catch (error) {
@@ -276,7 +276,7 @@ consoleRoutes.get("/console/requests/:id", requireSession, async (c) => {
 
 consoleRoutes.post("/console/requests/:id/decide", requireSession, async (c) => {
   const id = c.req.param("id");
-  if (!REQUEST_PATH.test(id)) return refusalPage(c, 404, "Not found", "No such request.");
+  if (!REQUEST_ID_PATTERN.test(id)) return refusalPage(c, 404, "Not found", "No such request.");
   const form = await formOf(c);
   const decision = form.decision;
   const notes = form.notes?.trim() || null;

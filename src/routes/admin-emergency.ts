@@ -1,12 +1,16 @@
 // /api/v1/admin/emergency/...: the runbook's emergency procedures as audited operations, and
 // /api/v1/admin/stats: its database queries without psql. Thin: services/emergency.ts does the work.
-import { z } from "@hono/zod-openapi";
+
 import { createRouter, jsonResponse } from "../lib/openapi.ts";
 import { protectedRoute } from "../middleware/require-permission.ts";
+import {
+  AutoApproveDisabledSchema,
+  AutoApproveRestoredSchema,
+  DatabaseStatsSchema,
+  ReasonBody,
+  StatsQuery,
+} from "../schemas/operations.ts";
 import { databaseStats, disableAutoApproval, restoreAutoApproval } from "../services/emergency.ts";
-import { ReasonBody } from "./operator-schemas.ts";
-
-const LevelRow = z.object({ id: z.number().int(), approval_level: z.string() });
 
 const disableRoute = protectedRoute("emergency", {
   method: "post",
@@ -15,10 +19,7 @@ const disableRoute = protectedRoute("emergency", {
   summary: "Raise every approval level below manual_approve to manual_approve, keeping a snapshot to restore",
   request: { body: { required: true, content: { "application/json": { schema: ReasonBody } } } },
   responses: {
-    200: jsonResponse(
-      z.object({ snapshot_id: z.number().int(), changed: z.array(LevelRow) }).openapi("AutoApproveDisabled"),
-      "The rows raised, with the level each had",
-    ),
+    200: jsonResponse(AutoApproveDisabledSchema, "The rows raised, with the level each had"),
   },
 });
 
@@ -31,12 +32,7 @@ const restoreRoute = protectedRoute(
     summary: "Put back the levels the last disable-auto-approve changed (rows changed since are left alone)",
     request: { body: { required: true, content: { "application/json": { schema: ReasonBody } } } },
     responses: {
-      200: jsonResponse(
-        z
-          .object({ snapshot_id: z.number().int(), restored: z.array(LevelRow) })
-          .openapi("AutoApproveRestored"),
-        "The rows put back",
-      ),
+      200: jsonResponse(AutoApproveRestoredSchema, "The rows put back"),
     },
   },
   { 409: "Nothing to restore" },
@@ -48,20 +44,8 @@ const statsRoute = protectedRoute("emergency", {
   tags: ["admin: emergency"],
   summary:
     "The runbook's database queries: status distribution, recent requests with their history, table size, indexes",
-  request: { query: z.object({ recent: z.coerce.number().int().min(1).max(100).default(10) }) },
-  responses: {
-    200: jsonResponse(
-      z
-        .object({
-          status_distribution: z.record(z.string(), z.number()),
-          recent_requests: z.array(z.record(z.string(), z.unknown())),
-          table_size: z.string(),
-          indexes: z.array(z.string()),
-        })
-        .openapi("DatabaseStats"),
-      "The numbers",
-    ),
-  },
+  request: { query: StatsQuery },
+  responses: { 200: jsonResponse(DatabaseStatsSchema, "The numbers") },
 });
 
 export const adminEmergencyRoutes = createRouter()

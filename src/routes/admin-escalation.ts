@@ -1,26 +1,12 @@
 // /api/v1/admin/escalation: the escalation job's switch and a manual run (the runbook's "Pause
 // Escalation Worker" and "Manual run", without crontabs). Thin: services/escalation.ts does the work.
-import { z } from "@hono/zod-openapi";
+
 import { createRouter, jsonResponse } from "../lib/openapi.ts";
 import { protectedRoute } from "../middleware/require-permission.ts";
+import { EscalationRunSchema, JobStatusSchema, ReasonBody } from "../schemas/operations.ts";
 import { escalationStatus, runEscalation, setEscalationPaused } from "../services/escalation.ts";
-import { JobStatusSchema, ReasonBody } from "./operator-schemas.ts";
 
 const BASE = "/api/v1/admin/escalation";
-
-const RunSummarySchema = z
-  .object({
-    job: z.literal("escalation"),
-    trigger: z.enum(["cron", "manual", "cli"]),
-    now: z.string(),
-    paused: z.boolean().openapi({ description: "True when the run skipped because the job is paused" }),
-    expired: z.number().int(),
-    escalated: z.number().int(),
-    batches: z.number().int(),
-    duration_ms: z.number().int(),
-    cut_short: z.boolean().openapi({ description: "The time budget ran out; the next run continues" }),
-  })
-  .openapi("EscalationRun");
 
 const readRoute = protectedRoute("emergency", {
   method: "get",
@@ -48,7 +34,7 @@ const runRoute = protectedRoute("emergency", {
   path: `${BASE}/run`,
   tags: ["admin: escalation"],
   summary: "Run the escalation job now (as the cron does each minute) and answer its summary",
-  responses: { 200: jsonResponse(RunSummarySchema, "What the run did") },
+  responses: { 200: jsonResponse(EscalationRunSchema, "What the run did") },
 });
 
 export const adminEscalationRoutes = createRouter()

@@ -4,48 +4,32 @@
 // hand-written SQL changes alike).
 import { type RouteConfig, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { PolicyKind } from "../db/policies.ts";
 import type { AuthenticatedEnv } from "../env.ts";
 import { createRouter, jsonResponse } from "../lib/openapi.ts";
 import { protectedRoute, type RouteErrors } from "../middleware/require-permission.ts";
-import { changePolicy, changeSettings, getPolicy, getSettings, listPolicies } from "../services/policies.ts";
 import {
-  ApprovalLevelFields,
-  BudgetFields,
-  CapabilityRuleFields,
-  Identifier,
-  patchOf,
-  SettingsFields,
-  SkillCostFields,
-} from "./policy-schemas.ts";
+  changedRowToApi,
+  POLICY_RESOURCES,
+  type PolicyResource,
+  policyResourceSchemas,
+  SettingsPatch,
+  SettingsSchema,
+  settingsToApi,
+  toSettingsChange,
+} from "../schemas/policies.ts";
+import { changePolicy, changeSettings, getPolicy, getSettings, listPolicies } from "../services/policies.ts";
 
 const BASE = "/api/v1/admin/policies";
 
-interface Resource {
-  /** URL segment, e.g. "capability-rules". */
-  path: PolicyKind;
-  /** OpenAPI component name of one row. */
-  name: string;
-  idParam: z.ZodType<string | number>;
-  fields: z.ZodObject;
-  /** Columns a list can be filtered on (their API names). */
-  filters: string[];
-}
-
-function registerResource(router: ReturnType<typeof createRouter>, resource: Resource) {
-  const rowSchema = resource.fields
-    .extend({ ...(resource.path === "skill-costs" ? {} : { id: z.number().int() }) })
-    .extend({ created_at: z.string(), updated_at: z.string() })
-    .openapi(resource.name);
-  const withVersion = rowSchema.extend({ policy_version: z.number().int() });
-  const params = z.object({ id: resource.idParam.openapi({ param: { name: "id", in: "path" } }) });
-  const listQuery = z.object(
-    Object.fromEntries([
-      ...resource.filters.map((filter) => [filter, z.string().max(200).optional()]),
-      ["limit", z.coerce.number().int().min(1).max(1000).default(500)],
-      ["offset", z.coerce.number().int().min(0).default(0)],
-    ]),
-  );
+function registerResource(router: ReturnType<typeof createRouter>, resource: PolicyResource) {
+  const {
+    row: rowSchema,
+    rowWithVersion: withVersion,
+    params,
+    listQuery,
+    createBody,
+    patchBody,
+  } = policyResourceSchemas(resource);
   const tags = ["admin: policies"];
   const item = `${BASE}/${resource.path}/{id}`;
 
@@ -64,7 +48,7 @@ function registerResource(router: ReturnType<typeof createRouter>, resource: Res
       path: `${BASE}/${resource.path}`,
       summary: `Create one of ${resource.path}`,
       request: {
-        body: { required: true, content: { "application/json": { schema: resource.fields.strict() } } },
+        body: { required: true, content: { "application/json": { schema: createBody } } },
       },
       responses: { 201: jsonResponse(withVersion, "The new row and the policy-set version after it") },
     },
@@ -87,7 +71,7 @@ function registerResource(router: ReturnType<typeof createRouter>, resource: Res
       summary: `Change fields of one of ${resource.path}`,
       request: {
         params,
-        body: { required: true, content: { "application/json": { schema: patchOf(resource.fields) } } },
+        body: { required: true, content: { "application/json": { schema: patchBody } } },
       },
       responses: { 200: jsonResponse(withVersion, "The changed row and the policy-set version") },
     },
@@ -109,10 +93,6 @@ function registerResource(router: ReturnType<typeof createRouter>, resource: Res
     (c.req.valid as (target: "param") => { id: string | number })("param").id;
   const bodyOf = (c: Context<AuthenticatedEnv>) =>
     (c.req.valid as (target: "json") => Record<string, unknown>)("json");
-  const withVersionOf = ({ row, version }: { row: Record<string, unknown>; version: number }) => ({
-    ...row,
-    policy_version: version,
-  });
 
   router.openapi(list, async (c) => {
     const query = (c.req.valid as (target: "query") => Record<string, string | number | undefined>)("query");
@@ -133,7 +113,7 @@ function registerResource(router: ReturnType<typeof createRouter>, resource: Res
       kind: "insert",
       values: bodyOf(c),
     });
-    return c.json(withVersionOf(changed), 201);
+    return c.json(changedRowToApi(changed), 201);
   });
 
   router.openapi(update, async (c) => {
@@ -142,7 +122,7 @@ function registerResource(router: ReturnType<typeof createRouter>, resource: Res
       id: idOf(c),
       values: bodyOf(c),
     });
-    return c.json(withVersionOf(changed), 200);
+    return c.json(changedRowToApi(changed), 200);
   });
 
   router.openapi(remove, async (c) => {
@@ -150,51 +130,9 @@ function registerResource(router: ReturnType<typeof createRouter>, resource: Res
       kind: "delete",
       id: idOf(c),
     });
-    return c.json(withVersionOf(changed), 200);
+    return c.json(changedRowToApi(changed), 200);
   });
 }
-
-// Plain decimal ids only: z.coerce.number() would also take "0x1" or "1e0".
-const numericId = z
-  .string()
-  .regex(/^[1-9][0-9]{0,14}$/, "a row id is a positive whole number")
-  .transform(Number);
-
-const RESOURCES: Resource[] = [
-  {
-    path: "approval-levels",
-    name: "ApprovalLevelPolicy",
-    idParam: numericId,
-    fields: ApprovalLevelFields,
-    filters: ["policy_type", "tenant_id", "agent_id", "skill_id"],
-  },
-  {
-    path: "capability-rules",
-    name: "CapabilityRule",
-    idParam: numericId,
-    fields: CapabilityRuleFields,
-    filters: ["tenant_id", "agent_id", "effect"],
-  },
-  {
-    path: "budgets",
-    name: "Budget",
-    idParam: numericId,
-    fields: BudgetFields,
-    filters: ["tenant_id", "agent_id", "period"],
-  },
-  {
-    path: "skill-costs",
-    name: "SkillCost",
-    idParam: Identifier,
-    fields: SkillCostFields,
-    filters: [],
-  },
-];
-
-const SettingsSchema = SettingsFields.extend({
-  policy_version: z.number().int(),
-  updated_at: z.string(),
-}).openapi("PolicySettings");
 
 const readSettings = protectedRoute("policies:manage", {
   method: "get",
@@ -210,34 +148,17 @@ const updateSettings = protectedRoute("policies:manage", {
   tags: ["admin: policies"],
   summary: "Change policy-wide settings",
   request: {
-    body: { required: true, content: { "application/json": { schema: SettingsFields.partial().strict() } } },
+    body: { required: true, content: { "application/json": { schema: SettingsPatch } } },
   },
   responses: { 200: jsonResponse(SettingsSchema, "Settings after the change") },
 });
 
-async function settingsResponse(
-  c: Context<AuthenticatedEnv>,
-  settings?: Awaited<ReturnType<typeof getSettings>>,
-) {
-  const current = settings ?? (await getSettings(c.var.services));
-  return {
-    capability_default_effect: current.capabilityDefaultEffect,
-    unknown_skill_cost_cents: current.unknownSkillCostCents,
-    policy_version: current.version,
-    updated_at: current.updatedAt.toISOString(),
-  };
-}
-
 const router = createRouter();
-for (const resource of RESOURCES) registerResource(router, resource);
+for (const resource of POLICY_RESOURCES) registerResource(router, resource);
 
 export const adminPolicyRoutes = router
-  .openapi(readSettings, async (c) => c.json(await settingsResponse(c), 200))
+  .openapi(readSettings, async (c) => c.json(settingsToApi(await getSettings(c.var.services)), 200))
   .openapi(updateSettings, async (c) => {
-    const body = c.req.valid("json");
-    const settings = await changeSettings(c.var.services, c.var.principal, {
-      capabilityDefaultEffect: body.capability_default_effect,
-      unknownSkillCostCents: body.unknown_skill_cost_cents,
-    });
-    return c.json(await settingsResponse(c, settings), 200);
+    const change = toSettingsChange(c.req.valid("json"));
+    return c.json(settingsToApi(await changeSettings(c.var.services, c.var.principal, change)), 200);
   });

@@ -1,22 +1,14 @@
 // The tamper-evident audit trail over HTTP (issue 17): the public key that signs the chain's
 // checkpoints (public, so anyone can check an export), and the admin export as streamed NDJSON. Thin:
 // services/audit-checkpoints.ts does the work, src/domain/audit-chain.ts defines the lines.
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
 import { ApiError, invalidField } from "../lib/errors.ts";
 import { createRouter, errorResponse, jsonResponse } from "../lib/openapi.ts";
 import { protectedRoute } from "../middleware/require-permission.ts";
+import { AuditExportBody, AuditExportQuery, AuditKeySchema, NDJSON } from "../schemas/audit.ts";
 import { exportAuditLines, publishedAuditKey } from "../services/audit-checkpoints.ts";
 
 export const AUDIT_KEY_PATH = "/.well-known/policy-api-audit-key";
-export const NDJSON = "application/x-ndjson";
-
-const AuditKeySchema = z
-  .object({
-    algorithm: z.literal("Ed25519"),
-    key_id: z.string().openapi({ description: "First 16 hex digits of SHA-256 of the raw public key" }),
-    public_key: z.string().openapi({ description: "The raw 32-byte Ed25519 public key, base64" }),
-  })
-  .openapi("AuditKey");
 
 const keyRoute = createRoute({
   method: "get",
@@ -37,21 +29,12 @@ const exportRoute = protectedRoute("audit:read", {
   description:
     "Streams a header line, then each chain's records in seq order, each signed checkpoint right after the record it signs (or after the chain's last record when it lies beyond it: records were cut off). `from`/`to` select a contiguous slice per chain, from the first record created at or after `from` to the last created at or before `to`; a slice starting after seq 1 is anchored by its first prev_hash and the checkpoints. Verify offline with `npm run audit -- verify FILE --public-key KEY`.",
   request: {
-    query: z.object({
-      tenant: z
-        .string()
-        .min(1)
-        .max(200)
-        .optional()
-        .openapi({ description: "One chain: a tenant id, or * for the global chain" }),
-      from: z.iso.datetime({ offset: true }).optional().openapi({ description: "ISO 8601, inclusive" }),
-      to: z.iso.datetime({ offset: true }).optional().openapi({ description: "ISO 8601, inclusive" }),
-    }),
+    query: AuditExportQuery,
   },
   responses: {
     200: {
       description: "NDJSON lines: export header, record, checkpoint",
-      content: { [NDJSON]: { schema: z.string() } },
+      content: { [NDJSON]: { schema: AuditExportBody } },
     },
   },
 });

@@ -1,21 +1,10 @@
 // GET /health: no auth. 200 when the database answers a trivial query, 503 (with the reason) when not.
 // GET /health/live: no auth, touches nothing: the worker answers (a liveness check that never wakes
 // the database, and the benchmark's runtime floor).
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
 import { createRouter } from "../lib/openapi.ts";
+import { HealthSchema, LivenessSchema } from "../schemas/monitoring.ts";
 import { checkDatabase } from "../services/health.ts";
-
-const HealthSchema = z
-  .object({
-    status: z.enum(["ok", "degraded"]),
-    database: z.object({
-      ok: z.boolean(),
-      latency_ms: z.number(),
-      error: z.string().optional().openapi({ description: "Why the database check failed (no secrets)." }),
-    }),
-    version: z.string(),
-  })
-  .openapi("Health");
 
 const route = createRoute({
   method: "get",
@@ -44,7 +33,7 @@ const liveRoute = createRoute({
       description: "The worker runs",
       content: {
         "application/json": {
-          schema: z.object({ status: z.literal("ok"), version: z.string() }).openapi("Liveness"),
+          schema: LivenessSchema,
         },
       },
     },

@@ -1,10 +1,10 @@
 // GET /metrics: the Prometheus scrape (text exposition format). Scrapers authenticate with the
 // METRICS_TOKEN secret (read-only: it opens this route and nothing else; middleware/authenticate.ts)
 // or an admin API key.
-import { z } from "@hono/zod-openapi";
 import { createRouter } from "../lib/openapi.ts";
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "../lib/prometheus.ts";
 import { protectedRoute } from "../middleware/require-permission.ts";
+import { PrometheusText } from "../schemas/monitoring.ts";
 import { scrape } from "../services/metrics.ts";
 
 const route = protectedRoute("metrics:read", {
@@ -17,7 +17,7 @@ const route = protectedRoute("metrics:read", {
   responses: {
     200: {
       description: "Prometheus text exposition format 0.0.4",
-      content: { "text/plain": { schema: z.string() } },
+      content: { "text/plain": { schema: PrometheusText } },
     },
   },
 });

@@ -2,44 +2,12 @@
 // and the global pause switch (admin, audited), consistent with the escalation switch. Thin:
 // services/webhooks.ts does the work.
 import { z } from "@hono/zod-openapi";
-import { ATTEMPT_OUTCOMES, DELIVERY_STATUSES, WEBHOOK_EVENTS } from "../domain/vocabulary.ts";
 import { createRouter, jsonResponse } from "../lib/openapi.ts";
 import { protectedRoute } from "../middleware/require-permission.ts";
+import { RequestIdParam } from "../schemas/common.ts";
+import { JobStatusSchema, ReasonBody } from "../schemas/operations.ts";
+import { DeliverySchema, RedeliveredSchema } from "../schemas/webhooks.ts";
 import { redeliver, requestDeliveries, setWebhooksPaused, webhookStatus } from "../services/webhooks.ts";
-import { JobStatusSchema, ReasonBody } from "./operator-schemas.ts";
-
-const RequestIdParam = z.object({
-  request_id: z
-    .string()
-    .regex(/^apr_[0-9a-f]{16}$/, "a request id is apr_ + 16 hex characters")
-    .openapi({ param: { name: "request_id", in: "path" } }),
-});
-
-const DeliverySchema = z
-  .object({
-    delivery_id: z.number().int(),
-    event_id: z
-      .string()
-      .openapi({ description: "webhook-id and the body's event_id; the same on every retry" }),
-    event: z.enum(Object.values(WEBHOOK_EVENTS) as [string, ...string[]]),
-    status: z.enum(DELIVERY_STATUSES),
-    attempts: z.number().int(),
-    created_at: z.string(),
-    delivered_at: z.string().nullable(),
-    last_error: z.string().nullable(),
-    attempt_log: z.array(
-      z.object({
-        attempt: z.number().int(),
-        outcome: z.enum(ATTEMPT_OUTCOMES),
-        status_code: z.number().int().nullable(),
-        error: z.string().nullable(),
-        response_excerpt: z.string().nullable(),
-        duration_ms: z.number().int(),
-        at: z.string(),
-      }),
-    ),
-  })
-  .openapi("WebhookDelivery");
 
 const listRoute = protectedRoute(
   "requests:read",
@@ -63,10 +31,7 @@ const redeliverRoute = protectedRoute(
     summary: "Send a request's failed and dead deliveries again",
     request: { params: RequestIdParam },
     responses: {
-      200: jsonResponse(
-        z.object({ redelivered: z.array(z.number().int()) }).openapi("Redelivered"),
-        "The deliveries queued again (none when nothing had failed)",
-      ),
+      200: jsonResponse(RedeliveredSchema, "The deliveries queued again (none when nothing had failed)"),
     },
   },
   { 404: "No such request" },

@@ -2,6 +2,7 @@
 // reject, cancel, and reject many at once. Routes, the cron, the console and MCP all call these, so
 // one set of tenant, identity and state-machine rules applies everywhere. Every status change goes
 // through `transition` (one statement: status, history, outbox event, ledger) and is counted here.
+import { z } from "zod";
 import {
   findByIdempotencyKey,
   insertRequest,
@@ -35,7 +36,7 @@ import {
 } from "../domain/approvals.ts";
 import { canonicalJson, fromBase64, sha256Hex, toBase64Url } from "../domain/encoding.ts";
 import { newCorrelationId, newRequestId, REQUEST_ID_PATTERN } from "../domain/ids.ts";
-import { type ApprovalStatus, type PolicyType, WEBHOOK_EVENTS } from "../domain/vocabulary.ts";
+import { APPROVAL_STATUSES, type PolicyType, WEBHOOK_EVENTS } from "../domain/vocabulary.ts";
 import { webhookUrlProblem } from "../domain/webhook-url.ts";
 import { ApiError, invalidField } from "../lib/errors.ts";
 import { assertCan } from "../lib/permissions.ts";
@@ -72,17 +73,23 @@ export interface CreateCommand {
   idempotencyKey: string | null;
 }
 
-/** The answer to filing a request (M5: request_id, status, required_level, escalate_to, expires_at, created_at). */
-export interface CreatedRequest {
-  request_id: string;
-  correlation_id: string;
-  status: ApprovalStatus;
-  required_level: number;
-  escalate_to: string | null;
-  expires_at: string;
-  created_at: string;
-  policy_version: number;
-}
+/**
+ * The answer to filing a request (M5: request_id, status, required_level, escalate_to, expires_at,
+ * created_at), as the first call got it: stored with the request (create_response) and replayed
+ * verbatim to a retry with the same Idempotency-Key. The one definition of that answer: the stored
+ * copy is parsed with it, and src/schemas/requests.ts publishes it as CreatedApprovalRequest.
+ */
+export const CreatedRequest = z.object({
+  request_id: z.string(),
+  correlation_id: z.string(),
+  status: z.enum(APPROVAL_STATUSES),
+  required_level: z.number().int(),
+  escalate_to: z.string().nullable(),
+  expires_at: z.string(),
+  created_at: z.string(),
+  policy_version: z.number().int(),
+});
+export type CreatedRequest = z.infer<typeof CreatedRequest>;
 
 /**
  * Applies a status change and counts it as nova_approval_actions_total{result}: the state machine's
@@ -149,7 +156,7 @@ function replay(
   if (row.idempotencyBodyHash !== bodyHash) {
     throw new ApiError("conflict", "This Idempotency-Key was used with a different body");
   }
-  return { created: row.createResponse as unknown as CreatedRequest, replayed: true };
+  return { created: CreatedRequest.parse(row.createResponse), replayed: true };
 }
 
 export async function createRequest(

@@ -3,6 +3,7 @@
 // bounded batches, oldest deadline first, through the one transition path (history, outbox event,
 // metrics). Batches lock their rows with SKIP LOCKED, so overlapping runs never take the same request;
 // a run stops at its time budget and the next minute picks up the rest. The clock is a parameter.
+import { z } from "zod";
 import {
   dueForEscalation,
   dueForExpiry,
@@ -21,28 +22,32 @@ export const ESCALATION_JOB = "escalation";
 /** Who the history and events name for the job's changes. */
 export const ESCALATION_ACTOR = "escalation_worker";
 
+/**
+ * What a run did: logged, kept as the job's last run, and the admin API's answer (the one definition;
+ * src/schemas/operations.ts publishes it as EscalationRun).
+ */
+export const EscalationRunSummary = z.object({
+  job: z.literal(ESCALATION_JOB),
+  trigger: z.enum(["cron", "manual", "cli"]),
+  /** The job clock of the run. */
+  now: z.string(),
+  paused: z.boolean().meta({ description: "True when the run skipped because the job is paused" }),
+  expired: z.number().int(),
+  escalated: z.number().int(),
+  batches: z.number().int(),
+  duration_ms: z.number().int(),
+  cut_short: z.boolean().meta({ description: "The time budget ran out; the next run continues" }),
+});
+export type EscalationRunSummary = z.infer<typeof EscalationRunSummary>;
+
 export interface EscalationOptions {
   /** The job's clock: what counts as overdue, and the time written into history. */
   now: Date;
-  trigger: "cron" | "manual" | "cli";
+  trigger: EscalationRunSummary["trigger"];
   /** Rows per statement (one round trip each). */
   batchSize?: number;
   /** Wall-clock budget; the run stops starting batches after it, well inside the Workers limits. */
   budgetMs?: number;
-}
-
-export interface EscalationRunSummary {
-  job: typeof ESCALATION_JOB;
-  trigger: EscalationOptions["trigger"];
-  /** The job clock of the run. */
-  now: string;
-  paused: boolean;
-  expired: number;
-  escalated: number;
-  batches: number;
-  duration_ms: number;
-  /** True when the budget ran out with work left: the next run continues. */
-  cut_short: boolean;
 }
 
 export const DEFAULT_BATCH_SIZE = 500;

@@ -1,16 +1,18 @@
 // The database check behind GET /health: answers promptly even when the database hangs.
+import { z } from "zod";
 import { createSql, DatabaseNotConfiguredError } from "../db/client.ts";
 import { isDatabaseUnavailable, isTimeout, sqlState } from "../db/errors.ts";
 import type { ServiceContext } from "./context.ts";
 
 export const HEALTH_DB_TIMEOUT_MS = 2000;
 
-export interface DatabaseHealth {
-  ok: boolean;
-  latency_ms: number;
-  /** Why the check failed (no secrets). */
-  error?: string;
-}
+/** The database check's answer: the one definition (src/schemas/monitoring.ts puts it in Health). */
+export const DatabaseHealth = z.object({
+  ok: z.boolean(),
+  latency_ms: z.number(),
+  error: z.string().optional().meta({ description: "Why the database check failed (no secrets)." }),
+});
+export type DatabaseHealth = z.infer<typeof DatabaseHealth>;
 
 export async function checkDatabase(ctx: ServiceContext): Promise<DatabaseHealth> {
   const started = performance.now();

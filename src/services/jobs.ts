@@ -1,18 +1,27 @@
 // Background jobs' operator switches (escalation, webhook delivery): persisted in job_controls,
 // audited with actor and reason, read with the last run's summary.
+import { z } from "zod";
 import { readJobControl, setJobPaused } from "../db/escalation.ts";
 import type { JobControlRow } from "../db/schema.ts";
 import type { Principal } from "../domain/access.ts";
 import type { ServiceContext } from "./context.ts";
 
-export interface JobStatus {
-  paused: boolean;
-  reason: string | null;
-  changed_by: string | null;
-  changed_at: string | null;
-  last_run: Record<string, unknown> | null;
-  last_run_at: string | null;
-}
+/**
+ * A job's switch and its last run, as operators read it: the one definition (src/schemas/operations.ts
+ * publishes it as JobStatus).
+ */
+export const JobStatus = z.object({
+  paused: z.boolean(),
+  reason: z.string().nullable().meta({ description: "Why it was last paused or resumed" }),
+  changed_by: z.string().nullable(),
+  changed_at: z.string().nullable(),
+  last_run: z
+    .record(z.string(), z.unknown())
+    .nullable()
+    .meta({ description: "Summary of the last run (jobs that record one)" }),
+  last_run_at: z.string().nullable(),
+});
+export type JobStatus = z.infer<typeof JobStatus>;
 
 function toStatus(row: JobControlRow): JobStatus {
   return {

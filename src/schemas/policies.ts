@@ -1,24 +1,13 @@
-// zod schemas for policy rows, shared by the admin policy API (stored rules) and the evaluation
-// sandbox (`policy_overrides`, proposed rules), so a proposed rule is exactly a rule that could be saved.
+// Policy rules on the wire: the fields of each kind of rule, shared by the admin policy API (stored
+// rules) and the evaluation sandbox (`policy_overrides`, proposed rules), so a proposed rule is exactly a
+// rule that could be saved; the admin API's row, list and id schemas per kind; the policy-wide settings;
+// and the mappers from these to what services/evaluation.ts and services/policies.ts take and give.
 import { z } from "@hono/zod-openapi";
-import { IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "../domain/limits.ts";
-import {
-  BUDGET_ENFORCEMENTS,
-  BUDGET_PERIODS,
-  CAPABILITY_EFFECTS,
-  LEVEL_NAMES,
-  POLICY_TYPES,
-} from "../domain/vocabulary.ts";
+import type { PolicyKind, SettingsState } from "../db/policies.ts";
+import { BUDGET_ENFORCEMENTS, BUDGET_PERIODS, CAPABILITY_EFFECTS } from "../domain/vocabulary.ts";
 import type { PolicyOverrides as DomainOverrides } from "../services/evaluation.ts";
+import { Identifier, LevelName, PolicyType, pageQuery } from "./common.ts";
 
-export const Identifier = z
-  .string()
-  .min(1)
-  .max(IDENTIFIER_MAX_LENGTH)
-  .regex(IDENTIFIER_PATTERN, IDENTIFIER_RULE);
-
-export const LevelName = z.enum(LEVEL_NAMES);
-export const PolicyType = z.enum(POLICY_TYPES);
 export const CapabilityEffect = z.enum(CAPABILITY_EFFECTS);
 export const SkillPattern = z
   .string()
@@ -176,5 +165,108 @@ export function toPolicyOverrides(overrides: z.infer<typeof PolicyOverrides>): D
         unknownSkillCostCents: overrides.settings.unknown_skill_cost_cents,
       }),
     },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The admin policy API: one resource per kind of rule, each with the same five operations.
+
+/** One kind of policy rule as the admin API serves it. */
+export interface PolicyResource {
+  /** URL segment, e.g. "capability-rules". */
+  path: PolicyKind;
+  /** OpenAPI component name of one row. */
+  name: string;
+  idParam: z.ZodType<string | number>;
+  fields: z.ZodObject;
+  /** Columns a list can be filtered on (their API names). */
+  filters: string[];
+}
+
+// Plain decimal ids only: z.coerce.number() would also take "0x1" or "1e0".
+const numericId = z
+  .string()
+  .regex(/^[1-9][0-9]{0,14}$/, "a row id is a positive whole number")
+  .transform(Number);
+
+export const POLICY_RESOURCES: PolicyResource[] = [
+  {
+    path: "approval-levels",
+    name: "ApprovalLevelPolicy",
+    idParam: numericId,
+    fields: ApprovalLevelFields,
+    filters: ["policy_type", "tenant_id", "agent_id", "skill_id"],
+  },
+  {
+    path: "capability-rules",
+    name: "CapabilityRule",
+    idParam: numericId,
+    fields: CapabilityRuleFields,
+    filters: ["tenant_id", "agent_id", "effect"],
+  },
+  {
+    path: "budgets",
+    name: "Budget",
+    idParam: numericId,
+    fields: BudgetFields,
+    filters: ["tenant_id", "agent_id", "period"],
+  },
+  {
+    path: "skill-costs",
+    name: "SkillCost",
+    idParam: Identifier,
+    fields: SkillCostFields,
+    filters: [],
+  },
+];
+
+/** The request and response schemas of one policy resource's operations. */
+export function policyResourceSchemas(resource: PolicyResource) {
+  const row = resource.fields
+    .extend({ ...(resource.path === "skill-costs" ? {} : { id: z.number().int() }) })
+    .extend({ created_at: z.string(), updated_at: z.string() })
+    .openapi(resource.name);
+  return {
+    row,
+    /** A changed row with the policy-set version after the change. */
+    rowWithVersion: row.extend({ policy_version: z.number().int() }),
+    params: z.object({ id: resource.idParam.openapi({ param: { name: "id", in: "path" } }) }),
+    listQuery: z.object(
+      Object.fromEntries([
+        ...resource.filters.map((filter) => [filter, z.string().max(200).optional()]),
+        ...Object.entries(pageQuery({ maxLimit: 1000, defaultLimit: 500 })),
+      ]),
+    ),
+    createBody: resource.fields.strict(),
+    patchBody: patchOf(resource.fields),
+  };
+}
+
+/** A created, changed or deleted row with the policy-set version after the change. */
+export function changedRowToApi({ row, version }: { row: Record<string, unknown>; version: number }) {
+  return { ...row, policy_version: version };
+}
+
+export const SettingsSchema = SettingsFields.extend({
+  policy_version: z.number().int(),
+  updated_at: z.string(),
+}).openapi("PolicySettings");
+
+export const SettingsPatch = SettingsFields.partial().strict();
+
+export function settingsToApi(settings: SettingsState): z.infer<typeof SettingsSchema> {
+  return {
+    capability_default_effect: settings.capabilityDefaultEffect,
+    unknown_skill_cost_cents: settings.unknownSkillCostCents,
+    policy_version: settings.version,
+    updated_at: settings.updatedAt.toISOString(),
+  };
+}
+
+/** The service's change for a settings PATCH body. */
+export function toSettingsChange(body: z.infer<typeof SettingsPatch>) {
+  return {
+    capabilityDefaultEffect: body.capability_default_effect,
+    unknownSkillCostCents: body.unknown_skill_cost_cents,
   };
 }

@@ -1,0 +1,48 @@
+// Wire pieces every resource uses: identifiers, approval levels and policy types, the request-id path
+// parameter, ISO timestamps in queries, and list paging. One definition each, so a bound or a message
+// cannot drift between the routes, MCP and the console.
+import { z } from "@hono/zod-openapi";
+import { REQUEST_ID_PATTERN } from "../domain/ids.ts";
+import { IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "../domain/limits.ts";
+import { LEVEL_NAMES, POLICY_TYPES } from "../domain/vocabulary.ts";
+
+/** Tenant, agent, skill, principal and requester ids (domain/limits.ts holds the rule). */
+export const Identifier = z
+  .string()
+  .min(1)
+  .max(IDENTIFIER_MAX_LENGTH)
+  .regex(IDENTIFIER_PATTERN, IDENTIFIER_RULE);
+
+export const LevelName = z.enum(LEVEL_NAMES);
+export const PolicyType = z.enum(POLICY_TYPES);
+
+/** An approval level as a caller may give it: 1–5, or its name (auto_approve … owner_override). */
+export const LevelValue = z.union([z.number().int().min(1).max(5), LevelName]);
+
+/** An approval request's id (domain/ids.ts holds the pattern). */
+export const RequestId = z.string().regex(REQUEST_ID_PATTERN, "a request id is apr_ + 16 hex characters");
+
+/** `{request_id}` in a path: every route under /api/v1/policy/requests/{request_id}. */
+export const RequestIdParam = z.object({
+  request_id: RequestId.openapi({ param: { name: "request_id", in: "path" } }),
+});
+
+/** A point in time in a query or body: ISO 8601 with a zone (Z or an offset). */
+export const IsoDateTime = z.iso.datetime({ offset: true });
+
+/** An optional IsoDateTime field as the services take it. */
+export function optionalDate(value: string | undefined): Date | undefined {
+  return value === undefined ? undefined : new Date(value);
+}
+
+/**
+ * `limit` and `offset` of a list query (strings in the URL, hence coerced). Each list keeps its own
+ * bounds: the runbook counts the request backlog with one big page, keys and decisions page smaller.
+ */
+export function pageQuery(bounds: { maxLimit: number; defaultLimit: number; maxOffset?: number }) {
+  const offset = z.coerce.number().int().min(0);
+  return {
+    limit: z.coerce.number().int().min(1).max(bounds.maxLimit).default(bounds.defaultLimit),
+    offset: (bounds.maxOffset === undefined ? offset : offset.max(bounds.maxOffset)).default(0),
+  };
+}

@@ -1,0 +1,276 @@
+// Approval requests on the wire: the bodies and queries of /api/v1/policy/requests (also the MCP
+// tools' inputs), the request as the API shows it, and the mappers between these and
+// services/approval-requests.ts (commands in, rows out). The console renders rows itself.
+import { z } from "@hono/zod-openapi";
+import type { ApprovalRequestRow } from "../db/schema.ts";
+import { APPROVAL_STATUSES, APPROVER_ACTIONS } from "../domain/vocabulary.ts";
+import {
+  type CreateCommand,
+  CreatedRequest,
+  type DecisionInput,
+  type ListQuery,
+  MAX_WAIT_SECONDS,
+  type rejectOpenRequests,
+} from "../services/approval-requests.ts";
+import { Identifier, IsoDateTime, LevelValue, optionalDate, PolicyType, pageQuery } from "./common.ts";
+
+const MIN_EXPIRY_SECONDS = 30;
+const MAX_EXPIRY_SECONDS = 7 * 24 * 3600;
+const MIN_WEBHOOK_SECRET_LENGTH = 16;
+
+// The M5 model field for field: everything but policy_type, skill_id, tenant_id and requested_by may
+// be omitted, with the M5 defaults. Where this service is stricter, the message says what to send.
+export const CreateBody = z
+  .object({
+    policy_type: PolicyType,
+    skill_id: Identifier,
+    tenant_id: Identifier,
+    agent_id: Identifier.nullable().default(null),
+    payload: z.record(z.string(), z.unknown()).default({}),
+    requested_by: Identifier.openapi({ description: "Who asks for the action; they can never approve it" }),
+    justification: z.string().max(2000).nullable().default(null),
+    webhook_url: z.string().max(4096).nullable().default(null),
+    webhook_secret: z
+      .string()
+      .min(
+        MIN_WEBHOOK_SECRET_LENGTH,
+        `must be at least ${MIN_WEBHOOK_SECRET_LENGTH} characters (up to 256); send a longer secret, or omit it`,
+      )
+      .max(256, "must be at most 256 characters")
+      // Receivers verify with the secret's bytes; printable ASCII means every library agrees on them.
+      .regex(/^[\x21-\x7e]+$/, "use printable ASCII characters (no spaces)")
+      .nullable()
+      .default(null)
+      .openapi({
+        description: "Signs this request's webhooks (HMAC-SHA256). Stored encrypted, never returned.",
+      }),
+    expires_in_seconds: z
+      .number()
+      .int()
+      .min(
+        MIN_EXPIRY_SECONDS,
+        `must be at least ${MIN_EXPIRY_SECONDS} seconds; send ${MIN_EXPIRY_SECONDS} or more, or omit it for the default 300`,
+      )
+      .max(MAX_EXPIRY_SECONDS, `must be at most ${MAX_EXPIRY_SECONDS} seconds (7 days)`)
+      .default(300),
+  })
+  .strict()
+  .openapi("CreateApprovalRequest");
+
+/** Makes a create safe to retry: printable ASCII, no spaces (the REST header and the MCP tool field). */
+export const IdempotencyKey = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[\x21-\x7e]+$/, "printable ASCII characters, no spaces, at most 200");
+
+/** The create call's headers: REST carries the idempotency key outside the body. */
+export const CreateHeaders = z.object({ "idempotency-key": IdempotencyKey.optional() });
+
+/**
+ * The answer to filing a request, from the service's one definition of it (stored and replayed
+ * verbatim). Re-wrapped, not extended: the service's schema may be built before @hono/zod-openapi adds
+ * `.openapi` to zod, and zod gives methods only to schemas built after that.
+ */
+export const CreatedRequestSchema = z.object(CreatedRequest.shape).openapi("CreatedApprovalRequest");
+
+const HistoryEntrySchema = z.object({
+  from_status: z.enum(APPROVAL_STATUSES).nullable(),
+  to_status: z.enum(APPROVAL_STATUSES),
+  actor: z.string(),
+  reason: z.string().nullable(),
+  timestamp: z.string(),
+});
+
+const ApproverSchema = z.object({
+  approver_id: z.string(),
+  level: z.number().int(),
+  action: z.enum(APPROVER_ACTIONS),
+  notes: z.string().nullable(),
+  timestamp: z.string(),
+});
+
+export const RequestSchema = z
+  .object({
+    request_id: z.string(),
+    correlation_id: z.string(),
+    status: z.enum(APPROVAL_STATUSES),
+    status_history: z.array(HistoryEntrySchema),
+    policy_type: PolicyType,
+    skill_id: z.string(),
+    tenant_id: z.string(),
+    agent_id: z.string().nullable(),
+    payload: z.unknown(),
+    payload_hash: z.string(),
+    requested_by: z.string(),
+    justification: z.string().nullable(),
+    required_level: z.number().int(),
+    required_approvals: z.number().int(),
+    current_level: z.number().int(),
+    approvers: z.array(ApproverSchema),
+    escalate_to: z.string().nullable(),
+    estimated_cost_cents: z.number().int(),
+    policy: z.record(z.string(), z.unknown()),
+    webhook_url: z.string().nullable(),
+    webhook_attempts: z.number().int(),
+    last_webhook_status: z.string().nullable(),
+    expires_at: z.string(),
+    created_at: z.string(),
+    updated_at: z.string(),
+    resolved_at: z.string().nullable(),
+  })
+  .openapi("ApprovalRequest");
+
+export const DecisionBody = z
+  .object({
+    approver_id: Identifier.optional().openapi({
+      description: "If sent, must be the API key's own principal",
+    }),
+    level: LevelValue.optional().openapi({
+      description: "If sent, at most the key's level; defaults to the key's level",
+    }),
+    notes: z.string().max(2000).nullable().optional(),
+  })
+  .strict()
+  .openapi("ApprovalDecision");
+
+export const CancelBody = z
+  .object({ reason: z.string().max(500).nullable().optional() })
+  .strict()
+  .openapi("CancelApprovalRequest");
+
+export const RejectPendingBody = z
+  .object({
+    reason: z.string().min(1).max(500),
+    tenant_id: Identifier.optional(),
+    skill_id: Identifier.optional(),
+    agent_id: Identifier.optional(),
+    created_before: IsoDateTime.optional(),
+  })
+  .strict()
+  .openapi("RejectPending");
+
+export const RequestListQuery = z.object({
+  status: z
+    .union([z.enum(APPROVAL_STATUSES), z.array(z.enum(APPROVAL_STATUSES))])
+    .optional()
+    .transform((value) => (value === undefined ? [] : Array.isArray(value) ? value : [value])),
+  tenant_id: Identifier.optional(),
+  skill_id: Identifier.optional(),
+  agent_id: Identifier.optional(),
+  requested_by: Identifier.optional(),
+  created_after: IsoDateTime.optional(),
+  created_before: IsoDateTime.optional(),
+  // A generous default: the runbook counts the backlog with `jq length`, and alerts above 100.
+  ...pageQuery({ maxLimit: 1000, defaultLimit: 500, maxOffset: 100_000 }),
+  cursor: z
+    .string()
+    .max(200)
+    .optional()
+    .openapi({ description: "From the Link header's rel=next, for deep paging" }),
+});
+
+export const GetQuery = z.object({
+  wait: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_WAIT_SECONDS)
+    .optional()
+    .openapi({ description: `Hold the answer until the request is decided, up to ${MAX_WAIT_SECONDS} s` }),
+});
+
+export function requestToApi(row: ApprovalRequestRow): z.infer<typeof RequestSchema> {
+  return {
+    request_id: row.id,
+    correlation_id: row.correlationId,
+    status: row.status,
+    status_history: row.statusHistoryJson,
+    policy_type: row.policyType,
+    skill_id: row.skillId,
+    tenant_id: row.tenantId,
+    agent_id: row.agentId,
+    payload: row.payload,
+    payload_hash: row.payloadHash,
+    requested_by: row.requestedBy,
+    justification: row.justification,
+    required_level: row.requiredLevel,
+    required_approvals: row.requiredApprovals,
+    current_level: row.currentLevel,
+    approvers: row.approvalsJson,
+    escalate_to: row.escalateTo,
+    estimated_cost_cents: row.estimatedCostCents,
+    policy: row.policySnapshot,
+    webhook_url: row.webhookUrl,
+    webhook_attempts: row.webhookAttempts,
+    last_webhook_status: row.lastWebhookStatus,
+    expires_at: row.expiresAt.toISOString(),
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+    resolved_at: row.resolvedAt?.toISOString() ?? null,
+  };
+}
+
+export const RejectPendingResultSchema = z
+  .object({ rejected: z.number().int(), request_ids: z.array(z.string()) })
+  .openapi("RejectPendingResult");
+
+export function rejectPendingResultToApi(
+  rows: ApprovalRequestRow[],
+): z.infer<typeof RejectPendingResultSchema> {
+  return { rejected: rows.length, request_ids: rows.map((row) => row.id) };
+}
+
+/** The service's command for a create body (the REST route and the MCP request_approval tool). */
+export function toCreateCommand(
+  body: z.infer<typeof CreateBody>,
+  idempotencyKey: string | null,
+): CreateCommand {
+  return {
+    policyType: body.policy_type,
+    skillId: body.skill_id,
+    tenantId: body.tenant_id,
+    agentId: body.agent_id,
+    payload: body.payload,
+    requestedBy: body.requested_by,
+    justification: body.justification,
+    webhookUrl: body.webhook_url,
+    webhookSecret: body.webhook_secret,
+    expiresInSeconds: body.expires_in_seconds,
+    idempotencyKey,
+  };
+}
+
+/** The service's input for an approve or reject body. */
+export function toDecisionInput(body: z.infer<typeof DecisionBody>): DecisionInput {
+  return { approverId: body.approver_id, level: body.level, notes: body.notes };
+}
+
+/** The service's search for a list query. */
+export function toRequestSearch(query: z.infer<typeof RequestListQuery>): ListQuery {
+  return {
+    tenantId: query.tenant_id,
+    statuses: query.status,
+    skillId: query.skill_id,
+    agentId: query.agent_id,
+    requestedBy: query.requested_by,
+    createdAfter: optionalDate(query.created_after),
+    createdBefore: optionalDate(query.created_before),
+    limit: query.limit,
+    offset: query.offset,
+    cursor: query.cursor,
+  };
+}
+
+/** The service's command for a reject-pending body. */
+export function toRejectOpenCommand(
+  body: z.infer<typeof RejectPendingBody>,
+): Parameters<typeof rejectOpenRequests>[2] {
+  return {
+    reason: body.reason,
+    tenantId: body.tenant_id,
+    skillId: body.skill_id,
+    agentId: body.agent_id,
+    createdBefore: optionalDate(body.created_before),
+  };
+}

@@ -1,0 +1,32 @@
+// Webhook deliveries on the wire: a request's deliveries with their attempts, and what a redelivery
+// queued. (The pause switch answers the shared JobStatus of schemas/operations.ts.)
+import { z } from "@hono/zod-openapi";
+import { ATTEMPT_OUTCOMES, DELIVERY_STATUSES, WEBHOOK_EVENTS } from "../domain/vocabulary.ts";
+
+export const DeliverySchema = z
+  .object({
+    delivery_id: z.number().int(),
+    event_id: z
+      .string()
+      .openapi({ description: "webhook-id and the body's event_id; the same on every retry" }),
+    event: z.enum(Object.values(WEBHOOK_EVENTS) as [string, ...string[]]),
+    status: z.enum(DELIVERY_STATUSES),
+    attempts: z.number().int(),
+    created_at: z.string(),
+    delivered_at: z.string().nullable(),
+    last_error: z.string().nullable(),
+    attempt_log: z.array(
+      z.object({
+        attempt: z.number().int(),
+        outcome: z.enum(ATTEMPT_OUTCOMES),
+        status_code: z.number().int().nullable(),
+        error: z.string().nullable(),
+        response_excerpt: z.string().nullable(),
+        duration_ms: z.number().int(),
+        at: z.string(),
+      }),
+    ),
+  })
+  .openapi("WebhookDelivery");
+
+export const RedeliveredSchema = z.object({ redelivered: z.array(z.number().int()) }).openapi("Redelivered");
