@@ -29,7 +29,7 @@ export type Bindings = Env & {
   WEBHOOK_DNS_RESOLVER?: string;
   /**
    * How long a webhook receiver gets for a whole attempt (connect, headers, the body excerpt), in
-   * milliseconds: default 10000, clamped to 500..30000 (src/services/webhooks.ts deliveryTimeoutMs).
+   * milliseconds: default 10000, clamped to 500..30000 (src/services/webhooks/delivery.ts deliveryTimeoutMs).
    */
   WEBHOOK_TIMEOUT_MS?: string;
 };

@@ -10,7 +10,8 @@ import { writeCheckpoints } from "./services/audit-checkpoints.ts";
 import { createServiceContext } from "./services/context.ts";
 import { runEscalation } from "./services/escalation.ts";
 import { decisionFromMessage, writeDecisionBatch } from "./services/evaluation.ts";
-import { deliver, deliveryBatch, markDeliveryDead, sweepDeliveries } from "./services/webhooks.ts";
+import { deliver, deliveryBatch, markDeliveryDead } from "./services/webhooks/delivery.ts";
+import { sweepDeliveries } from "./services/webhooks/outbox.ts";
 
 const app = createApp();
 
@@ -108,7 +109,7 @@ export default {
   },
 
   /**
-   * Webhook delivery: each message is one delivery, sent and recorded by services/webhooks.ts, then
+   * Webhook delivery: each message is one delivery, sent and recorded by services/webhooks/delivery.ts, then
    * acknowledged or retried with backoff. The dead-letter queue's consumer marks exhausted ones dead.
    * The messages of a batch are delivered concurrently, a few sends at a time, under one deadline
    * (deliveryBatch): a batch of n ends within 10 s + ceil(n / 4) × the delivery timeout plus a

@@ -2,7 +2,7 @@
 // that never finishes its headers, endless and huge bodies, a body that trickles, a redirect to the
 // cloud metadata address. Each attempt ends within its timeout, records why, and is retried or fails
 // by the usual rules; a batch of them ends within the batch's bound (deliveryBatch in
-// src/services/webhooks.ts). The receiver is the real one of the global setup
+// src/services/webhooks/delivery.ts). The receiver is the real one of the global setup
 // (test/setup/webhook-receiver.ts); its path chooses the behaviour, and it records when the worker
 // hung up on it. The tests drive the worker's real queue() consumer, as test/webhooks.test.ts does.
 //
@@ -14,7 +14,12 @@ import type { Bindings } from "../src/env.ts";
 import { createLogger } from "../src/lib/log.ts";
 import { MetricsBuffer } from "../src/lib/metrics.ts";
 import { createServiceContext } from "../src/services/context.ts";
-import { DELIVERY_TIMEOUT_MS, deliver, deliveryBatch, deliveryTimeoutMs } from "../src/services/webhooks.ts";
+import {
+  DELIVERY_TIMEOUT_MS,
+  deliver,
+  deliveryBatch,
+  deliveryTimeoutMs,
+} from "../src/services/webhooks/delivery.ts";
 import { testEnv, testSql } from "./helpers/database.ts";
 import { call } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
@@ -327,7 +332,7 @@ describe("a batch of hostile receivers", () => {
 
     const consumed = await consume(ids);
     // Four sends at a time: ten messages are three rounds of at most one timeout each, after 10 s
-    // of room for the database and DNS (src/services/webhooks.ts deliveryBatch).
+    // of room for the database and DNS (src/services/webhooks/delivery.ts deliveryBatch).
     const bound = deliveryBatch(ENV, ids.length, 0).deadline;
     expect(bound).toBe(10_000 + 3 * TIMEOUT_MS);
     expect(consumed.elapsed).toBeLessThan(bound);

@@ -1,11 +1,16 @@
 // Webhook deliveries: a request's deliveries and attempts, redelivery of failed and dead ones (admin),
 // and the global pause switch (admin, audited), consistent with the escalation switch. Thin:
-// services/webhooks.ts does the work.
+// services/webhooks/admin.ts does the work.
 import { z } from "@hono/zod-openapi";
 import { ATTEMPT_OUTCOMES, DELIVERY_STATUSES, WEBHOOK_EVENTS } from "../domain/vocabulary.ts";
 import { protectedRoute } from "../lib/auth.ts";
 import { createRouter, jsonResponse } from "../lib/openapi.ts";
-import { redeliver, requestDeliveries, setWebhooksPaused, webhookStatus } from "../services/webhooks.ts";
+import {
+  redeliver,
+  requestDeliveries,
+  setWebhooksPaused,
+  webhookStatus,
+} from "../services/webhooks/admin.ts";
 import { JobStatusSchema, ReasonBody } from "./operator-schemas.ts";
 
 const RequestIdParam = z.object({

@@ -46,7 +46,7 @@ import {
 } from "../lib/secrets.ts";
 import type { ServiceContext } from "./context.ts";
 import { admitCall, countDecision, policyToJudge } from "./evaluation.ts";
-import { enqueueDeliveries } from "./webhooks.ts";
+import { enqueueDeliveries } from "./webhooks/outbox.ts";
 
 /** Longest a read may wait for a decision, under the Workers request limits. */
 export const MAX_WAIT_SECONDS = 55;

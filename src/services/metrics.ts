@@ -19,7 +19,7 @@ import {
 import type { MetricFamily } from "../lib/prometheus.ts";
 import type { ServiceContext } from "./context.ts";
 import { ESCALATION_JOB } from "./escalation.ts";
-import { WEBHOOKS_JOB } from "./webhooks.ts";
+import { WEBHOOKS_JOB } from "./webhooks/outbox.ts";
 
 /** The counters the worker writes, with their help texts: what /metrics reads back. */
 export const COUNTERS: Record<string, string> = {
