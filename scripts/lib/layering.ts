@@ -126,8 +126,16 @@ export const RULES: readonly Rule[] = [
   {
     id: "jobs-are-not-http",
     files: "src/jobs/**",
-    deny: ["src/routes/**", "hono", "@hono/*"],
-    why: "src/jobs run outside HTTP: they do not import src/routes, hono or @hono/*",
+    deny: [
+      "src/routes/**",
+      "src/middleware/**",
+      "src/console/**",
+      "src/mcp/**",
+      "src/app.ts",
+      "hono",
+      "@hono/*",
+    ],
+    why: "src/jobs run outside HTTP: they do not import the app, src/routes, src/middleware, src/console, src/mcp, hono or @hono/*",
   },
 ];
 
