@@ -2,12 +2,13 @@
 // queue handler dispatches on the queue's name; a batch from a queue it does not know is logged and
 // thrown (the platform retries it), never taken for a batch of another kind.
 import { createApp } from "./app.ts";
+import { logLevelFor } from "./config.ts";
 import type { Bindings } from "./env.ts";
 import { consumeDecisionLog } from "./jobs/decision-log-consumer.ts";
 import { QUEUES } from "./jobs/queues.ts";
 import { runScheduled } from "./jobs/scheduled.ts";
 import { consumeDeadWebhooks, consumeWebhooks } from "./jobs/webhook-consumer.ts";
-import { createLogger, parseLogLevel } from "./lib/log.ts";
+import { createLogger } from "./lib/log.ts";
 
 const app = createApp();
 
@@ -28,7 +29,7 @@ export default {
       default: {
         // A consumer configured in wrangler.toml without a case here: nothing is acked, so the
         // platform retries the batch (and dead-letters it in the end) while an operator reads this.
-        const log = createLogger(parseLogLevel(env.LOG_LEVEL), { job: "queue" });
+        const log = createLogger(logLevelFor(env), { job: "queue" });
         log.error("queue_unknown", { queue: batch.queue, messages: batch.messages.length });
         throw new Error(`No consumer for queue "${batch.queue}"`);
       }

@@ -1,8 +1,9 @@
 // What a background invocation (a cron run or a queue batch) works with: the same service context the
 // HTTP routes get, with the run's own id in place of a request id, its logger and its metric counters.
+import { logLevelFor } from "../config.ts";
 import { newRunId } from "../domain/ids.ts";
 import type { Bindings } from "../env.ts";
-import { createLogger, type Logger, parseLogLevel } from "../lib/log.ts";
+import { createLogger, type Logger } from "../lib/log.ts";
 import { MetricsBuffer } from "../lib/metrics.ts";
 import { createServiceContext, type ServiceContext } from "../services/context.ts";
 
@@ -17,7 +18,7 @@ export interface JobContext {
 /** A service context for one run of `job`, with a fresh run id. */
 export function jobContext(env: Bindings, ctx: ExecutionContext, job: string): JobContext {
   const runId = newRunId();
-  const log = createLogger(parseLogLevel(env.LOG_LEVEL), { job, run_id: runId });
+  const log = createLogger(logLevelFor(env), { job, run_id: runId });
   const metrics = new MetricsBuffer();
   const services = createServiceContext({
     env,

@@ -23,7 +23,7 @@ type Settle = (deliveryId: number, attempts: number) => Promise<DeliveryVerdict>
  */
 export function consumeWebhooks(batch: MessageBatch, env: Bindings, ctx: ExecutionContext): Promise<void> {
   return consumeDeliveryMessages(batch, env, ctx, (services, started) => {
-    const sending = deliveryBatch(env, batch.messages.length, started);
+    const sending = deliveryBatch(services.config.WEBHOOK_TIMEOUT_MS, batch.messages.length, started);
     return (deliveryId, attempts) => deliver(services, deliveryId, attempts, sending);
   });
 }
@@ -48,7 +48,8 @@ function deliveryIdOf(message: Message): number | undefined {
 
 /**
  * Settles every message of the batch once: a malformed one is acked (it would fail the same way every
- * time), a failure of our own (the database is away, say) is retried shortly with nothing recorded.
+ * time), a failure of our own (the database is away, an invalid configuration) is retried after a
+ * growing delay with nothing recorded.
  */
 async function consumeDeliveryMessages(
   batch: MessageBatch,
@@ -58,10 +59,12 @@ async function consumeDeliveryMessages(
 ): Promise<void> {
   const { services, log, metrics } = jobContext(env, ctx, "webhooks");
   const started = Date.now();
-  const settle = prepare(services, started);
+  const retryLater = (message: Message) =>
+    message.retry({ delaySeconds: outageRetryDelaySeconds(message.attempts, WEBHOOK_ERROR_RETRY) });
   // One line per batch, like the request line: what came in and what became of it.
   const outcome = { acked: 0, retried: 0, failed: 0 };
   try {
+    const settle = prepare(services, started);
     await Promise.all(
       batch.messages.map(async (message) => {
         const deliveryId = deliveryIdOf(message);
@@ -83,11 +86,18 @@ async function consumeDeliveryMessages(
         } catch (error) {
           // The database is away, say: nothing was recorded, so try the message again shortly.
           log.error("webhook_delivery_error", { delivery_id: deliveryId, error });
-          message.retry({ delaySeconds: outageRetryDelaySeconds(message.attempts, WEBHOOK_ERROR_RETRY) });
+          retryLater(message);
           outcome.failed += 1;
         }
       }),
     );
+  } catch (error) {
+    log.error("webhook_batch_not_sent", { queue: batch.queue, error });
+    // Only `prepare` gets here (each message's own failure is caught above): the configuration is
+    // invalid, logged as config_invalid. Nothing can be sent until an operator fixes it, so every
+    // message waits as it would through a database outage.
+    for (const message of batch.messages) retryLater(message);
+    outcome.failed = batch.messages.length;
   } finally {
     log.info("webhook_batch", {
       queue: batch.queue,

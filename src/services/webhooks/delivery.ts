@@ -7,26 +7,13 @@
 import type { WebhookOutboxRow } from "../../db/schema.ts";
 import { loadDelivery, markDead, recordAttempt } from "../../db/webhooks.ts";
 import type { AttemptOutcome } from "../../domain/vocabulary.ts";
-import {
-  keyBytes,
-  parseSigningSecrets,
-  type SigningKey,
-  signatureHeaders,
-} from "../../domain/webhook-signing.ts";
+import { keyBytes, type SigningKey, signatureHeaders } from "../../domain/webhook-signing.ts";
 import { addressIsPublic, webhookUrlProblem } from "../../domain/webhook-url.ts";
 import { decryptSecret, importEncryptionKey } from "../../lib/secrets.ts";
 import type { ServiceContext } from "../context.ts";
 import { isPaused } from "../jobs.ts";
 import { WEBHOOKS_JOB } from "./outbox.ts";
 
-/**
- * A receiver gets this long for the whole exchange: connecting, the answer's headers and the part of
- * its body we read. WEBHOOK_TIMEOUT_MS overrides it (the tests use a short one), within the bounds below.
- */
-export const DELIVERY_TIMEOUT_MS = 10_000;
-const MIN_DELIVERY_TIMEOUT_MS = 500;
-/** The most a setting can ask for: keeps a batch's bound (deliveryBatch) well inside the queue's limits. */
-const MAX_DELIVERY_TIMEOUT_MS = 30_000;
 /** Response bodies are kept only as this much of an excerpt. */
 const EXCERPT_CHARS = 300;
 /**
@@ -48,25 +35,19 @@ const BATCH_PREPARATION_MS = 10_000;
 const BACKOFF_BASE_SECONDS = 10;
 const BACKOFF_CAP_SECONDS = 30 * 60;
 /**
- * The longest wait a receiver's Retry-After can ask for. Kept below the sweep's stale window (outbox.ts), so a
- * delivery waiting out a Retry-After is never taken for lost and sent twice.
+ * The longest wait a receiver's Retry-After can ask for. Kept below the sweep's stale window
+ * (outbox.ts), so a delivery waiting out a Retry-After is never taken for lost and sent twice.
  */
 const MAX_RETRY_AFTER_SECONDS = 45 * 60;
 
 /** What the queue consumer does with a message after one delivery attempt. */
 export type DeliveryVerdict = { ack: true } | { retryAfterSeconds: number };
 
-/** WEBHOOK_TIMEOUT_MS as a whole number of milliseconds within bounds; the default when unset or not a number. */
-export function deliveryTimeoutMs(env: { WEBHOOK_TIMEOUT_MS?: string | undefined }): number {
-  const setting = env.WEBHOOK_TIMEOUT_MS?.trim();
-  if (!setting || !/^\d+$/.test(setting)) return DELIVERY_TIMEOUT_MS;
-  return Math.min(MAX_DELIVERY_TIMEOUT_MS, Math.max(MIN_DELIVERY_TIMEOUT_MS, Number(setting)));
-}
-
 /**
- * What the deliveries of one queue batch share: SEND_SLOTS sends at a time, and a deadline no send
- * may run past. A send starts only if its whole timeout ends before the deadline; one that cannot is
- * not started, and its message is retried shortly. So a batch of n messages ends within
+ * What the deliveries of one queue batch share: SEND_SLOTS sends at a time, each given the whole
+ * WEBHOOK_TIMEOUT_MS (connecting, the answer's headers and the part of its body we read), and a
+ * deadline no send may run past. A send starts only if its whole timeout ends before the deadline;
+ * one that cannot is not started, and its message is retried shortly. So a batch of n messages ends within
  * BATCH_PREPARATION_MS + ceil(n / SEND_SLOTS) × the timeout, plus the last attempt's database write:
  * for max_batch_size = 10 and the default 10 s, 40 s — far inside a consumer's 15-minute wall-clock
  * limit, and no hostile receiver can stretch it.
@@ -79,12 +60,7 @@ export interface DeliveryBatch {
   acquire(): Promise<() => void>;
 }
 
-export function deliveryBatch(
-  env: { WEBHOOK_TIMEOUT_MS?: string | undefined },
-  messages: number,
-  now = Date.now(),
-): DeliveryBatch {
-  const timeoutMs = deliveryTimeoutMs(env);
+export function deliveryBatch(timeoutMs: number, messages: number, now = Date.now()): DeliveryBatch {
   const waves = Math.max(1, Math.ceil(messages / SEND_SLOTS));
   let free = SEND_SLOTS;
   const waiting: (() => void)[] = [];
@@ -127,10 +103,9 @@ function retryAfterSeconds(header: string | null, now: number): number | null {
 }
 
 async function signingKeys(ctx: ServiceContext, encryptedSecret: string | null): Promise<SigningKey[]> {
-  const service = parseSigningSecrets(ctx.env.WEBHOOK_SIGNING_SECRETS);
-  if (!encryptedSecret) return service;
-  const key = await importEncryptionKey(ctx.env.WEBHOOK_ENCRYPTION_KEY);
-  if (!key) throw new Error("WEBHOOK_ENCRYPTION_KEY is missing or invalid: cannot read the request's secret");
+  if (!encryptedSecret) return ctx.config.WEBHOOK_SIGNING_SECRETS;
+  const key = await importEncryptionKey(ctx.config.WEBHOOK_ENCRYPTION_KEY);
+  if (!key) throw new Error("WEBHOOK_ENCRYPTION_KEY is not set: cannot read the request's secret");
   return [{ version: "request", bytes: keyBytes(await decryptSecret(encryptedSecret, key)) }];
 }
 
@@ -149,7 +124,7 @@ export async function deliver(
   ctx: ServiceContext,
   deliveryId: number,
   queueAttempt: number,
-  batch: DeliveryBatch = deliveryBatch(ctx.env, 1),
+  batch: DeliveryBatch = deliveryBatch(ctx.config.WEBHOOK_TIMEOUT_MS, 1),
 ): Promise<DeliveryVerdict> {
   const loaded = await loadDelivery(ctx.db, deliveryId);
   // Gone, or already settled (a duplicate from the sweep or a redelivery): nothing to send.
@@ -209,7 +184,7 @@ export async function deliver(
   }
   // Checked again at send time: the rules may have tightened since the request was filed, and a name
   // may now resolve to a private address (outside development, where local receivers are allowed).
-  const insecureAllowed = ctx.env.ALLOW_INSECURE_WEBHOOKS === "true";
+  const insecureAllowed = ctx.config.ALLOW_INSECURE_WEBHOOKS;
   let refused = webhookUrlProblem(loaded.webhookUrl, insecureAllowed);
   if (!refused && !insecureAllowed) {
     const resolved = await resolvedAddressProblem(ctx, new URL(loaded.webhookUrl).hostname);
@@ -349,8 +324,7 @@ export async function deliver(
   return { ack: true };
 }
 
-/** DNS over HTTPS (JSON), Cloudflare's resolver unless WEBHOOK_DNS_RESOLVER names another. */
-const DEFAULT_DNS_RESOLVER = "https://cloudflare-dns.com/dns-query";
+/** How long the DNS-over-HTTPS resolver (WEBHOOK_DNS_RESOLVER) gets for each lookup. */
 const DNS_TIMEOUT_MS = 3000;
 
 /**
@@ -364,7 +338,7 @@ async function resolvedAddressProblem(
 ): Promise<string | undefined | "unresolved"> {
   const host = hostname.startsWith("[") ? hostname.slice(1, -1) : hostname;
   if (/^[\d.]+$/.test(host) || host.includes(":")) return undefined;
-  const resolver = ctx.env.WEBHOOK_DNS_RESOLVER || DEFAULT_DNS_RESOLVER;
+  const resolver = ctx.config.WEBHOOK_DNS_RESOLVER;
   const addresses: string[] = [];
   try {
     for (const type of ["A", "AAAA"]) {
