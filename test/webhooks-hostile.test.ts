@@ -2,7 +2,7 @@
 // that never finishes its headers, endless and huge bodies, a body that trickles, a redirect to the
 // cloud metadata address. Each attempt ends within its timeout, records why, and is retried or fails
 // by the usual rules; a batch of them ends within the batch's bound (deliveryBatch in
-// src/services/webhooks.ts). The receiver is the real one of the global setup
+// src/services/webhooks/delivery.ts). The receiver is the real one of the global setup
 // (test/setup/webhook-receiver.ts); its path chooses the behaviour, and it records when the worker
 // hung up on it. The tests drive the worker's real queue() consumer, as test/webhooks.test.ts does.
 //
@@ -14,7 +14,7 @@ import type { Bindings } from "../src/env.ts";
 import { createLogger } from "../src/lib/log.ts";
 import { MetricsBuffer } from "../src/lib/metrics.ts";
 import { createServiceContext } from "../src/services/context.ts";
-import { DELIVERY_TIMEOUT_MS, deliver, deliveryBatch, deliveryTimeoutMs } from "../src/services/webhooks.ts";
+import { deliver, deliveryBatch } from "../src/services/webhooks/delivery.ts";
 import { testEnv, testSql } from "./helpers/database.ts";
 import { call } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
@@ -145,19 +145,6 @@ async function state(filed: Filed) {
 async function settle(filed: Filed) {
   await testSql()`UPDATE webhook_outbox SET status = 'failed' WHERE id = ${filed.deliveryId}`;
 }
-
-describe("the delivery timeout", () => {
-  it("defaults to 10 s; WEBHOOK_TIMEOUT_MS sets it, within 500 ms..30 s", () => {
-    expect(DELIVERY_TIMEOUT_MS).toBe(10_000);
-    expect(deliveryTimeoutMs({})).toBe(10_000);
-    expect(deliveryTimeoutMs({ WEBHOOK_TIMEOUT_MS: "" })).toBe(10_000);
-    expect(deliveryTimeoutMs({ WEBHOOK_TIMEOUT_MS: "ten seconds" })).toBe(10_000);
-    expect(deliveryTimeoutMs({ WEBHOOK_TIMEOUT_MS: "-5" })).toBe(10_000);
-    expect(deliveryTimeoutMs({ WEBHOOK_TIMEOUT_MS: "2500" })).toBe(2500);
-    expect(deliveryTimeoutMs({ WEBHOOK_TIMEOUT_MS: "10" })).toBe(500);
-    expect(deliveryTimeoutMs({ WEBHOOK_TIMEOUT_MS: "3600000" })).toBe(30_000);
-  });
-});
 
 describe("a receiver that never answers", () => {
   for (const scenario of ["hang", "trickle-headers"]) {
@@ -327,8 +314,8 @@ describe("a batch of hostile receivers", () => {
 
     const consumed = await consume(ids);
     // Four sends at a time: ten messages are three rounds of at most one timeout each, after 10 s
-    // of room for the database and DNS (src/services/webhooks.ts deliveryBatch).
-    const bound = deliveryBatch(ENV, ids.length, 0).deadline;
+    // of room for the database and DNS (src/services/webhooks/delivery.ts deliveryBatch).
+    const bound = deliveryBatch(TIMEOUT_MS, ids.length, 0).deadline;
     expect(bound).toBe(10_000 + 3 * TIMEOUT_MS);
     expect(consumed.elapsed).toBeLessThan(bound);
     // Six of them hold their connection for the whole timeout, four at a time: at least two rounds.
@@ -368,7 +355,7 @@ describe("a batch of hostile receivers", () => {
       requestId: null,
     });
     // A batch whose deadline is less than one timeout away: what a slow start leaves the last sends.
-    const late = deliveryBatch(env, 1, Date.now() - 10_000 - TIMEOUT_MS / 2);
+    const late = deliveryBatch(TIMEOUT_MS, 1, Date.now() - 10_000 - TIMEOUT_MS / 2);
     expect(await deliver(services, filed.deliveryId, 1, late)).toEqual({ retryAfterSeconds: 5 });
 
     expect(await only(filed.deliveryId)).toMatchObject({

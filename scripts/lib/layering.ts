@@ -91,12 +91,13 @@ export const RULES: readonly Rule[] = [
       "src/db/**",
       "src/lib/**",
       "src/services/**",
+      "src/config.ts",
       { target: "src/env.ts", typeOnly: true },
       "drizzle-orm",
       "zod",
     ],
     deny: ["src/lib/openapi.ts"],
-    why: "src/services imports domain, db, lib (not the HTTP plumbing lib/openapi.ts), services, types of env.ts, drizzle-orm and zod: no Hono, middleware, routes or jobs",
+    why: "src/services imports domain, db, lib (not the HTTP plumbing lib/openapi.ts), services, config.ts, types of env.ts, drizzle-orm and zod: no Hono, middleware, routes or jobs",
   },
   {
     id: "routes-call-services",
@@ -125,8 +126,16 @@ export const RULES: readonly Rule[] = [
   {
     id: "jobs-are-not-http",
     files: "src/jobs/**",
-    deny: ["src/routes/**", "hono", "@hono/*"],
-    why: "src/jobs run outside HTTP: they do not import src/routes, hono or @hono/*",
+    deny: [
+      "src/routes/**",
+      "src/middleware/**",
+      "src/console/**",
+      "src/mcp/**",
+      "src/app.ts",
+      "hono",
+      "@hono/*",
+    ],
+    why: "src/jobs run outside HTTP: they do not import the app, src/routes, src/middleware, src/console, src/mcp, hono or @hono/*",
   },
 ];
 

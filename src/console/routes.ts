@@ -25,7 +25,7 @@ import {
 } from "../services/console-sessions.ts";
 import { escalationStatus, setEscalationPaused } from "../services/escalation.ts";
 import { createKey, revokeKey, searchKeys } from "../services/keys.ts";
-import { requestDeliveries, setWebhooksPaused, webhookStatus } from "../services/webhooks.ts";
+import { requestDeliveries, setWebhooksPaused, webhookStatus } from "../services/webhooks/admin.ts";
 import { CONSOLE_CSS, CONSOLE_JS } from "./assets.ts";
 import {
   type AdminView,

@@ -10,7 +10,7 @@ import type { ApprovalRequestRow } from "../db/schema.ts";
 import type { Principal } from "../domain/access.ts";
 import { isOpen } from "../domain/approvals.ts";
 import { levelName } from "../domain/vocabulary.ts";
-import type { DeliveryView } from "../services/webhooks.ts";
+import type { DeliveryView } from "../services/webhooks/admin.ts";
 
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 

@@ -10,10 +10,9 @@ import * as schema from "./schema.ts";
 
 export type Database = NeonHttpDatabase<typeof schema>;
 export type TransactionDatabase = NeonDatabase<typeof schema>;
-/** The bindings the data layer reads (a subset of the worker's Env). */
+/** The bindings the data layer reads (a subset of the worker's Env; documented in src/config.ts). */
 export interface DatabaseBindings {
   DATABASE_URL?: string | undefined;
-  /** Local Neon gateway base URL (dev and tests only). */
   NEON_LOCAL_GATEWAY?: string | undefined;
 }
 

@@ -23,21 +23,45 @@ export function keyBytes(secret: string): Uint8Array<ArrayBuffer> {
   return Uint8Array.from(new TextEncoder().encode(secret));
 }
 
-/**
- * The service signing keys from WEBHOOK_SIGNING_SECRETS, `version:secret` pairs separated by commas,
- * the current one first and keys in their grace period after it (e.g. `3:whsec_…,2:whsec_…`).
- */
-export function parseSigningSecrets(value: string | undefined): SigningKey[] {
-  if (!value) return [];
+/** The `version:secret` entries of a WEBHOOK_SIGNING_SECRETS value, split at the colon (or not, if none). */
+function signingSecretEntries(value: string): { version: string; secret: string; wellFormed: boolean }[] {
   return value
     .split(",")
     .map((entry) => entry.trim())
     .filter(Boolean)
-    .flatMap((entry) => {
+    .map((entry) => {
       const colon = entry.indexOf(":");
-      if (colon <= 0 || colon === entry.length - 1) return [];
-      return [{ version: entry.slice(0, colon), bytes: keyBytes(entry.slice(colon + 1)) }];
+      const wellFormed = colon > 0 && colon < entry.length - 1;
+      return { version: entry.slice(0, colon), secret: entry.slice(colon + 1), wellFormed };
     });
+}
+
+/**
+ * The service signing keys from WEBHOOK_SIGNING_SECRETS, `version:secret` pairs separated by commas,
+ * the current one first and keys in their grace period after it (e.g. `3:whsec_…,2:whsec_…`).
+ * Malformed entries are left out; signingSecretsProblem names them.
+ */
+export function parseSigningSecrets(value: string | undefined): SigningKey[] {
+  if (!value) return [];
+  return signingSecretEntries(value).flatMap(({ version, secret, wellFormed }) =>
+    wellFormed ? [{ version, bytes: keyBytes(secret) }] : [],
+  );
+}
+
+/**
+ * What is wrong with a WEBHOOK_SIGNING_SECRETS value, by entry position (never quoting it: it is a
+ * secret), or undefined when every entry is a `version:secret` pair whose secret decodes.
+ */
+export function signingSecretsProblem(value: string): string | undefined {
+  for (const [index, { secret, wellFormed }] of signingSecretEntries(value).entries()) {
+    if (!wellFormed) return `entry ${index + 1} is not a version:secret pair`;
+    try {
+      keyBytes(secret);
+    } catch {
+      return `entry ${index + 1} has a whsec_ secret that is not base64`;
+    }
+  }
+  return undefined;
 }
 
 async function hmac(key: Uint8Array<ArrayBuffer>, text: string): Promise<Uint8Array> {

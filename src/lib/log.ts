@@ -12,10 +12,6 @@ export interface Logger {
   child(fields: Record<string, unknown>): Logger;
 }
 
-export function parseLogLevel(value: string | undefined): LogLevel {
-  return value !== undefined && value in RANK ? (value as LogLevel) : "info";
-}
-
 export function createLogger(minLevel: LogLevel = "info", base: Record<string, unknown> = {}): Logger {
   const write = (level: LogLevel, msg: string, fields: Record<string, unknown> = {}) => {
     if (RANK[level] < RANK[minLevel]) return;

@@ -16,11 +16,6 @@ import type { AppEnv, AuthenticatedEnv, Bindings } from "../env.ts";
 import { ApiError } from "./errors.ts";
 import { requirePrincipal } from "./permissions.ts";
 
-/** RATE_LIMITS = "off" turns every limiter off (benchmarks, or an operator's emergency lever). */
-export function rateLimitsEnabled(env: Bindings): boolean {
-  return (env.RATE_LIMITS ?? "on").trim().toLowerCase() !== "off";
-}
-
 /**
  * Spends one token of `limiter` for the calling key, or throws 429 `rate_limited` with Retry-After.
  * Counted as nova_rate_limited_total{limiter} when refused.
@@ -30,7 +25,8 @@ export async function spendRateLimit(
   limiter: Limiter,
   principal: Principal,
 ): Promise<void> {
-  if (!rateLimitsEnabled(c.env)) return;
+  // RATE_LIMITS=off turns every limiter off (benchmarks, or an operator's emergency lever).
+  if (!c.var.services.config.RATE_LIMITS) return;
   const { binding, period } = LIMITERS[limiter];
   // Every LIMITERS binding is declared in wrangler.toml, hence typed on Env; an env without it is unlimited.
   const rateLimit: RateLimit | undefined = c.env[binding];

@@ -65,7 +65,7 @@ async function matchesSecret(token: string, secret: string | undefined): Promise
 }
 
 async function isBootstrapAdmin(c: Context<AppEnv>, token: string): Promise<boolean> {
-  const adminKey = c.env.ADMIN_API_KEY;
+  const adminKey = c.var.services.config.ADMIN_API_KEY;
   if (adminKey && adminKey.length < MIN_ADMIN_KEY_LENGTH) {
     c.var.log.error("admin_api_key_ignored", { reason: `shorter than ${MIN_ADMIN_KEY_LENGTH} characters` });
   }
@@ -102,7 +102,7 @@ export function authenticateScraper(): MiddlewareHandler<AppEnv> {
   const apiKey = authenticate();
   return async function authenticateScraper(c, next) {
     const token = bearerToken(c.req.header("Authorization"));
-    if (token && (await matchesSecret(token, c.env.METRICS_TOKEN))) {
+    if (token && (await matchesSecret(token, c.var.services.config.METRICS_TOKEN))) {
       c.set("principal", METRICS_SCRAPER);
       return next();
     }

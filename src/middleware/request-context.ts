@@ -3,9 +3,10 @@
 // finally the request's one log line and its HTTP metrics.
 import type { MiddlewareHandler } from "hono";
 import { requestId } from "hono/request-id";
+import { logLevelFor } from "../config.ts";
 import { newHttpRequestId } from "../domain/ids.ts";
 import type { AppEnv } from "../env.ts";
-import { createLogger, parseLogLevel } from "../lib/log.ts";
+import { createLogger } from "../lib/log.ts";
 import { MetricsBuffer } from "../lib/metrics.ts";
 import { createServiceContext } from "../services/context.ts";
 
@@ -17,7 +18,7 @@ export function assignRequestId(): MiddlewareHandler<AppEnv> {
 /** Sets c.var.log, c.var.metrics and c.var.services; after the request, logs it and counts it. */
 export function requestContext(): MiddlewareHandler<AppEnv> {
   return async function requestContext(c, next) {
-    const log = createLogger(parseLogLevel(c.env.LOG_LEVEL), { request_id: c.var.requestId });
+    const log = createLogger(logLevelFor(c.env), { request_id: c.var.requestId });
     const metrics = new MetricsBuffer();
     // What the services add to this request's one log line (e.g. the decision an evaluation made).
     const annotations: Record<string, unknown> = {};

@@ -1,13 +1,18 @@
 // Webhook deliveries: a request's deliveries and attempts, redelivery of failed and dead ones (admin),
 // and the global pause switch (admin, audited), consistent with the escalation switch. Thin:
-// services/webhooks.ts does the work.
+// services/webhooks/admin.ts does the work.
 import { z } from "@hono/zod-openapi";
 import { createRouter, jsonResponse } from "../lib/openapi.ts";
 import { protectedRoute } from "../middleware/require-permission.ts";
 import { RequestIdParam } from "../schemas/common.ts";
 import { JobStatusSchema, ReasonBody } from "../schemas/operations.ts";
 import { DeliverySchema, RedeliveredSchema } from "../schemas/webhooks.ts";
-import { redeliver, requestDeliveries, setWebhooksPaused, webhookStatus } from "../services/webhooks.ts";
+import {
+  redeliver,
+  requestDeliveries,
+  setWebhooksPaused,
+  webhookStatus,
+} from "../services/webhooks/admin.ts";
 
 const listRoute = protectedRoute(
   "requests:read",

@@ -48,7 +48,7 @@ import {
 } from "../lib/secrets.ts";
 import type { ServiceContext } from "./context.ts";
 import { admitCall, countDecision, policyToJudge } from "./evaluation.ts";
-import { enqueueDeliveries } from "./webhooks.ts";
+import { enqueueDeliveries } from "./webhooks/outbox.ts";
 
 /** Longest a read may wait for a decision, under the Workers request limits. */
 export const MAX_WAIT_SECONDS = 55;
@@ -113,9 +113,9 @@ export async function transition(
 
 async function sealWebhookSecret(ctx: ServiceContext, secret: string | null): Promise<string | null> {
   if (!secret) return null;
-  const key = await importEncryptionKey(ctx.env.WEBHOOK_ENCRYPTION_KEY);
+  const key = await importEncryptionKey(ctx.config.WEBHOOK_ENCRYPTION_KEY);
   if (!key) {
-    ctx.log.error("webhook_encryption_key_invalid", { reason: "missing or not 32 bytes of base64" });
+    ctx.log.error("webhook_encryption_key_invalid", { reason: "WEBHOOK_ENCRYPTION_KEY is not set" });
     throw new ApiError("internal_error", "This deployment cannot store webhook secrets; try again later");
   }
   return encryptSecret(secret, key);
@@ -127,8 +127,8 @@ async function sealWebhookSecret(ctx: ServiceContext, secret: string | null): Pr
  */
 async function idempotencyFingerprint(ctx: ServiceContext, command: CreateCommand): Promise<string> {
   const secret =
-    command.webhookSecret && ctx.env.WEBHOOK_ENCRYPTION_KEY
-      ? await keyedFingerprint(ctx.env.WEBHOOK_ENCRYPTION_KEY, command.webhookSecret)
+    command.webhookSecret && ctx.config.WEBHOOK_ENCRYPTION_KEY
+      ? await keyedFingerprint(ctx.config.WEBHOOK_ENCRYPTION_KEY, command.webhookSecret)
       : null;
   return sha256Hex(canonicalJson({ ...command, webhookSecret: secret }));
 }
@@ -167,7 +167,7 @@ export async function createRequest(
   const { agentId } = admitCall(principal, request);
   const command = { ...request, agentId };
   if (command.webhookUrl !== null) {
-    const problem = webhookUrlProblem(command.webhookUrl, ctx.env.ALLOW_INSECURE_WEBHOOKS === "true");
+    const problem = webhookUrlProblem(command.webhookUrl, ctx.config.ALLOW_INSECURE_WEBHOOKS);
     if (problem) throw invalidField("webhook_url", problem);
   }
   if (command.webhookSecret && !command.webhookUrl) {

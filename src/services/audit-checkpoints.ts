@@ -30,8 +30,8 @@ const EXPORT_CHAINS_PER_QUERY = 100;
 let cached: { secret: string; key: Promise<SigningKey> } | undefined;
 
 /** The signing key from AUDIT_SIGNING_KEY, or undefined when none is configured. */
-export function auditSigningKey(ctx: Pick<ServiceContext, "env">): Promise<SigningKey> | undefined {
-  const secret = ctx.env.AUDIT_SIGNING_KEY?.trim();
+export function auditSigningKey(ctx: Pick<ServiceContext, "config">): Promise<SigningKey> | undefined {
+  const secret = ctx.config.AUDIT_SIGNING_KEY;
   if (!secret) return undefined;
   if (cached?.secret !== secret) {
     const key = importSigningKey(secret);
@@ -46,7 +46,7 @@ export function auditSigningKey(ctx: Pick<ServiceContext, "env">): Promise<Signi
 
 /** The public key the well-known route publishes, or undefined when no key is configured. */
 export async function publishedAuditKey(
-  ctx: Pick<ServiceContext, "env">,
+  ctx: Pick<ServiceContext, "config">,
 ): Promise<ReturnType<typeof publishedKey> | undefined> {
   const key = auditSigningKey(ctx);
   return key ? publishedKey(await key) : undefined;

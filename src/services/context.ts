@@ -1,6 +1,7 @@
 // What every service call gets, whoever calls it (a route, the cron, the queue consumer, the console,
-// MCP): the database, the bindings, a logger, the invocation's metric counters and waitUntil. No
-// Hono types here: services never see an HTTP context.
+// MCP): the database, the bindings, the parsed configuration, a logger, the invocation's metric
+// counters and waitUntil. No Hono types here: services never see an HTTP context.
+import { type Config, type ConfigBindings, ConfigError, loadConfig } from "../config.ts";
 import { createDb, type Database, type DatabaseBindings } from "../db/client.ts";
 import type { DecisionInsert } from "../db/decisions.ts";
 import type { Logger } from "../lib/log.ts";
@@ -8,25 +9,11 @@ import type { MetricsBuffer, MetricsSink } from "../lib/metrics.ts";
 
 /**
  * The bindings services read: a structural subset of the worker's Env, so the jobs and the operator
- * scripts (Node) can build a context too.
+ * scripts (Node) can build a context too. The vars and secrets are documented in src/config.ts;
+ * services read them parsed, through `ctx.config`.
  */
-export interface ServiceBindings extends DatabaseBindings {
-  WEBHOOK_ENCRYPTION_KEY?: string | undefined;
-  ALLOW_INSECURE_WEBHOOKS?: string | undefined;
+export interface ServiceBindings extends DatabaseBindings, ConfigBindings {
   METRICS?: MetricsSink | undefined;
-  /** Analytics Engine SQL API access for the /metrics counters (all optional). */
-  CF_ACCOUNT_ID?: string | undefined;
-  CF_ANALYTICS_API_TOKEN?: string | undefined;
-  ANALYTICS_ENGINE_SQL_URL?: string | undefined;
-  METRICS_DATASET?: string | undefined;
-  /** DNS-over-HTTPS resolver for the send-time address check (default Cloudflare's). */
-  WEBHOOK_DNS_RESOLVER?: string | undefined;
-  /** A webhook attempt's whole time, in ms (default 10000; see deliveryTimeoutMs). */
-  WEBHOOK_TIMEOUT_MS?: string | undefined;
-  /** Service keys that sign webhooks of requests without their own secret (`version:secret,...`). */
-  WEBHOOK_SIGNING_SECRETS?: string | undefined;
-  /** Ed25519 private key (PKCS#8 DER, base64) signing the audit chain's checkpoints; optional. */
-  AUDIT_SIGNING_KEY?: string | undefined;
   /** The webhooks Queue producer (structurally, so scripts can go without: the sweep then sends). */
   WEBHOOK_QUEUE?: { sendBatch(messages: { body: { delivery_id: number } }[]): Promise<unknown> } | undefined;
   /**
@@ -45,6 +32,11 @@ export interface ServiceContext {
   /** Drizzle over Neon's HTTP driver; created on first use (an unconfigured database fails there). */
   readonly db: Database;
   readonly env: ServiceBindings;
+  /**
+   * The vars and secrets, parsed (src/config.ts) on first use and once per env object. An invalid
+   * value throws ConfigError there (an internal_error naming the variable), logged as config_invalid.
+   */
+  readonly config: Config;
   readonly log: Logger;
   /** Counters of this invocation, written to Analytics Engine once when it ends. */
   readonly metrics: MetricsBuffer;
@@ -74,6 +66,15 @@ export function createServiceContext(options: {
       return db;
     },
     env: options.env,
+    get config() {
+      try {
+        return loadConfig(options.env);
+      } catch (error) {
+        // Names and problems only: the values may be secrets.
+        if (error instanceof ConfigError) options.log.error("config_invalid", { problems: error.problems });
+        throw error;
+      }
+    },
     log: options.log,
     metrics: options.metrics,
     waitUntil: options.waitUntil,

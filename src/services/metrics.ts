@@ -19,7 +19,7 @@ import {
 import type { MetricFamily } from "../lib/prometheus.ts";
 import type { ServiceContext } from "./context.ts";
 import { ESCALATION_JOB } from "./escalation.ts";
-import { WEBHOOKS_JOB } from "./webhooks.ts";
+import { WEBHOOKS_JOB } from "./webhooks/outbox.ts";
 
 /** The counters the worker writes, with their help texts: what /metrics reads back. */
 export const COUNTERS: Record<string, string> = {
@@ -67,8 +67,6 @@ const seriesKey = (labels: Record<string, string>) =>
     .map((key) => `${key}=${labels[key]}`)
     .join(",");
 
-const DEFAULT_SQL_API_BASE = "https://api.cloudflare.com/client/v4";
-const DEFAULT_DATASET = "policy_api_metrics";
 const SQL_API_TIMEOUT_MS = 5000;
 
 /**
@@ -79,7 +77,10 @@ export function counterWindowStart(now: Date): Date {
   return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
 }
 
-/** The Analytics Engine SQL that sums each counter series since `windowStart`. */
+/**
+ * The Analytics Engine SQL that sums each counter series since `windowStart`. `dataset` is a plain
+ * name (src/config.ts checks METRICS_DATASET), so it can stand in the statement as written.
+ */
 export function countersQuery(dataset: string, windowStart: Date): string {
   const literal = windowStart.toISOString().slice(0, 19).replace("T", " ");
   return `SELECT blob1 AS metric, blob2 AS labels, SUM(_sample_interval * double1) AS value FROM ${dataset} WHERE timestamp >= toDateTime('${literal}') GROUP BY metric, labels FORMAT JSON`;
@@ -98,8 +99,7 @@ function parseLabels(text: string): Record<string, string> {
 }
 
 async function countersFromAnalyticsEngine(ctx: ServiceContext): Promise<CounterSource> {
-  const accountId = ctx.env.CF_ACCOUNT_ID;
-  const token = ctx.env.CF_ANALYTICS_API_TOKEN;
+  const { CF_ACCOUNT_ID: accountId, CF_ANALYTICS_API_TOKEN: token } = ctx.config;
   if (!accountId || !token) {
     return {
       families: [],
@@ -108,12 +108,9 @@ async function countersFromAnalyticsEngine(ctx: ServiceContext): Promise<Counter
         "Counters (nova_*_total) are not served: set CF_ACCOUNT_ID and the CF_ANALYTICS_API_TOKEN secret to read them from Analytics Engine.",
     };
   }
-  const dataset = ctx.env.METRICS_DATASET || DEFAULT_DATASET;
-  if (!/^\w+$/.test(dataset))
-    return { families: [], available: false, comment: "METRICS_DATASET is not a dataset name." };
   const windowStart = counterWindowStart(new Date());
-  const base = (ctx.env.ANALYTICS_ENGINE_SQL_URL || DEFAULT_SQL_API_BASE).replace(/\/+$/, "");
-  const query = countersQuery(dataset, windowStart);
+  const base = ctx.config.ANALYTICS_ENGINE_SQL_URL;
+  const query = countersQuery(ctx.config.METRICS_DATASET, windowStart);
   try {
     const res = await fetch(`${base}/accounts/${encodeURIComponent(accountId)}/analytics_engine/sql`, {
       method: "POST",

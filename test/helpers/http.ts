@@ -13,12 +13,21 @@ export async function call(path: string, init: RequestInit = {}, envOverrides: P
   return response;
 }
 
-export function postJson(path: string, body: unknown, headers: Record<string, string> = {}) {
-  return call(path, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", ...headers },
-    body: JSON.stringify(body),
-  });
+export function postJson(
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+  envOverrides: Partial<Bindings> = {},
+) {
+  return call(
+    path,
+    {
+      method: "POST",
+      headers: { "Content-Type": "application/json", ...headers },
+      body: JSON.stringify(body),
+    },
+    envOverrides,
+  );
 }
 
 /** The one error envelope, typed for assertions. */

@@ -217,7 +217,7 @@ describe("layering rules, on synthetic files", () => {
     ]);
   });
 
-  it("src/jobs import no routes and no Hono", () => {
+  it("src/jobs import no routes, middleware, console, MCP, app or Hono", () => {
     expect(
       violationsOf(
         "src/jobs/sweep.ts",
@@ -225,6 +225,10 @@ describe("layering rules, on synthetic files", () => {
           'import { expire } from "../services/requests.ts";',
           'import type { Bindings } from "../env.ts";',
           'import { evalRoutes } from "../routes/eval.ts";',
+          'import { authenticate } from "../middleware/authenticate.ts";',
+          'import { consoleRoutes } from "../console/routes.ts";',
+          'import { mcpServer } from "../mcp/server.ts";',
+          'import { createApp } from "../app.ts";',
           'import { Hono } from "hono";',
           'import type { Context } from "hono/tiny";',
           'import { z } from "@hono/zod-openapi";',
@@ -232,6 +236,10 @@ describe("layering rules, on synthetic files", () => {
       ),
     ).toEqual([
       "jobs-are-not-http ../routes/eval.ts",
+      "jobs-are-not-http ../middleware/authenticate.ts",
+      "jobs-are-not-http ../console/routes.ts",
+      "jobs-are-not-http ../mcp/server.ts",
+      "jobs-are-not-http ../app.ts",
       "jobs-are-not-http hono",
       "jobs-are-not-http hono/tiny",
       "jobs-are-not-http @hono/zod-openapi",

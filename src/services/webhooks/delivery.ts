@@ -1,44 +1,19 @@
-// Webhook delivery as operations. Every status change writes its event to the outbox in the same
-// statement (src/db/transitions.ts); after the commit the deliveries are handed to the Queue; the
-// consumer sends each one, signed, records every attempt, and retries with capped exponential backoff;
-// the dead-letter consumer marks what exhausted its retries dead; the cron sweep re-enqueues what the
-// queue never got. A committed event is delivered, skipped (no webhook_url), failed (a permanent 4xx
-// or a refused destination) or dead — never silently lost.
+// The webhook sender: the queue consumer's one attempt at one delivery. Checks the destination again
+// at send time (the URL rules, then what the host resolves to), signs the event, sends it under one
+// clock for the whole exchange, reads at most an excerpt of the answer, records the attempt, and says
+// whether to ack or retry with capped exponential backoff. The dead-letter consumer marks what
+// exhausted its retries dead here too.
 
-import type { WebhookAttemptRow, WebhookOutboxRow } from "../db/schema.ts";
-import {
-  claimUnsentDeliveries,
-  listDeliveries,
-  loadDelivery,
-  markDead,
-  markEnqueued,
-  recordAttempt,
-  resetForRedelivery,
-} from "../db/webhooks.ts";
-import type { Principal } from "../domain/access.ts";
-import type { AttemptOutcome } from "../domain/vocabulary.ts";
-import {
-  keyBytes,
-  parseSigningSecrets,
-  type SigningKey,
-  signatureHeaders,
-} from "../domain/webhook-signing.ts";
-import { addressIsPublic, webhookUrlProblem } from "../domain/webhook-url.ts";
-import { ApiError } from "../lib/errors.ts";
-import { decryptSecret, importEncryptionKey } from "../lib/secrets.ts";
-import { getRequest } from "./approval-requests.ts";
-import type { ServiceContext } from "./context.ts";
-import { isPaused, type JobStatus, jobStatus, setJobSwitch } from "./jobs.ts";
+import type { WebhookOutboxRow } from "../../db/schema.ts";
+import { loadDelivery, markDead, recordAttempt } from "../../db/webhooks.ts";
+import type { AttemptOutcome } from "../../domain/vocabulary.ts";
+import { keyBytes, type SigningKey, signatureHeaders } from "../../domain/webhook-signing.ts";
+import { addressIsPublic, webhookUrlProblem } from "../../domain/webhook-url.ts";
+import { decryptSecret, importEncryptionKey } from "../../lib/secrets.ts";
+import type { ServiceContext } from "../context.ts";
+import { isPaused } from "../jobs.ts";
+import { WEBHOOKS_JOB } from "./outbox.ts";
 
-export const WEBHOOKS_JOB = "webhooks";
-/**
- * A receiver gets this long for the whole exchange: connecting, the answer's headers and the part of
- * its body we read. WEBHOOK_TIMEOUT_MS overrides it (the tests use a short one), within the bounds below.
- */
-export const DELIVERY_TIMEOUT_MS = 10_000;
-const MIN_DELIVERY_TIMEOUT_MS = 500;
-/** The most a setting can ask for: keeps a batch's bound (deliveryBatch) well inside the queue's limits. */
-const MAX_DELIVERY_TIMEOUT_MS = 30_000;
 /** Response bodies are kept only as this much of an excerpt. */
 const EXCERPT_CHARS = 300;
 /**
@@ -60,65 +35,19 @@ const BATCH_PREPARATION_MS = 10_000;
 const BACKOFF_BASE_SECONDS = 10;
 const BACKOFF_CAP_SECONDS = 30 * 60;
 /**
- * The longest wait a receiver's Retry-After can ask for. Kept below the sweep's stale window, so a
- * delivery waiting out a Retry-After is never taken for lost and sent twice.
+ * The longest wait a receiver's Retry-After can ask for. Kept below the sweep's stale window
+ * (outbox.ts), so a delivery waiting out a Retry-After is never taken for lost and sent twice.
  */
 const MAX_RETRY_AFTER_SECONDS = 45 * 60;
-/** A pending delivery silent this long is taken for lost (a message the queue dropped) and re-enqueued. */
-const STALE_DELIVERY_SECONDS = 3600;
-/** A delivery never enqueued this long after its commit is sent by the sweep. */
-const ENQUEUE_GRACE_SECONDS = 30;
-/** Queue sendBatch takes at most 100 messages. */
-const SEND_BATCH_LIMIT = 100;
-
-export interface DeliveryMessage {
-  delivery_id: number;
-}
-
-/**
- * Hands committed deliveries to the queue after the answer (waitUntil) and marks them enqueued. A send
- * that fails leaves them unmarked (or unmarks them), so the cron sweep sends them within a minute.
- * Without a queue binding (the operator scripts) the sweep is the only sender.
- */
-export function enqueueDeliveries(ctx: ServiceContext, ids: number[]): void {
-  if (ids.length === 0 || !ctx.env.WEBHOOK_QUEUE) return;
-  ctx.waitUntil(
-    sendToQueue(ctx, ids).catch((error: unknown) =>
-      ctx.log.warn("webhook_enqueue_failed", { deliveries: ids.length, error }),
-    ),
-  );
-}
-
-/** Sends in chunks the queue accepts; marks each chunk sent, or unmarks it when its send fails. */
-async function sendToQueue(ctx: ServiceContext, ids: number[]): Promise<void> {
-  const queue = ctx.env.WEBHOOK_QUEUE;
-  if (!queue) return;
-  for (let start = 0; start < ids.length; start += SEND_BATCH_LIMIT) {
-    const chunk = ids.slice(start, start + SEND_BATCH_LIMIT);
-    try {
-      await queue.sendBatch(chunk.map((id) => ({ body: { delivery_id: id } satisfies DeliveryMessage })));
-    } catch (error) {
-      await markEnqueued(ctx.db, ids.slice(start), null);
-      throw error;
-    }
-    await markEnqueued(ctx.db, chunk, new Date());
-  }
-}
 
 /** What the queue consumer does with a message after one delivery attempt. */
 export type DeliveryVerdict = { ack: true } | { retryAfterSeconds: number };
 
-/** WEBHOOK_TIMEOUT_MS as a whole number of milliseconds within bounds; the default when unset or not a number. */
-export function deliveryTimeoutMs(env: { WEBHOOK_TIMEOUT_MS?: string | undefined }): number {
-  const setting = env.WEBHOOK_TIMEOUT_MS?.trim();
-  if (!setting || !/^\d+$/.test(setting)) return DELIVERY_TIMEOUT_MS;
-  return Math.min(MAX_DELIVERY_TIMEOUT_MS, Math.max(MIN_DELIVERY_TIMEOUT_MS, Number(setting)));
-}
-
 /**
- * What the deliveries of one queue batch share: SEND_SLOTS sends at a time, and a deadline no send
- * may run past. A send starts only if its whole timeout ends before the deadline; one that cannot is
- * not started, and its message is retried shortly. So a batch of n messages ends within
+ * What the deliveries of one queue batch share: SEND_SLOTS sends at a time, each given the whole
+ * WEBHOOK_TIMEOUT_MS (connecting, the answer's headers and the part of its body we read), and a
+ * deadline no send may run past. A send starts only if its whole timeout ends before the deadline;
+ * one that cannot is not started, and its message is retried shortly. So a batch of n messages ends within
  * BATCH_PREPARATION_MS + ceil(n / SEND_SLOTS) × the timeout, plus the last attempt's database write:
  * for max_batch_size = 10 and the default 10 s, 40 s — far inside a consumer's 15-minute wall-clock
  * limit, and no hostile receiver can stretch it.
@@ -131,12 +60,7 @@ export interface DeliveryBatch {
   acquire(): Promise<() => void>;
 }
 
-export function deliveryBatch(
-  env: { WEBHOOK_TIMEOUT_MS?: string | undefined },
-  messages: number,
-  now = Date.now(),
-): DeliveryBatch {
-  const timeoutMs = deliveryTimeoutMs(env);
+export function deliveryBatch(timeoutMs: number, messages: number, now = Date.now()): DeliveryBatch {
   const waves = Math.max(1, Math.ceil(messages / SEND_SLOTS));
   let free = SEND_SLOTS;
   const waiting: (() => void)[] = [];
@@ -179,10 +103,9 @@ function retryAfterSeconds(header: string | null, now: number): number | null {
 }
 
 async function signingKeys(ctx: ServiceContext, encryptedSecret: string | null): Promise<SigningKey[]> {
-  const service = parseSigningSecrets(ctx.env.WEBHOOK_SIGNING_SECRETS);
-  if (!encryptedSecret) return service;
-  const key = await importEncryptionKey(ctx.env.WEBHOOK_ENCRYPTION_KEY);
-  if (!key) throw new Error("WEBHOOK_ENCRYPTION_KEY is missing or invalid: cannot read the request's secret");
+  if (!encryptedSecret) return ctx.config.WEBHOOK_SIGNING_SECRETS;
+  const key = await importEncryptionKey(ctx.config.WEBHOOK_ENCRYPTION_KEY);
+  if (!key) throw new Error("WEBHOOK_ENCRYPTION_KEY is not set: cannot read the request's secret");
   return [{ version: "request", bytes: keyBytes(await decryptSecret(encryptedSecret, key)) }];
 }
 
@@ -201,7 +124,7 @@ export async function deliver(
   ctx: ServiceContext,
   deliveryId: number,
   queueAttempt: number,
-  batch: DeliveryBatch = deliveryBatch(ctx.env, 1),
+  batch: DeliveryBatch = deliveryBatch(ctx.config.WEBHOOK_TIMEOUT_MS, 1),
 ): Promise<DeliveryVerdict> {
   const loaded = await loadDelivery(ctx.db, deliveryId);
   // Gone, or already settled (a duplicate from the sweep or a redelivery): nothing to send.
@@ -261,7 +184,7 @@ export async function deliver(
   }
   // Checked again at send time: the rules may have tightened since the request was filed, and a name
   // may now resolve to a private address (outside development, where local receivers are allowed).
-  const insecureAllowed = ctx.env.ALLOW_INSECURE_WEBHOOKS === "true";
+  const insecureAllowed = ctx.config.ALLOW_INSECURE_WEBHOOKS;
   let refused = webhookUrlProblem(loaded.webhookUrl, insecureAllowed);
   if (!refused && !insecureAllowed) {
     const resolved = await resolvedAddressProblem(ctx, new URL(loaded.webhookUrl).hostname);
@@ -401,8 +324,7 @@ export async function deliver(
   return { ack: true };
 }
 
-/** DNS over HTTPS (JSON), Cloudflare's resolver unless WEBHOOK_DNS_RESOLVER names another. */
-const DEFAULT_DNS_RESOLVER = "https://cloudflare-dns.com/dns-query";
+/** How long the DNS-over-HTTPS resolver (WEBHOOK_DNS_RESOLVER) gets for each lookup. */
 const DNS_TIMEOUT_MS = 3000;
 
 /**
@@ -416,7 +338,7 @@ async function resolvedAddressProblem(
 ): Promise<string | undefined | "unresolved"> {
   const host = hostname.startsWith("[") ? hostname.slice(1, -1) : hostname;
   if (/^[\d.]+$/.test(host) || host.includes(":")) return undefined;
-  const resolver = ctx.env.WEBHOOK_DNS_RESOLVER || DEFAULT_DNS_RESOLVER;
+  const resolver = ctx.config.WEBHOOK_DNS_RESOLVER;
   const addresses: string[] = [];
   try {
     for (const type of ["A", "AAAA"]) {
@@ -494,107 +416,4 @@ export async function markDeliveryDead(ctx: ServiceContext, deliveryId: number):
     ctx.metrics.count("nova_webhook_failures_total", { reason: "dead" });
     ctx.log.warn("webhook_delivery_dead", { delivery_id: deliveryId, request_id: requestId });
   }
-}
-
-export interface SweepSummary {
-  enqueued: number;
-  paused: boolean;
-}
-
-/** The cron's sweep: re-enqueues deliveries the queue never got (none while deliveries are paused). */
-export async function sweepDeliveries(ctx: ServiceContext, now: Date): Promise<SweepSummary> {
-  if (await isPaused(ctx, WEBHOOKS_JOB)) return { enqueued: 0, paused: true };
-  const queue = ctx.env.WEBHOOK_QUEUE;
-  if (!queue) return { enqueued: 0, paused: false };
-  const ids = await claimUnsentDeliveries(ctx.db, now, {
-    limit: 1000,
-    graceSeconds: ENQUEUE_GRACE_SECONDS,
-    staleSeconds: STALE_DELIVERY_SECONDS,
-  });
-  await sendToQueue(ctx, ids);
-  if (ids.length > 0) ctx.log.info("webhook_sweep", { enqueued: ids.length });
-  return { enqueued: ids.length, paused: false };
-}
-
-export interface DeliveryView {
-  delivery_id: number;
-  event_id: string;
-  event: string;
-  status: WebhookOutboxRow["status"];
-  attempts: number;
-  created_at: string;
-  delivered_at: string | null;
-  last_error: string | null;
-  attempt_log: {
-    attempt: number;
-    outcome: AttemptOutcome;
-    status_code: number | null;
-    error: string | null;
-    response_excerpt: string | null;
-    duration_ms: number;
-    at: string;
-  }[];
-}
-
-function toView(delivery: WebhookOutboxRow, attempts: WebhookAttemptRow[]): DeliveryView {
-  return {
-    delivery_id: delivery.id,
-    event_id: eventId(delivery.id),
-    event: delivery.event,
-    status: delivery.status,
-    attempts: delivery.attempts,
-    created_at: delivery.createdAt.toISOString(),
-    delivered_at: delivery.deliveredAt?.toISOString() ?? null,
-    last_error: delivery.lastError,
-    attempt_log: attempts.map((attempt) => ({
-      attempt: attempt.attempt,
-      outcome: attempt.outcome,
-      status_code: attempt.statusCode,
-      error: attempt.error,
-      response_excerpt: attempt.responseExcerpt,
-      duration_ms: attempt.durationMs,
-      at: attempt.createdAt.toISOString(),
-    })),
-  };
-}
-
-/** A request's deliveries with their attempts; the request must be visible to the principal. */
-export async function requestDeliveries(
-  ctx: ServiceContext,
-  principal: Principal,
-  requestId: string,
-): Promise<DeliveryView[]> {
-  await getRequest(ctx, principal, requestId);
-  return (await listDeliveries(ctx.db, requestId)).map(({ delivery, attempts }) =>
-    toView(delivery, attempts),
-  );
-}
-
-/** Sends a request's failed and dead deliveries again. */
-export async function redeliver(
-  ctx: ServiceContext,
-  principal: Principal,
-  requestId: string,
-): Promise<{ redelivered: number[] }> {
-  await getRequest(ctx, principal, requestId);
-  const ids = await resetForRedelivery(ctx.db, requestId, new Date());
-  enqueueDeliveries(ctx, ids);
-  if (ids.length > 0)
-    ctx.log.info("webhook_redeliver", { request_id: requestId, deliveries: ids, by: principal.principalId });
-  return { redelivered: ids };
-}
-
-export function webhookStatus(ctx: ServiceContext): Promise<JobStatus> {
-  return jobStatus(ctx, WEBHOOKS_JOB);
-}
-
-/** Pauses or resumes every delivery (audited); while paused nothing is sent and nothing is lost. */
-export function setWebhooksPaused(
-  ctx: ServiceContext,
-  principal: Principal,
-  paused: boolean,
-  reason: string,
-): Promise<JobStatus> {
-  if (!reason.trim()) throw new ApiError("bad_request", "Give a reason");
-  return setJobSwitch(ctx, principal, WEBHOOKS_JOB, paused, reason);
 }

@@ -1,0 +1,207 @@
+// The worker's configuration: every var (wrangler.toml [vars]) and secret (`wrangler secret put`) it
+// reads, documented here and nowhere else, parsed by ONE zod schema into a typed Config. Services read
+// `ctx.config` (src/services/context.ts), never a raw string of the environment.
+//
+// Parsed once per env object (the platform hands an isolate the same one each time), on first use: a
+// bad value fails the first request or job that needs the configuration, with an internal_error whose
+// message names each variable and what is wrong with it, never its value (secrets live here). Unset
+// and empty mean "not set": the documented default applies.
+//
+// Bindings that are not strings (the queues, the Analytics Engine dataset, the rate limiters) are
+// declared in wrangler.toml and typed in src/env.ts and src/services/context.ts.
+import { z } from "zod";
+import { fromBase64 } from "./domain/encoding.ts";
+import { parseSigningSecrets, signingSecretsProblem } from "./domain/webhook-signing.ts";
+import { ApiError } from "./lib/errors.ts";
+import type { LogLevel } from "./lib/log.ts";
+
+/** A receiver's whole attempt (connect, headers, the body excerpt) when WEBHOOK_TIMEOUT_MS is unset. */
+export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
+const MIN_WEBHOOK_TIMEOUT_MS = 500;
+/** Keeps a queue batch's bound (deliveryBatch, services/webhooks/delivery.ts) inside the queue's limits. */
+const MAX_WEBHOOK_TIMEOUT_MS = 30_000;
+/** DNS over HTTPS (JSON) for the webhook send-time address check. */
+const DEFAULT_DNS_RESOLVER = "https://cloudflare-dns.com/dns-query";
+const DEFAULT_ANALYTICS_SQL_API = "https://api.cloudflare.com/client/v4";
+/** The Analytics Engine dataset wrangler.toml binds as METRICS. */
+const DEFAULT_METRICS_DATASET = "policy_api_metrics";
+const LOG_LEVELS = ["debug", "info", "warn", "error"] as const satisfies readonly LogLevel[];
+
+/** Unset and empty (after trimming) are the same: not set. */
+const text = z
+  .string({ error: "must be a string" })
+  .optional()
+  .transform((value) => value?.trim() || undefined);
+/** A secret compared byte for byte: not trimmed; empty is not set. */
+const exactSecret = z
+  .string({ error: "must be a string" })
+  .optional()
+  .transform((value) => value || undefined);
+
+/** An on/off style switch, case-insensitive. */
+function flag(on: string, off: string, fallback: boolean) {
+  return text
+    .transform((value) => value?.toLowerCase())
+    .pipe(z.enum([on, off], { error: `must be ${on} or ${off}` }).optional())
+    .transform((value) => (value === undefined ? fallback : value === on));
+}
+
+/** An http(s) URL; `fallback` when unset. */
+function httpUrl<Fallback extends string | undefined>(fallback: Fallback) {
+  return text.transform((value, ctx) => {
+    if (value === undefined) return fallback;
+    const url = URL.canParse(value) ? new URL(value) : undefined;
+    if (url?.protocol !== "https:" && url?.protocol !== "http:") {
+      ctx.addIssue({ code: "custom", message: "must be an http(s) URL" });
+      return z.NEVER;
+    }
+    return value;
+  });
+}
+
+function decodesTo32Bytes(base64: string): boolean {
+  try {
+    return fromBase64(base64).length === 32;
+  } catch {
+    return false;
+  }
+}
+
+export const ConfigSchema = z.object({
+  /** Version reported by /health, /openapi.json and MCP; bumped with releases (wrangler.toml). */
+  SERVICE_VERSION: text,
+  /** The least severe log line written: debug | info | warn | error; default info. */
+  LOG_LEVEL: text.pipe(
+    z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
+  ),
+  /**
+   * on | off: "off" lifts every per-key rate limit (benchmarks; an operator's emergency lever);
+   * default on. The limits themselves are wrangler.toml's [[ratelimits]] (src/lib/rate-limit.ts).
+   */
+  RATE_LIMITS: flag("on", "off", true),
+  /**
+   * true | false: true lets webhook_url use plain http and private or local hosts, and skips the
+   * send-time DNS check: for local development only. Default false.
+   */
+  ALLOW_INSECURE_WEBHOOKS: flag("true", "false", false),
+  /**
+   * How long a webhook receiver gets for a whole attempt (connect, headers, the body excerpt), in
+   * milliseconds: a whole number, default 10000, clamped to 500..30000.
+   */
+  WEBHOOK_TIMEOUT_MS: text.pipe(
+    z
+      .string()
+      .regex(/^\d+$/, { error: "must be a whole number of milliseconds" })
+      .transform((value) => Math.min(MAX_WEBHOOK_TIMEOUT_MS, Math.max(MIN_WEBHOOK_TIMEOUT_MS, Number(value))))
+      .default(DEFAULT_WEBHOOK_TIMEOUT_MS),
+  ),
+  /** DNS-over-HTTPS JSON endpoint for the webhook send-time address check; default Cloudflare's. */
+  WEBHOOK_DNS_RESOLVER: httpUrl(DEFAULT_DNS_RESOLVER),
+  /**
+   * Secret. The service keys that sign webhooks of requests without a secret of their own:
+   * `version:whsec_<base64>` pairs separated by commas, the current key first, then keys in their
+   * grace period. Unset: such deliveries wait (retried) until it is set.
+   */
+  WEBHOOK_SIGNING_SECRETS: text.transform((value, ctx) => {
+    if (value === undefined) return [];
+    const problem = signingSecretsProblem(value);
+    if (problem) {
+      ctx.addIssue({ code: "custom", message: problem });
+      return z.NEVER;
+    }
+    return parseSigningSecrets(value);
+  }),
+  /**
+   * Secret. 32 random bytes, base64 (`openssl rand -base64 32`): encrypts the webhook secrets requests
+   * bring, and keys their fingerprint in idempotency hashes. Unset: requests with a webhook_secret are
+   * refused (500), the others are filed as ever.
+   */
+  WEBHOOK_ENCRYPTION_KEY: text.refine((value) => value === undefined || decodesTo32Bytes(value), {
+    error: "must be 32 bytes, base64 (openssl rand -base64 32)",
+  }),
+  /**
+   * Secret. Ed25519 private key, PKCS#8 DER base64 (`npm run audit -- keygen`): signs the audit chain's
+   * checkpoints each minute. Unset: none are written and the cron logs audit_checkpoints_skipped. Its
+   * contents are checked when the key is imported, so a broken key fails the checkpoints alone.
+   */
+  AUDIT_SIGNING_KEY: text,
+  /**
+   * Secret, optional. Bootstrap admin key, at least 32 characters (src/middleware/authenticate.ts ignores, and logs,
+   * a shorter one): principal "bootstrap-admin", role admin, level 5. Remove it once database keys exist.
+   */
+  ADMIN_API_KEY: exactSecret,
+  /** Secret, optional. Read-only bearer token for Prometheus scrapers of /metrics (32 characters or more). */
+  METRICS_TOKEN: exactSecret,
+  /** Cloudflare account id for the /metrics counters (with CF_ANALYTICS_API_TOKEN; both optional). */
+  CF_ACCOUNT_ID: text,
+  /** Secret, optional. A Cloudflare API token with Account Analytics read, for the /metrics counters. */
+  CF_ANALYTICS_API_TOKEN: exactSecret,
+  /** Base URL of the Cloudflare API that serves Analytics Engine SQL (tests point it at a local server). */
+  ANALYTICS_ENGINE_SQL_URL: httpUrl(DEFAULT_ANALYTICS_SQL_API).transform((url) => url.replace(/\/+$/, "")),
+  /** The Analytics Engine dataset the counters are in; default policy_api_metrics. */
+  METRICS_DATASET: text.pipe(
+    z
+      .string()
+      .regex(/^\w+$/, { error: "must be a dataset name (letters, digits, _)" })
+      .default(DEFAULT_METRICS_DATASET),
+  ),
+  /**
+   * Secret. The Neon connection string, e.g.
+   * postgresql://user:pass@ep-xxx.region.aws.neon.tech/policy?sslmode=require.
+   * The data layer (src/db/client.ts) reads it from the bindings itself (src/db sits below this
+   * module); unset, every database call answers 503 database_unavailable.
+   */
+  DATABASE_URL: exactSecret,
+  /**
+   * Base URL of the local Neon gateway (scripts/lib/neon-gateway.ts), e.g. http://127.0.0.1:4444: set
+   * by `npm run dev` and the tests, never in production. Read by src/db/client.ts, like DATABASE_URL.
+   */
+  NEON_LOCAL_GATEWAY: httpUrl(undefined),
+});
+
+export type Config = z.output<typeof ConfigSchema>;
+/** The raw vars and secrets as the platform (or an operator script) hands them over. */
+export type ConfigBindings = z.input<typeof ConfigSchema>;
+
+/** The configuration is invalid: an internal_error naming each variable and what is wrong. */
+export class ConfigError extends ApiError {
+  /** `VARIABLE problem`, one per invalid variable (no values). */
+  readonly problems: string[];
+
+  constructor(problems: string[]) {
+    super("internal_error", `The worker's configuration is invalid: ${problems.join("; ")}`);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+const parsed = new WeakMap<object, Config | ConfigError>();
+
+/** The parse of `env`, memoized per env object: a Config, or the ConfigError saying what is wrong. */
+function parseConfig(env: ConfigBindings): Config | ConfigError {
+  let result = parsed.get(env);
+  if (!result) {
+    const attempt = ConfigSchema.safeParse(env);
+    result = attempt.success
+      ? attempt.data
+      : new ConfigError(attempt.error.issues.map((issue) => `${issue.path.join(".")} ${issue.message}`));
+    parsed.set(env, result);
+  }
+  return result;
+}
+
+/** The typed configuration of `env`; throws ConfigError when a value is invalid. */
+export function loadConfig(env: ConfigBindings): Config {
+  const result = parseConfig(env);
+  if (result instanceof ConfigError) throw result;
+  return result;
+}
+
+/**
+ * The log level for a logger built before anything else: LOG_LEVEL, or info while the configuration
+ * is invalid (so the failure itself is logged, and reported by the first use of the configuration).
+ */
+export function logLevelFor(env: ConfigBindings): LogLevel {
+  const result = parseConfig(env);
+  return result instanceof ConfigError ? "info" : result.LOG_LEVEL;
+}
