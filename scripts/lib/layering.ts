@@ -1,25 +1,35 @@
 // The layering of src/, checked over its import graph (npm run layering; test/node/layering.test.ts).
+// Each layer loads only layers listed below it (RULES says exactly which), never one above:
 //
-//   routes, jobs, console, MCP      entry points: adapt HTTP, cron, queues, tools to the services
-//             │
-//             ▼
-//   services                        the use cases; no Hono, no request context
-//             │
-//      ┌──────┴──────┐
-//      ▼             ▼
-//   domain        db                domain: pure logic (no packages, no I/O, no env);
-//      ▲             │              db: the SQL statements, rows and the client (drizzle, Neon)
-//      └─────────────┘
+//   index.ts               worker entry: fetch -> app.ts; cron and queues -> jobs/
+//   app.ts                 the HTTP app: mounts middleware/, routes/ and console/
+//   routes/ mcp/ console/  adapters: route definitions and thin handlers (routes/mcp.ts mounts mcp/),
+//                          the MCP server, the approver console; they do not import each other otherwise
+//   middleware/            named Hono middleware: authentication, permissions, limits, headers
+//   schemas/               zod wire schemas and row -> wire mappers (db rows and service results as types)
+//   jobs/                  cron and queue consumers: services without HTTP
+//   services/              the use cases: no Hono, no request context
+//   db/                    SQL statements, rows, the client (drizzle, Neon)
+//   domain/                pure logic: no packages, no I/O, no env
 //
-//   lib                             plumbing shared by the others: logging, metrics, errors, secrets,
-//                                   permissions; the OpenAPI helpers are HTTP plumbing (routes only)
+//   lib/                   plumbing for every layer above db (logging, metrics, errors, secrets, OpenAPI
+//                          helpers, permissions): it imports only domain, lib and packages
+//   config.ts, env.ts      the typed configuration (zod + domain only); the bindings and the Hono env
+//                          (types only)
 //
 // The rules are data (RULES below): each row names the files it governs and either the only imports
 // they may have (`allow`) or imports they must not have (`deny`, which also overrides `allow`). Type-only
-// imports count like any other unless a row says otherwise. Imports are found by a small scanner over the
-// source text (comments, strings, template literals and regular expressions are skipped properly), not
-// by the TypeScript compiler, so the check is cheap and has no dependencies; the test cross-checks the
-// scanner against TypeScript's parser on every file of src/.
+// imports count like any other unless a row says otherwise. There are no per-file exemptions, and a file
+// of src/ that no rule governs is itself a violation (a folder outside the layout). Imports are found by a
+// small scanner over the source text (comments, strings, template literals and regular expressions are
+// skipped properly), not by the TypeScript compiler, so the check is cheap and has no dependencies; the
+// test cross-checks the scanner against TypeScript's parser on every file of src/.
+//
+// Cycles: any cycle of value imports in src/ is a violation, reported with its path. Type-only imports
+// (`import type`, `export type ... from`, `import("x").T`) do not count: they are erased at compile time,
+// so they neither order module loading nor put code in the bundle, and the rules above already bound who
+// may name whose types. One such pair is expected: env.ts's AppEnv names the service context, whose
+// factory may take env.ts's Bindings as a type.
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 
@@ -38,20 +48,23 @@ export interface Violation {
   /** The importing file, relative to the repository root (src/...). */
   file: string;
   line: number;
-  /** The specifier as written (or `import(<computed>)`). */
+  /** The specifier as written (or `import(<computed>)`; "" for a file no rule governs). */
   import: string;
   typeOnly: boolean;
-  /** The id of the broken rule in RULES. */
+  /** The id of the broken rule in RULES (or CYCLE_RULE, COMPUTED_IMPORT_RULE, UNPLACED_RULE). */
   rule: string;
   /** Why the rule exists, for the report. */
   message: string;
+  /** For a cycle: the files in import order, the first repeated at the end (a.ts, b.ts, a.ts). */
+  cycle?: string[];
 }
 
 /**
  * What an import may point at:
  * - "src/domain/**": any file under that folder;
  * - "src/env.ts": that file;
- * - "hono": that package and its subpaths (hono/body-limit); "@hono/*": every package of the scope.
+ * - "hono": that package and its subpaths (hono/body-limit); "@hono/*": every package of the scope;
+ * - "*": every package (node: built-ins and paths into node_modules/ included).
  * `{ target, typeOnly: true }` in `allow` lets only type-only imports through; in `deny` it forbids only
  * value imports (type-only imports are fine).
  */
@@ -61,14 +74,29 @@ export interface Rule {
   id: string;
   /** Files the rule governs (same patterns as Target). */
   files: string;
-  /** Governed files that are exempt. */
-  except?: string[];
   /** When present, the only imports these files may have. */
   allow?: Target[];
   /** Imports these files must not have; wins over `allow`. */
   deny?: Target[];
   why: string;
 }
+
+/** Row types of src/db, which the layers above the services may name but not load. */
+const DB_ROW_TYPES: Target = { target: "src/db/**", typeOnly: true };
+/** The Bindings and AppEnv types. */
+const ENV_TYPES: Target = { target: "src/env.ts", typeOnly: true };
+/** What the HTTP side (middleware, routes, mcp, console, app.ts) may load besides its own folder. */
+const BELOW_THE_HTTP_EDGE: Target[] = [
+  "src/domain/**",
+  "src/lib/**",
+  "src/services/**",
+  "src/schemas/**",
+  "src/middleware/**",
+  "src/env.ts",
+  "src/config.ts",
+];
+/** The lib modules built on Hono: HTTP plumbing, which nothing below the HTTP edge may load. */
+const HONO_LIB = ["src/lib/auth.ts", "src/lib/openapi.ts"];
 
 export const RULES: readonly Rule[] = [
   {
@@ -84,6 +112,30 @@ export const RULES: readonly Rule[] = [
     why: "src/db holds statements and rows: it imports only src/domain, src/db, drizzle-orm and @neondatabase/serverless",
   },
   {
+    id: "config-below-services",
+    files: "src/config.ts",
+    allow: ["src/domain/**", "src/lib/**", "zod"],
+    why: "src/config.ts parses the vars and secrets with one zod schema: it imports only zod, src/domain and src/lib (its error is an ApiError), so every layer from services up may read it",
+  },
+  {
+    id: "env-declares-types",
+    files: "src/env.ts",
+    allow: [
+      { target: "src/domain/**", typeOnly: true },
+      { target: "src/lib/**", typeOnly: true },
+      { target: "src/services/**", typeOnly: true },
+      { target: "src/config.ts", typeOnly: true },
+      { target: "*", typeOnly: true },
+    ],
+    why: "src/env.ts declares the bindings and the Hono env: it imports only types, from src/domain, src/lib, src/services, src/config.ts and packages",
+  },
+  {
+    id: "lib-is-plumbing",
+    files: "src/lib/**",
+    allow: ["src/domain/**", "src/lib/**", ENV_TYPES, "*"],
+    why: "src/lib is plumbing: it imports src/domain, src/lib, packages and types of src/env.ts; never services, db, config, schemas, middleware, routes, console, mcp or jobs",
+  },
+  {
     id: "services-below-http",
     files: "src/services/**",
     allow: [
@@ -92,55 +144,87 @@ export const RULES: readonly Rule[] = [
       "src/lib/**",
       "src/services/**",
       "src/config.ts",
-      { target: "src/env.ts", typeOnly: true },
+      ENV_TYPES,
       "drizzle-orm",
       "zod",
     ],
-    deny: ["src/lib/openapi.ts"],
-    why: "src/services imports domain, db, lib (not the HTTP plumbing lib/openapi.ts), services, config.ts, types of env.ts, drizzle-orm and zod: no Hono, middleware, routes or jobs",
+    deny: HONO_LIB,
+    why: `src/services imports domain, db, lib (not the Hono plumbing ${HONO_LIB.join(", ")}), services, config.ts, types of env.ts, drizzle-orm and zod: no Hono, schemas, middleware, routes, console, mcp or jobs`,
+  },
+  {
+    id: "schemas-describe-the-wire",
+    files: "src/schemas/**",
+    allow: [
+      "src/domain/**",
+      "src/lib/**",
+      "src/schemas/**",
+      "src/services/**",
+      DB_ROW_TYPES,
+      "zod",
+      "@hono/zod-openapi",
+    ],
+    why: "src/schemas holds wire schemas and row -> wire mappers: it imports domain, lib, schemas, services (the result schemas services define, published on the wire), zod, @hono/zod-openapi and only types of db rows",
+  },
+  {
+    id: "middleware-at-the-edge",
+    files: "src/middleware/**",
+    allow: [...BELOW_THE_HTTP_EDGE, DB_ROW_TYPES, "*"],
+    why: "src/middleware imports services, lib, domain, schemas, middleware, env.ts, config.ts and packages (row types of db by `import type`); never routes, console, mcp, jobs or db values",
   },
   {
     id: "routes-call-services",
     files: "src/routes/**",
-    deny: [{ target: "src/db/**", typeOnly: true }, "src/jobs/**"],
-    why: "src/routes reach the database through src/services (row types may be imported with `import type`) and do not import src/jobs",
+    allow: [...BELOW_THE_HTTP_EDGE, "src/routes/**", "src/mcp/**", DB_ROW_TYPES, "*"],
+    why: "src/routes reach the database through src/services (row types by `import type`); they do not import src/console (src/app.ts mounts it), src/jobs or the entry points; routes/mcp.ts mounts src/mcp",
+  },
+  {
+    id: "mcp-calls-services",
+    files: "src/mcp/**",
+    allow: [...BELOW_THE_HTTP_EDGE, "src/mcp/**", DB_ROW_TYPES, "*"],
+    why: "src/mcp reaches the database through src/services (row types by `import type`) and does not import src/routes, src/console, src/jobs or the entry points",
   },
   {
     id: "console-calls-services",
     files: "src/console/**",
-    deny: [{ target: "src/db/**", typeOnly: true }, "src/jobs/**", "src/routes/**"],
-    why: "src/console reaches the database through src/services, like the API routes (row types may be imported with `import type`)",
-  },
-  {
-    id: "lib-is-plumbing",
-    files: "src/lib/**",
-    deny: ["src/routes/**", "src/jobs/**"],
-    why: "src/lib is plumbing: it does not import src/routes or src/jobs",
-  },
-  {
-    id: "lib-below-services",
-    files: "src/lib/**",
-    deny: ["src/services/**"],
-    why: "src/lib does not import src/services (keys are looked up in src/middleware/authenticate.ts)",
+    allow: [...BELOW_THE_HTTP_EDGE, "src/console/**", DB_ROW_TYPES, "*"],
+    why: "src/console reaches the database through src/services, like the API routes (row types by `import type`), and does not import src/routes, src/mcp, src/jobs or the entry points",
   },
   {
     id: "jobs-are-not-http",
     files: "src/jobs/**",
-    deny: [
-      "src/routes/**",
-      "src/middleware/**",
-      "src/console/**",
-      "src/mcp/**",
-      "src/app.ts",
-      "hono",
-      "@hono/*",
+    allow: [
+      "src/domain/**",
+      "src/lib/**",
+      "src/services/**",
+      "src/jobs/**",
+      "src/env.ts",
+      "src/config.ts",
+      DB_ROW_TYPES,
+      "*",
     ],
-    why: "src/jobs run outside HTTP: they do not import the app, src/routes, src/middleware, src/console, src/mcp, hono or @hono/*",
+    deny: ["hono", "@hono/*", ...HONO_LIB],
+    why: `src/jobs run outside HTTP: they import services, lib (not ${HONO_LIB.join(", ")}), domain, jobs, env.ts, config.ts, db row types and packages other than hono and @hono/*`,
+  },
+  {
+    id: "app-builds-the-http-app",
+    files: "src/app.ts",
+    allow: [...BELOW_THE_HTTP_EDGE, "src/routes/**", "src/console/**", "*"],
+    why: "src/app.ts mounts middleware, routes and the console: it does not import src/index.ts, src/jobs, src/mcp (routes/mcp.ts mounts it) or src/db",
+  },
+  {
+    id: "index-dispatches",
+    files: "src/index.ts",
+    allow: ["src/app.ts", "src/jobs/**", "src/lib/**", "src/domain/**", "src/env.ts", "src/config.ts", "*"],
+    why: "src/index.ts hands fetch to src/app.ts and cron and queues to src/jobs: it imports only app.ts, jobs, lib, domain, env.ts, config.ts and packages",
   },
 ];
 
 /** A computed `import(expr)` hides its target from this check. */
 export const COMPUTED_IMPORT_RULE = "literal-specifiers";
+/** A cycle of value imports. */
+export const CYCLE_RULE = "no-cycles";
+/** A file of src/ that no rule governs: a folder (or top-level file) the layout does not have. */
+export const UNPLACED_RULE = "in-the-layout";
 
 // ---------------------------------------------------------------------------------------------------
 // Scanner
@@ -427,13 +511,16 @@ export type Resolved = { kind: "file"; path: string } | { kind: "package"; name:
 
 /**
  * Relative specifiers become repository paths (src/db/schema.ts); `.js` is read as `.ts`, and an
- * extensionless path as `<path>.ts` or `<path>/index.ts` (whichever `files` has). Bare ones are packages.
+ * extensionless path as `<path>.ts` or `<path>/index.ts` (whichever `files` has). Bare ones are packages,
+ * and so is a relative path into node_modules/ (`../../node_modules/@scalar/api-reference/dist/x.js`).
  */
 export function resolveImport(from: string, specifier: string, files?: ReadonlySet<string>): Resolved {
   if (!specifier.startsWith(".") && !specifier.startsWith("/")) return { kind: "package", name: specifier };
   let target = specifier.startsWith("/")
     ? path.posix.normalize(specifier.slice(1))
     : path.posix.join(path.posix.dirname(from), specifier);
+  if (target.startsWith("node_modules/"))
+    return { kind: "package", name: target.slice("node_modules/".length) };
   if (target.endsWith(".js")) target = `${target.slice(0, -3)}.ts`;
   else if (!/\.[cm]?[jt]sx?$|\.json$/.test(target)) {
     const index = `${target}/index.ts`;
@@ -457,12 +544,18 @@ function matches(pattern: string, resolved: Resolved): boolean {
       : resolved.path === pattern;
   }
   if (resolved.kind !== "package") return false;
+  if (pattern === "*") return true;
   if (pattern.endsWith("/*")) return resolved.name.startsWith(pattern.slice(0, -1));
   return resolved.name === pattern || resolved.name.startsWith(`${pattern}/`);
 }
 
 const targetOf = (t: Target): string => (typeof t === "string" ? t : t.target);
 const typeOnlyEntry = (t: Target): boolean => typeof t !== "string" && t.typeOnly;
+
+/** Whether `rule` governs `file`. */
+export function governs(rule: Rule, file: string): boolean {
+  return matches(rule.files, { kind: "file", path: file });
+}
 
 /** The rules `file` breaks by importing `ref` (resolved to `resolved`). */
 export function brokenRules(
@@ -472,9 +565,8 @@ export function brokenRules(
   rules: readonly Rule[] = RULES,
 ): Rule[] {
   const broken: Rule[] = [];
-  const self: Resolved = { kind: "file", path: file };
   for (const rule of rules) {
-    if (!matches(rule.files, self) || rule.except?.includes(file)) continue;
+    if (!governs(rule, file)) continue;
     const denied = rule.deny?.some(
       (t) => matches(targetOf(t), resolved) && !(typeOnlyEntry(t) && ref.typeOnly),
     );
@@ -486,19 +578,163 @@ export function brokenRules(
   return broken;
 }
 
+// ---------------------------------------------------------------------------------------------------
+// Cycles
+
+/** A value import from one file of the tree to another, at the line of its first occurrence. */
+interface Edge {
+  to: string;
+  line: number;
+  specifier: string;
+}
+
+/** The value-import graph of the files: type-only imports and imports of files not in `files` left out. */
+function valueImportGraph(sources: ReadonlyMap<string, string>): Map<string, Edge[]> {
+  const paths = new Set(sources.keys());
+  const graph = new Map<string, Edge[]>();
+  for (const [file, source] of sources) {
+    const edges: Edge[] = [];
+    for (const ref of scanImports(source)) {
+      if (ref.typeOnly || ref.specifier === "") continue;
+      const resolved = resolveImport(file, ref.specifier, paths);
+      if (resolved.kind !== "file" || !paths.has(resolved.path)) continue;
+      if (edges.some((edge) => edge.to === resolved.path)) continue;
+      edges.push({ to: resolved.path, line: ref.line, specifier: ref.specifier });
+    }
+    graph.set(file, edges);
+  }
+  return graph;
+}
+
+/** The strongly connected components of `graph` that hold a cycle (two files or more, or a self-import). */
+function cyclicComponents(graph: ReadonlyMap<string, Edge[]>): string[][] {
+  // Tarjan's algorithm, iterative so that a deep import chain cannot overflow the stack.
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const components: string[][] = [];
+  let counter = 0;
+  for (const root of graph.keys()) {
+    if (index.has(root)) continue;
+    const work: { file: string; next: number }[] = [{ file: root, next: 0 }];
+    index.set(root, counter);
+    low.set(root, counter++);
+    stack.push(root);
+    onStack.add(root);
+    while (work.length > 0) {
+      const frame = work[work.length - 1] as { file: string; next: number };
+      const edges = graph.get(frame.file) ?? [];
+      if (frame.next < edges.length) {
+        const to = (edges[frame.next++] as Edge).to;
+        if (!index.has(to)) {
+          index.set(to, counter);
+          low.set(to, counter++);
+          stack.push(to);
+          onStack.add(to);
+          work.push({ file: to, next: 0 });
+        } else if (onStack.has(to)) {
+          low.set(frame.file, Math.min(low.get(frame.file) as number, index.get(to) as number));
+        }
+        continue;
+      }
+      work.pop();
+      const parent = work[work.length - 1];
+      if (parent)
+        low.set(parent.file, Math.min(low.get(parent.file) as number, low.get(frame.file) as number));
+      if (low.get(frame.file) !== index.get(frame.file)) continue;
+      const component: string[] = [];
+      let member: string;
+      do {
+        member = stack.pop() as string;
+        onStack.delete(member);
+        component.push(member);
+      } while (member !== frame.file);
+      const selfImport = edges.some((edge) => edge.to === frame.file);
+      if (component.length > 1 || selfImport) components.push(component.sort());
+    }
+  }
+  return components;
+}
+
+/** A shortest cycle through `start` inside `component`, as files from `start` back to `start`. */
+function shortestCycle(
+  graph: ReadonlyMap<string, Edge[]>,
+  component: readonly string[],
+  start: string,
+): string[] {
+  const inside = new Set(component);
+  const previous = new Map<string, string>();
+  const queue = [start];
+  for (let k = 0; k < queue.length; k++) {
+    const file = queue[k] as string;
+    for (const { to } of graph.get(file) ?? []) {
+      if (!inside.has(to)) continue;
+      if (to === start) {
+        const chain: string[] = [];
+        for (let at = file; at !== start; at = previous.get(at) as string) chain.unshift(at);
+        return [start, ...chain, start];
+      }
+      if (!previous.has(to)) {
+        previous.set(to, file);
+        queue.push(to);
+      }
+    }
+  }
+  return [start, start]; // unreachable for a cyclic component
+}
+
+/**
+ * One violation per group of files that import each other (by value): a shortest cycle through the
+ * group's first file, reported at that file's import of the next one.
+ */
+export function findCycles(sources: ReadonlyMap<string, string>): Violation[] {
+  const graph = valueImportGraph(sources);
+  return cyclicComponents(graph)
+    .map((component) => {
+      const start = component[0] as string;
+      const cycle = shortestCycle(graph, component, start);
+      const edge = (graph.get(start) ?? []).find((e) => e.to === cycle[1]) as Edge;
+      return {
+        file: start,
+        line: edge.line,
+        import: edge.specifier,
+        typeOnly: false,
+        rule: CYCLE_RULE,
+        message:
+          "src/ has no import cycles: files that import each other (by value) cannot be read, tested or loaded one without the other",
+        cycle,
+      };
+    })
+    .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+}
+
 /**
  * The layering check. `files` maps repository paths (src/routes/eval.ts) to source text; every .ts file
- * under src/ is checked. Pure: reads nothing but its arguments.
+ * under src/ is checked against the rules that govern it (a file no rule governs is reported), and the
+ * value imports among them must form no cycle. Pure: reads nothing but its arguments.
  */
 export function checkLayering(
   files: ReadonlyMap<string, string> | Readonly<Record<string, string>>,
   rules: readonly Rule[] = RULES,
 ): Violation[] {
-  const entries = files instanceof Map ? [...files.entries()] : Object.entries(files);
-  const paths = new Set(entries.map(([file]) => file));
+  const entries = (files instanceof Map ? [...files.entries()] : Object.entries(files))
+    .filter(([file]) => file.startsWith("src/") && /\.tsx?$/.test(file))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const paths = new Set(files instanceof Map ? files.keys() : Object.keys(files));
   const violations: Violation[] = [];
-  for (const [file, source] of entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    if (!file.startsWith("src/") || !/\.tsx?$/.test(file)) continue;
+  for (const [file, source] of entries) {
+    if (!rules.some((rule) => governs(rule, file))) {
+      violations.push({
+        file,
+        line: 1,
+        import: "",
+        typeOnly: false,
+        rule: UNPLACED_RULE,
+        message:
+          "every file of src/ belongs to a layer of the layout (a folder or top-level file a rule governs): a new folder needs its rule",
+      });
+    }
     for (const ref of scanImports(source)) {
       if (ref.specifier === "") {
         violations.push({
@@ -523,12 +759,13 @@ export function checkLayering(
       }
     }
   }
-  return violations;
+  return [...violations, ...findCycles(new Map(entries))];
 }
 
 /**
  * Violations grouped by rule: the rule's id and reason, then one line per import,
- * `  src/db/client.ts:10  "../lib/log.ts"` (`import type "..."` when type-only).
+ * `  src/db/client.ts:10  "../lib/log.ts"` (`import type "..."` when type-only), and for a cycle its path,
+ * `  src/a.ts:3  "./b.ts"  cycle: src/a.ts -> src/b.ts -> src/a.ts`.
  */
 export function formatViolations(violations: readonly Violation[]): string {
   const byRule = new Map<string, Violation[]>();
@@ -536,9 +773,12 @@ export function formatViolations(violations: readonly Violation[]): string {
   return [...byRule.values()]
     .map((group) => {
       const first = group[0] as Violation;
-      const lines = group.map(
-        (v) => `  ${v.file}:${v.line}  ${v.typeOnly ? "import type " : ""}"${v.import}"`,
-      );
+      const lines = group.map((v) => {
+        const where = `  ${v.file}:${v.line}`;
+        if (v.rule === UNPLACED_RULE) return `${where}  (in no layer: src/${layerOf(v.file)})`;
+        const specifier = `${v.typeOnly ? "import type " : ""}"${v.import}"`;
+        return `${where}  ${specifier}${v.cycle ? `  cycle: ${v.cycle.join(" -> ")}` : ""}`;
+      });
       return [`[${first.rule}] ${first.message}`, ...lines].join("\n");
     })
     .join("\n\n");
