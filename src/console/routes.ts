@@ -14,6 +14,7 @@ import type { AppEnv } from "../env.ts";
 import { ApiError } from "../lib/errors.ts";
 import { requirePrincipal } from "../lib/permissions.ts";
 import { spendRateLimit } from "../lib/rate-limit.ts";
+import { deliveryToApi } from "../schemas/webhooks.ts";
 import { approverInbox, decideRequest, getRequest } from "../services/approval-requests.ts";
 import { searchAudit } from "../services/audit.ts";
 import {
@@ -157,7 +158,7 @@ async function renderRequest(
   status: 200 | 400 | 403 | 409 = 200,
 ) {
   const row = await getRequest(c.var.services, requirePrincipal(c), id);
-  const deliveries = await requestDeliveries(c.var.services, requirePrincipal(c), id);
+  const deliveries = (await requestDeliveries(c.var.services, requirePrincipal(c), id)).map(deliveryToApi);
   c.status(status);
   return c.html(requestPage(c.var.page, row, deliveries, notice));
 }

@@ -10,7 +10,7 @@ import type { ApprovalRequestRow } from "../db/schema.ts";
 import type { Principal } from "../domain/access.ts";
 import { isOpen } from "../domain/approvals.ts";
 import { levelName } from "../domain/vocabulary.ts";
-import type { DeliveryView } from "../services/webhooks/admin.ts";
+import type { Delivery } from "../schemas/webhooks.ts";
 
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
@@ -165,7 +165,7 @@ function reasonsOf(snapshot: Record<string, unknown>): string[] {
     : [];
 }
 
-function deliveriesSection(deliveries: DeliveryView[]): Html {
+function deliveriesSection(deliveries: Delivery[]): Html {
   if (deliveries.length === 0) return html`<p>No webhook deliveries.</p>`;
   return html`<ul class="deliveries">
     ${deliveries.map(
@@ -192,7 +192,7 @@ function deliveriesSection(deliveries: DeliveryView[]): Html {
 export function requestPage(
   page: PageContext,
   row: ApprovalRequestRow,
-  deliveries: DeliveryView[],
+  deliveries: Delivery[],
   notice?: { kind: "error" | "notice"; text: string },
 ): Html {
   const open = isOpen(row.status);

@@ -137,10 +137,13 @@ export async function resetForRedelivery(db: Database, requestId: string, at: Da
   return rows.map((row) => row.id);
 }
 
-export async function listDeliveries(
-  db: Database,
-  requestId: string,
-): Promise<{ delivery: WebhookOutboxRow; attempts: WebhookAttemptRow[] }[]> {
+/** A delivery with its attempts, oldest attempt first. */
+export interface DeliveryWithAttempts {
+  delivery: WebhookOutboxRow;
+  attempts: WebhookAttemptRow[];
+}
+
+export async function listDeliveries(db: Database, requestId: string): Promise<DeliveryWithAttempts[]> {
   const [deliveries, attempts] = await db.batch([
     db
       .select()

@@ -21,6 +21,9 @@ export const newDecisionId = (): string => `dec_${randomHex(10)}`;
 export const KEY_ID_PATTERN = /^[0-9a-f]{16}$/;
 export const newKeyId = (): string => randomHex(8);
 
+/** Webhook events: `evt_` + the delivery's id, the webhook-id header and the body's event_id on every retry. */
+export const webhookEventId = (deliveryId: number): string => `evt_${deliveryId}`;
+
 /** Background job runs (cron, manual): their log lines and audit rows carry it. */
 export const newRunId = (): string => `run_${randomHex(16)}`;
 

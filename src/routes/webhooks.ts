@@ -6,7 +6,7 @@ import { createRouter, jsonResponse } from "../lib/openapi.ts";
 import { protectedRoute } from "../middleware/require-permission.ts";
 import { RequestIdParam } from "../schemas/common.ts";
 import { JobStatusSchema, ReasonBody } from "../schemas/operations.ts";
-import { DeliverySchema, RedeliveredSchema } from "../schemas/webhooks.ts";
+import { DeliverySchema, deliveryToApi, RedeliveredSchema } from "../schemas/webhooks.ts";
 import {
   redeliver,
   requestDeliveries,
@@ -65,7 +65,12 @@ const switchRoute = (action: "pause" | "resume") =>
 
 export const webhookRoutes = createRouter()
   .openapi(listRoute, async (c) =>
-    c.json(await requestDeliveries(c.var.services, c.var.principal, c.req.valid("param").request_id), 200),
+    c.json(
+      (await requestDeliveries(c.var.services, c.var.principal, c.req.valid("param").request_id)).map(
+        deliveryToApi,
+      ),
+      200,
+    ),
   )
   .openapi(redeliverRoute, async (c) =>
     c.json(await redeliver(c.var.services, c.var.principal, c.req.valid("param").request_id), 200),

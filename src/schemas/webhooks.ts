@@ -1,6 +1,8 @@
 // Webhook deliveries on the wire: a request's deliveries with their attempts, and what a redelivery
 // queued. (The pause switch answers the shared JobStatus of schemas/operations.ts.)
 import { z } from "@hono/zod-openapi";
+import type { DeliveryWithAttempts } from "../db/webhooks.ts";
+import { webhookEventId } from "../domain/ids.ts";
 import { ATTEMPT_OUTCOMES, DELIVERY_STATUSES, WEBHOOK_EVENTS } from "../domain/vocabulary.ts";
 
 export const DeliverySchema = z
@@ -28,5 +30,30 @@ export const DeliverySchema = z
     ),
   })
   .openapi("WebhookDelivery");
+
+export type Delivery = z.infer<typeof DeliverySchema>;
+
+/** A delivery and its attempts as the API and the console show them. */
+export function deliveryToApi({ delivery, attempts }: DeliveryWithAttempts): Delivery {
+  return {
+    delivery_id: delivery.id,
+    event_id: webhookEventId(delivery.id),
+    event: delivery.event,
+    status: delivery.status,
+    attempts: delivery.attempts,
+    created_at: delivery.createdAt.toISOString(),
+    delivered_at: delivery.deliveredAt?.toISOString() ?? null,
+    last_error: delivery.lastError,
+    attempt_log: attempts.map((attempt) => ({
+      attempt: attempt.attempt,
+      outcome: attempt.outcome,
+      status_code: attempt.statusCode,
+      error: attempt.error,
+      response_excerpt: attempt.responseExcerpt,
+      duration_ms: attempt.durationMs,
+      at: attempt.createdAt.toISOString(),
+    })),
+  };
+}
 
 export const RedeliveredSchema = z.object({ redelivered: z.array(z.number().int()) }).openapi("Redelivered");

@@ -6,6 +6,7 @@
 
 import type { WebhookOutboxRow } from "../../db/schema.ts";
 import { loadDelivery, markDead, recordAttempt } from "../../db/webhooks.ts";
+import { webhookEventId } from "../../domain/ids.ts";
 import type { AttemptOutcome } from "../../domain/vocabulary.ts";
 import { keyBytes, type SigningKey, signatureHeaders } from "../../domain/webhook-signing.ts";
 import { addressIsPublic, webhookUrlProblem } from "../../domain/webhook-url.ts";
@@ -111,10 +112,12 @@ async function signingKeys(ctx: ServiceContext, encryptedSecret: string | null):
 
 /** The body a receiver gets: the event, its id (stable across retries) and its order among the request's events. */
 export function eventBody(delivery: WebhookOutboxRow): string {
-  return JSON.stringify({ ...delivery.payload, event_id: eventId(delivery.id), sequence: delivery.id });
+  return JSON.stringify({
+    ...delivery.payload,
+    event_id: webhookEventId(delivery.id),
+    sequence: delivery.id,
+  });
 }
-
-export const eventId = (deliveryId: number): string => `evt_${deliveryId}`;
 
 /**
  * One attempt at one delivery (the queue's `attempts` counts tries of this message). Records the
@@ -234,7 +237,12 @@ export async function deliver(
     count("retry");
     return { retryAfterSeconds: backoffSeconds(queueAttempt, null) };
   }
-  const headers = await signatureHeaders(keys, eventId(deliveryId), Math.floor(Date.now() / 1000), body);
+  const headers = await signatureHeaders(
+    keys,
+    webhookEventId(deliveryId),
+    Math.floor(Date.now() / 1000),
+    body,
+  );
 
   const release = await batch.acquire();
   const timeoutMs = batch.timeoutMs;
