@@ -5,11 +5,15 @@ import {
   can,
   inTenantScope,
   isSelfApproval,
+  PERMISSION_ACTIONS,
+  PERMISSIONS,
   type Principal,
   rolesWith,
 } from "../src/domain/access.ts";
 import { generateApiKey, parseApiKey, secretMatches } from "../src/domain/api-keys.ts";
 import { digestsEqual } from "../src/domain/encoding.ts";
+import { ApiError } from "../src/lib/errors.ts";
+import { assertCan } from "../src/lib/permissions.ts";
 
 const approver: Principal = {
   keyId: "k1",
@@ -33,6 +37,24 @@ describe("roles", () => {
     expect(rolesWith("keys:manage")).toEqual(["admin"]);
     expect(rolesWith("emergency")).toEqual(["admin"]);
     expect(can({ role: "agent" }, "requests:decide")).toBe(false);
+  });
+
+  it("refuses with one 403 that names the role, the action and the permission, and lets the holder through", () => {
+    const refusal = (() => {
+      try {
+        assertCan({ role: "approver" }, "policy:evaluate");
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(refusal).toBeInstanceOf(ApiError);
+    expect(refusal).toMatchObject({
+      code: "forbidden",
+      status: 403,
+      message: "The approver role may not evaluate skill calls (policy:evaluate)",
+    });
+    expect(() => assertCan({ role: "agent" }, "policy:evaluate")).not.toThrow();
+    for (const permission of PERMISSIONS) expect(PERMISSION_ACTIONS[permission]).toMatch(/^[a-z]/);
   });
 });
 

@@ -157,3 +157,57 @@ export function brokenLinks(root: string, files: string[]): BrokenLink[] {
   }
   return broken;
 }
+
+/** Top-level folders of the repository a code span may name as a path (`src/app.ts`, `docs/`). */
+const REPOSITORY_FOLDERS = [
+  "src",
+  "scripts",
+  "test",
+  "migrations",
+  "monitoring",
+  "examples",
+  "bench",
+  "docs",
+];
+/** Folders of src/ the docs name without the `src/` prefix (`services/keys.ts`, `middleware/`). */
+const SOURCE_FOLDERS = [
+  "lib",
+  "services",
+  "routes",
+  "domain",
+  "db",
+  "middleware",
+  "schemas",
+  "mcp",
+  "console",
+  "jobs",
+];
+
+/**
+ * Every code span of `files` that names a path of this repository (`src/config.ts`, `scripts/lib/`, or
+ * under src/ without its prefix: `services/keys.ts`) that does not exist. Globs and placeholders
+ * (`test/**`, `src/routes/<resource>.ts`) are not paths and are skipped; so are code blocks.
+ */
+export function missingCodePaths(root: string, files: string[]): BrokenLink[] {
+  const pathLike = /^[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]*)*$/;
+  const missing: BrokenLink[] = [];
+  for (const file of files) {
+    const lines = withoutFences(readFileSync(path.join(root, file), "utf8"));
+    lines.forEach((line, index) => {
+      for (const match of line.matchAll(/`([^`\s]+)`/g)) {
+        const span = (match[1] as string).replace(/[:#](L?\d+.*)?$/, "");
+        if (!pathLike.test(span) || !span.includes("/")) continue;
+        const top = span.split("/")[0] as string;
+        const candidate = REPOSITORY_FOLDERS.includes(top)
+          ? span
+          : SOURCE_FOLDERS.includes(top)
+            ? `src/${span}`
+            : undefined;
+        if (candidate && !existsSync(path.join(root, candidate))) {
+          missing.push({ file, line: index + 1, target: span, reason: `${candidate} does not exist` });
+        }
+      }
+    });
+  }
+  return missing;
+}

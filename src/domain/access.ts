@@ -38,6 +38,22 @@ export const PERMISSIONS = [
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
+/** Each permission as the action it allows, for refusals people read ("may not decide approval requests"). */
+export const PERMISSION_ACTIONS: Record<Permission, string> = {
+  "policy:evaluate": "evaluate skill calls",
+  "decisions:read": "read logged decisions",
+  "usage:report": "report usage",
+  "requests:create": "file approval requests",
+  "requests:read": "read approval requests",
+  "requests:cancel": "cancel approval requests",
+  "requests:decide": "decide approval requests",
+  "policies:manage": "manage policy",
+  "keys:manage": "manage API keys",
+  emergency: "run emergency operations",
+  "metrics:read": "read metrics",
+  "audit:read": "read the audit trail",
+};
+
 const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   agent: [
     "policy:evaluate",

@@ -1,7 +1,7 @@
 // Authorization at the edge of every entry point: the one "may this role do that" check (assertCan),
 // the typed way to get the authenticated caller (requirePrincipal), and the one place a 403 is logged
 // and counted (recordRefusal). The rules themselves are pure, in domain/access.ts.
-import { can, type Permission, type Principal } from "../domain/access.ts";
+import { can, PERMISSION_ACTIONS, type Permission, type Principal } from "../domain/access.ts";
 import { ApiError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { MetricsBuffer } from "./metrics.ts";
@@ -20,7 +20,10 @@ export interface RefusalContext {
 export function assertCan(principal: Pick<Principal, "role">, permission: Permission): void {
   if (!can(principal, permission)) {
     // Logged and counted where every refusal is (recordRefusal, from the app's error handler or MCP).
-    throw new ApiError("forbidden", `The ${principal.role} role may not ${permission.replace(":", " ")}`);
+    throw new ApiError(
+      "forbidden",
+      `The ${principal.role} role may not ${PERMISSION_ACTIONS[permission]} (${permission})`,
+    );
   }
 }
 

@@ -1,12 +1,18 @@
 // The docs cannot rot quietly: every relative link and #anchor in README.md and docs/*.md resolves
-// (scripts/lib/markdown.ts, by GitHub's slug rules), and the check is shown to fail on a synthetic
-// broken link and anchor. The README stays a front door (at most 250 lines) and the docs written
-// with it keep prose wrapped (no line over 200 characters).
+// (scripts/lib/markdown.ts, by GitHub's slug rules), every file a code span names exists, and each
+// check is shown to fail on a synthetic broken link, anchor and path. The README stays a front door
+// (at most 250 lines) and the docs written with it keep prose wrapped (no line over 200 characters).
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { brokenLinks, githubSlug, headingAnchors, relativeLinks } from "../../scripts/lib/markdown.ts";
+import {
+  brokenLinks,
+  githubSlug,
+  headingAnchors,
+  missingCodePaths,
+  relativeLinks,
+} from "../../scripts/lib/markdown.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const DOCUMENTS = [
@@ -132,6 +138,25 @@ describe("the link check over a synthetic tree", () => {
       },
     ]);
   });
+
+  it("reports code spans naming files that do not exist, with or without src/, and skips globs and code", () => {
+    writeFileSync(
+      path.join(root, "docs/CODE.md"),
+      [
+        "Real: `src/app.ts`, `src/app.ts:12`, `src/`, `docs/GUIDE.md`.",
+        "Gone: `src/lib/auth.ts`, `services/webhooks.ts`, `scripts/old.ts`.",
+        "Not paths: `test/**/*.test.ts`, `src/routes/<resource>.ts`, `application/json`, `/mcp`.",
+        "```",
+        "src/nowhere.ts `src/nowhere.ts`",
+        "```",
+      ].join("\n"),
+    );
+    expect(missingCodePaths(root, ["docs/CODE.md"]).map(({ line, target }) => `${line} ${target}`)).toEqual([
+      "2 src/lib/auth.ts",
+      "2 services/webhooks.ts",
+      "2 scripts/old.ts",
+    ]);
+  });
 });
 
 describe("README.md and docs/*.md", () => {
@@ -139,6 +164,13 @@ describe("README.md and docs/*.md", () => {
     expect(DOCUMENTS).toContain("docs/ARCHITECTURE.md");
     const report = brokenLinks(ROOT, DOCUMENTS).map(
       ({ file, line, target, reason }) => `${file}:${line} ${target}: ${reason}`,
+    );
+    expect(report).toEqual([]);
+  });
+
+  it("name only files and folders that exist in their code spans (src/..., services/..., scripts/...)", () => {
+    const report = missingCodePaths(ROOT, DOCUMENTS).map(
+      ({ file, line, target }) => `${file}:${line} ${target}`,
     );
     expect(report).toEqual([]);
   });
