@@ -1,7 +1,8 @@
 // The audit trail on the wire: the public key that signs the chain's checkpoints, and the export's
 // query and NDJSON body (its lines are defined by src/domain/audit-chain.ts).
 import { z } from "@hono/zod-openapi";
-import { IsoDateTime } from "./common.ts";
+import type { publishedKey } from "../domain/audit-checkpoint.ts";
+import { IsoDateTime, type WireMatches } from "./common.ts";
 
 export const NDJSON = "application/x-ndjson";
 
@@ -12,6 +13,12 @@ export const AuditKeySchema = z
     public_key: z.string().openapi({ description: "The raw 32-byte Ed25519 public key, base64" }),
   })
   .openapi("AuditKey");
+
+/** domain/audit-checkpoint.ts publishedKey's answer is exactly this schema's shape. */
+export const AUDIT_KEY_IS_THE_WIRE: WireMatches<
+  z.infer<typeof AuditKeySchema>,
+  ReturnType<typeof publishedKey>
+> = true;
 
 export const AuditExportQuery = z.object({
   tenant: z

@@ -46,3 +46,15 @@ export function pageQuery(bounds: { maxLimit: number; defaultLimit: number; maxO
     offset: (bounds.maxOffset === undefined ? offset : offset.max(bounds.maxOffset)).default(0),
   };
 }
+
+/**
+ * Holds a wire schema and a type defined below zod (in domain/ or db/, which cannot import it) equal,
+ * both ways: `WireMatches<z.infer<typeof Schema>, T>` compiles only when neither has a field, an
+ * optionality or a value type the other lacks. One definition stays the truth; the compiler keeps the
+ * other in step.
+ */
+export type WireMatches<Wire, Type> = [Wire] extends [Type]
+  ? [Type] extends [Wire]
+    ? true
+    : { wire_lacks_or_narrows: Type }
+  : { type_lacks_or_narrows: Wire };

@@ -1,10 +1,11 @@
 // API keys on the wire: /api/v1/admin/keys bodies, queries and answers (a key's public view; the
 // secret only in the create answer), and the mappers to the service's command and search.
 import { z } from "@hono/zod-openapi";
+import type { KeySummary } from "../db/api-keys.ts";
 import { KEY_ID_PATTERN } from "../domain/ids.ts";
 import { ROLES, toLevel } from "../domain/vocabulary.ts";
 import type { NewKeyCommand, searchKeys } from "../services/keys.ts";
-import { Identifier, LevelValue, pageQuery } from "./common.ts";
+import { Identifier, LevelValue, pageQuery, type WireMatches } from "./common.ts";
 
 const identifier = (description: string) => Identifier.openapi({ description });
 
@@ -30,6 +31,9 @@ export const KeySummarySchema = z
     last_used_at: z.string().nullable(),
   })
   .openapi("ApiKey");
+
+/** db/api-keys.ts's KeySummary (shared with the keys CLI) is exactly this schema's shape. */
+export const KEY_SUMMARY_IS_THE_WIRE: WireMatches<z.infer<typeof KeySummarySchema>, KeySummary> = true;
 
 export const CreatedKeySchema = KeySummarySchema.extend({
   api_key: z.string().openapi({ description: "The key itself. Shown only in this response: store it now." }),

@@ -3,7 +3,12 @@
 // services/approval-requests.ts (commands in, rows out). The console renders rows itself.
 import { z } from "@hono/zod-openapi";
 import type { ApprovalRequestRow } from "../db/schema.ts";
-import { APPROVAL_STATUSES, APPROVER_ACTIONS } from "../domain/vocabulary.ts";
+import {
+  APPROVAL_STATUSES,
+  APPROVER_ACTIONS,
+  type ApprovalEntry,
+  type StatusHistoryEntry,
+} from "../domain/vocabulary.ts";
 import {
   type CreateCommand,
   CreatedRequest,
@@ -12,7 +17,15 @@ import {
   MAX_WAIT_SECONDS,
   type rejectOpenRequests,
 } from "../services/approval-requests.ts";
-import { Identifier, IsoDateTime, LevelValue, optionalDate, PolicyType, pageQuery } from "./common.ts";
+import {
+  Identifier,
+  IsoDateTime,
+  LevelValue,
+  optionalDate,
+  PolicyType,
+  pageQuery,
+  type WireMatches,
+} from "./common.ts";
 
 const MIN_EXPIRY_SECONDS = 30;
 const MAX_EXPIRY_SECONDS = 7 * 24 * 3600;
@@ -89,6 +102,11 @@ const ApproverSchema = z.object({
   notes: z.string().nullable(),
   timestamp: z.string(),
 });
+
+// The request row stores history and approvals as domain/vocabulary.ts's types and they go out as
+// they are: the compiler holds the two definitions equal.
+export const HISTORY_IS_THE_WIRE: WireMatches<z.infer<typeof HistoryEntrySchema>, StatusHistoryEntry> = true;
+export const APPROVALS_ARE_THE_WIRE: WireMatches<z.infer<typeof ApproverSchema>, ApprovalEntry> = true;
 
 export const RequestSchema = z
   .object({
