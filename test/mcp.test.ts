@@ -178,6 +178,9 @@ describe("MCP: from filing to the decision", () => {
     });
     expect(answer.structured.waited_seconds).toBeLessThan(15);
     expect(answer.text).toMatch(/^APPROVED: .*You may now perform the action/);
+    expect(answer.text).toContain(
+      '\n- approve by "carol" (level 4, counted toward the decision: approval 1 of 1): "fine, send it"',
+    );
   });
 
   it("rejected: the reason and the approver's notes reach the agent, and it must not proceed", async () => {
@@ -193,10 +196,21 @@ describe("MCP: from filing to the decision", () => {
       decided: true,
       may_proceed: false,
       decided_by: "carol",
-      approver_notes: [{ approver_id: "carol", action: "reject", notes: "not this week: the list is stale" }],
+      approver_notes: [
+        {
+          approver_id: "carol",
+          level: 4,
+          action: "reject",
+          notes: "not this week: the list is stale",
+          counted: true,
+        },
+      ],
     });
-    expect(answer.text).toMatch(/^REJECTED: .* by carol\. Do not perform the action\./);
-    expect(answer.text).toContain('carol (reject) noted: "not this week: the list is stale"');
+    expect(answer.text).toMatch(/^REJECTED: request apr_\w+ was rejected\. Do not perform the action\.\n/);
+    // The approver's note follows as quoted data, labelled with who wrote it and whether it counted.
+    expect(answer.text).toContain(
+      '\n- reject by "carol" (level 4, counted toward the decision): "not this week: the list is stale"',
+    );
   });
 
   it("expired by the cron: wait_for_decision says expired with the reason, not approved", async () => {

@@ -63,7 +63,11 @@ describe("examples/agent.ts (own stack)", () => {
     const steps = lines.map((line) => /^\[agent\] (\w+)/.exec(line)?.[1]).filter(Boolean);
     expect(steps, output).toEqual(["connect", "intend", "ask", "file", "waiting", "decision", "act"]);
     expect(output).toMatch(/ask +REQUIRES APPROVAL \(level 4 manual_approve\)/);
-    expect(output).toMatch(/decision +APPROVED: .*dev-approver .*invoice checked/);
+    // The outcome line first; the approver's note after it, on a line of its own, quoted as data.
+    expect(output).toMatch(/decision +APPROVED: request apr_[0-9a-f]{16} is approved\. You may now perform/);
+    expect(output).toMatch(
+      /\n- approve by "dev-approver" \(level 4, counted toward the decision[^)]*\): "invoice checked"\n/,
+    );
     expect(output).toMatch(/act +approved → acting: payments\.transfer/);
     // The key never reaches the output.
     expect(output).not.toContain(keys.agent ?? "no key");
