@@ -66,7 +66,7 @@ describe("examples/agent.ts (own stack)", () => {
     // The outcome line first; the approver's note after it, on a line of its own, quoted as data.
     expect(output).toMatch(/decision +APPROVED: request apr_[0-9a-f]{16} is approved\. You may now perform/);
     expect(output).toMatch(
-      /\n- approve by "dev-approver" \(level 4, counted toward the decision[^)]*\): "invoice checked"\n/,
+      /\n\[agent\] +- approve by "dev-approver" \(level 4, counted toward the decision[^)]*\): "invoice checked"\n/,
     );
     expect(output).toMatch(/act +approved → acting: payments\.transfer/);
     // The key never reaches the output.
