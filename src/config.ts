@@ -7,10 +7,15 @@
 // message names each variable and what is wrong with it, never its value (secrets live here). Unset
 // and empty mean "not set": the documented default applies.
 //
-// Bindings that are not strings (the queues, the Analytics Engine dataset, the rate limiters) are
-// declared in wrangler.toml and typed in src/env.ts and src/services/context.ts.
+// Bindings that are not strings (the queues, the Analytics Engine dataset, the rate limiters, the wait
+// gate) are declared in wrangler.toml and typed in src/env.ts and src/services/context.ts.
 import { z } from "zod";
 import { fromBase64 } from "./domain/encoding.ts";
+import {
+  DEFAULT_OPEN_WAITS_PER_KEY,
+  DEFAULT_OPEN_WAITS_PER_TENANT,
+  MAX_OPEN_WAITS,
+} from "./domain/wait-gate.ts";
 import { parseSigningSecrets, signingSecretsProblem } from "./domain/webhook-signing.ts";
 import { ApiError } from "./lib/errors.ts";
 import type { LogLevel } from "./lib/log.ts";
@@ -59,6 +64,19 @@ function httpUrl<Fallback extends string | undefined>(fallback: Fallback) {
   });
 }
 
+/** A whole number from 1 to `max`; `fallback` when unset. */
+function count(fallback: number, max: number) {
+  const error = `must be a whole number from 1 to ${max}`;
+  return text.pipe(
+    z
+      .string()
+      .regex(/^\d+$/, { error })
+      .transform(Number)
+      .refine((value) => value >= 1 && value <= max, { error })
+      .default(fallback),
+  );
+}
+
 function decodesTo32Bytes(base64: string): boolean {
   try {
     return fromBase64(base64).length === 32;
@@ -79,6 +97,14 @@ export const ConfigSchema = z.object({
    * default on. The limits themselves are wrangler.toml's [[ratelimits]] (src/lib/rate-limit.ts).
    */
   RATE_LIMITS: flag("on", "off", true),
+  /**
+   * The most waits (GET .../requests/{id}?wait=N, MCP wait_for_decision) one API key may hold open at
+   * once, across every isolate (the WaitGate Durable Object); beyond it a wait is refused with 429
+   * rate_limited. A whole number from 1 to 10000; default 20.
+   */
+  OPEN_WAITS_PER_KEY: count(DEFAULT_OPEN_WAITS_PER_KEY, MAX_OPEN_WAITS),
+  /** The most waits one tenant's keys may hold open at once, likewise. Default 200. */
+  OPEN_WAITS_PER_TENANT: count(DEFAULT_OPEN_WAITS_PER_TENANT, MAX_OPEN_WAITS),
   /**
    * true | false: true lets webhook_url use plain http and private or local hosts, and skips the
    * send-time DNS check: for local development only. Default false.

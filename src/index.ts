@@ -1,6 +1,7 @@
 // Worker entry: HTTP goes to the Hono app, the Cron Trigger and the queue consumers to src/jobs/. The
 // queue handler dispatches on the queue's name; a batch from a queue it does not know is logged and
-// thrown (the platform retries it), never taken for a batch of another kind.
+// thrown (the platform retries it), never taken for a batch of another kind. The Durable Object
+// classes (src/durable/) are exported from here, where wrangler.toml's bindings look for them.
 import { createApp } from "./app.ts";
 import { logLevelFor } from "./config.ts";
 import type { Bindings } from "./env.ts";
@@ -9,6 +10,9 @@ import { QUEUES } from "./jobs/queues.ts";
 import { runScheduled } from "./jobs/scheduled.ts";
 import { consumeDeadWebhooks, consumeWebhooks } from "./jobs/webhook-consumer.ts";
 import { createLogger } from "./lib/log.ts";
+
+/** The Durable Object classes wrangler.toml binds: the platform finds them among the entry's exports. */
+export { WaitGate } from "./durable/wait-gate.ts";
 
 const app = createApp();
 

@@ -28,6 +28,8 @@ describe("the schema", () => {
       SERVICE_VERSION: undefined,
       LOG_LEVEL: "info",
       RATE_LIMITS: true,
+      OPEN_WAITS_PER_KEY: 20,
+      OPEN_WAITS_PER_TENANT: 200,
       ALLOW_INSECURE_WEBHOOKS: false,
       WEBHOOK_TIMEOUT_MS: 10_000,
       WEBHOOK_DNS_RESOLVER: "https://cloudflare-dns.com/dns-query",
@@ -62,6 +64,19 @@ describe("the schema", () => {
     for (const value of ["ten seconds", "-5", "2.5", "1e4"]) {
       expect(problemsOf({ WEBHOOK_TIMEOUT_MS: value }), value).toEqual([
         "WEBHOOK_TIMEOUT_MS must be a whole number of milliseconds",
+      ]);
+    }
+  });
+
+  it("OPEN_WAITS_PER_KEY, OPEN_WAITS_PER_TENANT: defaults 20 and 200, whole numbers from 1 to 10000; anything else fails", () => {
+    expect(loadConfig({ OPEN_WAITS_PER_KEY: " 5 ", OPEN_WAITS_PER_TENANT: "10000" })).toMatchObject({
+      OPEN_WAITS_PER_KEY: 5,
+      OPEN_WAITS_PER_TENANT: 10_000,
+    });
+    for (const value of ["0", "-1", "2.5", "1e3", "10001", "many"]) {
+      expect(problemsOf({ OPEN_WAITS_PER_KEY: value, OPEN_WAITS_PER_TENANT: value }), value).toEqual([
+        "OPEN_WAITS_PER_KEY must be a whole number from 1 to 10000",
+        "OPEN_WAITS_PER_TENANT must be a whole number from 1 to 10000",
       ]);
     }
   });

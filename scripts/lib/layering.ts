@@ -8,6 +8,8 @@
 //   middleware/            named Hono middleware: authentication, permissions, limits, headers
 //   schemas/               zod wire schemas and row -> wire mappers (db rows and service results as types)
 //   jobs/                  cron and queue consumers: services without HTTP
+//   durable/               Durable Object classes (index.ts exports them): their own state and the pure
+//                          rules of domain/; services reach them only through a binding
 //   services/              the use cases: no Hono, no request context
 //   db/                    SQL statements, rows, the client (drizzle, Neon)
 //   domain/                pure logic: no packages, no I/O, no env
@@ -206,6 +208,12 @@ export const RULES: readonly Rule[] = [
     why: `src/jobs run outside HTTP: they import services, lib (not ${HONO_LIB.join(", ")}), domain, jobs, env.ts, config.ts, db row types and packages other than hono and @hono/*`,
   },
   {
+    id: "durable-objects-keep-to-themselves",
+    files: "src/durable/**",
+    allow: ["src/domain/**", "src/durable/**", "cloudflare:workers"],
+    why: "src/durable holds the Durable Object classes: they import only src/domain, src/durable and cloudflare:workers (no db, lib, config, services or HTTP); src/index.ts exports them, and the services reach them only through their binding's interface (src/services/context.ts)",
+  },
+  {
     id: "app-builds-the-http-app",
     files: "src/app.ts",
     allow: [...BELOW_THE_HTTP_EDGE, "src/routes/**", "src/console/**", "*"],
@@ -214,8 +222,17 @@ export const RULES: readonly Rule[] = [
   {
     id: "index-dispatches",
     files: "src/index.ts",
-    allow: ["src/app.ts", "src/jobs/**", "src/lib/**", "src/domain/**", "src/env.ts", "src/config.ts", "*"],
-    why: "src/index.ts hands fetch to src/app.ts and cron and queues to src/jobs: it imports only app.ts, jobs, lib, domain, env.ts, config.ts and packages",
+    allow: [
+      "src/app.ts",
+      "src/jobs/**",
+      "src/durable/**",
+      "src/lib/**",
+      "src/domain/**",
+      "src/env.ts",
+      "src/config.ts",
+      "*",
+    ],
+    why: "src/index.ts hands fetch to src/app.ts and cron and queues to src/jobs, and exports the Durable Object classes of src/durable: it imports only app.ts, jobs, durable, lib, domain, env.ts, config.ts and packages",
   },
 ];
 

@@ -6,15 +6,15 @@
 // Limits are counted after authentication: a caller who knows a key id but not its secret gets 401s
 // and cannot spend that key's budget.
 //
-// The binding is approximate by design (counts are per Cloudflare location and eventually
-// consistent) and answers only yes or no. When it fails, the request goes through: an unreachable
-// limiter must not take the API down with it.
+// The spending itself (and what happens when the limiter fails) is src/lib/rate-limit-spend.ts, with
+// no Hono and no env types, so the services use it too: a wait (?wait, wait_for_decision) spends
+// tokens by its length (src/services/waits.ts).
 import type { MiddlewareHandler } from "hono";
 import type { Permission, Principal } from "../domain/access.ts";
-import { LIMITERS, type Limiter } from "../domain/rate-limits.ts";
+import type { Limiter } from "../domain/rate-limits.ts";
 import type { AppEnv, AuthenticatedEnv, Bindings } from "../env.ts";
-import { ApiError } from "./errors.ts";
 import { requirePrincipal } from "./permissions.ts";
+import { spendTokens } from "./rate-limit-spend.ts";
 
 /**
  * Spends one token of `limiter` for the calling key, or throws 429 `rate_limited` with Retry-After.
@@ -25,28 +25,9 @@ export async function spendRateLimit(
   limiter: Limiter,
   principal: Principal,
 ): Promise<void> {
-  // RATE_LIMITS=off turns every limiter off (benchmarks, or an operator's emergency lever).
-  if (!c.var.services.config.RATE_LIMITS) return;
-  const { binding, period } = LIMITERS[limiter];
   // Every LIMITERS binding is declared in wrangler.toml, hence typed on Env; an env without it is unlimited.
-  const rateLimit: RateLimit | undefined = c.env[binding];
-  if (!rateLimit) return;
-  let allowed: boolean;
-  try {
-    allowed = (await rateLimit.limit({ key: principal.keyId })).success;
-  } catch (error) {
-    c.var.log.error("rate_limit_unavailable", { limiter, error });
-    return;
-  }
-  if (allowed) return;
-  c.var.log.warn("rate_limited", { limiter, key_id: principal.keyId, role: principal.role });
-  c.var.metrics.count("nova_rate_limited_total", { limiter });
-  throw new ApiError(
-    "rate_limited",
-    `Too many requests for this API key (${limiter.replace("_", " ")} limit); retry after ${period} seconds`,
-    { limiter, retry_after_seconds: period },
-    { "Retry-After": String(period) },
-  );
+  const { config } = c.var.services;
+  await spendTokens({ env: c.env, config, log: c.var.log, metrics: c.var.metrics }, limiter, principal);
 }
 
 /** Operations with a limiter of their own, spent after the role's: key management is strict. */

@@ -147,7 +147,7 @@ export const MCP_TOOLS = [
   tool({
     name: "wait_for_decision",
     title: "Wait for an approval decision",
-    description: `Wait (up to wait_seconds, at most ${MAX_WAIT_SECONDS}) until the approval request is decided, then report it. may_proceed is true only for approved or auto_approved. Rejected, expired and cancelled carry the reason and the approvers' notes. If the wait ends while the request is still pending or escalated the answer says UNDECIDED: undecided is NOT approved, do not perform the action; call this again or cancel. Same as GET /api/v1/policy/requests/{request_id}?wait=.`,
+    description: `Wait (up to wait_seconds, at most ${MAX_WAIT_SECONDS}) until the approval request is decided, then report it. may_proceed is true only for approved or auto_approved. Rejected, expired and cancelled carry the reason and the approvers' notes. If the wait ends while the request is still pending or escalated the answer says UNDECIDED: undecided is NOT approved, do not perform the action; call this again or cancel. A wait costs your key one rate-limit token per 5 s of wait_seconds, and only a bounded number of waits may be open at once per key and per tenant: beyond it the error is rate_limited; wait details.retry_after_seconds, then call again. Same as GET /api/v1/policy/requests/{request_id}?wait=.`,
     permission: "requests:read",
     input: WaitInput,
     annotations: { readOnlyHint: true, openWorldHint: false },

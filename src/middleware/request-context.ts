@@ -33,6 +33,7 @@ export function requestContext(): MiddlewareHandler<AppEnv> {
         waitUntil: (promise) => c.executionCtx.waitUntil(promise),
         requestId: c.var.requestId,
         annotate: (fields) => Object.assign(annotations, fields),
+        signal: c.req.raw.signal,
       }),
     );
     const started = performance.now();

@@ -37,6 +37,7 @@ import {
 import { canonicalJson, fromBase64, sha256Hex, toBase64Url } from "../domain/encoding.ts";
 import { newCorrelationId, newRequestId, REQUEST_ID_PATTERN } from "../domain/ids.ts";
 import { APPROVAL_STATUSES, type PolicyType, WEBHOOK_EVENTS } from "../domain/vocabulary.ts";
+import { MAX_WAIT_SECONDS } from "../domain/wait-gate.ts";
 import { webhookUrlProblem } from "../domain/webhook-url.ts";
 import { ApiError, invalidField } from "../lib/errors.ts";
 import { assertCan } from "../lib/permissions.ts";
@@ -48,10 +49,12 @@ import {
 } from "../lib/secrets.ts";
 import type { ServiceContext } from "./context.ts";
 import { admitCall, countDecision, policyToJudge } from "./evaluation.ts";
+import { holdWait } from "./waits.ts";
 import { enqueueDeliveries } from "./webhooks/outbox.ts";
 
-/** Longest a read may wait for a decision, under the Workers request limits. */
-export const MAX_WAIT_SECONDS = 55;
+/** Longest a read may wait for a decision (src/domain/wait-gate.ts). */
+export { MAX_WAIT_SECONDS };
+
 const WAIT_POLL_MS = 1000;
 /** A compare-and-swap that loses retries this often (re-reading each time) before giving up with 409. */
 const MAX_CAS_ATTEMPTS = 5;
@@ -283,7 +286,9 @@ async function visibleRequest(
 /**
  * Reads a request; with `waitSeconds`, holds until it is decided or the time is up. A request past
  * its expires_at reads `expired` at once (expired here through the transition path if the job has not
- * got to it yet), so an agent can rely on it as a refusal.
+ * got to it yet), so an agent can rely on it as a refusal. A wait is charged, bounded and leased by
+ * services/waits.ts (429 rate_limited beyond the bounds), only when there is something to wait for;
+ * it ends early, with the request as last read, when the client goes away (ctx.signal).
  */
 export async function getRequest(
   ctx: ServiceContext,
@@ -291,15 +296,40 @@ export async function getRequest(
   id: string,
   waitSeconds = 0,
 ): Promise<ApprovalRequestRow> {
-  const deadline = Date.now() + Math.min(waitSeconds, MAX_WAIT_SECONDS) * 1000;
-  let row = await expireIfDue(ctx, await visibleRequest(ctx, principal, id));
-  while (isOpen(row.status)) {
-    const left = Math.min(deadline, row.expiresAt.getTime()) - Date.now();
-    if (left <= 0) break;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(WAIT_POLL_MS, left)));
-    row = await expireIfDue(ctx, await visibleRequest(ctx, principal, id));
-  }
-  return row;
+  const seconds = Math.min(waitSeconds, MAX_WAIT_SECONDS);
+  const deadline = Date.now() + seconds * 1000;
+  const first = await expireIfDue(ctx, await visibleRequest(ctx, principal, id));
+  const until = (row: ApprovalRequestRow) => Math.min(deadline, row.expiresAt.getTime());
+  const maxMs = until(first) - Date.now();
+  if (!isOpen(first.status) || maxMs <= 0) return first;
+  return holdWait(
+    ctx,
+    { principal, tenantId: first.tenantId, requestedSeconds: seconds, maxMs },
+    async () => {
+      let row = first;
+      while (isOpen(row.status) && !ctx.signal?.aborted) {
+        const left = until(row) - Date.now();
+        if (left <= 0) break;
+        await pause(Math.min(WAIT_POLL_MS, left), ctx.signal);
+        if (ctx.signal?.aborted) break;
+        row = await expireIfDue(ctx, await visibleRequest(ctx, principal, id));
+      }
+      return row;
+    },
+  );
+}
+
+/** Resolves after `ms`, or as soon as `signal` aborts. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }
 
 /** An open request past its expires_at becomes expired (compare-and-swap; a lost race re-reads). */

@@ -4,15 +4,17 @@
 import { type Config, type ConfigBindings, ConfigError, loadConfig } from "../config.ts";
 import { createDb, type Database, type DatabaseBindings } from "../db/client.ts";
 import type { DecisionInsert } from "../db/decisions.ts";
+import type { LeaseAnswer, LeaseRequest } from "../domain/wait-gate.ts";
 import type { Logger } from "../lib/log.ts";
 import type { MetricsBuffer, MetricsSink } from "../lib/metrics.ts";
+import type { RateLimitBindings } from "../lib/rate-limit-spend.ts";
 
 /**
  * The bindings services read: a structural subset of the worker's Env, so the jobs and the operator
  * scripts (Node) can build a context too. The vars and secrets are documented in src/config.ts;
  * services read them parsed, through `ctx.config`.
  */
-export interface ServiceBindings extends DatabaseBindings, ConfigBindings {
+export interface ServiceBindings extends DatabaseBindings, ConfigBindings, RateLimitBindings {
   METRICS?: MetricsSink | undefined;
   /** The webhooks Queue producer (structurally, so scripts can go without: the sweep then sends). */
   WEBHOOK_QUEUE?: { sendBatch(messages: { body: { delivery_id: number } }[]): Promise<unknown> } | undefined;
@@ -21,6 +23,23 @@ export interface ServiceBindings extends DatabaseBindings, ConfigBindings {
    * one statement. Without it (scripts, some tests) each row is written directly.
    */
   DECISION_LOG_QUEUE?: { send(body: DecisionLogMessage): Promise<unknown> } | undefined;
+  /**
+   * The wait gate (the WaitGate Durable Object namespace, src/durable/wait-gate.ts), structurally:
+   * leases on open waits, taken and released by services/waits.ts. Without it (scripts, some tests)
+   * waits are not gated.
+   */
+  WAIT_GATE?: WaitGateNamespace | undefined;
+}
+
+/** The wait gate's namespace as the services use it: one object per name (src/domain/wait-gate.ts waitGates). */
+export interface WaitGateNamespace {
+  getByName(name: string): WaitGateStub;
+}
+
+/** One gate: a lease for a wait, or the limit that refuses it; and the lease's release. */
+export interface WaitGateStub {
+  acquire(request: LeaseRequest): Promise<LeaseAnswer>;
+  release(leaseId: string): Promise<unknown>;
 }
 
 /** A decision-log row on its way through the queue (JSON: the time as an ISO string). */
@@ -45,6 +64,11 @@ export interface ServiceContext {
   /** The HTTP request id, or the job run's id: recorded in audit rows and the decision log. */
   readonly requestId: string | null;
   /**
+   * Aborted when the HTTP client goes away (wrangler.toml's enable_request_signal): a wait stops
+   * there. Jobs and scripts have none.
+   */
+  readonly signal?: AbortSignal | undefined;
+  /**
    * Adds fields to the invocation's one summary log line (the request line), where there is one;
    * otherwise they are logged on a line of their own under `msg`.
    */
@@ -58,6 +82,7 @@ export function createServiceContext(options: {
   waitUntil: (promise: Promise<unknown>) => void;
   requestId: string | null;
   annotate?: (fields: Record<string, unknown>) => void;
+  signal?: AbortSignal;
 }): ServiceContext {
   let db: Database | undefined;
   return {
@@ -79,6 +104,7 @@ export function createServiceContext(options: {
     metrics: options.metrics,
     waitUntil: options.waitUntil,
     requestId: options.requestId,
+    signal: options.signal,
     annotate: (msg, fields) => (options.annotate ? options.annotate(fields) : options.log.info(msg, fields)),
   };
 }

@@ -16,6 +16,7 @@ import {
   DELIVERY_STATUSES,
   POLICY_TYPES,
 } from "../domain/vocabulary.ts";
+import { WAIT_LIMITERS } from "../domain/wait-gate.ts";
 import type { MetricFamily } from "../lib/prometheus.ts";
 import type { ServiceContext } from "./context.ts";
 import { ESCALATION_JOB } from "./escalation.ts";
@@ -40,7 +41,8 @@ export const COUNTERS: Record<string, string> = {
   nova_webhook_attempt_duration_seconds_total:
     "Seconds webhook delivery attempts took, by outcome (divide by nova_webhook_attempts_total for the average)",
   nova_metrics_scrape_errors_total: "Scrapes that could not read a source",
-  nova_rate_limited_total: "Requests refused with 429 by a per-key rate limit, by limiter",
+  nova_rate_limited_total:
+    "Requests refused with 429 by a per-key rate limit or a bound on open waits, by limiter",
 };
 
 /**
@@ -57,7 +59,7 @@ const KNOWN_SERIES: Record<string, Record<string, string>[]> = {
   nova_decision_log_failures_total: [{}],
   nova_webhook_failures_total: ["dead", "rejected", "refused"].map((reason) => ({ reason })),
   nova_webhook_attempts_total: ATTEMPT_OUTCOMES.map((outcome) => ({ outcome })),
-  nova_rate_limited_total: Object.keys(LIMITERS).map((limiter) => ({ limiter })),
+  nova_rate_limited_total: [...Object.keys(LIMITERS), ...WAIT_LIMITERS].map((limiter) => ({ limiter })),
   nova_escalation_runs_total: ["completed", "cut_short", "paused", "failed"].map((outcome) => ({ outcome })),
 };
 

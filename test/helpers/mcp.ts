@@ -5,21 +5,32 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { Bindings } from "../../src/env.ts";
 import worker from "../../src/index.ts";
 import { testEnv } from "./database.ts";
 import { BASE_URL } from "./http.ts";
 
-export async function workerFetch(url: string | URL, init?: RequestInit): Promise<Response> {
+export async function workerFetch(
+  url: string | URL,
+  init?: RequestInit,
+  envOverrides: Partial<Bindings> = {},
+): Promise<Response> {
   const ctx = createExecutionContext();
-  const response = await worker.fetch(new Request(url, init), testEnv(), ctx);
+  const response = await worker.fetch(new Request(url, init), testEnv(envOverrides), ctx);
   await waitOnExecutionContext(ctx);
   return response;
 }
 
-/** A connected MCP client sending `Authorization: Bearer <token>` (none when token is null). */
-export async function connectMcp(token: string | null): Promise<Client> {
+/**
+ * A connected MCP client sending `Authorization: Bearer <token>` (none when token is null), to the
+ * worker with this file's bindings plus `envOverrides`.
+ */
+export async function connectMcp(
+  token: string | null,
+  envOverrides: Partial<Bindings> = {},
+): Promise<Client> {
   const transport = new StreamableHTTPClientTransport(new URL(`${BASE_URL}/mcp`), {
-    fetch: workerFetch,
+    fetch: (url, init) => workerFetch(url, init, envOverrides),
     requestInit: token === null ? {} : { headers: { Authorization: `Bearer ${token}` } },
   });
   const client = new Client({ name: "policy-api-tests", version: "1.0.0" });

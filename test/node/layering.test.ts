@@ -454,6 +454,47 @@ describe("layering rules, on synthetic files", () => {
     ]);
   });
 
+  it("src/durable holds Durable Object classes: domain, durable and cloudflare:workers only; nothing else reaches in but index.ts", () => {
+    expect(
+      violationsOf(
+        "src/durable/gate.ts",
+        [
+          'import { DurableObject } from "cloudflare:workers";',
+          'import { leaseRefusal } from "../domain/wait-gate.ts";',
+          'import { other } from "./other.ts";',
+          'import { createLogger } from "../lib/log.ts";',
+          'import { loadConfig } from "../config.ts";',
+          'import type { Bindings } from "../env.ts";',
+          'import { createDb } from "../db/client.ts";',
+          'import { holdWait } from "../services/waits.ts";',
+          'import { Hono } from "hono";',
+          'import { evalRoutes } from "../routes/eval.ts";',
+          'import { sweep } from "../jobs/sweep.ts";',
+          'import { z } from "zod";',
+          'import worker from "../index.ts";',
+        ].join("\n"),
+      ),
+    ).toEqual([
+      "durable-objects-keep-to-themselves ../lib/log.ts",
+      "durable-objects-keep-to-themselves ../config.ts",
+      "durable-objects-keep-to-themselves ../env.ts",
+      "durable-objects-keep-to-themselves ../db/client.ts",
+      "durable-objects-keep-to-themselves ../services/waits.ts",
+      "durable-objects-keep-to-themselves hono",
+      "durable-objects-keep-to-themselves ../routes/eval.ts",
+      "durable-objects-keep-to-themselves ../jobs/sweep.ts",
+      "durable-objects-keep-to-themselves zod",
+      "durable-objects-keep-to-themselves ../index.ts",
+    ]);
+    // The services reach a Durable Object through its binding's interface, never its class.
+    expect(violationsOf("src/services/x.ts", 'import { WaitGate } from "../durable/wait-gate.ts";')).toEqual([
+      "services-below-http ../durable/wait-gate.ts",
+    ]);
+    expect(violationsOf("src/routes/x.ts", 'import { WaitGate } from "../durable/wait-gate.ts";')).toEqual([
+      "routes-call-services ../durable/wait-gate.ts",
+    ]);
+  });
+
   it("src/app.ts mounts middleware, routes and the console; src/index.ts hands work to app.ts and src/jobs", () => {
     expect(
       violationsOf(
@@ -485,6 +526,7 @@ describe("layering rules, on synthetic files", () => {
         [
           'import { createApp } from "./app.ts";',
           'import { consumeWebhooks } from "./jobs/webhook-consumer.ts";',
+          'export { WaitGate } from "./durable/wait-gate.ts";',
           'import { createLogger } from "./lib/log.ts";',
           'import { newRunId } from "./domain/ids.ts";',
           'import type { Bindings } from "./env.ts";',
