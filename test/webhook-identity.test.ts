@@ -7,11 +7,13 @@
 // Deliveries go to the real receiver on loopback (test/setup/webhook-receiver.ts), sent by the
 // worker's real queue() consumer, and are verified with the `standardwebhooks` package.
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import apiDoc from "../docs/API.md?raw";
 import { call, type ErrorEnvelope } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
 import { callTool, connectMcp } from "./helpers/mcp.ts";
-import { type RecordingQueue, recordingQueue } from "./helpers/queue.ts";
+import { consumeDeliveries, type RecordingQueue, recordingQueue } from "./helpers/queue.ts";
 
 const REQUESTS = "/api/v1/policy/requests";
 const RECEIVER = inject("webhookReceiverUrl");
@@ -33,6 +35,13 @@ afterAll(async () => {
 
 const hookUrl = (scenario: string, name: string) => `${RECEIVER}/hooks/${scenario}/${name}-${RUN}`;
 const base64 = (bytes: number, fill = 7) => btoa(String.fromCharCode(...new Uint8Array(bytes).fill(fill)));
+
+/** What the receiver recorded for one path (test/setup/webhook-receiver.ts), oldest first. */
+async function received(path: string): Promise<{ headers: Record<string, string>; body: string }[]> {
+  const res = await fetch(`${RECEIVER}/_received?path=${encodeURIComponent(path)}`);
+  expect(res.status).toBe(200);
+  return (await res.json()) as { headers: Record<string, string>; body: string }[];
+}
 
 /** Files a request through REST; answers the raw response. */
 function fileRest(fields: Record<string, unknown>, queue: RecordingQueue = recordingQueue()) {
@@ -103,6 +112,55 @@ describe("finding 8: a whsec_ request secret that cannot sign", () => {
     for (const secret of [`whsec_${base64(24)}`, `whsec_${base64(32)}`, "a-plain-shared-secret-0123"]) {
       const res = await fileRest({ webhook_url: hookUrl("ok", "well-formed"), webhook_secret: secret });
       expect(res.status, `${secret.slice(0, 8)}: ${await res.clone().text()}`).toBe(200);
+    }
+  });
+});
+
+describe("finding 11: the documented verification, for both forms of request secret", () => {
+  /** The verifier docs/API.md tells receivers to build for a request's own secret (held equal below). */
+  const documentedVerifier = (secret: string) =>
+    secret.startsWith("whsec_") ? new Webhook(secret) : new Webhook(secret, { format: "raw" });
+  const DOCUMENTED_LINE =
+    'const verifier = secret.startsWith("whsec_") ? new Webhook(secret) : new Webhook(secret, { format: "raw" });';
+
+  it("is what docs/API.md says, and nothing there says raw for every request secret", () => {
+    expect(apiDoc).toContain(DOCUMENTED_LINE);
+    expect(apiDoc).not.toMatch(/verify\s+with\s+`new Webhook\(secret, \{ format: "raw" \}\)`/);
+  });
+
+  it("verifies real deliveries signed with a plain secret and with a whsec_ secret", async () => {
+    const secrets = {
+      plain: "a-plain-request-secret-0123456789",
+      whsec: `whsec_${btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))}`,
+    };
+    for (const [form, secret] of Object.entries(secrets)) {
+      const queue = recordingQueue();
+      const res = await fileRest(
+        { webhook_url: hookUrl("ok", `verify-${form}`), webhook_secret: secret },
+        queue,
+      );
+      expect(res.status, await res.clone().text()).toBe(200);
+      const ids = queue.ids();
+      expect(ids).toHaveLength(1);
+      expect((await consumeDeliveries(ids, { env: INSECURE })).acked).toEqual(ids);
+      const [delivery, ...more] = await received(`/hooks/ok/verify-${form}-${RUN}`);
+      expect(more).toEqual([]);
+      if (!delivery) throw new Error("nothing received");
+      expect(delivery.headers["x-webhook-key-version"]).toBe("request");
+      const event = documentedVerifier(secret).verify(delivery.body, delivery.headers) as { event: string };
+      expect(event.event, form).toBe("approval_request_created");
+      // A changed body, or another secret of the same form, does not verify.
+      expect(() =>
+        documentedVerifier(secret).verify(delivery.body.replace("created", "Created"), delivery.headers),
+      ).toThrow();
+      const other = form === "plain" ? "another-plain-secret-0123456789" : `whsec_${btoa("x".repeat(32))}`;
+      expect(() => documentedVerifier(other).verify(delivery.body, delivery.headers)).toThrow();
+      if (form === "whsec") {
+        // What the docs used to say for every request secret: raw bytes of "whsec_…" are not the key.
+        expect(() =>
+          new Webhook(secret, { format: "raw" }).verify(delivery.body, delivery.headers),
+        ).toThrow();
+      }
     }
   });
 });
