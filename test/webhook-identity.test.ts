@@ -10,6 +10,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import apiDoc from "../docs/API.md?raw";
+import { webhookEventId } from "../src/domain/ids.ts";
 import { call, type ErrorEnvelope } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
 import { callTool, connectMcp } from "./helpers/mcp.ts";
@@ -162,5 +163,102 @@ describe("finding 11: the documented verification, for both forms of request sec
         ).toThrow();
       }
     }
+  });
+});
+
+describe("finding 10: event ids and sequence reveal nothing of other tenants", () => {
+  interface Event {
+    event: string;
+    event_id: string;
+    sequence: number;
+    request_id: string;
+  }
+
+  async function fileIn(tenant: string, url: string): Promise<{ requestId: string; deliveryId: number }> {
+    const queue = recordingQueue();
+    const res = await fileRest({ tenant_id: tenant, webhook_url: url }, queue);
+    expect(res.status, await res.clone().text()).toBe(200);
+    const [deliveryId] = queue.ids();
+    if (deliveryId === undefined) throw new Error("nothing enqueued");
+    return { requestId: ((await res.json()) as { request_id: string }).request_id, deliveryId };
+  }
+
+  it("a receiver of tenant A cannot count tenant B's events between two of its own", async () => {
+    const approver = await createTestKey("approver", { principalId: "ident-approver", maxLevel: 3 });
+    const path = `/hooks/ok/volume-a-${RUN}`;
+    const mine = await fileIn("ident-a", `${RECEIVER}${path}`);
+    // Tenant B's traffic in between: five filings, each an event of the global outbox.
+    const theirs: number[] = [];
+    for (let i = 0; i < 5; i++)
+      theirs.push((await fileIn("ident-b", hookUrl("ok", `volume-b${i}`))).deliveryId);
+    const queue = recordingQueue();
+    const approved = await call(
+      `${REQUESTS}/${mine.requestId}/approve`,
+      { method: "POST", headers: { ...approver.headers, "Content-Type": "application/json" }, body: "{}" },
+      { ...INSECURE, WEBHOOK_QUEUE: queue.binding },
+    );
+    expect(approved.status).toBe(200);
+    const ids = [mine.deliveryId, ...queue.ids()];
+    expect((await consumeDeliveries([...ids, ...theirs], { env: INSECURE })).acked).toHaveLength(7);
+
+    const got = await received(path);
+    const events = got.map((entry) => JSON.parse(entry.body) as Event);
+    expect(events.map((event) => event.event).sort()).toEqual([
+      "approval_request_approved",
+      "approval_request_created",
+    ]);
+    const ordered = [...events].sort((a, b) => a.sequence - b.sequence);
+    // Per request: 1, then 2, however many events other tenants had in between.
+    expect(ordered.map((event) => [event.event, event.sequence])).toEqual([
+      ["approval_request_created", 1],
+      ["approval_request_approved", 2],
+    ]);
+    for (const [index, entry] of got.entries()) {
+      const event = events[index] as Event;
+      expect(entry.headers["webhook-id"]).toBe(event.event_id);
+      // Nothing global in the id: the request's own id and the event's place in it.
+      expect(event.event_id).toBe(webhookEventId(mine.requestId, event.sequence));
+      expect(event.event_id).not.toMatch(/^evt_\d+$/);
+    }
+    // The API lists the same ids, and the sequence, for the request's deliveries.
+    const listed = (await (
+      await call(`${REQUESTS}/${mine.requestId}/webhooks`, { headers: agent.headers })
+    ).json()) as { event_id: string; sequence: number }[];
+    expect(listed.map((delivery) => [delivery.event_id, delivery.sequence])).toEqual(
+      ordered.map((event) => [event.event_id, event.sequence]),
+    );
+  });
+
+  it("is the same on every retry and on redelivery", async () => {
+    const retried = await fileIn("ident-a", hookUrl("fail-then-ok-1", "retry-id"));
+    expect((await consumeDeliveries([retried.deliveryId], { env: INSECURE })).retried.size).toBe(1);
+    expect((await consumeDeliveries([retried.deliveryId], { attempts: 2, env: INSECURE })).acked).toEqual([
+      retried.deliveryId,
+    ]);
+    const tries = await received(`/hooks/fail-then-ok-1/retry-id-${RUN}`);
+    expect(tries.map((entry) => entry.headers["webhook-id"])).toEqual([
+      webhookEventId(retried.requestId, 1),
+      webhookEventId(retried.requestId, 1),
+    ]);
+
+    const refused = await fileIn("ident-a", hookUrl("404", "redeliver-id"));
+    expect((await consumeDeliveries([refused.deliveryId], { env: INSECURE })).acked).toEqual([
+      refused.deliveryId,
+    ]);
+    const admin = await createTestKey("admin", { principalId: "ident-admin" });
+    const queue = recordingQueue();
+    const res = await call(
+      `${REQUESTS}/${refused.requestId}/webhooks/redeliver`,
+      { method: "POST", headers: admin.headers },
+      { ...INSECURE, WEBHOOK_QUEUE: queue.binding },
+    );
+    expect(res.status).toBe(200);
+    expect((await consumeDeliveries(queue.ids(), { env: INSECURE })).acked).toEqual([refused.deliveryId]);
+    const sent = await received(`/hooks/404/redeliver-id-${RUN}`);
+    expect(sent).toHaveLength(2);
+    expect(new Set(sent.map((entry) => entry.headers["webhook-id"]))).toEqual(
+      new Set([webhookEventId(refused.requestId, 1)]),
+    );
+    expect(new Set(sent.map((entry) => entry.body)).size).toBe(1);
   });
 });

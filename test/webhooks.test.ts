@@ -10,6 +10,7 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { Webhook } from "standardwebhooks";
 import { beforeAll, describe, expect, inject, it, vi } from "vitest";
+import { webhookEventId } from "../src/domain/ids.ts";
 import type { Bindings } from "../src/env.ts";
 import worker from "../src/index.ts";
 import { testEnv, testSql } from "./helpers/database.ts";
@@ -232,11 +233,11 @@ describe("a delivered event", () => {
     const got = await received(path);
     expect(got).toHaveLength(2);
     const bodies = got.map((entry) => JSON.parse(entry.body) as EventBody);
-    expect(bodies.map((body) => body.sequence)).toEqual([filed.created, approvedId]);
-    expect(bodies[0]?.sequence).toBeLessThan(bodies[1]?.sequence ?? 0);
+    // Per request, from 1: no other request's events are counted (test/webhook-identity.test.ts).
+    expect(bodies.map((body) => body.sequence)).toEqual([1, 2]);
     expect(bodies[0]).toMatchObject({
       event: "approval_request_created",
-      event_id: `evt_${filed.created}`,
+      event_id: webhookEventId(filed.request_id, 1),
       request_id: filed.request_id,
       correlation_id: filed.correlation_id,
       status: "pending",
@@ -244,7 +245,7 @@ describe("a delivered event", () => {
     });
     expect(bodies[1]).toMatchObject({
       event: "approval_request_approved",
-      event_id: `evt_${approvedId}`,
+      event_id: webhookEventId(filed.request_id, 2),
       request_id: filed.request_id,
       correlation_id: filed.correlation_id,
       status: "approved",
@@ -311,8 +312,8 @@ describe("a delivered event", () => {
         d.delivered_at !== null,
       ]),
     ).toEqual([
-      [filed.created, `evt_${filed.created}`, "approval_request_created", "delivered", 1, true],
-      [approvedId, `evt_${approvedId}`, "approval_request_approved", "delivered", 1, true],
+      [filed.created, webhookEventId(filed.request_id, 1), "approval_request_created", "delivered", 1, true],
+      [approvedId, webhookEventId(filed.request_id, 2), "approval_request_approved", "delivered", 1, true],
     ]);
     for (const delivery of deliveries)
       expect(delivery.attempt_log).toEqual([
@@ -423,7 +424,9 @@ describe("a receiver that fails", () => {
     // The same event every time: same id, same body.
     const got = await received(path);
     expect(got.map((entry) => entry.status)).toEqual([500, 500, 200]);
-    expect(new Set(got.map((entry) => entry.headers["webhook-id"]))).toEqual(new Set([`evt_${id}`]));
+    expect(new Set(got.map((entry) => entry.headers["webhook-id"]))).toEqual(
+      new Set([webhookEventId(filed.request_id, 1)]),
+    );
     expect(new Set(got.map((entry) => entry.body)).size).toBe(1);
   });
 
@@ -508,7 +511,7 @@ describe("a receiver that fails", () => {
 
     expect((await consume([id], { attempts: 1 })).acked).toEqual([id]);
     expect((await received(hookPath("ok", "fixed"))).map((entry) => entry.headers["webhook-id"])).toEqual([
-      `evt_${id}`,
+      webhookEventId(filed.request_id, 1),
     ]);
     expect((await outbox(filed.request_id))[0]).toMatchObject({ status: "delivered", attempts: 4 });
     expect(outcomes(await attempts(id))).toEqual([

@@ -11,6 +11,10 @@ export const DeliverySchema = z
     event_id: z
       .string()
       .openapi({ description: "webhook-id and the body's event_id; the same on every retry" }),
+    sequence: z
+      .number()
+      .int()
+      .openapi({ description: "The event's place among its request's events, from 1 (the body's sequence)" }),
     event: z.enum(Object.values(WEBHOOK_EVENTS) as [string, ...string[]]),
     status: z.enum(DELIVERY_STATUSES),
     attempts: z.number().int(),
@@ -34,10 +38,11 @@ export const DeliverySchema = z
 export type Delivery = z.infer<typeof DeliverySchema>;
 
 /** A delivery and its attempts as the API and the console show them. */
-export function deliveryToApi({ delivery, attempts }: DeliveryWithAttempts): Delivery {
+export function deliveryToApi({ delivery, sequence, attempts }: DeliveryWithAttempts): Delivery {
   return {
     delivery_id: delivery.id,
-    event_id: webhookEventId(delivery.id),
+    event_id: webhookEventId(delivery.requestId, sequence),
+    sequence,
     event: delivery.event,
     status: delivery.status,
     attempts: delivery.attempts,

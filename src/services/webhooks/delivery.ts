@@ -110,12 +110,15 @@ async function signingKeys(ctx: ServiceContext, encryptedSecret: string | null):
   return [{ version: "request", bytes: keyBytes(await decryptSecret(encryptedSecret, key)) }];
 }
 
-/** The body a receiver gets: the event, its id (stable across retries) and its order among the request's events. */
-export function eventBody(delivery: WebhookOutboxRow): string {
+/**
+ * The body a receiver gets: the event, its id (stable across retries) and its place among the
+ * request's events (`sequence`, from 1: receivers order by it), neither counting any other request's.
+ */
+export function eventBody(delivery: WebhookOutboxRow, sequence: number): string {
   return JSON.stringify({
     ...delivery.payload,
-    event_id: webhookEventId(delivery.id),
-    sequence: delivery.id,
+    event_id: webhookEventId(delivery.requestId, sequence),
+    sequence,
   });
 }
 
@@ -217,7 +220,7 @@ export async function deliver(
     return { ack: true };
   }
 
-  const body = eventBody(delivery);
+  const body = eventBody(delivery, loaded.sequence);
   let keys: SigningKey[];
   try {
     keys = await signingKeys(ctx, loaded.webhookSecretEncrypted);
@@ -239,7 +242,7 @@ export async function deliver(
   }
   const headers = await signatureHeaders(
     keys,
-    webhookEventId(deliveryId),
+    webhookEventId(delivery.requestId, loaded.sequence),
     Math.floor(Date.now() / 1000),
     body,
   );
