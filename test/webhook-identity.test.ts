@@ -11,6 +11,7 @@ import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import apiDoc from "../docs/API.md?raw";
 import { webhookEventId } from "../src/domain/ids.ts";
+import { testEnv } from "./helpers/database.ts";
 import { call, type ErrorEnvelope } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
 import { callTool, connectMcp } from "./helpers/mcp.ts";
@@ -260,5 +261,114 @@ describe("finding 10: event ids and sequence reveal nothing of other tenants", (
       new Set([webhookEventId(refused.requestId, 1)]),
     );
     expect(new Set(sent.map((entry) => entry.body)).size).toBe(1);
+  });
+});
+
+describe("decision: each tenant's webhooks are signed with a key of its own", () => {
+  const KEY_PATH = "/api/v1/policy/webhooks/signing-key";
+  interface TenantKeys {
+    tenant_id: string;
+    keys: { version: string; secret: string }[];
+  }
+
+  async function keysOf(who: TestKey, tenant?: string): Promise<TenantKeys> {
+    const res = await call(tenant ? `${KEY_PATH}?tenant_id=${tenant}` : KEY_PATH, { headers: who.headers });
+    expect(res.status, await res.clone().text()).toBe(200);
+    return (await res.json()) as TenantKeys;
+  }
+
+  async function hmacHex(secret: string, text: string): Promise<string> {
+    const bytes = Uint8Array.from(atob(secret.slice("whsec_".length)), (char) => char.charCodeAt(0));
+    const key = await crypto.subtle.importKey("raw", bytes, { name: "HMAC", hash: "SHA-256" }, false, [
+      "sign",
+    ]);
+    const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(text)));
+    return [...mac].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  }
+
+  it("a delivery of tenant A verifies under A's key only: not B's, not the shared service key", async () => {
+    const agentA = await createTestKey("agent", { principalId: "ident-a-bot", tenantId: "ident-ta" });
+    const agentB = await createTestKey("agent", { principalId: "ident-b-bot", tenantId: "ident-tb" });
+    const path = `/hooks/ok/tenant-key-${RUN}`;
+    const queue = recordingQueue();
+    const filed = await call(
+      REQUESTS,
+      {
+        method: "POST",
+        headers: { ...agentA.headers, "Content-Type": "application/json" },
+        body: JSON.stringify({
+          policy_type: "cost",
+          skill_id: "payments.transfer",
+          tenant_id: "ident-ta",
+          requested_by: agentA.principalId,
+          webhook_url: `${RECEIVER}${path}`,
+        }),
+      },
+      { ...INSECURE, WEBHOOK_QUEUE: queue.binding },
+    );
+    expect(filed.status).toBe(200);
+    expect((await consumeDeliveries(queue.ids(), { env: INSECURE })).acked).toEqual(queue.ids());
+    const [delivery] = await received(path);
+    if (!delivery) throw new Error("nothing received");
+
+    const a = await keysOf(agentA);
+    const b = await keysOf(agentB);
+    expect(a.tenant_id).toBe("ident-ta");
+    expect(b.tenant_id).toBe("ident-tb");
+    // One key per service key version, current first: "2", then "1" in its grace period.
+    expect(a.keys.map((key) => key.version)).toEqual(["2", "1"]);
+    expect(delivery.headers["x-webhook-key-version"]).toBe("2");
+    for (const key of a.keys) {
+      expect(key.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+      expect(new Webhook(key.secret).verify(delivery.body, delivery.headers)).toMatchObject({
+        tenant_id: "ident-ta",
+      });
+    }
+    expect(delivery.headers["x-webhook-signature"]).toBe(
+      `sha256=${await hmacHex(a.keys[0]?.secret ?? "", delivery.body)}`,
+    );
+    // Tenant B's key verifies none of it, and neither does the service key all tenants used to share.
+    for (const key of b.keys)
+      expect(() => new Webhook(key.secret).verify(delivery.body, delivery.headers)).toThrow();
+    for (const entry of String(testEnv().WEBHOOK_SIGNING_SECRETS).split(",")) {
+      const service = entry.slice(entry.indexOf(":") + 1);
+      expect(() => new Webhook(service).verify(delivery.body, delivery.headers)).toThrow();
+      expect(delivery.headers["x-webhook-signature"]).not.toBe(
+        `sha256=${await hmacHex(service, delivery.body)}`,
+      );
+    }
+    // A key of B cannot be turned into A's: A's and B's keys differ at every version.
+    expect(
+      a.keys.map((key) => key.secret).filter((secret) => b.keys.some((other) => other.secret === secret)),
+    ).toEqual([]);
+  });
+
+  it("is published to the keys that file the tenant's requests, never to another tenant's", async () => {
+    const agentA = await createTestKey("agent", { principalId: "ident-a-bot2", tenantId: "ident-ta" });
+    const agentB = await createTestKey("agent", { principalId: "ident-b-bot2", tenantId: "ident-tb" });
+    const approverA = await createTestKey("approver", { principalId: "ident-a-appr", tenantId: "ident-ta" });
+    const admin = await createTestKey("admin", { principalId: "ident-key-admin" });
+    const own = await keysOf(agentA);
+
+    // A tenant-A key asking for B's: refused, like acting for B.
+    const cross = await call(`${KEY_PATH}?tenant_id=ident-tb`, { headers: agentA.headers });
+    expect(cross.status).toBe(403);
+    expect(JSON.stringify(await cross.json())).not.toContain("whsec_");
+    // Approvers decide requests; with the key they could forge an "approved" event to the agent.
+    expect((await call(KEY_PATH, { headers: approverA.headers })).status).toBe(403);
+    expect((await call(KEY_PATH)).status).toBe(401);
+    // A key for every tenant must say which; an admin reads any tenant's, the same as its own keys get.
+    const unnamed = await call(KEY_PATH, { headers: admin.headers });
+    expect(unnamed.status).toBe(400);
+    expect(((await unnamed.json()) as ErrorEnvelope).error.details).toMatchObject({
+      issues: [{ path: "tenant_id" }],
+    });
+    expect(await keysOf(admin, "ident-ta")).toEqual(own);
+    expect(await keysOf(admin, "ident-tb")).toEqual(await keysOf(agentB));
+    // Naming its own tenant is the same as omitting it.
+    expect(await keysOf(agentA, "ident-ta")).toEqual(own);
+    expect(
+      (await call(`${KEY_PATH}?tenant_id=${encodeURIComponent("a b")}`, { headers: admin.headers })).status,
+    ).toBe(400);
   });
 });

@@ -18,6 +18,8 @@ export interface DeliveryToSend {
   sequence: number;
   webhookUrl: string | null;
   webhookSecretEncrypted: string | null;
+  /** Whose keys sign it when the request has no secret of its own. */
+  tenantId: string;
 }
 
 export async function loadDelivery(db: Database, id: number): Promise<DeliveryToSend | undefined> {
@@ -29,6 +31,7 @@ export async function loadDelivery(db: Database, id: number): Promise<DeliveryTo
         WHERE o.request_id = ${webhookOutbox.requestId} AND o.id <= ${webhookOutbox.id})`.mapWith(Number),
       webhookUrl: approvalRequests.webhookUrl,
       webhookSecretEncrypted: approvalRequests.webhookSecretEncrypted,
+      tenantId: approvalRequests.tenantId,
     })
     .from(webhookOutbox)
     .innerJoin(approvalRequests, eq(approvalRequests.id, webhookOutbox.requestId))

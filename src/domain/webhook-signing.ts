@@ -88,6 +88,35 @@ export function signingSecretsProblem(value: string): string | undefined {
   return undefined;
 }
 
+/** HKDF's salt for tenant keys: names the purpose, so a derived key serves nothing else. */
+const TENANT_KEY_SALT = new TextEncoder().encode("policy-api/webhook-signing/tenant-key/v1");
+
+/**
+ * A tenant's signing keys, one per service key and of the same version: HKDF-SHA256 of the service
+ * key with the tenant id as info, 32 bytes. Requests without a secret of their own are signed with
+ * their tenant's keys, so a receiver holding one tenant's key can verify, or forge, that tenant's
+ * events only; rotating WEBHOOK_SIGNING_SECRETS rotates every tenant's key with the same versions.
+ */
+export async function tenantSigningKeys(serviceKeys: SigningKey[], tenantId: string): Promise<SigningKey[]> {
+  const info = new TextEncoder().encode(`tenant:${tenantId}`);
+  return Promise.all(
+    serviceKeys.map(async (key) => {
+      const base = await crypto.subtle.importKey("raw", key.bytes, "HKDF", false, ["deriveBits"]);
+      const bits = await crypto.subtle.deriveBits(
+        { name: "HKDF", hash: "SHA-256", salt: TENANT_KEY_SALT, info },
+        base,
+        256,
+      );
+      return { version: key.version, bytes: new Uint8Array(bits) };
+    }),
+  );
+}
+
+/** A key as receivers hold it: a Standard Webhooks secret, `whsec_` + base64 of its bytes. */
+export function whsecSecret(key: SigningKey): string {
+  return `whsec_${toBase64(key.bytes)}`;
+}
+
 async function hmac(key: Uint8Array<ArrayBuffer>, text: string): Promise<Uint8Array> {
   const imported = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, [
     "sign",
