@@ -1,6 +1,7 @@
 // npm run receiver: a webhook receiver for local development. Prints every delivery that arrives
-// (event, request, sequence) and whether its signatures verify: the service key from
-// .data/dev-secrets.json (what `npm run dev` signs with), or --secret for a request's own secret.
+// (event, request, sequence) and whether its signatures verify: the event's tenant key, derived from
+// the service key in .data/dev-secrets.json as `npm run dev` derives it, or --secret for a request's
+// own secret.
 //
 //   npm run receiver                       listen on 127.0.0.1:8787, answer 200
 //   npm run receiver -- --fail 2           answer 500 to the first 2 deliveries (watch the retries)
@@ -12,7 +13,12 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { keyBytes, parseSigningSecrets, type SigningKey } from "../src/domain/webhook-signing.ts";
+import {
+  keyBytes,
+  parseSigningSecrets,
+  type SigningKey,
+  tenantSigningKeys,
+} from "../src/domain/webhook-signing.ts";
 import { LOCAL } from "./lib/local-stack.ts";
 
 const { values } = parseArgs({
@@ -38,14 +44,18 @@ function serviceKeys(): SigningKey[] {
 const hmac = (key: Uint8Array, text: string) => createHmac("sha256", key).update(text).digest();
 const same = (a: Buffer, b: Buffer) => a.length === b.length && timingSafeEqual(a, b);
 
-function verify(headers: Record<string, string | string[] | undefined>, body: string): string {
+async function verify(
+  headers: Record<string, string | string[] | undefined>,
+  body: string,
+  tenantId: unknown,
+): Promise<string> {
   const version = String(headers["x-webhook-key-version"] ?? "");
   const keys =
     version === "request"
       ? values.secret
         ? [{ version, bytes: keyBytes(values.secret) }]
         : []
-      : serviceKeys().filter((key) => key.version === version);
+      : (await tenantSigningKeys(serviceKeys(), String(tenantId))).filter((key) => key.version === version);
   const key = keys[0];
   if (!key)
     return version === "request"
@@ -58,14 +68,16 @@ function verify(headers: Record<string, string | string[] | undefined>, body: st
   const standardOk = String(headers["webhook-signature"] ?? "")
     .split(" ")
     .some((entry) => entry.startsWith("v1,") && same(Buffer.from(entry.slice(3), "base64"), expected));
-  return `X-Webhook-Signature ${legacyOk ? "ok" : "BAD"}, webhook-signature ${standardOk ? "ok" : "BAD"} (key ${version})`;
+  const whose =
+    version === "request" ? "the request's secret" : `tenant ${String(tenantId)}'s key ${version}`;
+  return `X-Webhook-Signature ${legacyOk ? "ok" : "BAD"}, webhook-signature ${standardOk ? "ok" : "BAD"} (${whose})`;
 }
 
 let toFail = Number(values.fail);
 const server = createServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on("data", (chunk: Buffer) => chunks.push(chunk));
-  req.on("end", () => {
+  req.on("end", async () => {
     const body = Buffer.concat(chunks).toString("utf8");
     let event: Record<string, unknown> = {};
     try {
@@ -76,7 +88,7 @@ const server = createServer((req, res) => {
     const status = toFail > 0 ? 500 : 200;
     if (toFail > 0) toFail--;
     console.log(
-      `${new Date().toISOString()} ${req.method} ${req.url} → ${status}  ${event.event ?? "?"} ${event.request_id ?? ""} #${event.sequence ?? "?"} status=${event.status ?? "?"}\n    ${verify(req.headers, body)}`,
+      `${new Date().toISOString()} ${req.method} ${req.url} → ${status}  ${event.event ?? "?"} ${event.request_id ?? ""} #${event.sequence ?? "?"} status=${event.status ?? "?"}\n    ${await verify(req.headers, body, event.tenant_id)}`,
     );
     res.writeHead(status, { "Content-Type": "text/plain" }).end(status === 200 ? "ok" : "failing on purpose");
   });

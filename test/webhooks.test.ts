@@ -10,6 +10,7 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { Webhook } from "standardwebhooks";
 import { beforeAll, describe, expect, inject, it, vi } from "vitest";
+import { webhookEventId } from "../src/domain/ids.ts";
 import type { Bindings } from "../src/env.ts";
 import worker from "../src/index.ts";
 import { testEnv, testSql } from "./helpers/database.ts";
@@ -207,6 +208,26 @@ function serviceSecrets(): [string, string][] {
 const whsecBytes = (secret: string) =>
   Uint8Array.from(atob(secret.slice("whsec_".length)), (char) => char.charCodeAt(0));
 
+/** A tenant's signing key as docs/SECURITY.md defines it: HKDF-SHA256(service key, salt, "tenant:<id>"). */
+async function tenantKey(
+  serviceKey: Uint8Array<ArrayBuffer>,
+  tenantId: string,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const base = await crypto.subtle.importKey("raw", serviceKey, "HKDF", false, ["deriveBits"]);
+  const encode = (text: string) => new TextEncoder().encode(text);
+  const bits = await crypto.subtle.deriveBits(
+    {
+      name: "HKDF",
+      hash: "SHA-256",
+      salt: encode("policy-api/webhook-signing/tenant-key/v1"),
+      info: encode(`tenant:${tenantId}`),
+    },
+    base,
+    256,
+  );
+  return new Uint8Array(bits);
+}
+
 describe("a delivered event", () => {
   it("reaches the receiver signed with the request's own secret, verifiably, and is recorded", async () => {
     const path = hookPath("ok", "signed");
@@ -232,11 +253,11 @@ describe("a delivered event", () => {
     const got = await received(path);
     expect(got).toHaveLength(2);
     const bodies = got.map((entry) => JSON.parse(entry.body) as EventBody);
-    expect(bodies.map((body) => body.sequence)).toEqual([filed.created, approvedId]);
-    expect(bodies[0]?.sequence).toBeLessThan(bodies[1]?.sequence ?? 0);
+    // Per request, from 1: no other request's events are counted (test/webhook-identity.test.ts).
+    expect(bodies.map((body) => body.sequence)).toEqual([1, 2]);
     expect(bodies[0]).toMatchObject({
       event: "approval_request_created",
-      event_id: `evt_${filed.created}`,
+      event_id: webhookEventId(filed.request_id, 1),
       request_id: filed.request_id,
       correlation_id: filed.correlation_id,
       status: "pending",
@@ -244,7 +265,7 @@ describe("a delivered event", () => {
     });
     expect(bodies[1]).toMatchObject({
       event: "approval_request_approved",
-      event_id: `evt_${approvedId}`,
+      event_id: webhookEventId(filed.request_id, 2),
       request_id: filed.request_id,
       correlation_id: filed.correlation_id,
       status: "approved",
@@ -311,8 +332,8 @@ describe("a delivered event", () => {
         d.delivered_at !== null,
       ]),
     ).toEqual([
-      [filed.created, `evt_${filed.created}`, "approval_request_created", "delivered", 1, true],
-      [approvedId, `evt_${approvedId}`, "approval_request_approved", "delivered", 1, true],
+      [filed.created, webhookEventId(filed.request_id, 1), "approval_request_created", "delivered", 1, true],
+      [approvedId, webhookEventId(filed.request_id, 2), "approval_request_approved", "delivered", 1, true],
     ]);
     for (const delivery of deliveries)
       expect(delivery.attempt_log).toEqual([
@@ -322,7 +343,7 @@ describe("a delivered event", () => {
     expect(await read.json()).toMatchObject({ webhook_attempts: 2, last_webhook_status: "success" });
   });
 
-  it("without a secret of its own, is signed with the service keys: the current one and the one in its grace period", async () => {
+  it("without a secret of its own, is signed with its tenant's keys: derived from the current service key and the one in its grace period", async () => {
     const path = hookPath("ok", "service-keys");
     const filed = await fileRequest(hookUrl("ok", "service-keys"));
     expect((await consume([filed.created])).acked).toEqual([filed.created]);
@@ -335,18 +356,20 @@ describe("a delivered event", () => {
       [string, string],
     ];
     expect([currentVersion, graceVersion]).toEqual(["2", "1"]);
+    // The tenant's key of each version: HKDF-SHA256 of the service key, the tenant id as info
+    // (recomputed here from the documented formula, not by the service's code).
+    const tenantCurrent = await tenantKey(whsecBytes(current), "hooks-tenant");
+    const tenantGrace = await tenantKey(whsecBytes(grace), "hooks-tenant");
     expect(entry.headers["x-webhook-key-version"]).toBe("2");
-    expect(entry.headers["x-webhook-signature"]).toBe(
-      `sha256=${await hmacHex(whsecBytes(current), entry.body)}`,
-    );
-    // One Standard Webhooks signature per key: a receiver holding either secret verifies.
+    expect(entry.headers["x-webhook-signature"]).toBe(`sha256=${await hmacHex(tenantCurrent, entry.body)}`);
+    // One Standard Webhooks signature per key: a receiver holding either of its tenant's keys verifies.
     expect(entry.headers["webhook-signature"]?.split(" ")).toHaveLength(2);
     const body = JSON.parse(entry.body) as EventBody;
-    expect(new Webhook(current).verify(entry.body, entry.headers)).toEqual(body);
-    expect(new Webhook(grace).verify(entry.body, entry.headers)).toEqual(body);
-    expect(() =>
-      new Webhook(`whsec_${btoa("a key this service never had")}`).verify(entry.body, entry.headers),
-    ).toThrow();
+    for (const key of [tenantCurrent, tenantGrace])
+      expect(new Webhook(key, { format: "raw" }).verify(entry.body, entry.headers)).toEqual(body);
+    // The service keys themselves verify nothing (test/webhook-identity.test.ts: nor another tenant's).
+    for (const secret of [current, grace])
+      expect(() => new Webhook(secret).verify(entry.body, entry.headers)).toThrow();
   });
 
   it("refuses a non-ASCII webhook_secret, so every Standard Webhooks library derives the same key bytes", async () => {
@@ -423,7 +446,9 @@ describe("a receiver that fails", () => {
     // The same event every time: same id, same body.
     const got = await received(path);
     expect(got.map((entry) => entry.status)).toEqual([500, 500, 200]);
-    expect(new Set(got.map((entry) => entry.headers["webhook-id"]))).toEqual(new Set([`evt_${id}`]));
+    expect(new Set(got.map((entry) => entry.headers["webhook-id"]))).toEqual(
+      new Set([webhookEventId(filed.request_id, 1)]),
+    );
     expect(new Set(got.map((entry) => entry.body)).size).toBe(1);
   });
 
@@ -508,7 +533,7 @@ describe("a receiver that fails", () => {
 
     expect((await consume([id], { attempts: 1 })).acked).toEqual([id]);
     expect((await received(hookPath("ok", "fixed"))).map((entry) => entry.headers["webhook-id"])).toEqual([
-      `evt_${id}`,
+      webhookEventId(filed.request_id, 1),
     ]);
     expect((await outbox(filed.request_id))[0]).toMatchObject({ status: "delivered", attempts: 4 });
     expect(outcomes(await attempts(id))).toEqual([

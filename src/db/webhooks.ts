@@ -14,16 +14,24 @@ import {
 
 export interface DeliveryToSend {
   delivery: WebhookOutboxRow;
+  /** Its place among its request's events, from 1 (outbox ids rise with each request's transitions). */
+  sequence: number;
   webhookUrl: string | null;
   webhookSecretEncrypted: string | null;
+  /** Whose keys sign it when the request has no secret of its own. */
+  tenantId: string;
 }
 
 export async function loadDelivery(db: Database, id: number): Promise<DeliveryToSend | undefined> {
   const [row] = await db
     .select({
       delivery: webhookOutbox,
+      // Counted on webhook_outbox_request_idx (request_id, id): a request has a handful of events.
+      sequence: sql<number>`(SELECT count(*) FROM webhook_outbox o
+        WHERE o.request_id = ${webhookOutbox.requestId} AND o.id <= ${webhookOutbox.id})`.mapWith(Number),
       webhookUrl: approvalRequests.webhookUrl,
       webhookSecretEncrypted: approvalRequests.webhookSecretEncrypted,
+      tenantId: approvalRequests.tenantId,
     })
     .from(webhookOutbox)
     .innerJoin(approvalRequests, eq(approvalRequests.id, webhookOutbox.requestId))
@@ -137,9 +145,10 @@ export async function resetForRedelivery(db: Database, requestId: string, at: Da
   return rows.map((row) => row.id);
 }
 
-/** A delivery with its attempts, oldest attempt first. */
+/** A delivery with its place among its request's events (from 1) and its attempts, oldest attempt first. */
 export interface DeliveryWithAttempts {
   delivery: WebhookOutboxRow;
+  sequence: number;
   attempts: WebhookAttemptRow[];
 }
 
@@ -157,8 +166,9 @@ export async function listDeliveries(db: Database, requestId: string): Promise<D
       .where(eq(webhookOutbox.requestId, requestId))
       .orderBy(asc(webhookAttempts.id)),
   ]);
-  return deliveries.map((delivery) => ({
+  return deliveries.map((delivery, index) => ({
     delivery,
+    sequence: index + 1,
     attempts: attempts.filter((row) => row.attempt.deliveryId === delivery.id).map((row) => row.attempt),
   }));
 }

@@ -21,8 +21,14 @@ export const newDecisionId = (): string => `dec_${randomHex(10)}`;
 export const KEY_ID_PATTERN = /^[0-9a-f]{16}$/;
 export const newKeyId = (): string => randomHex(8);
 
-/** Webhook events: `evt_` + the delivery's id, the webhook-id header and the body's event_id on every retry. */
-export const webhookEventId = (deliveryId: number): string => `evt_${deliveryId}`;
+/**
+ * Webhook events: `evt_<the request id's hex>_<sequence>`, the webhook-id header and the body's
+ * event_id, where sequence is the event's place among its request's events (1, 2, …). Made of what the
+ * receiver already holds, so it reveals nothing of other requests or tenants (a global counter told
+ * every receiver the service's whole volume), and the same on every retry and redelivery.
+ */
+export const webhookEventId = (requestId: string, sequence: number): string =>
+  `evt_${requestId.replace(/^apr_/, "")}_${sequence}`;
 
 /** Background job runs (cron, manual): their log lines and audit rows carry it. */
 export const newRunId = (): string => `run_${randomHex(16)}`;

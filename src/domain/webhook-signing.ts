@@ -23,6 +23,30 @@ export function keyBytes(secret: string): Uint8Array<ArrayBuffer> {
   return Uint8Array.from(new TextEncoder().encode(secret));
 }
 
+/** The shortest key a `whsec_` request secret may decode to. */
+export const MIN_WHSEC_KEY_BYTES = 24;
+
+/** What a refused `whsec_` request secret is told. */
+export const WHSEC_RULE = `whsec_ must be followed by standard base64 (A-Z a-z 0-9 + /, padded with =) of at least ${MIN_WHSEC_KEY_BYTES} bytes; or send a secret without the whsec_ prefix`;
+
+// Standard base64 in whole quanta with its padding: what every Standard Webhooks library decodes alike.
+const STANDARD_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * Why a request's own webhook_secret cannot sign, or undefined. A `whsec_` secret is a Standard
+ * Webhooks key: its key bytes are the base64 after the prefix, so it must decode (canonically, so no
+ * library reads other bytes) to at least MIN_WHSEC_KEY_BYTES. Refused at filing: accepted, it would
+ * have failed every delivery of the request for good.
+ */
+export function requestSecretProblem(secret: string): string | undefined {
+  if (!secret.startsWith("whsec_")) return undefined;
+  const encoded = secret.slice("whsec_".length);
+  if (!STANDARD_BASE64.test(encoded)) return WHSEC_RULE;
+  const decoded = atob(encoded);
+  if (decoded.length < MIN_WHSEC_KEY_BYTES || btoa(decoded) !== encoded) return WHSEC_RULE;
+  return undefined;
+}
+
 /** The `version:secret` entries of a WEBHOOK_SIGNING_SECRETS value, split at the colon (or not, if none). */
 function signingSecretEntries(value: string): { version: string; secret: string; wellFormed: boolean }[] {
   return value
@@ -62,6 +86,35 @@ export function signingSecretsProblem(value: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/** HKDF's salt for tenant keys: names the purpose, so a derived key serves nothing else. */
+const TENANT_KEY_SALT = new TextEncoder().encode("policy-api/webhook-signing/tenant-key/v1");
+
+/**
+ * A tenant's signing keys, one per service key and of the same version: HKDF-SHA256 of the service
+ * key with the tenant id as info, 32 bytes. Requests without a secret of their own are signed with
+ * their tenant's keys, so a receiver holding one tenant's key can verify, or forge, that tenant's
+ * events only; rotating WEBHOOK_SIGNING_SECRETS rotates every tenant's key with the same versions.
+ */
+export async function tenantSigningKeys(serviceKeys: SigningKey[], tenantId: string): Promise<SigningKey[]> {
+  const info = new TextEncoder().encode(`tenant:${tenantId}`);
+  return Promise.all(
+    serviceKeys.map(async (key) => {
+      const base = await crypto.subtle.importKey("raw", key.bytes, "HKDF", false, ["deriveBits"]);
+      const bits = await crypto.subtle.deriveBits(
+        { name: "HKDF", hash: "SHA-256", salt: TENANT_KEY_SALT, info },
+        base,
+        256,
+      );
+      return { version: key.version, bytes: new Uint8Array(bits) };
+    }),
+  );
+}
+
+/** A key as receivers hold it: a Standard Webhooks secret, `whsec_` + base64 of its bytes. */
+export function whsecSecret(key: SigningKey): string {
+  return `whsec_${toBase64(key.bytes)}`;
 }
 
 async function hmac(key: Uint8Array<ArrayBuffer>, text: string): Promise<Uint8Array> {

@@ -6,6 +6,7 @@ import { ApiError, invalidField } from "../lib/errors.ts";
 import { createRouter, errorResponse, jsonResponse } from "../lib/openapi.ts";
 import { protectedRoute } from "../middleware/require-permission.ts";
 import { AuditExportBody, AuditExportQuery, AuditKeySchema, NDJSON } from "../schemas/audit.ts";
+import { optionalDate } from "../schemas/common.ts";
 import { exportAuditLines, publishedAuditKey } from "../services/audit-checkpoints.ts";
 
 export const AUDIT_KEY_PATH = "/.well-known/policy-api-audit-key";
@@ -52,14 +53,24 @@ export const auditExportRoutes = createRouter().openapi(exportRoute, async (c) =
   if (principal.tenantId !== null && query.tenant !== principal.tenantId) {
     throw new ApiError("forbidden", `This key may export only tenant ${principal.tenantId}'s chain`);
   }
-  const from = query.from === undefined ? undefined : new Date(query.from);
-  const to = query.to === undefined ? undefined : new Date(query.to);
+  const from = optionalDate(query.from);
+  const to = optionalDate(query.to);
   if (from && to && from > to) throw invalidField("to", "to is before from", "query");
   const lines = exportAuditLines(c.var.services, { chain: query.tenant, from, to }, new Date());
+  // The header and the first statement's lines are read before answering, so a failure there (the
+  // database away) is the error envelope, never a 200 that breaks off after its header line.
+  const head: string[] = [];
+  for (let line = 0; line < 2; line++) {
+    const next = await lines.next();
+    if (next.done) break;
+    head.push(next.value);
+  }
   const encoder = new TextEncoder();
   // Pulled batch by batch: the next statement runs only when the client has read the last batch.
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
+      const first = head.shift();
+      if (first !== undefined) return controller.enqueue(encoder.encode(first));
       try {
         const next = await lines.next();
         if (next.done) controller.close();

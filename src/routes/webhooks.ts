@@ -1,16 +1,23 @@
 // Webhook deliveries: a request's deliveries and attempts, redelivery of failed and dead ones (admin),
-// and the global pause switch (admin, audited), consistent with the escalation switch. Thin:
-// services/webhooks/admin.ts does the work.
+// the global pause switch (admin, audited), consistent with the escalation switch, and a tenant's
+// signing keys for its receivers. Thin: services/webhooks/admin.ts does the work.
 import { z } from "@hono/zod-openapi";
 import { createRouter, jsonResponse } from "../lib/openapi.ts";
 import { protectedRoute } from "../middleware/require-permission.ts";
 import { RequestIdParam } from "../schemas/common.ts";
 import { JobStatusSchema, ReasonBody } from "../schemas/operations.ts";
-import { DeliverySchema, deliveryToApi, RedeliveredSchema } from "../schemas/webhooks.ts";
+import {
+  DeliverySchema,
+  deliveryToApi,
+  RedeliveredSchema,
+  SigningKeyQuery,
+  TenantSigningKeysSchema,
+} from "../schemas/webhooks.ts";
 import {
   redeliver,
   requestDeliveries,
   setWebhooksPaused,
+  tenantWebhookKeys,
   webhookStatus,
 } from "../services/webhooks/admin.ts";
 
@@ -40,6 +47,21 @@ const redeliverRoute = protectedRoute(
     },
   },
   { 404: "No such request" },
+);
+
+const signingKeyRoute = protectedRoute(
+  "requests:create",
+  {
+    method: "get",
+    path: "/api/v1/policy/webhooks/signing-key",
+    tags: ["webhooks"],
+    summary: "A tenant's webhook signing keys (for requests filed without their own webhook_secret)",
+    description:
+      "Webhooks of requests filed without a webhook_secret are signed with their tenant's key, derived from the service key: one key per X-Webhook-Key-Version, current first, then keys in their grace period. For the keys that file the tenant's requests: a tenant-scoped key reads its own tenant's (another tenant: 403); a key for every tenant names one with tenant_id.",
+    request: { query: SigningKeyQuery },
+    responses: { 200: jsonResponse(TenantSigningKeysSchema, "The tenant's keys, current first") },
+  },
+  { 404: "No service signing key is configured" },
 );
 
 const statusRoute = protectedRoute("emergency", {
@@ -74,6 +96,9 @@ export const webhookRoutes = createRouter()
   )
   .openapi(redeliverRoute, async (c) =>
     c.json(await redeliver(c.var.services, c.var.principal, c.req.valid("param").request_id), 200),
+  )
+  .openapi(signingKeyRoute, async (c) =>
+    c.json(await tenantWebhookKeys(c.var.services, c.var.principal, c.req.valid("query").tenant_id), 200),
   )
   .openapi(statusRoute, async (c) => c.json(await webhookStatus(c.var.services), 200))
   .openapi(switchRoute("pause"), async (c) =>

@@ -4,6 +4,7 @@
 import { z } from "@hono/zod-openapi";
 import { REQUEST_ID_PATTERN } from "../domain/ids.ts";
 import { IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "../domain/limits.ts";
+import { parseTimestamp, TIMESTAMP_RULE } from "../domain/timestamps.ts";
 import { LEVEL_NAMES, POLICY_TYPES } from "../domain/vocabulary.ts";
 
 /** Tenant, agent, skill, principal and requester ids (domain/limits.ts holds the rule). */
@@ -27,12 +28,21 @@ export const RequestIdParam = z.object({
   request_id: RequestId.openapi({ param: { name: "request_id", in: "path" } }),
 });
 
-/** A point in time in a query or body: ISO 8601 with a zone (Z or an offset). */
-export const IsoDateTime = z.iso.datetime({ offset: true });
+/**
+ * A point in time in a query or body: ISO 8601 with a zone (Z or an offset), inside the one range
+ * domain/timestamps.ts admits (1970 to 9999 in UTC), so Postgres never sees a time it would refuse.
+ */
+export const IsoDateTime = z.iso
+  .datetime({ offset: true, message: TIMESTAMP_RULE })
+  .refine((text) => parseTimestamp(text) !== undefined, TIMESTAMP_RULE);
 
-/** An optional IsoDateTime field as the services take it. */
+/** An optional IsoDateTime field as the services take it, read by the same parser that checked it. */
 export function optionalDate(value: string | undefined): Date | undefined {
-  return value === undefined ? undefined : new Date(value);
+  if (value === undefined) return undefined;
+  const date = parseTimestamp(value);
+  // Unreachable for a value IsoDateTime admitted; a caller that skipped it gets a loud error.
+  if (!date) throw new Error("optionalDate: a time IsoDateTime did not check");
+  return date;
 }
 
 /**

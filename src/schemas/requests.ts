@@ -9,6 +9,7 @@ import {
   type ApprovalEntry,
   type StatusHistoryEntry,
 } from "../domain/vocabulary.ts";
+import { requestSecretProblem, WHSEC_RULE } from "../domain/webhook-signing.ts";
 import {
   type CreateCommand,
   CreatedRequest,
@@ -52,10 +53,13 @@ export const CreateBody = z
       .max(256, "must be at most 256 characters")
       // Receivers verify with the secret's bytes; printable ASCII means every library agrees on them.
       .regex(/^[\x21-\x7e]+$/, "use printable ASCII characters (no spaces)")
+      // A whsec_ secret that does not decode would fail every delivery of the request for good.
+      .refine((secret) => requestSecretProblem(secret) === undefined, WHSEC_RULE)
       .nullable()
       .default(null)
       .openapi({
-        description: "Signs this request's webhooks (HMAC-SHA256). Stored encrypted, never returned.",
+        description:
+          "Signs this request's webhooks (HMAC-SHA256). Either a Standard Webhooks secret, whsec_ + standard base64 of at least 24 bytes (the key is the decoded bytes), or any other printable ASCII text (the key is its bytes). Stored encrypted, never returned.",
       }),
     expires_in_seconds: z
       .number()

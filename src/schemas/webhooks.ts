@@ -1,9 +1,12 @@
-// Webhook deliveries on the wire: a request's deliveries with their attempts, and what a redelivery
-// queued. (The pause switch answers the shared JobStatus of schemas/operations.ts.)
+// Webhook deliveries on the wire: a request's deliveries with their attempts, what a redelivery
+// queued, and a tenant's signing keys. (The pause switch answers the shared JobStatus of
+// schemas/operations.ts.)
 import { z } from "@hono/zod-openapi";
 import type { DeliveryWithAttempts } from "../db/webhooks.ts";
 import { webhookEventId } from "../domain/ids.ts";
 import { ATTEMPT_OUTCOMES, DELIVERY_STATUSES, WEBHOOK_EVENTS } from "../domain/vocabulary.ts";
+import type { TenantSigningKeys } from "../services/webhooks/admin.ts";
+import { Identifier, type WireMatches } from "./common.ts";
 
 export const DeliverySchema = z
   .object({
@@ -11,6 +14,10 @@ export const DeliverySchema = z
     event_id: z
       .string()
       .openapi({ description: "webhook-id and the body's event_id; the same on every retry" }),
+    sequence: z
+      .number()
+      .int()
+      .openapi({ description: "The event's place among its request's events, from 1 (the body's sequence)" }),
     event: z.enum(Object.values(WEBHOOK_EVENTS) as [string, ...string[]]),
     status: z.enum(DELIVERY_STATUSES),
     attempts: z.number().int(),
@@ -34,10 +41,11 @@ export const DeliverySchema = z
 export type Delivery = z.infer<typeof DeliverySchema>;
 
 /** A delivery and its attempts as the API and the console show them. */
-export function deliveryToApi({ delivery, attempts }: DeliveryWithAttempts): Delivery {
+export function deliveryToApi({ delivery, sequence, attempts }: DeliveryWithAttempts): Delivery {
   return {
     delivery_id: delivery.id,
-    event_id: webhookEventId(delivery.id),
+    event_id: webhookEventId(delivery.requestId, sequence),
+    sequence,
     event: delivery.event,
     status: delivery.status,
     attempts: delivery.attempts,
@@ -57,3 +65,32 @@ export function deliveryToApi({ delivery, attempts }: DeliveryWithAttempts): Del
 }
 
 export const RedeliveredSchema = z.object({ redelivered: z.array(z.number().int()) }).openapi("Redelivered");
+
+export const SigningKeyQuery = z.object({
+  tenant_id: Identifier.optional().openapi({
+    description:
+      "The tenant whose key to read: a tenant-scoped key may omit it (its own); others must name one",
+  }),
+});
+
+export const TenantSigningKeysSchema = z
+  .object({
+    tenant_id: z.string(),
+    keys: z.array(
+      z.object({
+        version: z
+          .string()
+          .openapi({ description: "What X-Webhook-Key-Version says for deliveries it signs" }),
+        secret: z.string().openapi({
+          description: "whsec_ + base64: verify with new Webhook(secret) (standardwebhooks)",
+        }),
+      }),
+    ),
+  })
+  .openapi("TenantSigningKeys");
+
+// The service defines the answer; the compiler holds the schema to it.
+export const TENANT_KEYS_ARE_THE_WIRE: WireMatches<
+  z.infer<typeof TenantSigningKeysSchema>,
+  TenantSigningKeys
+> = true;

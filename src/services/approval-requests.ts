@@ -36,6 +36,7 @@ import {
 } from "../domain/approvals.ts";
 import { canonicalJson, fromBase64, sha256Hex, toBase64Url } from "../domain/encoding.ts";
 import { newCorrelationId, newRequestId, REQUEST_ID_PATTERN } from "../domain/ids.ts";
+import { parseTimestamp } from "../domain/timestamps.ts";
 import { APPROVAL_STATUSES, type PolicyType, WEBHOOK_EVENTS } from "../domain/vocabulary.ts";
 import { MAX_WAIT_SECONDS } from "../domain/wait-gate.ts";
 import { webhookUrlProblem } from "../domain/webhook-url.ts";
@@ -408,9 +409,9 @@ function encodeCursor(row: ApprovalRequestRow): string {
 function decodeCursor(cursor: string): ListPosition {
   try {
     const [at, id] = new TextDecoder().decode(fromBase64(cursor)).split("|");
-    const createdAt = new Date(at ?? "");
-    if (!id || !REQUEST_ID_PATTERN.test(id) || Number.isNaN(createdAt.getTime()))
-      throw new Error("bad cursor");
+    // The same parser and range as every other time the API takes (a forged year 10000 is refused).
+    const createdAt = parseTimestamp(at ?? "");
+    if (!id || !REQUEST_ID_PATTERN.test(id) || !createdAt) throw new Error("bad cursor");
     return { createdAt, id };
   } catch {
     throw invalidField("cursor", "not a cursor this API issued", "query");

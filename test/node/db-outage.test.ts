@@ -11,6 +11,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Stack, startStack } from "../../scripts/lib/stack.ts";
 import { DATABASE_TIMEOUT_MS } from "../../src/db/client.ts";
+import { webhookEventId } from "../../src/domain/ids.ts";
 import { HEALTH_DB_TIMEOUT_MS } from "../../src/services/health.ts";
 import { echoWorkerLine } from "../helpers/secret-scan.ts";
 
@@ -542,9 +543,12 @@ describe("database outage and recovery (own stack)", () => {
       mark("settled");
       expect(logged).toBe(decisionIds.length);
       expect(undelivered).toEqual([]);
-      const outboxIds = (await db.query<{ id: string }>("SELECT id FROM webhook_outbox")).rows.map(
-        (row) => `evt_${row.id}`,
-      );
+      // Each event's id is its request's id and its place among that request's events.
+      const outboxIds = (
+        await db.query<{ request_id: string; sequence: string }>(
+          "SELECT request_id, row_number() OVER (PARTITION BY request_id ORDER BY id) AS sequence FROM webhook_outbox",
+        )
+      ).rows.map((row) => webhookEventId(row.request_id, Number(row.sequence)));
       const received = new Set(receiver.events.map((e) => e.event_id));
       expect(outboxIds.filter((id) => !received.has(id))).toEqual([]);
       expect([...received].filter((id) => !outboxIds.includes(id))).toEqual([]);

@@ -2,8 +2,10 @@
 // wire shape is schemas/webhooks.ts deliveryToApi), redelivery of failed and dead ones, and the
 // global pause switch (audited) with its status.
 import { type DeliveryWithAttempts, listDeliveries, resetForRedelivery } from "../../db/webhooks.ts";
-import type { Principal } from "../../domain/access.ts";
-import { ApiError } from "../../lib/errors.ts";
+import { type Principal, tenantActionRefusal } from "../../domain/access.ts";
+import { tenantSigningKeys, whsecSecret } from "../../domain/webhook-signing.ts";
+import { ApiError, invalidField } from "../../lib/errors.ts";
+import { assertCan } from "../../lib/permissions.ts";
 import { getRequest } from "../approval-requests.ts";
 import type { ServiceContext } from "../context.ts";
 import { type JobStatus, jobStatus, setJobSwitch } from "../jobs.ts";
@@ -46,4 +48,42 @@ export function setWebhooksPaused(
 ): Promise<JobStatus> {
   if (!reason.trim()) throw new ApiError("bad_request", "Give a reason");
   return setJobSwitch(ctx, principal, WEBHOOKS_JOB, paused, reason);
+}
+
+/** A tenant's webhook signing keys as receivers hold them, current first. */
+export interface TenantSigningKeys {
+  tenant_id: string;
+  keys: { version: string; secret: string }[];
+}
+
+/**
+ * The signing keys of one tenant's webhooks (for requests filed without a secret of their own), for
+ * the keys that file its requests: the permission to file (agents, admins; not approvers, who could
+ * forge an "approved" event to the agent with it) and the tenant scope of acting for the tenant. A
+ * tenant-scoped key gets its own tenant's; a key for every tenant must name one.
+ */
+export async function tenantWebhookKeys(
+  ctx: ServiceContext,
+  principal: Principal,
+  requested: string | undefined,
+): Promise<TenantSigningKeys> {
+  assertCan(principal, "requests:create");
+  const tenantId = requested ?? principal.tenantId;
+  if (tenantId === null)
+    throw invalidField(
+      "tenant_id",
+      "this key acts for every tenant: name the tenant whose key you want",
+      "query",
+    );
+  const refusal = tenantActionRefusal(principal, tenantId);
+  if (refusal) throw new ApiError("forbidden", refusal);
+  const serviceKeys = ctx.config.WEBHOOK_SIGNING_SECRETS;
+  if (serviceKeys.length === 0)
+    throw new ApiError("not_found", "No webhook signing key is configured (WEBHOOK_SIGNING_SECRETS)");
+  const keys = await tenantSigningKeys(serviceKeys, tenantId);
+  ctx.log.info("webhook_signing_key_read", { tenant_id: tenantId, key_id: principal.keyId });
+  return {
+    tenant_id: tenantId,
+    keys: keys.map((key) => ({ version: key.version, secret: whsecSecret(key) })),
+  };
 }

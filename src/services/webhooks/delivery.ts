@@ -8,7 +8,12 @@ import type { WebhookOutboxRow } from "../../db/schema.ts";
 import { loadDelivery, markDead, recordAttempt } from "../../db/webhooks.ts";
 import { webhookEventId } from "../../domain/ids.ts";
 import type { AttemptOutcome } from "../../domain/vocabulary.ts";
-import { keyBytes, type SigningKey, signatureHeaders } from "../../domain/webhook-signing.ts";
+import {
+  keyBytes,
+  type SigningKey,
+  signatureHeaders,
+  tenantSigningKeys,
+} from "../../domain/webhook-signing.ts";
 import { addressIsPublic, webhookUrlProblem } from "../../domain/webhook-url.ts";
 import { decryptSecret, importEncryptionKey } from "../../lib/secrets.ts";
 import type { ServiceContext } from "../context.ts";
@@ -103,19 +108,31 @@ function retryAfterSeconds(header: string | null, now: number): number | null {
   return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - now) / 1000));
 }
 
-async function signingKeys(ctx: ServiceContext, encryptedSecret: string | null): Promise<SigningKey[]> {
-  if (!encryptedSecret) return ctx.config.WEBHOOK_SIGNING_SECRETS;
+/**
+ * The keys that sign a delivery: the request's own secret, else its tenant's keys derived from the
+ * service keys (never the service keys themselves, which would let one tenant's receiver verify, and
+ * forge, every tenant's events).
+ */
+async function signingKeys(
+  ctx: ServiceContext,
+  encryptedSecret: string | null,
+  tenantId: string,
+): Promise<SigningKey[]> {
+  if (!encryptedSecret) return tenantSigningKeys(ctx.config.WEBHOOK_SIGNING_SECRETS, tenantId);
   const key = await importEncryptionKey(ctx.config.WEBHOOK_ENCRYPTION_KEY);
   if (!key) throw new Error("WEBHOOK_ENCRYPTION_KEY is not set: cannot read the request's secret");
   return [{ version: "request", bytes: keyBytes(await decryptSecret(encryptedSecret, key)) }];
 }
 
-/** The body a receiver gets: the event, its id (stable across retries) and its order among the request's events. */
-export function eventBody(delivery: WebhookOutboxRow): string {
+/**
+ * The body a receiver gets: the event, its id (stable across retries) and its place among the
+ * request's events (`sequence`, from 1: receivers order by it), neither counting any other request's.
+ */
+export function eventBody(delivery: WebhookOutboxRow, sequence: number): string {
   return JSON.stringify({
     ...delivery.payload,
-    event_id: webhookEventId(delivery.id),
-    sequence: delivery.id,
+    event_id: webhookEventId(delivery.requestId, sequence),
+    sequence,
   });
 }
 
@@ -217,10 +234,10 @@ export async function deliver(
     return { ack: true };
   }
 
-  const body = eventBody(delivery);
+  const body = eventBody(delivery, loaded.sequence);
   let keys: SigningKey[];
   try {
-    keys = await signingKeys(ctx, loaded.webhookSecretEncrypted);
+    keys = await signingKeys(ctx, loaded.webhookSecretEncrypted, loaded.tenantId);
   } catch (error) {
     ctx.log.error("webhook_signing_key_unavailable", { delivery_id: deliveryId, error });
     keys = [];
@@ -239,7 +256,7 @@ export async function deliver(
   }
   const headers = await signatureHeaders(
     keys,
-    webhookEventId(deliveryId),
+    webhookEventId(delivery.requestId, loaded.sequence),
     Math.floor(Date.now() / 1000),
     body,
   );
