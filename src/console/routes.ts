@@ -7,7 +7,7 @@
 // (Origin / Sec-Fetch-Site) and, once signed in, carry the session's CSRF token.
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import { can } from "../domain/access.ts";
+import { agentIdsFromText, can } from "../domain/access.ts";
 import { REQUEST_ID_PATTERN } from "../domain/ids.ts";
 import { jsonInputProblem } from "../domain/limits.ts";
 import type { AppEnv } from "../env.ts";
@@ -328,18 +328,14 @@ consoleRoutes.post("/console/admin/switches", requireSession, requireAdmin, asyn
 consoleRoutes.post("/console/admin/keys", requireSession, requireAdmin, async (c) => {
   await spendRateLimit(c, "key_management", requirePrincipal(c));
   const form = await formOf(c);
-  const role = form.role;
-  if (role !== "agent" && role !== "approver" && role !== "admin") {
-    return renderAdmin(c, { notice: { kind: "error", text: "Choose a role." } }, 400);
-  }
-  const level = form.max_level?.trim();
+  // The form's text as asked for: the keys service checks every field, as for the API and the CLI.
   try {
     const created = await createKey(c.var.services, requirePrincipal(c), {
       principalId: form.principal_id?.trim() ?? "",
-      role,
-      maxLevel: level ? Number(level) : undefined,
+      role: form.role ?? "",
+      maxLevel: form.max_level?.trim() || undefined,
       tenantId: form.tenant_id?.trim() || null,
-      agentIds: agentIdsOf(form.agent_ids),
+      agentIds: agentIdsFromText(form.agent_ids),
       name: form.name?.trim() || null,
     });
     return renderAdmin(c, { createdKey: { keyId: created.key_id, secret: created.api_key } });
@@ -357,15 +353,6 @@ consoleRoutes.post("/console/admin/keys/:id/revoke", requireSession, requireAdmi
     return renderAdmin(c, { notice: asNotice(error) }, 400);
   }
 });
-
-/** "bot-*, billing-agent" as the API's agent_ids list; blank means none (the key's own principal). */
-function agentIdsOf(text: string | undefined): string[] | null {
-  const ids = (text ?? "")
-    .split(",")
-    .map((id) => id.trim())
-    .filter(Boolean);
-  return ids.length > 0 ? ids : null;
-}
 
 /** For the app's error handler: errors under /console are pages, not JSON envelopes. */
 export function consoleErrorPage(c: Context<AppEnv>, error: ApiError) {
