@@ -54,19 +54,6 @@ function isLocalhost(c: Context): boolean {
   return host === "localhost" || host === "127.0.0.1" || host === "[::1]";
 }
 
-// Pages: nothing cached, nothing framed, scripts and styles from this origin only, forms post here.
-const securityHeaders: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
-  await next();
-  c.header(
-    "Content-Security-Policy",
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-  );
-  c.header("Cache-Control", "no-store");
-  // same-origin, not no-referrer: under no-referrer Chromium sends `Origin: null` on our own posts.
-  c.header("Referrer-Policy", "same-origin");
-  c.header("X-Frame-Options", "DENY");
-};
-
 /** A POST from another site (a forged form) never reaches an action, signed in or not. */
 function isCrossSite(c: Context): boolean {
   // Browsers that send Sec-Fetch-Site say exactly where a request comes from; older ones send Origin.
@@ -201,8 +188,8 @@ function asNotice(error: unknown): { kind: "error"; text: string } {
 
 export const consoleRoutes = new Hono<ConsoleEnv>();
 
-consoleRoutes.use("/console/*", securityHeaders);
-consoleRoutes.use("/console", securityHeaders);
+// Pages carry their headers (CSP, X-Frame-Options, no-store) from src/middleware/security-headers.ts,
+// which covers every HTML answer, error pages raised before these routes included.
 
 consoleRoutes.get("/console/assets/console.css", (c) => {
   c.header("Content-Type", "text/css; charset=utf-8");
