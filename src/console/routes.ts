@@ -14,6 +14,7 @@ import type { AppEnv } from "../env.ts";
 import { ApiError } from "../lib/errors.ts";
 import { requirePrincipal } from "../lib/permissions.ts";
 import { spendRateLimit } from "../lib/rate-limit.ts";
+import { hasBody } from "../middleware/request-shape.ts";
 import { deliveryToApi } from "../schemas/webhooks.ts";
 import { approverInbox, decideRequest, getRequest } from "../services/approval-requests.ts";
 import { searchAudit } from "../services/audit.ts";
@@ -74,9 +75,29 @@ function refusalPage(
   return c.html(messagePage(title, text, c.var.page ?? {}));
 }
 
-/** The posted form as strings; NUL, lone surrogates and the like are refused as on the API. */
+/** What the console's forms post: URL-encoded (its own forms), or multipart as browsers may. */
+const FORM_MEDIA_TYPES: readonly string[] = ["application/x-www-form-urlencoded", "multipart/form-data"];
+
+/**
+ * The posted form as strings. A body in another media type is a 415 and one that does not parse as its
+ * type (multipart that is not) a 400, both as pages; NUL, lone surrogates and the like are refused as
+ * on the API.
+ */
 async function formOf(c: ConsoleContext): Promise<Record<string, string>> {
-  const body = await c.req.parseBody();
+  const mediaType = c.req.header("Content-Type")?.split(";")[0]?.trim().toLowerCase();
+  if (mediaType === undefined ? hasBody(c) : !FORM_MEDIA_TYPES.includes(mediaType)) {
+    throw new ApiError(
+      "unsupported_media_type",
+      "Post the console's forms as forms (application/x-www-form-urlencoded or multipart/form-data)",
+    );
+  }
+  let body: Awaited<ReturnType<typeof c.req.parseBody>>;
+  try {
+    body = await c.req.parseBody();
+  } catch {
+    // The runtime's form parser throws on a body that is not what its Content-Type says.
+    throw new ApiError("bad_request", "The form could not be read: its body does not match its Content-Type");
+  }
   const form: Record<string, string> = {};
   for (const [name, value] of Object.entries(body)) if (typeof value === "string") form[name] = value;
   const problem = jsonInputProblem(form);
