@@ -4,9 +4,9 @@
 // told what their action did, HTML error pages raised before the console's routes, and the session
 // cookie's __Host- prefix wherever it is Secure.
 import { describe, expect, it, vi } from "vitest";
-import { signIn } from "./helpers/console.ts";
-import { BASE_URL, call } from "./helpers/http.ts";
-import { createTestKey } from "./helpers/keys.ts";
+import { form, signIn } from "./helpers/console.ts";
+import { BASE_URL, call, postJson } from "./helpers/http.ts";
+import { createTestKey, type TestKey } from "./helpers/keys.ts";
 import { fileRequest } from "./helpers/requests.ts";
 
 /** Every line the worker logged while `work` ran. */
@@ -105,6 +105,54 @@ describe("bodies that are not forms (finding 5)", () => {
     expect((await call("/console/inbox", { headers: { Cookie: cookie } })).status).toBe(200);
     const read = await call(`/api/v1/policy/requests/${id}`, { headers: admin.headers });
     expect(((await read.json()) as { status: string }).status).toBe("pending");
+  });
+});
+
+describe("a below-level approver is told what happened (finding 7)", () => {
+  async function decide(approver: TestKey, id: string, decision: string, notes: string) {
+    const { cookie, csrf } = await signIn(approver);
+    return call(`/console/requests/${id}/decide`, form({ _csrf: csrf, decision, notes }, cookie));
+  }
+
+  it("says an approval below the request's level was kept as a note and counted for nothing", async () => {
+    const agent = await createTestKey("agent");
+    const junior = await createTestKey("approver", { maxLevel: 2 });
+    const id = await fileRequest(agent);
+    const res = await decide(junior, id, "approve", "looks fine to me");
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).not.toContain("Your approval is recorded");
+    expect(text).toContain(
+      "Not counted: your level (2) is below the level this request needs (3), so your approval was kept as a note only. The request is still pending.",
+    );
+    const read = (await (
+      await call(`/api/v1/policy/requests/${id}`, { headers: junior.headers })
+    ).json()) as {
+      status: string;
+      approvers: { action: string }[];
+    };
+    expect(read).toMatchObject({ status: "pending", approvers: [{ action: "note" }] });
+
+    const rejected = await (await decide(junior, id, "reject", "no")).text();
+    expect(rejected).toContain(
+      "Not counted: your level (2) is below the level this request needs (3), so your rejection",
+    );
+  });
+
+  it("says how far a counted approval of an M-of-N request got", async () => {
+    const admin = await createTestKey("admin");
+    const agent = await createTestKey("agent");
+    const approver = await createTestKey("approver", { maxLevel: 3 });
+    const tenant = `mofn-${crypto.randomUUID().slice(0, 8)}`;
+    const policy = await postJson(
+      "/api/v1/admin/policies/approval-levels",
+      { policy_type: "cost", tenant_id: tenant, approval_level: "agent_approve", required_approvals: 2 },
+      admin.headers,
+    );
+    expect(policy.status).toBe(201);
+    const id = await fileRequest(agent, { tenant_id: tenant });
+    const text = await (await decide(approver, id, "approve", "fine")).text();
+    expect(text).toContain("Your approval counts: 1 of 2 approvals needed. The request is still pending.");
   });
 });
 

@@ -8,6 +8,7 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { agentIdsFromText, can } from "../domain/access.ts";
+import { type ActionEffect, actionEffect } from "../domain/approvals.ts";
 import { REQUEST_ID_PATTERN } from "../domain/ids.ts";
 import { jsonInputProblem } from "../domain/limits.ts";
 import type { AppEnv } from "../env.ts";
@@ -296,11 +297,12 @@ consoleRoutes.post("/console/requests/:id/decide", requireSession, async (c) => 
     return renderRequest(c, id, { kind: "error", text: "Give a reason to reject." }, 400);
   }
   try {
-    const row = await decideRequest(c.var.services, requirePrincipal(c), id, decision, { notes });
-    const text =
-      row.status === "pending" || row.status === "escalated"
-        ? `Your ${decision === "approve" ? "approval" : "rejection"} is recorded; the request is still ${row.status}.`
-        : `Done: the request is ${row.status}.`;
+    const principal = requirePrincipal(c);
+    const row = await decideRequest(c.var.services, principal, id, decision, { notes });
+    const text = effectText(
+      actionEffect({ ...row, approvals: row.approvalsJson }, principal.principalId),
+      decision === "approve" ? "approval" : "rejection",
+    );
     return renderRequest(c, id, { kind: "notice", text });
   } catch (error) {
     if (error instanceof ApiError && error.code === "conflict") {
@@ -313,6 +315,18 @@ consoleRoutes.post("/console/requests/:id/decide", requireSession, async (c) => 
     throw error;
   }
 });
+
+/** What the approver's action did, said plainly: a note below the level is not an approval. */
+function effectText(effect: ActionEffect, what: "approval" | "rejection"): string {
+  switch (effect.effect) {
+    case "decided":
+      return `Done: the request is ${effect.status}.`;
+    case "counted":
+      return `Your approval counts: ${effect.approvals} of ${effect.needed} approvals needed. The request is still ${effect.status}.`;
+    case "noted":
+      return `Not counted: your level (${effect.level}) is below the level this request needs (${effect.requiredLevel}), so your ${what} was kept as a note only. The request is still ${effect.status}.`;
+  }
+}
 
 consoleRoutes.get("/console/admin", requireSession, requireAdmin, (c) => renderAdmin(c));
 
