@@ -4,7 +4,7 @@
 // told what their action did, HTML error pages raised before the console's routes, and the session
 // cookie's __Host- prefix wherever it is Secure.
 import { describe, expect, it, vi } from "vitest";
-import { form, signIn } from "./helpers/console.ts";
+import { callAt, cookieOf, form, signIn } from "./helpers/console.ts";
 import { BASE_URL, call, postJson } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
 import { fileRequest } from "./helpers/requests.ts";
@@ -182,5 +182,70 @@ describe("HTML error pages raised before the console's routes (finding 9)", () =
     expect(docs.headers.get("Content-Security-Policy")).toContain("frame-ancestors 'none'");
     expect(docs.headers.get("X-Frame-Options")).toBe("DENY");
     expect(docs.headers.get("Cache-Control")).toBe("public, max-age=300");
+  });
+});
+
+describe("the session cookie's __Host- prefix wherever it is Secure", () => {
+  it("is __Host-policy_console (Secure, Path=/, no Domain) on https and every other non-loopback origin", async () => {
+    for (const origin of ["https://policy.example", BASE_URL]) {
+      const approver = await createTestKey("approver");
+      const res = await callAt(
+        `${origin}/console/login`,
+        form({ api_key: approver.token }, undefined, origin),
+      );
+      expect(res.status, origin).toBe(303);
+      const setCookie = res.headers.get("Set-Cookie") ?? "";
+      expect(setCookie, origin).toMatch(/^__Host-policy_console=[A-Za-z0-9_-]{43};/);
+      expect(setCookie, origin).toMatch(/; Path=\/(;|$)/);
+      expect(setCookie, origin).toMatch(/; Secure(;|$)/);
+      expect(setCookie, origin).toMatch(/; HttpOnly(;|$)/);
+      expect(setCookie, origin).toMatch(/; SameSite=Strict(;|$)/);
+      expect(setCookie, origin).not.toMatch(/Domain=/i);
+      const inbox = await callAt(`${origin}/console`, { headers: { Cookie: cookieOf(res) } });
+      expect(inbox.status, origin).toBe(200);
+    }
+  });
+
+  it("refuses a session token in the unprefixed cookie on a Secure origin (a tossed cookie)", async () => {
+    const origin = "https://policy.example";
+    const approver = await createTestKey("approver");
+    const res = await callAt(`${origin}/console/login`, form({ api_key: approver.token }, undefined, origin));
+    const token = cookieOf(res).split("=")[1] ?? "";
+    const tossed = await callAt(`${origin}/console`, {
+      headers: { Cookie: `policy_console=${token}` },
+      redirect: "manual",
+    });
+    expect(tossed.status).toBe(303);
+    expect(tossed.headers.get("Location")).toBe("/console/login");
+  });
+
+  it("is the plain policy_console, not Secure, scoped to /console, on http://localhost for npm run dev", async () => {
+    for (const origin of ["http://127.0.0.1:8000", "http://localhost:8000"]) {
+      const approver = await createTestKey("approver");
+      const res = await callAt(
+        `${origin}/console/login`,
+        form({ api_key: approver.token }, undefined, origin),
+      );
+      expect(res.status, origin).toBe(303);
+      const setCookie = res.headers.get("Set-Cookie") ?? "";
+      expect(setCookie, origin).toMatch(/^policy_console=[A-Za-z0-9_-]{43};/);
+      expect(setCookie, origin).toMatch(/; Path=\/console(;|$)/);
+      expect(setCookie, origin).not.toMatch(/Secure/);
+      expect((await callAt(`${origin}/console`, { headers: { Cookie: cookieOf(res) } })).status, origin).toBe(
+        200,
+      );
+    }
+  });
+
+  it("signs out by clearing the cookie it set", async () => {
+    const origin = "https://policy.example";
+    const approver = await createTestKey("approver");
+    const res = await callAt(`${origin}/console/login`, form({ api_key: approver.token }, undefined, origin));
+    const cookie = cookieOf(res);
+    const page = await (await callAt(`${origin}/console`, { headers: { Cookie: cookie } })).text();
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page)?.[1] ?? "";
+    const out = await callAt(`${origin}/console/logout`, form({ _csrf: csrf }, cookie, origin));
+    expect(out.status).toBe(303);
+    expect(out.headers.get("Set-Cookie")).toMatch(/^__Host-policy_console=; Max-Age=0; Path=\/; Secure/);
   });
 });

@@ -3,7 +3,7 @@
 // signed-in key's identity.
 //
 // Sign-in exchanges a pasted API key for an opaque session cookie (HttpOnly, SameSite=Strict, Secure
-// outside localhost; the key never reaches a page script). Every POST must come from this origin
+// and __Host- prefixed outside http://localhost; the key never reaches a page script). Every POST must come from this origin
 // (Origin / Sec-Fetch-Site) and, once signed in, carry the session's CSRF token.
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
@@ -41,6 +41,7 @@ import {
   requestPage,
 } from "./views.ts";
 
+/** The session cookie's name; `__Host-` + it wherever the cookie is Secure (sessionCookie). */
 export const SESSION_COOKIE = "policy_console";
 
 interface ConsoleVariables {
@@ -50,10 +51,24 @@ interface ConsoleVariables {
 type ConsoleEnv = { Bindings: AppEnv["Bindings"]; Variables: AppEnv["Variables"] & ConsoleVariables };
 type ConsoleContext = Context<ConsoleEnv>;
 
-/** Loopback hosts are served over plain http by npm run dev; everywhere else the cookie is Secure. */
-function isLocalhost(c: Context): boolean {
-  const host = new URL(c.req.url).hostname;
-  return host === "localhost" || host === "127.0.0.1" || host === "[::1]";
+/**
+ * How this origin's session cookie is named and scoped. Wherever it is Secure (https, and every host but
+ * loopback) it is `__Host-policy_console`: the browser then takes it only from this exact origin over
+ * https, with Path=/ and no Domain, so a sibling subdomain or a plain-http answer cannot plant or shadow
+ * it (cookie tossing); the unprefixed name is never read there. The API reads no cookies, so Path=/
+ * gives it nothing. `npm run dev` serves http://127.0.0.1 and http://localhost, where a browser keeps
+ * no Secure cookie: there it is the plain name, scoped to /console.
+ */
+function sessionCookie(c: Context) {
+  const url = new URL(c.req.url);
+  const loopback = url.hostname === "localhost" || url.hostname === "127.0.0.1" || url.hostname === "[::1]";
+  return url.protocol === "https:" || !loopback
+    ? ({ prefix: "host", path: "/", secure: true } as const)
+    : ({ prefix: undefined, path: "/console", secure: false } as const);
+}
+
+function readSessionCookie(c: Context): string | undefined {
+  return getCookie(c, SESSION_COOKIE, sessionCookie(c).prefix);
 }
 
 /** A POST from another site (a forged form) never reaches an action, signed in or not. */
@@ -108,7 +123,7 @@ async function formOf(c: ConsoleContext): Promise<Record<string, string>> {
 
 /** Signed-in pages: the session's principal (same key rules as the API), its rate limit, its CSRF token. */
 const requireSession: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
-  const token = getCookie(c, SESSION_COOKIE) ?? "";
+  const token = readSessionCookie(c) ?? "";
   const principal = token ? await resolveSession(c.var.services, token) : undefined;
   if (!principal) {
     if (c.req.method === "GET" && !c.req.path.endsWith("/inbox")) return c.redirect("/console/login", 303);
@@ -232,7 +247,7 @@ consoleRoutes.on("POST", ["/console", "/console/*"], async (c, next) => {
 });
 
 consoleRoutes.get("/console/login", async (c) => {
-  const token = getCookie(c, SESSION_COOKIE);
+  const token = readSessionCookie(c);
   if (token && (await resolveSession(c.var.services, token))) return c.redirect("/console", 303);
   return c.html(
     loginPage(undefined, c.req.query("signed_out") !== undefined ? "You are signed out." : undefined),
@@ -247,9 +262,8 @@ consoleRoutes.post("/console/login", async (c) => {
     return c.html(loginPage(outcome.refused));
   }
   setCookie(c, SESSION_COOKIE, outcome.session.token, {
-    path: "/console",
+    ...sessionCookie(c),
     httpOnly: true,
-    secure: !isLocalhost(c),
     sameSite: "Strict",
     maxAge: Math.floor(CONSOLE_SESSION_TTL_MS / 1000),
   });
@@ -258,7 +272,7 @@ consoleRoutes.post("/console/login", async (c) => {
 
 consoleRoutes.post("/console/logout", requireSession, async (c) => {
   await signOut(c.var.services, c.var.sessionToken);
-  deleteCookie(c, SESSION_COOKIE, { path: "/console", secure: !isLocalhost(c) });
+  deleteCookie(c, SESSION_COOKIE, sessionCookie(c));
   return c.redirect("/console/login?signed_out", 303);
 });
 
