@@ -3,11 +3,35 @@
 // sessions purged by the cron in bounded batches), bodies that are not forms, a below-level approver
 // told what their action did, HTML error pages raised before the console's routes, and the session
 // cookie's __Host- prefix wherever it is Secure.
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
+import worker from "../src/index.ts";
 import { callAt, cookieOf, form, signIn } from "./helpers/console.ts";
+import { testEnv, testSql } from "./helpers/database.ts";
 import { BASE_URL, call, postJson } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
+import { recordingDataset } from "./helpers/metrics.ts";
 import { fileRequest } from "./helpers/requests.ts";
+
+/** As wrangler.toml deploys them (test/node/rate-limit-config.test.ts holds the code and docs to it). */
+const SIGN_INS_PER_KEY = 10;
+const SIGN_INS_PER_ADDRESS = 30;
+/** Live sessions one key may hold; signing in beyond it signs the oldest out. */
+const SESSIONS_PER_KEY = 5;
+/** Ended sessions one cron run deletes at most. */
+const PURGE_BATCH = 1000;
+
+/** A client address no other test uses (the address limiter counts per address across the file). */
+function address(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(2));
+  return `198.51.${bytes[0]}.${bytes[1]}`;
+}
+
+function signInFrom(ip: string | undefined, apiKey: string, overrides = {}) {
+  const init = form({ api_key: apiKey });
+  if (ip) init.headers["CF-Connecting-IP"] = ip;
+  return call("/console/login", init, overrides);
+}
 
 /** Every line the worker logged while `work` ran. */
 async function logsOf(work: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
@@ -21,6 +45,30 @@ async function logsOf(work: () => Promise<unknown>): Promise<Record<string, unkn
   return lines.map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
+async function liveSessions(key: TestKey): Promise<number> {
+  const [row] = (await testSql()`SELECT count(*)::int AS n FROM console_sessions
+    WHERE key_id = ${key.keyId} AND revoked_at IS NULL AND expires_at > now()`) as { n: number }[];
+  return row?.n ?? 0;
+}
+
+async function endedSessions(): Promise<number> {
+  const [row] = (await testSql()`SELECT count(*)::int AS n FROM console_sessions
+    WHERE revoked_at IS NOT NULL OR expires_at <= now()`) as { n: number }[];
+  return row?.n ?? 0;
+}
+
+async function runCron(): Promise<Record<string, unknown>[]> {
+  return logsOf(async () => {
+    const ctx = createExecutionContext();
+    await worker.scheduled(
+      createScheduledController({ cron: "* * * * *", scheduledTime: Date.now() }),
+      testEnv({ LOG_LEVEL: "info" }),
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+  });
+}
+
 function expectPageHeaders(res: Response, what: string) {
   expect(res.headers.get("Content-Type"), what).toMatch(/^text\/html/);
   expect(res.headers.get("Content-Security-Policy"), what).toContain("frame-ancestors 'none'");
@@ -28,6 +76,137 @@ function expectPageHeaders(res: Response, what: string) {
   expect(res.headers.get("Cache-Control"), what).toBe("no-store");
   expect(res.headers.get("X-Content-Type-Options"), what).toBe("nosniff");
 }
+
+describe("sign-in flooding (finding 3)", () => {
+  it("limits sign-ins per key: the 11th in a minute is a 429 page with Retry-After, and opens no session", async () => {
+    const approver = await createTestKey("approver");
+    const statuses: number[] = [];
+    for (let i = 0; i < SIGN_INS_PER_KEY; i++)
+      statuses.push((await signInFrom(undefined, approver.token)).status);
+    expect(statuses).toEqual(Array(SIGN_INS_PER_KEY).fill(303));
+    const [before] =
+      (await testSql()`SELECT count(*)::int AS n FROM console_sessions WHERE key_id = ${approver.keyId}`) as {
+        n: number;
+      }[];
+
+    const refused = await signInFrom(undefined, approver.token);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("Retry-After")).toBe("60");
+    expect(refused.headers.get("Set-Cookie")).toBeNull();
+    expectPageHeaders(refused, "429");
+    expect(await refused.text()).toContain("Too many sign-ins with this API key");
+    const [after] =
+      (await testSql()`SELECT count(*)::int AS n FROM console_sessions WHERE key_id = ${approver.keyId}`) as {
+        n: number;
+      }[];
+    expect(after?.n).toBe(before?.n);
+  });
+
+  it("cannot be spent on a key by a caller who knows its id but not its secret", async () => {
+    const approver = await createTestKey("approver");
+    for (let i = 0; i < SIGN_INS_PER_KEY + 5; i++) {
+      expect((await signInFrom(undefined, `pak_${approver.keyId}_${"x".repeat(43)}`)).status).toBe(401);
+    }
+    expect((await signInFrom(undefined, approver.token)).status).toBe(303);
+  });
+
+  it("limits sign-ins per client address (CF-Connecting-IP), garbage included; other addresses go on", async () => {
+    const flooder = address();
+    const dataset = recordingDataset();
+    for (let i = 0; i < SIGN_INS_PER_ADDRESS; i++) {
+      expect((await signInFrom(flooder, "hello", { METRICS: dataset })).status).toBe(401);
+    }
+    const approver = await createTestKey("approver");
+    const refused = await signInFrom(flooder, approver.token, { METRICS: dataset });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("Retry-After")).toBe("60");
+    expect(await refused.text()).toContain("Too many sign-ins from this address");
+    expect((await signInFrom(address(), approver.token)).status).toBe(303);
+    expect(dataset.totals()["nova_rate_limited_total{limiter=console_sign_in_address}"]).toBe(1);
+  });
+
+  it("counts refused sign-ins as nova_console_sign_in_failures_total{reason}", async () => {
+    const agent = await createTestKey("agent");
+    const revoked = await createTestKey("approver", { revoked: true });
+    const dataset = recordingDataset();
+    for (const key of [
+      agent.token,
+      agent.token,
+      `pak_${agent.keyId}_${"x".repeat(43)}`,
+      "hello",
+      revoked.token,
+    ]) {
+      expect((await signInFrom(undefined, key, { METRICS: dataset })).status).toBe(401);
+    }
+    const totals = dataset.totals();
+    expect(totals["nova_console_sign_in_failures_total{reason=agent}"]).toBe(2);
+    expect(totals["nova_console_sign_in_failures_total{reason=unknown}"]).toBe(1);
+    expect(totals["nova_console_sign_in_failures_total{reason=malformed}"]).toBe(1);
+    expect(totals["nova_console_sign_in_failures_total{reason=revoked}"]).toBe(1);
+  });
+
+  it("caps a key's live sessions: signing in beyond the cap signs the oldest out", async () => {
+    const approver = await createTestKey("approver");
+    const cookies: string[] = [];
+    for (let i = 0; i < SESSIONS_PER_KEY + 2; i++) {
+      const res = await signInFrom(undefined, approver.token);
+      expect(res.status).toBe(303);
+      cookies.push(cookieOf(res));
+    }
+    expect(await liveSessions(approver)).toBe(SESSIONS_PER_KEY);
+    const inbox = async (cookie: string) =>
+      (await call("/console/inbox", { headers: { Cookie: cookie } })).status;
+    expect(await inbox(cookies[0] ?? "")).toBe(401);
+    expect(await inbox(cookies[1] ?? "")).toBe(401);
+    for (const cookie of cookies.slice(2)) expect(await inbox(cookie)).toBe(200);
+  });
+
+  it("purges ended sessions in the cron, a bounded batch per run, and keeps live ones", async () => {
+    const approver = await createTestKey("approver");
+    await signIn(approver);
+    await testSql()`INSERT INTO console_sessions (token_hash, key_id, created_at, expires_at, revoked_at)
+      SELECT md5('expired' || g || random()), ${approver.keyId}, now() - interval '9 hours', now() - interval '1 hour', NULL
+      FROM generate_series(1, 1100) AS g`;
+    await testSql()`INSERT INTO console_sessions (token_hash, key_id, expires_at, revoked_at)
+      SELECT md5('signed-out' || g || random()), ${approver.keyId}, now() + interval '1 hour', now()
+      FROM generate_series(1, 50) AS g`;
+    const ended = await endedSessions();
+    expect(ended).toBeGreaterThanOrEqual(1150);
+
+    const first = await runCron();
+    expect(await endedSessions()).toBe(ended - PURGE_BATCH);
+    expect(first.find((line) => line.msg === "console_sessions_purged")).toMatchObject({
+      purged: PURGE_BATCH,
+    });
+    expect(await liveSessions(approver)).toBe(1);
+
+    await runCron();
+    expect(await endedSessions()).toBe(0);
+    expect(await liveSessions(approver)).toBe(1);
+  });
+
+  it("logs a failed purge apart: the escalation run still runs and does not fail", async () => {
+    const sql = testSql();
+    await sql`CREATE FUNCTION refuse_session_delete() RETURNS trigger LANGUAGE plpgsql AS
+      $$ BEGIN RAISE EXCEPTION 'sessions may not be deleted now'; END $$`;
+    await sql`CREATE TRIGGER refuse_session_delete BEFORE DELETE ON console_sessions
+      FOR EACH ROW EXECUTE FUNCTION refuse_session_delete()`;
+    try {
+      const approver = await createTestKey("approver");
+      await testSql()`INSERT INTO console_sessions (token_hash, key_id, expires_at)
+        VALUES (md5('old' || random()), ${approver.keyId}, now() - interval '1 hour')`;
+      const lines = await runCron();
+      expect(lines.find((line) => line.msg === "console_sessions_purge_failed")).toMatchObject({
+        level: "error",
+      });
+      expect(lines.find((line) => line.msg === "escalation_run")).toBeDefined();
+      expect(lines.find((line) => line.msg === "escalation_run_failed")).toBeUndefined();
+    } finally {
+      await sql`DROP TRIGGER refuse_session_delete ON console_sessions`;
+      await sql`DROP FUNCTION refuse_session_delete()`;
+    }
+  });
+});
 
 describe("bodies that are not forms (finding 5)", () => {
   const notMultipart = (type = "multipart/form-data; boundary=----x") => ({

@@ -14,16 +14,17 @@ import { jsonInputProblem } from "../domain/limits.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../lib/errors.ts";
 import { requirePrincipal } from "../lib/permissions.ts";
-import { spendRateLimit } from "../lib/rate-limit.ts";
+import { spendRateLimit, spendSignInLimit } from "../lib/rate-limit.ts";
 import { hasBody } from "../middleware/request-shape.ts";
 import { deliveryToApi } from "../schemas/webhooks.ts";
 import { approverInbox, decideRequest, getRequest } from "../services/approval-requests.ts";
 import { searchAudit } from "../services/audit.ts";
 import {
   CONSOLE_SESSION_TTL_MS,
+  checkSignIn,
   csrfTokenFor,
+  openSession,
   resolveSession,
-  signIn,
   signOut,
 } from "../services/console-sessions.ts";
 import { escalationStatus, setEscalationPaused } from "../services/escalation.ts";
@@ -254,14 +255,21 @@ consoleRoutes.get("/console/login", async (c) => {
   );
 });
 
+// Sign-in is limited per client address (every attempt, before the body is read; Cloudflare sets
+// CF-Connecting-IP, and without it, under npm run dev, only the key's limit applies) and per key (once
+// its secret matched); a key's live sessions are capped by openSession.
 consoleRoutes.post("/console/login", async (c) => {
+  const address = c.req.header("CF-Connecting-IP");
+  if (address) await spendSignInLimit(c, { address });
   const form = await formOf(c);
-  const outcome = await signIn(c.var.services, form.api_key ?? "");
-  if ("refused" in outcome) {
+  const checked = await checkSignIn(c.var.services, form.api_key ?? "");
+  if ("refused" in checked) {
     c.status(401);
-    return c.html(loginPage(outcome.refused));
+    return c.html(loginPage(checked.refused));
   }
-  setCookie(c, SESSION_COOKIE, outcome.session.token, {
+  await spendSignInLimit(c, { principal: checked.principal });
+  const session = await openSession(c.var.services, checked.principal);
+  setCookie(c, SESSION_COOKIE, session.token, {
     ...sessionCookie(c),
     httpOnly: true,
     sameSite: "Strict",

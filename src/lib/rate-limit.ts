@@ -2,7 +2,8 @@
 //
 // Every authenticated request spends one token from its role's limiter, counted per API key (the
 // key id, "bootstrap" for ADMIN_API_KEY), so one busy or hostile key cannot starve the others. Key
-// management (the routes needing keys:manage) also spends from a strict limiter of its own.
+// management (the routes needing keys:manage) also spends from a strict limiter of its own, and console
+// sign-in from one per client address and one per key.
 // Limits are counted after authentication: a caller who knows a key id but not its secret gets 401s
 // and cannot spend that key's budget.
 //
@@ -25,6 +26,40 @@ export async function spendRateLimit(
   limiter: Limiter,
   principal: Principal,
 ): Promise<void> {
+  await spendToken(c, limiter, principal.keyId, {
+    refusal: `Too many requests for this API key (${limiter.replace("_", " ")} limit)`,
+    log: { key_id: principal.keyId, role: principal.role },
+  });
+}
+
+/**
+ * Console sign-in: one token of the client address's limiter for every attempt (before the key is
+ * read), and one of the key's once its secret matched (so a wrong secret spends nothing of the key's).
+ */
+export async function spendSignInLimit(
+  c: { env: Bindings; var: AppEnv["Variables"] },
+  by: { address: string } | { principal: Principal },
+): Promise<void> {
+  if ("address" in by) {
+    // The address is counted, never logged: the refusal is enough to see a flood.
+    await spendToken(c, "console_sign_in_address", by.address, {
+      refusal: "Too many sign-ins from this address",
+      log: {},
+    });
+  } else {
+    await spendToken(c, "console_sign_in_key", by.principal.keyId, {
+      refusal: "Too many sign-ins with this API key",
+      log: { key_id: by.principal.keyId, role: by.principal.role },
+    });
+  }
+}
+
+async function spendToken(
+  c: { env: Bindings; var: AppEnv["Variables"] },
+  limiter: Limiter,
+  countedAs: string,
+  said: { refusal: string; log: Record<string, string> },
+): Promise<void> {
   // RATE_LIMITS=off turns every limiter off (benchmarks, or an operator's emergency lever).
   if (!c.var.services.config.RATE_LIMITS) return;
   const { binding, period } = LIMITERS[limiter];
@@ -33,17 +68,17 @@ export async function spendRateLimit(
   if (!rateLimit) return;
   let allowed: boolean;
   try {
-    allowed = (await rateLimit.limit({ key: principal.keyId })).success;
+    allowed = (await rateLimit.limit({ key: countedAs })).success;
   } catch (error) {
     c.var.log.error("rate_limit_unavailable", { limiter, error });
     return;
   }
   if (allowed) return;
-  c.var.log.warn("rate_limited", { limiter, key_id: principal.keyId, role: principal.role });
+  c.var.log.warn("rate_limited", { limiter, ...said.log });
   c.var.metrics.count("nova_rate_limited_total", { limiter });
   throw new ApiError(
     "rate_limited",
-    `Too many requests for this API key (${limiter.replace("_", " ")} limit); retry after ${period} seconds`,
+    `${said.refusal}; retry after ${period} seconds`,
     { limiter, retry_after_seconds: period },
     { "Retry-After": String(period) },
   );
