@@ -5,6 +5,7 @@
 // cookie's __Host- prefix wherever it is Secure.
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
+import { addressBucket } from "../src/domain/rate-limits.ts";
 import worker from "../src/index.ts";
 import { callAt, cookieOf, form, signIn } from "./helpers/console.ts";
 import { testEnv, testSql } from "./helpers/database.ts";
@@ -123,6 +124,21 @@ describe("sign-in flooding (finding 3)", () => {
     expect(await refused.text()).toContain("Too many sign-ins from this address");
     expect((await signInFrom(address(), approver.token)).status).toBe(303);
     expect(dataset.totals()["nova_rate_limited_total{limiter=console_sign_in_address}"]).toBe(1);
+  });
+
+  it("counts an IPv6 client by its /64: rotating addresses within it buys nothing", async () => {
+    const hex = () => crypto.getRandomValues(new Uint16Array(1))[0]?.toString(16) ?? "0";
+    const network = `2001:db8:${hex()}:${hex()}`;
+    for (let i = 1; i <= SIGN_INS_PER_ADDRESS; i++) {
+      expect((await signInFrom(`${network}::${i.toString(16)}`, "hello")).status).toBe(401);
+    }
+    expect((await signInFrom(`${network}:0:0:0:ffff`, "hello")).status).toBe(429);
+    expect((await signInFrom(`2001:db8:${hex()}:${hex()}::1`, "hello")).status).toBe(401);
+    expect(
+      ["2001:DB8::1", "2001:db8:a:b:c:d:e:f", "2001:0db8:000a::", "::ffff:192.0.2.1", "192.0.2.1"].map(
+        addressBucket,
+      ),
+    ).toEqual(["2001:db8:0:0::/64", "2001:db8:a:b::/64", "2001:db8:a:0::/64", "192.0.2.1", "192.0.2.1"]);
   });
 
   it("counts refused sign-ins as nova_console_sign_in_failures_total{reason}", async () => {

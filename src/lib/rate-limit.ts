@@ -12,7 +12,7 @@
 // limiter must not take the API down with it.
 import type { MiddlewareHandler } from "hono";
 import type { Permission, Principal } from "../domain/access.ts";
-import { LIMITERS, type Limiter } from "../domain/rate-limits.ts";
+import { addressBucket, LIMITERS, type Limiter } from "../domain/rate-limits.ts";
 import type { AppEnv, AuthenticatedEnv, Bindings } from "../env.ts";
 import { ApiError } from "./errors.ts";
 import { requirePrincipal } from "./permissions.ts";
@@ -41,8 +41,8 @@ export async function spendSignInLimit(
   by: { address: string } | { principal: Principal },
 ): Promise<void> {
   if ("address" in by) {
-    // The address is counted, never logged: the refusal is enough to see a flood.
-    await spendToken(c, "console_sign_in_address", by.address, {
+    // Counted by address (IPv6 by its /64), never logged: the refusal is enough to see a flood.
+    await spendToken(c, "console_sign_in_address", addressBucket(by.address), {
       refusal: "Too many sign-ins from this address",
       log: {},
     });
