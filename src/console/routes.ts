@@ -3,8 +3,8 @@
 // signed-in key's identity.
 //
 // Sign-in exchanges a pasted API key for an opaque session cookie (HttpOnly, SameSite=Strict, Secure
-// and __Host- prefixed outside http://localhost; the key never reaches a page script). Every POST must come from this origin
-// (Origin / Sec-Fetch-Site) and, once signed in, carry the session's CSRF token.
+// and __Host- prefixed outside http://localhost; the key never reaches a page script). Every POST must
+// come from this origin (Origin / Sec-Fetch-Site) and, once signed in, carry the session's CSRF token.
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { agentIdsFromText, can } from "../domain/access.ts";
