@@ -258,7 +258,7 @@ export function policyChangeRefusal(
     : null;
 }
 
-/** A new key as asked for, before any check: from the admin API's body, the console's form or the CLI's flags. */
+/** A new key as asked for, before any check: the admin API's body, the console's form, the CLI's flags. */
 export interface NewKeyRequest {
   principalId: string;
   /** One of ROLES; anything else is refused. */
@@ -281,7 +281,7 @@ export interface NewKey {
   name: string | null;
 }
 
-/** The fields of a new key, as the admin API names them (the console's form and the CLI's flags map to these). */
+/** A new key's fields as the admin API names them (the console's form and the CLI's flags map to them). */
 export type NewKeyField = "principal_id" | "role" | "max_level" | "tenant_id" | "agent_ids" | "name";
 
 export const KEY_NAME_MAX_LENGTH = 200;
