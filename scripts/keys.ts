@@ -5,8 +5,8 @@
 // For operators with database access only (no API key yet, or the API is down). Acts on DATABASE_URL
 // when set, otherwise on the embedded database of `npm run dev`. Prints a new key once.
 import { parseArgs } from "node:util";
-import { checkNewKey } from "../src/domain/access.ts";
-import { ROLES, type Role, toLevel } from "../src/domain/vocabulary.ts";
+import { agentIdsFromText, checkNewKey, type NewKeyField } from "../src/domain/access.ts";
+import { ROLES } from "../src/domain/vocabulary.ts";
 import { createKey, listKeys, revokeKey } from "./lib/keys.ts";
 import { openDatabase } from "./lib/local-stack.ts";
 
@@ -33,31 +33,35 @@ const { positionals, values } = parseArgs({
 });
 const [command, ...rest] = positionals;
 
+/** The flag each field of a new key is given with, as a refusal names it. */
+const FLAGS: Record<NewKeyField, string> = {
+  principal_id: "--principal",
+  role: "--role",
+  max_level: "--level",
+  tenant_id: "--tenant",
+  agent_ids: "--agents",
+  name: "--name",
+};
+
+// Checked before the database is opened, by the same rules as the admin API and the console; an
+// operator with database access has no level bound.
+const newKey = (() => {
+  if (command !== "create") return undefined;
+  const check = checkNewKey(null, {
+    principalId: values.principal ?? "",
+    role: values.role ?? "",
+    maxLevel: values.level,
+    tenantId: values.tenant ?? null,
+    agentIds: values.agents === undefined ? null : (agentIdsFromText(values.agents) ?? []),
+    name: values.name ?? null,
+  });
+  return check.ok ? check.key : fail(`${check.field ? FLAGS[check.field] : "--level"}: ${check.reason}`);
+})();
+
 const db = await openDatabase();
 try {
-  if (command === "create") {
-    const role = values.role as Role | undefined;
-    if (!values.principal) fail("--principal is required");
-    if (!role || !ROLES.includes(role)) fail(`--role must be one of ${ROLES.join(", ")}`);
-    const level =
-      values.level === undefined
-        ? undefined
-        : (toLevel(/^\d+$/.test(values.level) ? Number(values.level) : values.level) ??
-          fail("--level must be 1-5 or a level name"));
-    // The same rules as the admin API; an operator with database access has no level bound.
-    const agentIds =
-      values.agents === undefined ? null : values.agents.split(",").map((agent) => agent.trim());
-    const check = checkNewKey(null, { role, maxLevel: level, tenantId: values.tenant ?? null, agentIds });
-    const flags = { tenant_id: "--tenant", agent_ids: "--agents", max_level: "--level" } as const;
-    if (!check.ok) fail(`${check.field ? flags[check.field] : "--level"}: ${check.reason}`);
-    const key = await createKey(db.url, {
-      principalId: values.principal,
-      role,
-      maxLevel: check.maxLevel,
-      tenantId: values.tenant ?? null,
-      agentIds,
-      name: values.name ?? null,
-    });
+  if (command === "create" && newKey) {
+    const key = await createKey(db.url, newKey);
     console.log(JSON.stringify(key, null, 2));
     console.error("Store api_key now: it is not shown again.");
   } else if (command === "list") {

@@ -35,8 +35,9 @@ import { webhookRoutes } from "./routes/webhooks.ts";
 export function createApp() {
   const app = createRouter();
 
-  // Every answer: no MIME sniffing; nothing under /api (keys, requests, decisions) may be cached.
-  app.use(securityHeaders({ noStore: isApiPath }));
+  // Every answer: no MIME sniffing; nothing under /api (keys, requests, decisions) or /console may be
+  // cached; every HTML answer gets the console's page headers (CSP, X-Frame-Options).
+  app.use(securityHeaders({ noStore: (path) => isApiPath(path) || isConsolePath(path) }));
   app.use(assignRequestId());
   app.use(requestContext());
   // Bounded before anything reads them: the URL, the headers, the body.

@@ -2,45 +2,16 @@
 // test/node/console-browser.test.ts drive the same pages in Chromium): sign-in and sessions, CSRF and
 // cross-site posts, the same identity, tenant and self-approval rules as the API, escaping.
 import { describe, expect, it } from "vitest";
+import { form, signIn } from "./helpers/console.ts";
 import { testSql } from "./helpers/database.ts";
 import { call, postJson } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
 import { fileRequest as fileRequestAs } from "./helpers/requests.ts";
 
-const ORIGIN = "http://policy.test";
 const REQUESTS = "/api/v1/policy/requests";
 
 function fileRequest(agent: TestKey, overrides: Record<string, unknown> = {}) {
   return fileRequestAs(agent, { tenant_id: "console-co", ...overrides });
-}
-
-function form(fields: Record<string, string>, cookie?: string, origin = ORIGIN) {
-  const headers: Record<string, string> = {
-    "Content-Type": "application/x-www-form-urlencoded",
-    Origin: origin,
-  };
-  if (cookie) headers.Cookie = cookie;
-  return {
-    method: "POST",
-    headers,
-    body: new URLSearchParams(fields).toString(),
-    redirect: "manual" as const,
-  };
-}
-
-/** Signs in with `key` and returns the session cookie and the page's CSRF token. */
-async function signIn(key: TestKey): Promise<{ cookie: string; csrf: string }> {
-  const res = await call("/console/login", form({ api_key: key.token }));
-  expect(res.status).toBe(303);
-  const setCookie = res.headers.get("Set-Cookie") ?? "";
-  expect(setCookie).toMatch(/HttpOnly/i);
-  expect(setCookie).toMatch(/SameSite=Strict/i);
-  const cookie = setCookie.split(";")[0] ?? "";
-  const inbox = await call("/console", { headers: { Cookie: cookie } });
-  expect(inbox.status).toBe(200);
-  const csrf = /name="_csrf" value="([^"]+)"/.exec(await inbox.text())?.[1] ?? "";
-  expect(csrf).not.toBe("");
-  return { cookie, csrf };
 }
 
 describe("approver console", () => {

@@ -3,25 +3,28 @@
 // signed-in key's identity.
 //
 // Sign-in exchanges a pasted API key for an opaque session cookie (HttpOnly, SameSite=Strict, Secure
-// outside localhost; the key never reaches a page script). Every POST must come from this origin
-// (Origin / Sec-Fetch-Site) and, once signed in, carry the session's CSRF token.
+// and __Host- prefixed outside http://localhost; the key never reaches a page script). Every POST must
+// come from this origin (Origin / Sec-Fetch-Site) and, once signed in, carry the session's CSRF token.
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import { can } from "../domain/access.ts";
+import { agentIdsFromText, can } from "../domain/access.ts";
+import { type ActionEffect, actionEffect } from "../domain/approvals.ts";
 import { REQUEST_ID_PATTERN } from "../domain/ids.ts";
 import { jsonInputProblem } from "../domain/limits.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../lib/errors.ts";
 import { requirePrincipal } from "../lib/permissions.ts";
-import { spendRateLimit } from "../lib/rate-limit.ts";
+import { spendRateLimit, spendSignInLimit } from "../lib/rate-limit.ts";
+import { hasBody } from "../middleware/request-shape.ts";
 import { deliveryToApi } from "../schemas/webhooks.ts";
 import { approverInbox, decideRequest, getRequest } from "../services/approval-requests.ts";
 import { searchAudit } from "../services/audit.ts";
 import {
   CONSOLE_SESSION_TTL_MS,
+  checkSignIn,
   csrfTokenFor,
+  openSession,
   resolveSession,
-  signIn,
   signOut,
 } from "../services/console-sessions.ts";
 import { escalationStatus, setEscalationPaused } from "../services/escalation.ts";
@@ -39,6 +42,7 @@ import {
   requestPage,
 } from "./views.ts";
 
+/** The session cookie's name; `__Host-` + it wherever the cookie is Secure (sessionCookie). */
 export const SESSION_COOKIE = "policy_console";
 
 interface ConsoleVariables {
@@ -48,24 +52,25 @@ interface ConsoleVariables {
 type ConsoleEnv = { Bindings: AppEnv["Bindings"]; Variables: AppEnv["Variables"] & ConsoleVariables };
 type ConsoleContext = Context<ConsoleEnv>;
 
-/** Loopback hosts are served over plain http by npm run dev; everywhere else the cookie is Secure. */
-function isLocalhost(c: Context): boolean {
-  const host = new URL(c.req.url).hostname;
-  return host === "localhost" || host === "127.0.0.1" || host === "[::1]";
+/**
+ * How this origin's session cookie is named and scoped. Wherever it is Secure (https, and every host but
+ * loopback) it is `__Host-policy_console`: the browser then takes it only from this exact origin over
+ * https, with Path=/ and no Domain, so a sibling subdomain or a plain-http answer cannot plant or shadow
+ * it (cookie tossing); the unprefixed name is never read there. The API reads no cookies, so Path=/
+ * gives it nothing. `npm run dev` serves http://127.0.0.1 and http://localhost, where a browser keeps
+ * no Secure cookie: there it is the plain name, scoped to /console.
+ */
+function sessionCookie(c: Context) {
+  const url = new URL(c.req.url);
+  const loopback = url.hostname === "localhost" || url.hostname === "127.0.0.1" || url.hostname === "[::1]";
+  return url.protocol === "https:" || !loopback
+    ? ({ prefix: "host", path: "/", secure: true } as const)
+    : ({ prefix: undefined, path: "/console", secure: false } as const);
 }
 
-// Pages: nothing cached, nothing framed, scripts and styles from this origin only, forms post here.
-const securityHeaders: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
-  await next();
-  c.header(
-    "Content-Security-Policy",
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-  );
-  c.header("Cache-Control", "no-store");
-  // same-origin, not no-referrer: under no-referrer Chromium sends `Origin: null` on our own posts.
-  c.header("Referrer-Policy", "same-origin");
-  c.header("X-Frame-Options", "DENY");
-};
+function readSessionCookie(c: Context): string | undefined {
+  return getCookie(c, SESSION_COOKIE, sessionCookie(c).prefix);
+}
 
 /** A POST from another site (a forged form) never reaches an action, signed in or not. */
 function isCrossSite(c: Context): boolean {
@@ -87,9 +92,29 @@ function refusalPage(
   return c.html(messagePage(title, text, c.var.page ?? {}));
 }
 
-/** The posted form as strings; NUL, lone surrogates and the like are refused as on the API. */
+/** What the console's forms post: URL-encoded (its own forms), or multipart as browsers may. */
+const FORM_MEDIA_TYPES: readonly string[] = ["application/x-www-form-urlencoded", "multipart/form-data"];
+
+/**
+ * The posted form as strings. A body in another media type is a 415 and one that does not parse as its
+ * type (multipart that is not) a 400, both as pages; NUL, lone surrogates and the like are refused as
+ * on the API.
+ */
 async function formOf(c: ConsoleContext): Promise<Record<string, string>> {
-  const body = await c.req.parseBody();
+  const mediaType = c.req.header("Content-Type")?.split(";")[0]?.trim().toLowerCase();
+  if (mediaType === undefined ? hasBody(c) : !FORM_MEDIA_TYPES.includes(mediaType)) {
+    throw new ApiError(
+      "unsupported_media_type",
+      "Post the console's forms as forms (application/x-www-form-urlencoded or multipart/form-data)",
+    );
+  }
+  let body: Awaited<ReturnType<typeof c.req.parseBody>>;
+  try {
+    body = await c.req.parseBody();
+  } catch {
+    // The runtime's form parser throws on a body that is not what its Content-Type says.
+    throw new ApiError("bad_request", "The form could not be read: its body does not match its Content-Type");
+  }
   const form: Record<string, string> = {};
   for (const [name, value] of Object.entries(body)) if (typeof value === "string") form[name] = value;
   const problem = jsonInputProblem(form);
@@ -99,7 +124,7 @@ async function formOf(c: ConsoleContext): Promise<Record<string, string>> {
 
 /** Signed-in pages: the session's principal (same key rules as the API), its rate limit, its CSRF token. */
 const requireSession: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
-  const token = getCookie(c, SESSION_COOKIE) ?? "";
+  const token = readSessionCookie(c) ?? "";
   const principal = token ? await resolveSession(c.var.services, token) : undefined;
   if (!principal) {
     if (c.req.method === "GET" && !c.req.path.endsWith("/inbox")) return c.redirect("/console/login", 303);
@@ -201,8 +226,8 @@ function asNotice(error: unknown): { kind: "error"; text: string } {
 
 export const consoleRoutes = new Hono<ConsoleEnv>();
 
-consoleRoutes.use("/console/*", securityHeaders);
-consoleRoutes.use("/console", securityHeaders);
+// Pages carry their headers (CSP, X-Frame-Options, no-store) from src/middleware/security-headers.ts,
+// which covers every HTML answer, error pages raised before these routes included.
 
 consoleRoutes.get("/console/assets/console.css", (c) => {
   c.header("Content-Type", "text/css; charset=utf-8");
@@ -223,24 +248,30 @@ consoleRoutes.on("POST", ["/console", "/console/*"], async (c, next) => {
 });
 
 consoleRoutes.get("/console/login", async (c) => {
-  const token = getCookie(c, SESSION_COOKIE);
+  const token = readSessionCookie(c);
   if (token && (await resolveSession(c.var.services, token))) return c.redirect("/console", 303);
   return c.html(
     loginPage(undefined, c.req.query("signed_out") !== undefined ? "You are signed out." : undefined),
   );
 });
 
+// Sign-in is limited per client address (every attempt, before the body is read; Cloudflare sets
+// CF-Connecting-IP, and without it, under npm run dev, only the key's limit applies) and per key (once
+// its secret matched); a key's live sessions are capped by openSession.
 consoleRoutes.post("/console/login", async (c) => {
+  const address = c.req.header("CF-Connecting-IP");
+  if (address) await spendSignInLimit(c, { address });
   const form = await formOf(c);
-  const outcome = await signIn(c.var.services, form.api_key ?? "");
-  if ("refused" in outcome) {
+  const checked = await checkSignIn(c.var.services, form.api_key ?? "");
+  if ("refused" in checked) {
     c.status(401);
-    return c.html(loginPage(outcome.refused));
+    return c.html(loginPage(checked.refused));
   }
-  setCookie(c, SESSION_COOKIE, outcome.session.token, {
-    path: "/console",
+  await spendSignInLimit(c, { principal: checked.principal });
+  const session = await openSession(c.var.services, checked.principal);
+  setCookie(c, SESSION_COOKIE, session.token, {
+    ...sessionCookie(c),
     httpOnly: true,
-    secure: !isLocalhost(c),
     sameSite: "Strict",
     maxAge: Math.floor(CONSOLE_SESSION_TTL_MS / 1000),
   });
@@ -249,7 +280,7 @@ consoleRoutes.post("/console/login", async (c) => {
 
 consoleRoutes.post("/console/logout", requireSession, async (c) => {
   await signOut(c.var.services, c.var.sessionToken);
-  deleteCookie(c, SESSION_COOKIE, { path: "/console", secure: !isLocalhost(c) });
+  deleteCookie(c, SESSION_COOKIE, sessionCookie(c));
   return c.redirect("/console/login?signed_out", 303);
 });
 
@@ -288,11 +319,12 @@ consoleRoutes.post("/console/requests/:id/decide", requireSession, async (c) => 
     return renderRequest(c, id, { kind: "error", text: "Give a reason to reject." }, 400);
   }
   try {
-    const row = await decideRequest(c.var.services, requirePrincipal(c), id, decision, { notes });
-    const text =
-      row.status === "pending" || row.status === "escalated"
-        ? `Your ${decision === "approve" ? "approval" : "rejection"} is recorded; the request is still ${row.status}.`
-        : `Done: the request is ${row.status}.`;
+    const principal = requirePrincipal(c);
+    const row = await decideRequest(c.var.services, principal, id, decision, { notes });
+    const text = effectText(
+      actionEffect({ ...row, approvals: row.approvalsJson }, principal.principalId),
+      decision === "approve" ? "approval" : "rejection",
+    );
     return renderRequest(c, id, { kind: "notice", text });
   } catch (error) {
     if (error instanceof ApiError && error.code === "conflict") {
@@ -305,6 +337,18 @@ consoleRoutes.post("/console/requests/:id/decide", requireSession, async (c) => 
     throw error;
   }
 });
+
+/** What the approver's action did, said plainly: a note below the level is not an approval. */
+function effectText(effect: ActionEffect, what: "approval" | "rejection"): string {
+  switch (effect.effect) {
+    case "decided":
+      return `Done: the request is ${effect.status}.`;
+    case "counted":
+      return `Your approval counts: ${effect.approvals} of ${effect.needed} approvals needed. The request is still ${effect.status}.`;
+    case "noted":
+      return `Not counted: your level (${effect.level}) is below the level this request needs (${effect.requiredLevel}), so your ${what} was kept as a note only. The request is still ${effect.status}.`;
+  }
+}
 
 consoleRoutes.get("/console/admin", requireSession, requireAdmin, (c) => renderAdmin(c));
 
@@ -328,18 +372,14 @@ consoleRoutes.post("/console/admin/switches", requireSession, requireAdmin, asyn
 consoleRoutes.post("/console/admin/keys", requireSession, requireAdmin, async (c) => {
   await spendRateLimit(c, "key_management", requirePrincipal(c));
   const form = await formOf(c);
-  const role = form.role;
-  if (role !== "agent" && role !== "approver" && role !== "admin") {
-    return renderAdmin(c, { notice: { kind: "error", text: "Choose a role." } }, 400);
-  }
-  const level = form.max_level?.trim();
+  // The form's text as asked for: the keys service checks every field, as for the API and the CLI.
   try {
     const created = await createKey(c.var.services, requirePrincipal(c), {
       principalId: form.principal_id?.trim() ?? "",
-      role,
-      maxLevel: level ? Number(level) : undefined,
+      role: form.role ?? "",
+      maxLevel: form.max_level?.trim() || undefined,
       tenantId: form.tenant_id?.trim() || null,
-      agentIds: agentIdsOf(form.agent_ids),
+      agentIds: agentIdsFromText(form.agent_ids),
       name: form.name?.trim() || null,
     });
     return renderAdmin(c, { createdKey: { keyId: created.key_id, secret: created.api_key } });
@@ -357,15 +397,6 @@ consoleRoutes.post("/console/admin/keys/:id/revoke", requireSession, requireAdmi
     return renderAdmin(c, { notice: asNotice(error) }, 400);
   }
 });
-
-/** "bot-*, billing-agent" as the API's agent_ids list; blank means none (the key's own principal). */
-function agentIdsOf(text: string | undefined): string[] | null {
-  const ids = (text ?? "")
-    .split(",")
-    .map((id) => id.trim())
-    .filter(Boolean);
-  return ids.length > 0 ? ids : null;
-}
 
 /** For the app's error handler: errors under /console are pages, not JSON envelopes. */
 export function consoleErrorPage(c: Context<AppEnv>, error: ApiError) {

@@ -317,7 +317,7 @@ export function adminPage(page: PageContext, view: AdminView): Html {
         <label for="principal_id">Principal</label><input id="principal_id" name="principal_id" required />
         <label for="role">Role</label>
         <select id="role" name="role"><option>approver</option><option>agent</option><option>admin</option></select>
-        <label for="max_level">Level (1 to 5, blank for the role's default)</label><input id="max_level" name="max_level" inputmode="numeric" />
+        <label for="max_level">Level (1 to 5 or a level name; blank for the role's default)</label><input id="max_level" name="max_level" />
         <label for="tenant_id">Tenant (blank for every tenant)</label><input id="tenant_id" name="tenant_id" />
         <label for="agent_ids">Agents it may act for (agent keys: ids or prefixes ending in *, comma-separated; blank for its own principal)</label><input id="agent_ids" name="agent_ids" />
         <label for="key_name">Name</label><input id="key_name" name="name" />

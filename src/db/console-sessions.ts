@@ -3,11 +3,52 @@ import { and, eq, gt, isNull, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import { type ApiKeyRow, apiKeys, consoleSessions } from "./schema.ts";
 
-export async function insertSession(
+/**
+ * Opens a session and signs out the key's oldest live ones beyond `maxLive` (this one included), in one
+ * statement. The UPDATE sees the table as it was before the statement, so it keeps the newest
+ * `maxLive - 1` sessions that were live already; returns how many it signed out.
+ */
+export async function insertSessionWithinCap(
   db: Database,
   session: { tokenHash: string; keyId: string; expiresAt: Date },
-): Promise<void> {
-  await db.insert(consoleSessions).values(session);
+  maxLive: number,
+): Promise<number> {
+  const result = await db.execute(sql`
+    WITH opened AS (
+      INSERT INTO console_sessions (token_hash, key_id, expires_at)
+      VALUES (${session.tokenHash}, ${session.keyId}, ${session.expiresAt.toISOString()}::timestamptz)
+    ),
+    signed_out AS (
+      UPDATE console_sessions SET revoked_at = now()
+      WHERE token_hash IN (
+        SELECT token_hash FROM console_sessions
+        WHERE key_id = ${session.keyId} AND revoked_at IS NULL AND expires_at > now()
+        ORDER BY created_at DESC, token_hash DESC
+        OFFSET ${maxLive - 1}
+      )
+      RETURNING 1
+    )
+    SELECT count(*)::int AS signed_out FROM signed_out`);
+  return Number((result.rows[0] as { signed_out: number } | undefined)?.signed_out ?? 0);
+}
+
+/**
+ * Deletes at most `limit` ended sessions (expired, or signed out: neither can be used again), so the
+ * table holds little more than the live ones; returns how many.
+ */
+export async function deleteEndedSessions(db: Database, limit: number): Promise<number> {
+  const result = await db.execute(sql`
+    WITH ended AS (
+      DELETE FROM console_sessions
+      WHERE token_hash IN (
+        SELECT token_hash FROM console_sessions
+        WHERE expires_at <= now() OR revoked_at IS NOT NULL
+        LIMIT ${limit}
+      )
+      RETURNING 1
+    )
+    SELECT count(*)::int AS deleted FROM ended`);
+  return Number((result.rows[0] as { deleted: number } | undefined)?.deleted ?? 0);
 }
 
 /**

@@ -1,7 +1,8 @@
 // Who may do what: roles, tenant scope, approval levels and the no-self-approval rule. Pure functions;
 // the HTTP layer turns a refusal into 403 (or 404 where admitting existence would leak another
 // tenant's data).
-import { DEFAULT_POLICY, type Role, toLevel } from "./vocabulary.ts";
+import { IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "./limits.ts";
+import { DEFAULT_POLICY, LEVEL_NAMES, ROLES, type Role, toLevel } from "./vocabulary.ts";
 
 export interface Principal {
   /** The key's id, or "bootstrap" for the ADMIN_API_KEY secret. */
@@ -257,41 +258,106 @@ export function policyChangeRefusal(
     : null;
 }
 
+/** A new key as asked for, before any check: the admin API's body, the console's form, the CLI's flags. */
+export interface NewKeyRequest {
+  principalId: string;
+  /** One of ROLES; anything else is refused. */
+  role: string;
+  /** 1–5 as a number or as digits, or a level name; undefined for the role's default. */
+  maxLevel: string | number | undefined;
+  tenantId: string | null;
+  /** Agent keys: the agents it may act for; null: only itself. */
+  agentIds: readonly string[] | null;
+  name: string | null;
+}
+
+/** A new key that passed every rule: what is stored. */
+export interface NewKey {
+  principalId: string;
+  role: Role;
+  maxLevel: number;
+  tenantId: string | null;
+  agentIds: string[] | null;
+  name: string | null;
+}
+
+/** A new key's fields as the admin API names them (the console's form and the CLI's flags map to them). */
+export type NewKeyField = "principal_id" | "role" | "max_level" | "tenant_id" | "agent_ids" | "name";
+
+export const KEY_NAME_MAX_LENGTH = 200;
+const AGENT_IDS_MAX = 100;
+// C0 and C1 control characters (line breaks, escapes): a name is a one-line label people read.
+const CONTROL_CHARACTER = /\p{Cc}/u;
+
+/** A level as a number (integer 1–5), as digits ("3", never "0x3", "3.0" or " 3") or as a name. */
+function levelOf(value: string | number): number | undefined {
+  if (typeof value === "number") return toLevel(value);
+  return /^[1-5]$/.test(value) ? Number(value) : toLevel(value);
+}
+
+function identifierProblem(value: string): string | null {
+  if (value.length === 0) return "required: an identifier";
+  if (value.length > IDENTIFIER_MAX_LENGTH) return `at most ${IDENTIFIER_MAX_LENGTH} characters`;
+  return IDENTIFIER_PATTERN.test(value) ? null : IDENTIFIER_RULE;
+}
+
+type NewKeyRefusal = { ok: false; field: NewKeyField | null; reason: string };
+
+/** Each field's own shape, before the rules that tie fields together. */
+function newKeyShapeRefusal(key: NewKeyRequest): NewKeyRefusal | null {
+  const principal = identifierProblem(key.principalId);
+  if (principal) return { ok: false, field: "principal_id", reason: principal };
+  if (!(ROLES as readonly string[]).includes(key.role)) {
+    return { ok: false, field: "role", reason: `one of ${ROLES.join(", ")}` };
+  }
+  if (key.maxLevel !== undefined && levelOf(key.maxLevel) === undefined) {
+    return { ok: false, field: "max_level", reason: `1-5 or a level name (${LEVEL_NAMES.join(", ")})` };
+  }
+  const tenant = key.tenantId === null ? null : identifierProblem(key.tenantId);
+  if (tenant) return { ok: false, field: "tenant_id", reason: tenant };
+  if (key.name !== null && (key.name.length > KEY_NAME_MAX_LENGTH || CONTROL_CHARACTER.test(key.name))) {
+    return {
+      ok: false,
+      field: "name",
+      reason: `one line of at most ${KEY_NAME_MAX_LENGTH} characters, no control characters`,
+    };
+  }
+  return null;
+}
+
 /**
- * The rules for a new key, for the admin API and the operator CLI alike. `creator` is null for an
- * operator with database access (no level bound). A refusal names the input field at fault, or none
- * when the creator's own level is what forbids it.
+ * Every rule for a new key, for the admin API, the console and the operator CLI alike: each field's
+ * shape (identifiers, role, level, name), then the rules between them. `creator` is null for an operator
+ * with database access (no level bound). A refusal names the input field at fault, or none when the
+ * creator's own level is what forbids it.
  */
 export function checkNewKey(
   creator: Pick<Principal, "maxLevel"> | null,
-  key: {
-    role: Role;
-    maxLevel: number | undefined;
-    tenantId: string | null;
-    agentIds?: readonly string[] | null | undefined;
-  },
-):
-  | { ok: true; maxLevel: number }
-  | { ok: false; field: "max_level" | "tenant_id" | "agent_ids" | null; reason: string } {
-  if (key.agentIds !== null && key.agentIds !== undefined) {
-    if (key.role !== "agent") {
+  key: NewKeyRequest,
+): { ok: true; key: NewKey } | NewKeyRefusal {
+  const shape = newKeyShapeRefusal(key);
+  if (shape) return shape;
+  const role = key.role as Role;
+  if (key.agentIds !== null) {
+    if (role !== "agent") {
       return { ok: false, field: "agent_ids", reason: "only agent keys act for agents: omit it" };
     }
-    const bad = key.agentIds.find((pattern) => !AGENT_PATTERN.test(pattern));
-    if (bad !== undefined || key.agentIds.length === 0) {
+    const bad = key.agentIds.find(
+      (pattern) => pattern.length > IDENTIFIER_MAX_LENGTH || !AGENT_PATTERN.test(pattern),
+    );
+    if (bad !== undefined || key.agentIds.length === 0 || key.agentIds.length > AGENT_IDS_MAX) {
       return {
         ok: false,
         field: "agent_ids",
-        reason:
-          'a non-empty list of agent ids, prefixes ending in * (e.g. billing-*), or ["*"] for any agent',
+        reason: `a list of 1 to ${AGENT_IDS_MAX} agent ids, prefixes ending in * (e.g. billing-*), or ["*"] for any agent`,
       };
     }
   }
-  const maxLevel = key.maxLevel ?? DEFAULT_KEY_LEVEL[key.role];
+  const maxLevel = key.maxLevel === undefined ? DEFAULT_KEY_LEVEL[role] : levelOf(key.maxLevel);
   if (maxLevel === undefined) {
     return { ok: false, field: "max_level", reason: "required for role approver (1-5 or a level name)" };
   }
-  if (key.role === "admin" && key.tenantId !== null) {
+  if (role === "admin" && key.tenantId !== null) {
     return {
       ok: false,
       field: "tenant_id",
@@ -305,5 +371,24 @@ export function checkNewKey(
       reason: `Cannot create a key above your own level (${creator.maxLevel})`,
     };
   }
-  return { ok: true, maxLevel };
+  return {
+    ok: true,
+    key: {
+      principalId: key.principalId,
+      role,
+      maxLevel,
+      tenantId: key.tenantId,
+      agentIds: key.agentIds === null ? null : [...key.agentIds],
+      name: key.name,
+    },
+  };
+}
+
+/** "bot-*, billing-agent" (a form field, a CLI flag) as a list of agent ids; blank means none. */
+export function agentIdsFromText(text: string | undefined): string[] | null {
+  const ids = (text ?? "")
+    .split(",")
+    .map((id) => id.trim())
+    .filter(Boolean);
+  return ids.length > 0 ? ids : null;
 }

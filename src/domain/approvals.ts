@@ -84,11 +84,42 @@ export function isSatisfied(
   state: Pick<RequestState, "requiredLevel" | "requiredApprovals">,
   approvals: ApprovalEntry[],
 ) {
+  return countedApprovers(state, approvals) >= Math.max(1, state.requiredApprovals);
+}
+
+/** Distinct approvers whose approval counts: at or above the required level. */
+function countedApprovers(state: Pick<RequestState, "requiredLevel">, approvals: ApprovalEntry[]): number {
   const qualified = approvals.filter(
     (entry) => entry.action === "approve" && decidesAtLevel(entry.level, state.requiredLevel),
   );
-  const distinct = new Set(qualified.map((entry) => entry.approver_id)).size;
-  return distinct >= Math.max(1, state.requiredApprovals);
+  return new Set(qualified.map((entry) => entry.approver_id)).size;
+}
+
+/**
+ * What an approver's accepted approve or reject did, read from the request it returned (whose newest
+ * entry of theirs is the one just added): it decided the request, counted toward an M-of-N approval,
+ * or, below the required level, was kept as a note and counted for nothing.
+ */
+export type ActionEffect =
+  | { effect: "decided"; status: ApprovalStatus }
+  | { effect: "counted"; approvals: number; needed: number; status: ApprovalStatus }
+  | { effect: "noted"; level: number; requiredLevel: number; status: ApprovalStatus };
+
+export function actionEffect(
+  state: Pick<RequestState, "status" | "requiredLevel" | "requiredApprovals" | "approvals">,
+  approverId: string,
+): ActionEffect {
+  if (!isOpen(state.status)) return { effect: "decided", status: state.status };
+  const mine = state.approvals.findLast((entry) => entry.approver_id === approverId);
+  if (mine?.action === "note") {
+    return { effect: "noted", level: mine.level, requiredLevel: state.requiredLevel, status: state.status };
+  }
+  return {
+    effect: "counted",
+    approvals: countedApprovers(state, state.approvals),
+    needed: Math.max(1, state.requiredApprovals),
+    status: state.status,
+  };
 }
 
 export function decide(state: RequestState, action: Action, now: Date): Change | Refusal {

@@ -1,8 +1,10 @@
 // The Cron Trigger (`* * * * *`, wrangler.toml [triggers]): each minute, expiry and escalation, the
-// sweep of webhook deliveries the queue never got, and the audit chain's signed checkpoints. Only
-// escalation decides whether the invocation failed; the other two log their own failures.
+// sweep of webhook deliveries the queue never got, the audit chain's signed checkpoints, and the purge
+// of ended console sessions. Only escalation decides whether the invocation failed; the other three
+// log their own failures.
 import type { Bindings } from "../env.ts";
 import { writeCheckpoints } from "../services/audit-checkpoints.ts";
+import { purgeEndedSessions } from "../services/console-sessions.ts";
 import { runEscalation } from "../services/escalation.ts";
 import { sweepDeliveries } from "../services/webhooks/outbox.ts";
 import { jobContext } from "./context.ts";
@@ -28,6 +30,13 @@ export async function runScheduled(
   ctx.waitUntil(
     writeCheckpoints(services, now).catch((error: unknown) =>
       log.error("audit_checkpoints_failed", { error }),
+    ),
+  );
+  // Ended console sessions, a bounded batch a minute: their own failure is logged here and never
+  // stops, fails or is taken for the escalation run.
+  ctx.waitUntil(
+    purgeEndedSessions(services).catch((error: unknown) =>
+      log.error("console_sessions_purge_failed", { error }),
     ),
   );
   try {

@@ -34,22 +34,49 @@ export interface RateLimitScope {
  * each, at once), or throws 429 `rate_limited` with Retry-After when any is refused; `what` names the
  * charge in the message (default: the request itself). Counted as nova_rate_limited_total{limiter}.
  */
-export async function spendTokens(
+export function spendTokens(
   scope: RateLimitScope,
   limiter: Limiter,
   principal: Principal,
   tokens = 1,
   what?: string,
 ): Promise<void> {
+  return spend(scope, limiter, {
+    countedAs: principal.keyId,
+    tokens,
+    refusal: `Too many requests for this API key (${limiter.replace("_", " ")} limit)${what ? `: ${what}` : ""}`,
+    logFields: { key_id: principal.keyId, role: principal.role, tokens },
+  });
+}
+
+/**
+ * Spends one token of `limiter` counted as `countedAs` (a client address's bucket, say), refusing with
+ * `refusal`. The count key is not logged: a refusal is enough to see a flood.
+ */
+export function spendTokenAs(
+  scope: RateLimitScope,
+  limiter: Limiter,
+  countedAs: string,
+  refusal: string,
+  logFields: Record<string, string> = {},
+): Promise<void> {
+  return spend(scope, limiter, { countedAs, tokens: 1, refusal, logFields });
+}
+
+async function spend(
+  scope: RateLimitScope,
+  limiter: Limiter,
+  charge: { countedAs: string; tokens: number; refusal: string; logFields: Record<string, unknown> },
+): Promise<void> {
   // RATE_LIMITS=off turns every limiter off (benchmarks, or an operator's emergency lever).
-  if (!scope.config.RATE_LIMITS || tokens <= 0) return;
+  if (!scope.config.RATE_LIMITS || charge.tokens <= 0) return;
   const { binding, period } = LIMITERS[limiter];
   const rateLimit = scope.env[binding];
   if (!rateLimit) return;
   let allowed: boolean;
   try {
     const outcomes = await Promise.all(
-      Array.from({ length: tokens }, () => rateLimit.limit({ key: principal.keyId })),
+      Array.from({ length: charge.tokens }, () => rateLimit.limit({ key: charge.countedAs })),
     );
     allowed = outcomes.every((outcome) => outcome.success);
   } catch (error) {
@@ -57,11 +84,11 @@ export async function spendTokens(
     return;
   }
   if (allowed) return;
-  scope.log.warn("rate_limited", { limiter, key_id: principal.keyId, role: principal.role, tokens });
+  scope.log.warn("rate_limited", { limiter, ...charge.logFields });
   scope.metrics.count("nova_rate_limited_total", { limiter });
   throw new ApiError(
     "rate_limited",
-    `Too many requests for this API key (${limiter.replace("_", " ")} limit)${what ? `: ${what}` : ""}; retry after ${period} seconds`,
+    `${charge.refusal}; retry after ${period} seconds`,
     { limiter, retry_after_seconds: period },
     { "Retry-After": String(period) },
   );

@@ -3,7 +3,7 @@
 import { z } from "@hono/zod-openapi";
 import type { KeySummary } from "../db/api-keys.ts";
 import { KEY_ID_PATTERN } from "../domain/ids.ts";
-import { ROLES, toLevel } from "../domain/vocabulary.ts";
+import { ROLES } from "../domain/vocabulary.ts";
 import type { NewKeyCommand, searchKeys } from "../services/keys.ts";
 import { Identifier, LevelValue, pageQuery, type WireMatches } from "./common.ts";
 
@@ -83,7 +83,7 @@ export function toNewKeyCommand(body: z.infer<typeof CreateKeyBody>): NewKeyComm
   return {
     principalId: body.principal_id,
     role: body.role,
-    maxLevel: body.max_level === undefined ? undefined : toLevel(body.max_level),
+    maxLevel: body.max_level,
     tenantId: body.tenant_id ?? null,
     agentIds: body.agent_ids ?? null,
     name: body.name ?? null,

@@ -12,10 +12,9 @@ import {
   touchKey,
 } from "../db/api-keys.ts";
 import type { ApiKeyRow } from "../db/schema.ts";
-import { checkNewKey, keyRevocationRefusal, type Principal } from "../domain/access.ts";
+import { checkNewKey, keyRevocationRefusal, type NewKeyRequest, type Principal } from "../domain/access.ts";
 import { generateApiKey, parseApiKey, secretMatches } from "../domain/api-keys.ts";
-import type { Role } from "../domain/vocabulary.ts";
-import { ApiError, invalidField } from "../lib/errors.ts";
+import { ApiError, validationError } from "../lib/errors.ts";
 import type { ServiceContext } from "./context.ts";
 
 /** How long a key lookup is reused in one isolate: also the longest a revocation takes to reach every isolate. */
@@ -74,15 +73,8 @@ function touchLastUsed(ctx: ServiceContext, row: ApiKeyRow): void {
   );
 }
 
-export interface NewKeyCommand {
-  principalId: string;
-  role: Role;
-  maxLevel: number | undefined;
-  tenantId: string | null;
-  /** Agent keys: the agents it may act for; null: only itself. */
-  agentIds: string[] | null;
-  name: string | null;
-}
+/** A new key as asked for (domain/access.ts checks every field; the API, console and CLI share it). */
+export type NewKeyCommand = NewKeyRequest;
 
 // Callers get the public view of a key (KeySummary), never its stored hash.
 
@@ -94,17 +86,18 @@ export async function createKey(
 ): Promise<KeySummary & { api_key: string }> {
   const check = checkNewKey(creator, command);
   if (!check.ok) {
-    throw check.field ? invalidField(check.field, check.reason) : new ApiError("forbidden", check.reason);
+    // The message names the field too: the console shows it as it is.
+    if (!check.field) throw new ApiError("forbidden", check.reason);
+    throw validationError(
+      [{ path: [check.field], message: check.reason, code: "custom" }],
+      "json",
+      `${check.field}: ${check.reason}`,
+    );
   }
   const generated = await generateApiKey();
   const rows = newKeyRows(
     {
-      principalId: command.principalId,
-      role: command.role,
-      maxLevel: check.maxLevel,
-      tenantId: command.tenantId,
-      agentIds: command.agentIds,
-      name: command.name,
+      ...check.key,
       createdBy: creator.principalId,
       actorKeyId: creator.keyId,
       requestId: ctx.requestId ?? undefined,

@@ -33,6 +33,8 @@ export const COUNTERS: Record<string, string> = {
   nova_webhook_failures_total: "Webhook deliveries that failed for good (dead, rejected, refused)",
   nova_webhook_attempts_total: "Webhook delivery attempts by outcome",
   nova_auth_failures_total: "Refused authentication and authorization, by reason",
+  nova_console_sign_in_failures_total:
+    "Refused console sign-ins, by reason (malformed, unknown, revoked, agent)",
   nova_escalation_runs_total: "Escalation job runs by outcome",
   nova_decision_log_failures_total: "Policy decisions that could not be written to the decision log",
   nova_http_requests_total: "HTTP requests by route pattern and status",

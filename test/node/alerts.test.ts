@@ -42,6 +42,10 @@ const EXPORTED_METRICS: Record<string, { type: "counter" | "gauge"; labels: Reco
     type: "counter",
     labels: { reason: ["missing", "malformed", "unknown", "revoked", "forbidden"] },
   },
+  nova_console_sign_in_failures_total: {
+    type: "counter",
+    labels: { reason: ["malformed", "unknown", "revoked", "agent"] },
+  },
   nova_escalation_runs_total: {
     type: "counter",
     labels: { outcome: ["completed", "cut_short", "paused", "failed"] },

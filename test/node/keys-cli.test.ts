@@ -1,10 +1,16 @@
-// The operator key commands (scripts/lib/keys.ts) against a real migrated database.
+// The operator key commands (scripts/lib/keys.ts, and scripts/keys.ts as `npm run keys` runs it) against
+// a real migrated database.
+import { spawnSync } from "node:child_process";
+import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKey, listKeys, revokeKey, usableKey } from "../../scripts/lib/keys.ts";
 import { migrateUp } from "../../scripts/lib/migrations.ts";
 import { parseApiKey } from "../../src/domain/api-keys.ts";
+import { BAD_KEY_INPUTS, GOOD_KEY_INPUTS, KEY_FLAGS, keyInputArgs } from "../fixtures/new-key-inputs.ts";
 import { scratchDatabase } from "./scratch-database.ts";
+
+const KEYS_SCRIPT = path.resolve(import.meta.dirname, "../../scripts/keys.ts");
 
 const scratch = scratchDatabase("keys");
 const url = scratch.url;
@@ -44,5 +50,43 @@ describe("operator key commands", () => {
     ]);
     await client.end();
     expect(rows.map((row) => row.action)).toEqual(["api_key.create", "api_key.revoke"]);
+  });
+});
+
+// Issue 23 finding 6: the same table of inputs the API and the console are given
+// (test/key-inputs.test.ts), through `npm run keys`: a bad row exits non-zero naming its flag and
+// writes nothing; a good row is created as asked.
+describe("npm run keys -- create, on the shared table of new-key inputs", () => {
+  function runKeys(args: string[]) {
+    return spawnSync(process.execPath, [KEYS_SCRIPT, ...args], {
+      encoding: "utf8",
+      env: { ...process.env, DATABASE_URL: url },
+      timeout: 30_000,
+    });
+  }
+
+  async function keyCount(): Promise<number> {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      return Number((await client.query("SELECT count(*) AS n FROM api_keys")).rows[0].n);
+    } finally {
+      await client.end();
+    }
+  }
+
+  it.each(BAD_KEY_INPUTS)("refuses $label naming its flag, and writes nothing", async ({ input, field }) => {
+    const before = await keyCount();
+    const child = runKeys(keyInputArgs(input));
+    expect(child.status, child.stdout).not.toBe(0);
+    expect(child.stderr).toContain(`${KEY_FLAGS[field]}: `);
+    expect(child.stdout).not.toContain("pak_");
+    expect(await keyCount()).toBe(before);
+  });
+
+  it.each(GOOD_KEY_INPUTS)("creates $label", ({ input, expect: want }) => {
+    const child = runKeys(keyInputArgs(input));
+    expect(child.status, child.stderr).toBe(0);
+    expect(JSON.parse(child.stdout)).toMatchObject({ principal_id: input.principal_id, ...want });
   });
 });
