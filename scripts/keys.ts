@@ -47,8 +47,19 @@ try {
     // The same rules as the admin API; an operator with database access has no level bound.
     const agentIds =
       values.agents === undefined ? null : values.agents.split(",").map((agent) => agent.trim());
-    const check = checkNewKey(null, { role, maxLevel: level, tenantId: values.tenant ?? null, agentIds });
-    const flags = { tenant_id: "--tenant", agent_ids: "--agents", max_level: "--level" } as const;
+    const check = checkNewKey(null, {
+      principalId: values.principal,
+      role,
+      maxLevel: level,
+      tenantId: values.tenant ?? null,
+      agentIds,
+    });
+    const flags = {
+      principal_id: "--principal",
+      tenant_id: "--tenant",
+      agent_ids: "--agents",
+      max_level: "--level",
+    } as const;
     if (!check.ok) fail(`${check.field ? flags[check.field] : "--level"}: ${check.reason}`);
     const key = await createKey(db.url, {
       principalId: values.principal,

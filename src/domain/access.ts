@@ -1,6 +1,7 @@
 // Who may do what: roles, tenant scope, approval levels and the no-self-approval rule. Pure functions;
 // the HTTP layer turns a refusal into 403 (or 404 where admitting existence would leak another
 // tenant's data).
+import { exactIdentifierProblem, ID_PATTERN_PATTERN } from "./limits.ts";
 import { DEFAULT_POLICY, type Role, toLevel } from "./vocabulary.ts";
 
 export interface Principal {
@@ -160,7 +161,8 @@ export function agentPatternMatches(pattern: string, agentId: string): boolean {
   return pattern.endsWith("*") ? agentId.startsWith(pattern.slice(0, -1)) : pattern === agentId;
 }
 
-export const AGENT_PATTERN = /^(\*|[\w.@:/-]+\*?)$/;
+/** A key's agent pattern: `*`, or a canonical agent id (domain/limits.ts), optionally ending in `*`. */
+export const AGENT_PATTERN = ID_PATTERN_PATTERN;
 
 /**
  * The agent a call is evaluated and filed for. An agent key acts as its own principal (agent_id
@@ -265,6 +267,7 @@ export function policyChangeRefusal(
 export function checkNewKey(
   creator: Pick<Principal, "maxLevel"> | null,
   key: {
+    principalId: string;
     role: Role;
     maxLevel: number | undefined;
     tenantId: string | null;
@@ -272,7 +275,12 @@ export function checkNewKey(
   },
 ):
   | { ok: true; maxLevel: number }
-  | { ok: false; field: "max_level" | "tenant_id" | "agent_ids" | null; reason: string } {
+  | { ok: false; field: "principal_id" | "max_level" | "tenant_id" | "agent_ids" | null; reason: string } {
+  // A key's principal and tenant are ids of record: taken only in their canonical form, never folded.
+  const principalProblem = exactIdentifierProblem(key.principalId);
+  if (principalProblem) return { ok: false, field: "principal_id", reason: principalProblem };
+  const tenantProblem = key.tenantId === null ? undefined : exactIdentifierProblem(key.tenantId);
+  if (tenantProblem) return { ok: false, field: "tenant_id", reason: tenantProblem };
   if (key.agentIds !== null && key.agentIds !== undefined) {
     if (key.role !== "agent") {
       return { ok: false, field: "agent_ids", reason: "only agent keys act for agents: omit it" };
@@ -283,7 +291,7 @@ export function checkNewKey(
         ok: false,
         field: "agent_ids",
         reason:
-          'a non-empty list of agent ids, prefixes ending in * (e.g. billing-*), or ["*"] for any agent',
+          'a non-empty list of agent ids in lower case, prefixes ending in * (e.g. billing-*), or ["*"] for any agent',
       };
     }
   }

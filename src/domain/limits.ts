@@ -2,10 +2,75 @@
 // and the text and nesting every JSON input must keep to (no NUL, no lone surrogates, bounded depth).
 // Schemas at the edge use these; services re-check what a schema cannot see.
 
-/** Tenant, agent, skill, principal and requester ids. */
-export const IDENTIFIER_PATTERN = /^[\w.@:/-]+$/;
+// Identifiers have one spelling, so a rule and a call can only ever compare like with like (docs/API.md,
+// "Identifiers"): the canonical form is Unicode NFKC, lower case, no surrounding white space, and then
+// only a-z 0-9 . _ @ : / -. Every entry point (REST, MCP, console, CLI) and the database's CHECKs on
+// the policy tables hold ids to it, and every comparison after that is exact.
+// - Skill ids and skill patterns are FOLDED to it (`Shell.exec` is shell.exec): they name actions an
+//   agent spells freely, and a `shell.*` deny must hold for every spelling.
+// - Every other id (tenant, agent, principal, requester, approver) is REFUSED unless already canonical:
+//   these key stored records (a tenant's audit chain, its requests and spend, a key's scope and
+//   identity), so a folded spelling would silently act on records under another name.
+
+/** Tenant, agent, skill, principal and requester ids, in their canonical form. */
+export const IDENTIFIER_PATTERN = /^[a-z0-9_.@:/-]+$/;
 export const IDENTIFIER_MAX_LENGTH = 200;
-export const IDENTIFIER_RULE = "use letters, digits and . _ @ : / - only";
+export const IDENTIFIER_RULE = "use lower-case letters a-z, digits and . _ @ : / - only";
+
+/**
+ * An id pattern: an exact canonical id, a prefix ending in `*`, or `*` alone. A capability rule's skill
+ * pattern and an agent key's agent patterns both take this shape.
+ */
+export const ID_PATTERN_PATTERN = /^([a-z0-9_.@:/-]+\*?|\*)$/;
+export const SKILL_PATTERN_RULE = "an exact skill id, a prefix ending in * (e.g. email.*), or *";
+
+/** An identifier checked against the canonical form: its canonical value, or why it is refused. */
+export type CanonicalId = { ok: true; value: string } | { ok: false; reason: string };
+
+/**
+ * The one canonical spelling of an identifier: Unicode NFKC (full-width and other compatibility forms
+ * become ASCII), lower case, surrounding white space removed. Idempotent on every value the patterns
+ * accept. Look-alikes NFKC does not fold (Cyrillic letters, zero-width characters) stay as they are
+ * and fail the pattern: refused, never matched loosely.
+ */
+export function canonicalIdentifier(raw: string): string {
+  return raw.normalize("NFKC").toLowerCase().trim();
+}
+
+function checked(value: string, pattern: RegExp, rule: string): CanonicalId {
+  if (value.length === 0) return { ok: false, reason: "must not be empty" };
+  if (value.length > IDENTIFIER_MAX_LENGTH) {
+    return { ok: false, reason: `must be at most ${IDENTIFIER_MAX_LENGTH} characters` };
+  }
+  return pattern.test(value) ? { ok: true, value } : { ok: false, reason: rule };
+}
+
+/** A skill id as every entry point takes it: folded to the canonical form, then checked. */
+export function canonicalSkillId(raw: string): CanonicalId {
+  return checked(canonicalIdentifier(raw), IDENTIFIER_PATTERN, IDENTIFIER_RULE);
+}
+
+/** A capability rule's skill pattern, folded the same way as the skill ids it is matched against. */
+export function canonicalSkillPattern(raw: string): CanonicalId {
+  return checked(canonicalIdentifier(raw), ID_PATTERN_PATTERN, SKILL_PATTERN_RULE);
+}
+
+/** Why a tenant, agent or principal id is refused: it must already be canonical. */
+export function exactIdentifierProblem(raw: string): string | undefined {
+  const result = checked(raw, IDENTIFIER_PATTERN, IDENTIFIER_RULE);
+  if (result.ok) return undefined;
+  const folded = canonicalIdentifier(raw);
+  if (folded !== raw && checked(folded, IDENTIFIER_PATTERN, IDENTIFIER_RULE).ok) {
+    return `must be written in its one spelling (lower case, no surrounding spaces): send "${folded}"`;
+  }
+  return result.reason;
+}
+
+/** A tenant, agent or principal id: taken only as written canonically, never folded. */
+export function exactIdentifier(raw: string): CanonicalId {
+  const problem = exactIdentifierProblem(raw);
+  return problem === undefined ? { ok: true, value: raw } : { ok: false, reason: problem };
+}
 
 /** Largest `payload` accepted, serialized: a skill call's arguments, not a document store. */
 export const MAX_PAYLOAD_BYTES = 64 * 1024;

@@ -1,17 +1,49 @@
-// Wire pieces every resource uses: identifiers, approval levels and policy types, the request-id path
-// parameter, ISO timestamps in queries, and list paging. One definition each, so a bound or a message
-// cannot drift between the routes, MCP and the console.
+// Wire pieces every resource uses: identifiers (skill ids folded, the others refused unless canonical),
+// approval levels and policy types, the request-id path parameter, ISO timestamps in queries, and list
+// paging. One definition each, so a bound or a message cannot drift between the routes, MCP and the
+// console.
 import { z } from "@hono/zod-openapi";
 import { REQUEST_ID_PATTERN } from "../domain/ids.ts";
-import { IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "../domain/limits.ts";
+import {
+  canonicalIdentifier,
+  exactIdentifierProblem,
+  ID_PATTERN_PATTERN,
+  IDENTIFIER_MAX_LENGTH,
+  IDENTIFIER_PATTERN,
+  IDENTIFIER_RULE,
+  SKILL_PATTERN_RULE,
+} from "../domain/limits.ts";
 import { LEVEL_NAMES, POLICY_TYPES } from "../domain/vocabulary.ts";
 
-/** Tenant, agent, skill, principal and requester ids (domain/limits.ts holds the rule). */
+/**
+ * Tenant, agent, principal and requester ids: taken only as written canonically, never folded; a
+ * non-canonical one is a 400 naming the field and the spelling to send (domain/limits.ts holds the rule).
+ */
 export const Identifier = z
   .string()
   .min(1)
   .max(IDENTIFIER_MAX_LENGTH)
-  .regex(IDENTIFIER_PATTERN, IDENTIFIER_RULE);
+  .regex(IDENTIFIER_PATTERN, { error: (issue) => exactIdentifierProblem(String(issue.input)) });
+
+const FOLDED = "Folded to its canonical form first (Unicode NFKC, lower case, no surrounding spaces).";
+
+/** A skill id: folded to the canonical form (`Shell.exec` is shell.exec), then checked. */
+export const SkillId = z
+  .string()
+  .overwrite(canonicalIdentifier)
+  .min(1)
+  .max(IDENTIFIER_MAX_LENGTH)
+  .regex(IDENTIFIER_PATTERN, IDENTIFIER_RULE)
+  .openapi({ description: `A skill id. ${FOLDED}` });
+
+/** A capability rule's skill pattern, folded like the skill ids it matches. */
+export const SkillPattern = z
+  .string()
+  .overwrite(canonicalIdentifier)
+  .min(1)
+  .max(IDENTIFIER_MAX_LENGTH)
+  .regex(ID_PATTERN_PATTERN, SKILL_PATTERN_RULE)
+  .openapi({ description: `${SKILL_PATTERN_RULE}. ${FOLDED}` });
 
 export const LevelName = z.enum(LEVEL_NAMES);
 export const PolicyType = z.enum(POLICY_TYPES);

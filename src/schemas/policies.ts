@@ -6,14 +6,9 @@ import { z } from "@hono/zod-openapi";
 import type { PolicyKind, SettingsState } from "../db/policies.ts";
 import { BUDGET_ENFORCEMENTS, BUDGET_PERIODS, CAPABILITY_EFFECTS } from "../domain/vocabulary.ts";
 import type { PolicyOverrides as DomainOverrides } from "../services/evaluation.ts";
-import { Identifier, LevelName, PolicyType, pageQuery } from "./common.ts";
+import { Identifier, LevelName, PolicyType, pageQuery, SkillId, SkillPattern } from "./common.ts";
 
 export const CapabilityEffect = z.enum(CAPABILITY_EFFECTS);
-export const SkillPattern = z
-  .string()
-  .min(1)
-  .max(200)
-  .regex(/^([^*\s]+\*?|\*)$/, "an exact skill id, a prefix ending in * (e.g. email.*), or *");
 
 const cents = z.number().int().min(0).max(1_000_000_000);
 
@@ -21,7 +16,7 @@ export const ApprovalLevelFields = z.object({
   policy_type: PolicyType,
   tenant_id: Identifier.nullable().default(null),
   agent_id: Identifier.nullable().default(null),
-  skill_id: Identifier.nullable().default(null),
+  skill_id: SkillId.nullable().default(null),
   approval_level: LevelName,
   auto_approve_max_cost_cents: cents.default(100),
   auto_approve_max_tokens: z.number().int().min(0).max(1_000_000_000).default(1000),
@@ -78,7 +73,7 @@ export const BudgetFields = z.object({
 });
 
 export const SkillCostFields = z.object({
-  skill_id: Identifier,
+  skill_id: SkillId,
   base_cents: cents.default(0),
   cents_per_1k_tokens: cents.default(0),
   description: z.string().max(500).nullable().default(null),
@@ -214,11 +209,18 @@ export const POLICY_RESOURCES: PolicyResource[] = [
   {
     path: "skill-costs",
     name: "SkillCost",
-    idParam: Identifier,
+    idParam: SkillId,
     fields: SkillCostFields,
     filters: [],
   },
 ];
+
+/** List filters naming an id take it as every other field does: skill ids folded, the others exact. */
+const ID_FILTERS: Record<string, z.ZodString> = {
+  tenant_id: Identifier,
+  agent_id: Identifier,
+  skill_id: SkillId,
+};
 
 /** The request and response schemas of one policy resource's operations. */
 export function policyResourceSchemas(resource: PolicyResource) {
@@ -233,7 +235,7 @@ export function policyResourceSchemas(resource: PolicyResource) {
     params: z.object({ id: resource.idParam.openapi({ param: { name: "id", in: "path" } }) }),
     listQuery: z.object(
       Object.fromEntries([
-        ...resource.filters.map((filter) => [filter, z.string().max(200).optional()]),
+        ...resource.filters.map((filter) => [filter, (ID_FILTERS[filter] ?? z.string().max(200)).optional()]),
         ...Object.entries(pageQuery({ maxLimit: 1000, defaultLimit: 500 })),
       ]),
     ),

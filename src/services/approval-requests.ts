@@ -36,6 +36,7 @@ import {
 } from "../domain/approvals.ts";
 import { canonicalJson, fromBase64, sha256Hex, toBase64Url } from "../domain/encoding.ts";
 import { newCorrelationId, newRequestId, REQUEST_ID_PATTERN } from "../domain/ids.ts";
+import { canonicalSkillId, exactIdentifierProblem } from "../domain/limits.ts";
 import { APPROVAL_STATUSES, type PolicyType, WEBHOOK_EVENTS } from "../domain/vocabulary.ts";
 import { webhookUrlProblem } from "../domain/webhook-url.ts";
 import { ApiError, invalidField } from "../lib/errors.ts";
@@ -164,8 +165,7 @@ export async function createRequest(
   principal: Principal,
   request: CreateCommand,
 ): Promise<{ created: CreatedRequest; replayed: boolean }> {
-  const { agentId } = admitCall(principal, request);
-  const command = { ...request, agentId };
+  const command = { ...request, ...admitCall(principal, request) };
   if (command.webhookUrl !== null) {
     const problem = webhookUrlProblem(command.webhookUrl, ctx.config.ALLOW_INSECURE_WEBHOOKS);
     if (problem) throw invalidField("webhook_url", problem);
@@ -354,13 +354,18 @@ export async function approverInbox(
   query: InboxQuery,
 ): Promise<{ rows: ApprovalRequestRow[]; counts: Record<"pending" | "escalated", number> }> {
   assertCan(principal, "requests:decide");
+  // The console's filters take ids as the API does: the skill folded, the tenant only as written canonically.
+  const tenantProblem = query.tenantId === undefined ? undefined : exactIdentifierProblem(query.tenantId);
+  if (tenantProblem) throw invalidField("tenant", tenantProblem, "query");
+  const skill = query.skillId === undefined ? undefined : canonicalSkillId(query.skillId);
+  if (skill && !skill.ok) throw invalidField("skill", skill.reason, "query");
   const scope = readableTenant(principal, query.tenantId);
   if (!scope.allowed) throw new ApiError("forbidden", scope.reason);
   const found = await listInbox(
     ctx.db,
     {
       tenantId: scope.tenantId,
-      skillId: query.skillId,
+      skillId: skill?.value,
       statuses: query.status ? [query.status] : ["pending", "escalated"],
     },
     principal.maxLevel,

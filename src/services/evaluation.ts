@@ -21,7 +21,12 @@ import {
   tokenFieldProblem,
 } from "../domain/evaluation.ts";
 import { newDecisionId } from "../domain/ids.ts";
-import { MAX_PAYLOAD_BYTES, payloadTooLarge } from "../domain/limits.ts";
+import {
+  canonicalSkillId,
+  exactIdentifierProblem,
+  MAX_PAYLOAD_BYTES,
+  payloadTooLarge,
+} from "../domain/limits.ts";
 import type { PolicyType } from "../domain/vocabulary.ts";
 import { ApiError, invalidField } from "../lib/errors.ts";
 import { MetricsBuffer } from "../lib/metrics.ts";
@@ -49,14 +54,25 @@ export interface EvaluatedCall {
 }
 
 /**
- * Admits a call (an evaluation or a filing) by this principal: it may act for the tenant and for the
- * agent, and the payload is within bounds. Returns the agent the call is judged for (an agent key
- * acts as its own principal unless it may act for others); else throws the matching ApiError.
+ * Admits a call (an evaluation or a filing) by this principal: its ids are canonical, it may act for the
+ * tenant and for the agent, and the payload is within bounds. Returns the canonical skill id and the
+ * agent the call is judged for (an agent key acts as its own principal unless it may act for others);
+ * else throws the matching ApiError. The schemas already folded and checked the ids; this holds every
+ * caller of the service to the same rule.
  */
 export function admitCall(
   principal: Principal,
-  call: { tenantId: string; agentId: string | null; payload: unknown },
-): { agentId: string | null } {
+  call: { skillId: string; tenantId: string; agentId: string | null; payload: unknown },
+): { skillId: string; agentId: string | null } {
+  const skill = canonicalSkillId(call.skillId);
+  if (!skill.ok) throw invalidField("skill_id", skill.reason);
+  for (const [field, value] of [
+    ["tenant_id", call.tenantId],
+    ["agent_id", call.agentId],
+  ] as const) {
+    const problem = value === null ? undefined : exactIdentifierProblem(value);
+    if (problem) throw invalidField(field, problem);
+  }
   const refusal = tenantActionRefusal(principal, call.tenantId);
   if (refusal) throw new ApiError("forbidden", refusal);
   const agent = actingAgent(principal, call.agentId);
@@ -66,7 +82,7 @@ export function admitCall(
   }
   const tokens = tokenFieldProblem(call.payload);
   if (tokens) throw invalidField(`payload.${tokens.field}`, tokens.message);
-  return { agentId: agent.agentId };
+  return { skillId: skill.value, agentId: agent.agentId };
 }
 
 function applyOverrides(state: PolicyState, overrides: PolicyOverrides): PolicyState {
@@ -85,7 +101,7 @@ export async function evaluateCall(
   principal: Principal,
   request: EvaluateCommand,
 ): Promise<EvaluatedCall> {
-  const command = { ...request, agentId: admitCall(principal, request).agentId };
+  const command = { ...request, ...admitCall(principal, request) };
   if (command.overrides && !can(principal, "policies:manage")) {
     throw new ApiError("forbidden", "Only admin keys may evaluate with policy_overrides");
   }

@@ -1,4 +1,6 @@
-// The operator key commands (scripts/lib/keys.ts) against a real migrated database.
+// The operator key commands (scripts/lib/keys.ts, scripts/keys.ts) against a real migrated database.
+import { spawnSync } from "node:child_process";
+import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKey, listKeys, revokeKey, usableKey } from "../../scripts/lib/keys.ts";
@@ -44,5 +46,38 @@ describe("operator key commands", () => {
     ]);
     await client.end();
     expect(rows.map((row) => row.action)).toEqual(["api_key.create", "api_key.revoke"]);
+  });
+
+  it("npm run keys refuses a principal, tenant or agent that is not canonical, like the API", async () => {
+    const script = path.resolve(import.meta.dirname, "../../scripts/keys.ts");
+    const cases: [string[], string][] = [
+      [
+        ["--principal", "Alice", "--role", "approver", "--level", "3"],
+        '--principal: must be written in its one spelling (lower case, no surrounding spaces): send "alice"',
+      ],
+      [
+        ["--principal", "bot", "--role", "agent", "--tenant", "Demo"],
+        '--tenant: must be written in its one spelling (lower case, no surrounding spaces): send "demo"',
+      ],
+      [
+        ["--principal", "bot", "--role", "agent", "--tenant", "ｄｅｍｏ"],
+        "--tenant: must be written in its one spelling",
+      ],
+      [
+        ["--principal", "bot", "--role", "agent", "--agents", "Billing-*"],
+        "--agents: a non-empty list of agent ids in lower case",
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const child = spawnSync(process.execPath, [script, "create", ...args], {
+        encoding: "utf8",
+        env: { ...process.env, DATABASE_URL: url },
+      });
+      expect(child.status, child.stderr).toBe(2);
+      expect(child.stderr).toContain(message);
+    }
+    expect(
+      (await listKeys(url)).filter((key) => ["alice", "Alice", "bot"].includes(key.principal_id)),
+    ).toEqual([]);
   });
 });
