@@ -246,6 +246,19 @@ describe("policies are written in the canonical form", () => {
     expect(fieldsOf(res.body)).toContain("skill_pattern");
   });
 
+  it("the database refuses a non-canonical skill id written by hand-written SQL", async () => {
+    const tenant = newTenant();
+    await expect(
+      testSql()`INSERT INTO capability_rules (tenant_id, skill_pattern, effect) VALUES (${tenant}, 'Shell.*', 'deny')`,
+    ).rejects.toThrow(/capability_rules_skill_pattern_canonical/);
+    await expect(testSql()`INSERT INTO skill_costs (skill_id) VALUES (${`Cost.${tenant}`})`).rejects.toThrow(
+      /skill_costs_skill_id_canonical/,
+    );
+    await expect(
+      testSql()`INSERT INTO policy_approval_levels (policy_type, tenant_id, skill_id) VALUES ('cost', ${tenant}, 'A.b')`,
+    ).rejects.toThrow(/policy_approval_levels_skill_id_canonical/);
+  });
+
   it("the evaluation sandbox folds proposed rules the same way", async () => {
     const admin = await createTestKey("admin");
     const tenant = newTenant();
