@@ -397,5 +397,6 @@ describe("the console applies the same function", () => {
     expect(await found.text()).toContain(id);
     const refused = await call(`/console?tenant=${tenant.toUpperCase()}`, { headers: { Cookie: cookie } });
     expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain(`tenant must be written in its one spelling`);
   });
 });

@@ -39,7 +39,7 @@ import { newCorrelationId, newRequestId, REQUEST_ID_PATTERN } from "../domain/id
 import { canonicalSkillId, exactIdentifierProblem } from "../domain/limits.ts";
 import { APPROVAL_STATUSES, type PolicyType, WEBHOOK_EVENTS } from "../domain/vocabulary.ts";
 import { webhookUrlProblem } from "../domain/webhook-url.ts";
-import { ApiError, invalidField } from "../lib/errors.ts";
+import { ApiError, invalidField, validationError } from "../lib/errors.ts";
 import { assertCan } from "../lib/permissions.ts";
 import {
   encryptSecret,
@@ -355,10 +355,13 @@ export async function approverInbox(
 ): Promise<{ rows: ApprovalRequestRow[]; counts: Record<"pending" | "escalated", number> }> {
   assertCan(principal, "requests:decide");
   // The console's filters take ids as the API does: the skill folded, the tenant only as written canonically.
+  // The console shows the message, so it names the filter too.
+  const badFilter = (field: string, reason: string) =>
+    validationError([{ path: [field], message: reason, code: "custom" }], "query", `${field} ${reason}`);
   const tenantProblem = query.tenantId === undefined ? undefined : exactIdentifierProblem(query.tenantId);
-  if (tenantProblem) throw invalidField("tenant", tenantProblem, "query");
+  if (tenantProblem) throw badFilter("tenant", tenantProblem);
   const skill = query.skillId === undefined ? undefined : canonicalSkillId(query.skillId);
-  if (skill && !skill.ok) throw invalidField("skill", skill.reason, "query");
+  if (skill && !skill.ok) throw badFilter("skill", skill.reason);
   const scope = readableTenant(principal, query.tenantId);
   if (!scope.allowed) throw new ApiError("forbidden", scope.reason);
   const found = await listInbox(
