@@ -44,7 +44,8 @@ try {
         ? undefined
         : (toLevel(/^\d+$/.test(values.level) ? Number(values.level) : values.level) ??
           fail("--level must be 1-5 or a level name"));
-    // The same rules as the admin API; an operator with database access has no level bound.
+    // The same rules as the admin API (ids folded to their canonical form); an operator with database
+    // access has no level bound.
     const agentIds =
       values.agents === undefined ? null : values.agents.split(",").map((agent) => agent.trim());
     const check = checkNewKey(null, {
@@ -62,11 +63,11 @@ try {
     } as const;
     if (!check.ok) fail(`${check.field ? flags[check.field] : "--level"}: ${check.reason}`);
     const key = await createKey(db.url, {
-      principalId: values.principal,
+      principalId: check.principalId,
       role,
       maxLevel: check.maxLevel,
-      tenantId: values.tenant ?? null,
-      agentIds,
+      tenantId: check.tenantId,
+      agentIds: check.agentIds,
       name: values.name ?? null,
     });
     console.log(JSON.stringify(key, null, 2));

@@ -1,7 +1,7 @@
 // Who may do what: roles, tenant scope, approval levels and the no-self-approval rule. Pure functions;
 // the HTTP layer turns a refusal into 403 (or 404 where admitting existence would leak another
 // tenant's data).
-import { exactIdentifierProblem, ID_PATTERN_PATTERN } from "./limits.ts";
+import { canonicalId, canonicalIdentifier, canonicalIdPattern } from "./limits.ts";
 import { DEFAULT_POLICY, type Role, toLevel } from "./vocabulary.ts";
 
 export interface Principal {
@@ -149,9 +149,13 @@ export function isSelfApproval(
     requesterPrincipalId?: string | null | undefined;
   },
 ): boolean {
+  // New ids are canonical, so this is exact; folding both sides also holds records and keys written
+  // before ids had one spelling (`Alice` asked, `alice` approves): it can only refuse more, never less.
+  const same = (a: string | null | undefined) =>
+    a !== null && a !== undefined && canonicalIdentifier(a) === canonicalIdentifier(principal.principalId);
   return (
-    principal.principalId === request.requestedBy ||
-    principal.principalId === request.requesterPrincipalId ||
+    same(request.requestedBy) ||
+    same(request.requesterPrincipalId) ||
     principal.keyId === request.createdByKeyId
   );
 }
@@ -161,8 +165,8 @@ export function agentPatternMatches(pattern: string, agentId: string): boolean {
   return pattern.endsWith("*") ? agentId.startsWith(pattern.slice(0, -1)) : pattern === agentId;
 }
 
-/** A key's agent pattern: `*`, or a canonical agent id (domain/limits.ts), optionally ending in `*`. */
-export const AGENT_PATTERN = ID_PATTERN_PATTERN;
+const AGENT_PATTERNS_RULE =
+  'a non-empty list of agent ids, prefixes ending in * (e.g. billing-*), or ["*"] for any agent';
 
 /**
  * The agent a call is evaluated and filed for. An agent key acts as its own principal (agent_id
@@ -274,26 +278,24 @@ export function checkNewKey(
     agentIds?: readonly string[] | null | undefined;
   },
 ):
-  | { ok: true; maxLevel: number }
+  | { ok: true; maxLevel: number; principalId: string; tenantId: string | null; agentIds: string[] | null }
   | { ok: false; field: "principal_id" | "max_level" | "tenant_id" | "agent_ids" | null; reason: string } {
-  // A key's principal and tenant are ids of record: taken only in their canonical form, never folded.
-  const principalProblem = exactIdentifierProblem(key.principalId);
-  if (principalProblem) return { ok: false, field: "principal_id", reason: principalProblem };
-  const tenantProblem = key.tenantId === null ? undefined : exactIdentifierProblem(key.tenantId);
-  if (tenantProblem) return { ok: false, field: "tenant_id", reason: tenantProblem };
+  // A key's ids are folded like every id (domain/limits.ts): the key is created with the canonical ones.
+  const principal = canonicalId(key.principalId);
+  if (!principal.ok) return { ok: false, field: "principal_id", reason: principal.reason };
+  const tenant = key.tenantId === null ? null : canonicalId(key.tenantId);
+  if (tenant && !tenant.ok) return { ok: false, field: "tenant_id", reason: tenant.reason };
+  let agentIds: string[] | null = null;
   if (key.agentIds !== null && key.agentIds !== undefined) {
     if (key.role !== "agent") {
       return { ok: false, field: "agent_ids", reason: "only agent keys act for agents: omit it" };
     }
-    const bad = key.agentIds.find((pattern) => !AGENT_PATTERN.test(pattern));
-    if (bad !== undefined || key.agentIds.length === 0) {
-      return {
-        ok: false,
-        field: "agent_ids",
-        reason:
-          'a non-empty list of agent ids in lower case, prefixes ending in * (e.g. billing-*), or ["*"] for any agent',
-      };
+    const patterns = key.agentIds.map((pattern) => canonicalIdPattern(pattern, AGENT_PATTERNS_RULE));
+    const bad = patterns.find((pattern) => !pattern.ok);
+    if (bad !== undefined || patterns.length === 0) {
+      return { ok: false, field: "agent_ids", reason: AGENT_PATTERNS_RULE };
     }
+    agentIds = patterns.flatMap((pattern) => (pattern.ok ? [pattern.value] : []));
   }
   const maxLevel = key.maxLevel ?? DEFAULT_KEY_LEVEL[key.role];
   if (maxLevel === undefined) {
@@ -313,5 +315,5 @@ export function checkNewKey(
       reason: `Cannot create a key above your own level (${creator.maxLevel})`,
     };
   }
-  return { ok: true, maxLevel };
+  return { ok: true, maxLevel, principalId: principal.value, tenantId: tenant?.value ?? null, agentIds };
 }

@@ -4,18 +4,16 @@
 
 // Identifiers have one spelling, so a rule and a call can only ever compare like with like (docs/API.md,
 // "Identifiers"): the canonical form is Unicode NFKC, lower case, no surrounding white space, and then
-// only a-z 0-9 . _ @ : / -. Every entry point (REST, MCP, console, CLI) and the database's CHECKs on
-// the policy tables hold ids to it, and every comparison after that is exact.
-// - Skill ids and skill patterns are FOLDED to it (`Shell.exec` is shell.exec): they name actions an
-//   agent spells freely, and a `shell.*` deny must hold for every spelling.
-// - Every other id (tenant, agent, principal, requester, approver) is REFUSED unless already canonical:
-//   these key stored records (a tenant's audit chain, its requests and spend, a key's scope and
-//   identity), so a folded spelling would silently act on records under another name.
+// only a-z 0-9 . _ @ : / -. Every id (skill, tenant, agent, principal, requester, approver, usage) is
+// FOLDED to it at every entry point (REST, MCP, console, CLI, the services any caller reaches), so
+// `Shell.exec`, `Acme` and `BOT-1` written by an M5 client mean shell.exec, acme and bot-1; only a value
+// that still fails the pattern once folded (spaces inside, look-alikes NFKC leaves alone, zero-width
+// characters, too long) is refused. Every comparison after that is exact on canonical values.
 
 /** Tenant, agent, skill, principal and requester ids, in their canonical form. */
 export const IDENTIFIER_PATTERN = /^[a-z0-9_.@:/-]+$/;
 export const IDENTIFIER_MAX_LENGTH = 200;
-export const IDENTIFIER_RULE = "use lower-case letters a-z, digits and . _ @ : / - only";
+export const IDENTIFIER_RULE = "use letters, digits and . _ @ : / - only (folded to lower case)";
 
 /**
  * An id pattern: an exact canonical id, a prefix ending in `*`, or `*` alone. A capability rule's skill
@@ -24,14 +22,14 @@ export const IDENTIFIER_RULE = "use lower-case letters a-z, digits and . _ @ : /
 export const ID_PATTERN_PATTERN = /^([a-z0-9_.@:/-]+\*?|\*)$/;
 export const SKILL_PATTERN_RULE = "an exact skill id, a prefix ending in * (e.g. email.*), or *";
 
-/** An identifier checked against the canonical form: its canonical value, or why it is refused. */
+/** An identifier taken in: its canonical value, or why it is refused. */
 export type CanonicalId = { ok: true; value: string } | { ok: false; reason: string };
 
 /**
- * The one canonical spelling of an identifier: Unicode NFKC (full-width and other compatibility forms
- * become ASCII), lower case, surrounding white space removed. Idempotent on every value the patterns
- * accept. Look-alikes NFKC does not fold (Cyrillic letters, zero-width characters) stay as they are
- * and fail the pattern: refused, never matched loosely.
+ * The fold every id goes through: Unicode NFKC (full-width and other compatibility forms become ASCII),
+ * lower case, surrounding white space removed. Idempotent on every value the patterns accept.
+ * Look-alikes NFKC does not fold (Cyrillic letters, zero-width characters) stay as they are and fail
+ * the pattern: refused, never matched loosely.
  */
 export function canonicalIdentifier(raw: string): string {
   return raw.normalize("NFKC").toLowerCase().trim();
@@ -45,31 +43,17 @@ function checked(value: string, pattern: RegExp, rule: string): CanonicalId {
   return pattern.test(value) ? { ok: true, value } : { ok: false, reason: rule };
 }
 
-/** A skill id as every entry point takes it: folded to the canonical form, then checked. */
-export function canonicalSkillId(raw: string): CanonicalId {
+/** Any id as every entry point takes it: folded to the canonical form, then checked. */
+export function canonicalId(raw: string): CanonicalId {
   return checked(canonicalIdentifier(raw), IDENTIFIER_PATTERN, IDENTIFIER_RULE);
 }
 
-/** A capability rule's skill pattern, folded the same way as the skill ids it is matched against. */
-export function canonicalSkillPattern(raw: string): CanonicalId {
-  return checked(canonicalIdentifier(raw), ID_PATTERN_PATTERN, SKILL_PATTERN_RULE);
-}
-
-/** Why a tenant, agent or principal id is refused: it must already be canonical. */
-export function exactIdentifierProblem(raw: string): string | undefined {
-  const result = checked(raw, IDENTIFIER_PATTERN, IDENTIFIER_RULE);
-  if (result.ok) return undefined;
-  const folded = canonicalIdentifier(raw);
-  if (folded !== raw && checked(folded, IDENTIFIER_PATTERN, IDENTIFIER_RULE).ok) {
-    return `must be written in its one spelling (lower case, no surrounding spaces): send "${folded}"`;
-  }
-  return result.reason;
-}
-
-/** A tenant, agent or principal id: taken only as written canonically, never folded. */
-export function exactIdentifier(raw: string): CanonicalId {
-  const problem = exactIdentifierProblem(raw);
-  return problem === undefined ? { ok: true, value: raw } : { ok: false, reason: problem };
+/**
+ * An id pattern (a capability rule's skill pattern, an agent key's agent pattern), folded the same way
+ * as the ids it is matched against; `rule` says what the field takes.
+ */
+export function canonicalIdPattern(raw: string, rule = SKILL_PATTERN_RULE): CanonicalId {
+  return checked(canonicalIdentifier(raw), ID_PATTERN_PATTERN, rule);
 }
 
 /** Largest `payload` accepted, serialized: a skill call's arguments, not a document store. */

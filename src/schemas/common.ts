@@ -1,12 +1,10 @@
-// Wire pieces every resource uses: identifiers (skill ids folded, the others refused unless canonical),
-// approval levels and policy types, the request-id path parameter, ISO timestamps in queries, and list
-// paging. One definition each, so a bound or a message cannot drift between the routes, MCP and the
-// console.
+// Wire pieces every resource uses: identifiers (folded to their canonical form), approval levels and
+// policy types, the request-id path parameter, ISO timestamps in queries, and list paging. One
+// definition each, so a bound or a message cannot drift between the routes, MCP and the console.
 import { z } from "@hono/zod-openapi";
 import { REQUEST_ID_PATTERN } from "../domain/ids.ts";
 import {
   canonicalIdentifier,
-  exactIdentifierProblem,
   ID_PATTERN_PATTERN,
   IDENTIFIER_MAX_LENGTH,
   IDENTIFIER_PATTERN,
@@ -15,35 +13,33 @@ import {
 } from "../domain/limits.ts";
 import { LEVEL_NAMES, POLICY_TYPES } from "../domain/vocabulary.ts";
 
+const FOLDED =
+  "Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.";
+
 /**
- * Tenant, agent, principal and requester ids: taken only as written canonically, never folded; a
- * non-canonical one is a 400 naming the field and the spelling to send (domain/limits.ts holds the rule).
+ * An id folded to its canonical form (domain/limits.ts), then held to `pattern`. The pattern is checked
+ * by a refinement, not published as a JSON Schema `pattern`: the input may be written in any case, and
+ * a published lower-case pattern would make validating clients refuse what the service accepts.
  */
-export const Identifier = z
-  .string()
-  .min(1)
-  .max(IDENTIFIER_MAX_LENGTH)
-  .regex(IDENTIFIER_PATTERN, { error: (issue) => exactIdentifierProblem(String(issue.input)) });
+function foldedId(pattern: RegExp, rule: string) {
+  return z
+    .string()
+    .overwrite(canonicalIdentifier)
+    .min(1)
+    .max(IDENTIFIER_MAX_LENGTH)
+    .refine((value) => pattern.test(value), rule);
+}
 
-const FOLDED = "Folded to its canonical form first (Unicode NFKC, lower case, no surrounding spaces).";
-
-/** A skill id: folded to the canonical form (`Shell.exec` is shell.exec), then checked. */
-export const SkillId = z
-  .string()
-  .overwrite(canonicalIdentifier)
-  .min(1)
-  .max(IDENTIFIER_MAX_LENGTH)
-  .regex(IDENTIFIER_PATTERN, IDENTIFIER_RULE)
-  .openapi({ description: `A skill id. ${FOLDED}` });
+/**
+ * Tenant, agent, skill, principal, requester, approver and usage ids: `Acme` is acme, `Shell.exec` is
+ * shell.exec; a 400 naming the field only when the folded value still breaks the rule.
+ */
+export const Identifier = foldedId(IDENTIFIER_PATTERN, IDENTIFIER_RULE).openapi({ description: FOLDED });
 
 /** A capability rule's skill pattern, folded like the skill ids it matches. */
-export const SkillPattern = z
-  .string()
-  .overwrite(canonicalIdentifier)
-  .min(1)
-  .max(IDENTIFIER_MAX_LENGTH)
-  .regex(ID_PATTERN_PATTERN, SKILL_PATTERN_RULE)
-  .openapi({ description: `${SKILL_PATTERN_RULE}. ${FOLDED}` });
+export const SkillPattern = foldedId(ID_PATTERN_PATTERN, SKILL_PATTERN_RULE).openapi({
+  description: `${SKILL_PATTERN_RULE}. ${FOLDED}`,
+});
 
 export const LevelName = z.enum(LEVEL_NAMES);
 export const PolicyType = z.enum(POLICY_TYPES);

@@ -5,7 +5,7 @@ import type { PolicyDecisionRow } from "../db/schema.ts";
 import { DECISION_ID_PATTERN } from "../domain/ids.ts";
 import { DECISIONS, levelName } from "../domain/vocabulary.ts";
 import type { searchDecisions } from "../services/evaluation.ts";
-import { Identifier, IsoDateTime, optionalDate, PolicyType, pageQuery, SkillId } from "./common.ts";
+import { Identifier, IsoDateTime, optionalDate, PolicyType, pageQuery } from "./common.ts";
 
 export const DecisionSchema = z
   .object({
@@ -39,7 +39,7 @@ export const DecisionIdParam = z.object({
 export const DecisionListQuery = z.object({
   tenant_id: Identifier.optional(),
   agent_id: Identifier.optional(),
-  skill_id: SkillId.optional(),
+  skill_id: Identifier.optional(),
   decision: z.enum(DECISIONS).optional(),
   since: IsoDateTime.optional().openapi({ description: "Inclusive lower bound (ISO 8601)" }),
   until: IsoDateTime.optional().openapi({ description: "Exclusive upper bound (ISO 8601)" }),

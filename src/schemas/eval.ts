@@ -9,12 +9,12 @@ import {
   VIOLATION_SEVERITIES,
 } from "../domain/vocabulary.ts";
 import type { EvaluateCommand, EvaluatedCall } from "../services/evaluation.ts";
-import { Identifier, PolicyType, SkillId } from "./common.ts";
+import { Identifier, PolicyType } from "./common.ts";
 import { PolicyOverrides, toPolicyOverrides } from "./policies.ts";
 
 export const EvalBody = z
   .object({
-    skill_id: SkillId.openapi({ example: "email.send" }),
+    skill_id: Identifier.openapi({ example: "email.send" }),
     tenant_id: Identifier.openapi({ example: "acme" }),
     agent_id: Identifier.nullable().optional(),
     policy_type: PolicyType.default("cost").openapi({

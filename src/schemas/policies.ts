@@ -6,7 +6,7 @@ import { z } from "@hono/zod-openapi";
 import type { PolicyKind, SettingsState } from "../db/policies.ts";
 import { BUDGET_ENFORCEMENTS, BUDGET_PERIODS, CAPABILITY_EFFECTS } from "../domain/vocabulary.ts";
 import type { PolicyOverrides as DomainOverrides } from "../services/evaluation.ts";
-import { Identifier, LevelName, PolicyType, pageQuery, SkillId, SkillPattern } from "./common.ts";
+import { Identifier, LevelName, PolicyType, pageQuery, SkillPattern } from "./common.ts";
 
 export const CapabilityEffect = z.enum(CAPABILITY_EFFECTS);
 
@@ -16,7 +16,7 @@ export const ApprovalLevelFields = z.object({
   policy_type: PolicyType,
   tenant_id: Identifier.nullable().default(null),
   agent_id: Identifier.nullable().default(null),
-  skill_id: SkillId.nullable().default(null),
+  skill_id: Identifier.nullable().default(null),
   approval_level: LevelName,
   auto_approve_max_cost_cents: cents.default(100),
   auto_approve_max_tokens: z.number().int().min(0).max(1_000_000_000).default(1000),
@@ -73,7 +73,7 @@ export const BudgetFields = z.object({
 });
 
 export const SkillCostFields = z.object({
-  skill_id: SkillId,
+  skill_id: Identifier,
   base_cents: cents.default(0),
   cents_per_1k_tokens: cents.default(0),
   description: z.string().max(500).nullable().default(null),
@@ -209,17 +209,17 @@ export const POLICY_RESOURCES: PolicyResource[] = [
   {
     path: "skill-costs",
     name: "SkillCost",
-    idParam: SkillId,
+    idParam: Identifier,
     fields: SkillCostFields,
     filters: [],
   },
 ];
 
-/** List filters naming an id take it as every other field does: skill ids folded, the others exact. */
+/** List filters naming an id take it as every other field does: folded to its canonical form. */
 const ID_FILTERS: Record<string, z.ZodString> = {
   tenant_id: Identifier,
   agent_id: Identifier,
-  skill_id: SkillId,
+  skill_id: Identifier,
 };
 
 /** The request and response schemas of one policy resource's operations. */

@@ -24,7 +24,6 @@ import {
   optionalDate,
   PolicyType,
   pageQuery,
-  SkillId,
   type WireMatches,
 } from "./common.ts";
 
@@ -37,7 +36,7 @@ const MIN_WEBHOOK_SECRET_LENGTH = 16;
 export const CreateBody = z
   .object({
     policy_type: PolicyType,
-    skill_id: SkillId,
+    skill_id: Identifier,
     tenant_id: Identifier,
     agent_id: Identifier.nullable().default(null),
     payload: z.record(z.string(), z.unknown()).default({}),
@@ -162,7 +161,7 @@ export const RejectPendingBody = z
   .object({
     reason: z.string().min(1).max(500),
     tenant_id: Identifier.optional(),
-    skill_id: SkillId.optional(),
+    skill_id: Identifier.optional(),
     agent_id: Identifier.optional(),
     created_before: IsoDateTime.optional(),
   })
@@ -175,7 +174,7 @@ export const RequestListQuery = z.object({
     .optional()
     .transform((value) => (value === undefined ? [] : Array.isArray(value) ? value : [value])),
   tenant_id: Identifier.optional(),
-  skill_id: SkillId.optional(),
+  skill_id: Identifier.optional(),
   agent_id: Identifier.optional(),
   requested_by: Identifier.optional(),
   created_after: IsoDateTime.optional(),

@@ -3,7 +3,7 @@
 import { z } from "@hono/zod-openapi";
 import type { SpendLedgerRow } from "../db/schema.ts";
 import type { UsageCommand } from "../services/usage.ts";
-import { Identifier, IsoDateTime, optionalDate, SkillId } from "./common.ts";
+import { Identifier, IsoDateTime, optionalDate } from "./common.ts";
 
 export const UsageBody = z
   .object({
@@ -12,7 +12,7 @@ export const UsageBody = z
     }),
     tenant_id: Identifier,
     agent_id: Identifier.nullable().optional(),
-    skill_id: SkillId.nullable().optional(),
+    skill_id: Identifier.nullable().optional(),
     amount_cents: z.number().int().min(0).max(1_000_000_000),
     occurred_at: IsoDateTime.optional().openapi({ description: "When it was spent; default now" }),
   })

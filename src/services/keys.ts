@@ -99,11 +99,11 @@ export async function createKey(
   const generated = await generateApiKey();
   const rows = newKeyRows(
     {
-      principalId: command.principalId,
+      principalId: check.principalId,
       role: command.role,
       maxLevel: check.maxLevel,
-      tenantId: command.tenantId,
-      agentIds: command.agentIds,
+      tenantId: check.tenantId,
+      agentIds: check.agentIds,
       name: command.name,
       createdBy: creator.principalId,
       actorKeyId: creator.keyId,

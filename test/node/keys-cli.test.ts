@@ -48,36 +48,43 @@ describe("operator key commands", () => {
     expect(rows.map((row) => row.action)).toEqual(["api_key.create", "api_key.revoke"]);
   });
 
-  it("npm run keys refuses a principal, tenant or agent that is not canonical, like the API", async () => {
+  it("npm run keys folds the principal, tenant and agents like the API, and refuses what cannot fold", async () => {
     const script = path.resolve(import.meta.dirname, "../../scripts/keys.ts");
-    const cases: [string[], string][] = [
-      [
-        ["--principal", "Alice", "--role", "approver", "--level", "3"],
-        '--principal: must be written in its one spelling (lower case, no surrounding spaces): send "alice"',
-      ],
-      [
-        ["--principal", "bot", "--role", "agent", "--tenant", "Demo"],
-        '--tenant: must be written in its one spelling (lower case, no surrounding spaces): send "demo"',
-      ],
-      [
-        ["--principal", "bot", "--role", "agent", "--tenant", "ｄｅｍｏ"],
-        "--tenant: must be written in its one spelling",
-      ],
-      [
-        ["--principal", "bot", "--role", "agent", "--agents", "Billing-*"],
-        "--agents: a non-empty list of agent ids in lower case",
-      ],
-    ];
-    for (const [args, message] of cases) {
-      const child = spawnSync(process.execPath, [script, "create", ...args], {
+    const run = (args: string[]) =>
+      spawnSync(process.execPath, [script, "create", ...args], {
         encoding: "utf8",
         env: { ...process.env, DATABASE_URL: url },
       });
+    const suffix = crypto.randomUUID().slice(0, 6);
+    const made = run([
+      "--principal",
+      `Gateway-${suffix}`,
+      "--role",
+      "agent",
+      "--tenant",
+      `ＤＥＭＯ-${suffix}`,
+      "--agents",
+      "Billing-*, BOT-1",
+    ]);
+    expect(made.status, made.stderr).toBe(0);
+    expect(JSON.parse(made.stdout)).toMatchObject({
+      principal_id: `gateway-${suffix}`,
+      tenant_id: `demo-${suffix}`,
+      agent_ids: ["billing-*", "bot-1"],
+    });
+    const cases: [string[], string][] = [
+      [["--principal", "al ice", "--role", "approver", "--level", "3"], "--principal: use letters, digits"],
+      [["--principal", "bot", "--role", "agent", "--tenant", "demo tenant"], "--tenant: use letters, digits"],
+      [
+        ["--principal", "bot", "--role", "agent", "--agents", "bill\u200bing-*"],
+        "--agents: a non-empty list of agent ids",
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const child = run(args);
       expect(child.status, child.stderr).toBe(2);
       expect(child.stderr).toContain(message);
     }
-    expect(
-      (await listKeys(url)).filter((key) => ["alice", "Alice", "bot"].includes(key.principal_id)),
-    ).toEqual([]);
+    expect((await listKeys(url)).filter((key) => ["al ice", "bot"].includes(key.principal_id))).toEqual([]);
   });
 });
