@@ -7,6 +7,7 @@
 // rules the CLI shares.
 import { describe, expect, it } from "vitest";
 import { isSelfApproval } from "../src/domain/access.ts";
+import { isSatisfied } from "../src/domain/approvals.ts";
 import { canonicalId, canonicalIdentifier, canonicalIdPattern } from "../src/domain/limits.ts";
 import { testSql } from "./helpers/database.ts";
 import { call, type ErrorEnvelope, postJson } from "./helpers/http.ts";
@@ -103,6 +104,19 @@ describe("the canonical form (src/domain/limits.ts)", () => {
     expect(isSelfApproval({ principalId: "Alice", keyId: "k1" }, { requestedBy: "alice" })).toBe(true);
     expect(isSelfApproval(approver, { requestedBy: "bob", requesterPrincipalId: "ALICE" })).toBe(true);
     expect(isSelfApproval(approver, { requestedBy: "bob", requesterPrincipalId: null })).toBe(false);
+  });
+
+  it("a quorum counts folded principals: Alice (written before the fold) and alice are one approver", () => {
+    const entry = (approverId: string) => ({
+      approver_id: approverId,
+      level: 3,
+      action: "approve" as const,
+      notes: null,
+      timestamp: "t",
+    });
+    const state = { requiredLevel: 3, requiredApprovals: 2 };
+    expect(isSatisfied(state, [entry("Alice"), entry("alice")])).toBe(false);
+    expect(isSatisfied(state, [entry("alice"), entry("bob")])).toBe(true);
   });
 });
 
@@ -531,6 +545,47 @@ describe("tenant, agent and requester ids in any case are folded, and rules scop
       legacy,
     );
     expect(res.status).toBe(403);
+  });
+});
+
+describe("records written before the fold", () => {
+  // The query in docs/RUNBOOK.md ("Policy Operations") that lists what the fold no longer reaches.
+  const ID = "'^[a-z0-9_.@:/-]+$'";
+  const LEGACY_IDS_QUERY = `SELECT 'capability_rules' AS source, id::text, tenant_id, agent_id FROM capability_rules WHERE tenant_id !~ ${ID} OR agent_id !~ ${ID} UNION ALL SELECT 'policy_approval_levels', id::text, tenant_id, agent_id FROM policy_approval_levels WHERE tenant_id !~ ${ID} OR agent_id !~ ${ID} OR escalate_to !~ ${ID} UNION ALL SELECT 'budgets', id::text, tenant_id, agent_id FROM budgets WHERE tenant_id !~ ${ID} OR agent_id !~ ${ID} UNION ALL SELECT 'api_keys', id, tenant_id, principal_id FROM api_keys WHERE revoked_at IS NULL AND (tenant_id !~ ${ID} OR principal_id !~ ${ID} OR EXISTS (SELECT 1 FROM unnest(agent_ids) AS pattern WHERE pattern !~ '^([a-z0-9_.@:/-]+[*]?|[*])$'));`;
+
+  it("a rule stored under another spelling is not matched loosely, and the runbook's query lists it", async () => {
+    const agent = await createTestKey("agent");
+    const tenant = newTenant();
+    const legacy = tenant.toUpperCase();
+    const [row] = (await testSql()`
+      INSERT INTO capability_rules (tenant_id, skill_pattern, effect) VALUES (${legacy}, 'shell.*', 'deny')
+      RETURNING id`) as { id: number }[];
+    // The call is for the canonical tenant; the row keeps its old spelling and is not reached (the
+    // runbook says to PATCH it, which folds it).
+    const res = await post("/api/v1/policy/eval", { skill_id: "shell.exec", tenant_id: legacy }, agent);
+    expect(res.status).toBe(200);
+    expect(res.body.decision).not.toBe("deny");
+    const key = await createTestKey("agent", { tenantId: legacy, agentIds: ["Bot-*"] });
+    const listed = (await testSql().query(LEGACY_IDS_QUERY)) as {
+      source: string;
+      id: string;
+      tenant_id: string;
+    }[];
+    const mine = listed.filter((row) => row.tenant_id === legacy).map((row) => row.source);
+    expect(mine.sort()).toEqual(["api_keys", "capability_rules"]);
+    expect(listed.some((row) => row.id === key.keyId)).toBe(true);
+
+    // PATCHed through the API, the row is folded and applies.
+    const admin = await createTestKey("admin");
+    const patched = await call(`${POLICIES}/capability-rules/${row?.id}`, {
+      method: "PATCH",
+      headers: { ...admin.headers, "Content-Type": "application/json" },
+      body: JSON.stringify({ tenant_id: legacy }),
+    });
+    expect(patched.status).toBe(200);
+    expect(await patched.json()).toMatchObject({ tenant_id: tenant });
+    const after = await post("/api/v1/policy/eval", { skill_id: "shell.exec", tenant_id: legacy }, agent);
+    expect(after.body.decision).toBe("deny");
   });
 });
 
