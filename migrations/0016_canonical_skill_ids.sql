@@ -7,8 +7,8 @@
 -- hand-written SQL, to the canonical form.
 -- Two rules that differ only in how their skill is written, or a skill that does not fold to the
 -- pattern, stop the migration with their ids: which rule should stand is a person's decision.
--- Tenant and agent ids are not rewritten: they key the audit chain and the records, so the API refuses
--- a non-canonical one instead of folding it.
+-- Tenant and agent ids are not rewritten: the audit chain hashes them. The API folds them like skill
+-- ids from here on; a row stored under another spelling is never matched loosely (docs/SECURITY.md).
 SELECT set_config('policy.actor', 'migration:0016_canonical_skill_ids', true);
 --> statement-breakpoint
 CREATE FUNCTION pg_temp.canonical_identifier(value text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
