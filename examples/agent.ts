@@ -32,10 +32,11 @@ const { values: options } = parseArgs({
 });
 
 // A tool's text may span lines (the outcome line, then quoted notes): each line gets the prefix.
-const say = (step: string, text: string) =>
-  text
-    .split("\n")
-    .forEach((line, index) => console.log(`[agent] ${(index === 0 ? step : "").padEnd(9)} ${line}`));
+function say(step: string, text: string): void {
+  for (const [index, line] of text.split("\n").entries()) {
+    console.log(`[agent] ${(index === 0 ? step : "").padEnd(9)} ${line}`);
+  }
+}
 
 function agentKey(): string {
   if (process.env.POLICY_AGENT_KEY) return process.env.POLICY_AGENT_KEY;

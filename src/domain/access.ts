@@ -1,7 +1,7 @@
 // Who may do what: roles, tenant scope, approval levels and the no-self-approval rule. Pure functions;
 // the HTTP layer turns a refusal into 403 (or 404 where admitting existence would leak another
 // tenant's data).
-import { IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "./limits.ts";
+import { type CanonicalId, canonicalId, canonicalIdentifier, canonicalIdPattern } from "./limits.ts";
 import { DEFAULT_POLICY, LEVEL_NAMES, ROLES, type Role, toLevel } from "./vocabulary.ts";
 
 export interface Principal {
@@ -149,9 +149,13 @@ export function isSelfApproval(
     requesterPrincipalId?: string | null | undefined;
   },
 ): boolean {
+  // New ids are canonical, so this is exact; folding both sides also holds records and keys written
+  // before ids had one spelling (`Alice` asked, `alice` approves): it can only refuse more, never less.
+  const same = (a: string | null | undefined) =>
+    a !== null && a !== undefined && canonicalIdentifier(a) === canonicalIdentifier(principal.principalId);
   return (
-    principal.principalId === request.requestedBy ||
-    principal.principalId === request.requesterPrincipalId ||
+    same(request.requestedBy) ||
+    same(request.requesterPrincipalId) ||
     principal.keyId === request.createdByKeyId
   );
 }
@@ -161,7 +165,8 @@ export function agentPatternMatches(pattern: string, agentId: string): boolean {
   return pattern.endsWith("*") ? agentId.startsWith(pattern.slice(0, -1)) : pattern === agentId;
 }
 
-export const AGENT_PATTERN = /^(\*|[\w.@:/-]+\*?)$/;
+const AGENT_PATTERNS_RULE =
+  'a non-empty list of agent ids, prefixes ending in * (e.g. billing-*), or ["*"] for any agent';
 
 /**
  * The agent a call is evaluated and filed for. An agent key acts as its own principal (agent_id
@@ -295,26 +300,25 @@ function levelOf(value: string | number): number | undefined {
   return /^[1-5]$/.test(value) ? Number(value) : toLevel(value);
 }
 
-function identifierProblem(value: string): string | null {
-  if (value.length === 0) return "required: an identifier";
-  if (value.length > IDENTIFIER_MAX_LENGTH) return `at most ${IDENTIFIER_MAX_LENGTH} characters`;
-  return IDENTIFIER_PATTERN.test(value) ? null : IDENTIFIER_RULE;
-}
-
 type NewKeyRefusal = { ok: false; field: NewKeyField | null; reason: string };
 
-/** Each field's own shape, before the rules that tie fields together. */
-function newKeyShapeRefusal(key: NewKeyRequest): NewKeyRefusal | null {
-  const principal = identifierProblem(key.principalId);
-  if (principal) return { ok: false, field: "principal_id", reason: principal };
+/**
+ * Each field's own shape, before the rules that tie fields together; the ids come back folded like
+ * every id (domain/limits.ts), so the key is created with the canonical ones.
+ */
+function newKeyShapeRefusal(
+  key: NewKeyRequest,
+): { ok: true; principalId: string; tenantId: string | null } | NewKeyRefusal {
+  const principal = canonicalId(key.principalId);
+  if (!principal.ok) return { ok: false, field: "principal_id", reason: principal.reason };
   if (!(ROLES as readonly string[]).includes(key.role)) {
     return { ok: false, field: "role", reason: `one of ${ROLES.join(", ")}` };
   }
   if (key.maxLevel !== undefined && levelOf(key.maxLevel) === undefined) {
     return { ok: false, field: "max_level", reason: `1-5 or a level name (${LEVEL_NAMES.join(", ")})` };
   }
-  const tenant = key.tenantId === null ? null : identifierProblem(key.tenantId);
-  if (tenant) return { ok: false, field: "tenant_id", reason: tenant };
+  const tenant: CanonicalId | null = key.tenantId === null ? null : canonicalId(key.tenantId);
+  if (tenant && !tenant.ok) return { ok: false, field: "tenant_id", reason: tenant.reason };
   if (key.name !== null && (key.name.length > KEY_NAME_MAX_LENGTH || CONTROL_CHARACTER.test(key.name))) {
     return {
       ok: false,
@@ -322,7 +326,7 @@ function newKeyShapeRefusal(key: NewKeyRequest): NewKeyRefusal | null {
       reason: `one line of at most ${KEY_NAME_MAX_LENGTH} characters, no control characters`,
     };
   }
-  return null;
+  return { ok: true, principalId: principal.value, tenantId: tenant?.ok ? tenant.value : null };
 }
 
 /**
@@ -336,22 +340,19 @@ export function checkNewKey(
   key: NewKeyRequest,
 ): { ok: true; key: NewKey } | NewKeyRefusal {
   const shape = newKeyShapeRefusal(key);
-  if (shape) return shape;
+  if (!shape.ok) return shape;
   const role = key.role as Role;
+  let agentIds: string[] | null = null;
   if (key.agentIds !== null) {
     if (role !== "agent") {
       return { ok: false, field: "agent_ids", reason: "only agent keys act for agents: omit it" };
     }
-    const bad = key.agentIds.find(
-      (pattern) => pattern.length > IDENTIFIER_MAX_LENGTH || !AGENT_PATTERN.test(pattern),
-    );
-    if (bad !== undefined || key.agentIds.length === 0 || key.agentIds.length > AGENT_IDS_MAX) {
-      return {
-        ok: false,
-        field: "agent_ids",
-        reason: `a list of 1 to ${AGENT_IDS_MAX} agent ids, prefixes ending in * (e.g. billing-*), or ["*"] for any agent`,
-      };
+    // Folded like every id (domain/limits.ts): the key is created with the canonical patterns.
+    const patterns = key.agentIds.map((pattern) => canonicalIdPattern(pattern, AGENT_PATTERNS_RULE));
+    if (patterns.length === 0 || patterns.length > AGENT_IDS_MAX || patterns.some((pattern) => !pattern.ok)) {
+      return { ok: false, field: "agent_ids", reason: AGENT_PATTERNS_RULE };
     }
+    agentIds = patterns.flatMap((pattern) => (pattern.ok ? [pattern.value] : []));
   }
   const maxLevel = key.maxLevel === undefined ? DEFAULT_KEY_LEVEL[role] : levelOf(key.maxLevel);
   if (maxLevel === undefined) {
@@ -374,11 +375,11 @@ export function checkNewKey(
   return {
     ok: true,
     key: {
-      principalId: key.principalId,
+      principalId: shape.principalId,
       role,
       maxLevel,
-      tenantId: key.tenantId,
-      agentIds: key.agentIds === null ? null : [...key.agentIds],
+      tenantId: shape.tenantId,
+      agentIds,
       name: key.name,
     },
   };

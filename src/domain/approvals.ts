@@ -18,6 +18,7 @@ import {
   spendAssumptions,
   type Violation,
 } from "./evaluation.ts";
+import { canonicalIdentifier } from "./limits.ts";
 import {
   type ApprovalEntry,
   type ApprovalStatus,
@@ -92,7 +93,9 @@ function countedApprovers(state: Pick<RequestState, "requiredLevel">, approvals:
   const qualified = approvals.filter(
     (entry) => entry.action === "approve" && decidesAtLevel(entry.level, state.requiredLevel),
   );
-  return new Set(qualified.map((entry) => entry.approver_id)).size;
+  // One person per folded principal (docs/SECURITY.md, "Identifiers have one spelling"): a key written
+  // `Alice` before the fold and one written `alice` after it are one approver, never two.
+  return new Set(qualified.map((entry) => canonicalIdentifier(entry.approver_id))).size;
 }
 
 /**
@@ -169,7 +172,11 @@ export function decide(state: RequestState, action: Action, now: Date): Change |
     };
   }
   if (
-    state.approvals.some((prior) => prior.action === "approve" && prior.approver_id === action.approverId)
+    state.approvals.some(
+      (prior) =>
+        prior.action === "approve" &&
+        canonicalIdentifier(prior.approver_id) === canonicalIdentifier(action.approverId),
+    )
   ) {
     return { refused: "already_approved_by_you" };
   }

@@ -208,9 +208,20 @@ export function matchApprovalLevel(
   );
 }
 
-function patternMatches(pattern: string, skillId: string): boolean {
+/** Characters that end a namespace: `shell.*` covers the skill `shell` itself, not `shellfish`. */
+const NAMESPACE_SEPARATORS = [".", ":", "/"];
+
+/**
+ * Whether a capability rule's pattern covers a skill id, both in the canonical form (domain/limits.ts),
+ * compared exactly: `*` covers every skill; a prefix `p*` every id starting with p, and the namespace
+ * itself when p ends in a separator (a `shell.*` deny also denies `shell`); anything else the one id.
+ */
+function skillPatternMatches(pattern: string, skillId: string): boolean {
   if (pattern === "*") return true;
-  return pattern.endsWith("*") ? skillId.startsWith(pattern.slice(0, -1)) : pattern === skillId;
+  if (!pattern.endsWith("*")) return pattern === skillId;
+  const prefix = pattern.slice(0, -1);
+  if (skillId.startsWith(prefix)) return true;
+  return NAMESPACE_SEPARATORS.some((separator) => prefix === `${skillId}${separator}`);
 }
 
 const EFFECT_RANK: Record<CapabilityEffect, number> = { deny: 3, require_approval: 2, allow: 1 };
@@ -233,7 +244,7 @@ export function matchCapabilityRule(
   for (const rule of rules) {
     if (!rule.enabled || rule.tenantId !== call.tenantId) continue;
     if (rule.agentId !== null && rule.agentId !== call.agentId) continue;
-    if (!patternMatches(rule.skillPattern, call.skillId)) continue;
+    if (!skillPatternMatches(rule.skillPattern, call.skillId)) continue;
     if (best === null || better(rank(rule), rank(best))) best = rule;
   }
   return best;

@@ -2,10 +2,59 @@
 // and the text and nesting every JSON input must keep to (no NUL, no lone surrogates, bounded depth).
 // Schemas at the edge use these; services re-check what a schema cannot see.
 
-/** Tenant, agent, skill, principal and requester ids. */
-export const IDENTIFIER_PATTERN = /^[\w.@:/-]+$/;
+// Identifiers have one spelling, so a rule and a call can only ever compare like with like (docs/API.md,
+// "Identifiers"): the canonical form is Unicode NFKC, lower case, no surrounding white space, and then
+// only a-z 0-9 . _ @ : / -. Every id (skill, tenant, agent, principal, requester, approver, usage) is
+// FOLDED to it at every entry point (REST, MCP, console, CLI, the services any caller reaches), so
+// `Shell.exec`, `Acme` and `BOT-1` written by an M5 client mean shell.exec, acme and bot-1; only a value
+// that still fails the pattern once folded (spaces inside, look-alikes NFKC leaves alone, zero-width
+// characters, too long) is refused. Every comparison after that is exact on canonical values.
+
+/** Tenant, agent, skill, principal and requester ids, in their canonical form. */
+export const IDENTIFIER_PATTERN = /^[a-z0-9_.@:/-]+$/;
 export const IDENTIFIER_MAX_LENGTH = 200;
-export const IDENTIFIER_RULE = "use letters, digits and . _ @ : / - only";
+export const IDENTIFIER_RULE = "use letters, digits and . _ @ : / - only (folded to lower case)";
+
+/**
+ * An id pattern: an exact canonical id, a prefix ending in `*`, or `*` alone. A capability rule's skill
+ * pattern and an agent key's agent patterns both take this shape.
+ */
+export const ID_PATTERN_PATTERN = /^([a-z0-9_.@:/-]+\*?|\*)$/;
+export const SKILL_PATTERN_RULE = "an exact skill id, a prefix ending in * (e.g. email.*), or *";
+
+/** An identifier taken in: its canonical value, or why it is refused. */
+export type CanonicalId = { ok: true; value: string } | { ok: false; reason: string };
+
+/**
+ * The fold every id goes through: Unicode NFKC (full-width and other compatibility forms become ASCII),
+ * lower case, surrounding white space removed. Idempotent on every value the patterns accept.
+ * Look-alikes NFKC does not fold (Cyrillic letters, zero-width characters) stay as they are and fail
+ * the pattern: refused, never matched loosely.
+ */
+export function canonicalIdentifier(raw: string): string {
+  return raw.normalize("NFKC").toLowerCase().trim();
+}
+
+function checked(value: string, pattern: RegExp, rule: string): CanonicalId {
+  if (value.length === 0) return { ok: false, reason: "must not be empty" };
+  if (value.length > IDENTIFIER_MAX_LENGTH) {
+    return { ok: false, reason: `must be at most ${IDENTIFIER_MAX_LENGTH} characters` };
+  }
+  return pattern.test(value) ? { ok: true, value } : { ok: false, reason: rule };
+}
+
+/** Any id as every entry point takes it: folded to the canonical form, then checked. */
+export function canonicalId(raw: string): CanonicalId {
+  return checked(canonicalIdentifier(raw), IDENTIFIER_PATTERN, IDENTIFIER_RULE);
+}
+
+/**
+ * An id pattern (a capability rule's skill pattern, an agent key's agent pattern), folded the same way
+ * as the ids it is matched against; `rule` says what the field takes.
+ */
+export function canonicalIdPattern(raw: string, rule = SKILL_PATTERN_RULE): CanonicalId {
+  return checked(canonicalIdentifier(raw), ID_PATTERN_PATTERN, rule);
+}
 
 /** Largest `payload` accepted, serialized: a skill call's arguments, not a document store. */
 export const MAX_PAYLOAD_BYTES = 64 * 1024;

@@ -2,7 +2,7 @@
 // query and NDJSON body (its lines are defined by src/domain/audit-chain.ts).
 import { z } from "@hono/zod-openapi";
 import type { publishedKey } from "../domain/audit-checkpoint.ts";
-import { IsoDateTime, type WireMatches } from "./common.ts";
+import { Identifier, IsoDateTime, type WireMatches } from "./common.ts";
 
 export const NDJSON = "application/x-ndjson";
 
@@ -22,11 +22,10 @@ export const AUDIT_KEY_IS_THE_WIRE: WireMatches<
 
 export const AuditExportQuery = z.object({
   tenant: z
-    .string()
-    .min(1)
-    .max(200)
+    .literal("*")
+    .or(Identifier)
     .optional()
-    .openapi({ description: "One chain: a tenant id, or * for the global chain" }),
+    .openapi({ description: "One chain: a tenant id (folded like every id), or * for the global chain" }),
   from: IsoDateTime.optional().openapi({ description: "ISO 8601, inclusive" }),
   to: IsoDateTime.optional().openapi({ description: "ISO 8601, inclusive" }),
 });

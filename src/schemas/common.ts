@@ -1,18 +1,46 @@
-// Wire pieces every resource uses: identifiers, approval levels and policy types, the request-id path
-// parameter, ISO timestamps in queries, and list paging. One definition each, so a bound or a message
-// cannot drift between the routes, MCP and the console.
+// Wire pieces every resource uses: identifiers (folded to their canonical form), approval levels and
+// policy types, the request-id path parameter, ISO timestamps in queries, and list paging. One
+// definition each, so a bound or a message cannot drift between the routes, MCP and the console.
 import { z } from "@hono/zod-openapi";
 import { REQUEST_ID_PATTERN } from "../domain/ids.ts";
-import { IDENTIFIER_MAX_LENGTH, IDENTIFIER_PATTERN, IDENTIFIER_RULE } from "../domain/limits.ts";
+import {
+  canonicalIdentifier,
+  ID_PATTERN_PATTERN,
+  IDENTIFIER_MAX_LENGTH,
+  IDENTIFIER_PATTERN,
+  IDENTIFIER_RULE,
+  SKILL_PATTERN_RULE,
+} from "../domain/limits.ts";
 import { parseTimestamp, TIMESTAMP_RULE } from "../domain/timestamps.ts";
 import { LEVEL_NAMES, POLICY_TYPES } from "../domain/vocabulary.ts";
 
-/** Tenant, agent, skill, principal and requester ids (domain/limits.ts holds the rule). */
-export const Identifier = z
-  .string()
-  .min(1)
-  .max(IDENTIFIER_MAX_LENGTH)
-  .regex(IDENTIFIER_PATTERN, IDENTIFIER_RULE);
+const FOLDED =
+  "Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.";
+
+/**
+ * An id folded to its canonical form (domain/limits.ts), then held to `pattern`. The pattern is checked
+ * by a refinement, not published as a JSON Schema `pattern`: the input may be written in any case, and
+ * a published lower-case pattern would make validating clients refuse what the service accepts.
+ */
+function foldedId(pattern: RegExp, rule: string) {
+  return z
+    .string()
+    .overwrite(canonicalIdentifier)
+    .min(1)
+    .max(IDENTIFIER_MAX_LENGTH)
+    .refine((value) => pattern.test(value), rule);
+}
+
+/**
+ * Tenant, agent, skill, principal, requester, approver and usage ids: `Acme` is acme, `Shell.exec` is
+ * shell.exec; a 400 naming the field only when the folded value still breaks the rule.
+ */
+export const Identifier = foldedId(IDENTIFIER_PATTERN, IDENTIFIER_RULE).openapi({ description: FOLDED });
+
+/** A capability rule's skill pattern, folded like the skill ids it matches. */
+export const SkillPattern = foldedId(ID_PATTERN_PATTERN, SKILL_PATTERN_RULE).openapi({
+  description: `${SKILL_PATTERN_RULE}. ${FOLDED}`,
+});
 
 export const LevelName = z.enum(LEVEL_NAMES);
 export const PolicyType = z.enum(POLICY_TYPES);

@@ -54,7 +54,7 @@ export const CreateKeyBody = z
       .optional(),
     agent_ids: z.array(z.string().min(1).max(200)).min(1).max(100).nullable().optional().openapi({
       description:
-        'Agent keys only: the agents the key may act for, as exact ids or prefixes ending in * (e.g. "billing-*"); ["*"] for a platform key acting for any agent. Omit it and the key acts only as its own principal.',
+        'Agent keys only: the agents the key may act for, as exact ids or prefixes ending in * (e.g. "billing-*"), folded like every id; ["*"] for a platform key acting for any agent. Omit it and the key acts only as its own principal.',
     }),
     name: z.string().max(200).optional().openapi({ description: "A label for people, e.g. 'ci-agent prod'" }),
   })
@@ -70,8 +70,8 @@ export const KeyIdParam = z.object({
 
 export const KeyListQuery = z.object({
   role: z.enum(ROLES).optional(),
-  tenant_id: z.string().max(200).optional(),
-  principal_id: z.string().max(200).optional(),
+  tenant_id: Identifier.optional(),
+  principal_id: Identifier.optional(),
   include_revoked: z
     .enum(["true", "false"])
     .default("false")

@@ -6,14 +6,9 @@ import { z } from "@hono/zod-openapi";
 import type { PolicyKind, SettingsState } from "../db/policies.ts";
 import { BUDGET_ENFORCEMENTS, BUDGET_PERIODS, CAPABILITY_EFFECTS } from "../domain/vocabulary.ts";
 import type { PolicyOverrides as DomainOverrides } from "../services/evaluation.ts";
-import { Identifier, LevelName, PolicyType, pageQuery } from "./common.ts";
+import { Identifier, LevelName, PolicyType, pageQuery, SkillPattern } from "./common.ts";
 
 export const CapabilityEffect = z.enum(CAPABILITY_EFFECTS);
-export const SkillPattern = z
-  .string()
-  .min(1)
-  .max(200)
-  .regex(/^([^*\s]+\*?|\*)$/, "an exact skill id, a prefix ending in * (e.g. email.*), or *");
 
 const cents = z.number().int().min(0).max(1_000_000_000);
 
@@ -220,6 +215,13 @@ export const POLICY_RESOURCES: PolicyResource[] = [
   },
 ];
 
+/** List filters naming an id take it as every other field does: folded to its canonical form. */
+const ID_FILTERS: Record<string, z.ZodString> = {
+  tenant_id: Identifier,
+  agent_id: Identifier,
+  skill_id: Identifier,
+};
+
 /** The request and response schemas of one policy resource's operations. */
 export function policyResourceSchemas(resource: PolicyResource) {
   const row = resource.fields
@@ -233,7 +235,7 @@ export function policyResourceSchemas(resource: PolicyResource) {
     params: z.object({ id: resource.idParam.openapi({ param: { name: "id", in: "path" } }) }),
     listQuery: z.object(
       Object.fromEntries([
-        ...resource.filters.map((filter) => [filter, z.string().max(200).optional()]),
+        ...resource.filters.map((filter) => [filter, (ID_FILTERS[filter] ?? z.string().max(200)).optional()]),
         ...Object.entries(pageQuery({ maxLimit: 1000, defaultLimit: 500 })),
       ]),
     ),

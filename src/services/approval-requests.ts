@@ -36,11 +36,12 @@ import {
 } from "../domain/approvals.ts";
 import { canonicalJson, fromBase64, sha256Hex, toBase64Url } from "../domain/encoding.ts";
 import { newCorrelationId, newRequestId, REQUEST_ID_PATTERN } from "../domain/ids.ts";
+import { canonicalId } from "../domain/limits.ts";
 import { parseTimestamp } from "../domain/timestamps.ts";
 import { APPROVAL_STATUSES, type PolicyType, WEBHOOK_EVENTS } from "../domain/vocabulary.ts";
 import { MAX_WAIT_SECONDS } from "../domain/wait-gate.ts";
 import { webhookUrlProblem } from "../domain/webhook-url.ts";
-import { ApiError, invalidField } from "../lib/errors.ts";
+import { ApiError, invalidField, validationError } from "../lib/errors.ts";
 import { assertCan } from "../lib/permissions.ts";
 import {
   encryptSecret,
@@ -49,7 +50,7 @@ import {
   SECRET_FORMAT_VERSION,
 } from "../lib/secrets.ts";
 import type { ServiceContext } from "./context.ts";
-import { admitCall, countDecision, policyToJudge } from "./evaluation.ts";
+import { admitCall, canonicalIdOf, countDecision, policyToJudge } from "./evaluation.ts";
 import { holdWait } from "./waits.ts";
 import { enqueueDeliveries } from "./webhooks/outbox.ts";
 
@@ -168,8 +169,11 @@ export async function createRequest(
   principal: Principal,
   request: CreateCommand,
 ): Promise<{ created: CreatedRequest; replayed: boolean }> {
-  const { agentId } = admitCall(principal, request);
-  const command = { ...request, agentId };
+  const command = {
+    ...request,
+    ...admitCall(principal, request),
+    requestedBy: canonicalIdOf("requested_by", request.requestedBy),
+  };
   if (command.webhookUrl !== null) {
     const problem = webhookUrlProblem(command.webhookUrl, ctx.config.ALLOW_INSECURE_WEBHOOKS);
     if (problem) throw invalidField("webhook_url", problem);
@@ -385,13 +389,27 @@ export async function approverInbox(
   query: InboxQuery,
 ): Promise<{ rows: ApprovalRequestRow[]; counts: Record<"pending" | "escalated", number> }> {
   assertCan(principal, "requests:decide");
-  const scope = readableTenant(principal, query.tenantId);
+  // The console's filters take ids as the API does, folded to their canonical form. The console shows
+  // the message, so it names the filter too.
+  const filter = (field: string, raw: string | undefined) => {
+    if (raw === undefined) return undefined;
+    const id = canonicalId(raw);
+    if (id.ok) return id.value;
+    throw validationError(
+      [{ path: [field], message: id.reason, code: "custom" }],
+      "query",
+      `${field}: ${id.reason}`,
+    );
+  };
+  const tenantId = filter("tenant", query.tenantId);
+  const skillId = filter("skill", query.skillId);
+  const scope = readableTenant(principal, tenantId);
   if (!scope.allowed) throw new ApiError("forbidden", scope.reason);
   const found = await listInbox(
     ctx.db,
     {
       tenantId: scope.tenantId,
-      skillId: query.skillId,
+      skillId,
       statuses: query.status ? [query.status] : ["pending", "escalated"],
     },
     principal.maxLevel,

@@ -21,7 +21,7 @@ import {
   tokenFieldProblem,
 } from "../domain/evaluation.ts";
 import { newDecisionId } from "../domain/ids.ts";
-import { MAX_PAYLOAD_BYTES, payloadTooLarge } from "../domain/limits.ts";
+import { canonicalId, MAX_PAYLOAD_BYTES, payloadTooLarge } from "../domain/limits.ts";
 import type { PolicyType } from "../domain/vocabulary.ts";
 import { ApiError, invalidField } from "../lib/errors.ts";
 import { MetricsBuffer } from "../lib/metrics.ts";
@@ -49,24 +49,38 @@ export interface EvaluatedCall {
 }
 
 /**
- * Admits a call (an evaluation or a filing) by this principal: it may act for the tenant and for the
- * agent, and the payload is within bounds. Returns the agent the call is judged for (an agent key
- * acts as its own principal unless it may act for others); else throws the matching ApiError.
+ * An id a caller gave (any caller of a service, not only the schemas, which already folded it): its
+ * canonical form (domain/limits.ts), else 400 naming the field.
+ */
+export function canonicalIdOf(field: string, raw: string): string {
+  const id = canonicalId(raw);
+  if (!id.ok) throw invalidField(field, id.reason);
+  return id.value;
+}
+
+/**
+ * Admits a call (an evaluation or a filing) by this principal: its ids are folded to their canonical
+ * form, it may act for the tenant and for the agent, and the payload is within bounds. Returns the
+ * canonical skill and tenant ids and the agent the call is judged for (an agent key acts as its own
+ * principal unless it may act for others); else throws the matching ApiError.
  */
 export function admitCall(
   principal: Principal,
-  call: { tenantId: string; agentId: string | null; payload: unknown },
-): { agentId: string | null } {
-  const refusal = tenantActionRefusal(principal, call.tenantId);
+  call: { skillId: string; tenantId: string; agentId: string | null; payload: unknown },
+): { skillId: string; tenantId: string; agentId: string | null } {
+  const skillId = canonicalIdOf("skill_id", call.skillId);
+  const tenantId = canonicalIdOf("tenant_id", call.tenantId);
+  const requestedAgent = call.agentId === null ? null : canonicalIdOf("agent_id", call.agentId);
+  const refusal = tenantActionRefusal(principal, tenantId);
   if (refusal) throw new ApiError("forbidden", refusal);
-  const agent = actingAgent(principal, call.agentId);
+  const agent = actingAgent(principal, requestedAgent);
   if (!agent.allowed) throw new ApiError("forbidden", agent.reason);
   if (payloadTooLarge(call.payload)) {
     throw new ApiError("payload_too_large", `payload is larger than ${MAX_PAYLOAD_BYTES} bytes`);
   }
   const tokens = tokenFieldProblem(call.payload);
   if (tokens) throw invalidField(`payload.${tokens.field}`, tokens.message);
-  return { agentId: agent.agentId };
+  return { skillId, tenantId, agentId: agent.agentId };
 }
 
 function applyOverrides(state: PolicyState, overrides: PolicyOverrides): PolicyState {
@@ -85,7 +99,7 @@ export async function evaluateCall(
   principal: Principal,
   request: EvaluateCommand,
 ): Promise<EvaluatedCall> {
-  const command = { ...request, agentId: admitCall(principal, request).agentId };
+  const command = { ...request, ...admitCall(principal, request) };
   if (command.overrides && !can(principal, "policies:manage")) {
     throw new ApiError("forbidden", "Only admin keys may evaluate with policy_overrides");
   }

@@ -5,6 +5,7 @@ import { recordUsage } from "../db/usage.ts";
 import { actingAgent, type Principal, tenantActionRefusal } from "../domain/access.ts";
 import { ApiError, invalidField } from "../lib/errors.ts";
 import type { ServiceContext } from "./context.ts";
+import { canonicalIdOf } from "./evaluation.ts";
 
 /** Reports may be late, but not from the future (beyond clock skew). */
 const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
@@ -23,8 +24,16 @@ export interface UsageCommand {
 export async function reportUsage(
   ctx: ServiceContext,
   principal: Principal,
-  command: UsageCommand,
+  request: UsageCommand,
 ): Promise<{ row: SpendLedgerRow; created: boolean }> {
+  // Ids folded to their canonical form for every caller, as the schemas do.
+  const command = {
+    ...request,
+    usageId: canonicalIdOf("usage_id", request.usageId),
+    tenantId: canonicalIdOf("tenant_id", request.tenantId),
+    agentId: request.agentId === null ? null : canonicalIdOf("agent_id", request.agentId),
+    skillId: request.skillId === null ? null : canonicalIdOf("skill_id", request.skillId),
+  };
   const refusal = tenantActionRefusal(principal, command.tenantId);
   if (refusal) throw new ApiError("forbidden", refusal);
   // Spend counts against the agent's budgets, so an agent key reports only for agents it acts for.

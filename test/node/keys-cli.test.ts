@@ -51,6 +51,46 @@ describe("operator key commands", () => {
     await client.end();
     expect(rows.map((row) => row.action)).toEqual(["api_key.create", "api_key.revoke"]);
   });
+
+  it("npm run keys folds the principal, tenant and agents like the API, and refuses what cannot fold", async () => {
+    const script = path.resolve(import.meta.dirname, "../../scripts/keys.ts");
+    const run = (args: string[]) =>
+      spawnSync(process.execPath, [script, "create", ...args], {
+        encoding: "utf8",
+        env: { ...process.env, DATABASE_URL: url },
+      });
+    const suffix = crypto.randomUUID().slice(0, 6);
+    const made = run([
+      "--principal",
+      `Gateway-${suffix}`,
+      "--role",
+      "agent",
+      "--tenant",
+      `ＤＥＭＯ-${suffix}`,
+      "--agents",
+      "Billing-*, BOT-1",
+    ]);
+    expect(made.status, made.stderr).toBe(0);
+    expect(JSON.parse(made.stdout)).toMatchObject({
+      principal_id: `gateway-${suffix}`,
+      tenant_id: `demo-${suffix}`,
+      agent_ids: ["billing-*", "bot-1"],
+    });
+    const cases: [string[], string][] = [
+      [["--principal", "al ice", "--role", "approver", "--level", "3"], "--principal: use letters, digits"],
+      [["--principal", "bot", "--role", "agent", "--tenant", "demo tenant"], "--tenant: use letters, digits"],
+      [
+        ["--principal", "bot", "--role", "agent", "--agents", "bill\u200bing-*"],
+        "--agents: a non-empty list of agent ids",
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const child = run(args);
+      expect(child.status, child.stderr).toBe(2);
+      expect(child.stderr).toContain(message);
+    }
+    expect((await listKeys(url)).filter((key) => ["al ice", "bot"].includes(key.principal_id))).toEqual([]);
+  });
 });
 
 // Issue 23 finding 6: the same table of inputs the API and the console are given

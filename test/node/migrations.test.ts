@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listMigrations, migrateUp, migrationStatus, rollbackLast } from "../../scripts/lib/migrations.ts";
+import { canonicalIdentifier } from "../../src/domain/limits.ts";
 import { scratchDatabase } from "./scratch-database.ts";
 
 const scratch = scratchDatabase("migrations");
@@ -111,4 +112,66 @@ describe("migrations", () => {
     );
     expect(await migrateUp(url)).toEqual([]);
   });
+
+  it("0016 folds stored skill ids and patterns as the code does, and stops on rules that would clash", async () => {
+    await migrateUp(url);
+    expect(await rollbackLast(url)).toBe("0016_canonical_skill_ids");
+    // Rules written before skill ids had one spelling, each in a tenant of its own.
+    const spellings = [
+      "Shell.*",
+      " SHELL.EXEC",
+      "ｓｈｅｌｌ.*",
+      "\u017fhell.exec\u3000",
+      "Mixed.Case_1",
+      "*",
+    ];
+    for (const [index, pattern] of spellings.entries()) {
+      await query(
+        `INSERT INTO capability_rules (tenant_id, skill_pattern, effect) VALUES ('legacy-${index}', ${literal(pattern)}, 'deny')`,
+      );
+    }
+    await query(
+      "INSERT INTO policy_approval_levels (policy_type, tenant_id, skill_id, approval_level) VALUES ('cost', 'legacy', 'Payments.Transfer', 'manual_approve')",
+    );
+    await query("INSERT INTO skill_costs (skill_id, base_cents) VALUES ('Search.WEB', 3)");
+    expect(await migrateUp(url)).toEqual(["0016_canonical_skill_ids"]);
+
+    const rules = await query<{ tenant_id: string; skill_pattern: string }>(
+      "SELECT tenant_id, skill_pattern FROM capability_rules WHERE tenant_id LIKE 'legacy-%' ORDER BY id",
+    );
+    expect(rules.map((rule) => rule.skill_pattern)).toEqual(spellings.map(canonicalIdentifier));
+    expect(await query("SELECT skill_id FROM policy_approval_levels WHERE tenant_id = 'legacy'")).toEqual([
+      { skill_id: "payments.transfer" },
+    ]);
+    expect(await query("SELECT skill_id FROM skill_costs WHERE base_cents = 3")).toEqual([
+      { skill_id: "search.web" },
+    ]);
+    // Audited like any policy change, under the migration's name.
+    const audited = await query<{ n: string }>(
+      "SELECT count(*) AS n FROM audit_events WHERE actor = 'migration:0016_canonical_skill_ids'",
+    );
+    expect(Number(audited[0]?.n)).toBe(spellings.length - 1 + 2);
+    await expect(
+      query(
+        "INSERT INTO capability_rules (tenant_id, skill_pattern, effect) VALUES ('legacy-x', 'Files.*', 'deny')",
+      ),
+    ).rejects.toThrow(/capability_rules_skill_pattern_canonical/);
+
+    // Two rules of one scope that differ only in case: the migration names them and changes nothing.
+    expect(await rollbackLast(url)).toBe("0016_canonical_skill_ids");
+    await query(
+      "INSERT INTO capability_rules (tenant_id, skill_pattern, effect) VALUES ('clash', 'Vault.*', 'allow'), ('clash', 'vault.*', 'deny')",
+    );
+    await expect(migrateUp(url)).rejects.toThrow(/capability_rules \d+, \d+ are one scope/);
+    expect(
+      await query("SELECT skill_pattern FROM capability_rules WHERE tenant_id = 'clash' ORDER BY id"),
+    ).toEqual([{ skill_pattern: "Vault.*" }, { skill_pattern: "vault.*" }]);
+    await query("DELETE FROM capability_rules WHERE tenant_id = 'clash' AND skill_pattern = 'Vault.*'");
+    expect(await migrateUp(url)).toEqual(["0016_canonical_skill_ids"]);
+  });
 });
+
+/** A string as an SQL literal (test values only). */
+function literal(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}

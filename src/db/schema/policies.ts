@@ -13,6 +13,7 @@ import {
   text,
   unique,
 } from "drizzle-orm/pg-core";
+import { ID_PATTERN_PATTERN, IDENTIFIER_PATTERN } from "../../domain/limits.ts";
 import {
   BUDGET_ENFORCEMENTS,
   BUDGET_PERIODS,
@@ -21,7 +22,7 @@ import {
   POLICY_TYPES,
   type PolicyType,
 } from "../../domain/vocabulary.ts";
-import { quotedList, timestamptz } from "./columns.ts";
+import { quotedList, quotedPattern, timestamptz } from "./columns.ts";
 
 export const policyApprovalLevels = pgTable(
   "policy_approval_levels",
@@ -68,6 +69,11 @@ export const policyApprovalLevels = pgTable(
     ),
     check("policy_approval_levels_timeout_positive", sql`${table.escalationTimeoutSeconds} > 0`),
     check("policy_approval_levels_required_approvals_positive", sql`${table.requiredApprovals} >= 1`),
+    // Skill ids are stored canonical (domain/limits.ts), so evaluation and every lookup compare exactly.
+    check(
+      "policy_approval_levels_skill_id_canonical",
+      sql`${table.skillId} ~ ${quotedPattern(IDENTIFIER_PATTERN)}`,
+    ),
   ],
 );
 
@@ -79,7 +85,7 @@ export const capabilityRules = pgTable(
     tenantId: text("tenant_id").notNull(),
     /** NULL: every agent of the tenant. */
     agentId: text("agent_id"),
-    /** An exact skill id, or a prefix ending in `*` ("email.*"), or `*` for every skill. */
+    /** An exact skill id, or a prefix ending in `*` ("email.*"), or `*` for every skill; canonical. */
     skillPattern: text("skill_pattern").notNull(),
     effect: text("effect", { enum: CAPABILITY_EFFECTS }).notNull(),
     /** For require_approval: the level needed (name); NULL uses the policy's level (at least agent_approve). */
@@ -94,7 +100,10 @@ export const capabilityRules = pgTable(
       .on(table.tenantId, table.agentId, table.skillPattern)
       .nullsNotDistinct(),
     check("capability_rules_effect_valid", sql`${table.effect} IN (${quotedList(CAPABILITY_EFFECTS)})`),
-    check("capability_rules_pattern_format", sql`${table.skillPattern} ~ '^([^*]+[*]?|[*])$'`),
+    check(
+      "capability_rules_skill_pattern_canonical",
+      sql`${table.skillPattern} ~ ${quotedPattern(ID_PATTERN_PATTERN)}`,
+    ),
   ],
 );
 
@@ -135,6 +144,7 @@ export const skillCosts = pgTable(
   },
   (table) => [
     check("skill_costs_nonnegative", sql`${table.baseCents} >= 0 AND ${table.centsPer1kTokens} >= 0`),
+    check("skill_costs_skill_id_canonical", sql`${table.skillId} ~ ${quotedPattern(IDENTIFIER_PATTERN)}`),
   ],
 );
 
