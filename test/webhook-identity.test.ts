@@ -265,7 +265,7 @@ describe("finding 10: event ids and sequence reveal nothing of other tenants", (
 });
 
 describe("decision: each tenant's webhooks are signed with a key of its own", () => {
-  const KEY_PATH = "/api/v1/policy/webhooks/signing-key";
+  const KEY_PATH = "/api/v1/admin/webhooks/signing-key";
   interface TenantKeys {
     tenant_id: string;
     keys: { version: string; secret: string }[];
@@ -288,7 +288,6 @@ describe("decision: each tenant's webhooks are signed with a key of its own", ()
 
   it("a delivery of tenant A verifies under A's key only: not B's, not the shared service key", async () => {
     const agentA = await createTestKey("agent", { principalId: "ident-a-bot", tenantId: "ident-ta" });
-    const agentB = await createTestKey("agent", { principalId: "ident-b-bot", tenantId: "ident-tb" });
     const path = `/hooks/ok/tenant-key-${RUN}`;
     const queue = recordingQueue();
     const filed = await call(
@@ -311,8 +310,9 @@ describe("decision: each tenant's webhooks are signed with a key of its own", ()
     const [delivery] = await received(path);
     if (!delivery) throw new Error("nothing received");
 
-    const a = await keysOf(agentA);
-    const b = await keysOf(agentB);
+    const admin = await createTestKey("admin", { principalId: "ident-keys-admin" });
+    const a = await keysOf(admin, "ident-ta");
+    const b = await keysOf(admin, "ident-tb");
     expect(a.tenant_id).toBe("ident-ta");
     expect(b.tenant_id).toBe("ident-tb");
     // One key per service key version, current first: "2", then "1" in its grace period.
@@ -343,30 +343,30 @@ describe("decision: each tenant's webhooks are signed with a key of its own", ()
     ).toEqual([]);
   });
 
-  it("is published to the keys that file the tenant's requests, never to another tenant's", async () => {
+  it("is published to admins only: an agent or approver holding it could forge approvals to its peers", async () => {
     const agentA = await createTestKey("agent", { principalId: "ident-a-bot2", tenantId: "ident-ta" });
-    const agentB = await createTestKey("agent", { principalId: "ident-b-bot2", tenantId: "ident-tb" });
     const approverA = await createTestKey("approver", { principalId: "ident-a-appr", tenantId: "ident-ta" });
     const admin = await createTestKey("admin", { principalId: "ident-key-admin" });
-    const own = await keysOf(agentA);
 
-    // A tenant-A key asking for B's: refused, like acting for B.
-    const cross = await call(`${KEY_PATH}?tenant_id=ident-tb`, { headers: agentA.headers });
-    expect(cross.status).toBe(403);
-    expect(JSON.stringify(await cross.json())).not.toContain("whsec_");
+    // An agent of the tenant, for its own tenant or another: refused, and no key in the answer.
+    for (const path of [KEY_PATH, `${KEY_PATH}?tenant_id=ident-ta`, `${KEY_PATH}?tenant_id=ident-tb`]) {
+      const refused = await call(path, { headers: agentA.headers });
+      expect(refused.status, path).toBe(403);
+      expect(JSON.stringify(await refused.json())).not.toContain("whsec_");
+    }
     // Approvers decide requests; with the key they could forge an "approved" event to the agent.
-    expect((await call(KEY_PATH, { headers: approverA.headers })).status).toBe(403);
+    expect((await call(`${KEY_PATH}?tenant_id=ident-ta`, { headers: approverA.headers })).status).toBe(403);
     expect((await call(KEY_PATH)).status).toBe(401);
-    // A key for every tenant must say which; an admin reads any tenant's, the same as its own keys get.
+    // An admin acts for every tenant, so it must say which; each tenant's keys are its own.
     const unnamed = await call(KEY_PATH, { headers: admin.headers });
     expect(unnamed.status).toBe(400);
     expect(((await unnamed.json()) as ErrorEnvelope).error.details).toMatchObject({
       issues: [{ path: "tenant_id" }],
     });
-    expect(await keysOf(admin, "ident-ta")).toEqual(own);
-    expect(await keysOf(admin, "ident-tb")).toEqual(await keysOf(agentB));
-    // Naming its own tenant is the same as omitting it.
-    expect(await keysOf(agentA, "ident-ta")).toEqual(own);
+    const a = await keysOf(admin, "ident-ta");
+    const b = await keysOf(admin, "ident-tb");
+    expect(a.tenant_id).toBe("ident-ta");
+    expect(a.keys.map((key) => key.secret)).not.toEqual(b.keys.map((key) => key.secret));
     expect(
       (await call(`${KEY_PATH}?tenant_id=${encodeURIComponent("a b")}`, { headers: admin.headers })).status,
     ).toBe(400);

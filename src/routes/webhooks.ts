@@ -50,14 +50,14 @@ const redeliverRoute = protectedRoute(
 );
 
 const signingKeyRoute = protectedRoute(
-  "requests:create",
+  "keys:manage",
   {
     method: "get",
-    path: "/api/v1/policy/webhooks/signing-key",
+    path: "/api/v1/admin/webhooks/signing-key",
     tags: ["webhooks"],
     summary: "A tenant's webhook signing keys (for requests filed without their own webhook_secret)",
     description:
-      "Webhooks of requests filed without a webhook_secret are signed with their tenant's key, derived from the service key: one key per X-Webhook-Key-Version, current first, then keys in their grace period. For the keys that file the tenant's requests: a tenant-scoped key reads its own tenant's (another tenant: 403); a key for every tenant names one with tenant_id.",
+      "Webhooks of requests filed without a webhook_secret are signed with their tenant's key, derived from the service key: one key per X-Webhook-Key-Version, current first, then keys in their grace period. Admins only, naming the tenant with tenant_id: an agent or approver key holding it could forge an approval event to any receiver of its tenant. The operator hands each receiver its tenant's key.",
     request: { query: SigningKeyQuery },
     responses: { 200: jsonResponse(TenantSigningKeysSchema, "The tenant's keys, current first") },
   },

@@ -67,7 +67,9 @@ export async function tenantWebhookKeys(
   principal: Principal,
   requested: string | undefined,
 ): Promise<TenantSigningKeys> {
-  assertCan(principal, "requests:create");
+  // Admins only: any agent or approver holding a tenant key could forge an "approved" event to
+  // another receiver of that tenant (a peer agent, a tool runner).
+  assertCan(principal, "keys:manage");
   const tenantId = requested ?? principal.tenantId;
   if (tenantId === null)
     throw invalidField(
