@@ -15,7 +15,9 @@ import {
   DEFAULT_OPEN_WAITS_PER_KEY,
   DEFAULT_OPEN_WAITS_PER_TENANT,
   MAX_OPEN_WAITS,
+  MAX_WAIT_SECONDS,
 } from "./domain/wait-gate.ts";
+import { DEFAULT_EVENTS_HEARTBEAT_SECONDS, DEFAULT_WAIT_RECHECK_SECONDS } from "./domain/wait-room.ts";
 import { parseSigningSecrets, signingSecretsProblem } from "./domain/webhook-signing.ts";
 import { ApiError } from "./lib/errors.ts";
 import type { LogLevel } from "./lib/log.ts";
@@ -105,6 +107,15 @@ export const ConfigSchema = z.object({
   OPEN_WAITS_PER_KEY: count(DEFAULT_OPEN_WAITS_PER_KEY, MAX_OPEN_WAITS),
   /** The most waits one tenant's keys may hold open at once, likewise. Default 200. */
   OPEN_WAITS_PER_TENANT: count(DEFAULT_OPEN_WAITS_PER_TENANT, MAX_OPEN_WAITS),
+  /**
+   * Seconds between the safety re-reads of a waited-on request (every way to wait: ?wait, MCP
+   * wait_for_decision, the events stream). Waits are woken by the WaitRoom Durable Object at a
+   * transition; this re-read bounds how late a lost notification, or an unreachable room, can make a
+   * wake-up, and is what a quiet wait costs the database. A whole number from 1 to 55; default 15.
+   */
+  WAIT_RECHECK_SECONDS: count(DEFAULT_WAIT_RECHECK_SECONDS, MAX_WAIT_SECONDS),
+  /** Seconds between heartbeats (SSE comments) on an events stream. From 1 to 55; default 15. */
+  EVENTS_HEARTBEAT_SECONDS: count(DEFAULT_EVENTS_HEARTBEAT_SECONDS, MAX_WAIT_SECONDS),
   /**
    * true | false: true lets webhook_url use plain http and private or local hosts, and skips the
    * send-time DNS check: for local development only. Default false.

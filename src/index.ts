@@ -13,6 +13,7 @@ import { createLogger } from "./lib/log.ts";
 
 /** The Durable Object classes wrangler.toml binds: the platform finds them among the entry's exports. */
 export { WaitGate } from "./durable/wait-gate.ts";
+export { WaitRoom } from "./durable/wait-room.ts";
 
 const app = createApp();
 

@@ -30,6 +30,8 @@ describe("the schema", () => {
       RATE_LIMITS: true,
       OPEN_WAITS_PER_KEY: 20,
       OPEN_WAITS_PER_TENANT: 200,
+      WAIT_RECHECK_SECONDS: 15,
+      EVENTS_HEARTBEAT_SECONDS: 15,
       ALLOW_INSECURE_WEBHOOKS: false,
       WEBHOOK_TIMEOUT_MS: 10_000,
       WEBHOOK_DNS_RESOLVER: "https://cloudflare-dns.com/dns-query",
@@ -64,6 +66,19 @@ describe("the schema", () => {
     for (const value of ["ten seconds", "-5", "2.5", "1e4"]) {
       expect(problemsOf({ WEBHOOK_TIMEOUT_MS: value }), value).toEqual([
         "WEBHOOK_TIMEOUT_MS must be a whole number of milliseconds",
+      ]);
+    }
+  });
+
+  it("WAIT_RECHECK_SECONDS, EVENTS_HEARTBEAT_SECONDS: default 15, whole numbers from 1 to 55; anything else fails", () => {
+    expect(loadConfig({ WAIT_RECHECK_SECONDS: "1", EVENTS_HEARTBEAT_SECONDS: " 55 " })).toMatchObject({
+      WAIT_RECHECK_SECONDS: 1,
+      EVENTS_HEARTBEAT_SECONDS: 55,
+    });
+    for (const value of ["0", "56", "1.5", "soon"]) {
+      expect(problemsOf({ WAIT_RECHECK_SECONDS: value, EVENTS_HEARTBEAT_SECONDS: value }), value).toEqual([
+        "WAIT_RECHECK_SECONDS must be a whole number from 1 to 55",
+        "EVENTS_HEARTBEAT_SECONDS must be a whole number from 1 to 55",
       ]);
     }
   });

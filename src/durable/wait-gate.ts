@@ -9,8 +9,8 @@
 // gate keeps nothing. The leases are in the object's SQLite storage, so an eviction or a restart
 // forgets none. An object runs one call at a time, so a count and the insert after it cannot race.
 //
-// Issue 24 grows this object into the place that holds waiting agents and wakes them at a decision;
-// the leases stay the bound.
+// The waits themselves sleep in the WaitRoom (src/durable/wait-room.ts), which wakes them at a
+// transition; the gate only counts them.
 import { DurableObject } from "cloudflare:workers";
 import { clampLeaseMs, type LeaseAnswer, type LeaseRequest, leaseRefusal } from "../domain/wait-gate.ts";
 

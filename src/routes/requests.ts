@@ -6,6 +6,7 @@ import type { Context } from "hono";
 import type { AuthenticatedEnv } from "../env.ts";
 import { ApiError, validationError } from "../lib/errors.ts";
 import { createRouter, jsonResponse } from "../lib/openapi.ts";
+import { eventStream, SSE_HEADERS } from "../lib/sse.ts";
 import { protectedRoute } from "../middleware/require-permission.ts";
 import { RequestIdParam } from "../schemas/common.ts";
 import {
@@ -14,6 +15,7 @@ import {
   CreatedRequestSchema,
   CreateHeaders,
   DecisionBody,
+  EventsHeaders,
   GetQuery,
   RejectPendingBody,
   RejectPendingResultSchema,
@@ -29,6 +31,8 @@ import {
 import * as requests from "../services/approval-requests.ts";
 
 const BASE = "/api/v1/policy/requests";
+/** How soon an events stream's client reconnects after the stream ends without a terminal state. */
+const STREAM_RETRY_MS = 1000;
 
 const create = protectedRoute(
   "requests:create",
@@ -63,6 +67,28 @@ const read = protectedRoute(
     summary: "Read a request with its history and approvals",
     request: { params: RequestIdParam, query: GetQuery },
     responses: { 200: jsonResponse(RequestSchema, "The request") },
+  },
+  { 404: "No such request (or not in your tenant)" },
+);
+
+const events = protectedRoute(
+  "requests:read",
+  {
+    method: "get",
+    path: `${BASE}/{request_id}/events`,
+    tags: ["requests"],
+    summary: "Stream the request's states as Server-Sent Events until it is decided",
+    description: `Each event is the request as GET returns it, with the request's version as its id. The current state comes first (unless Last-Event-ID says the client has it), then every change; the stream ends after a terminal status, or after ${requests.MAX_STREAM_SECONDS} s, when EventSource reconnects with Last-Event-ID and goes on. Heartbeat comments keep a quiet stream alive. Bounded and charged like ?wait.`,
+    request: { params: RequestIdParam, headers: EventsHeaders },
+    responses: {
+      200: {
+        description: "text/event-stream: one event per state (id: version, data: the request as JSON)",
+        content: { "text/event-stream": { schema: z.string() } },
+      },
+      204: {
+        description: "Last-Event-ID names a terminal state: nothing more will come (EventSource stops)",
+      },
+    },
   },
   { 404: "No such request (or not in your tenant)" },
 );
@@ -179,6 +205,29 @@ export const requestRoutes = createRouter()
       requestToApi(await requests.getRequest(c.var.services, c.var.principal, request_id, wait)),
       200,
     );
+  })
+  .openapi(events, async (c) => {
+    const { request_id } = c.req.valid("param");
+    const lastVersion = c.req.valid("header")["last-event-id"] ?? null;
+    const ctx = c.var.services;
+    const watch = await requests.watchRequest(ctx, c.var.principal, request_id, lastVersion);
+    if (watch.finished) return c.body(null, 204);
+    const stream = eventStream({
+      events: (async function* () {
+        for await (const row of watch.states) {
+          yield { id: String(row.version), data: JSON.stringify(requestToApi(row)) };
+        }
+      })(),
+      heartbeatMs: ctx.config.EVENTS_HEARTBEAT_SECONDS * 1000,
+      retryMs: STREAM_RETRY_MS,
+      onEnd: async (error) => {
+        // Mid-stream the status line is sent: a failure ends the stream, the client reconnects, and a
+        // lasting one then answers with its status.
+        if (error) ctx.log.error("event_stream_failed", { request_id, error });
+        await watch.close();
+      },
+    });
+    return c.body(stream, 200, SSE_HEADERS);
   })
   .openapi(decision("approve"), async (c) =>
     c.json(await decideRoute(c, c.req.valid("param").request_id, "approve"), 200),

@@ -202,6 +202,22 @@ export const GetQuery = z.object({
     .openapi({ description: `Hold the answer until the request is decided, up to ${MAX_WAIT_SECONDS} s` }),
 });
 
+/**
+ * An events stream's resume point: the id of the last event the client got (EventSource sends it on
+ * reconnecting), which is the request's version at that event.
+ */
+export const EventsHeaders = z.object({
+  "last-event-id": z
+    .string()
+    .regex(/^\d{1,15}$/, { error: "must be the id of an event this stream sent (a whole number)" })
+    .transform(Number)
+    .optional()
+    .openapi({
+      type: "string",
+      description: "Resume after this event: only states newer than it are sent (EventSource sets it)",
+    }),
+});
+
 export function requestToApi(row: ApprovalRequestRow): z.infer<typeof RequestSchema> {
   return {
     request_id: row.id,

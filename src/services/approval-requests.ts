@@ -1,7 +1,8 @@
 // Approval requests as operations: file, read (optionally waiting for the decision), list, approve,
 // reject, cancel, and reject many at once. Routes, the cron, the console and MCP all call these, so
 // one set of tenant, identity and state-machine rules applies everywhere. Every status change goes
-// through `transition` (one statement: status, history, outbox event, ledger) and is counted here.
+// through `transition` (one statement: status, history, outbox event, ledger), is counted here, and
+// wakes the agents waiting on it (services/waits.ts).
 import { z } from "zod";
 import {
   findByIdempotencyKey,
@@ -51,13 +52,12 @@ import {
 } from "../lib/secrets.ts";
 import type { ServiceContext } from "./context.ts";
 import { admitCall, canonicalIdOf, countDecision, policyToJudge } from "./evaluation.ts";
-import { holdWait } from "./waits.ts";
+import { holdWait, nextChange, notifyWaiters, openWait } from "./waits.ts";
 import { enqueueDeliveries } from "./webhooks/outbox.ts";
 
 /** Longest a read may wait for a decision (src/domain/wait-gate.ts). */
 export { MAX_WAIT_SECONDS };
 
-const WAIT_POLL_MS = 1000;
 /** A compare-and-swap that loses retries this often (re-reading each time) before giving up with 409. */
 const MAX_CAS_ATTEMPTS = 5;
 /** Filing re-reads the policy this often when it changes between the read and the insert. */
@@ -106,6 +106,8 @@ export async function transition(
 ): Promise<ApprovalRequestRow[]> {
   const { rows, deliveryIds } = await applyTransitionWithDeliveries(ctx.db, change);
   enqueueDeliveries(ctx, deliveryIds);
+  // After the commit: waiting agents wake now instead of at their next safety re-read.
+  notifyWaiters(ctx, rows);
   if (rows.length > 0) {
     ctx.metrics.count(
       "nova_approval_actions_total",
@@ -293,7 +295,8 @@ async function visibleRequest(
  * its expires_at reads `expired` at once (expired here through the transition path if the job has not
  * got to it yet), so an agent can rely on it as a refusal. A wait is charged, bounded and leased by
  * services/waits.ts (429 rate_limited beyond the bounds), only when there is something to wait for;
- * it ends early, with the request as last read, when the client goes away (ctx.signal).
+ * it sleeps in the request's wait room and reads the database only when woken (nextChange), and ends
+ * early, with the request as last read, when the client goes away (ctx.signal).
  */
 export async function getRequest(
   ctx: ServiceContext,
@@ -303,7 +306,8 @@ export async function getRequest(
 ): Promise<ApprovalRequestRow> {
   const seconds = Math.min(waitSeconds, MAX_WAIT_SECONDS);
   const deadline = Date.now() + seconds * 1000;
-  const first = await expireIfDue(ctx, await visibleRequest(ctx, principal, id));
+  const read = async () => expireIfDue(ctx, await visibleRequest(ctx, principal, id));
+  const first = await read();
   const until = (row: ApprovalRequestRow) => Math.min(deadline, row.expiresAt.getTime());
   const maxMs = until(first) - Date.now();
   if (!isOpen(first.status) || maxMs <= 0) return first;
@@ -312,29 +316,80 @@ export async function getRequest(
     { principal, tenantId: first.tenantId, requestedSeconds: seconds, maxMs },
     async () => {
       let row = first;
-      while (isOpen(row.status) && !ctx.signal?.aborted) {
-        const left = until(row) - Date.now();
-        if (left <= 0) break;
-        await pause(Math.min(WAIT_POLL_MS, left), ctx.signal);
-        if (ctx.signal?.aborted) break;
-        row = await expireIfDue(ctx, await visibleRequest(ctx, principal, id));
+      while (isOpen(row.status) && Date.now() < until(row)) {
+        const next = await nextChange(ctx, { ...watchOf(row), until: until(row), read });
+        if (!next) break;
+        row = next;
       }
       return row;
     },
   );
 }
 
-/** Resolves after `ms`, or as soon as `signal` aborts. */
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
+/** An events stream's source: the states to send, and how to stop early (the client went away). */
+export interface RequestStates {
+  states: AsyncGenerator<ApprovalRequestRow, void>;
+  close(): Promise<void>;
+}
+
+/** The longest one events stream stays open; the client reconnects (Last-Event-ID) to go on. */
+export const MAX_STREAM_SECONDS = MAX_WAIT_SECONDS;
+
+/**
+ * A request's states for an events stream (GET .../requests/{id}/events): the current one unless the
+ * client has seen it (`lastVersion`, from Last-Event-ID), then each change, until a terminal status,
+ * MAX_STREAM_SECONDS, or the client leaving. `finished` when the client has already seen a terminal
+ * state: nothing more will ever come. Tenant scope and 404 exactly as getRequest; an open request's
+ * stream is charged, bounded and leased like any wait (429 before the stream starts).
+ */
+export async function watchRequest(
+  ctx: ServiceContext,
+  principal: Principal,
+  id: string,
+  lastVersion: number | null,
+): Promise<{ finished: true } | ({ finished: false } & RequestStates)> {
+  const read = async () => expireIfDue(ctx, await visibleRequest(ctx, principal, id));
+  const first = await read();
+  const seen = lastVersion !== null && lastVersion >= first.version;
+  if (seen && !isOpen(first.status)) return { finished: true };
+  const deadline = Date.now() + MAX_STREAM_SECONDS * 1000;
+  const until = (row: ApprovalRequestRow) => Math.min(deadline, row.expiresAt.getTime());
+  const held = isOpen(first.status)
+    ? await openWait(ctx, {
+        principal,
+        tenantId: first.tenantId,
+        requestedSeconds: MAX_STREAM_SECONDS,
+        maxMs: Math.max(0, until(first) - Date.now()),
+      })
+    : null;
+  async function* states(): AsyncGenerator<ApprovalRequestRow, void> {
+    try {
+      let row = first;
+      if (!seen) yield row;
+      while (isOpen(row.status) && Date.now() < until(row)) {
+        const next = await nextChange(ctx, { ...watchOf(row), until: until(row), read });
+        if (!next) return;
+        if (next.version !== row.version) yield next;
+        row = next;
+      }
+    } finally {
+      await held?.release();
+    }
+  }
+  const iterator = states();
+  return {
+    finished: false,
+    states: iterator,
+    // A generator never started skips its finally: the lease is released here too (release is once).
+    close: async () => {
+      await iterator.return();
+      await held?.release();
+    },
+  };
+}
+
+function watchOf(row: ApprovalRequestRow) {
+  return { tenantId: row.tenantId, requestId: row.id, version: row.version };
 }
 
 /** An open request past its expires_at becomes expired (compare-and-swap; a lost race re-reads). */

@@ -5,6 +5,7 @@ import { type Config, type ConfigBindings, ConfigError, loadConfig } from "../co
 import { createDb, type Database, type DatabaseBindings } from "../db/client.ts";
 import type { DecisionInsert } from "../db/decisions.ts";
 import type { LeaseAnswer, LeaseRequest } from "../domain/wait-gate.ts";
+import type { RequestChange, WakeAnswer } from "../domain/wait-room.ts";
 import type { Logger } from "../lib/log.ts";
 import type { MetricsBuffer, MetricsSink } from "../lib/metrics.ts";
 import type { RateLimitBindings } from "../lib/rate-limit-spend.ts";
@@ -29,6 +30,23 @@ export interface ServiceBindings extends DatabaseBindings, ConfigBindings, RateL
    * waits are not gated.
    */
   WAIT_GATE?: WaitGateNamespace | undefined;
+  /**
+   * The wait room (the WaitRoom Durable Object namespace, src/durable/wait-room.ts), structurally:
+   * holds waits until their request changes; every transition notifies it (services/waits.ts). Without
+   * it (scripts, some tests) waits re-read the database every WAIT_RECHECK_SECONDS instead.
+   */
+  WAIT_ROOM?: WaitRoomNamespace | undefined;
+}
+
+/** The wait room's namespace as the services use it: one object per name (src/domain/wait-room.ts roomName). */
+export interface WaitRoomNamespace {
+  getByName(name: string): WaitRoomStub;
+}
+
+/** One room: hold a waiter until its request changes or time is up; record and announce changes. */
+export interface WaitRoomStub {
+  attach(requestId: string, version: number, timeoutMs: number): Promise<WakeAnswer>;
+  notify(changes: RequestChange[]): Promise<number>;
 }
 
 /** The wait gate's namespace as the services use it: one object per name (src/domain/wait-gate.ts waitGates). */

@@ -17,6 +17,7 @@
 
 import type { Principal } from "../domain/access.ts";
 import { LEASE_MARGIN_MS, type WaitLimiter, waitGates, waitTokens } from "../domain/wait-gate.ts";
+import { changesByRoom, roomName } from "../domain/wait-room.ts";
 import { ApiError } from "../lib/errors.ts";
 import { spendTokens } from "../lib/rate-limit-spend.ts";
 import type { ServiceContext, WaitGateStub } from "./context.ts";
@@ -38,11 +39,17 @@ interface Lease {
   leaseId: string;
 }
 
+/** A wait's hold on its bounds: released once, however the wait ends. */
+export interface HeldWait {
+  release(): Promise<void>;
+}
+
 /**
- * Charges the wait, takes its leases, runs `wait` and releases the leases however it ends. Throws 429
- * rate_limited when the key's limiter or a bound refuses; then nothing is held.
+ * Charges the wait and takes its leases. Throws 429 rate_limited when the key's limiter or a bound
+ * refuses; then nothing is held. For a wait that outlives the call that opened it (an events stream);
+ * otherwise holdWait.
  */
-export async function holdWait<T>(ctx: ServiceContext, plan: WaitPlan, wait: () => Promise<T>): Promise<T> {
+export async function openWait(ctx: ServiceContext, plan: WaitPlan): Promise<HeldWait> {
   const tokens = waitTokens(plan.requestedSeconds);
   await spendTokens(
     ctx,
@@ -52,14 +59,25 @@ export async function holdWait<T>(ctx: ServiceContext, plan: WaitPlan, wait: () 
     `a ${plan.requestedSeconds} s wait costs ${tokens} token${tokens === 1 ? "" : "s"} besides the call's own`,
   );
   const leases = await acquireLeases(ctx, plan);
+  let released: Promise<void> | undefined;
+  return {
+    release() {
+      // Handed to waitUntil too, so a release started as the client leaves still finishes.
+      released ??= releaseLeases(ctx, leases);
+      ctx.waitUntil(released);
+      return released;
+    },
+  };
+}
+
+/** Opens the wait (openWait), runs `wait`, and releases the leases however it ends. */
+export async function holdWait<T>(ctx: ServiceContext, plan: WaitPlan, wait: () => Promise<T>): Promise<T> {
+  const held = await openWait(ctx, plan);
   try {
     return await wait();
   } finally {
-    // Awaited, so the next wait of this key finds the slot free; also handed to waitUntil, so a
-    // release started as the client leaves still finishes.
-    const released = releaseLeases(ctx, leases);
-    ctx.waitUntil(released);
-    await released;
+    // Awaited, so the next wait of this key finds the slot free.
+    await held.release();
   }
 }
 
@@ -129,4 +147,140 @@ function refusal(
     { limiter, limit, retry_after_seconds: retryAfterSeconds },
     { "Retry-After": String(retryAfterSeconds) },
   );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Waking: a held wait sleeps in its request's WaitRoom (src/durable/wait-room.ts) and reads the
+// database only when it starts, when the room says the request changed, and once per
+// WAIT_RECHECK_SECONDS (the safety re-read, which covers a lost notification or an unreachable room),
+// plus once at its deadline. Every transition tells the rooms after its commit (notifyWaiters, called
+// by services/approval-requests.ts transition, the one path every status change takes).
+
+/** What a waiter watches: a request at the version it last read, until a deadline. */
+export interface Watch<Row extends { version: number }> {
+  tenantId: string;
+  requestId: string;
+  /** The version the waiter has seen. */
+  version: number;
+  /** When the wait ends (ms since the epoch). */
+  until: number;
+  /** Reads the request afresh (the one database read of each wake-up). */
+  read(): Promise<Row>;
+}
+
+type Woken = "changed" | "quiet" | "aborted" | "room_failed";
+
+/**
+ * Resolves with a fresh read of the request once it moved past `watch.version`, or at `watch.until`
+ * (read then too, so a wait never answers older than its end); null when the client went away first.
+ */
+export async function nextChange<Row extends { version: number }>(
+  ctx: ServiceContext,
+  watch: Watch<Row>,
+): Promise<Row | null> {
+  const recheckMs = ctx.config.WAIT_RECHECK_SECONDS * 1000;
+  let roomFailures = 0;
+  for (;;) {
+    const span = Math.min(recheckMs, watch.until - Date.now());
+    let woken: Woken = "quiet";
+    if (span > 0) {
+      // After two failures in a row the room sits this period out: the wait degrades to the safety
+      // re-read instead of spinning on an unreachable object.
+      woken = roomFailures >= 2 ? await sleep(span, ctx.signal) : await attach(ctx, watch, span);
+      if (woken === "aborted" || ctx.signal?.aborted) return null;
+      roomFailures = woken === "room_failed" ? roomFailures + 1 : 0;
+    }
+    const row = await watch.read();
+    if (row.version !== watch.version || Date.now() >= watch.until) return row;
+    // Woken for a version the database does not show: never trusted, and never a reason to spin.
+    if (woken === "changed") roomFailures = 2;
+  }
+}
+
+async function attach<Row extends { version: number }>(
+  ctx: ServiceContext,
+  watch: Watch<Row>,
+  span: number,
+): Promise<Woken> {
+  const rooms = ctx.env.WAIT_ROOM;
+  if (!rooms) return sleep(span, ctx.signal);
+  const name = roomName(watch.tenantId, watch.requestId);
+  try {
+    const answer = await untilAborted(
+      rooms.getByName(name).attach(watch.requestId, watch.version, span),
+      ctx.signal,
+    );
+    if (answer === "aborted") return "aborted";
+    return answer.changed ? "changed" : "quiet";
+  } catch (error) {
+    // Evicted, restarted or unreachable: the caller re-reads at once (a change may have landed while
+    // the room was away), then attaches again.
+    ctx.log.warn("wait_room_unavailable", { operation: "attach", error });
+    return "room_failed";
+  }
+}
+
+/** Resolves "quiet" after `ms`, or "aborted" as soon as `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<Woken> {
+  return untilAborted(new Promise<"quiet">((resolve) => setTimeout(() => resolve("quiet"), ms)), signal);
+}
+
+/** `promise`, or "aborted" as soon as `signal` aborts (the promise is left to settle on its own). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T | "aborted"> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.resolve("aborted");
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve("aborted");
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** The most rooms one transition notifies; beyond, waits learn of it by their safety re-read. */
+const MAX_ROOMS_NOTIFIED = 500;
+/** Rooms notified at once. */
+const NOTIFY_CONCURRENCY = 16;
+
+/**
+ * Tells the rooms of the changed requests, after their commit. Not awaited by the caller's answer (a
+ * slow room must not slow an approval) but handed to waitUntil; a failed call is retried once, then
+ * logged as wait_room_unavailable: those waiters wake at their next safety re-read.
+ */
+export function notifyWaiters(
+  ctx: ServiceContext,
+  rows: readonly { id: string; tenantId: string; version: number; status: string }[],
+): void {
+  const rooms = ctx.env.WAIT_ROOM;
+  if (!rooms || rows.length === 0) return;
+  const all = [...changesByRoom(rows)];
+  if (all.length > MAX_ROOMS_NOTIFIED) {
+    ctx.log.warn("wait_room_notify_truncated", { rooms: all.length, notified: MAX_ROOMS_NOTIFIED });
+  }
+  const queue = all.slice(0, MAX_ROOMS_NOTIFIED);
+  const notifyOne = async ([name, changes]: (typeof all)[number]) => {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await rooms.getByName(name).notify(changes);
+        return;
+      } catch (error) {
+        if (attempt >= 2) {
+          ctx.log.error("wait_room_unavailable", { operation: "notify", requests: changes.length, error });
+          return;
+        }
+      }
+    }
+  };
+  const worker = async () => {
+    for (let next = queue.shift(); next; next = queue.shift()) await notifyOne(next);
+  };
+  ctx.waitUntil(Promise.all(Array.from({ length: Math.min(NOTIFY_CONCURRENCY, queue.length) }, worker)));
 }
