@@ -226,6 +226,9 @@ export const requestRoutes = createRouter()
         if (error) ctx.log.error("event_stream_failed", { request_id, error });
         await watch.close();
       },
+      // The client left while the stream waits for a change: stop the wait now, which ends the stream
+      // and releases its lease (the request's signal may never fire once the answer has begun).
+      onGone: () => void watch.close(),
     });
     return c.body(stream, 200, SSE_HEADERS);
   })

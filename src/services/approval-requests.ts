@@ -329,6 +329,7 @@ export async function getRequest(
 /** An events stream's source: the states to send, and how to stop early (the client went away). */
 export interface RequestStates {
   states: AsyncGenerator<ApprovalRequestRow, void>;
+  /** Ends the states and releases the lease, at once even while they wait for a change. */
   close(): Promise<void>;
 }
 
@@ -362,12 +363,15 @@ export async function watchRequest(
         maxMs: Math.max(0, until(first) - Date.now()),
       })
     : null;
+  // Stops a wait in progress (close): a generator's return() would only run once it yields.
+  const stop = new AbortController();
+  const signal = ctx.signal ? AbortSignal.any([ctx.signal, stop.signal]) : stop.signal;
   async function* states(): AsyncGenerator<ApprovalRequestRow, void> {
     try {
       let row = first;
       if (!seen) yield row;
       while (isOpen(row.status) && Date.now() < until(row)) {
-        const next = await nextChange(ctx, { ...watchOf(row), until: until(row), read });
+        const next = await nextChange(ctx, { ...watchOf(row), until: until(row), read, signal });
         if (!next) return;
         if (next.version !== row.version) yield next;
         row = next;
@@ -382,6 +386,7 @@ export async function watchRequest(
     states: iterator,
     // A generator never started skips its finally: the lease is released here too (release is once).
     close: async () => {
+      stop.abort();
       await iterator.return();
       await held?.release();
     },
