@@ -22,6 +22,7 @@ import {
   openLeases,
   openStream,
   REQUESTS,
+  scene,
   sleep,
   uniqueTenant,
   until,
@@ -33,15 +34,6 @@ import {
 const QUIET: Partial<Bindings> = { WAIT_RECHECK_SECONDS: "55" };
 /** A change pushed by the room reaches the client well within this; the re-read would take 55 s. */
 const WAKE_MS = 5000;
-
-/** A tenant of its own, an agent key confined to it, an approver, and a pending request of the tenant. */
-async function scene() {
-  const tenant = uniqueTenant();
-  const agent = await createTestKey("agent", { tenantId: tenant });
-  const approver = await createTestKey("approver");
-  const id = await fileRequest(agent, { tenant_id: tenant });
-  return { tenant, agent, approver, id };
-}
 
 const eventsPath = (id: string) => `${REQUESTS}/${id}/events`;
 
@@ -325,10 +317,11 @@ describe("a stream whose client leaves stops and releases its slot at once", () 
   /** Opens a stream with `prepare`, lets its client leave with `leave`, then checks the slot is free. */
   async function leaves(
     prepare: (id: string, agent: { headers: Record<string, string> }) => Promise<() => Promise<void>>,
+    heldMeanwhile = 1,
   ) {
     const { tenant, agent, id } = await scene();
     const leave = await prepare(id, agent);
-    await untilLeases(tenant, 1);
+    await untilLeases(tenant, heldMeanwhile);
     const started = Date.now();
     await leave();
     await untilLeases(tenant, 0, 3000);

@@ -8,12 +8,31 @@ import type { Bindings } from "../../src/env.ts";
 import worker from "../../src/index.ts";
 import { testEnv, testSql } from "./database.ts";
 import { BASE_URL, call, postJson } from "./http.ts";
-import type { TestKey } from "./keys.ts";
+import { createTestKey, type TestKey } from "./keys.ts";
+import { fileRequest } from "./requests.ts";
 
 export const REQUESTS = "/api/v1/policy/requests";
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export const uniqueTenant = () => `wake-${crypto.randomUUID().slice(0, 8)}`;
+
+/**
+ * A tenant of its own (with `policy` for cost requests, set by `admin`), an agent key confined to it
+ * (the requester of what it files), an approver, and a pending request of the tenant.
+ */
+export async function scene(
+  options: { admin?: TestKey; policy?: Record<string, unknown>; filing?: Record<string, unknown> } = {},
+) {
+  const tenant = uniqueTenant();
+  if (options.policy) {
+    if (!options.admin) throw new Error("a policy needs an admin key");
+    await withPolicy(options.admin, tenant, options.policy);
+  }
+  const agent = await createTestKey("agent", { tenantId: tenant });
+  const approver = await createTestKey("approver");
+  const id = await fileRequest(agent, { tenant_id: tenant, ...options.filing });
+  return { tenant, agent, approver, id };
+}
 
 /** The request as GET answers it (the fields these tests read). */
 export interface ApiRequest {
