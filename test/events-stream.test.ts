@@ -390,6 +390,16 @@ describe("a stream whose client leaves stops and releases its slot at once", () 
     });
   });
 
+  it("a HEAD request, whose answer never has a body", async () => {
+    await leaves(async (id, agent) => {
+      const res = await openStream(eventsPath(id), { method: "HEAD", headers: agent.headers }, ONE);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("Content-Type")).toBe("text/event-stream; charset=utf-8");
+      expect(res.body).toBeNull();
+      return async () => undefined;
+    }, 0);
+  });
+
   it("when EventSource closes", async () => {
     await leaves(async (id, agent) => {
       const received = listen(new Network({ headers: agent.headers, overrides: ONE }), id);

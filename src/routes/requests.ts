@@ -212,6 +212,12 @@ export const requestRoutes = createRouter()
     const ctx = c.var.services;
     const watch = await requests.watchRequest(ctx, c.var.principal, request_id, lastVersion);
     if (watch.finished) return c.body(null, 204);
+    if (c.req.method === "HEAD") {
+      // Answered as GET would be, without the stream: Hono drops a HEAD's body unread and never
+      // cancels it, so a stream started here would hold its lease until the lease expired.
+      await watch.close();
+      return c.body(null, 200, SSE_HEADERS);
+    }
     const stream = eventStream({
       events: (async function* () {
         for await (const row of watch.states) {
