@@ -371,6 +371,14 @@ describe("a stream whose client leaves stops and releases its slot at once", () 
     });
   });
 
+  it("when only the request's signal fires and the answer is dropped unread (the client left before it came)", async () => {
+    await leaves(async (id, agent) => {
+      const gone = new AbortController();
+      await openStream(eventsPath(id), { headers: agent.headers, signal: gone.signal }, ONE);
+      return async () => gone.abort();
+    });
+  });
+
   it("when only the response body is cancelled (the request's signal never fires)", async () => {
     await leaves(async (id, agent) => {
       const stream = new RawStream(await openStream(eventsPath(id), { headers: agent.headers }, ONE));

@@ -381,16 +381,17 @@ export async function watchRequest(
     }
   }
   const iterator = states();
-  return {
-    finished: false,
-    states: iterator,
-    // A generator never started skips its finally: the lease is released here too (release is once).
-    close: async () => {
-      stop.abort();
-      await iterator.return();
-      await held?.release();
-    },
+  // A generator never started skips its finally: the lease is released here too (release is once).
+  const close = async () => {
+    stop.abort();
+    await iterator.return();
+    await held?.release();
   };
+  // A client gone before its stream ran (the answer dropped unread, never cancelled) leaves nothing
+  // pulling the states: its signal closes them.
+  if (ctx.signal?.aborted) void close();
+  else ctx.signal?.addEventListener("abort", () => void close(), { once: true });
+  return { finished: false, states: iterator, close };
 }
 
 function watchOf(row: ApprovalRequestRow) {
