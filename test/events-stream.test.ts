@@ -272,9 +272,9 @@ describe("before the stream starts: the error envelope", () => {
     expect(stream.status).toBe(404);
     const envelope = (await stream.json()) as ErrorEnvelope;
     expect(envelope.error.code).toBe("not_found");
-    const waited = await waitOn(outsider, id, 5, QUIET);
+    const waited = await call(`${REQUESTS}/${id}?wait=5`, { headers: outsider.headers }, QUIET);
     expect(waited.status).toBe(404);
-    expect((waited.body as unknown as ErrorEnvelope).error.message).toBe(envelope.error.message);
+    expect(((await waited.json()) as ErrorEnvelope).error.message).toBe(envelope.error.message);
     const read = await call(`${REQUESTS}/${id}`, { headers: outsider.headers });
     expect(read.status).toBe(404);
   });

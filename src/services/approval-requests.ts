@@ -363,15 +363,15 @@ export async function watchRequest(
         maxMs: Math.max(0, until(first) - Date.now()),
       })
     : null;
-  // Stops a wait in progress (close): a generator's return() would only run once it yields.
+  // Stops a wait in progress (close, also when the client goes: below): a generator's return()
+  // would only run once it yields.
   const stop = new AbortController();
-  const signal = ctx.signal ? AbortSignal.any([ctx.signal, stop.signal]) : stop.signal;
   async function* states(): AsyncGenerator<ApprovalRequestRow, void> {
     try {
       let row = first;
       if (!seen) yield row;
       while (isOpen(row.status) && Date.now() < until(row)) {
-        const next = await nextChange(ctx, { ...watchOf(row), until: until(row), read, signal });
+        const next = await nextChange(ctx, { ...watchOf(row), until: until(row), read, signal: stop.signal });
         if (!next) return;
         if (next.version !== row.version) yield next;
         row = next;
