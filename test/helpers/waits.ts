@@ -1,6 +1,7 @@
-// Waiting, for the tests of issue 24 (test/wait-wake.test.ts, test/events-stream.test.ts): a tenant of
-// its own per test (so its wait gate and rooms start empty), held waits, the leases they hold in the
-// WaitGate, and the events stream read by the real EventSource client over an emulated connection.
+// Waiting, for the tests of issue 24 (test/wait-wake.test.ts, test/wait-eviction.test.ts,
+// test/events-stream.test.ts): a tenant of its own per test (so its wait gate and rooms start empty),
+// held waits, the leases they hold in the WaitGate, and the events stream read by the real
+// EventSource client over an emulated connection.
 import { createExecutionContext, env, runInDurableObject } from "cloudflare:test";
 import { type ErrorEvent, EventSource, type FetchLike } from "eventsource";
 import { expect } from "vitest";
