@@ -39,6 +39,12 @@ export interface StreamOptions {
   retryMs: number;
   /** Runs once when the stream ends, however it ends (the source is done, failed, or the client left). */
   onEnd(error: unknown): Promise<void>;
+  /**
+   * Runs once, as soon as the client is seen to have gone (it cancelled the body: its connection
+   * closed), even while the source is still waiting for its next event: stop the source there, or it
+   * holds what it holds until that event comes.
+   */
+  onGone(): void;
 }
 
 /**
@@ -50,12 +56,18 @@ export function eventStream(options: StreamOptions): ReadableStream<Uint8Array> 
   const writer = writable.getWriter();
   const encoder = new TextEncoder();
   let gone = false;
+  const leave = () => {
+    if (gone) return;
+    gone = true;
+    options.onGone();
+  };
+  // A cancelled readable side (the client left) errors the writable side at once, whether or not a
+  // write is pending; a normal end closes it instead.
+  writer.closed.catch(leave);
   const write = async (text: string) => {
     if (gone) return;
-    // A write fails once the client has gone (the readable side was cancelled): stop writing then.
-    await writer.write(encoder.encode(text)).catch(() => {
-      gone = true;
-    });
+    // A write fails once the client has gone: stop writing then.
+    await writer.write(encoder.encode(text)).catch(leave);
   };
   const heartbeat = setInterval(() => void write(": heartbeat\n\n"), options.heartbeatMs);
   void (async () => {

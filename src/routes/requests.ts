@@ -212,6 +212,12 @@ export const requestRoutes = createRouter()
     const ctx = c.var.services;
     const watch = await requests.watchRequest(ctx, c.var.principal, request_id, lastVersion);
     if (watch.finished) return c.body(null, 204);
+    if (c.req.method === "HEAD") {
+      // Answered as GET would be, without the stream: Hono drops a HEAD's body unread and never
+      // cancels it, so a stream started here would hold its lease until the lease expired.
+      await watch.close();
+      return c.body(null, 200, SSE_HEADERS);
+    }
     const stream = eventStream({
       events: (async function* () {
         for await (const row of watch.states) {
@@ -226,6 +232,9 @@ export const requestRoutes = createRouter()
         if (error) ctx.log.error("event_stream_failed", { request_id, error });
         await watch.close();
       },
+      // The client left while the stream waits for a change: stop the wait now, which ends the stream
+      // and releases its lease (the request's signal may never fire once the answer has begun).
+      onGone: () => void watch.close(),
     });
     return c.body(stream, 200, SSE_HEADERS);
   })

@@ -329,6 +329,7 @@ export async function getRequest(
 /** An events stream's source: the states to send, and how to stop early (the client went away). */
 export interface RequestStates {
   states: AsyncGenerator<ApprovalRequestRow, void>;
+  /** Ends the states and releases the lease, at once even while they wait for a change. */
   close(): Promise<void>;
 }
 
@@ -362,12 +363,15 @@ export async function watchRequest(
         maxMs: Math.max(0, until(first) - Date.now()),
       })
     : null;
+  // Stops a wait in progress (close, also when the client goes: below): a generator's return()
+  // would only run once it yields.
+  const stop = new AbortController();
   async function* states(): AsyncGenerator<ApprovalRequestRow, void> {
     try {
       let row = first;
       if (!seen) yield row;
       while (isOpen(row.status) && Date.now() < until(row)) {
-        const next = await nextChange(ctx, { ...watchOf(row), until: until(row), read });
+        const next = await nextChange(ctx, { ...watchOf(row), until: until(row), read, signal: stop.signal });
         if (!next) return;
         if (next.version !== row.version) yield next;
         row = next;
@@ -377,15 +381,17 @@ export async function watchRequest(
     }
   }
   const iterator = states();
-  return {
-    finished: false,
-    states: iterator,
-    // A generator never started skips its finally: the lease is released here too (release is once).
-    close: async () => {
-      await iterator.return();
-      await held?.release();
-    },
+  // A generator never started skips its finally: the lease is released here too (release is once).
+  const close = async () => {
+    stop.abort();
+    await iterator.return();
+    await held?.release();
   };
+  // A client gone before its stream ran (the answer dropped unread, never cancelled) leaves nothing
+  // pulling the states: its signal closes them.
+  if (ctx.signal?.aborted) void close();
+  else ctx.signal?.addEventListener("abort", () => void close(), { once: true });
+  return { finished: false, states: iterator, close };
 }
 
 function watchOf(row: ApprovalRequestRow) {

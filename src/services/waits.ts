@@ -166,6 +166,8 @@ export interface Watch<Row extends { version: number }> {
   until: number;
   /** Reads the request afresh (the one database read of each wake-up). */
   read(): Promise<Row>;
+  /** Ends the wait early when it aborts (the client went away); ctx.signal when absent. */
+  signal?: AbortSignal | undefined;
 }
 
 type Woken = "changed" | "quiet" | "aborted" | "room_failed";
@@ -179,6 +181,7 @@ export async function nextChange<Row extends { version: number }>(
   watch: Watch<Row>,
 ): Promise<Row | null> {
   const recheckMs = ctx.config.WAIT_RECHECK_SECONDS * 1000;
+  const signal = watch.signal ?? ctx.signal;
   let roomFailures = 0;
   for (;;) {
     const span = Math.min(recheckMs, watch.until - Date.now());
@@ -186,8 +189,8 @@ export async function nextChange<Row extends { version: number }>(
     if (span > 0) {
       // After two failures in a row the room sits this period out: the wait degrades to the safety
       // re-read instead of spinning on an unreachable object.
-      woken = roomFailures >= 2 ? await sleep(span, ctx.signal) : await attach(ctx, watch, span);
-      if (woken === "aborted" || ctx.signal?.aborted) return null;
+      woken = roomFailures >= 2 ? await sleep(span, signal) : await attach(ctx, watch, span, signal);
+      if (woken === "aborted" || signal?.aborted) return null;
       roomFailures = woken === "room_failed" ? roomFailures + 1 : 0;
     }
     const row = await watch.read();
@@ -201,14 +204,15 @@ async function attach<Row extends { version: number }>(
   ctx: ServiceContext,
   watch: Watch<Row>,
   span: number,
+  signal: AbortSignal | undefined,
 ): Promise<Woken> {
   const rooms = ctx.env.WAIT_ROOM;
-  if (!rooms) return sleep(span, ctx.signal);
+  if (!rooms) return sleep(span, signal);
   const name = roomName(watch.tenantId, watch.requestId);
   try {
     const answer = await untilAborted(
       rooms.getByName(name).attach(watch.requestId, watch.version, span),
-      ctx.signal,
+      signal,
     );
     if (answer === "aborted") return "aborted";
     return answer.changed ? "changed" : "quiet";
