@@ -1,5 +1,6 @@
 // npm run bench -- [--rows 1000000] [--concurrency 1,10,50] [--requests 200] [--m5-runs 5]
-//                   [--scenarios eval,create,...] [--out bench/results.json]
+//                   [--scenarios eval,create,...,wait] [--out bench/results.json]
+//                   [--waits 1,100,1000] [--approve-concurrency 1,10] [--quiet-wait-seconds 30]
 //
 // Starts its own stack (embedded Postgres, local Neon gateway, `wrangler dev`, all on free ports) and
 // measures, in one run and through the same path, two floors and the API's scenarios:
@@ -12,8 +13,13 @@
 // (generate_series, not API calls), measures again, times a full escalation run on both, and prints
 // EXPLAIN plans of the statements the scenarios ran. --m5-runs K runs the M5 load test (create +
 // approve, 50 concurrent, 200 each) K times. --profile takes a CPU profile of the worker (DevTools
-// inspector) during each scenario at concurrency 10 and reports where its time goes. Prints a table
-// and writes bench/results.json.
+// inspector) during each scenario at concurrency 10 and reports where its time goes.
+//
+// The wait scenario (`wait`, issue 24; scripts/lib/wait-bench.ts): wake latency from an approve answer
+// to its waiter's answer with --waits N,... waits held at once (approvals at each --approve-concurrency),
+// and the database statements of one undisturbed ?wait and one events stream of --quiet-wait-seconds.
+// Its stack raises OPEN_WAITS_PER_KEY to the largest N (so one wait more proves the N are held).
+// Prints a table and writes bench/results.json.
 import { execFile, execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -26,6 +32,15 @@ import { runConcurrently, type Sample, type Summary, summarize, timedFetch } fro
 import { emptyStats, type GatewayStats } from "./lib/neon-gateway.ts";
 import { type ProfileSummary, profileWorker } from "./lib/profile.ts";
 import { type Stack, startStack } from "./lib/stack.ts";
+import {
+  measureQuietStream,
+  measureQuietWait,
+  measureWake,
+  type QuietResult,
+  type WaitBenchSetup,
+  type WakeResult,
+  waitTargetMisses,
+} from "./lib/wait-bench.ts";
 
 const { values } = parseArgs({
   options: {
@@ -35,6 +50,9 @@ const { values } = parseArgs({
     "m5-runs": { type: "string", default: "0" },
     profile: { type: "boolean", default: false },
     scenarios: { type: "string" },
+    waits: { type: "string", default: "1,100,1000" },
+    "approve-concurrency": { type: "string", default: "1,10" },
+    "quiet-wait-seconds": { type: "string", default: "30" },
     out: { type: "string", default: path.join(LOCAL.root, "bench/results.json") },
   },
 });
@@ -47,6 +65,18 @@ if (levels.some((level) => !Number.isInteger(level) || level < 1 || level > 500)
   throw new Error("--concurrency: a list of 1..500");
 if (!Number.isInteger(requests) || requests < 10 || requests > 100_000)
   throw new Error("--requests: 10..100000");
+const waitLevels = values.waits.split(",").map(Number);
+const approveLevels = values["approve-concurrency"].split(",").map(Number);
+const quietWaitSeconds = Number(values["quiet-wait-seconds"]);
+if (waitLevels.some((level) => !Number.isInteger(level) || level < 1 || level > 5000))
+  throw new Error("--waits: a list of 1..5000");
+if (approveLevels.some((level) => !Number.isInteger(level) || level < 1 || level > 100))
+  throw new Error("--approve-concurrency: a list of 1..100");
+// Up to 54: the events stream itself ends at 55 s.
+if (!Number.isInteger(quietWaitSeconds) || quietWaitSeconds < 1 || quietWaitSeconds > 54)
+  throw new Error("--quiet-wait-seconds: 1..54");
+/** The stack's OPEN_WAITS_PER_KEY: the largest N, so one wait more at that N is refused. */
+const openWaitsPerKey = Math.max(...waitLevels);
 
 /** The bench's own tenant, with its own keys and a (never reached) monthly budget, so budgets are checked. */
 const TENANT = "bench";
@@ -99,17 +129,16 @@ async function prepareTenant(stack: Stack): Promise<BenchKeys> {
   return { agent: agent.api_key, approver: approver.api_key };
 }
 
-function scenarios(stack: Stack, keys: BenchKeys): Scenario[] {
+const post = (key: string | undefined, body: unknown): RequestInit => ({
+  method: "POST",
+  headers: { ...(key ? { Authorization: `Bearer ${key}` } : {}), "Content-Type": "application/json" },
+  body: JSON.stringify(body),
+});
+
+/** Files pending requests of the bench tenant by its agent key (optionally approved): their ids. */
+function requestFiler(stack: Stack, keys: BenchKeys) {
   const url = (route: string) => `${stack.api}${route}`;
-  const post = (key: string | undefined, body: unknown): RequestInit => ({
-    method: "POST",
-    headers: { ...(key ? { Authorization: `Bearer ${key}` } : {}), "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  const get = (key: string): RequestInit => ({ headers: { Authorization: `Bearer ${key}` } });
-  const { agent, approver } = keys;
   let serial = 0;
-  let listFiled = false;
   const filing = (skill = "bench.action") => ({
     policy_type: "cost",
     skill_id: skill,
@@ -118,24 +147,33 @@ function scenarios(stack: Stack, keys: BenchKeys): Scenario[] {
     requested_by: `bot-${serial % 7}`,
     payload: { n: serial++ },
   });
+  const fileMany = async (count: number, options: { approve?: boolean; skill?: string } = {}) => {
+    const ids: string[] = [];
+    await runConcurrently(count, 10, async () => {
+      const res = await fetch(url("/api/v1/policy/requests"), post(keys.agent, filing(options.skill)));
+      const body = (await res.json()) as { request_id?: string };
+      if (res.status !== 200 || !body.request_id) throw new Error(`preparing: filing answered ${res.status}`);
+      if (options.approve)
+        await fetch(url(`/api/v1/policy/requests/${body.request_id}/approve`), post(keys.approver, {}));
+      ids.push(body.request_id);
+    });
+    return ids;
+  };
+  return { filing, fileMany };
+}
+
+function scenarios(stack: Stack, keys: BenchKeys): Scenario[] {
+  const url = (route: string) => `${stack.api}${route}`;
+  const get = (key: string): RequestInit => ({ headers: { Authorization: `Bearer ${key}` } });
+  const { agent, approver } = keys;
+  const { filing, fileMany } = requestFiler(stack, keys);
+  let listFiled = false;
   const evalBody = (i: number) => ({
     skill_id: "bench.action",
     tenant_id: TENANT,
     agent_id: `bot-${i % 7}`,
     payload: { tokens: 200 },
   });
-  const fileMany = async (count: number, options: { approve?: boolean; skill?: string } = {}) => {
-    const ids: string[] = [];
-    await runConcurrently(count, 10, async () => {
-      const res = await fetch(url("/api/v1/policy/requests"), post(agent, filing(options.skill)));
-      const body = (await res.json()) as { request_id?: string };
-      if (res.status !== 200 || !body.request_id) throw new Error(`preparing: filing answered ${res.status}`);
-      if (options.approve)
-        await fetch(url(`/api/v1/policy/requests/${body.request_id}/approve`), post(approver, {}));
-      ids.push(body.request_id);
-    });
-    return ids;
-  };
   return [
     {
       name: "floor-runtime",
@@ -505,9 +543,73 @@ function machine() {
   };
 }
 
+/** The wait scenario (scripts/lib/wait-bench.ts): wakes at each N, then the quiet wait and stream. */
+async function runWaits(stack: Stack, keys: BenchKeys) {
+  const { fileMany } = requestFiler(stack, keys);
+  const setup: WaitBenchSetup = {
+    api: stack.api,
+    agentKey: keys.agent,
+    approverKey: keys.approver,
+    gateway: stack.gateway,
+    file: (count) => fileMany(count),
+    workerWarnings: () => ({ ...workerWarnings }),
+    say,
+  };
+  say(
+    `\n== waits: wake latency at ${waitLevels.join(", ")} concurrent waits, approvals at concurrency ${approveLevels.join(", ")}`,
+  );
+  const wakes: WakeResult[] = [];
+  for (const waits of waitLevels) {
+    for (const concurrency of approveLevels) {
+      const wake = await measureWake(setup, waits, concurrency, openWaitsPerKey);
+      wakes.push(wake);
+      const { held } = wake;
+      say(
+        `${String(waits).padStart(5)} waits, approvals at ${String(concurrency).padStart(2)}: ${wake.approved}/${waits} woke approved, wake p50 ${wake.p50} p95 ${wake.p95} p99 ${wake.p99} ms (min ${wake.min}, max ${wake.max}); approvals p50 ${wake.approvals.p50} p95 ${wake.approvals.p95} ms, all woken in ${wake.approvals.seconds} s; CPU meanwhile: workerd ${wake.cpu.workerd_percent ?? "?"} %, bench process ${wake.cpu.bench_process_percent} % (of one core), machine ${wake.cpu.machine_percent ?? "?"} % (of ${os.cpus().length} cores); held: ${held.connections} connections, ${held.requests_read} requests read by the worker in ${wake.open_seconds} s, ${held.answered_early} answered early${held.probe ? `, one more wait: ${held.probe.status} ${String(held.probe.limiter ?? "")}` : ""}`,
+      );
+      for (const problem of wake.problems) say(`   ! ${problem}`);
+      for (const [msg, n] of Object.entries(wake.worker_warnings)) say(`   ! the worker logged ${n}× ${msg}`);
+      // The waits' own tail (lease releases, deferred writes) ends before the next level starts
+      // (the quiet measurements settle on their own).
+      if (waits !== waitLevels.at(-1) || concurrency !== approveLevels.at(-1))
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
+  }
+  say(`\n== waits: database statements of one undisturbed ${quietWaitSeconds} s wait, then events stream`);
+  const quiet = await measureQuietWait(setup, quietWaitSeconds);
+  const describe = (name: string, result: QuietResult) =>
+    result.served
+      ? `${name.padEnd(14)} ${result.statements} statements, ${result.round_trips} round trips (answer ${result.status} ${String(result.request_status ?? "")}${result.events === undefined ? "" : `, ${result.events} events, ${result.heartbeats} heartbeats`}): ${Object.entries(
+          result.by_statement,
+        )
+          .map(([text, n]) => `${n}× ${text}`)
+          .join(
+            " | ",
+          )}; at ${result.timeline.map((entry) => `${(entry.at_ms / 1000).toFixed(1)} s`).join(", ")}`
+      : `${name.padEnd(14)} not served (${result.status})`;
+  say(describe("?wait", quiet));
+  const stream = await measureQuietStream(setup, quietWaitSeconds);
+  say(describe("events stream", stream));
+  return { wakes, quiet, stream };
+}
+
 // Rate limits off: the bench drives one key far past its per-key limit on purpose, to measure the
-// service rather than the limiter (docs/API.md, Rate limits).
-const stack = await startStack({ vars: { LOG_LEVEL: "info", RATE_LIMITS: "off" } });
+// service rather than the limiter (docs/API.md, Rate limits). The open-wait bounds are raised so the
+// wait scenario can hold its largest N (they are not rate limits: RATE_LIMITS=off leaves them on).
+/** Warnings and errors the worker logged (its JSON lines), by message: the wait scenario reports them. */
+const workerWarnings: Record<string, number> = {};
+const stack = await startStack({
+  log: (line) => {
+    const logged = /"level":"(?:warn|error)","msg":"([^"]+)"/.exec(line);
+    if (logged?.[1]) workerWarnings[logged[1]] = (workerWarnings[logged[1]] ?? 0) + 1;
+  },
+  vars: {
+    LOG_LEVEL: "info",
+    RATE_LIMITS: "off",
+    OPEN_WAITS_PER_KEY: String(openWaitsPerKey),
+    OPEN_WAITS_PER_TENANT: String(openWaitsPerKey + 10),
+  },
+});
 try {
   const keys = await prepareTenant(stack);
   const all = scenarios(stack, keys);
@@ -566,6 +668,8 @@ try {
   printTable(small, trips);
   const escalationSmall = await timeEscalationRun(stack);
   say(`\nfull escalation run (small tables): ${escalationSmall.ms.toFixed(0)} ms`);
+
+  const waits = wanted === undefined || wanted.includes("wait") ? await runWaits(stack, keys) : undefined;
 
   let large: Measured[] | undefined;
   let escalationLarge: Awaited<ReturnType<typeof timeEscalationRun>> | undefined;
@@ -647,12 +751,23 @@ try {
     m5.push({ run, exit, output });
   }
 
-  const misses = checkTargets(small, trips);
+  const misses = [
+    ...checkTargets(small, trips),
+    ...(waits ? waitTargetMisses(waits.wakes, waits.quiet, waits.stream) : []),
+  ];
   say(misses.length === 0 ? "\nall targets met" : `\ntargets missed:\n  ${misses.join("\n  ")}`);
   const results = {
     measured_at: new Date().toISOString(),
     machine: machine(),
-    settings: { requests_per_scenario: requests, concurrency: levels, rows },
+    settings: {
+      requests_per_scenario: requests,
+      concurrency: levels,
+      rows,
+      waits: waitLevels,
+      approve_concurrency: approveLevels,
+      quiet_wait_seconds: quietWaitSeconds,
+      open_waits_per_key: openWaitsPerKey,
+    },
     round_trips: trips,
     small_tables: small,
     escalation_run_ms: { small: escalationSmall.ms, large: escalationLarge?.ms },
@@ -660,6 +775,11 @@ try {
     large_tables: large,
     bulk_load_seconds: loadSeconds,
     large_vs_small: scaleRatios,
+    waits: waits && {
+      wake: waits.wakes,
+      quiet_wait: waits.quiet,
+      quiet_stream: waits.stream,
+    },
     m5_load_test: m5.map(({ run, exit }) => ({ run, passed: exit === 0 })),
     targets_missed: misses,
     worker_profiles: values.profile ? profiles : undefined,

@@ -40,6 +40,13 @@ export interface RunningGateway {
   stats(): GatewayStats;
   resetStats(): void;
   /**
+   * Calls `listener` with each statement an HTTP /sql request carries, as it arrives (before it runs),
+   * until the returned function is called. Benchmarks use it to see which rows a worker has read (the
+   * parameters), e.g. that every one of a thousand waits has read its request. WebSocket traffic is raw
+   * wire bytes and is not seen here.
+   */
+  observe(listener: (statement: { query: string; params: unknown[] }) => void): () => void;
+  /**
    * Fault drill: while stalled, the gateway accepts /sql requests and WebSocket connections and never
    * answers them, as a database (or Neon's proxy) that hangs would. Ending the stall drops what it
    * held (the connections are reset); later requests are served again.
@@ -136,7 +143,9 @@ export async function startNeonGateway(options: NeonGatewayOptions = {}): Promis
     socket.once("close", () => held.delete(socket));
   };
   let stats = emptyStats();
+  const observers = new Set<(statement: { query: string; params: unknown[] }) => void>();
   const countStatement = ({ query, params }: SingleQuery) => {
+    for (const observer of observers) observer({ query, params: params ?? [] });
     stats.statements += 1;
     const key = query.replace(/\s+/g, " ").trim().slice(0, 60);
     stats.byStatement[key] = (stats.byStatement[key] ?? 0) + 1;
@@ -286,6 +295,12 @@ export async function startNeonGateway(options: NeonGatewayOptions = {}): Promis
     stats: () => structuredClone(stats),
     resetStats: () => {
       stats = emptyStats();
+    },
+    observe(listener) {
+      observers.add(listener);
+      return () => {
+        observers.delete(listener);
+      };
     },
     stall(on) {
       stalled = on;
