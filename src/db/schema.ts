@@ -7,6 +7,7 @@
 
 export * from "./schema/audit.ts";
 export * from "./schema/decisions.ts";
+export * from "./schema/directory.ts";
 export * from "./schema/keys.ts";
 export * from "./schema/operations.ts";
 export * from "./schema/policies.ts";

@@ -63,6 +63,14 @@ export const SPEND_SOURCES = ["approval", "auto_approval", "usage"] as const;
 export type SpendSource = (typeof SPEND_SOURCES)[number];
 
 export const ROLES = ["agent", "approver", "admin"] as const;
+
+/**
+ * Where the principal directory reaches people (src/db/schema/directory.ts): an email address, a
+ * Microsoft Teams or Google Chat incoming webhook, or a signed approver webhook (Standard Webhooks) for
+ * PagerDuty, Opsgenie or anything else.
+ */
+export const CONTACT_CHANNELS = ["email", "teams", "google_chat", "webhook"] as const;
+export type ContactChannel = (typeof CONTACT_CHANNELS)[number];
 export type Role = (typeof ROLES)[number];
 
 export const WEBHOOK_EVENTS = {
