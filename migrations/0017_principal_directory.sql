@@ -1,7 +1,7 @@
 -- The principal directory (issue 25): contact points (how a principal, or a tenant as a whole, is
 -- reached: email, Teams, Google Chat, a signed approver webhook; URLs and secrets sealed) and
 -- delegations (who stands in for whom, for a period). Changes are audited by the services that make
--- them (audit_events, chained by 0014's trigger).
+-- them (audit_events, chained by 0014's trigger); view_token_uses makes a notification link open once.
 CREATE TABLE "contact_points" (
 	"id" bigserial PRIMARY KEY NOT NULL,
 	"principal_id" text,
@@ -37,7 +37,16 @@ CREATE TABLE "delegations" (
 	CONSTRAINT "delegations_period" CHECK ("delegations"."ends_at" > "delegations"."starts_at")
 );
 --> statement-breakpoint
+CREATE TABLE "view_token_uses" (
+	"jti" text PRIMARY KEY NOT NULL,
+	"request_id" text NOT NULL,
+	"principal_id" text NOT NULL,
+	"used_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"expires_at" timestamp with time zone NOT NULL
+);
+--> statement-breakpoint
 CREATE INDEX "contact_points_principal_idx" ON "contact_points" USING btree ("principal_id");--> statement-breakpoint
 CREATE INDEX "contact_points_tenant_idx" ON "contact_points" USING btree ("tenant_id");--> statement-breakpoint
 CREATE INDEX "delegations_delegate_idx" ON "delegations" USING btree ("delegate_id","ends_at");--> statement-breakpoint
-CREATE INDEX "delegations_principal_idx" ON "delegations" USING btree ("principal_id","ends_at");
+CREATE INDEX "delegations_principal_idx" ON "delegations" USING btree ("principal_id","ends_at");--> statement-breakpoint
+CREATE INDEX "view_token_uses_expires_idx" ON "view_token_uses" USING btree ("expires_at");

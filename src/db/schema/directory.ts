@@ -76,3 +76,20 @@ export const delegations = pgTable(
 
 export type ContactPointRow = typeof contactPoints.$inferSelect;
 export type DelegationRow = typeof delegations.$inferSelect;
+
+/**
+ * The view tokens of notification links that have been used: a link opens its request's page once
+ * (its token's jti is recorded here on first use), and a row outlives its token only until expires_at,
+ * after which the token is refused as expired anyway and the row can go.
+ */
+export const viewTokenUses = pgTable(
+  "view_token_uses",
+  {
+    jti: text("jti").primaryKey(),
+    requestId: text("request_id").notNull(),
+    principalId: text("principal_id").notNull(),
+    usedAt: timestamptz("used_at").notNull().defaultNow(),
+    expiresAt: timestamptz("expires_at").notNull(),
+  },
+  (table) => [index("view_token_uses_expires_idx").on(table.expiresAt)],
+);
