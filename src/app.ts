@@ -17,6 +17,7 @@ import { checkJsonInput } from "./middleware/json-input.ts";
 import { assignRequestId, requestContext } from "./middleware/request-context.ts";
 import { isApiPath, isConsolePath } from "./middleware/request-shape.ts";
 import { securityHeaders } from "./middleware/security-headers.ts";
+import { adminContactRoutes } from "./routes/admin-contacts.ts";
 import { adminEmergencyRoutes } from "./routes/admin-emergency.ts";
 import { adminEscalationRoutes } from "./routes/admin-escalation.ts";
 import { adminKeyRoutes } from "./routes/admin-keys.ts";
@@ -58,6 +59,7 @@ export function createApp() {
   // After authentication (a stranger still gets 401, not a look at the body), before any route.
   app.use(checkJsonInput({ exemptBodies: isConsolePath }));
   app.route("/", adminKeyRoutes);
+  app.route("/", adminContactRoutes);
   app.route("/", evalRoutes);
   app.route("/", decisionRoutes);
   app.route("/", usageRoutes);
