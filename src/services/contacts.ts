@@ -21,7 +21,7 @@ import {
   contactSecretProblem,
 } from "../domain/contacts.ts";
 import type { ContactChannel } from "../domain/vocabulary.ts";
-import { ApiError, invalidField } from "../lib/errors.ts";
+import { ApiError, validationError } from "../lib/errors.ts";
 import { decryptSecret, encryptSecret, importEncryptionKey, keyedFingerprint } from "../lib/secrets.ts";
 import type { ServiceContext } from "./context.ts";
 
@@ -58,6 +58,11 @@ export interface NewContactCommand {
   email?: string | undefined;
   url?: string | undefined;
   secret?: string | undefined;
+}
+
+/** A 400 for one field whose message names it too: the console and the CLI show it as it is. */
+function invalidField(field: string, reason: string): ApiError {
+  return validationError([{ path: [field], message: reason, code: "custom" }], "json", `${field}: ${reason}`);
 }
 
 /** The server key that seals and fingerprints targets; a deployment without it cannot keep a directory. */
