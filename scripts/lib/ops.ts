@@ -17,6 +17,11 @@ export const USAGE = `usage: npm run ops -- <command> [--json]
   webhooks redeliver <request_id>                 send its failed and dead deliveries again
   auto-approve disable|restore --reason R         raise every level to manual_approve, or restore
   reject-pending --reason R [--tenant T]          reject every open request (of a tenant)
+  contacts list [--principal P] [--tenant T] [--channel C]
+                                                  the principal directory's contact points
+  contacts add --channel C (--email E | --url U) [--principal P] [--tenant T] [--secret S]
+                                                  add one (email, teams, google_chat, webhook)
+  contacts remove <contact_id>                    remove one (audited)
 
   POLICY_API_URL   the API (default ${DEFAULT_API_URL})
   POLICY_API_KEY   an admin API key (required)
@@ -35,7 +40,7 @@ type Json = unknown;
 type JsonObject = Record<string, unknown>;
 
 interface Call {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "DELETE";
   path: string;
   body?: JsonObject;
   /** Statuses other than 2xx that still carry an answer (GET /health answers 503 when degraded). */
@@ -133,6 +138,11 @@ interface Parsed {
   reason?: string | undefined;
   tenant?: string | undefined;
   recent?: string | undefined;
+  principal?: string | undefined;
+  channel?: string | undefined;
+  email?: string | undefined;
+  url?: string | undefined;
+  secret?: string | undefined;
   help: boolean;
 }
 
@@ -147,6 +157,11 @@ function parse(argv: readonly string[]): Parsed {
         reason: { type: "string" },
         tenant: { type: "string" },
         recent: { type: "string" },
+        principal: { type: "string" },
+        channel: { type: "string" },
+        email: { type: "string" },
+        url: { type: "string" },
+        secret: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -376,9 +391,84 @@ function plan(parsed: Parsed): Plan {
         },
       };
     }
+    case "contacts":
+      return contactsPlan(parsed);
     default:
       return fail(command ? `unknown command: ${command}` : "no command");
   }
+}
+
+const CONTACT_COLUMNS = [
+  "contact_id",
+  "principal_id",
+  "tenant_id",
+  "channel",
+  "address",
+  "has_secret",
+  "created_at",
+];
+
+/**
+ * contacts list|add|remove: the principal directory. The API checks every field (this only shapes the
+ * call); a URL is never printed back (the API answers its display address), a generated webhook secret
+ * once, by add.
+ */
+function contactsPlan(parsed: Parsed): Plan {
+  const action = only(parsed.args[0], ["list", "add", "remove"] as const, "contacts action");
+  if (action === "list") {
+    const query = new URLSearchParams();
+    if (parsed.principal) query.set("principal_id", parsed.principal);
+    if (parsed.tenant) query.set("tenant_id", parsed.tenant);
+    if (parsed.channel) query.set("channel", parsed.channel);
+    const search = query.size > 0 ? `?${query}` : "";
+    return {
+      calls: [{ method: "GET", path: `/api/v1/admin/contacts${search}` }],
+      render: ([list]) => {
+        const rows = asArray(list);
+        return [
+          `${rows.length} contact point${rows.length === 1 ? "" : "s"}`,
+          ...(rows.length === 0
+            ? []
+            : [
+                table(
+                  ["id", "principal", "tenant", "channel", "address", "signed", "created_at"],
+                  rows.map((row) => CONTACT_COLUMNS.map((k) => field(row, k))),
+                ),
+              ]),
+        ].join("\n");
+      },
+    };
+  }
+  if (action === "remove") {
+    const id = parsed.args[1] ?? fail("contacts remove needs a contact id (contacts list shows them)");
+    if (!/^[1-9]\d*$/.test(id)) fail("a contact id is a positive integer");
+    return {
+      calls: [{ method: "DELETE", path: `/api/v1/admin/contacts/${id}` }],
+      render: ([removed]) =>
+        `Removed contact point ${cell(field(removed, "contact_id"))}: ${cell(field(removed, "channel"))} ${cell(field(removed, "address"))}`,
+    };
+  }
+  const channel =
+    parsed.channel ?? fail("contacts add needs --channel (email, teams, google_chat or webhook)");
+  if (!parsed.principal && !parsed.tenant) fail("contacts add needs --principal, --tenant or both");
+  if (Boolean(parsed.email) === Boolean(parsed.url))
+    fail("contacts add needs --email or --url (one of them)");
+  const body: JsonObject = { channel };
+  if (parsed.principal) body.principal_id = parsed.principal;
+  if (parsed.tenant) body.tenant_id = parsed.tenant;
+  if (parsed.email) body.email = parsed.email;
+  if (parsed.url) body.url = parsed.url;
+  if (parsed.secret) body.secret = parsed.secret;
+  return {
+    calls: [{ method: "POST", path: "/api/v1/admin/contacts", body }],
+    render: ([created]) => {
+      const secret = field(created, "secret");
+      return [
+        pairs(CONTACT_COLUMNS.map((k) => [k, field(created, k)])),
+        ...(typeof secret === "string" ? ["", `signing secret (shown once, store it now): ${secret}`] : []),
+      ].join("\n");
+    },
+  };
 }
 
 /** The error envelope as one line: `403 forbidden: message (request_id …)`. */

@@ -8,6 +8,8 @@ import { runOps } from "../../scripts/lib/ops.ts";
 
 const KEY = "pak_test_admin";
 const REQUEST_ID = "apr_0123456789abcdef";
+/** A generated contact webhook secret as the API answers it once (not a real one). */
+const CONTACT_SECRET = "whsec_dGVzdC1vbmx5LWNvbnRhY3Qtc2VjcmV0LWJ5dGVzLTMy";
 
 interface Recorded {
   method: string;
@@ -103,6 +105,48 @@ const ANSWERS: Record<string, { status: number; body: unknown }> = {
   "POST /api/v1/policy/requests/reject-pending": {
     status: 200,
     body: { rejected: 2, request_ids: [REQUEST_ID, "apr_fedcba9876543210"] },
+  },
+  "GET /api/v1/admin/contacts?principal_id=carol&channel=teams": {
+    status: 200,
+    body: [
+      {
+        contact_id: 7,
+        principal_id: "carol",
+        tenant_id: null,
+        channel: "teams",
+        address: "https://contoso.webhook.office.com/…",
+        has_secret: false,
+        created_by: "ops",
+        created_at: "2025-01-03T00:00:00.000Z",
+      },
+    ],
+  },
+  "POST /api/v1/admin/contacts": {
+    status: 201,
+    body: {
+      contact_id: 8,
+      principal_id: null,
+      tenant_id: "acme",
+      channel: "webhook",
+      address: "https://hooks.example.org/…",
+      has_secret: true,
+      created_by: "ops",
+      created_at: "2025-01-03T00:00:00.000Z",
+      secret: CONTACT_SECRET,
+    },
+  },
+  "DELETE /api/v1/admin/contacts/7": {
+    status: 200,
+    body: {
+      contact_id: 7,
+      principal_id: "carol",
+      tenant_id: null,
+      channel: "teams",
+      address: "https://contoso.webhook.office.com/…",
+      has_secret: false,
+      created_by: "ops",
+      created_at: "2025-01-03T00:00:00.000Z",
+    },
   },
 };
 
@@ -223,6 +267,31 @@ describe("npm run ops: each command's call", () => {
         },
       ],
     ],
+    [
+      ["contacts", "list", "--principal", "carol", "--channel", "teams"],
+      [{ method: "GET", path: "/api/v1/admin/contacts?principal_id=carol&channel=teams", body: undefined }],
+    ],
+    [
+      ["contacts", "add", "--tenant", "acme", "--channel", "webhook", "--url", "https://hooks.example.org/x"],
+      [
+        {
+          method: "POST",
+          path: "/api/v1/admin/contacts",
+          body: { channel: "webhook", tenant_id: "acme", url: "https://hooks.example.org/x" },
+        },
+      ],
+    ],
+    [
+      ["contacts", "add", "--principal", "carol", "--channel", "email", "--email", "carol@example.com"],
+      [
+        {
+          method: "POST",
+          path: "/api/v1/admin/contacts",
+          body: { channel: "email", principal_id: "carol", email: "carol@example.com" },
+        },
+      ],
+    ],
+    [["contacts", "remove", "7"], [{ method: "DELETE", path: "/api/v1/admin/contacts/7", body: undefined }]],
   ];
 
   it.each(cases)("%j", async (argv, expected) => {
@@ -272,6 +341,30 @@ describe("npm run ops: output", () => {
     expect((await ops(["reject-pending", "--reason", "x"])).stdout).toContain(`Rejected 2\n${REQUEST_ID}`);
   });
 
+  it("contacts list, add and remove print the directory's fields; add shows the generated secret once", async () => {
+    const list = (await ops(["contacts", "list", "--principal", "carol", "--channel", "teams"])).stdout;
+    expect(list).toContain("1 contact point");
+    expect(list).toMatch(/7\s+carol\s+-\s+teams\s+https:\/\/contoso\.webhook\.office\.com\/…\s+false/);
+    const added = (
+      await ops([
+        "contacts",
+        "add",
+        "--tenant",
+        "acme",
+        "--channel",
+        "webhook",
+        "--url",
+        "https://hooks.example.org/x",
+      ])
+    ).stdout;
+    expect(added).toMatch(/contact_id\s+8/);
+    expect(added).toMatch(/address\s+https:\/\/hooks\.example\.org\/…/);
+    expect(added).toContain(`signing secret (shown once, store it now): ${CONTACT_SECRET}`);
+    expect((await ops(["contacts", "remove", "7"])).stdout).toBe(
+      "Removed contact point 7: teams https://contoso.webhook.office.com/…",
+    );
+  });
+
   it("--json prints the API's JSON answer", async () => {
     const pending = await ops(["pending", "--tenant", "acme", "--json"]);
     expect(JSON.parse(pending.stdout)).toEqual(
@@ -310,6 +403,12 @@ describe("npm run ops: failures", () => {
     [["webhooks", "list"], "needs a request id"],
     [["stats", "--recent", "lots"], "--recent must be a positive integer"],
     [["status", "--bogus"], "--bogus"],
+    [["contacts"], "contacts action needed"],
+    [["contacts", "remove"], "needs a contact id"],
+    [["contacts", "remove", "7; rm"], "positive integer"],
+    [["contacts", "add", "--principal", "carol", "--email", "c@example.com"], "needs --channel"],
+    [["contacts", "add", "--channel", "email", "--email", "c@example.com"], "--principal, --tenant or both"],
+    [["contacts", "add", "--principal", "c", "--channel", "email"], "--email or --url"],
   ])("%j is a usage error: exit 2 with the usage, no call", async (argv, message) => {
     const { code, stderr } = await ops(argv);
     expect(code).toBe(2);
