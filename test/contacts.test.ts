@@ -7,6 +7,7 @@ import { createLogger } from "../src/lib/log.ts";
 import { MetricsBuffer } from "../src/lib/metrics.ts";
 import { contactsFor, openContact } from "../src/services/contacts.ts";
 import { createServiceContext } from "../src/services/context.ts";
+import { form, signIn } from "./helpers/console.ts";
 import { testEnv, testSql } from "./helpers/database.ts";
 import { call, type ErrorEnvelope, postJson } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
@@ -545,5 +546,77 @@ describe("contact points: the engine's side", () => {
       { channel: "teams", target: TEAMS_URL, secret: null },
       { channel: "webhook", target: HOOK_URL, secret },
     ]);
+  });
+});
+
+describe("contact points: the console's directory page", () => {
+  it("is for admins only", async () => {
+    const asApprover = await signIn(approver);
+    expect((await call("/console/admin/contacts", { headers: { Cookie: asApprover.cookie } })).status).toBe(
+      403,
+    );
+    const post = await call(
+      "/console/admin/contacts",
+      form(
+        { _csrf: asApprover.csrf, principal_id: "x", channel: "email", target: "x@example.com" },
+        asApprover.cookie,
+      ),
+    );
+    expect(post.status).toBe(403);
+  });
+
+  it("adds with the API's rules, shows a generated secret once, never a URL, escapes, and removes", async () => {
+    const session = await signIn(admin);
+    const principal = fresh("Console");
+    const added = await call(
+      "/console/admin/contacts",
+      form(
+        { _csrf: session.csrf, principal_id: principal, channel: "webhook", target: HOOK_URL },
+        session.cookie,
+      ),
+    );
+    expect(added.status).toBe(200);
+    const page = await added.text();
+    const secret = /<pre id="new-secret">(whsec_[^<]+)<\/pre>/.exec(page)?.[1] ?? "";
+    expect(secret).toMatch(/^whsec_/);
+    expect(page).not.toContain("hooksecret789");
+    expect(page).toContain(principal.toLowerCase());
+
+    const refused = await call(
+      "/console/admin/contacts",
+      form(
+        {
+          _csrf: session.csrf,
+          principal_id: principal,
+          channel: "email",
+          target: "<script>alert(1)</script>@x.com",
+        },
+        session.cookie,
+      ),
+    );
+    expect(refused.status).toBe(400);
+    const refusedPage = await refused.text();
+    expect(refusedPage).toContain("email:");
+    expect(refusedPage).not.toContain("<script>alert(1)");
+
+    const listed = await (
+      await call("/console/admin/contacts", { headers: { Cookie: session.cookie } })
+    ).text();
+    expect(listed).toContain("https://hooks.pagerduty.example.org/…");
+    expect(listed).not.toContain(secret.slice(6));
+    expect(listed).not.toContain("hooksecret789");
+
+    const [row] =
+      (await testSql()`SELECT id FROM contact_points WHERE principal_id = ${principal.toLowerCase()}`) as {
+        id: string;
+      }[];
+    const removed = await call(
+      `/console/admin/contacts/${row?.id}/remove`,
+      form({ _csrf: session.csrf }, session.cookie),
+    );
+    expect(removed.status).toBe(200);
+    expect(await removed.text()).toContain(`Contact point ${row?.id} removed.`);
+    const noCsrf = await call(`/console/admin/contacts/${row?.id}/remove`, form({}, session.cookie));
+    expect(noCsrf.status).toBe(403);
   });
 });

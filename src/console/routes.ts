@@ -11,6 +11,7 @@ import { agentIdsFromText, can } from "../domain/access.ts";
 import { type ActionEffect, actionEffect } from "../domain/approvals.ts";
 import { REQUEST_ID_PATTERN } from "../domain/ids.ts";
 import { jsonInputProblem } from "../domain/limits.ts";
+import { CONTACT_CHANNELS } from "../domain/vocabulary.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../lib/errors.ts";
 import { requirePrincipal } from "../lib/permissions.ts";
@@ -27,10 +28,12 @@ import {
   resolveSession,
   signOut,
 } from "../services/console-sessions.ts";
+import { createContact, removeContact, searchContacts } from "../services/contacts.ts";
 import { escalationStatus, setEscalationPaused } from "../services/escalation.ts";
 import { createKey, revokeKey, searchKeys } from "../services/keys.ts";
 import { requestDeliveries, setWebhooksPaused, webhookStatus } from "../services/webhooks/admin.ts";
 import { CONSOLE_CSS, CONSOLE_JS } from "./assets.ts";
+import { type ContactsView, contactsPage } from "./contacts-view.ts";
 import {
   type AdminView,
   adminPage,
@@ -395,6 +398,60 @@ consoleRoutes.post("/console/admin/keys/:id/revoke", requireSession, requireAdmi
     return renderAdmin(c, { notice: { kind: "notice", text: `Key ${c.req.param("id")} revoked.` } });
   } catch (error) {
     return renderAdmin(c, { notice: asNotice(error) }, 400);
+  }
+});
+
+async function renderContacts(c: ConsoleContext, extra: Partial<ContactsView> = {}, status: 200 | 400 = 200) {
+  const contacts = await searchContacts(c.var.services, requirePrincipal(c), {}, { limit: 500, offset: 0 });
+  c.status(status);
+  return c.html(contactsPage(c.var.page, { contacts, ...extra }));
+}
+
+const requireDirectory: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
+  if (!can(requirePrincipal(c), "directory:manage")) {
+    return refusalPage(c, 403, "Admins only", "The directory needs a key that manages it.");
+  }
+  await next();
+};
+
+consoleRoutes.get("/console/admin/contacts", requireSession, requireDirectory, (c) => renderContacts(c));
+
+consoleRoutes.post("/console/admin/contacts", requireSession, requireDirectory, async (c) => {
+  const form = await formOf(c);
+  const channel = CONTACT_CHANNELS.find((known) => known === form.channel);
+  if (!channel) return renderContacts(c, { notice: { kind: "error", text: "Choose a channel." } }, 400);
+  const target = form.target?.trim() ?? "";
+  // The form's text as asked for: the service checks every field, as for the API and the CLI.
+  try {
+    const created = await createContact(c.var.services, requirePrincipal(c), {
+      principalId: form.principal_id?.trim() || null,
+      tenantId: form.tenant_id?.trim() || null,
+      channel,
+      email: channel === "email" ? target : undefined,
+      url: channel === "email" ? undefined : target,
+      secret: form.secret?.trim() || undefined,
+    });
+    return renderContacts(c, {
+      notice: { kind: "notice", text: `Contact point ${created.contact_id} added: ${created.address}` },
+      createdSecret: created.secret ? { contactId: created.contact_id, secret: created.secret } : undefined,
+    });
+  } catch (error) {
+    return renderContacts(c, { notice: asNotice(error) }, 400);
+  }
+});
+
+consoleRoutes.post("/console/admin/contacts/:id/remove", requireSession, requireDirectory, async (c) => {
+  const id = c.req.param("id");
+  if (!/^[1-9][0-9]{0,14}$/.test(id)) {
+    return renderContacts(c, { notice: { kind: "error", text: "No such contact point." } }, 400);
+  }
+  try {
+    const removed = await removeContact(c.var.services, requirePrincipal(c), Number(id));
+    return renderContacts(c, {
+      notice: { kind: "notice", text: `Contact point ${removed.contact_id} removed.` },
+    });
+  } catch (error) {
+    return renderContacts(c, { notice: asNotice(error) }, 400);
   }
 });
 

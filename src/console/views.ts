@@ -41,7 +41,7 @@ export function layout(title: string, page: PageContext, body: Html): Html {
         who
           ? html`<nav aria-label="Console">
               <a href="/console">Inbox</a>
-              ${who.role === "admin" ? html`<a href="/console/admin">Admin</a>` : ""}
+              ${who.role === "admin" ? html`<a href="/console/admin">Admin</a> <a href="/console/admin/contacts">Directory</a>` : ""}
             </nav>
             <form method="post" action="/console/logout" class="signout">
               <input type="hidden" name="_csrf" value="${page.csrf ?? ""}" />

@@ -20,6 +20,7 @@ import {
   contactSecretFrom,
   contactSecretProblem,
 } from "../domain/contacts.ts";
+import { canonicalId } from "../domain/limits.ts";
 import type { ContactChannel } from "../domain/vocabulary.ts";
 import { ApiError, validationError } from "../lib/errors.ts";
 import { decryptSecret, encryptSecret, importEncryptionKey, keyedFingerprint } from "../lib/secrets.ts";
@@ -50,7 +51,7 @@ export function toContactSummary(row: ContactPointRow): ContactSummary {
   };
 }
 
-/** A new contact point as asked for (ids already folded by the wire schema). */
+/** A new contact point as asked for (ids folded here too, for entry points without a wire schema). */
 export interface NewContactCommand {
   principalId: string | null;
   tenantId: string | null;
@@ -76,6 +77,14 @@ async function directoryKey(ctx: ServiceContext): Promise<{ key: CryptoKey; raw:
   return { key, raw };
 }
 
+/** An owner id in its canonical form (every id is folded alike), null when absent. */
+function ownerId(field: "principal_id" | "tenant_id", raw: string | null): string | null {
+  if (raw === null) return null;
+  const id = canonicalId(raw);
+  if (!id.ok) throw invalidField(field, id.reason);
+  return id.value;
+}
+
 /** A tenant-scoped key manages only its tenant's contact points: those carrying its tenant_id. */
 function ownerRefusal(actor: Principal, tenantId: string | null): ApiError | undefined {
   if (actor.tenantId === null || tenantId === actor.tenantId) return undefined;
@@ -92,8 +101,13 @@ function ownerRefusal(actor: Principal, tenantId: string | null): ApiError | und
 export async function createContact(
   ctx: ServiceContext,
   actor: Principal,
-  command: NewContactCommand,
+  asked: NewContactCommand,
 ): Promise<ContactSummary & { secret: string | null }> {
+  const command = {
+    ...asked,
+    principalId: ownerId("principal_id", asked.principalId),
+    tenantId: ownerId("tenant_id", asked.tenantId),
+  };
   if (command.principalId === null && command.tenantId === null) {
     throw invalidField(
       "principal_id",
