@@ -266,8 +266,17 @@ describe("contact points: creation per channel", () => {
   it("refuses bad secrets, and secrets on channels that do not sign", async () => {
     const principal = fresh();
     const short = `whsec_${btoa("x".repeat(16))}`;
+    // 32 bytes: 43 characters and one "=": the last character carries 2 unused bits, and "h" for "g" sets one.
+    const secret32 = `whsec_${btoa("x".repeat(32))}`;
     const long = `whsec_${btoa("x".repeat(65))}`;
-    for (const secret of ["plain-text-secret-long-enough", short, long, "whsec_not base64!", "whsec_"]) {
+    for (const secret of [
+      "plain-text-secret-long-enough",
+      short,
+      long,
+      "whsec_not base64!",
+      "whsec_",
+      `${secret32.slice(0, -2)}h=`,
+    ]) {
       await expectRefused({ principal_id: principal, channel: "webhook", url: HOOK_URL, secret }, "secret");
     }
     await expectRefused(

@@ -2,7 +2,6 @@
 // (an email address, a Teams or Google Chat incoming-webhook URL, an approver webhook URL), the form it
 // is stored and fingerprinted in, and the display form that stands for a URL without its secret parts.
 // Pure: the service seals, fingerprints and stores; these functions only judge and shape text.
-import { fromBase64 } from "./encoding.ts";
 import type { ContactChannel } from "./vocabulary.ts";
 import { MAX_WEBHOOK_URL_LENGTH, webhookUrlProblem } from "./webhook-url.ts";
 
@@ -147,9 +146,12 @@ export function contactSecretProblem(secret: string): string | undefined {
   if (!secret.startsWith("whsec_")) return CONTACT_SECRET_RULE;
   const encoded = secret.slice("whsec_".length);
   if (!STANDARD_BASE64.test(encoded)) return CONTACT_SECRET_RULE;
-  const bytes = fromBase64(encoded).length;
-  if (bytes < MIN_CONTACT_SECRET_BYTES || bytes > MAX_CONTACT_SECRET_BYTES) return CONTACT_SECRET_RULE;
-  return undefined;
+  const decoded = atob(encoded);
+  if (decoded.length < MIN_CONTACT_SECRET_BYTES || decoded.length > MAX_CONTACT_SECRET_BYTES) {
+    return CONTACT_SECRET_RULE;
+  }
+  // Canonical only (no stray bits in the last character), so every Standard Webhooks library reads the same key.
+  return btoa(decoded) === encoded ? undefined : CONTACT_SECRET_RULE;
 }
 
 /** A new Standard Webhooks secret from random bytes (the caller draws them). */
