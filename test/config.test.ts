@@ -34,6 +34,7 @@ describe("the schema", () => {
       EVENTS_HEARTBEAT_SECONDS: 15,
       ALLOW_INSECURE_WEBHOOKS: false,
       WEBHOOK_TIMEOUT_MS: 10_000,
+      CONSOLE_BASE_URL: "http://127.0.0.1:8000",
       WEBHOOK_DNS_RESOLVER: "https://cloudflare-dns.com/dns-query",
       WEBHOOK_SIGNING_SECRETS: [],
       WEBHOOK_ENCRYPTION_KEY: undefined,
