@@ -10,6 +10,7 @@ import { z } from "zod";
 import {
   APPROVER_WEBHOOK_EVENT,
   approverWebhookMessage,
+  escapeTeamsMarkdown,
   googleChatMessage,
   teamsMessage,
 } from "../src/domain/notification-cards.ts";
@@ -250,6 +251,11 @@ describe("chat cards", () => {
     expect(card?.actions).toEqual([{ type: "Action.OpenUrl", title: "Open the request", url: LINK }]);
     const all = JSON.stringify(card?.body);
     expect(all).not.toContain("[click](https");
+    expect(all).not.toContain("<img");
+    expect(all).toContain("&lt;img src=x onerror=alert\\\\(1\\\\)>");
+    expect(escapeTeamsMarkdown("- **x** <at>y</at> & 1. z")).toBe(
+      "\\- \\*\\*x\\*\\* &lt;at>y&lt;/at> &amp; 1. z",
+    );
     expect(all).toContain("\\\\[click\\\\]\\\\(https");
     expect(JSON.stringify(card?.body[0])).toContain('"text":"DECIDED: request apr\\\\_0123456789abcdef');
   });

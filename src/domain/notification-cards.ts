@@ -10,12 +10,23 @@ import {
 } from "./notification-content.ts";
 import { keyBytes, signatureHeaders } from "./webhook-signing.ts";
 
-/** Markdown's punctuation: Teams renders a subset of Markdown in TextBlock and Fact values. */
-const MARKDOWN_SPECIALS = /[\\`*_{}[\]()#+\-.!<>|~&]/g;
+/**
+ * What Teams's Markdown in TextBlock and Fact values makes of text: **bold**, _italic_, [links](url),
+ * lists at a line's start, <at> mentions and entities
+ * (https://learn.microsoft.com/en-us/microsoftteams/platform/task-modules-and-cards/cards/cards-format).
+ */
+const MARKDOWN_SPECIALS = /[\\`*_~[\]()]/g;
 
-/** Text for a Teams card: every Markdown character backslash-escaped, so no text can make a link. */
+/**
+ * Text for a Teams card, shown as written: Markdown punctuation backslash-escaped, `<` and `&` as
+ * entities (no tag, mention or entity forms), and a leading list marker escaped. The text is on one
+ * line already (flattened or ids), so no list can start later.
+ */
 export function escapeTeamsMarkdown(text: string): string {
-  return text.replace(MARKDOWN_SPECIALS, (char) => `\\${char}`);
+  return text
+    .replace(MARKDOWN_SPECIALS, (char) => `\\${char}`)
+    .replace(/[<&]/g, (char) => (char === "<" ? "&lt;" : "&amp;"))
+    .replace(/^([-+]|\d+\.)/, "\\$1");
 }
 
 /**
