@@ -2,14 +2,17 @@
 // request's page once, read-only, for its principal only; forged, altered, expired, other-request,
 // other-principal and used tokens are refused with a page that shows nothing of the request; two
 // concurrent opens of one link open it once; deciding still needs the principal's own session.
+import PostalMime from "postal-mime";
 import { describe, expect, it } from "vitest";
 import { loadRequest } from "../src/db/approval-requests.ts";
 import { createDb } from "../src/db/client.ts";
 import type { ApprovalRequestRow } from "../src/db/schema.ts";
 import { toBase64Url } from "../src/domain/encoding.ts";
+import { notificationContent } from "../src/domain/notification-content.ts";
 import { mintViewToken, viewTokenKey } from "../src/domain/view-token.ts";
 import { createLogger } from "../src/lib/log.ts";
 import { MetricsBuffer } from "../src/lib/metrics.ts";
+import { notificationEmail } from "../src/lib/notification-email.ts";
 import { createServiceContext } from "../src/services/context.ts";
 import { viewLink } from "../src/services/view-links.ts";
 import { form, signIn } from "./helpers/console.ts";
@@ -244,6 +247,23 @@ describe("view links", () => {
     );
     expect(decided.status).toBe(200);
     expect((await requestRow(row.id)).status).toBe("approved");
+  });
+
+  it("carries the link through an email intact: the link read back from the message opens the page", async () => {
+    const { approver, row } = await setup("vl-mail");
+    const link = await viewLink(serviceContext(), row, approver.principalId);
+    const content = notificationContent(row, "approval_needed", { principalId: approver.principalId }, link);
+    const email = notificationEmail(content, {
+      from: { addr: "approvals@policy.example.com" },
+      to: "vl@example.com",
+    });
+    const parsed = await PostalMime.parse(email.raw);
+    const fromText = /Open the request: (\S+)/.exec(parsed.text ?? "")?.[1] ?? "";
+    const fromHtml = (/href="([^"]+)"/.exec(parsed.html ?? "")?.[1] ?? "").replaceAll("&amp;", "&");
+    expect(fromText).toBe(link);
+    expect(fromHtml).toBe(link);
+    expect((await open(pathOf(fromText))).status).toBe(200);
+    expect((await open(pathOf(fromHtml))).status).toBe(410);
   });
 
   it("keeps the request's data out of the API: the link is a console page only", async () => {
