@@ -93,9 +93,13 @@ describe("view links", () => {
     expect(tokenOf(await viewLink(serviceContext(), row, approver.principalId))).not.toBe(tokenOf(link));
   });
 
-  it("opens the page once, read-only, escaped, with a sign-in that returns to it; the second open is refused", async () => {
+  it("opens the page once (a HEAD spends nothing), read-only, escaped, with a sign-in back to it; then refuses it", async () => {
     const { approver, row } = await setup("vl-once");
     const link = await viewLink(serviceContext(), row, approver.principalId);
+    const head = await call(pathOf(link), { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe("");
+    expect(await uses(row.id)).toBe(0);
     const first = await open(pathOf(link));
     expect(first.status).toBe(200);
     expect(first.text).toContain(row.id);

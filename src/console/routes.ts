@@ -326,6 +326,8 @@ const VIEW_LINK_REFUSALS = {
 consoleRoutes.get("/console/requests/:id", async (c, next) => {
   const token = c.req.query("view");
   if (token === undefined) return next();
+  // A HEAD (link checkers, previews) learns nothing and spends nothing: only a GET opens the link.
+  if (c.req.method === "HEAD") return c.body(null, 200);
   const id = c.req.param("id");
   const sessionToken = readSessionCookie(c) ?? "";
   const principal = sessionToken ? await resolveSession(c.var.services, sessionToken) : undefined;
