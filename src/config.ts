@@ -32,6 +32,8 @@ const DEFAULT_DNS_RESOLVER = "https://cloudflare-dns.com/dns-query";
 const DEFAULT_ANALYTICS_SQL_API = "https://api.cloudflare.com/client/v4";
 /** The Analytics Engine dataset wrangler.toml binds as METRICS. */
 const DEFAULT_METRICS_DATASET = "policy_api_metrics";
+/** Where `npm run dev` serves the worker (wrangler.toml [dev]): the origin of notification links locally. */
+export const DEFAULT_CONSOLE_BASE_URL = "http://127.0.0.1:8000";
 const LOG_LEVELS = ["debug", "info", "warn", "error"] as const satisfies readonly LogLevel[];
 
 /** Unset and empty (after trimming) are the same: not set. */
@@ -132,6 +134,12 @@ export const ConfigSchema = z.object({
       .transform((value) => Math.min(MAX_WEBHOOK_TIMEOUT_MS, Math.max(MIN_WEBHOOK_TIMEOUT_MS, Number(value))))
       .default(DEFAULT_WEBHOOK_TIMEOUT_MS),
   ),
+  /**
+   * The origin people reach this worker's console at, e.g. https://policy.example.com: notification
+   * links (services/view-links.ts) are built on it, since the cron and the queue consumers that send
+   * them have no request to take an origin from. Default http://127.0.0.1:8000 (`npm run dev`).
+   */
+  CONSOLE_BASE_URL: httpUrl(DEFAULT_CONSOLE_BASE_URL).transform((url) => new URL(url).origin),
   /** DNS-over-HTTPS JSON endpoint for the webhook send-time address check; default Cloudflare's. */
   WEBHOOK_DNS_RESOLVER: httpUrl(DEFAULT_DNS_RESOLVER),
   /**

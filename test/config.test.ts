@@ -34,6 +34,7 @@ describe("the schema", () => {
       EVENTS_HEARTBEAT_SECONDS: 15,
       ALLOW_INSECURE_WEBHOOKS: false,
       WEBHOOK_TIMEOUT_MS: 10_000,
+      CONSOLE_BASE_URL: "http://127.0.0.1:8000",
       WEBHOOK_DNS_RESOLVER: "https://cloudflare-dns.com/dns-query",
       WEBHOOK_SIGNING_SECRETS: [],
       WEBHOOK_ENCRYPTION_KEY: undefined,
@@ -136,6 +137,13 @@ describe("the schema", () => {
       "METRICS_DATASET must be a dataset name (letters, digits, _)",
       "NEON_LOCAL_GATEWAY must be an http(s) URL",
     ]);
+    expect(problemsOf({ CONSOLE_BASE_URL: "javascript:alert(1)" })).toEqual([
+      "CONSOLE_BASE_URL must be an http(s) URL",
+    ]);
+    // Notification links are built on the origin alone: a path or query given with it is dropped.
+    expect(loadConfig({ CONSOLE_BASE_URL: "https://policy.example.com/x?y=1" }).CONSOLE_BASE_URL).toBe(
+      "https://policy.example.com",
+    );
     expect(problemsOf({ WEBHOOK_SIGNING_SECRETS: "1:whsec_not*base64" })).toEqual([
       "WEBHOOK_SIGNING_SECRETS entry 1 has a whsec_ secret that is not base64",
     ]);

@@ -31,6 +31,7 @@ import {
 import { createContact, removeContact, searchContacts } from "../services/contacts.ts";
 import { escalationStatus, setEscalationPaused } from "../services/escalation.ts";
 import { createKey, revokeKey, searchKeys } from "../services/keys.ts";
+import { openViewLink, ViewLinkRefused } from "../services/view-links.ts";
 import { requestDeliveries, setWebhooksPaused, webhookStatus } from "../services/webhooks/admin.ts";
 import { CONSOLE_CSS, CONSOLE_JS } from "./assets.ts";
 import { type ContactsView, contactsPage } from "./contacts-view.ts";
@@ -87,7 +88,7 @@ function isCrossSite(c: Context): boolean {
 /** A console page refusing what was asked (signed out, cross-site, not allowed, not found), with its status. */
 function refusalPage(
   c: ConsoleContext,
-  status: 400 | 401 | 403 | 404 | 409 | 429,
+  status: 400 | 401 | 403 | 404 | 409 | 410 | 429,
   title: string,
   text: string,
 ) {
@@ -125,12 +126,24 @@ async function formOf(c: ConsoleContext): Promise<Record<string, string>> {
   return form;
 }
 
+/**
+ * Where a sign-in may return to: a request's page, and nothing else (no open redirect: the path is
+ * rebuilt from a checked id, never echoed).
+ */
+function returnPath(path: string | undefined): string | undefined {
+  const id = /^\/console\/requests\/([^/?#]+)$/.exec(path ?? "")?.[1];
+  return id && REQUEST_ID_PATTERN.test(id) ? `/console/requests/${id}` : undefined;
+}
+
 /** Signed-in pages: the session's principal (same key rules as the API), its rate limit, its CSRF token. */
 const requireSession: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
   const token = readSessionCookie(c) ?? "";
   const principal = token ? await resolveSession(c.var.services, token) : undefined;
   if (!principal) {
-    if (c.req.method === "GET" && !c.req.path.endsWith("/inbox")) return c.redirect("/console/login", 303);
+    if (c.req.method === "GET" && !c.req.path.endsWith("/inbox")) {
+      const next = returnPath(c.req.path);
+      return c.redirect(next ? `/console/login?next=${encodeURIComponent(next)}` : "/console/login", 303);
+    }
     return refusalPage(c, 401, "Signed out", "Your session has ended: sign in again.");
   }
   c.set("principal", principal);
@@ -252,9 +265,10 @@ consoleRoutes.on("POST", ["/console", "/console/*"], async (c, next) => {
 
 consoleRoutes.get("/console/login", async (c) => {
   const token = readSessionCookie(c);
-  if (token && (await resolveSession(c.var.services, token))) return c.redirect("/console", 303);
+  const next = returnPath(c.req.query("next"));
+  if (token && (await resolveSession(c.var.services, token))) return c.redirect(next ?? "/console", 303);
   return c.html(
-    loginPage(undefined, c.req.query("signed_out") !== undefined ? "You are signed out." : undefined),
+    loginPage(undefined, c.req.query("signed_out") !== undefined ? "You are signed out." : undefined, next),
   );
 });
 
@@ -266,9 +280,10 @@ consoleRoutes.post("/console/login", async (c) => {
   if (address) await spendSignInLimit(c, { address });
   const form = await formOf(c);
   const checked = await checkSignIn(c.var.services, form.api_key ?? "");
+  const next = returnPath(form.next);
   if ("refused" in checked) {
     c.status(401);
-    return c.html(loginPage(checked.refused));
+    return c.html(loginPage(checked.refused, undefined, next));
   }
   await spendSignInLimit(c, { principal: checked.principal });
   const session = await openSession(c.var.services, checked.principal);
@@ -278,7 +293,7 @@ consoleRoutes.post("/console/login", async (c) => {
     sameSite: "Strict",
     maxAge: Math.floor(CONSOLE_SESSION_TTL_MS / 1000),
   });
-  return c.redirect("/console", 303);
+  return c.redirect(next ?? "/console", 303);
 });
 
 consoleRoutes.post("/console/logout", requireSession, async (c) => {
@@ -295,6 +310,47 @@ consoleRoutes.get("/console", requireSession, async (c) => {
 
 // The inbox's self-refreshing part (console.js polls it).
 consoleRoutes.get("/console/inbox", requireSession, async (c) => c.html((await renderInboxRegion(c)).region));
+
+const VIEW_LINK_REFUSALS = {
+  invalid: [403, "This link is not valid: it was altered, is for another request, or no longer applies."],
+  expired: [410, "This link has expired with its request."],
+  used: [410, "This link has been used already: a notification link opens its request once."],
+  other_principal: [
+    403,
+    "This link was sent to someone else: sign out, or open the request from your inbox.",
+  ],
+} as const;
+
+/**
+ * A notification link (`?view=<token>`, services/view-links.ts): opens the request once. Signed in as
+ * the link's principal, the usual page (deciding as ever); signed out, the page read-only with a
+ * sign-in that comes back to it. A refused link shows a page that says why and nothing of the request.
+ */
+consoleRoutes.get("/console/requests/:id", async (c, next) => {
+  const token = c.req.query("view");
+  if (token === undefined) return next();
+  // A HEAD (link checkers, previews) learns nothing and spends nothing: only a GET opens the link.
+  if (c.req.method === "HEAD") return c.body(null, 200);
+  const id = c.req.param("id");
+  const sessionToken = readSessionCookie(c) ?? "";
+  const principal = sessionToken ? await resolveSession(c.var.services, sessionToken) : undefined;
+  if (principal) {
+    c.set("principal", principal);
+    c.set("sessionToken", sessionToken);
+    c.set("page", { principal, csrf: await csrfTokenFor(sessionToken) });
+    await spendRateLimit(c, principal.role, principal);
+  }
+  if (!REQUEST_ID_PATTERN.test(id)) return refusalPage(c, 404, "Not found", "No such request.");
+  try {
+    const opened = await openViewLink(c.var.services, id, token, principal);
+    if (principal) return await renderRequest(c, id);
+    return c.html(requestPage({}, opened.row, [], undefined, { principalId: opened.principalId }));
+  } catch (error) {
+    if (!(error instanceof ViewLinkRefused)) throw error;
+    const [status, text] = VIEW_LINK_REFUSALS[error.reason];
+    return refusalPage(c, status, "Link refused", text);
+  }
+});
 
 consoleRoutes.get("/console/requests/:id", requireSession, async (c) => {
   const id = c.req.param("id");

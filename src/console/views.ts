@@ -58,7 +58,11 @@ export function layout(title: string, page: PageContext, body: Html): Html {
 </html>`;
 }
 
-export function loginPage(error?: string, status?: string): Html {
+/**
+ * The sign-in page; `next` (a request page, checked by the route) is where a successful sign-in goes,
+ * so a notification link's reader comes back to the request to decide it.
+ */
+export function loginPage(error?: string, status?: string, next?: string): Html {
   return layout(
     "Sign in",
     {},
@@ -66,6 +70,7 @@ export function loginPage(error?: string, status?: string): Html {
       ${status ? html`<p class="notice" role="status">${status}</p>` : ""}
       ${error ? html`<p class="error" role="alert">${error}</p>` : ""}
       <form method="post" action="/console/login" class="stack">
+        ${next ? html`<input type="hidden" name="next" value="${next}" />` : ""}
         <label for="api_key">API key (approver or admin)</label>
         <input id="api_key" name="api_key" type="password" autocomplete="off" required spellcheck="false" />
         <p class="hint">The key is checked once and never stored in the browser: you get a session cookie instead.</p>
@@ -189,11 +194,16 @@ function deliveriesSection(deliveries: Delivery[]): Html {
   </ul>`;
 }
 
+/**
+ * A request's page. Signed in, with the decide form while it is open; opened by a notification link
+ * without a session (`viewOnly`), read-only: no form, no deliveries, a sign-in that returns here.
+ */
 export function requestPage(
   page: PageContext,
   row: ApprovalRequestRow,
   deliveries: Delivery[],
   notice?: { kind: "error" | "notice"; text: string },
+  viewOnly?: { principalId: string },
 ): Html {
   const open = isOpen(row.status);
   const approvals = row.approvalsJson;
@@ -242,8 +252,12 @@ export function requestPage(
           : html`<p>Nobody yet.</p>`
       }
       ${
-        open
+        viewOnly
           ? html`<h2>Decide</h2>
+            <p class="notice" id="view-only">Opened from a notification for ${viewOnly.principalId}: read-only. This link does not open again.
+              ${open ? html`To decide, <a href="/console/login?next=/console/requests/${row.id}">sign in</a> with your own key; you come back here.` : html`This request is ${row.status}: nothing is left to decide.`}</p>`
+          : open
+            ? html`<h2>Decide</h2>
             <form method="post" action="/console/requests/${row.id}/decide" class="stack decide">
               <input type="hidden" name="_csrf" value="${page.csrf ?? ""}" />
               <label for="notes">Notes (a reason is required to reject)</label>
@@ -253,7 +267,7 @@ export function requestPage(
                 <button type="submit" name="decision" value="reject" class="danger">Reject</button>
               </div>
             </form>`
-          : html`<p class="outcome-final">This request is ${row.status}: nothing is left to decide.</p>`
+            : html`<p class="outcome-final">This request is ${row.status}: nothing is left to decide.</p>`
       }
       <h2>History</h2>
       <ol class="timeline">
@@ -264,8 +278,12 @@ export function requestPage(
             }</li>`,
         )}
       </ol>
-      <h2>Webhook deliveries</h2>
-      ${deliveriesSection(deliveries)}`,
+      ${
+        viewOnly
+          ? ""
+          : html`<h2>Webhook deliveries</h2>
+      ${deliveriesSection(deliveries)}`
+      }`,
   );
 }
 

@@ -14,6 +14,8 @@ const PATTERNS: { kind: string; pattern: RegExp }[] = [
   { kind: "API key", pattern: /pak_[0-9a-f]{16}_[A-Za-z0-9_-]{43}/g },
   { kind: "webhook signing secret", pattern: /whsec_[A-Za-z0-9+/]{16,}={0,2}/g },
   { kind: "database connection string", pattern: /postgres(?:ql)?:\/\/[^\s"'`]+/gi },
+  // A notification link's view token (src/domain/view-token.ts): base64url JSON claims, a 43-character MAC.
+  { kind: "view token", pattern: /eyJ[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{43}/g },
   { kind: "bearer token", pattern: /bearer\s+[A-Za-z0-9._~+/=-]{16,}/gi },
   {
     kind: "secret-named field",

@@ -9,7 +9,7 @@ import { TEST_ADMIN_API_KEY, TEST_SECRET_VALUES } from "../setup/test-secrets.ts
 const ROOT = path.resolve(import.meta.dirname, "../..");
 
 describe("findSecrets", () => {
-  it("finds keys, signing secrets, connection strings, bearer tokens, secret fields and known values", () => {
+  it("finds keys, signing secrets, connection strings, bearer tokens, secret fields, view tokens and known values", () => {
     const kinds = (text: string) => findSecrets(text, TEST_SECRET_VALUES).map((finding) => finding.kind);
     expect(kinds(`token pak_0123456789abcdef_${"x".repeat(43)} here`)).toEqual(["API key"]);
     expect(kinds("whsec_dGVzdC1vbmx5LXNpZ25pbmc=")).toEqual(["webhook signing secret"]);
@@ -19,6 +19,9 @@ describe("findSecrets", () => {
     expect(kinds("Authorization: Bearer abcdefghijklmnopqrstuvwxyz")).toEqual(["bearer token"]);
     expect(kinds('{"msg":"x","webhook_secret":"hunter2hunter2"}')).toEqual(["secret-named field"]);
     expect(kinds(`admin ${TEST_ADMIN_API_KEY}`)).toEqual(["known test secret"]);
+    expect(kinds(`/console/requests/apr_0?view=eyJyIjoiYXByXzAiLCJwIjoiY2Fyb2wi.${"m".repeat(43)}`)).toEqual([
+      "view token",
+    ]);
   });
 
   it("passes what the service does log: key ids, hashes, field names, redactions", () => {

@@ -1,0 +1,102 @@
+// Notification view links (issue 25): `<CONSOLE_BASE_URL>/console/requests/{id}?view=<token>`, the token
+// signed for one principal and one request (src/domain/view-token.ts), expiring with the request. The
+// notification engine builds them (viewLink); the console opens them (openViewLink): once, read-only.
+// Deciding still needs the principal's own console session: a link alone never decides anything.
+
+import { loadRequest } from "../db/approval-requests.ts";
+import type { ApprovalRequestRow } from "../db/schema.ts";
+import { claimViewToken, principalCoversTenant } from "../db/view-tokens.ts";
+import { mintViewToken, verifyViewToken, viewTokenKey } from "../domain/view-token.ts";
+import { ApiError } from "../lib/errors.ts";
+import type { ServiceContext } from "./context.ts";
+
+/** Why a link does not open, as the page says it (nothing about the request). */
+export type ViewLinkRefusal = "invalid" | "expired" | "used" | "other_principal";
+
+export class ViewLinkRefused extends Error {
+  constructor(readonly reason: ViewLinkRefusal) {
+    super(`view link refused: ${reason}`);
+    this.name = "ViewLinkRefused";
+  }
+}
+
+const keys = new WeakMap<object, Promise<CryptoKey>>();
+
+/** The view-token key, derived from WEBHOOK_ENCRYPTION_KEY once per configuration. */
+function keyOf(ctx: ServiceContext): Promise<CryptoKey> {
+  const config = ctx.config;
+  const master = config.WEBHOOK_ENCRYPTION_KEY;
+  if (!master) {
+    throw new ApiError(
+      "internal_error",
+      "WEBHOOK_ENCRYPTION_KEY is not set: notification links cannot be signed",
+    );
+  }
+  let key = keys.get(config);
+  if (!key) {
+    key = viewTokenKey(master);
+    keys.set(config, key);
+  }
+  return key;
+}
+
+/**
+ * The absolute link for `principalId` to open `request`'s console page once, until the request's
+ * expires_at: what a notification carries. Each call mints a new token (a new jti).
+ */
+export async function viewLink(
+  ctx: ServiceContext,
+  request: Pick<ApprovalRequestRow, "id" | "expiresAt">,
+  principalId: string,
+): Promise<string> {
+  const { token } = await mintViewToken(await keyOf(ctx), {
+    requestId: request.id,
+    principalId,
+    expiresAt: request.expiresAt,
+  });
+  const url = new URL(`/console/requests/${request.id}`, ctx.config.CONSOLE_BASE_URL);
+  url.searchParams.set("view", token);
+  return url.toString();
+}
+
+/**
+ * Opens a view link: the request, and the principal the link was for, when the token is genuine, for
+ * this request, unexpired, its principal (when someone is signed in) the one signed in, its principal
+ * still holding a live key over the request's tenant, and never used before (recorded now, once even
+ * under concurrent opens). Otherwise throws ViewLinkRefused. Everything but the use is checked first,
+ * so a refused link does not spend a token.
+ */
+export async function openViewLink(
+  ctx: ServiceContext,
+  requestId: string,
+  token: string,
+  signedIn?: { principalId: string },
+): Promise<{ row: ApprovalRequestRow; principalId: string }> {
+  const verified = await verifyViewToken(await keyOf(ctx), token, requestId);
+  if ("refused" in verified) {
+    ctx.log.warn("view_link_refused", { request_id: requestId, reason: verified.refused });
+    throw new ViewLinkRefused(verified.refused === "expired" ? "expired" : "invalid");
+  }
+  const { claims } = verified;
+  if (signedIn && signedIn.principalId !== claims.principalId) {
+    ctx.log.warn("view_link_refused", { request_id: requestId, reason: "other_principal" });
+    throw new ViewLinkRefused("other_principal");
+  }
+  const row = await loadRequest(ctx.db, requestId);
+  if (!row || !(await principalCoversTenant(ctx.db, claims.principalId, row.tenantId))) {
+    ctx.log.warn("view_link_refused", { request_id: requestId, reason: "no_longer_valid" });
+    throw new ViewLinkRefused("invalid");
+  }
+  const claimed = await claimViewToken(ctx.db, {
+    jti: claims.jti,
+    requestId,
+    principalId: claims.principalId,
+    expiresAt: claims.expiresAt,
+  });
+  if (!claimed) {
+    ctx.log.warn("view_link_refused", { request_id: requestId, reason: "used" });
+    throw new ViewLinkRefused("used");
+  }
+  ctx.log.info("view_link_opened", { request_id: requestId, principal_id: claims.principalId });
+  return { row, principalId: claims.principalId };
+}
