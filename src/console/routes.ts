@@ -173,7 +173,7 @@ async function renderInboxRegion(c: ConsoleContext) {
     skillId: filters.skill,
     status: filters.status,
   });
-  return { filters, region: inboxRegion(inbox.rows, inbox.counts, new Date()) };
+  return { filters, region: inboxRegion(inbox.rows, inbox.counts, new Date(), inbox.onBehalfOf) };
 }
 
 async function renderRequest(

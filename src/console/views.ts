@@ -103,6 +103,8 @@ export function inboxRegion(
   rows: ApprovalRequestRow[],
   counts: { pending: number; escalated: number },
   now: Date,
+  /** Request id → the principal the approver stands in for on it (an active delegation). */
+  onBehalfOf: ReadonlyMap<string, string> = new Map(),
 ): Html {
   return html`<p class="counts" id="inbox-counts">
       <span>${counts.pending} pending</span> · <span>${counts.escalated} escalated</span> ·
@@ -119,7 +121,7 @@ export function inboxRegion(
           <tbody>
             ${rows.map(
               (row) => html`<tr data-request-id="${row.id}">
-                <td><a href="/console/requests/${row.id}">${row.id}</a></td>
+                <td><a href="/console/requests/${row.id}">${row.id}</a>${behalfMark(onBehalfOf.get(row.id))}</td>
                 <td><span class="status status-${row.status}">${row.status}</span></td>
                 <td>${row.tenantId}</td>
                 <td>${row.skillId}</td>
@@ -131,6 +133,13 @@ export function inboxRegion(
           </tbody>
         </table></div>`
     }`;
+}
+
+/** Marks a request the approver may decide standing in for someone (it still decides at its own level). */
+function behalfMark(delegator: string | undefined): Html | string {
+  return delegator === undefined
+    ? ""
+    : html` <span class="on-behalf" data-on-behalf-of="${delegator}">on behalf of ${delegator}</span>`;
 }
 
 export function inboxPage(page: PageContext, filters: InboxFilters, region: Html, refreshUrl: string): Html {
@@ -234,7 +243,9 @@ export function requestPage(
           ? html`<ul>
             ${approvals.map(
               (entry) =>
-                html`<li>${entry.approver_id} (level ${level(entry.level)}): ${entry.action}${
+                html`<li>${entry.approver_id}${
+                  entry.on_behalf_of ? html` on behalf of ${entry.on_behalf_of}` : ""
+                } (level ${level(entry.level)}): ${entry.action}${
                   entry.notes ? html`: “${entry.notes}”` : ""
                 } at ${entry.timestamp}</li>`,
             )}

@@ -141,8 +141,14 @@ export async function listInbox(
   db: Database,
   filter: RequestFilter,
   maxLevel: number,
+  /** Principals the approver stands in for: their requests are listed at any level. */
+  waitingFor: readonly string[] = [],
 ): Promise<{ rows: ApprovalRequestRow[]; counts: { status: ApprovalStatus; count: number }[] }> {
-  const where = and(requestFilter(filter), sql`${approvalRequests.requiredLevel} <= ${maxLevel}`);
+  const atLevel = sql`${approvalRequests.requiredLevel} <= ${maxLevel}`;
+  const where = and(
+    requestFilter(filter),
+    waitingFor.length > 0 ? or(atLevel, inArray(approvalRequests.escalateTo, [...waitingFor])) : atLevel,
+  );
   const [rows, counts] = await db.batch([
     db
       .select()
