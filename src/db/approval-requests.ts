@@ -147,7 +147,10 @@ export async function listInbox(
   const atLevel = sql`${approvalRequests.requiredLevel} <= ${maxLevel}`;
   const where = and(
     requestFilter(filter),
-    waitingFor.length > 0 ? or(atLevel, inArray(approvalRequests.escalateTo, [...waitingFor])) : atLevel,
+    // escalate_to is the policy's text as written: folded here roughly, exactly by the service's check.
+    waitingFor.length > 0
+      ? or(atLevel, inArray(sql`lower(btrim(${approvalRequests.escalateTo}))`, [...waitingFor]))
+      : atLevel,
   );
   const [rows, counts] = await db.batch([
     db
