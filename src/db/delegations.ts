@@ -101,7 +101,9 @@ export async function readCreationGraph(
   const more = (reachable.rows as Record<string, unknown>[]).map((raw) =>
     rowFromRaw<DelegationRow>(delegations, raw),
   );
-  return { edges: [...own, ...more], newestId: Number(newest[0]?.id ?? 0) };
+  // A delegation can be both the principal's own and reachable from the delegate: count it once.
+  const edges = [...new Map([...own, ...more].map((row) => [row.id, row])).values()];
+  return { edges, newestId: Number(newest[0]?.id ?? 0) };
 }
 
 export type NewDelegationRow = Omit<
@@ -174,8 +176,10 @@ export async function revokeDelegation(
 }
 
 export interface DelegationFilter {
-  /** Confines to delegations naming this principal as principal or delegate (an approver's view). */
-  party?: string | undefined;
+  /** The caller's principal (domain/delegation.ts delegationVisible, as one condition). */
+  caller: string;
+  /** Only those naming the caller as principal or delegate (an approver's view). */
+  partyOnly: boolean;
   /** A tenant-scoped key: delegations of its tenant, and every-tenant ones it is party to. */
   scopeTenant?: string | undefined;
   principalId?: string | undefined;
@@ -184,17 +188,11 @@ export interface DelegationFilter {
 }
 
 function filterWhere(filter: DelegationFilter): SQL | undefined {
-  const party = filter.party;
-  const isParty = party
-    ? or(eq(delegations.principalId, party), eq(delegations.delegateId, party))
-    : undefined;
+  const isParty = or(eq(delegations.principalId, filter.caller), eq(delegations.delegateId, filter.caller));
   return and(
-    isParty,
+    filter.partyOnly ? isParty : undefined,
     filter.scopeTenant
-      ? or(
-          eq(delegations.tenantId, filter.scopeTenant),
-          and(isNull(delegations.tenantId), isParty ?? sql`false`),
-        )
+      ? or(eq(delegations.tenantId, filter.scopeTenant), and(isNull(delegations.tenantId), isParty))
       : undefined,
     filter.principalId ? eq(delegations.principalId, filter.principalId) : undefined,
     filter.delegateId ? eq(delegations.delegateId, filter.delegateId) : undefined,

@@ -131,7 +131,8 @@ export async function searchDelegations(
 ): Promise<DelegationSummary[]> {
   assertCan(caller, "delegations:manage");
   const filter: DelegationFilter = {
-    party: caller.role === "admin" ? undefined : caller.principalId,
+    caller: caller.principalId,
+    partyOnly: caller.role !== "admin",
     scopeTenant: caller.tenantId ?? undefined,
     principalId: query.principalId,
     delegateId: query.delegateId,
