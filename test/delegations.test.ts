@@ -7,7 +7,7 @@ import { createLogger } from "../src/lib/log.ts";
 import { MetricsBuffer } from "../src/lib/metrics.ts";
 import { createServiceContext } from "../src/services/context.ts";
 import { activeDelegates, onBehalfOf } from "../src/services/delegations.ts";
-import { signIn } from "./helpers/console.ts";
+import { form, signIn } from "./helpers/console.ts";
 import { testEnv, testSql } from "./helpers/database.ts";
 import { call, type ErrorEnvelope, postJson } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
@@ -454,6 +454,70 @@ describe("the console inbox", () => {
     const { cookie } = await signIn(deputy);
     const page = await (await call(`/console?tenant=${tenant}`, { headers: { Cookie: cookie } })).text();
     expect(page).not.toContain(id);
+  });
+});
+
+describe("the console's delegations page", () => {
+  it("an approver names a delegate and revokes it; the reason is escaped and quoted as data", async () => {
+    const boss = await approverKey(unique("boss"), 5);
+    const deputy = await approverKey(unique("deputy"), 4);
+    const { cookie, csrf } = await signIn(boss);
+    const until = new Date(Date.now() + 48 * HOUR).toISOString().slice(0, 16);
+    const reason = `<img src=x onerror=alert(1)> "away"`;
+    const created = await call(
+      "/console/delegations",
+      form({ _csrf: csrf, delegate_id: deputy.principalId.toUpperCase(), ends_at: until, reason }, cookie),
+    );
+    const page = await created.text();
+    expect(created.status, page).toBe(200);
+    expect(page).toContain(`${deputy.principalId} stands in for ${boss.principalId}`);
+    expect(page).not.toContain("<img src=x");
+    expect(page).toContain(`<q class="human-text">&lt;img src=x onerror=alert(1)&gt; &quot;away&quot;</q>`);
+    const [row] = (await (
+      await call(`${DELEGATIONS}?principal_id=${boss.principalId}`, { headers: boss.headers })
+    ).json()) as Delegation[];
+    expect(row).toMatchObject({ delegate_id: deputy.principalId, reason });
+    expect(row?.ends_at).toBe(`${until}:00.000Z`);
+
+    // The delegate sees it without a revoke button, and a forged revoke is refused.
+    const asDeputy = await signIn(deputy);
+    const theirs = await (
+      await call("/console/delegations", { headers: { Cookie: asDeputy.cookie } })
+    ).text();
+    expect(theirs).toContain(`data-delegation-id="${row?.id}"`);
+    expect(theirs).not.toContain(`/console/delegations/${row?.id}/revoke`);
+    const forged = await call(
+      `/console/delegations/${row?.id}/revoke`,
+      form({ _csrf: asDeputy.csrf }, asDeputy.cookie),
+    );
+    expect(forged.status).toBe(403);
+    expect(await forged.text()).toContain("Only the principal who delegated");
+
+    const revoked = await call(`/console/delegations/${row?.id}/revoke`, form({ _csrf: csrf }, cookie));
+    expect(revoked.status).toBe(200);
+    expect(await revoked.text()).toContain(`Delegation ${row?.id} revoked.`);
+  });
+
+  it("refuses bad input on the page with the API's rules, and a post without the CSRF token", async () => {
+    const key = await approverKey(unique("p"));
+    const { cookie, csrf } = await signIn(key);
+    const cases: [Record<string, string>, string][] = [
+      [{ delegate_id: key.principalId, ends_at: inHours(2) }, "cannot delegate to itself"],
+      [{ delegate_id: "d1", ends_at: "next week" }, "ends_at: a date and time"],
+      [{ delegate_id: "d1", ends_at: "" }, "ends_at: say until when"],
+      [{ delegate_id: "", ends_at: inHours(2) }, "delegate_id"],
+      [{ delegate_id: "d1", ends_at: inHours(24 * 100) }, "at most 90 days"],
+    ];
+    for (const [fields, text] of cases) {
+      const res = await call("/console/delegations", form({ _csrf: csrf, ...fields }, cookie));
+      expect(res.status, JSON.stringify(fields)).toBe(400);
+      expect(await res.text()).toContain(text);
+    }
+    const noToken = await call(
+      "/console/delegations",
+      form({ delegate_id: "d1", ends_at: inHours(2) }, cookie),
+    );
+    expect(noToken.status).toBe(403);
   });
 });
 
