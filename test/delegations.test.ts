@@ -367,33 +367,51 @@ describe("deciding as a delegate", () => {
     expect(byE.body.approvers[0]).not.toHaveProperty("on_behalf_of");
   });
 
-  it("never a self-approval: a delegate of the requester (directly or by a chain) is refused its request", async () => {
+  it("never a self-approval by proxy: a delegate of the requester decides only as itself, never on the requester's behalf", async () => {
     const rita = await approverKey(unique("rita"), 4);
     const deputy = await approverKey(unique("deputy"), 4);
     const second = await approverKey(unique("second"), 4);
     await delegated(rita, { delegate_id: deputy.principalId });
     await delegated(deputy, { delegate_id: second.principalId });
-    // The request waits for rita and she asked for it herself: her stand-ins may not decide it.
+    // The request waits for rita and she asked for it herself: she may not decide it, and her
+    // stand-ins (directly or by a chain) are not recorded as deciding for her.
     const tenant = await tenantWaitingFor(rita.principalId);
     const id = await fileRequest(agent, { tenant_id: tenant, requested_by: rita.principalId });
-    for (const key of [deputy, second]) {
-      for (const kind of ["approve", "reject"] as const) {
-        const sent = await decide(key, id, kind);
-        expect(sent.status).toBe(403);
-        expect(sent.body.error.message).toContain(`You stand in for ${rita.principalId}`);
-      }
-    }
     expect((await decide(rita, id)).status).toBe(403);
-    // The filing key's principal counts as the requester too.
+    const note = await postJson(`/api/v1/policy/requests/${id}/approve`, { level: 2 }, second.headers);
+    expect(note.status).toBe(200);
+    expect(((await note.json()) as Decided).approvers[0]).not.toHaveProperty("on_behalf_of");
+    const byDeputy = await decide(deputy, id);
+    expect(byDeputy.status).toBe(200);
+    expect(byDeputy.body.approvers.at(-1)).toMatchObject({
+      approver_id: deputy.principalId,
+      action: "approve",
+    });
+    expect(byDeputy.body.approvers.at(-1)).not.toHaveProperty("on_behalf_of");
+
+    // The filing key's principal counts as the requester too, even when the request waits for someone
+    // the decider also stands in for.
+    const boss = await approverKey(unique("boss"), 5);
     const agentPrincipal = await createTestKey("approver", { principalId: agent.principalId, maxLevel: 4 });
-    await delegated(agentPrincipal, { delegate_id: unique("x") });
     const proxy = await approverKey(unique("proxy"), 4);
     await delegated(agentPrincipal, { delegate_id: proxy.principalId });
-    const filed = await fileRequest(agent, { tenant_id: tenant, requested_by: "someone-else" });
-    expect((await decide(proxy, filed)).status).toBe(403);
-    // Someone who stands in for no requester decides it as usual.
-    const other = await approverKey(unique("other"), 4);
-    expect((await decide(other, id)).status).toBe(200);
+    await delegated(boss, { delegate_id: proxy.principalId });
+    const bossTenant = await tenantWaitingFor(boss.principalId);
+    const filed = await fileRequest(agent, { tenant_id: bossTenant, requested_by: "someone-else" });
+    const byProxy = await decide(proxy, filed);
+    expect(byProxy.status).toBe(200);
+    expect(byProxy.body.approvers[0]).not.toHaveProperty("on_behalf_of");
+  });
+
+  it("naming approvers as delegates does not let a requester shut them out of its requests", async () => {
+    const rita = await approverKey(unique("rita"), 4);
+    const strict = await approverKey(unique("strict"), 4);
+    await delegated(rita, { delegate_id: strict.principalId });
+    const tenant = await tenantWaitingFor(unique("someone"));
+    const id = await fileRequest(agent, { tenant_id: tenant, requested_by: rita.principalId });
+    const sent = await decide(strict, id, "reject");
+    expect(sent.status).toBe(200);
+    expect(sent.body.status).toBe("rejected");
   });
 
   it("a delegation confined to one tenant has no effect in another", async () => {
@@ -445,15 +463,16 @@ describe("the console inbox", () => {
     expect(theirs).not.toContain(visible);
   });
 
-  it("leaves out a request whose requester the approver stands in for", async () => {
+  it("does not mark a request whose requester the approver stands in for", async () => {
     const rita = await approverKey(unique("rita"), 4);
     const deputy = await approverKey(unique("deputy"), 4);
     await delegated(rita, { delegate_id: deputy.principalId });
-    const tenant = await tenantWaitingFor(unique("someone"));
+    const tenant = await tenantWaitingFor(rita.principalId);
     const id = await fileRequest(agent, { tenant_id: tenant, requested_by: rita.principalId });
     const { cookie } = await signIn(deputy);
     const page = await (await call(`/console?tenant=${tenant}`, { headers: { Cookie: cookie } })).text();
-    expect(page).not.toContain(id);
+    expect(page).toContain(`data-request-id="${id}"`);
+    expect(page).not.toContain("data-on-behalf-of");
   });
 });
 
@@ -543,10 +562,11 @@ describe("the services the notification engine calls", () => {
     );
     expect(await activeDelegates(ctx(), a.principalId, "globex")).toEqual([b.principalId]);
     const request = { tenantId: "acme", escalateTo: a.principalId, requestedBy: "agent-x" };
-    expect(await onBehalfOf(ctx(), c, request)).toEqual({ allowed: true, onBehalfOf: a.principalId });
-    expect(await onBehalfOf(ctx(), e, request)).toEqual({ allowed: true, onBehalfOf: null });
-    expect(await onBehalfOf(ctx(), b, { ...request, requestedBy: a.principalId })).toMatchObject({
-      allowed: false,
+    expect(await onBehalfOf(ctx(), c, request)).toEqual({ onBehalfOf: a.principalId, requester: null });
+    expect(await onBehalfOf(ctx(), e, request)).toEqual({ onBehalfOf: null, requester: null });
+    expect(await onBehalfOf(ctx(), b, { ...request, requestedBy: a.principalId })).toEqual({
+      onBehalfOf: null,
+      requester: a.principalId,
     });
   });
 });

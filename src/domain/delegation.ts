@@ -210,14 +210,23 @@ export interface WaitingRequest {
   requesterPrincipalId?: string | null | undefined;
 }
 
-export type OnBehalf = { allowed: true; onBehalfOf: string | null } | { allowed: false; reason: string };
+/**
+ * On whose behalf a decision is made. `onBehalfOf`: the principal the request waits for, when the
+ * decider stands in for it (the decision is still made at the decider's own level, in its own scope).
+ * `requester`: set when the decider stands in for the requester; then the decision is never on anyone's
+ * behalf (onBehalfOf null), and the engine should not tell the decider in the requester's place.
+ */
+export interface OnBehalf {
+  onBehalfOf: string | null;
+  requester: string | null;
+}
 
 /**
- * Whether `decider`'s decision on `request` is made on someone's behalf, and whether delegation
- * forbids it. A delegate of the requester (requested_by, or the principal of the key that filed it)
- * stands in for the requester and never decides its request: delegation cannot make a self-approval.
- * Otherwise, when the decider stands in for the principal the request waits for, the decision is
- * recorded on that principal's behalf; it is still made at the decider's own level, in its own scope.
+ * Whether `decider`'s decision on `request` is made on someone's behalf. Delegation never changes
+ * who may decide: a decider who stands in for the requester (requested_by, or the principal of the key
+ * that filed it) decides, if at all, only as itself, exactly as it could with no delegation, and is
+ * never recorded as acting for anyone: delegation cannot turn a decision into the requester's own. A
+ * refusal here instead would let a requester shut out the approvers it chose as delegates.
  */
 export function onBehalfOf(
   decider: string,
@@ -228,18 +237,13 @@ export function onBehalfOf(
   const delegators = delegatorsOf(decider, edges, request.tenantId, at);
   for (const requester of [request.requestedBy, request.requesterPrincipalId]) {
     if (requester && delegators.has(canonicalIdentifier(requester))) {
-      return {
-        allowed: false,
-        reason: `You stand in for ${requester}, who requested this action, so you cannot decide it`,
-      };
+      return { onBehalfOf: null, requester: canonicalIdentifier(requester) };
     }
   }
   const waitingFor = request.escalateTo;
-  if (!waitingFor || same(waitingFor, decider)) return { allowed: true, onBehalfOf: null };
-  return {
-    allowed: true,
-    onBehalfOf: delegators.has(canonicalIdentifier(waitingFor)) ? canonicalIdentifier(waitingFor) : null,
-  };
+  const standsIn =
+    waitingFor && !same(waitingFor, decider) && delegators.has(canonicalIdentifier(waitingFor));
+  return { onBehalfOf: standsIn ? canonicalIdentifier(waitingFor) : null, requester: null };
 }
 
 /**

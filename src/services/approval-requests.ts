@@ -455,7 +455,7 @@ export interface InboxQuery {
  * never the ones it filed itself, soonest deadline first, with the count of each open status. Also
  * the requests waiting for a principal it stands in for by an active delegation (above its level too:
  * there its decision is a note), marked in `onBehalfOf` (request id → delegator); never a request
- * outside its key's scope, and never one whose requester it stands in for.
+ * outside its key's scope. One whose requester it stands in for is never marked (domain/delegation.ts).
  */
 export async function approverInbox(
   ctx: ServiceContext,
@@ -504,7 +504,6 @@ export async function approverInbox(
   const rows = found.rows.filter((row) => {
     if (isSelfApproval(principal, row)) return false;
     const behalf = onBehalfOf(principal.principalId, row, edges, now);
-    if (!behalf.allowed) return false;
     if (behalf.onBehalfOf) marks.set(row.id, behalf.onBehalfOf);
     return behalf.onBehalfOf !== null || row.requiredLevel <= principal.maxLevel;
   });
@@ -599,8 +598,8 @@ export interface DecisionInput {
 /**
  * Approve or reject: identity and level come from the key, and the requester never decides. A
  * delegate of the principal the request waits for decides at its own level, recorded on that
- * principal's behalf; a delegate of the requester never decides (domain/delegation.ts). The request
- * and the decider's delegations are read in one round trip.
+ * principal's behalf; a delegate of the requester only ever as itself (domain/delegation.ts). The
+ * request and the decider's delegations are read in one round trip.
  */
 export async function decideRequest(
   ctx: ServiceContext,
@@ -624,7 +623,6 @@ export async function decideRequest(
       throw new ApiError("forbidden", "Whoever requested an action cannot decide it");
     }
     const behalf = onBehalfOf(principal.principalId, row, edges, now);
-    if (!behalf.allowed) throw new ApiError("forbidden", behalf.reason);
     return {
       kind,
       approverId: identity.approverId,

@@ -191,8 +191,8 @@ export async function activeDelegates(
 }
 
 /**
- * Whether `principal`'s decision on `request` would be on someone's behalf, or is forbidden because
- * the principal stands in for the requester (domain/delegation.ts onBehalfOf). One round trip.
+ * Whether `principal`'s decision on `request` would be on someone's behalf, and whether it stands in
+ * for the requester (then never on anyone's behalf; domain/delegation.ts onBehalfOf). One round trip.
  */
 export async function onBehalfOf(
   ctx: ServiceContext,
