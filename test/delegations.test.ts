@@ -320,9 +320,15 @@ describe("deciding as a delegate", () => {
         on_behalf_of: boss.principalId,
       });
     }
-    // Asking for a higher level than the key's own is refused as ever.
+    // Asking for a higher level than the key's own, or to act as the delegator, is refused as ever.
     const higher = await postJson(`/api/v1/policy/requests/${id}/approve`, { level: 4 }, deputy.headers);
     expect(higher.status).toBe(403);
+    const asBoss = await postJson(
+      `/api/v1/policy/requests/${id}/approve`,
+      { approver_id: boss.principalId },
+      deputy.headers,
+    );
+    expect(asBoss.status).toBe(403);
   });
 
   it("before it starts, after it ends, and from its revocation on, a delegation has no effect", async () => {
