@@ -24,6 +24,7 @@ import { adminKeyRoutes } from "./routes/admin-keys.ts";
 import { adminPolicyRoutes } from "./routes/admin-policies.ts";
 import { auditExportRoutes, auditKeyRoutes } from "./routes/audit.ts";
 import { decisionRoutes } from "./routes/decisions.ts";
+import { delegationRoutes } from "./routes/delegations.ts";
 import { docsRoutes } from "./routes/docs.ts";
 import { evalRoutes } from "./routes/eval.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -64,6 +65,7 @@ export function createApp() {
   app.route("/", decisionRoutes);
   app.route("/", usageRoutes);
   app.route("/", requestRoutes);
+  app.route("/", delegationRoutes);
   app.route("/", adminPolicyRoutes);
   app.route("/", adminEscalationRoutes);
   app.route("/", adminEmergencyRoutes);

@@ -10,7 +10,8 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { agentIdsFromText, can } from "../domain/access.ts";
 import { type ActionEffect, actionEffect } from "../domain/approvals.ts";
 import { REQUEST_ID_PATTERN } from "../domain/ids.ts";
-import { jsonInputProblem } from "../domain/limits.ts";
+import { canonicalId, jsonInputProblem } from "../domain/limits.ts";
+import { parseTimestamp } from "../domain/timestamps.ts";
 import { CONTACT_CHANNELS } from "../domain/vocabulary.ts";
 import type { AppEnv } from "../env.ts";
 import { ApiError } from "../lib/errors.ts";
@@ -29,6 +30,7 @@ import {
   signOut,
 } from "../services/console-sessions.ts";
 import { createContact, removeContact, searchContacts } from "../services/contacts.ts";
+import { createDelegation, revokeDelegation, searchDelegations } from "../services/delegations.ts";
 import { escalationStatus, setEscalationPaused } from "../services/escalation.ts";
 import { createKey, revokeKey, searchKeys } from "../services/keys.ts";
 import { openViewLink, ViewLinkRefused } from "../services/view-links.ts";
@@ -38,6 +40,8 @@ import { type ContactsView, contactsPage } from "./contacts-view.ts";
 import {
   type AdminView,
   adminPage,
+  type DelegationsView,
+  delegationsPage,
   inboxPage,
   inboxRegion,
   loginPage,
@@ -189,7 +193,7 @@ async function renderInboxRegion(c: ConsoleContext) {
     skillId: filters.skill,
     status: filters.status,
   });
-  return { filters, region: inboxRegion(inbox.rows, inbox.counts, new Date()) };
+  return { filters, region: inboxRegion(inbox.rows, inbox.counts, new Date(), inbox.onBehalfOf) };
 }
 
 async function renderRequest(
@@ -510,6 +514,77 @@ consoleRoutes.post("/console/admin/contacts/:id/remove", requireSession, require
     return renderContacts(c, { notice: asNotice(error) }, 400);
   }
 });
+
+async function renderDelegations(
+  c: ConsoleContext,
+  notice?: DelegationsView["notice"],
+  status: 200 | 400 | 403 | 404 | 409 = 200,
+) {
+  const delegations = await searchDelegations(c.var.services, requirePrincipal(c), { limit: 200, offset: 0 });
+  c.status(status);
+  return c.html(delegationsPage(c.var.page, { delegations, notice }));
+}
+
+/** A refusal from the delegations service as a notice on the page, with the API's status. */
+function delegationRefusal(c: ConsoleContext, error: unknown) {
+  const notice = asNotice(error);
+  const status = error instanceof ApiError ? error.status : 400;
+  return renderDelegations(c, notice, status === 403 || status === 404 || status === 409 ? status : 400);
+}
+
+/**
+ * A time from the form: an ISO time with its offset, or the browser's datetime-local (no zone),
+ * taken as UTC as the form says. Blank: undefined.
+ */
+function formTime(field: string, raw: string | undefined): Date | undefined {
+  const text = raw?.trim();
+  if (!text) return undefined;
+  const local = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/.test(text);
+  const date = parseTimestamp(local ? `${text.length === 16 ? `${text}:00` : text}Z` : text);
+  if (!date)
+    throw new ApiError("validation_failed", `${field}: a date and time (UTC), e.g. 2026-12-24T18:00`);
+  return date;
+}
+
+consoleRoutes.get("/console/delegations", requireSession, (c) => renderDelegations(c));
+
+consoleRoutes.post("/console/delegations", requireSession, async (c) => {
+  const form = await formOf(c);
+  try {
+    const endsAt = formTime("ends_at", form.ends_at);
+    if (!endsAt) throw new ApiError("validation_failed", "ends_at: say until when");
+    const created = await createDelegation(c.var.services, requirePrincipal(c), {
+      delegateId: canonicalFormId("delegate_id", form.delegate_id),
+      startsAt: formTime("starts_at", form.starts_at),
+      endsAt,
+      reason: form.reason?.trim() || null,
+    });
+    return renderDelegations(c, {
+      kind: "notice",
+      text: `${created.delegate_id} stands in for ${created.principal_id} until ${created.ends_at}.`,
+    });
+  } catch (error) {
+    return delegationRefusal(c, error);
+  }
+});
+
+consoleRoutes.post("/console/delegations/:id/revoke", requireSession, async (c) => {
+  const id = c.req.param("id");
+  if (!/^[1-9][0-9]{0,14}$/.test(id)) return refusalPage(c, 404, "Not found", "No such delegation.");
+  try {
+    await revokeDelegation(c.var.services, requirePrincipal(c), Number(id));
+    return renderDelegations(c, { kind: "notice", text: `Delegation ${id} revoked.` });
+  } catch (error) {
+    return delegationRefusal(c, error);
+  }
+});
+
+/** An id typed into a form, folded like every id (domain/limits.ts); refused as the API refuses it. */
+function canonicalFormId(field: string, raw: string | undefined): string {
+  const id = canonicalId(raw ?? "");
+  if (!id.ok) throw new ApiError("validation_failed", `${field}: ${id.reason}`);
+  return id.value;
+}
 
 /** For the app's error handler: errors under /console are pages, not JSON envelopes. */
 export function consoleErrorPage(c: Context<AppEnv>, error: ApiError) {

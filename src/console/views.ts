@@ -6,6 +6,7 @@ import { html } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import type { KeySummary } from "../db/api-keys.ts";
 import type { AuditEventRow } from "../db/audit.ts";
+import type { DelegationSummary } from "../db/delegations.ts";
 import type { ApprovalRequestRow } from "../db/schema.ts";
 import type { Principal } from "../domain/access.ts";
 import { isOpen } from "../domain/approvals.ts";
@@ -41,6 +42,7 @@ export function layout(title: string, page: PageContext, body: Html): Html {
         who
           ? html`<nav aria-label="Console">
               <a href="/console">Inbox</a>
+              <a href="/console/delegations">Delegations</a>
               ${who.role === "admin" ? html`<a href="/console/admin">Admin</a> <a href="/console/admin/contacts">Directory</a>` : ""}
             </nav>
             <form method="post" action="/console/logout" class="signout">
@@ -108,6 +110,8 @@ export function inboxRegion(
   rows: ApprovalRequestRow[],
   counts: { pending: number; escalated: number },
   now: Date,
+  /** Request id → the principal the approver stands in for on it (an active delegation). */
+  onBehalfOf: ReadonlyMap<string, string> = new Map(),
 ): Html {
   return html`<p class="counts" id="inbox-counts">
       <span>${counts.pending} pending</span> · <span>${counts.escalated} escalated</span> ·
@@ -124,7 +128,7 @@ export function inboxRegion(
           <tbody>
             ${rows.map(
               (row) => html`<tr data-request-id="${row.id}">
-                <td><a href="/console/requests/${row.id}">${row.id}</a></td>
+                <td><a href="/console/requests/${row.id}">${row.id}</a>${behalfMark(onBehalfOf.get(row.id))}</td>
                 <td><span class="status status-${row.status}">${row.status}</span></td>
                 <td>${row.tenantId}</td>
                 <td>${row.skillId}</td>
@@ -136,6 +140,13 @@ export function inboxRegion(
           </tbody>
         </table></div>`
     }`;
+}
+
+/** Marks a request the approver may decide standing in for someone (it still decides at its own level). */
+function behalfMark(delegator: string | undefined): Html | string {
+  return delegator === undefined
+    ? ""
+    : html` <span class="on-behalf" data-on-behalf-of="${delegator}">on behalf of ${delegator}</span>`;
 }
 
 export function inboxPage(page: PageContext, filters: InboxFilters, region: Html, refreshUrl: string): Html {
@@ -244,7 +255,9 @@ export function requestPage(
           ? html`<ul>
             ${approvals.map(
               (entry) =>
-                html`<li>${entry.approver_id} (level ${level(entry.level)}): ${entry.action}${
+                html`<li>${entry.approver_id}${
+                  entry.on_behalf_of ? html` on behalf of ${entry.on_behalf_of}` : ""
+                } (level ${level(entry.level)}): ${entry.action}${
                   entry.notes ? html`: “${entry.notes}”` : ""
                 } at ${entry.timestamp}</li>`,
             )}
@@ -378,5 +391,59 @@ export function adminPage(page: PageContext, view: AdminView): Html {
           )}
         </tbody>
       </table></div>`,
+  );
+}
+
+export interface DelegationsView {
+  delegations: DelegationSummary[];
+  notice?: { kind: "error" | "notice"; text: string } | undefined;
+}
+
+/**
+ * The signed-in principal's delegations: who stands in for it while away, and for whom it stands in.
+ * A reason is text people wrote: escaped like everything here, and shown in quotes as data.
+ */
+export function delegationsPage(page: PageContext, view: DelegationsView): Html {
+  const csrf = html`<input type="hidden" name="_csrf" value="${page.csrf ?? ""}" />`;
+  const me = page.principal?.principalId;
+  const isAdmin = page.principal?.role === "admin";
+  return layout(
+    "Delegations",
+    page,
+    html`<h1>Delegations</h1>
+      ${view.notice ? html`<p class="${view.notice.kind}" role="${view.notice.kind === "error" ? "alert" : "status"}">${view.notice.text}</p>` : ""}
+      <p class="hint">While you are away a delegate is told of what would come to you and decides at its own level, recorded as on your behalf.</p>
+      <form method="post" action="/console/delegations" class="stack">
+        ${csrf}
+        <label for="delegate_id">Delegate (a principal)</label><input id="delegate_id" name="delegate_id" required />
+        <label for="starts_at">From (UTC, blank for now)</label><input id="starts_at" name="starts_at" type="datetime-local" />
+        <label for="ends_at">Until (UTC)</label><input id="ends_at" name="ends_at" type="datetime-local" required />
+        <label for="reason">Reason (optional, one line)</label><input id="reason" name="reason" maxlength="500" />
+        <button type="submit">Name delegate</button>
+      </form>
+      ${
+        view.delegations.length === 0
+          ? html`<p class="empty">No delegations.</p>`
+          : html`<div class="scroll" tabindex="0" role="region" aria-label="Delegations"><table>
+        <caption class="visually-hidden">Delegations naming you, newest first</caption>
+        <thead><tr><th scope="col">Principal</th><th scope="col">Delegate</th><th scope="col">Tenant</th><th scope="col">From</th><th scope="col">Until</th><th scope="col">Reason</th><th scope="col">State</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+        <tbody>
+          ${view.delegations.map(
+            (row) => html`<tr data-delegation-id="${row.id}">
+              <td>${row.principal_id}</td><td>${row.delegate_id}</td><td>${row.tenant_id ?? "all"}</td>
+              <td><time datetime="${row.starts_at}">${row.starts_at}</time></td>
+              <td><time datetime="${row.ends_at}">${row.ends_at}</time></td>
+              <td>${row.reason === null ? "" : html`<q class="human-text">${row.reason}</q>`}</td>
+              <td>${row.revoked_at ? `revoked ${row.revoked_at} by ${row.revoked_by ?? ""}` : "not revoked"}</td>
+              <td>${
+                row.revoked_at === null && (isAdmin || row.principal_id === me)
+                  ? html`<form method="post" action="/console/delegations/${row.id}/revoke">${csrf}<button type="submit" class="danger" aria-label="Revoke delegation ${row.id}">Revoke</button></form>`
+                  : ""
+              }</td>
+            </tr>`,
+          )}
+        </tbody>
+      </table></div>`
+      }`,
   );
 }

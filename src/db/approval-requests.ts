@@ -141,8 +141,17 @@ export async function listInbox(
   db: Database,
   filter: RequestFilter,
   maxLevel: number,
+  /** Principals the approver stands in for: their requests are listed at any level. */
+  waitingFor: readonly string[] = [],
 ): Promise<{ rows: ApprovalRequestRow[]; counts: { status: ApprovalStatus; count: number }[] }> {
-  const where = and(requestFilter(filter), sql`${approvalRequests.requiredLevel} <= ${maxLevel}`);
+  const atLevel = sql`${approvalRequests.requiredLevel} <= ${maxLevel}`;
+  const where = and(
+    requestFilter(filter),
+    // escalate_to is the policy's text as written: folded here roughly, exactly by the service's check.
+    waitingFor.length > 0
+      ? or(atLevel, inArray(sql`lower(btrim(${approvalRequests.escalateTo}))`, [...waitingFor]))
+      : atLevel,
+  );
   const [rows, counts] = await db.batch([
     db
       .select()

@@ -37,6 +37,7 @@ export const PERMISSIONS = [
   "emergency",
   "metrics:read",
   "audit:read",
+  "delegations:manage",
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -55,6 +56,7 @@ export const PERMISSION_ACTIONS: Record<Permission, string> = {
   emergency: "run emergency operations",
   "metrics:read": "read metrics",
   "audit:read": "read the audit trail",
+  "delegations:manage": "manage delegations",
 };
 
 const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
@@ -66,7 +68,7 @@ const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     "requests:read",
     "requests:cancel",
   ],
-  approver: ["decisions:read", "requests:read", "requests:decide"],
+  approver: ["decisions:read", "requests:read", "requests:decide", "delegations:manage"],
   admin: PERMISSIONS,
 };
 

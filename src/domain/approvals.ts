@@ -52,7 +52,14 @@ export interface RequestState {
 }
 
 export type Action =
-  | { kind: "approve" | "reject"; approverId: string; level: number; notes: string | null }
+  | {
+      kind: "approve" | "reject";
+      approverId: string;
+      level: number;
+      notes: string | null;
+      /** Recorded with the entry: the delegator the approver stands in for (its level is never used). */
+      onBehalfOf?: string | null | undefined;
+    }
   | { kind: "cancel"; actor: string; reason: string | null }
   | { kind: "expire" };
 
@@ -143,6 +150,7 @@ export function decide(state: RequestState, action: Action, now: Date): Change |
     action: action.kind,
     notes: action.notes,
     timestamp: now.toISOString(),
+    ...(action.onBehalfOf ? { on_behalf_of: action.onBehalfOf } : {}),
   };
   // Below the required level an approver decides nothing: neither approval nor veto counts, but what
   // they said is kept on the request as a note.

@@ -120,6 +120,11 @@ export interface ApprovalEntry {
   action: ApproverAction;
   notes: string | null;
   timestamp: string;
+  /**
+   * The principal the approver stood in for (an active delegation, issue 25); absent otherwise. The
+   * approver still acted at its own level.
+   */
+  on_behalf_of?: string;
 }
 
 const NAME_OF_LEVEL = Object.fromEntries(

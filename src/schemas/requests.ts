@@ -105,6 +105,10 @@ const ApproverSchema = z.object({
   action: z.enum(APPROVER_ACTIONS),
   notes: z.string().nullable(),
   timestamp: z.string(),
+  on_behalf_of: z.string().optional().openapi({
+    description:
+      "Present when the approver stood in for this principal by an active delegation; it still acted at its own level",
+  }),
 });
 
 // The request row stores history and approvals as domain/vocabulary.ts's types and they go out as

@@ -15,7 +15,8 @@ import {
   requestAtVersion,
   requestFilter,
 } from "../db/approval-requests.ts";
-import type { ApprovalRequestRow } from "../db/schema.ts";
+import { edgesInto, loadRequestWithDelegations } from "../db/delegations.ts";
+import type { ApprovalRequestRow, DelegationRow } from "../db/schema.ts";
 import { applyTransitionWithDeliveries, type Transition } from "../db/transitions.ts";
 import {
   approvalIdentity,
@@ -35,6 +36,7 @@ import {
   type Refusal,
   type RequestState,
 } from "../domain/approvals.ts";
+import { onBehalfOf } from "../domain/delegation.ts";
 import { canonicalJson, fromBase64, sha256Hex, toBase64Url } from "../domain/encoding.ts";
 import { newCorrelationId, newRequestId, REQUEST_ID_PATTERN } from "../domain/ids.ts";
 import { canonicalId } from "../domain/limits.ts";
@@ -285,6 +287,14 @@ async function visibleRequest(
   id: string,
 ): Promise<ApprovalRequestRow> {
   const row = REQUEST_ID_PATTERN.test(id) ? await loadRequest(ctx.db, id) : undefined;
+  return visibleOrMissing(principal, id, row);
+}
+
+function visibleOrMissing(
+  principal: Principal,
+  id: string,
+  row: ApprovalRequestRow | undefined,
+): ApprovalRequestRow {
   if (!row || !inTenantScope(principal, row.tenantId))
     throw new ApiError("not_found", `No approval request ${id}`);
   return row;
@@ -442,13 +452,20 @@ export interface InboxQuery {
 
 /**
  * What an approver may decide now: open requests in the key's tenant scope at or below its level,
- * never the ones it filed itself, soonest deadline first, with the count of each open status.
+ * never the ones it filed itself, soonest deadline first, with the count of each open status. Also
+ * the requests waiting for a principal it stands in for by an active delegation (above its level too:
+ * there its decision is a note), marked in `onBehalfOf` (request id → delegator); never a request
+ * outside its key's scope. One whose requester it stands in for is never marked (domain/delegation.ts).
  */
 export async function approverInbox(
   ctx: ServiceContext,
   principal: Principal,
   query: InboxQuery,
-): Promise<{ rows: ApprovalRequestRow[]; counts: Record<"pending" | "escalated", number> }> {
+): Promise<{
+  rows: ApprovalRequestRow[];
+  counts: Record<"pending" | "escalated", number>;
+  onBehalfOf: Map<string, string>;
+}> {
   assertCan(principal, "requests:decide");
   // The console's filters take ids as the API does, folded to their canonical form. The console shows
   // the message, so it names the filter too.
@@ -466,6 +483,10 @@ export async function approverInbox(
   const skillId = filter("skill", query.skillId);
   const scope = readableTenant(principal, tenantId);
   if (!scope.allowed) throw new ApiError("forbidden", scope.reason);
+  const now = new Date();
+  const edges = await edgesInto(ctx.db, principal.principalId, now);
+  // Everyone it may stand in for in some tenant: each row is then checked for its own tenant.
+  const delegators = [...new Set(edges.map((edge) => edge.principalId))];
   const found = await listInbox(
     ctx.db,
     {
@@ -474,11 +495,19 @@ export async function approverInbox(
       statuses: query.status ? [query.status] : ["pending", "escalated"],
     },
     principal.maxLevel,
+    delegators,
   );
   const counts = { pending: 0, escalated: 0 };
   for (const { status, count } of found.counts)
     if (status === "pending" || status === "escalated") counts[status] = count;
-  return { rows: found.rows.filter((row) => !isSelfApproval(principal, row)), counts };
+  const marks = new Map<string, string>();
+  const rows = found.rows.filter((row) => {
+    if (isSelfApproval(principal, row)) return false;
+    const behalf = onBehalfOf(principal.principalId, row, edges, now);
+    if (behalf.onBehalfOf) marks.set(row.id, behalf.onBehalfOf);
+    return behalf.onBehalfOf !== null || row.requiredLevel <= principal.maxLevel;
+  });
+  return { rows, counts, onBehalfOf: marks };
 }
 
 function encodeCursor(row: ApprovalRequestRow): string {
@@ -521,18 +550,19 @@ function refusalError(refusal: Refusal): ApiError {
 /**
  * Reads, decides, writes with a compare-and-swap on `version`; on a lost race, re-reads and decides
  * again. Two round trips when uncontended. An action on an expired request expires it and refuses.
+ * `plan` checks the caller against the request as read (throwing a refusal) and says what it does.
  */
 async function act(
   ctx: ServiceContext,
   principal: Principal,
   id: string,
-  action: Action,
-  authorize: (row: ApprovalRequestRow) => void,
+  plan: (row: ApprovalRequestRow, now: Date) => Action | Promise<Action>,
+  read: (now: Date) => Promise<ApprovalRequestRow> = () => visibleRequest(ctx, principal, id),
 ): Promise<ApprovalRequestRow> {
   for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-    const row = await visibleRequest(ctx, principal, id);
-    authorize(row);
     const now = new Date();
+    const row = await read(now);
+    const action = await plan(row, now);
     const state = stateOf(row);
     const outcome = decide(state, action, now);
     const where = requestAtVersion(id, row.version);
@@ -565,7 +595,12 @@ export interface DecisionInput {
   notes?: string | null | undefined;
 }
 
-/** Approve or reject: identity and level come from the key, and the requester never decides. */
+/**
+ * Approve or reject: identity and level come from the key, and the requester never decides. A
+ * delegate of the principal the request waits for decides at its own level, recorded on that
+ * principal's behalf; a delegate of the requester only ever as itself (domain/delegation.ts). The
+ * request and the decider's delegations are read in one round trip.
+ */
 export async function decideRequest(
   ctx: ServiceContext,
   principal: Principal,
@@ -575,12 +610,28 @@ export async function decideRequest(
 ): Promise<ApprovalRequestRow> {
   const identity = approvalIdentity(principal, { approver_id: input.approverId, level: input.level });
   if (!identity.allowed) throw new ApiError("forbidden", identity.reason);
-  const action = { kind, approverId: identity.approverId, level: identity.level, notes: input.notes ?? null };
-  return act(ctx, principal, id, action, (row) => {
+  let edges: DelegationRow[] = [];
+  const read = async (now: Date) => {
+    const loaded = REQUEST_ID_PATTERN.test(id)
+      ? await loadRequestWithDelegations(ctx.db, id, principal.principalId, now)
+      : { row: undefined, edges: [] };
+    edges = loaded.edges;
+    return visibleOrMissing(principal, id, loaded.row);
+  };
+  const plan = (row: ApprovalRequestRow, now: Date): Action => {
     if (isSelfApproval(principal, row)) {
       throw new ApiError("forbidden", "Whoever requested an action cannot decide it");
     }
-  });
+    const behalf = onBehalfOf(principal.principalId, row, edges, now);
+    return {
+      kind,
+      approverId: identity.approverId,
+      level: identity.level,
+      notes: input.notes ?? null,
+      onBehalfOf: behalf.onBehalfOf,
+    };
+  };
+  return act(ctx, principal, id, plan, read);
 }
 
 /** Cancel: the requester (by principal or by the key that filed it) or an admin. */
@@ -590,11 +641,12 @@ export async function cancelRequest(
   id: string,
   reason: string | null,
 ): Promise<ApprovalRequestRow> {
-  return act(ctx, principal, id, { kind: "cancel", actor: principal.principalId, reason }, (row) => {
+  return act(ctx, principal, id, (row) => {
     const requester = isSelfApproval(principal, row);
     if (!requester && !can(principal, "emergency")) {
       throw new ApiError("forbidden", "Only the requester or an admin may cancel a request");
     }
+    return { kind: "cancel", actor: principal.principalId, reason };
   });
 }
 
