@@ -1,7 +1,9 @@
-// Notification view links (src/services/view-links.ts) through the real console route: a link opens its
-// request's page once, read-only, for its principal only; forged, altered, expired, other-request,
-// other-principal and used tokens are refused with a page that shows nothing of the request; two
-// concurrent opens of one link open it once; deciding still needs the principal's own session.
+// Notification view links (src/services/view-links.ts) through the real console routes: a GET (any number,
+// and HEAD, as mail scanners make) checks the link, spends nothing and shows only a click-through; its
+// POST opens the request's page once, read-only, for its principal only; forged, altered, expired,
+// other-request, other-principal and used tokens are refused on GET and POST with a page that shows
+// nothing of the request, spending nothing; two concurrent POSTs of one link open it once; deciding
+// still needs the principal's own session.
 import PostalMime from "postal-mime";
 import { describe, expect, it } from "vitest";
 import { loadRequest } from "../src/db/approval-requests.ts";
@@ -17,7 +19,7 @@ import { createServiceContext } from "../src/services/context.ts";
 import { viewLink } from "../src/services/view-links.ts";
 import { form, signIn } from "./helpers/console.ts";
 import { testEnv, testSql } from "./helpers/database.ts";
-import { call, postJson } from "./helpers/http.ts";
+import { BASE_URL, call, postJson } from "./helpers/http.ts";
 import { createTestKey } from "./helpers/keys.ts";
 import { fileRequest } from "./helpers/requests.ts";
 import { TEST_WEBHOOK_ENCRYPTION_KEY } from "./setup/test-secrets.ts";
@@ -57,16 +59,71 @@ const tokenOf = (link: string) => new URL(link).searchParams.get("view") ?? "";
 
 async function open(path: string, cookie?: string) {
   const res = await call(path, { headers: cookie ? { Cookie: cookie } : {}, redirect: "manual" });
+  return {
+    status: res.status,
+    text: await res.text(),
+    csp: res.headers.get("Content-Security-Policy") ?? "",
+  };
+}
+
+/** The click-through's POST of `token` for request `id` (from the console's origin unless told). */
+async function post(id: string, token: string, cookie?: string, origin?: string) {
+  const res = await call(`/console/requests/${id}/view`, form({ view: token }, cookie, origin));
   return { status: res.status, text: await res.text() };
 }
 
-/** A refusal page: the status, why, and nothing of the request. */
+/** A click-through page: the request's id and a one-button form posting the token, nothing else. */
+function expectClickThrough(page: { status: number; text: string }, id: string, token: string) {
+  expect(page.status).toBe(200);
+  expect(page.text).toContain(`Open request <code>${id}</code>`);
+  expect(page.text).toContain(`<form method="post" action="/console/requests/${id}/view"`);
+  expect(page.text).toContain(`<input type="hidden" name="view" value="${token}" />`);
+  expect(page.text.match(/<button/g)?.length ?? 0).toBeLessThanOrEqual(2); // its button (+ sign-out)
+  for (const detail of [
+    "payments.transfer",
+    "alert(1)",
+    "quoted",
+    'id="payload"',
+    "request-status",
+    "Justification",
+  ]) {
+    expect(page.text).not.toContain(detail);
+  }
+  expect(page.text).not.toContain('id="view-only"');
+}
+
+/** What a person does with a link: GET it, then submit the click-through's form as the page has it. */
+async function clickThrough(link: string, cookie?: string) {
+  const page = await open(pathOf(link), cookie);
+  expectClickThrough(page, new URL(link).pathname.split("/").pop() ?? "", tokenOf(link));
+  const action =
+    /<form method="post" action="(\/console\/requests\/[^"/]+\/view)"/.exec(page.text)?.[1] ?? "";
+  const token = /name="view" value="([^"]+)"/.exec(page.text)?.[1] ?? "";
+  const res = await call(action, form({ view: token }, cookie));
+  return { status: res.status, text: await res.text() };
+}
+
+/** A refusal page: the status, why, and nothing of the request (no click-through either). */
 function expectRefused(page: { status: number; text: string }, status: number, why: string, id: string) {
   expect(page.status).toBe(status);
   expect(page.text).toContain(why);
   expect(page.text).not.toContain(id);
   expect(page.text).not.toContain("payments.transfer");
   expect(page.text).not.toContain("alert(1)");
+  expect(page.text).not.toContain('name="view"');
+}
+
+/** The link refused alike on its GET and its POST (same status and words), spending nothing. */
+async function expectRefusedBoth(id: string, token: string, status: number, why: string, cookie?: string) {
+  const before = await uses(id);
+  expectRefused(
+    await open(`/console/requests/${id}?view=${encodeURIComponent(token)}`, cookie),
+    status,
+    why,
+    id,
+  );
+  expectRefused(await post(id, token, cookie), status, why, id);
+  expect(await uses(id)).toBe(before);
 }
 
 async function uses(requestId: string): Promise<number> {
@@ -93,14 +150,27 @@ describe("view links", () => {
     expect(tokenOf(await viewLink(serviceContext(), row, approver.principalId))).not.toBe(tokenOf(link));
   });
 
-  it("opens the page once (a HEAD spends nothing), read-only, escaped, with a sign-in back to it; then refuses it", async () => {
+  it("spends nothing on GETs and HEADs (mail scanners): they show a click-through with nothing of the request", async () => {
+    const { approver, row } = await setup("vl-scan");
+    const link = await viewLink(serviceContext(), row, approver.principalId);
+    for (let fetch = 0; fetch < 4; fetch++) {
+      const head = await call(pathOf(link), { method: "HEAD" });
+      expect(head.status).toBe(200);
+      expect(await head.text()).toBe("");
+      const page = await open(pathOf(link));
+      expectClickThrough(page, row.id, tokenOf(link));
+      // The page's own form may post to the console: the CSP's form-action allows this origin only.
+      expect(page.csp).toContain("form-action 'self'");
+    }
+    expect(await uses(row.id)).toBe(0);
+    // After all that scanning the person's click still opens it.
+    expect((await clickThrough(link)).status).toBe(200);
+  });
+
+  it("opens the page once on the click-through's POST, read-only, escaped, with a sign-in back to it; then refuses it", async () => {
     const { approver, row } = await setup("vl-once");
     const link = await viewLink(serviceContext(), row, approver.principalId);
-    const head = await call(pathOf(link), { method: "HEAD" });
-    expect(head.status).toBe(200);
-    expect(await head.text()).toBe("");
-    expect(await uses(row.id)).toBe(0);
-    const first = await open(pathOf(link));
+    const first = await clickThrough(link);
     expect(first.status).toBe(200);
     expect(first.text).toContain(row.id);
     expect(first.text).toContain('id="view-only"');
@@ -109,21 +179,47 @@ describe("view links", () => {
     expect(first.text).not.toContain("<script>alert(1)</script>");
     expect(first.text).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
     expect(first.text).not.toContain("Webhook deliveries");
-    expectRefused(await open(pathOf(link)), 410, "used already", row.id);
+    expect(await uses(row.id)).toBe(1);
+    // Used: refused on GET (no click-through any more) and on POST, and nothing more is recorded.
+    await expectRefusedBoth(row.id, tokenOf(link), 410, "used already");
     expect(await uses(row.id)).toBe(1);
   });
 
-  it("opens a link exactly once under two concurrent opens", async () => {
+  it("opens a link exactly once under two concurrent POSTs", async () => {
     const { approver, row } = await setup("vl-race");
     for (let round = 0; round < 3; round++) {
       const link = await viewLink(serviceContext(), row, approver.principalId);
-      const pages = await Promise.all([open(pathOf(link)), open(pathOf(link))]);
+      const pages = await Promise.all([post(row.id, tokenOf(link)), post(row.id, tokenOf(link))]);
       expect(pages.map((page) => page.status).sort()).toEqual([200, 410]);
     }
     expect(await uses(row.id)).toBe(3);
   });
 
-  it("refuses forged, altered, foreign-key and malformed tokens without spending anything", async () => {
+  it("refuses a cross-site POST of a genuine token and a POST without one, spending nothing", async () => {
+    const { approver, row } = await setup("vl-csrf");
+    const link = await viewLink(serviceContext(), row, approver.principalId);
+    const crossSite = await post(row.id, tokenOf(link), undefined, "https://evil.example");
+    expect(crossSite.status).toBe(403);
+    expect(crossSite.text).toContain("Cross-site");
+    expect(crossSite.text).not.toContain("payments.transfer");
+    const blank = await call(`/console/requests/${row.id}/view`, form({}));
+    expect(blank.status).toBe(403);
+    expect(await blank.text()).toContain("not valid");
+    // The token in the query string is not the form field: it opens nothing.
+    const inQuery = await call(`/console/requests/${row.id}/view?view=${tokenOf(link)}`, form({}));
+    expect(inQuery.status).toBe(403);
+    const json = await call(`/console/requests/${row.id}/view`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Origin: BASE_URL },
+      body: JSON.stringify({ view: tokenOf(link) }),
+    });
+    expect(json.status).toBe(415);
+    expect((await post("not an id", tokenOf(link))).status).toBe(404);
+    expect(await uses(row.id)).toBe(0);
+    expect((await clickThrough(link)).status).toBe(200);
+  });
+
+  it("refuses forged, altered, foreign-key and malformed tokens on GET and POST without spending anything", async () => {
     const { approver, row } = await setup("vl-forged");
     const link = await viewLink(serviceContext(), row, approver.principalId);
     const [claims, mac] = tokenOf(link).split(".") as [string, string];
@@ -150,37 +246,28 @@ describe("view links", () => {
       "",
       "x".repeat(600),
     ]) {
-      expectRefused(
-        await open(`/console/requests/${row.id}?view=${encodeURIComponent(token)}`),
-        403,
-        "not valid",
-        row.id,
-      );
+      await expectRefusedBoth(row.id, token, 403, "not valid");
     }
     expect(await uses(row.id)).toBe(0);
     // The genuine link still opens.
-    expect((await open(pathOf(link))).status).toBe(200);
+    expect((await clickThrough(link)).status).toBe(200);
   });
 
-  it("refuses a link on another request's page, and an expired link", async () => {
+  it("refuses a link on another request's page, and an expired link, on GET and POST", async () => {
     const { approver, row } = await setup("vl-other");
     const other = await setup("vl-other-2");
     const link = await viewLink(serviceContext(), row, approver.principalId);
-    expectRefused(
-      await open(`/console/requests/${other.id}?view=${tokenOf(link)}`),
-      403,
-      "not valid",
-      other.id,
-    );
+    await expectRefusedBoth(other.id, tokenOf(link), 403, "not valid");
     const key = await viewTokenKey(TEST_WEBHOOK_ENCRYPTION_KEY);
     const expired = await mintViewToken(key, {
       requestId: row.id,
       principalId: approver.principalId,
       expiresAt: new Date(Date.now() - 1000),
     });
-    expectRefused(await open(`/console/requests/${row.id}?view=${expired.token}`), 410, "expired", row.id);
+    await expectRefusedBoth(row.id, expired.token, 410, "expired");
     expect(await uses(row.id)).toBe(0);
-    expect((await open(pathOf(link))).status).toBe(200);
+    expect(await uses(other.id)).toBe(0);
+    expect((await clickThrough(link)).status).toBe(200);
   });
 
   it("does not open principal A's link in principal B's session, nor once A's keys are revoked", async () => {
@@ -188,7 +275,7 @@ describe("view links", () => {
     const b = await createTestKey("approver", { principalId: "vl-bob", tenantId: "view-co", maxLevel: 4 });
     const link = await viewLink(serviceContext(), a.row, a.approver.principalId);
     const bob = await signIn(b);
-    expectRefused(await open(pathOf(link), bob.cookie), 403, "sent to someone else", a.id);
+    await expectRefusedBoth(a.id, tokenOf(link), 403, "sent to someone else", bob.cookie);
     expect(await uses(a.id)).toBe(0);
 
     const revoked = await createTestKey("approver", {
@@ -197,14 +284,16 @@ describe("view links", () => {
       revoked: true,
     });
     const gone = await viewLink(serviceContext(), a.row, revoked.principalId);
-    expectRefused(await open(pathOf(gone)), 403, "not valid", a.id);
+    await expectRefusedBoth(a.id, tokenOf(gone), 403, "not valid");
     const otherTenant = await createTestKey("approver", { principalId: "vl-far", tenantId: "far-co" });
-    expectRefused(
-      await open(pathOf(await viewLink(serviceContext(), a.row, otherTenant.principalId))),
+    await expectRefusedBoth(
+      a.id,
+      tokenOf(await viewLink(serviceContext(), a.row, otherTenant.principalId)),
       403,
       "not valid",
-      a.id,
     );
+    // Bob's refusal spent nothing: signed out, A's link still opens once.
+    expect((await clickThrough(link)).status).toBe(200);
   });
 
   it("never decides by link alone: deciding needs the principal's session, which the sign-in returns to", async () => {
@@ -215,6 +304,12 @@ describe("view links", () => {
       form({ decision: "approve" }),
     );
     expect(decide.status).toBe(401);
+    // The click-through's POST takes no decision, whatever else it is sent.
+    const withDecision = await call(
+      `/console/requests/${row.id}/view`,
+      form({ view: "garbage", decision: "approve", notes: "x" }),
+    );
+    expect(withDecision.status).toBe(403);
     expect((await requestRow(row.id)).status).toBe("pending");
 
     // Signed out, the request page sends to a sign-in that comes back to it, and only to a request page.
@@ -240,11 +335,12 @@ describe("view links", () => {
       expect(elsewhere.headers.get("Location")).toBe("/console");
     }
 
-    // Signed in as the link's principal, the link opens the full page, and deciding goes through the session.
+    // Signed in as the link's principal, the click-through opens the full page, and deciding goes through the session.
     const session = await signIn(approver);
-    const page = await open(pathOf(link), session.cookie);
+    const page = await clickThrough(link, session.cookie);
     expect(page.status).toBe(200);
     expect(page.text).toContain(`action="/console/requests/${row.id}/decide"`);
+    expect(await uses(row.id)).toBe(1);
     const decided = await call(
       `/console/requests/${row.id}/decide`,
       form({ _csrf: session.csrf, decision: "approve", notes: "ok" }, session.cookie),
@@ -253,7 +349,7 @@ describe("view links", () => {
     expect((await requestRow(row.id)).status).toBe("approved");
   });
 
-  it("carries the link through an email intact: the link read back from the message opens the page", async () => {
+  it("carries the link through an email intact: the link read back from the message opens the page (GET, then POST)", async () => {
     const { approver, row } = await setup("vl-mail");
     const link = await viewLink(serviceContext(), row, approver.principalId);
     const content = notificationContent(row, "approval_needed", { principalId: approver.principalId }, link);
@@ -266,8 +362,13 @@ describe("view links", () => {
     const fromHtml = (/href="([^"]+)"/.exec(parsed.html ?? "")?.[1] ?? "").replaceAll("&amp;", "&");
     expect(fromText).toBe(link);
     expect(fromHtml).toBe(link);
-    expect((await open(pathOf(fromText))).status).toBe(200);
-    expect((await open(pathOf(fromHtml))).status).toBe(410);
+    // A scanner fetches both before the person clicks: nothing is spent.
+    expectClickThrough(await open(pathOf(fromHtml)), row.id, tokenOf(link));
+    expectClickThrough(await open(pathOf(fromText)), row.id, tokenOf(link));
+    expect(await uses(row.id)).toBe(0);
+    expect((await clickThrough(fromText)).status).toBe(200);
+    expectRefused(await open(pathOf(fromHtml)), 410, "used already", row.id);
+    expectRefused(await post(row.id, tokenOf(fromHtml)), 410, "used already", row.id);
   });
 
   it("keeps the request's data out of the API: the link is a console page only", async () => {

@@ -33,7 +33,7 @@ import { createContact, removeContact, searchContacts } from "../services/contac
 import { createDelegation, revokeDelegation, searchDelegations } from "../services/delegations.ts";
 import { escalationStatus, setEscalationPaused } from "../services/escalation.ts";
 import { createKey, revokeKey, searchKeys } from "../services/keys.ts";
-import { openViewLink, ViewLinkRefused } from "../services/view-links.ts";
+import { checkViewLink, openViewLink, ViewLinkRefused } from "../services/view-links.ts";
 import { requestDeliveries, setWebhooksPaused, webhookStatus } from "../services/webhooks/admin.ts";
 import { CONSOLE_CSS, CONSOLE_JS } from "./assets.ts";
 import { type ContactsView, contactsPage } from "./contacts-view.ts";
@@ -48,6 +48,7 @@ import {
   messagePage,
   type PageContext,
   requestPage,
+  viewLinkPage,
 } from "./views.ts";
 
 /** The session cookie's name; `__Host-` + it wherever the cookie is Secure (sessionCookie). */
@@ -325,17 +326,8 @@ const VIEW_LINK_REFUSALS = {
   ],
 } as const;
 
-/**
- * A notification link (`?view=<token>`, services/view-links.ts): opens the request once. Signed in as
- * the link's principal, the usual page (deciding as ever); signed out, the page read-only with a
- * sign-in that comes back to it. A refused link shows a page that says why and nothing of the request.
- */
-consoleRoutes.get("/console/requests/:id", async (c, next) => {
-  const token = c.req.query("view");
-  if (token === undefined) return next();
-  // A HEAD (link checkers, previews) learns nothing and spends nothing: only a GET opens the link.
-  if (c.req.method === "HEAD") return c.body(null, 200);
-  const id = c.req.param("id");
+/** Resolves an optional session for a view link's pages: they are reachable signed out. */
+async function optionalSession(c: ConsoleContext) {
   const sessionToken = readSessionCookie(c) ?? "";
   const principal = sessionToken ? await resolveSession(c.var.services, sessionToken) : undefined;
   if (principal) {
@@ -344,15 +336,52 @@ consoleRoutes.get("/console/requests/:id", async (c, next) => {
     c.set("page", { principal, csrf: await csrfTokenFor(sessionToken) });
     await spendRateLimit(c, principal.role, principal);
   }
+  return principal;
+}
+
+function viewLinkRefusal(c: ConsoleContext, error: unknown) {
+  if (!(error instanceof ViewLinkRefused)) throw error;
+  const [status, text] = VIEW_LINK_REFUSALS[error.reason];
+  return refusalPage(c, status, "Link refused", text);
+}
+
+/**
+ * A notification link (`?view=<token>`, services/view-links.ts). Mail scanners fetch every link in a
+ * message before the person clicks, so a GET (or HEAD) only checks the link, spending nothing, and shows
+ * a click-through: the request's id and a button posting the token to /view, which opens it. A refused
+ * link shows a page that says why and nothing of the request.
+ */
+consoleRoutes.get("/console/requests/:id", async (c, next) => {
+  const token = c.req.query("view");
+  if (token === undefined) return next();
+  const id = c.req.param("id");
+  const principal = await optionalSession(c);
   if (!REQUEST_ID_PATTERN.test(id)) return refusalPage(c, 404, "Not found", "No such request.");
   try {
-    const opened = await openViewLink(c.var.services, id, token, principal);
+    await checkViewLink(c.var.services, id, token, principal);
+    return c.html(viewLinkPage(id, token, c.var.page ?? {}));
+  } catch (error) {
+    return viewLinkRefusal(c, error);
+  }
+});
+
+/**
+ * The click-through: opens the link once. Like sign-in it needs no session (the same-origin check above
+ * applies; the token is the credential: unguessable, bound to the request and its principal). Signed in
+ * as the link's principal, the usual page (deciding as ever); signed in as anyone else, refused; signed
+ * out, the page read-only with a sign-in that comes back to it.
+ */
+consoleRoutes.post("/console/requests/:id/view", async (c) => {
+  const id = c.req.param("id");
+  const principal = await optionalSession(c);
+  if (!REQUEST_ID_PATTERN.test(id)) return refusalPage(c, 404, "Not found", "No such request.");
+  const form = await formOf(c);
+  try {
+    const opened = await openViewLink(c.var.services, id, form.view ?? "", principal);
     if (principal) return await renderRequest(c, id);
     return c.html(requestPage({}, opened.row, [], undefined, { principalId: opened.principalId }));
   } catch (error) {
-    if (!(error instanceof ViewLinkRefused)) throw error;
-    const [status, text] = VIEW_LINK_REFUSALS[error.reason];
-    return refusalPage(c, status, "Link refused", text);
+    return viewLinkRefusal(c, error);
   }
 });
 

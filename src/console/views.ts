@@ -91,6 +91,24 @@ export function messagePage(title: string, text: string, page: PageContext = {})
   );
 }
 
+/**
+ * A notification link's click-through page (GET `?view=<token>`): the request's id and one button that
+ * posts the token to open it. Nothing else of the request, so a mail scanner fetching the link learns
+ * nothing and spends nothing; the person's click opens the request.
+ */
+export function viewLinkPage(requestId: string, token: string, page: PageContext = {}): Html {
+  return layout(
+    `Open request ${requestId}`,
+    page,
+    html`<h1>Open request <code>${requestId}</code></h1>
+      <p>This link from a notification opens the request once.</p>
+      <form method="post" action="/console/requests/${requestId}/view" class="stack" id="view-link">
+        <input type="hidden" name="view" value="${token}" />
+        <button type="submit">Open request</button>
+      </form>`,
+  );
+}
+
 function timeLeft(expiresAt: Date, now: Date): string {
   const seconds = Math.round((expiresAt.getTime() - now.getTime()) / 1000);
   if (seconds <= 0) return "overdue";

@@ -20,6 +20,15 @@ export async function claimViewToken(
 }
 
 /**
+ * Whether a view token's jti has been used: the check a link's click-through page makes, spending
+ * nothing (claimViewToken stays the one place a use is recorded, and the race is decided there).
+ */
+export async function viewTokenUsed(db: Database, jti: string): Promise<boolean> {
+  const result = await db.execute(sql`SELECT 1 FROM view_token_uses WHERE jti = ${jti} LIMIT 1`);
+  return result.rows.length === 1;
+}
+
+/**
  * Whether `principalId` still holds a live (unrevoked) key covering `tenantId`: a link stops opening
  * once its principal's keys are revoked or no longer cover the request's tenant.
  */

@@ -1,12 +1,14 @@
 // Notification view links (issue 25): `<CONSOLE_BASE_URL>/console/requests/{id}?view=<token>`, the token
 // signed for one principal and one request (src/domain/view-token.ts), expiring with the request. The
-// notification engine builds them (viewLink); the console opens them (openViewLink): once, read-only.
-// Deciding still needs the principal's own console session: a link alone never decides anything.
+// notification engine builds them (viewLink). The console checks them on GET without spending them
+// (checkViewLink: mail scanners fetch every link before the person clicks) and opens them on the
+// click-through POST (openViewLink): once, read-only. Deciding still needs the principal's own console
+// session: a link alone never decides anything.
 
 import { loadRequest } from "../db/approval-requests.ts";
 import type { ApprovalRequestRow } from "../db/schema.ts";
-import { claimViewToken, principalCoversTenant } from "../db/view-tokens.ts";
-import { mintViewToken, verifyViewToken, viewTokenKey } from "../domain/view-token.ts";
+import { claimViewToken, principalCoversTenant, viewTokenUsed } from "../db/view-tokens.ts";
+import { mintViewToken, type ViewClaims, verifyViewToken, viewTokenKey } from "../domain/view-token.ts";
 import { ApiError } from "../lib/errors.ts";
 import type { ServiceContext } from "./context.ts";
 
@@ -60,18 +62,16 @@ export async function viewLink(
 }
 
 /**
- * Opens a view link: the request, and the principal the link was for, when the token is genuine, for
- * this request, unexpired, its principal (when someone is signed in) the one signed in, its principal
- * still holding a live key over the request's tenant, and never used before (recorded now, once even
- * under concurrent opens). Otherwise throws ViewLinkRefused. Everything but the use is checked first,
- * so a refused link does not spend a token.
+ * Everything about a link but its single use: genuine, for this request, unexpired, its principal (when
+ * someone is signed in) the one signed in, its principal still holding a live key over the request's
+ * tenant. Throws ViewLinkRefused otherwise.
  */
-export async function openViewLink(
+async function verifyLink(
   ctx: ServiceContext,
   requestId: string,
   token: string,
-  signedIn?: { principalId: string },
-): Promise<{ row: ApprovalRequestRow; principalId: string }> {
+  signedIn: { principalId: string } | undefined,
+): Promise<{ row: ApprovalRequestRow; claims: ViewClaims }> {
   const verified = await verifyViewToken(await keyOf(ctx), token, requestId);
   if ("refused" in verified) {
     ctx.log.warn("view_link_refused", { request_id: requestId, reason: verified.refused });
@@ -87,6 +87,41 @@ export async function openViewLink(
     ctx.log.warn("view_link_refused", { request_id: requestId, reason: "no_longer_valid" });
     throw new ViewLinkRefused("invalid");
   }
+  return { row, claims };
+}
+
+/**
+ * Checks a view link completely without spending it: what the console's GET of a link does, so a mail
+ * scanner fetching it (any number of times) uses nothing up. Resolves when the link would open now;
+ * throws ViewLinkRefused (for a used link too) otherwise. Returns nothing of the request: the page it
+ * backs shows only the request's id and a button that posts the token to openViewLink.
+ */
+export async function checkViewLink(
+  ctx: ServiceContext,
+  requestId: string,
+  token: string,
+  signedIn?: { principalId: string },
+): Promise<void> {
+  const { claims } = await verifyLink(ctx, requestId, token, signedIn);
+  if (await viewTokenUsed(ctx.db, claims.jti)) {
+    ctx.log.warn("view_link_refused", { request_id: requestId, reason: "used" });
+    throw new ViewLinkRefused("used");
+  }
+}
+
+/**
+ * Opens a view link (the console's click-through POST): the request, and the principal the link was
+ * for, when checkViewLink's rules hold and the link was never used before (recorded now, once even
+ * under concurrent opens). Otherwise throws ViewLinkRefused. Everything but the use is checked first,
+ * so a refused link does not spend a token.
+ */
+export async function openViewLink(
+  ctx: ServiceContext,
+  requestId: string,
+  token: string,
+  signedIn?: { principalId: string },
+): Promise<{ row: ApprovalRequestRow; principalId: string }> {
+  const { row, claims } = await verifyLink(ctx, requestId, token, signedIn);
   const claimed = await claimViewToken(ctx.db, {
     jti: claims.jti,
     requestId,
