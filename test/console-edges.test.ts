@@ -8,7 +8,7 @@ import { describe, expect, it, vi } from "vitest";
 import { addressBucket } from "../src/domain/rate-limits.ts";
 import worker from "../src/index.ts";
 import { callAt, cookieOf, form, signIn } from "./helpers/console.ts";
-import { testEnv, testSql } from "./helpers/database.ts";
+import { testEnv, testSql, withDeletesRefused } from "./helpers/database.ts";
 import { BASE_URL, call, postJson } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
 import { recordingDataset } from "./helpers/metrics.ts";
@@ -202,12 +202,7 @@ describe("sign-in flooding (finding 3)", () => {
   });
 
   it("logs a failed purge apart: the escalation run still runs and does not fail", async () => {
-    const sql = testSql();
-    await sql`CREATE FUNCTION refuse_session_delete() RETURNS trigger LANGUAGE plpgsql AS
-      $$ BEGIN RAISE EXCEPTION 'sessions may not be deleted now'; END $$`;
-    await sql`CREATE TRIGGER refuse_session_delete BEFORE DELETE ON console_sessions
-      FOR EACH ROW EXECUTE FUNCTION refuse_session_delete()`;
-    try {
+    await withDeletesRefused("console_sessions", async () => {
       const approver = await createTestKey("approver");
       await testSql()`INSERT INTO console_sessions (token_hash, key_id, expires_at)
         VALUES (md5('old' || random()), ${approver.keyId}, now() - interval '1 hour')`;
@@ -217,10 +212,7 @@ describe("sign-in flooding (finding 3)", () => {
       });
       expect(lines.find((line) => line.msg === "escalation_run")).toBeDefined();
       expect(lines.find((line) => line.msg === "escalation_run_failed")).toBeUndefined();
-    } finally {
-      await sql`DROP TRIGGER refuse_session_delete ON console_sessions`;
-      await sql`DROP FUNCTION refuse_session_delete()`;
-    }
+    });
   });
 });
 

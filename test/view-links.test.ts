@@ -3,22 +3,25 @@
 // POST opens the request's page once, read-only, for its principal only; forged, altered, expired,
 // other-request, other-principal and used tokens are refused on GET and POST with a page that shows
 // nothing of the request, spending nothing; two concurrent POSTs of one link open it once; deciding
-// still needs the principal's own session.
+// still needs the principal's own session. The cron purges the uses of tokens expired past a grace, in
+// bounded statements, and a purged or kept use never lets a link open again.
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import PostalMime from "postal-mime";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { loadRequest } from "../src/db/approval-requests.ts";
 import { createDb } from "../src/db/client.ts";
 import type { ApprovalRequestRow } from "../src/db/schema.ts";
 import { toBase64Url } from "../src/domain/encoding.ts";
 import { notificationContent } from "../src/domain/notification-content.ts";
 import { mintViewToken, viewTokenKey } from "../src/domain/view-token.ts";
+import worker from "../src/index.ts";
 import { createLogger } from "../src/lib/log.ts";
 import { MetricsBuffer } from "../src/lib/metrics.ts";
 import { notificationEmail } from "../src/lib/notification-email.ts";
 import { createServiceContext } from "../src/services/context.ts";
 import { viewLink } from "../src/services/view-links.ts";
 import { form, signIn } from "./helpers/console.ts";
-import { testEnv, testSql } from "./helpers/database.ts";
+import { testEnv, testSql, withDeletesRefused } from "./helpers/database.ts";
 import { BASE_URL, call, postJson } from "./helpers/http.ts";
 import { createTestKey } from "./helpers/keys.ts";
 import { fileRequest } from "./helpers/requests.ts";
@@ -379,5 +382,111 @@ describe("view links", () => {
     });
     expect(api.status).toBe(401);
     expect((await requestRow(row.id)).status).toBe("pending");
+  });
+});
+
+/** As src/services/view-links.ts has them: rows per purge statement, statements per run, the grace. */
+const PURGE_BATCH = 1000;
+const PURGE_MAX_BATCHES = 5;
+const PURGE_GRACE_MS = 5 * 60 * 1000;
+
+/** Runs the cron (worker.scheduled) once at `clock` (the job's clock is max(now, clock)); its log lines. */
+async function runCron(clock = Date.now()): Promise<Record<string, unknown>[]> {
+  const lines: string[] = [];
+  const spy = vi.spyOn(console, "log").mockImplementation((line: unknown) => void lines.push(String(line)));
+  try {
+    const ctx = createExecutionContext();
+    await worker.scheduled(
+      createScheduledController({ cron: "* * * * *", scheduledTime: clock }),
+      testEnv({ LOG_LEVEL: "info" }),
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+  } finally {
+    spy.mockRestore();
+  }
+  return lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** Inserts `count` uses of unknown tokens for `requestId`, their tokens expired `expired` ago. */
+async function insertUses(requestId: string, count: number, expired: "1 hour" | "1 minute") {
+  await testSql()`INSERT INTO view_token_uses (jti, request_id, principal_id, used_at, expires_at)
+    SELECT md5(${requestId} || g || random()), ${requestId}, 'purge-someone', now() - interval '2 hours',
+      now() - ${expired}::interval
+    FROM generate_series(1, ${count}) AS g`;
+}
+
+describe("purging the uses of expired view tokens (cron)", () => {
+  it("deletes uses expired past the grace in bounded statements, keeps the rest; a used link stays used", async () => {
+    const { approver, row } = await setup("vl-purge");
+    const link = await viewLink(serviceContext(), row, approver.principalId);
+    expect((await clickThrough(link)).status).toBe(200);
+    await insertUses("purge-old", PURGE_BATCH * PURGE_MAX_BATCHES + 100, "1 hour");
+    await insertUses("purge-grace", 20, "1 minute");
+
+    const first = await runCron();
+    expect(first.find((line) => line.msg === "view_token_uses_purged")).toMatchObject({
+      level: "info",
+      purged: PURGE_BATCH * PURGE_MAX_BATCHES,
+      batches: PURGE_MAX_BATCHES,
+    });
+    expect(await uses("purge-old")).toBe(100);
+    expect(await uses("purge-grace")).toBe(20);
+    expect(await uses(row.id)).toBe(1);
+
+    const second = await runCron();
+    expect(second.find((line) => line.msg === "view_token_uses_purged")).toMatchObject({
+      purged: 100,
+      batches: 1,
+    });
+    expect(await uses("purge-old")).toBe(0);
+    expect(await uses("purge-grace")).toBe(20);
+    expect(await uses(row.id)).toBe(1);
+    // Nothing left to purge: no line.
+    expect((await runCron()).find((line) => line.msg === "view_token_uses_purged")).toBeUndefined();
+    // The used, unexpired link kept its use: still refused as used, on GET and POST.
+    await expectRefusedBoth(row.id, tokenOf(link), 410, "used already");
+  });
+
+  it("refuses a used link as expired once it expires, before and after the purge deletes its use", async () => {
+    const { approver, row } = await setup("vl-purged");
+    const key = await viewTokenKey(TEST_WEBHOOK_ENCRYPTION_KEY);
+    const expiresAt = new Date(Date.now() + 3000);
+    const { token } = await mintViewToken(key, {
+      requestId: row.id,
+      principalId: approver.principalId,
+      expiresAt,
+    });
+    expect((await post(row.id, token)).status).toBe(200);
+    expect(await uses(row.id)).toBe(1);
+    // The token carries its expiry in whole seconds.
+    const expiry = Math.floor(expiresAt.getTime() / 1000) * 1000;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiry - Date.now()) + 200));
+    await expectRefusedBoth(row.id, token, 410, "expired");
+    // Within the grace the use is kept; past it the purge deletes it.
+    await runCron();
+    expect(await uses(row.id)).toBe(1);
+    await runCron(Date.now() + PURGE_GRACE_MS + 60_000);
+    expect(await uses(row.id)).toBe(0);
+    // Its use gone, the link is still refused (as expired, checked first), and nothing is recorded again.
+    await expectRefusedBoth(row.id, token, 410, "expired");
+    expect(await uses(row.id)).toBe(0);
+  });
+
+  it("logs a failed purge apart: the other jobs still run and the run does not fail", async () => {
+    await withDeletesRefused("view_token_uses", async () => {
+      await insertUses("purge-refused", 3, "1 hour");
+      const lines = await runCron();
+      expect(lines.find((line) => line.msg === "view_token_uses_purge_failed")).toMatchObject({
+        level: "error",
+      });
+      expect(lines.find((line) => line.msg === "escalation_run")).toBeDefined();
+      expect(lines.find((line) => line.msg === "escalation_run_failed")).toBeUndefined();
+      expect(lines.find((line) => line.msg === "console_sessions_purge_failed")).toBeUndefined();
+      expect(await uses("purge-refused")).toBe(3);
+    });
+    // Lifted, the next run purges them.
+    await runCron();
+    expect(await uses("purge-refused")).toBe(0);
   });
 });

@@ -44,3 +44,23 @@ export async function principalCoversTenant(
     LIMIT 1`);
   return result.rows.length === 1;
 }
+
+/**
+ * Deletes up to `limit` uses of tokens that expired before `before`, oldest first (on the expires_at
+ * index); returns how many went. Such a row is no longer needed: its token is refused as expired first.
+ */
+export async function deleteExpiredViewTokenUses(db: Database, before: Date, limit: number): Promise<number> {
+  const result = await db.execute(sql`
+    WITH gone AS (
+      DELETE FROM view_token_uses
+      WHERE jti IN (
+        SELECT jti FROM view_token_uses
+        WHERE expires_at < ${before.toISOString()}::timestamptz
+        ORDER BY expires_at
+        LIMIT ${limit}
+      )
+      RETURNING 1
+    )
+    SELECT count(*)::int AS deleted FROM gone`);
+  return Number((result.rows[0] as { deleted: number } | undefined)?.deleted ?? 0);
+}

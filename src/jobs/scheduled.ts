@@ -1,11 +1,12 @@
 // The Cron Trigger (`* * * * *`, wrangler.toml [triggers]): each minute, expiry and escalation, the
-// sweep of webhook deliveries the queue never got, the audit chain's signed checkpoints, and the purge
-// of ended console sessions. Only escalation decides whether the invocation failed; the other three
-// log their own failures.
+// sweep of webhook deliveries the queue never got, the audit chain's signed checkpoints, and the purges
+// of ended console sessions and of expired view tokens' uses. Only escalation decides whether the
+// invocation failed; the other four log their own failures.
 import type { Bindings } from "../env.ts";
 import { writeCheckpoints } from "../services/audit-checkpoints.ts";
 import { purgeEndedSessions } from "../services/console-sessions.ts";
 import { runEscalation } from "../services/escalation.ts";
+import { purgeExpiredViewTokenUses } from "../services/view-links.ts";
 import { sweepDeliveries } from "../services/webhooks/outbox.ts";
 import { jobContext } from "./context.ts";
 
@@ -37,6 +38,13 @@ export async function runScheduled(
   ctx.waitUntil(
     purgeEndedSessions(services).catch((error: unknown) =>
       log.error("console_sessions_purge_failed", { error }),
+    ),
+  );
+  // The uses of view tokens expired a few minutes ago (view_token_uses), a few bounded statements a
+  // minute: likewise logged apart.
+  ctx.waitUntil(
+    purgeExpiredViewTokenUses(services, now).catch((error: unknown) =>
+      log.error("view_token_uses_purge_failed", { error }),
     ),
   );
   try {

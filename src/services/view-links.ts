@@ -3,14 +3,30 @@
 // notification engine builds them (viewLink). The console checks them on GET without spending them
 // (checkViewLink: mail scanners fetch every link before the person clicks) and opens them on the
 // click-through POST (openViewLink): once, read-only. Deciding still needs the principal's own console
-// session: a link alone never decides anything.
+// session: a link alone never decides anything. The cron purges the uses of expired tokens
+// (purgeExpiredViewTokenUses): an expired token is refused before its use is looked up.
 
 import { loadRequest } from "../db/approval-requests.ts";
 import type { ApprovalRequestRow } from "../db/schema.ts";
-import { claimViewToken, principalCoversTenant, viewTokenUsed } from "../db/view-tokens.ts";
+import {
+  claimViewToken,
+  deleteExpiredViewTokenUses,
+  principalCoversTenant,
+  viewTokenUsed,
+} from "../db/view-tokens.ts";
 import { mintViewToken, type ViewClaims, verifyViewToken, viewTokenKey } from "../domain/view-token.ts";
 import { ApiError } from "../lib/errors.ts";
 import type { ServiceContext } from "./context.ts";
+
+/** Rows one purge statement deletes at most. */
+export const VIEW_TOKEN_PURGE_BATCH = 1000;
+/** Purge statements one cron run makes at most: a backlog drains over a few minutes' runs. */
+export const VIEW_TOKEN_PURGE_MAX_BATCHES = 5;
+/**
+ * How long past its expiry a token's use is kept: verifyViewToken judges expiry on the clock of the
+ * worker that serves the link, so a row outlives it by more than any clock skew between workers.
+ */
+export const VIEW_TOKEN_PURGE_GRACE_MS = 5 * 60 * 1000;
 
 /** Why a link does not open, as the page says it (nothing about the request). */
 export type ViewLinkRefusal = "invalid" | "expired" | "used" | "other_principal";
@@ -134,4 +150,23 @@ export async function openViewLink(
   }
   ctx.log.info("view_link_opened", { request_id: requestId, principal_id: claims.principalId });
   return { row, principalId: claims.principalId };
+}
+
+/**
+ * Deletes the recorded uses of tokens expired for longer than VIEW_TOKEN_PURGE_GRACE_MS at `now` (the
+ * job's clock), in statements of VIEW_TOKEN_PURGE_BATCH rows, at most VIEW_TOKEN_PURGE_MAX_BATCHES a
+ * run. Returns how many went. A purged token stays refused: as expired, checked before its use is.
+ */
+export async function purgeExpiredViewTokenUses(ctx: ServiceContext, now: Date): Promise<number> {
+  const before = new Date(now.getTime() - VIEW_TOKEN_PURGE_GRACE_MS);
+  let purged = 0;
+  let batches = 0;
+  while (batches < VIEW_TOKEN_PURGE_MAX_BATCHES) {
+    const deleted = await deleteExpiredViewTokenUses(ctx.db, before, VIEW_TOKEN_PURGE_BATCH);
+    batches++;
+    purged += deleted;
+    if (deleted < VIEW_TOKEN_PURGE_BATCH) break;
+  }
+  if (purged > 0) ctx.log.info("view_token_uses_purged", { purged, batches });
+  return purged;
 }

@@ -85,3 +85,21 @@ export function testEnv(overrides: Partial<Bindings> = {}): Bindings {
 export function testSql() {
   return createSql(testEnv());
 }
+
+/**
+ * Runs `work` while every DELETE on `table` raises (a job's failing statement), then lifts that.
+ * `table` is a fixed name from the test, never input.
+ */
+export async function withDeletesRefused<T>(table: string, work: () => Promise<T>): Promise<T> {
+  const sql = testSql();
+  await sql.query(`CREATE FUNCTION refuse_delete_${table}() RETURNS trigger LANGUAGE plpgsql AS
+    $$ BEGIN RAISE EXCEPTION '${table} may not be deleted now'; END $$`);
+  await sql.query(`CREATE TRIGGER refuse_delete BEFORE DELETE ON ${table}
+    FOR EACH ROW EXECUTE FUNCTION refuse_delete_${table}()`);
+  try {
+    return await work();
+  } finally {
+    await sql.query(`DROP TRIGGER refuse_delete ON ${table}`);
+    await sql.query(`DROP FUNCTION refuse_delete_${table}()`);
+  }
+}
