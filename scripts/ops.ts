@@ -1,12 +1,27 @@
 // npm run ops -- <command> [--json]: the operator CLI over the HTTP API (status, stats, pending, the
-// escalation and webhook switches, auto-approve, reject-pending, the principal directory's contacts). POLICY_API_URL (default
-// http://127.0.0.1:8000) and POLICY_API_KEY (an admin key). `npm run ops -- --help` lists the commands.
+// escalation and webhook switches, auto-approve, reject-pending, the principal directory's contacts,
+// delegations). POLICY_API_URL (default http://127.0.0.1:8000) and POLICY_API_KEY (an admin key);
+// `npm run ops -- --help` lists the commands.
 // The work is in scripts/lib/ops.ts; exit 0 done, 1 the API refused or is unreachable, 2 usage.
+import { createInterface } from "node:readline";
 import { runOps } from "./lib/ops.ts";
+
+/** The first `count` lines of standard input (fewer if it ends first): a pipe, a file, or typed lines. */
+async function readLines(count: number): Promise<string[]> {
+  const lines: string[] = [];
+  const input = createInterface({ input: process.stdin, terminal: false });
+  for await (const line of input) {
+    lines.push(line);
+    if (lines.length >= count) break;
+  }
+  input.close();
+  return lines;
+}
 
 process.exitCode = await runOps(process.argv.slice(2), {
   fetch: globalThis.fetch,
   env: process.env,
   write: (text, stream = "stdout") =>
     (stream === "stdout" ? process.stdout : process.stderr).write(`${text}\n`),
+  readLines,
 });

@@ -19,9 +19,18 @@ export const USAGE = `usage: npm run ops -- <command> [--json]
   reject-pending --reason R [--tenant T]          reject every open request (of a tenant)
   contacts list [--principal P] [--tenant T] [--channel C]
                                                   the principal directory's contact points
-  contacts add --channel C (--email E | --url U) [--principal P] [--tenant T] [--secret S]
+  contacts add --channel C (--email E | --url-stdin) [--principal P] [--tenant T] [--secret-stdin]
                                                   add one (email, teams, google_chat, webhook)
+                                                  --url-stdin, --secret-stdin: read the URL, then the
+                                                  secret, one line each from standard input; prefer
+                                                  them to --url U / --secret S, which stay in shell
+                                                  history and show in ps
   contacts remove <contact_id>                    remove one (audited)
+  delegations list [--principal P] [--delegate D] [--active]
+                                                  delegations, newest first (--active: in force now)
+  delegations add --principal P --delegate D --until <ISO time> [--from <ISO time>] [--tenant T]
+                  [--reason R]                    D stands in for P until then (audited)
+  delegations revoke <id>                         end one at once (audited)
 
   POLICY_API_URL   the API (default ${DEFAULT_API_URL})
   POLICY_API_KEY   an admin API key (required)
@@ -34,6 +43,8 @@ export interface OpsIo {
   env: Readonly<Record<string, string | undefined>>;
   /** Text to print, without its trailing newline. */
   write: (text: string, stream?: Stream) => void;
+  /** The first `count` lines of standard input (--url-stdin, --secret-stdin), without their newlines. */
+  readLines?: (count: number) => Promise<string[]>;
 }
 
 type Json = unknown;
@@ -143,6 +154,12 @@ interface Parsed {
   email?: string | undefined;
   url?: string | undefined;
   secret?: string | undefined;
+  "url-stdin": boolean;
+  "secret-stdin": boolean;
+  delegate?: string | undefined;
+  from?: string | undefined;
+  until?: string | undefined;
+  active: boolean;
   help: boolean;
 }
 
@@ -162,6 +179,12 @@ function parse(argv: readonly string[]): Parsed {
         email: { type: "string" },
         url: { type: "string" },
         secret: { type: "string" },
+        "url-stdin": { type: "boolean", default: false },
+        "secret-stdin": { type: "boolean", default: false },
+        delegate: { type: "string" },
+        from: { type: "string" },
+        until: { type: "string" },
+        active: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -393,6 +416,8 @@ function plan(parsed: Parsed): Plan {
     }
     case "contacts":
       return contactsPlan(parsed);
+    case "delegations":
+      return delegationsPlan(parsed);
     default:
       return fail(command ? `unknown command: ${command}` : "no command");
   }
@@ -452,8 +477,9 @@ function contactsPlan(parsed: Parsed): Plan {
     parsed.channel ?? fail("contacts add needs --channel (email, teams, google_chat or webhook)");
   if (!parsed.principal && !parsed.tenant) fail("contacts add needs --principal, --tenant or both");
   if (Boolean(parsed.email) === Boolean(parsed.url))
-    fail("contacts add needs --email or --url (one of them)");
+    fail("contacts add needs --email or --url-stdin (one of them)");
   const body: JsonObject = { channel };
+  // --url-stdin and --secret-stdin: runOps has already read the values into url and secret.
   if (parsed.principal) body.principal_id = parsed.principal;
   if (parsed.tenant) body.tenant_id = parsed.tenant;
   if (parsed.email) body.email = parsed.email;
@@ -468,6 +494,110 @@ function contactsPlan(parsed: Parsed): Plan {
         ...(typeof secret === "string" ? ["", `signing secret (shown once, store it now): ${secret}`] : []),
       ].join("\n");
     },
+  };
+}
+
+/**
+ * --url-stdin and --secret-stdin (contacts add only): the URL, then the secret, one line each from
+ * standard input, so neither lands in shell history or `ps`. Read before the plan, into url and secret.
+ */
+async function readStdinValues(parsed: Parsed, io: OpsIo): Promise<Parsed> {
+  const wantUrl = parsed["url-stdin"];
+  const wantSecret = parsed["secret-stdin"];
+  if (!wantUrl && !wantSecret) return parsed;
+  if (parsed.command !== "contacts" || parsed.args[0] !== "add")
+    fail("--url-stdin and --secret-stdin are for contacts add");
+  if (wantUrl && parsed.url !== undefined) fail("give --url or --url-stdin, not both");
+  if (wantSecret && parsed.secret !== undefined) fail("give --secret or --secret-stdin, not both");
+  if (!io.readLines) fail("standard input cannot be read here");
+  const count = (wantUrl ? 1 : 0) + (wantSecret ? 1 : 0);
+  const lines = (await io.readLines(count)).map((line) => line.replace(/\r$/, ""));
+  const take = (what: string): string => {
+    const line = lines.shift();
+    return line?.trim() ? line : fail(`standard input had no ${what} line`);
+  };
+  const url = wantUrl ? take("URL") : parsed.url;
+  const secret = wantSecret ? take("secret") : parsed.secret;
+  return { ...parsed, url, secret };
+}
+
+const DELEGATION_COLUMNS = [
+  "id",
+  "principal_id",
+  "delegate_id",
+  "tenant_id",
+  "starts_at",
+  "ends_at",
+  "revoked_at",
+  "reason",
+];
+
+/** Text people wrote (a delegation's reason) is data: shown quoted, so it cannot pass for output. */
+const quoted = (value: unknown): unknown => (typeof value === "string" ? JSON.stringify(value) : value);
+
+const delegationRow = (row: unknown): unknown[] =>
+  DELEGATION_COLUMNS.map((k) => (k === "reason" ? quoted(field(row, k)) : field(row, k)));
+
+/**
+ * delegations list|add|revoke: who stands in for whom (docs/API.md "Delegation"). With an admin key
+ * add must name the principal (otherwise the delegation would be the admin key's own); the API checks
+ * the times, the 90-day cap, cycles and ids.
+ */
+function delegationsPlan(parsed: Parsed): Plan {
+  const action = only(parsed.args[0], ["list", "add", "revoke"] as const, "delegations action");
+  if (action === "list") {
+    if (parsed.tenant || parsed.from || parsed.until || parsed.reason)
+      fail("delegations list filters on --principal, --delegate and --active only");
+    const query = new URLSearchParams();
+    if (parsed.principal) query.set("principal_id", parsed.principal);
+    if (parsed.delegate) query.set("delegate_id", parsed.delegate);
+    if (parsed.active) query.set("active", "true");
+    const search = query.size > 0 ? `?${query}` : "";
+    return {
+      calls: [{ method: "GET", path: `/api/v1/delegations${search}` }],
+      render: ([list]) => {
+        const rows = asArray(list);
+        return [
+          `${rows.length} delegation${rows.length === 1 ? "" : "s"}${parsed.active ? " in force" : ""}`,
+          ...(rows.length === 0
+            ? []
+            : [
+                table(
+                  ["id", "principal", "delegate", "tenant", "from", "until", "revoked_at", "reason"],
+                  rows.map(delegationRow),
+                ),
+              ]),
+        ].join("\n");
+      },
+    };
+  }
+  if (action === "revoke") {
+    const id =
+      parsed.args[1] ?? fail("delegations revoke needs a delegation id (delegations list shows them)");
+    if (!/^[1-9]\d{0,14}$/.test(id)) fail("a delegation id is a positive integer");
+    return {
+      calls: [{ method: "POST", path: `/api/v1/delegations/${id}/revoke` }],
+      render: ([revoked]) =>
+        `Revoked delegation ${cell(field(revoked, "id"))}: ${cell(field(revoked, "delegate_id"))} no longer stands in for ${cell(field(revoked, "principal_id"))} (revoked_at ${cell(field(revoked, "revoked_at"))})`,
+    };
+  }
+  const principal = parsed.principal ?? fail("delegations add needs --principal (whose delegation it is)");
+  const delegate = parsed.delegate ?? fail("delegations add needs --delegate (who stands in)");
+  const until = parsed.until ?? fail("delegations add needs --until <ISO time> (e.g. 2026-12-10T18:00:00Z)");
+  const body: JsonObject = { principal_id: principal, delegate_id: delegate, ends_at: until };
+  if (parsed.from) body.starts_at = parsed.from;
+  if (parsed.tenant) body.tenant_id = parsed.tenant;
+  if (parsed.reason) body.reason = parsed.reason;
+  return {
+    calls: [{ method: "POST", path: "/api/v1/delegations", body }],
+    render: ([created]) =>
+      pairs([
+        ...DELEGATION_COLUMNS.map((k): [string, unknown] => [
+          k,
+          k === "reason" ? quoted(field(created, k)) : field(created, k),
+        ]),
+        ["created_by", field(created, "created_by")],
+      ]),
   };
 }
 
@@ -528,6 +658,7 @@ export async function runOps(argv: readonly string[], io: OpsIo): Promise<number
       out(USAGE);
       return 0;
     }
+    parsed = await readStdinValues(parsed, io);
     commandPlan = plan(parsed);
     if (!io.env.POLICY_API_KEY) {
       fail("POLICY_API_KEY is not set: export an admin API key (pak_…); ops never reads the database");

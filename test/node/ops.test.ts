@@ -150,6 +150,29 @@ const ANSWERS: Record<string, { status: number; body: unknown }> = {
   },
 };
 
+const DELEGATION = {
+  id: 3,
+  principal_id: "carol",
+  delegate_id: "bob",
+  tenant_id: "acme",
+  starts_at: "2026-12-03T00:00:00.000Z",
+  ends_at: "2026-12-10T18:00:00.000Z",
+  reason: 'on leave"\nforged line',
+  created_by: "ops",
+  created_at: "2026-12-03T00:00:00.000Z",
+  revoked_at: null,
+  revoked_by: null,
+};
+ANSWERS["GET /api/v1/delegations?principal_id=carol&delegate_id=bob&active=true"] = {
+  status: 200,
+  body: [DELEGATION],
+};
+ANSWERS["POST /api/v1/delegations"] = { status: 201, body: DELEGATION };
+ANSWERS["POST /api/v1/delegations/3/revoke"] = {
+  status: 200,
+  body: { ...DELEGATION, revoked_at: "2026-12-04T00:00:00.000Z", revoked_by: "ops" },
+};
+
 const FORBIDDEN = {
   error: { code: "forbidden", message: "This key may not use emergency operations", request_id: "req_1" },
 };
@@ -191,7 +214,13 @@ afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 beforeEach(() => {
   recorded = [];
   override = undefined;
+  stdinText = "";
+  stdinAsked = [];
 });
+
+/** Standard input for the next ops() calls (--url-stdin, --secret-stdin); how many lines were asked. */
+let stdinText = "";
+let stdinAsked: number[] = [];
 
 async function ops(argv: string[], env: Record<string, string | undefined> = {}) {
   const stdout: string[] = [];
@@ -200,6 +229,10 @@ async function ops(argv: string[], env: Record<string, string | undefined> = {})
     fetch: globalThis.fetch,
     env: { POLICY_API_URL: `${baseUrl}/`, POLICY_API_KEY: KEY, ...env },
     write: (text, stream = "stdout") => (stream === "stdout" ? stdout : stderr).push(text),
+    readLines: async (count) => {
+      stdinAsked.push(count);
+      return stdinText.split("\n").slice(0, count);
+    },
   });
   return { code, stdout: stdout.join("\n"), stderr: stderr.join("\n") };
 }
@@ -292,6 +325,62 @@ describe("npm run ops: each command's call", () => {
       ],
     ],
     [["contacts", "remove", "7"], [{ method: "DELETE", path: "/api/v1/admin/contacts/7", body: undefined }]],
+    [
+      ["delegations", "list", "--principal", "carol", "--delegate", "bob", "--active"],
+      [
+        {
+          method: "GET",
+          path: "/api/v1/delegations?principal_id=carol&delegate_id=bob&active=true",
+          body: undefined,
+        },
+      ],
+    ],
+    [
+      ["delegations", "add", "--principal", "carol", "--delegate", "bob", "--until", "2026-12-10T18:00:00Z"],
+      [
+        {
+          method: "POST",
+          path: "/api/v1/delegations",
+          body: { principal_id: "carol", delegate_id: "bob", ends_at: "2026-12-10T18:00:00Z" },
+        },
+      ],
+    ],
+    [
+      [
+        "delegations",
+        "add",
+        "--principal",
+        "carol",
+        "--delegate",
+        "bob",
+        "--from",
+        "2026-12-04T08:00:00Z",
+        "--until",
+        "2026-12-10T18:00:00Z",
+        "--tenant",
+        "acme",
+        "--reason",
+        "on leave",
+      ],
+      [
+        {
+          method: "POST",
+          path: "/api/v1/delegations",
+          body: {
+            principal_id: "carol",
+            delegate_id: "bob",
+            starts_at: "2026-12-04T08:00:00Z",
+            ends_at: "2026-12-10T18:00:00Z",
+            tenant_id: "acme",
+            reason: "on leave",
+          },
+        },
+      ],
+    ],
+    [
+      ["delegations", "revoke", "3"],
+      [{ method: "POST", path: "/api/v1/delegations/3/revoke", body: undefined }],
+    ],
   ];
 
   it.each(cases)("%j", async (argv, expected) => {
@@ -365,6 +454,85 @@ describe("npm run ops: output", () => {
     );
   });
 
+  it("contacts add --url-stdin --secret-stdin reads the URL, then the secret, from standard input", async () => {
+    stdinText = "https://hooks.example.org/from-stdin\r\nwhsec_typed_secret\n";
+    const argv = [
+      "contacts",
+      "add",
+      "--tenant",
+      "acme",
+      "--channel",
+      "webhook",
+      "--url-stdin",
+      "--secret-stdin",
+    ];
+    const { code, stdout, stderr } = await ops(argv);
+    expect(code, stderr).toBe(0);
+    expect(stdinAsked).toEqual([2]);
+    expect(recorded[0]?.body).toEqual({
+      channel: "webhook",
+      tenant_id: "acme",
+      url: "https://hooks.example.org/from-stdin",
+      secret: "whsec_typed_secret",
+    });
+    // Never echoed back: the output carries the API's display address only.
+    expect(`${stdout}${stderr}`).not.toContain("from-stdin");
+    expect(`${stdout}${stderr}`).not.toContain("whsec_typed_secret");
+  });
+
+  it("contacts add --secret-stdin alone reads one line for the secret, the URL from --url", async () => {
+    stdinText = "whsec_only\n";
+    const argv = [
+      "contacts",
+      "add",
+      "--tenant",
+      "acme",
+      "--channel",
+      "webhook",
+      "--url",
+      "https://h.example.org/x",
+    ];
+    const { code, stderr } = await ops([...argv, "--secret-stdin"]);
+    expect(code, stderr).toBe(0);
+    expect(stdinAsked).toEqual([1]);
+    expect(recorded[0]?.body).toMatchObject({ url: "https://h.example.org/x", secret: "whsec_only" });
+  });
+
+  it("delegations list, add and revoke print their fields; a reason is quoted data", async () => {
+    const list = (await ops(["delegations", "list", "--principal", "carol", "--delegate", "bob", "--active"]))
+      .stdout;
+    const lines = list.split("\n");
+    expect(lines[0]).toBe("1 delegation in force");
+    expect(lines[1]).toMatch(/^id\s+principal\s+delegate\s+tenant\s+from\s+until\s+revoked_at\s+reason$/);
+    expect(lines[2]).toMatch(
+      /^3\s+carol\s+bob\s+acme\s+2026-12-03T00:00:00\.000Z\s+2026-12-10T18:00:00\.000Z\s+-\s+/,
+    );
+    // The reason's newline and quote stay inside one quoted cell: no forged line.
+    expect(lines).toHaveLength(3);
+    expect(lines[2]).toContain('"on leave\\"\\nforged line"');
+    const added = (
+      await ops([
+        "delegations",
+        "add",
+        "--principal",
+        "carol",
+        "--delegate",
+        "bob",
+        "--until",
+        "2026-12-10T18:00:00Z",
+      ])
+    ).stdout;
+    expect(added).toMatch(/id\s+3/);
+    expect(added).toMatch(/delegate_id\s+bob/);
+    expect(added).toMatch(/created_by\s+ops/);
+    expect(added.split("\n").some((line) => line.startsWith("forged"))).toBe(false);
+    expect((await ops(["delegations", "revoke", "3"])).stdout).toBe(
+      "Revoked delegation 3: bob no longer stands in for carol (revoked_at 2026-12-04T00:00:00.000Z)",
+    );
+    const json = await ops(["delegations", "revoke", "3", "--json"]);
+    expect(JSON.parse(json.stdout)).toEqual(ANSWERS["POST /api/v1/delegations/3/revoke"]?.body);
+  });
+
   it("--json prints the API's JSON answer", async () => {
     const pending = await ops(["pending", "--tenant", "acme", "--json"]);
     expect(JSON.parse(pending.stdout)).toEqual(
@@ -388,6 +556,31 @@ describe("npm run ops: failures", () => {
     expect(stderr).toContain("403 forbidden: This key may not use emergency operations (request_id req_1)");
   });
 
+  it("a refused delegation prints the envelope, and with --json the envelope itself, exit 1", async () => {
+    const conflict = {
+      error: { code: "conflict", message: "It would make a cycle", request_id: "req_2" },
+    };
+    override = { status: 409, body: conflict };
+    const argv = [
+      "delegations",
+      "add",
+      "--principal",
+      "carol",
+      "--delegate",
+      "bob",
+      "--until",
+      "2026-12-10T18:00:00Z",
+    ];
+    const plain = await ops(argv);
+    expect(plain.code).toBe(1);
+    expect(plain.stderr).toContain(
+      "ops delegations failed: POST /api/v1/delegations: 409 conflict: It would make a cycle",
+    );
+    const json = await ops([...argv, "--json"]);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toEqual(conflict);
+  });
+
   it("refuses without POLICY_API_KEY: exit 2 with the usage, no call", async () => {
     const { code, stderr } = await ops(["status"], { POLICY_API_KEY: undefined });
     expect(code).toBe(2);
@@ -409,6 +602,26 @@ describe("npm run ops: failures", () => {
     [["contacts", "add", "--principal", "carol", "--email", "c@example.com"], "needs --channel"],
     [["contacts", "add", "--channel", "email", "--email", "c@example.com"], "--principal, --tenant or both"],
     [["contacts", "add", "--principal", "c", "--channel", "email"], "--email or --url"],
+    [
+      ["contacts", "add", "--tenant", "a", "--channel", "teams", "--url", "https://x", "--url-stdin"],
+      "not both",
+    ],
+    [
+      ["contacts", "add", "--tenant", "a", "--channel", "webhook", "--secret", "s", "--secret-stdin"],
+      "not both",
+    ],
+    [["contacts", "list", "--secret-stdin"], "for contacts add"],
+    [["contacts", "add", "--tenant", "a", "--channel", "teams", "--url-stdin"], "no URL line"],
+    [["delegations"], "delegations action needed"],
+    [["delegations", "remove", "3"], "unknown delegations action: remove"],
+    [["delegations", "revoke"], "needs a delegation id"],
+    [["delegations", "revoke", "3; rm"], "positive integer"],
+    [["delegations", "revoke", "0"], "positive integer"],
+    [["delegations", "list", "--tenant", "acme"], "--principal, --delegate and --active only"],
+    [["delegations", "add", "--delegate", "bob", "--until", "2026-12-10T18:00:00Z"], "needs --principal"],
+    [["delegations", "add", "--principal", "carol", "--until", "2026-12-10T18:00:00Z"], "needs --delegate"],
+    [["delegations", "add", "--principal", "carol", "--delegate", "bob"], "needs --until"],
+    [["delegations", "list", "--active=yes"], "--active"],
   ])("%j is a usage error: exit 2 with the usage, no call", async (argv, message) => {
     const { code, stderr } = await ops(argv);
     expect(code).toBe(2);
