@@ -10,6 +10,7 @@
 // Bindings that are not strings (the queues, the Analytics Engine dataset, the rate limiters, the wait
 // gate) are declared in wrangler.toml and typed in src/env.ts and src/services/context.ts.
 import { z } from "zod";
+import { normalizeEmail } from "./domain/contacts.ts";
 import { fromBase64 } from "./domain/encoding.ts";
 import {
   DEFAULT_OPEN_WAITS_PER_KEY,
@@ -34,6 +35,8 @@ const DEFAULT_ANALYTICS_SQL_API = "https://api.cloudflare.com/client/v4";
 const DEFAULT_METRICS_DATASET = "policy_api_metrics";
 /** Where `npm run dev` serves the worker (wrangler.toml [dev]): the origin of notification links locally. */
 export const DEFAULT_CONSOLE_BASE_URL = "http://127.0.0.1:8000";
+/** Reminders half-way to the deadline and at 90 % of the way (NOTIFY_REMINDERS). */
+export const DEFAULT_REMINDER_PERCENTS = [50, 90] as const;
 const LOG_LEVELS = ["debug", "info", "warn", "error"] as const satisfies readonly LogLevel[];
 
 /** Unset and empty (after trimming) are the same: not set. */
@@ -140,6 +143,37 @@ export const ConfigSchema = z.object({
    * them have no request to take an origin from. Default http://127.0.0.1:8000 (`npm run dev`).
    */
   CONSOLE_BASE_URL: httpUrl(DEFAULT_CONSOLE_BASE_URL).transform((url) => new URL(url).origin),
+  /**
+   * The sender of notification email (the SEND_EMAIL binding's From): an address on a domain with
+   * Cloudflare Email Routing, e.g. approvals@example.com. Unset: email notifications wait (retried)
+   * until it is set, like webhooks without a signing key.
+   */
+  NOTIFY_EMAIL_FROM: text.transform((value, ctx) => {
+    if (value === undefined) return undefined;
+    const email = normalizeEmail(value);
+    if (!email.ok) {
+      ctx.addIssue({ code: "custom", message: `must be a plain email address: ${email.reason}` });
+      return z.NEVER;
+    }
+    return email.value;
+  }),
+  /**
+   * When reminders go out before a request's deadline: percents of the time from filing to expiry,
+   * comma-separated whole numbers from 1 to 99 (default "50,90": half-way and at 90 %), or "off".
+   */
+  NOTIFY_REMINDERS: text.transform((value, ctx) => {
+    if (value === undefined) return [...DEFAULT_REMINDER_PERCENTS];
+    if (value.toLowerCase() === "off") return [];
+    const parts = value.split(",").map((part) => part.trim());
+    if (!parts.every((part) => /^\d{1,2}$/.test(part) && Number(part) >= 1)) {
+      ctx.addIssue({
+        code: "custom",
+        message: 'must be percents from 1 to 99, comma-separated (e.g. "50,90"), or off',
+      });
+      return z.NEVER;
+    }
+    return [...new Set(parts.map(Number))].sort((a, b) => a - b);
+  }),
   /** DNS-over-HTTPS JSON endpoint for the webhook send-time address check; default Cloudflare's. */
   WEBHOOK_DNS_RESOLVER: httpUrl(DEFAULT_DNS_RESOLVER),
   /**

@@ -3,7 +3,7 @@
 // Create carries the policy-set version the request was judged by and only inserts if that is still
 // the current version, and only while the budget outcomes it was judged by still hold against the
 // spend to date (else the service re-reads the policy and retries). The same statement writes
-// the created event to the outbox, adds an auto-approved request's cost to the spend ledger, and
+// the created event to the outbox, writes the notification plan of a request that waits for people, adds an auto-approved request's cost to the spend ledger, and
 // settles Idempotency-Key retries: a second insert with the same key inserts nothing and returns the
 // first row.
 import { and, desc, eq, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
@@ -13,10 +13,17 @@ import type { Database } from "./client.ts";
 import { SPEND_COLUMNS, spendToDate } from "./policy-state.ts";
 import { columnsAndValues, rowFromRaw } from "./raw.ts";
 import { type ApprovalRequestRow, approvalRequests } from "./schema.ts";
-import { deliveryIdsOf, ledgerInsert, outboxInsert } from "./transitions.ts";
+import {
+  deliveryIdsOf,
+  ledgerInsert,
+  notificationKindOf,
+  outboxInsert,
+  planIdOf,
+  planInsert,
+} from "./transitions.ts";
 
 export type InsertOutcome =
-  | { outcome: "created"; row: ApprovalRequestRow; deliveryIds: number[] }
+  | { outcome: "created"; row: ApprovalRequestRow; deliveryIds: number[]; planIds: number[] }
   | { outcome: "existing"; row: ApprovalRequestRow }
   /** Nothing visible: policy changed since it was read, or a concurrent retry has not committed yet. */
   | { outcome: "retry" };
@@ -32,10 +39,12 @@ export async function insertRequest(
   const at = row.createdAt instanceof Date ? row.createdAt : new Date();
   const existing: SQL =
     row.idempotencyKey && row.createdByKeyId
-      ? sql`SELECT 'existing' AS outcome, r.*, '{}'::bigint[] AS delivery_ids FROM ${approvalRequests} r
+      ? sql`SELECT 'existing' AS outcome, r.*, '{}'::bigint[] AS delivery_ids, NULL::bigint AS plan_id
+            FROM ${approvalRequests} r
             WHERE r.created_by_key_id = ${row.createdByKeyId} AND r.idempotency_key = ${row.idempotencyKey}
               AND NOT EXISTS (SELECT 1 FROM inserted)`
-      : sql`SELECT 'existing' AS outcome, r.*, '{}'::bigint[] AS delivery_ids FROM ${approvalRequests} r WHERE false`;
+      : sql`SELECT 'existing' AS outcome, r.*, '{}'::bigint[] AS delivery_ids, NULL::bigint AS plan_id
+            FROM ${approvalRequests} r WHERE false`;
   // The budget outcomes the plan rests on, checked against the spend to date in this statement.
   const spendHolds = spendAssumptions.length
     ? sql.join(
@@ -60,9 +69,11 @@ export async function insertRequest(
       RETURNING *
     ),
     outbox AS (${outboxInsert(sql`inserted`, WEBHOOK_EVENTS.created, actor, "created", at)}),
-    ledger AS (${ledgerInsert(sql`inserted`, "auto_approved", "auto_approval", at)})
+    ledger AS (${ledgerInsert(sql`inserted`, "auto_approved", "auto_approval", at)}),
+    plans AS (${planInsert(sql`inserted`, notificationKindOf(row.status as ApprovalStatus))})
     SELECT 'created' AS outcome, inserted.*,
-      coalesce((SELECT array_agg(o.id ORDER BY o.id) FROM outbox o), '{}') AS delivery_ids FROM inserted
+      coalesce((SELECT array_agg(o.id ORDER BY o.id) FROM outbox o), '{}') AS delivery_ids,
+      (SELECT p.id FROM plans p) AS plan_id FROM inserted
     UNION ALL ${existing}`);
   const [raw] = result.rows as Record<string, unknown>[];
   if (!raw) return { outcome: "retry" };
@@ -71,6 +82,7 @@ export async function insertRequest(
         outcome: "created",
         row: rowFromRaw<ApprovalRequestRow>(approvalRequests, raw),
         deliveryIds: deliveryIdsOf(raw),
+        planIds: planIdOf(raw),
       }
     : { outcome: "existing", row: rowFromRaw<ApprovalRequestRow>(approvalRequests, raw) };
 }

@@ -1,6 +1,7 @@
 // The one place request status changes are written. A transition is a single statement: it moves
 // every matching row whose status allows it, appends the history entry, writes the webhook event to
-// the outbox for rows that have a webhook_url, and adds approved requests' cost to the spend ledger,
+// the outbox for rows that have a webhook_url, adds approved requests' cost to the spend ledger, and
+// writes the notification plan when the change tells people something,
 // all or nothing. Single requests pass `version = n` in `where` (a compare-and-swap: a lost race
 // changes no row); bulk operations and the cron pass a filter. The state machine's ALLOWED_FROM is
 // enforced in the statement itself.
@@ -9,6 +10,7 @@ import { ALLOWED_FROM, OPEN_STATUSES } from "../domain/approvals.ts";
 import {
   type ApprovalEntry,
   type ApprovalStatus,
+  type NotificationKind,
   WEBHOOK_EVENTS,
   type WebhookEvent,
 } from "../domain/vocabulary.ts";
@@ -42,6 +44,32 @@ const DECISION_EVENTS: WebhookEvent[] = [
 
 /** Per changed row, the ids of the outbox rows (deliveries) the statement wrote, in order. */
 export const DELIVERY_IDS = sql`coalesce((SELECT array_agg(o.id ORDER BY o.id) FROM outbox o WHERE o.request_id = changed.id), '{}') AS delivery_ids`;
+/** Per changed row, the notification plan the statement wrote (NULL: none). */
+export const PLAN_ID = sql`(SELECT p.id FROM plans p WHERE p.request_id = changed.id) AS plan_id`;
+
+/** What a transition to `status` tells people: escalations and final outcomes (auto-approval tells no one). */
+export function notificationKindOf(status: ApprovalStatus | null): NotificationKind | null {
+  if (status === "escalated") return "escalated";
+  if (status === "pending") return "approval_needed";
+  if (status !== null && status !== "auto_approved" && TERMINAL.includes(status)) return "decided";
+  return null;
+}
+
+/**
+ * Writes the notification plan of `kind` for every row of `rows` (a CTE) whose tenant anyone could be
+ * told about (a contact point for the tenant, or one of a principal's for every tenant): one plan per
+ * request version, planned into deliveries after the commit (services/notifications/planner.ts).
+ * Without contact points it writes nothing, so a deployment that notifies no one pays one index probe.
+ */
+export function planInsert(rows: SQL, kind: NotificationKind | null): SQL {
+  if (kind === null) return sql`SELECT NULL::bigint AS id, NULL::text AS request_id WHERE false`;
+  return sql`
+      INSERT INTO notification_plans (request_id, plan_key, kind)
+      SELECT r.id, 'v' || r.version, ${kind}::text FROM ${rows} r
+      WHERE EXISTS (SELECT 1 FROM contact_points c WHERE c.tenant_id = r.tenant_id OR c.tenant_id IS NULL)
+      ON CONFLICT (request_id, plan_key) DO NOTHING
+      RETURNING id, request_id`;
+}
 
 const TERMINAL: ApprovalStatus[] = ["approved", "rejected", "expired", "cancelled", "auto_approved"];
 
@@ -119,24 +147,31 @@ export function transitionStatement(t: Transition): SQL {
       RETURNING *
     ),
     outbox AS (${outboxInsert(sql`changed`, t.event, t.actor, outboxReason, t.at)}),
-    ledger AS (${ledgerInsert(sql`changed`, "approved", "approval", t.at)})
-    SELECT changed.*, ${DELIVERY_IDS} FROM changed`;
+    ledger AS (${ledgerInsert(sql`changed`, "approved", "approval", t.at)}),
+    plans AS (${planInsert(sql`changed`, notificationKindOf(t.toStatus))})
+    SELECT changed.*, ${DELIVERY_IDS}, ${PLAN_ID} FROM changed`;
 }
 
 /**
- * Applies a transition; returns the rows it changed (none when a compare-and-swap lost its race) and
- * the webhook deliveries it queued in the outbox.
+ * Applies a transition; returns the rows it changed (none when a compare-and-swap lost its race), the
+ * webhook deliveries it queued in the outbox and the notification plans it wrote.
  */
 export async function applyTransitionWithDeliveries(
   db: Database,
   transition: Transition,
-): Promise<{ rows: ApprovalRequestRow[]; deliveryIds: number[] }> {
+): Promise<{ rows: ApprovalRequestRow[]; deliveryIds: number[]; planIds: number[] }> {
   const result = await db.execute(transitionStatement(transition));
   const raws = result.rows as Record<string, unknown>[];
   return {
     rows: raws.map((raw) => rowFromRaw<ApprovalRequestRow>(approvalRequests, raw)),
     deliveryIds: raws.flatMap((raw) => deliveryIdsOf(raw)),
+    planIds: raws.flatMap((raw) => planIdOf(raw)),
   };
+}
+
+/** The plan_id column of a raw row, as a list of none or one. */
+export function planIdOf(raw: Record<string, unknown>): number[] {
+  return raw.plan_id === null || raw.plan_id === undefined ? [] : [Number(raw.plan_id)];
 }
 
 export async function applyTransition(db: Database, transition: Transition): Promise<ApprovalRequestRow[]> {

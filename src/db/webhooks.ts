@@ -1,8 +1,8 @@
 // Statements of webhook delivery: load a delivery with its request's destination, record an attempt
 // (the attempt row, the delivery and the request's M5 columns in one transaction), claim deliveries
 // the queue never got (the sweep), mark dead, redeliver, and list a request's deliveries.
-import { and, asc, eq, inArray, sql } from "drizzle-orm";
-import type { AttemptOutcome, DeliveryStatus } from "../domain/vocabulary.ts";
+import { and, asc, eq, inArray, ne, sql } from "drizzle-orm";
+import type { AttemptOutcome, DeliveryChannel, DeliveryStatus } from "../domain/vocabulary.ts";
 import type { Database } from "./client.ts";
 import {
   approvalRequests,
@@ -28,7 +28,8 @@ export async function loadDelivery(db: Database, id: number): Promise<DeliveryTo
       delivery: webhookOutbox,
       // Counted on webhook_outbox_request_idx (request_id, id): a request has a handful of events.
       sequence: sql<number>`(SELECT count(*) FROM webhook_outbox o
-        WHERE o.request_id = ${webhookOutbox.requestId} AND o.id <= ${webhookOutbox.id})`.mapWith(Number),
+        WHERE o.request_id = ${webhookOutbox.requestId} AND o.id <= ${webhookOutbox.id}
+          AND o.channel = 'request_webhook')`.mapWith(Number),
       webhookUrl: approvalRequests.webhookUrl,
       webhookSecretEncrypted: approvalRequests.webhookSecretEncrypted,
       tenantId: approvalRequests.tenantId,
@@ -51,6 +52,8 @@ export interface AttemptRecord {
   durationMs: number;
   /** For the request's last_webhook_status: 'success', 'http_500', 'timeout', ...; null leaves it. */
   requestStatus: string | null;
+  /** Whether the request's M5 columns count it (its own webhook; a notification does not). */
+  requestColumns: boolean;
   /** Whether a call went out (counts in webhook_attempts). */
   called: boolean;
   /** Paused: hand the delivery back to the sweep (enqueued_at NULL). */
@@ -58,10 +61,10 @@ export interface AttemptRecord {
   at: Date;
 }
 
-/** One round trip: the attempt row, the delivery, and the request's webhook columns. */
+/** One round trip: the attempt row, the delivery, and (a request webhook's) the request's webhook columns. */
 export async function recordAttempt(db: Database, record: AttemptRecord): Promise<void> {
   const at = record.at;
-  await db.batch([
+  const attemptAndDelivery = [
     db.insert(webhookAttempts).values({
       deliveryId: record.deliveryId,
       attempt: sql`(SELECT attempts + ${record.called ? 1 : 0} FROM ${webhookOutbox} WHERE id = ${record.deliveryId})`,
@@ -85,6 +88,13 @@ export async function recordAttempt(db: Database, record: AttemptRecord): Promis
         enqueuedAt: record.release ? null : sql`${webhookOutbox.enqueuedAt}`,
       })
       .where(eq(webhookOutbox.id, record.deliveryId)),
+  ] as const;
+  if (!record.requestColumns) {
+    await db.batch(attemptAndDelivery);
+    return;
+  }
+  await db.batch([
+    ...attemptAndDelivery,
     db
       .update(approvalRequests)
       .set({
@@ -125,22 +135,45 @@ export async function claimUnsentDeliveries(
   return (result.rows as { id: unknown }[]).map((row) => Number(row.id));
 }
 
-/** Retries exhausted: pending → dead. Returns the request id when this call changed it. */
-export async function markDead(db: Database, id: number, at: Date): Promise<string | undefined> {
+/** Retries exhausted: pending → dead. Returns the request id and channel when this call changed it. */
+export async function markDead(
+  db: Database,
+  id: number,
+  at: Date,
+): Promise<{ requestId: string; channel: DeliveryChannel } | undefined> {
   const [row] = await db
     .update(webhookOutbox)
     .set({ status: "dead", lastAttemptAt: at })
     .where(and(eq(webhookOutbox.id, id), eq(webhookOutbox.status, "pending")))
-    .returning({ requestId: webhookOutbox.requestId });
-  return row?.requestId;
+    .returning({ requestId: webhookOutbox.requestId, channel: webhookOutbox.channel });
+  return row;
 }
 
+/** Which deliveries a listing or a redelivery covers: a request's own webhook, or its notifications. */
+export type DeliveryKind = "webhook" | "notification";
+
+const ofKind = (kind: DeliveryKind) =>
+  kind === "webhook"
+    ? eq(webhookOutbox.channel, "request_webhook")
+    : ne(webhookOutbox.channel, "request_webhook");
+
 /** Failed and dead deliveries of a request go back to pending; returns their ids to enqueue. */
-export async function resetForRedelivery(db: Database, requestId: string, at: Date): Promise<number[]> {
+export async function resetForRedelivery(
+  db: Database,
+  requestId: string,
+  at: Date,
+  kind: DeliveryKind = "webhook",
+): Promise<number[]> {
   const rows = await db
     .update(webhookOutbox)
     .set({ status: "pending", enqueuedAt: null, lastAttemptAt: at, lastError: null })
-    .where(and(eq(webhookOutbox.requestId, requestId), inArray(webhookOutbox.status, ["failed", "dead"])))
+    .where(
+      and(
+        eq(webhookOutbox.requestId, requestId),
+        inArray(webhookOutbox.status, ["failed", "dead"]),
+        ofKind(kind),
+      ),
+    )
     .returning({ id: webhookOutbox.id });
   return rows.map((row) => row.id);
 }
@@ -152,18 +185,22 @@ export interface DeliveryWithAttempts {
   attempts: WebhookAttemptRow[];
 }
 
-export async function listDeliveries(db: Database, requestId: string): Promise<DeliveryWithAttempts[]> {
+export async function listDeliveries(
+  db: Database,
+  requestId: string,
+  kind: DeliveryKind = "webhook",
+): Promise<DeliveryWithAttempts[]> {
   const [deliveries, attempts] = await db.batch([
     db
       .select()
       .from(webhookOutbox)
-      .where(eq(webhookOutbox.requestId, requestId))
+      .where(and(eq(webhookOutbox.requestId, requestId), ofKind(kind)))
       .orderBy(asc(webhookOutbox.id)),
     db
       .select({ attempt: webhookAttempts })
       .from(webhookAttempts)
       .innerJoin(webhookOutbox, eq(webhookOutbox.id, webhookAttempts.deliveryId))
-      .where(eq(webhookOutbox.requestId, requestId))
+      .where(and(eq(webhookOutbox.requestId, requestId), ofKind(kind)))
       .orderBy(asc(webhookAttempts.id)),
   ]);
   return deliveries.map((delivery, index) => ({

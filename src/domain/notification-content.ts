@@ -7,11 +7,15 @@
 // wording chosen by the kind and status with only ids the service minted or canonicalised, as
 // src/mcp/text.ts does for agents: nothing a person wrote can read as the outcome or as an instruction.
 import { flattenHumanText, quoteHumanText } from "./human-text.ts";
-import { type ApprovalEntry, levelName, type StatusHistoryEntry } from "./vocabulary.ts";
+import {
+  type ApprovalEntry,
+  levelName,
+  NOTIFICATION_KINDS,
+  type NotificationKind,
+  type StatusHistoryEntry,
+} from "./vocabulary.ts";
 
-/** Why someone is told: a request needs them, was escalated to them, is still waiting, or was decided. */
-export const NOTIFICATION_KINDS = ["approval_needed", "escalated", "reminder", "decided"] as const;
-export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
+export { NOTIFICATION_KINDS, type NotificationKind };
 
 /** How many characters of the payload's JSON a notification shows; the console shows all of it. */
 export const PAYLOAD_EXCERPT_MAX_CHARS = 400;

@@ -1,11 +1,12 @@
 // The Cron Trigger (`* * * * *`, wrangler.toml [triggers]): each minute, expiry and escalation, the
-// sweep of webhook deliveries the queue never got, the audit chain's signed checkpoints, and the purges
-// of ended console sessions and of expired view tokens' uses. Only escalation decides whether the
-// invocation failed; the other four log their own failures.
+// sweep of deliveries the queue never got, notification reminders (and plans a crash left unplanned),
+// the audit chain's signed checkpoints, and the purges of ended console sessions and of expired view
+// tokens' uses. Only escalation decides whether the invocation failed; the others log their own failures.
 import type { Bindings } from "../env.ts";
 import { writeCheckpoints } from "../services/audit-checkpoints.ts";
 import { purgeEndedSessions } from "../services/console-sessions.ts";
 import { runEscalation } from "../services/escalation.ts";
+import { runNotifications } from "../services/notifications/planner.ts";
 import { purgeExpiredViewTokenUses } from "../services/view-links.ts";
 import { sweepDeliveries } from "../services/webhooks/outbox.ts";
 import { jobContext } from "./context.ts";
@@ -25,6 +26,12 @@ export async function runScheduled(
   // the sweep's own, and must not stop or be taken for the escalation run.
   ctx.waitUntil(
     sweepDeliveries(services, now).catch((error: unknown) => log.error("webhook_sweep_failed", { error })),
+  );
+  // Reminders due before deadlines, and notification plans a crash left unplanned: likewise their own.
+  ctx.waitUntil(
+    runNotifications(services, now).catch((error: unknown) =>
+      log.error("notification_run_failed", { error }),
+    ),
   );
   // The audit chain's signed checkpoints, beside escalation: their own failure is logged here and
   // never stops, fails or is taken for the escalation run.

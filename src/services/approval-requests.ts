@@ -1,8 +1,9 @@
 // Approval requests as operations: file, read (optionally waiting for the decision), list, approve,
 // reject, cancel, and reject many at once. Routes, the cron, the console and MCP all call these, so
 // one set of tenant, identity and state-machine rules applies everywhere. Every status change goes
-// through `transition` (one statement: status, history, outbox event, ledger), is counted here, and
-// wakes the agents waiting on it (services/waits.ts).
+// through `transition` (one statement: status, history, outbox event, ledger, notification plan), is
+// counted here, wakes the agents waiting on it (services/waits.ts) and has its notifications planned
+// (services/notifications/planner.ts).
 import { z } from "zod";
 import {
   findByIdempotencyKey,
@@ -54,6 +55,7 @@ import {
 } from "../lib/secrets.ts";
 import type { ServiceContext } from "./context.ts";
 import { admitCall, canonicalIdOf, countDecision, policyToJudge } from "./evaluation.ts";
+import { planAfterCommit } from "./notifications/planner.ts";
 import { holdWait, nextChange, notifyWaiters, openWait } from "./waits.ts";
 import { enqueueDeliveries } from "./webhooks/outbox.ts";
 
@@ -106,8 +108,9 @@ export async function transition(
   ctx: ServiceContext,
   change: Transition & { result?: string },
 ): Promise<ApprovalRequestRow[]> {
-  const { rows, deliveryIds } = await applyTransitionWithDeliveries(ctx.db, change);
+  const { rows, deliveryIds, planIds } = await applyTransitionWithDeliveries(ctx.db, change);
   enqueueDeliveries(ctx, deliveryIds);
+  planAfterCommit(ctx, planIds);
   // After the commit: waiting agents wake now instead of at their next safety re-read.
   notifyWaiters(ctx, rows);
   if (rows.length > 0) {
@@ -267,6 +270,7 @@ export async function createRequest(
     if (inserted.outcome === "retry") continue;
     if (inserted.outcome === "existing") return replay(inserted.row, bodyHash);
     enqueueDeliveries(ctx, inserted.deliveryIds);
+    planAfterCommit(ctx, inserted.planIds);
     ctx.metrics.count("nova_approval_requests_total", { status: plan.status });
     if (plan.status === "auto_approved")
       ctx.metrics.count("nova_approval_actions_total", { result: "auto_approved" });

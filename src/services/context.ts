@@ -36,6 +36,11 @@ export interface ServiceBindings extends DatabaseBindings, ConfigBindings, RateL
    * it (scripts, some tests) waits re-read the database every WAIT_RECHECK_SECONDS instead.
    */
   WAIT_ROOM?: WaitRoomNamespace | undefined;
+  /**
+   * Cloudflare's send_email binding (notification email, services/notifications/send.ts). Without it
+   * (scripts) email notifications wait, retried, for a worker that has it.
+   */
+  SEND_EMAIL?: SendEmail | undefined;
 }
 
 /** The wait room's namespace as the services use it: one object per name (src/domain/wait-room.ts roomName). */

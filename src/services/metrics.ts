@@ -13,6 +13,7 @@ import { LIMITERS } from "../domain/rate-limits.ts";
 import {
   APPROVAL_STATUSES,
   ATTEMPT_OUTCOMES,
+  CONTACT_CHANNELS,
   DELIVERY_STATUSES,
   POLICY_TYPES,
 } from "../domain/vocabulary.ts";
@@ -32,6 +33,10 @@ export const COUNTERS: Record<string, string> = {
   nova_approval_escalations_total: "Escalation steps taken by the escalation job",
   nova_webhook_failures_total: "Webhook deliveries that failed for good (dead, rejected, refused)",
   nova_webhook_attempts_total: "Webhook delivery attempts by outcome",
+  nova_notifications_planned_total: "Notification deliveries planned, by kind",
+  nova_notification_attempts_total: "Notification delivery attempts, by channel and outcome",
+  nova_notification_failures_total:
+    "Notification deliveries that failed for good, by channel and reason (dead, rejected, refused)",
   nova_auth_failures_total: "Refused authentication and authorization, by reason",
   nova_console_sign_in_failures_total:
     "Refused console sign-ins, by reason (malformed, unknown, revoked, agent)",
@@ -61,6 +66,9 @@ const KNOWN_SERIES: Record<string, Record<string, string>[]> = {
   nova_decision_log_failures_total: [{}],
   nova_webhook_failures_total: ["dead", "rejected", "refused"].map((reason) => ({ reason })),
   nova_webhook_attempts_total: ATTEMPT_OUTCOMES.map((outcome) => ({ outcome })),
+  nova_notification_failures_total: CONTACT_CHANNELS.flatMap((channel) =>
+    ["dead", "rejected", "refused"].map((reason) => ({ channel, reason })),
+  ),
   nova_rate_limited_total: [...Object.keys(LIMITERS), ...WAIT_LIMITERS].map((limiter) => ({ limiter })),
   nova_escalation_runs_total: ["completed", "cut_short", "paused", "failed"].map((outcome) => ({ outcome })),
 };

@@ -35,6 +35,17 @@ export function enqueueDeliveries(ctx: ServiceContext, ids: number[]): void {
   );
 }
 
+/**
+ * Hands committed deliveries to the queue now (the caller is already after its answer, in waitUntil);
+ * a failed send leaves them to the sweep, logged.
+ */
+export async function enqueueNow(ctx: ServiceContext, ids: number[]): Promise<void> {
+  if (ids.length === 0 || !ctx.env.WEBHOOK_QUEUE) return;
+  await sendToQueue(ctx, ids).catch((error: unknown) =>
+    ctx.log.warn("webhook_enqueue_failed", { deliveries: ids.length, error }),
+  );
+}
+
 /** Sends in chunks the queue accepts; marks each chunk sent, or unmarks it when its send fails. */
 async function sendToQueue(ctx: ServiceContext, ids: number[]): Promise<void> {
   const queue = ctx.env.WEBHOOK_QUEUE;
