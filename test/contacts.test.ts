@@ -206,20 +206,24 @@ describe("contact points: creation per channel", () => {
     for (const url of bad) await expectRefused({ principal_id: principal, channel: "webhook", url }, "url");
   });
 
-  it("allows plain http and private hosts for approver webhooks only when ALLOW_INSECURE_WEBHOOKS is set", async () => {
+  it("allows plain http and private hosts only when ALLOW_INSECURE_WEBHOOKS is set (a local receiver shows chat cards)", async () => {
     const principal = fresh();
-    const body = { principal_id: principal, channel: "webhook", url: "http://127.0.0.1:4000/hook" };
-    const res = await postJson(CONTACTS, body, admin.headers, { ALLOW_INSECURE_WEBHOOKS: "true" });
-    expect(res.status).toBe(201);
-    expect(((await res.json()) as Contact).address).toBe("http://127.0.0.1:4000/…");
-    // Never for the chat channels: their hosts are fixed.
-    const teams = await postJson(
+    for (const channel of ["webhook", "teams", "google_chat"]) {
+      const body = { principal_id: principal, channel, url: `http://127.0.0.1:4000/${channel}` };
+      const refused = await postJson(CONTACTS, body, admin.headers);
+      expect(refused.status, channel).toBe(400);
+      const res = await postJson(CONTACTS, body, admin.headers, { ALLOW_INSECURE_WEBHOOKS: "true" });
+      expect(res.status, channel).toBe(201);
+      expect(((await res.json()) as Contact).address).toBe("http://127.0.0.1:4000/…");
+    }
+    // Even in development, a chat URL is a URL the webhook rules accept.
+    const bad = await postJson(
       CONTACTS,
-      { principal_id: principal, channel: "teams", url: "http://127.0.0.1:4000/hook" },
+      { principal_id: principal, channel: "teams", url: "ftp://127.0.0.1/hook" },
       admin.headers,
       { ALLOW_INSECURE_WEBHOOKS: "true" },
     );
-    expect(teams.status).toBe(400);
+    expect(bad.status).toBe(400);
   });
 
   it("generates a webhook secret shown once, or keeps a supplied one without echoing it", async () => {

@@ -93,7 +93,8 @@ function googleChatProblem(url: URL): string | undefined {
  * A contact point's target for its channel: `email` for the email channel, `url` for the others, and
  * only that one. Answers the target in the form stored and fingerprinted (the folded address, or the
  * URL as the URL parser writes it), or the field at fault and why. `allowInsecure` is
- * ALLOW_INSECURE_WEBHOOKS: it relaxes the approver webhook's destination rules only, as on filing.
+ * ALLOW_INSECURE_WEBHOOKS (development): it relaxes the destination rules as on filing, and lets a
+ * chat channel point anywhere those allow (a local receiver shows the card).
  */
 export function checkContactTarget(
   channel: ContactChannel,
@@ -119,6 +120,15 @@ export function checkContactTarget(
       return { ok: false, field: "url", reason: "must not contain spaces or control characters" };
     }
     const problem = webhookUrlProblem(raw, allowInsecure);
+    if (problem) return { ok: false, field: "url", reason: problem };
+    return { ok: true, target: new URL(raw).href };
+  }
+  if (allowInsecure && URL.canParse(raw) && /^https?:$/.test(new URL(raw).protocol)) {
+    // Development: a chat card may go to a local receiver (`npm run receiver`) to be seen without a
+    // Teams or Google Chat account; the approver webhook's relaxed rules apply.
+    const problem = CONTROL_OR_SPACE.test(raw)
+      ? "must not contain spaces or control characters"
+      : webhookUrlProblem(raw, true);
     if (problem) return { ok: false, field: "url", reason: problem };
     return { ok: true, target: new URL(raw).href };
   }
