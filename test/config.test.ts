@@ -35,6 +35,8 @@ describe("the schema", () => {
       ALLOW_INSECURE_WEBHOOKS: false,
       WEBHOOK_TIMEOUT_MS: 10_000,
       CONSOLE_BASE_URL: "http://127.0.0.1:8000",
+      NOTIFY_EMAIL_FROM: undefined,
+      NOTIFY_REMINDERS: [50, 90],
       WEBHOOK_DNS_RESOLVER: "https://cloudflare-dns.com/dns-query",
       WEBHOOK_SIGNING_SECRETS: [],
       WEBHOOK_ENCRYPTION_KEY: undefined,
@@ -144,6 +146,18 @@ describe("the schema", () => {
     expect(loadConfig({ CONSOLE_BASE_URL: "https://policy.example.com/x?y=1" }).CONSOLE_BASE_URL).toBe(
       "https://policy.example.com",
     );
+    // Notifications: a plain sender address; reminder points as percents, or off.
+    expect(problemsOf({ NOTIFY_EMAIL_FROM: "Approvals <a@b.example>" })[0]).toMatch(
+      /^NOTIFY_EMAIL_FROM must be a plain email address/,
+    );
+    expect(loadConfig({ NOTIFY_EMAIL_FROM: " Approvals@Example.COM " }).NOTIFY_EMAIL_FROM).toBe(
+      "Approvals@example.com",
+    );
+    for (const value of ["0", "100", "50,x", "50;90", "-5"]) {
+      expect(problemsOf({ NOTIFY_REMINDERS: value })[0], value).toMatch(/^NOTIFY_REMINDERS must be percents/);
+    }
+    expect(loadConfig({ NOTIFY_REMINDERS: "90, 25,90" }).NOTIFY_REMINDERS).toEqual([25, 90]);
+    expect(loadConfig({ NOTIFY_REMINDERS: "OFF" }).NOTIFY_REMINDERS).toEqual([]);
     expect(problemsOf({ WEBHOOK_SIGNING_SECRETS: "1:whsec_not*base64" })).toEqual([
       "WEBHOOK_SIGNING_SECRETS entry 1 has a whsec_ secret that is not base64",
     ]);

@@ -178,6 +178,7 @@ describe("GET /metrics", () => {
         "nova_resource_budget_rejections_total",
         "nova_webhook_failures_total",
         "nova_webhook_attempts_total",
+        "nova_notification_failures_total",
         "nova_approval_escalations_total",
         "nova_escalation_runs_total",
         "nova_decision_log_failures_total",

@@ -9,12 +9,12 @@ import { env as configuredEnv } from "cloudflare:workers";
 import PostalMime from "postal-mime";
 import { Webhook } from "standardwebhooks";
 import { afterEach, beforeAll, describe, expect, inject, it, vi } from "vitest";
+import { notificationEventId } from "../src/domain/ids.ts";
 import type { Bindings } from "../src/env.ts";
 import { createLogger } from "../src/lib/log.ts";
 import { MetricsBuffer } from "../src/lib/metrics.ts";
 import { createServiceContext, type ServiceContext } from "../src/services/context.ts";
 import { runNotifications } from "../src/services/notifications/planner.ts";
-import { notificationEventId } from "../src/services/notifications/send.ts";
 import { testEnv, testSql } from "./helpers/database.ts";
 import { call, postJson } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
@@ -440,6 +440,37 @@ describe("delivery", () => {
       [filed.request_id],
     )) as { webhook_attempts: number; last_webhook_status: string | null }[];
     expect(request).toEqual({ webhook_attempts: 0, last_webhook_status: null });
+
+    // Admins see who was told and how it went (never a target); nobody else does.
+    const listPath = `${REQUESTS}/${filed.request_id}/notifications`;
+    const listed = await call(listPath, { headers: admin.headers });
+    expect(listed.status).toBe(200);
+    const text = await listed.text();
+    expect(text).not.toContain("always-500");
+    const deliveries = JSON.parse(text) as {
+      delivery_id: number;
+      channel: string;
+      status: string;
+      event_id: string;
+    }[];
+    expect(deliveries.find((d) => d.delivery_id === teams)).toMatchObject({
+      channel: "teams",
+      status: "dead",
+      event_id: `ntf_${teams}`,
+    });
+    for (const key of [agent, erin])
+      expect((await call(listPath, { headers: key.headers })).status).toBe(403);
+    // The request's own webhook listing does not mix them in.
+    expect(
+      await (await call(`${REQUESTS}/${filed.request_id}/webhooks`, { headers: admin.headers })).json(),
+    ).toEqual([]);
+    // Redelivery sends the dead one again, through the same queue.
+    const again = recordingQueue();
+    const redelivered = await postJson(`${listPath}/redeliver`, {}, admin.headers, {
+      WEBHOOK_QUEUE: again.binding,
+    });
+    expect(await redelivered.json()).toEqual({ redelivered: [teams] });
+    expect(again.ids()).toEqual([teams]);
   });
 
   it("email waits, retried, while no sender is configured; a removed contact point is skipped", async () => {

@@ -35,3 +35,8 @@ export const newRunId = (): string => `run_${randomHex(16)}`;
 
 /** HTTP request ids (X-Request-Id) when the caller sends none. */
 export const newHttpRequestId = (): string => `req_${randomHex(16)}`;
+
+/** A notification's event id for its receiver: the same on every retry (receivers de-duplicate on it). */
+export function notificationEventId(deliveryId: number): string {
+  return `ntf_${deliveryId}`;
+}

@@ -1,4 +1,5 @@
-// Webhook deliveries: a request's deliveries and attempts, redelivery of failed and dead ones (admin),
+// Webhook deliveries: a request's deliveries and attempts (its webhook's; its notifications', admins
+// only), redelivery of failed and dead ones (admin),
 // the global pause switch (admin, audited), consistent with the escalation switch, and a tenant's
 // signing keys for its receivers. Thin: services/webhooks/admin.ts does the work.
 import { z } from "@hono/zod-openapi";
@@ -9,6 +10,8 @@ import { JobStatusSchema, ReasonBody } from "../schemas/operations.ts";
 import {
   DeliverySchema,
   deliveryToApi,
+  NotificationDeliverySchema,
+  notificationDeliveryToApi,
   RedeliveredSchema,
   SigningKeyQuery,
   TenantSigningKeysSchema,
@@ -41,6 +44,36 @@ const redeliverRoute = protectedRoute(
     path: "/api/v1/policy/requests/{request_id}/webhooks/redeliver",
     tags: ["webhooks"],
     summary: "Send a request's failed and dead deliveries again",
+    request: { params: RequestIdParam },
+    responses: {
+      200: jsonResponse(RedeliveredSchema, "The deliveries queued again (none when nothing had failed)"),
+    },
+  },
+  { 404: "No such request" },
+);
+
+const notificationsRoute = protectedRoute(
+  "directory:manage",
+  {
+    method: "get",
+    path: "/api/v1/policy/requests/{request_id}/notifications",
+    tags: ["notifications"],
+    summary: "Who was told about a request, how, and whether it arrived: its notification deliveries",
+    description:
+      "One delivery per contact point and notification (approval_needed, escalated, reminder, decided), with its attempts. Admins only (it names the principals told); contact point targets are never shown.",
+    request: { params: RequestIdParam },
+    responses: { 200: jsonResponse(z.array(NotificationDeliverySchema), "Deliveries, oldest first") },
+  },
+  { 404: "No such request (or not in your tenant)" },
+);
+
+const redeliverNotificationsRoute = protectedRoute(
+  "emergency",
+  {
+    method: "post",
+    path: "/api/v1/policy/requests/{request_id}/notifications/redeliver",
+    tags: ["notifications"],
+    summary: "Send a request's failed and dead notifications again",
     request: { params: RequestIdParam },
     responses: {
       200: jsonResponse(RedeliveredSchema, "The deliveries queued again (none when nothing had failed)"),
@@ -96,6 +129,25 @@ export const webhookRoutes = createRouter()
   )
   .openapi(redeliverRoute, async (c) =>
     c.json(await redeliver(c.var.services, c.var.principal, c.req.valid("param").request_id), 200),
+  )
+  .openapi(notificationsRoute, async (c) =>
+    c.json(
+      (
+        await requestDeliveries(
+          c.var.services,
+          c.var.principal,
+          c.req.valid("param").request_id,
+          "notification",
+        )
+      ).map(notificationDeliveryToApi),
+      200,
+    ),
+  )
+  .openapi(redeliverNotificationsRoute, async (c) =>
+    c.json(
+      await redeliver(c.var.services, c.var.principal, c.req.valid("param").request_id, "notification"),
+      200,
+    ),
   )
   .openapi(signingKeyRoute, async (c) =>
     c.json(await tenantWebhookKeys(c.var.services, c.var.principal, c.req.valid("query").tenant_id), 200),

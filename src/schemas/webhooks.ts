@@ -1,12 +1,30 @@
-// Webhook deliveries on the wire: a request's deliveries with their attempts, what a redelivery
-// queued, and a tenant's signing keys. (The pause switch answers the shared JobStatus of
+// Webhook deliveries on the wire: a request's deliveries with their attempts (its own webhook's, and
+// its notifications'), what a redelivery queued, and a tenant's signing keys. (The pause switch answers the shared JobStatus of
 // schemas/operations.ts.)
 import { z } from "@hono/zod-openapi";
 import type { DeliveryWithAttempts } from "../db/webhooks.ts";
-import { webhookEventId } from "../domain/ids.ts";
-import { ATTEMPT_OUTCOMES, DELIVERY_STATUSES, WEBHOOK_EVENTS } from "../domain/vocabulary.ts";
+import { notificationEventId, webhookEventId } from "../domain/ids.ts";
+import {
+  ATTEMPT_OUTCOMES,
+  CONTACT_CHANNELS,
+  DELIVERY_STATUSES,
+  NOTIFICATION_KINDS,
+  WEBHOOK_EVENTS,
+} from "../domain/vocabulary.ts";
 import type { TenantSigningKeys } from "../services/webhooks/admin.ts";
 import { Identifier, type WireMatches } from "./common.ts";
+
+const AttemptLogSchema = z.array(
+  z.object({
+    attempt: z.number().int(),
+    outcome: z.enum(ATTEMPT_OUTCOMES),
+    status_code: z.number().int().nullable(),
+    error: z.string().nullable(),
+    response_excerpt: z.string().nullable(),
+    duration_ms: z.number().int(),
+    at: z.string(),
+  }),
+);
 
 export const DeliverySchema = z
   .object({
@@ -24,19 +42,37 @@ export const DeliverySchema = z
     created_at: z.string(),
     delivered_at: z.string().nullable(),
     last_error: z.string().nullable(),
-    attempt_log: z.array(
-      z.object({
-        attempt: z.number().int(),
-        outcome: z.enum(ATTEMPT_OUTCOMES),
-        status_code: z.number().int().nullable(),
-        error: z.string().nullable(),
-        response_excerpt: z.string().nullable(),
-        duration_ms: z.number().int(),
-        at: z.string(),
-      }),
-    ),
+    attempt_log: AttemptLogSchema,
   })
   .openapi("WebhookDelivery");
+
+export const NotificationDeliverySchema = z
+  .object({
+    delivery_id: z.number().int(),
+    event_id: z
+      .string()
+      .openapi({ description: "The approver webhook's webhook-id; the same on every retry" }),
+    kind: z.enum(NOTIFICATION_KINDS),
+    channel: z.enum(CONTACT_CHANNELS),
+    contact_id: z.number().int().nullable(),
+    recipient_id: z
+      .string()
+      .nullable()
+      .openapi({ description: "The principal told; null for a tenant's own contact point" }),
+    on_behalf_of: z
+      .string()
+      .nullable()
+      .openapi({ description: "Set when the recipient was told as this principal's delegate" }),
+    status: z.enum(DELIVERY_STATUSES),
+    attempts: z.number().int(),
+    created_at: z.string(),
+    delivered_at: z.string().nullable(),
+    last_error: z.string().nullable(),
+    attempt_log: AttemptLogSchema,
+  })
+  .openapi("NotificationDelivery");
+
+export type NotificationDelivery = z.infer<typeof NotificationDeliverySchema>;
 
 export type Delivery = z.infer<typeof DeliverySchema>;
 
@@ -52,15 +88,42 @@ export function deliveryToApi({ delivery, sequence, attempts }: DeliveryWithAtte
     created_at: delivery.createdAt.toISOString(),
     delivered_at: delivery.deliveredAt?.toISOString() ?? null,
     last_error: delivery.lastError,
-    attempt_log: attempts.map((attempt) => ({
-      attempt: attempt.attempt,
-      outcome: attempt.outcome,
-      status_code: attempt.statusCode,
-      error: attempt.error,
-      response_excerpt: attempt.responseExcerpt,
-      duration_ms: attempt.durationMs,
-      at: attempt.createdAt.toISOString(),
-    })),
+    attempt_log: attemptLog(attempts),
+  };
+}
+
+function attemptLog(attempts: DeliveryWithAttempts["attempts"]): z.infer<typeof AttemptLogSchema> {
+  return attempts.map((attempt) => ({
+    attempt: attempt.attempt,
+    outcome: attempt.outcome,
+    status_code: attempt.statusCode,
+    error: attempt.error,
+    response_excerpt: attempt.responseExcerpt,
+    duration_ms: attempt.durationMs,
+    at: attempt.createdAt.toISOString(),
+  }));
+}
+
+/** A notification delivery and its attempts as the API shows them (never the contact point's target). */
+export function notificationDeliveryToApi({
+  delivery,
+  attempts,
+}: DeliveryWithAttempts): NotificationDelivery {
+  const channel = delivery.channel === "request_webhook" ? "webhook" : delivery.channel;
+  return {
+    delivery_id: delivery.id,
+    event_id: notificationEventId(delivery.id),
+    kind: delivery.notificationKind ?? "approval_needed",
+    channel,
+    contact_id: delivery.contactId,
+    recipient_id: delivery.recipientId,
+    on_behalf_of: delivery.onBehalfOf,
+    status: delivery.status,
+    attempts: delivery.attempts,
+    created_at: delivery.createdAt.toISOString(),
+    delivered_at: delivery.deliveredAt?.toISOString() ?? null,
+    last_error: delivery.lastError,
+    attempt_log: attemptLog(attempts),
   };
 }
 

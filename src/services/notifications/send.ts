@@ -11,6 +11,7 @@ import { loadNotification } from "../../db/notifications.ts";
 import type { WebhookOutboxRow } from "../../db/schema.ts";
 import { recordAttempt } from "../../db/webhooks.ts";
 import { isOpen } from "../../domain/approvals.ts";
+import { notificationEventId } from "../../domain/ids.ts";
 import { approverWebhookMessage, googleChatMessage, teamsMessage } from "../../domain/notification-cards.ts";
 import { type NotificationContent, notificationContent } from "../../domain/notification-content.ts";
 import type { ContactChannel } from "../../domain/vocabulary.ts";
@@ -31,11 +32,6 @@ import {
   retryForConfiguration,
   skip,
 } from "../webhooks/sending.ts";
-
-/** A notification's event id for its receiver: the same on every retry (receivers de-duplicate on it). */
-export function notificationEventId(deliveryId: number): string {
-  return `ntf_${deliveryId}`;
-}
 
 function notificationAttempt(ctx: ServiceContext, delivery: WebhookOutboxRow): Attempt {
   const started = Date.now();

@@ -1,7 +1,12 @@
 // Webhook deliveries for operators and approvers: a request's deliveries with their attempts (their
 // wire shape is schemas/webhooks.ts deliveryToApi), redelivery of failed and dead ones, and the
 // global pause switch (audited) with its status.
-import { type DeliveryWithAttempts, listDeliveries, resetForRedelivery } from "../../db/webhooks.ts";
+import {
+  type DeliveryKind,
+  type DeliveryWithAttempts,
+  listDeliveries,
+  resetForRedelivery,
+} from "../../db/webhooks.ts";
 import { type Principal, tenantActionRefusal } from "../../domain/access.ts";
 import { tenantSigningKeys, whsecSecret } from "../../domain/webhook-signing.ts";
 import { ApiError, invalidField } from "../../lib/errors.ts";
@@ -11,27 +16,36 @@ import type { ServiceContext } from "../context.ts";
 import { type JobStatus, jobStatus, setJobSwitch } from "../jobs.ts";
 import { enqueueDeliveries, WEBHOOKS_JOB } from "./outbox.ts";
 
-/** A request's deliveries with their attempts; the request must be visible to the principal. */
+/**
+ * A request's deliveries with their attempts: its own webhook's, or (`notification`) its
+ * notifications'; the request must be visible to the principal.
+ */
 export async function requestDeliveries(
   ctx: ServiceContext,
   principal: Principal,
   requestId: string,
+  kind: DeliveryKind = "webhook",
 ): Promise<DeliveryWithAttempts[]> {
   await getRequest(ctx, principal, requestId);
-  return listDeliveries(ctx.db, requestId);
+  return listDeliveries(ctx.db, requestId, kind);
 }
 
-/** Sends a request's failed and dead deliveries again. */
+/** Sends a request's failed and dead deliveries (of its webhook, or of its notifications) again. */
 export async function redeliver(
   ctx: ServiceContext,
   principal: Principal,
   requestId: string,
+  kind: DeliveryKind = "webhook",
 ): Promise<{ redelivered: number[] }> {
   await getRequest(ctx, principal, requestId);
-  const ids = await resetForRedelivery(ctx.db, requestId, new Date());
+  const ids = await resetForRedelivery(ctx.db, requestId, new Date(), kind);
   enqueueDeliveries(ctx, ids);
   if (ids.length > 0)
-    ctx.log.info("webhook_redeliver", { request_id: requestId, deliveries: ids, by: principal.principalId });
+    ctx.log.info(kind === "webhook" ? "webhook_redeliver" : "notification_redeliver", {
+      request_id: requestId,
+      deliveries: ids,
+      by: principal.principalId,
+    });
   return { redelivered: ids };
 }
 
