@@ -505,6 +505,35 @@ describe("delivery", () => {
     expect(sender.sent).toEqual([]);
   });
 
+  it("a bulk change plans 100 at once and leaves the rest to the cron, each once", async () => {
+    const tenant = `${TENANT}-bulk`;
+    await addContact({ tenant_id: tenant, channel: "email", email: `bulk-${RUN}@example.com` });
+    const filed = [];
+    for (let i = 0; i < 104; i++)
+      filed.push((await file(recordingQueue(), { tenant_id: tenant })).request_id);
+    const queue = recordingQueue();
+    const rejected = await postJson(
+      `${REQUESTS}/reject-pending`,
+      { tenant_id: tenant, reason: "freeze" },
+      admin.headers,
+      { ...DEV, WEBHOOK_QUEUE: queue.binding },
+    );
+    expect(rejected.status, await rejected.clone().text()).toBe(200);
+    const decidedPlans = async () =>
+      (await testSql().query(
+        "SELECT count(*)::int AS n, count(planned_at)::int AS planned FROM notification_plans WHERE kind = 'decided' AND request_id = ANY($1)",
+        [filed],
+      )) as { n: number; planned: number }[];
+    expect(await decidedPlans()).toEqual([{ n: 104, planned: 100 }]);
+    await runNotifications(services(), new Date(Date.now() + 31_000));
+    expect(await decidedPlans()).toEqual([{ n: 104, planned: 104 }]);
+    const [tenantWide] = (await testSql().query(
+      "SELECT count(*)::int AS n FROM webhook_outbox WHERE notification_kind = 'decided' AND recipient_id IS NULL AND request_id = ANY($1)",
+      [filed],
+    )) as { n: number }[];
+    expect(tenantWide?.n).toBe(104);
+  });
+
   it("a plan a crash left unplanned is planned by the cron, exactly once, even by two runs at once", async () => {
     const queue = recordingQueue();
     const filed = await file(queue);

@@ -28,12 +28,20 @@ const CRON_PLAN_LIMIT = 200;
 /** Plans committed at once (each its own round trip). */
 const COMMIT_CONCURRENCY = 8;
 
-/** Plans `planIds` after the answer (waitUntil); a failure leaves them to the cron. */
+/**
+ * Plans planned right after the commit, at most: a bulk change (a mass reject, an escalation batch)
+ * leaves the rest to the cron, which plans 200 a minute, so one invocation's work (and its
+ * subrequests, a round trip per plan) stays bounded.
+ */
+const IMMEDIATE_PLAN_LIMIT = 100;
+
+/** Plans `planIds` after the answer (waitUntil); a failure, or a long list's tail, is left to the cron. */
 export function planAfterCommit(ctx: ServiceContext, planIds: readonly number[]): void {
   if (planIds.length === 0) return;
+  const now = planIds.slice(0, IMMEDIATE_PLAN_LIMIT);
   ctx.waitUntil(
-    planNotifications(ctx, planIds).catch((error: unknown) =>
-      ctx.log.warn("notification_planning_failed", { plans: planIds.length, error }),
+    planNotifications(ctx, now).catch((error: unknown) =>
+      ctx.log.warn("notification_planning_failed", { plans: now.length, error }),
     ),
   );
 }
