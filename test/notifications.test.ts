@@ -270,9 +270,12 @@ describe("who is told when a request needs approval", () => {
     const pagerRow = rows.find((row) => row.channel === "webhook");
     expect(pager?.headers["webhook-id"]).toBe(notificationEventId(pagerRow?.id ?? 0));
     const verified = new Webhook(PAGER_SECRET).verify(pager?.body ?? "", pager?.headers ?? {}) as {
-      data: { kind: string; request: { request_id: string }; recipient: { principal_id: string } };
+      data: { kind: string; request: { request_id: string }; recipient: { principal_id: string | null } };
     };
     expect(verified.data.kind).toBe("approval_needed");
+    // A tenant's own contact point is no one principal.
+    expect(verified.data.recipient.principal_id).toBeNull();
+    expect(chat?.body).toContain(`everyone who decides tenant ${TENANT}`);
     expect(verified.data.request.request_id).toBe(filed.request_id);
   });
 
@@ -508,7 +511,7 @@ describe("delivery", () => {
   it("a bulk change plans 100 at once and leaves the rest to the cron, each once", async () => {
     const tenant = `${TENANT}-bulk`;
     await addContact({ tenant_id: tenant, channel: "email", email: `bulk-${RUN}@example.com` });
-    const filed = [];
+    const filed: string[] = [];
     for (let i = 0; i < 104; i++)
       filed.push((await file(recordingQueue(), { tenant_id: tenant })).request_id);
     const queue = recordingQueue();

@@ -39,7 +39,8 @@ export interface NotifiedRequest {
 }
 
 export interface NotificationRecipient {
-  principalId: string;
+  /** null: a tenant's own contact point. */
+  principalId: string | null;
   /** Set when the recipient is told as the delegate of this principal. */
   onBehalfOf?: string | null | undefined;
 }
@@ -77,7 +78,8 @@ export interface NotificationContent {
   expiresHuman: string;
   /** For `decided`: the outcome, who recorded it, and the reason and notes, raw. */
   outcome: { status: string; decidedBy: string | null; reason: string | null; notes: RecordedNote[] } | null;
-  recipient: { principalId: string; onBehalfOf: string | null };
+  /** principalId null: a tenant's own contact point (a team channel), not one principal. */
+  recipient: { principalId: string | null; onBehalfOf: string | null };
   link: string;
 }
 
@@ -195,9 +197,12 @@ export function notificationFacts(content: NotificationContent): NotificationFac
   const facts: NotificationFact[] = [
     {
       label: "For",
-      value: content.recipient.onBehalfOf
-        ? `${content.recipient.principalId}, on behalf of ${content.recipient.onBehalfOf}`
-        : content.recipient.principalId,
+      value:
+        content.recipient.principalId === null
+          ? `everyone who decides tenant ${content.tenantId}'s requests`
+          : content.recipient.onBehalfOf
+            ? `${content.recipient.principalId}, on behalf of ${content.recipient.onBehalfOf}`
+            : content.recipient.principalId,
     },
     { label: "Tenant", value: content.tenantId },
     {

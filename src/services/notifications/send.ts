@@ -87,7 +87,7 @@ export async function deliverNotification(
       request,
       kind,
       {
-        principalId: delivery.recipientId ?? `everyone deciding for tenant ${request.tenantId}`,
+        principalId: delivery.recipientId,
         onBehalfOf: delivery.onBehalfOf,
       },
       link,
