@@ -260,3 +260,11 @@ const HTML_ESCAPES: Record<string, string> = {
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => HTML_ESCAPES[char] ?? char);
 }
+
+/**
+ * Cloudflare's send_email binding as the services use it, structurally (as the wait room's), so the
+ * scripts' TypeScript project, which has no Workers types, still checks: the runtime's SendEmail fits.
+ */
+export interface EmailSender {
+  send(message: { readonly from: string; readonly to: string }): Promise<unknown>;
+}

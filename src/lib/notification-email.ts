@@ -5,6 +5,7 @@
 // workerd as it is (the node entry takes os.EOL, a bare LF on Linux).
 import { createMimeMessage } from "mimetext/browser";
 import {
+  type EmailSender,
   escapeHtml,
   LINK_NOTE,
   type NotificationContent,
@@ -89,7 +90,10 @@ export function notificationEmail(content: NotificationContent, envelope: EmailE
  * Hands a built message to Cloudflare's send_email binding. The module is loaded here, not at the top:
  * only the Workers runtime has it, and Node (the scripts, the unit tests of the builder) never sends.
  */
-export async function sendBuiltEmail(binding: SendEmail, email: BuiltEmail): Promise<{ messageId?: string }> {
+export async function sendBuiltEmail(
+  binding: EmailSender,
+  email: BuiltEmail,
+): Promise<{ messageId?: string }> {
   const { EmailMessage } = await import("cloudflare:email");
   const sent: unknown = await binding.send(new EmailMessage(email.from, email.to, email.raw));
   return typeof sent === "object" && sent !== null ? (sent as { messageId?: string }) : {};

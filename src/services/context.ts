@@ -4,6 +4,7 @@
 import { type Config, type ConfigBindings, ConfigError, loadConfig } from "../config.ts";
 import { createDb, type Database, type DatabaseBindings } from "../db/client.ts";
 import type { DecisionInsert } from "../db/decisions.ts";
+import type { EmailSender } from "../domain/notification-content.ts";
 import type { LeaseAnswer, LeaseRequest } from "../domain/wait-gate.ts";
 import type { RequestChange, WakeAnswer } from "../domain/wait-room.ts";
 import type { Logger } from "../lib/log.ts";
@@ -40,7 +41,7 @@ export interface ServiceBindings extends DatabaseBindings, ConfigBindings, RateL
    * Cloudflare's send_email binding (notification email, services/notifications/send.ts). Without it
    * (scripts) email notifications wait, retried, for a worker that has it.
    */
-  SEND_EMAIL?: SendEmail | undefined;
+  SEND_EMAIL?: EmailSender | undefined;
 }
 
 /** The wait room's namespace as the services use it: one object per name (src/domain/wait-room.ts roomName). */
