@@ -147,7 +147,7 @@ try {
     say(`try: curl -s -H "Authorization: Bearer ${devKeys.admin}" ${api}/api/v1/admin/keys | jq .`);
   }
   say(
-    `email: sent from ${notifyFrom} through wrangler's local send_email binding, which writes each message to a .eml file and prints "send_email binding called with the following message: Email: <path to .eml>" below`,
+    `email: sent from ${notifyFrom} through wrangler's local send_email binding: each message lands in .wrangler/tmp/email/…/<id>.eml (kept while this runs) and wrangler prints its path below ("send_email binding called with the following message: Email: <path>")`,
   );
 
   const secrets = devSecrets(path.dirname(LOCAL.dataDir));

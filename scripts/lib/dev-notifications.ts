@@ -4,8 +4,9 @@
 // Teams card at `npm run receiver`.
 //
 // The contact points are created through the admin API, not SQL: chat URLs are sealed with the worker's
-// WEBHOOK_ENCRYPTION_KEY and fingerprinted there. A 409 (the same owner, channel and target) means an
-// earlier run seeded it, so seeding is idempotent.
+// WEBHOOK_ENCRYPTION_KEY and fingerprinted there. Seeding is idempotent: one already listed is left
+// alone (asked first, so the database logs no duplicate-key error on every start), and a 409 (the same
+// owner, channel and target) means the same.
 
 /** The From of local notification email (NOTIFY_EMAIL_FROM); an operator's own NOTIFY_EMAIL_FROM wins. */
 export const DEV_NOTIFY_EMAIL_FROM = "approvals@example.com";
@@ -37,6 +38,18 @@ export function devContacts(receiverPort: number = DEV_RECEIVER_PORT): DevContac
   ];
 }
 
+/** How the list answers (GET /api/v1/admin/contacts): never a URL, only its scheme and host. */
+interface ListedContact {
+  principal_id: string | null;
+  tenant_id: string | null;
+  address: string;
+}
+
+/** The listed form of `contact`'s target: the address, or the URL's origin (host and port). */
+function listedAddress(contact: DevContact): string {
+  return contact.email ?? new URL(contact.url ?? "").origin;
+}
+
 export interface SeededContact {
   channel: DevContact["channel"];
   /** "created" now, or "present" from an earlier run. */
@@ -53,10 +66,29 @@ export async function seedDevContacts(
   receiverPort: number = DEV_RECEIVER_PORT,
 ): Promise<SeededContact[]> {
   const seeded: SeededContact[] = [];
+  const headers = { Authorization: `Bearer ${adminKey}`, "Content-Type": "application/json" };
   for (const contact of devContacts(receiverPort)) {
+    const query = new URLSearchParams({ channel: contact.channel });
+    if (contact.principal_id) query.set("principal_id", contact.principal_id);
+    if (contact.tenant_id) query.set("tenant_id", contact.tenant_id);
+    const listed = await fetch(`${api}/api/v1/admin/contacts?${query}`, {
+      headers,
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (listed.status !== 200) throw new Error(`GET /api/v1/admin/contacts answered ${listed.status}`);
+    const present = ((await listed.json()) as ListedContact[]).some(
+      (row) =>
+        row.principal_id === (contact.principal_id ?? null) &&
+        row.tenant_id === (contact.tenant_id ?? null) &&
+        row.address.startsWith(listedAddress(contact)),
+    );
+    if (present) {
+      seeded.push({ channel: contact.channel, outcome: "present" });
+      continue;
+    }
     const res = await fetch(`${api}/api/v1/admin/contacts`, {
       method: "POST",
-      headers: { Authorization: `Bearer ${adminKey}`, "Content-Type": "application/json" },
+      headers,
       body: JSON.stringify(contact),
       signal: AbortSignal.timeout(10_000),
     });
