@@ -130,6 +130,9 @@ try {
   }
 
   const api = `http://${LOCAL.host}:${LOCAL.apiPort}`;
+  // Notification links open the local console (a wildcard listen address is no place to browse to).
+  const linkHost = LOCAL.host === "0.0.0.0" || LOCAL.host === "::" ? "127.0.0.1" : LOCAL.host;
+  const linkOrigin = `http://${linkHost}:${LOCAL.apiPort}`;
   // Not secrets: a sender address and an origin, so they may travel as --var.
   const notifyFrom = process.env.NOTIFY_EMAIL_FROM || DEV_NOTIFY_EMAIL_FROM;
   const args = wranglerDevArgs({
@@ -137,7 +140,7 @@ try {
     port: LOCAL.apiPort,
     persistTo: LOCAL.wranglerStateDir,
     gatewayUrl: gateway?.url,
-    vars: { NOTIFY_EMAIL_FROM: notifyFrom, CONSOLE_BASE_URL: process.env.CONSOLE_BASE_URL || api },
+    vars: { NOTIFY_EMAIL_FROM: notifyFrom, CONSOLE_BASE_URL: process.env.CONSOLE_BASE_URL || linkOrigin },
   });
   say(`API: ${api}  (docs: /docs, health: /health)`);
   say(`Approver console: ${api}/console  (sign in with the approver or admin key below)`);
