@@ -5,14 +5,27 @@
 // With DATABASE_URL (e.g. a Neon branch): migrates it and runs `wrangler dev` against it directly (a
 // Postgres that is not Neon through the local gateway).
 // Ctrl-C stops everything; the next run reuses the data.
-import { spawn } from "node:child_process";
+//
+// Notifications are seen locally (issue 25): email goes out from NOTIFY_EMAIL_FROM through wrangler's
+// local send_email binding, which writes each message to a .eml file and prints its path in the output
+// below; on the embedded database, tenant demo's contact points are seeded through the admin API once
+// the worker answers (the dev approver's email, a Teams card to `npm run receiver`).
+import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
 import { describeDevKeys, devSecrets, ensureDevKeys } from "./lib/dev-keys.ts";
+import {
+  DEV_APPROVER_EMAIL,
+  DEV_NOTIFY_EMAIL_FROM,
+  DEV_RECEIVER_PORT,
+  DEV_TENANT,
+  devTeamsUrl,
+  seedDevContacts,
+} from "./lib/dev-notifications.ts";
 import { LOCAL, needsLocalGateway, openDatabase } from "./lib/local-stack.ts";
 import { migrateUp } from "./lib/migrations.ts";
 import { type RunningGateway, startNeonGateway } from "./lib/neon-gateway.ts";
 import { seedDevelopmentData } from "./lib/seed.ts";
-import { stopChild, wranglerDevArgs, wranglerDevEnv } from "./lib/stack.ts";
+import { stopChild, waitForHealth, wranglerDevArgs, wranglerDevEnv } from "./lib/stack.ts";
 
 const say = (line: string) => console.log(`[dev] ${line}`);
 const cleanups: (() => Promise<void>)[] = [];
@@ -61,6 +74,34 @@ function startLocalCron(api: string): void {
   say(`cron: scheduled() fires every minute ("${cron}"), as in production`);
 }
 
+/**
+ * Once the worker answers: seeds tenant demo's contact points (idempotent) and says where notifications
+ * land. A failure here is said and leaves the API running.
+ */
+async function seedNotifications(
+  api: string,
+  wrangler: ChildProcess,
+  adminKey: string,
+  receiverPort: number,
+): Promise<void> {
+  try {
+    await waitForHealth(api, wrangler, 180_000);
+    const seeded = await seedDevContacts(api, adminKey, receiverPort);
+    const created = seeded.filter((contact) => contact.outcome === "created").map((c) => c.channel);
+    say(
+      `notifications: tenant ${DEV_TENANT}'s contact points ${created.length ? `seeded (${created.join(", ")})` : "in place"}: a request there that needs approval tells`,
+    );
+    say(`  email    dev-approver (the approver key) at ${DEV_APPROVER_EMAIL}`);
+    say(`  teams    a card for the whole tenant, POSTed to ${devTeamsUrl(receiverPort)}`);
+    say("  run `npm run receiver` to see chat cards (without it the card is retried, then dead-lettered)");
+  } catch (error) {
+    if (!stopping)
+      say(
+        `notifications: contact points not seeded: ${error instanceof Error ? error.message : String(error)}`,
+      );
+  }
+}
+
 try {
   const db = await openDatabase((line) => {
     if (/error|fatal|panic/i.test(line)) say(`postgres: ${line}`);
@@ -88,13 +129,19 @@ try {
     say("development data seeded");
   }
 
+  const api = `http://${LOCAL.host}:${LOCAL.apiPort}`;
+  // Notification links open the local console (a wildcard listen address is no place to browse to).
+  const linkHost = LOCAL.host === "0.0.0.0" || LOCAL.host === "::" ? "127.0.0.1" : LOCAL.host;
+  const linkOrigin = `http://${linkHost}:${LOCAL.apiPort}`;
+  // Not secrets: a sender address and an origin, so they may travel as --var.
+  const notifyFrom = process.env.NOTIFY_EMAIL_FROM || DEV_NOTIFY_EMAIL_FROM;
   const args = wranglerDevArgs({
     host: LOCAL.host,
     port: LOCAL.apiPort,
     persistTo: LOCAL.wranglerStateDir,
     gatewayUrl: gateway?.url,
+    vars: { NOTIFY_EMAIL_FROM: notifyFrom, CONSOLE_BASE_URL: process.env.CONSOLE_BASE_URL || linkOrigin },
   });
-  const api = `http://${LOCAL.host}:${LOCAL.apiPort}`;
   say(`API: ${api}  (docs: /docs, health: /health)`);
   say(`Approver console: ${api}/console  (sign in with the approver or admin key below)`);
   if (devKeys) {
@@ -102,6 +149,9 @@ try {
     for (const line of describeDevKeys(devKeys)) say(line);
     say(`try: curl -s -H "Authorization: Bearer ${devKeys.admin}" ${api}/api/v1/admin/keys | jq .`);
   }
+  say(
+    `email: sent from ${notifyFrom} through wrangler's local send_email binding: each message lands in .wrangler/tmp/email/…/<id>.eml (kept while this runs) and wrangler prints its path below ("send_email binding called with the following message: Email: <path>")`,
+  );
 
   const secrets = devSecrets(path.dirname(LOCAL.dataDir));
   const wrangler = spawn(process.execPath, args, {
@@ -119,6 +169,10 @@ try {
     void stop(code ?? 0);
   });
   startLocalCron(api);
+  if (devKeys?.admin) {
+    const receiverPort = Number(process.env.RECEIVER_PORT || DEV_RECEIVER_PORT);
+    void seedNotifications(api, wrangler, devKeys.admin, receiverPort);
+  }
 } catch (error) {
   say(`failed to start: ${error instanceof Error ? error.message : String(error)}`);
   await stop(1);

@@ -12,6 +12,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { ensureDevKeys } from "./dev-keys.ts";
+import { DEV_NOTIFY_EMAIL_FROM } from "./dev-notifications.ts";
 import { type RunningPostgres, startEmbeddedPostgres } from "./embedded-postgres.ts";
 import { ensureDatabase, LOCAL } from "./local-stack.ts";
 import { migrateUp } from "./migrations.ts";
@@ -111,7 +112,8 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-async function waitForHealth(api: string, wrangler: ChildProcess, timeoutMs: number): Promise<void> {
+/** Waits until the worker answers /health with 200 (the database reachable), or throws. */
+export async function waitForHealth(api: string, wrangler: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (wrangler.exitCode !== null)
@@ -173,7 +175,14 @@ export async function startStack(
         gatewayUrl: gateway.url,
         inspectorPort,
         testScheduled: options.testScheduled,
-        vars: { METRICS_TOKEN: metricsToken, LOG_LEVEL: "info", ...options.vars },
+        // As `npm run dev`: email is sent (wrangler writes .eml files) and links point at this worker.
+        vars: {
+          METRICS_TOKEN: metricsToken,
+          LOG_LEVEL: "info",
+          NOTIFY_EMAIL_FROM: DEV_NOTIFY_EMAIL_FROM,
+          CONSOLE_BASE_URL: api,
+          ...options.vars,
+        },
       }),
       {
         cwd: LOCAL.root,

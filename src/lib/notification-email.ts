@@ -89,7 +89,10 @@ export function notificationEmail(content: NotificationContent, envelope: EmailE
  * Hands a built message to Cloudflare's send_email binding. The module is loaded here, not at the top:
  * only the Workers runtime has it, and Node (the scripts, the unit tests of the builder) never sends.
  */
-export async function sendBuiltEmail(binding: SendEmail, email: BuiltEmail): Promise<{ messageId?: string }> {
+export async function sendBuiltEmail(
+  binding: { send(message: EmailMessage): Promise<unknown> },
+  email: BuiltEmail,
+): Promise<{ messageId?: string }> {
   const { EmailMessage } = await import("cloudflare:email");
   const sent: unknown = await binding.send(new EmailMessage(email.from, email.to, email.raw));
   return typeof sent === "object" && sent !== null ? (sent as { messageId?: string }) : {};

@@ -40,7 +40,15 @@ export interface ServiceBindings extends DatabaseBindings, ConfigBindings, RateL
    * Cloudflare's send_email binding (notification email, services/notifications/send.ts). Without it
    * (scripts) email notifications wait, retried, for a worker that has it.
    */
-  SEND_EMAIL?: SendEmail | undefined;
+  SEND_EMAIL?: EmailSender | undefined;
+}
+
+/**
+ * Cloudflare's send_email binding as the services use it, structurally (as the wait room's), so the
+ * scripts' TypeScript project, which has no Workers types, still checks: the runtime's SendEmail fits.
+ */
+export interface EmailSender {
+  send(message: { readonly from: string; readonly to: string }): Promise<unknown>;
 }
 
 /** The wait room's namespace as the services use it: one object per name (src/domain/wait-room.ts roomName). */

@@ -2,19 +2,49 @@
 // its own), for the commands whose wire shape matters most: delegations add, list and revoke with an
 // admin key naming the principal, a refusal's envelope, and contacts add reading its URL and secret
 // from standard input (never from argv). test/node/ops.test.ts covers every command against a stand-in.
+//
+// The same stack also proves issue 25's "seen locally" (it is configured as `npm run dev` is): with the
+// demo's contact points seeded by the function `npm run dev` uses, a request filed in `demo` that needs
+// approval writes the approver's email to the .eml file wrangler names in its output (parsed back with
+// postal-mime), and `npm run receiver` (scripts/receiver.ts, a child process here) prints the Teams and
+// Google Chat cards and the verified approver webhook.
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import PostalMime from "postal-mime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  DEV_APPROVER_EMAIL,
+  DEV_NOTIFY_EMAIL_FROM,
+  DEV_TENANT,
+  seedDevContacts,
+} from "../../scripts/lib/dev-notifications.ts";
+import { LOCAL } from "../../scripts/lib/local-stack.ts";
 import { runOps } from "../../scripts/lib/ops.ts";
-import { type Stack, startStack } from "../../scripts/lib/stack.ts";
+import { freePort, type Stack, startStack, stopChild } from "../../scripts/lib/stack.ts";
 import { echoWorkerLine } from "../helpers/secret-scan.ts";
+
+/** Polls `find` every 250 ms until it answers, or fails after `timeoutMs` saying what was awaited. */
+async function eventually<T>(what: string, find: () => T | undefined, timeoutMs = 45_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = find();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
 
 describe("npm run ops against a real worker (own stack)", () => {
   let stack: Stack | undefined;
+  let receiver: ChildProcess | undefined;
 
   beforeAll(async () => {
     stack = await startStack({ log: echoWorkerLine });
   }, 90_000);
 
   afterAll(async () => {
+    if (receiver) await stopChild(receiver);
     await stack?.stop();
   }, 30_000);
 
@@ -94,4 +124,105 @@ describe("npm run ops against a real worker (own stack)", () => {
     expect(`${add.stdout}${add.stderr}`).not.toContain("ops-stack-path-secret");
     expect(`${add.stdout}${add.stderr}`).not.toContain(secret);
   }, 30_000);
+
+  it("seen locally: the approver's email lands in a .eml file, the receiver prints the cards", async () => {
+    if (!stack) throw new Error("stack did not start");
+    const { api, keys } = stack;
+    // A test-only secret in the accepted shape, given to the receiver through its environment.
+    const contactSecret = `whsec_${Buffer.from("seen-locally-test-only-secret-32b").toString("base64")}`;
+    const receiverPort = await freePort();
+    const printed: string[] = [];
+    const child = spawn(
+      process.execPath,
+      [path.join(LOCAL.root, "scripts/receiver.ts"), "--port", `${receiverPort}`],
+      {
+        cwd: LOCAL.root,
+        env: { ...process.env, RECEIVER_CONTACT_SECRET: contactSecret },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    receiver = child;
+    let pending = "";
+    const onData = (chunk: Buffer) => {
+      pending += chunk.toString("utf8");
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      printed.push(...lines);
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    await eventually("the receiver to listen", () =>
+      printed.some((line) => line.startsWith("webhook receiver on")) ? true : undefined,
+    );
+
+    // What `npm run dev` seeds, twice: the second run finds it in place.
+    expect(await seedDevContacts(api, keys.admin ?? "", receiverPort)).toEqual([
+      { channel: "email", outcome: "created" },
+      { channel: "teams", outcome: "created" },
+    ]);
+    expect(await seedDevContacts(api, keys.admin ?? "", receiverPort)).toEqual([
+      { channel: "email", outcome: "present" },
+      { channel: "teams", outcome: "present" },
+    ]);
+    // The other two printers: a Google Chat card and the signed approver webhook, at the same receiver.
+    const chat = await ops(
+      ["contacts", "add", "--tenant", DEV_TENANT, "--channel", "google_chat", "--url-stdin"],
+      `http://127.0.0.1:${receiverPort}/cards/chat\n`,
+    );
+    expect(chat.code, chat.stderr).toBe(0);
+    const pager = await ops(
+      ["contacts", "add", "--tenant", DEV_TENANT, "--channel", "webhook", "--url-stdin", "--secret-stdin"],
+      `http://127.0.0.1:${receiverPort}/cards/pager\n${contactSecret}\n`,
+    );
+    expect(pager.code, pager.stderr).toBe(0);
+
+    const filed = await fetch(`${api}/api/v1/policy/requests`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${keys.agent}`, "Content-Type": "application/json" },
+      body: JSON.stringify({
+        policy_type: "cost",
+        skill_id: "payments.transfer",
+        tenant_id: DEV_TENANT,
+        agent_id: "bot-1",
+        payload: { amount: 120 },
+        requested_by: "bot-1",
+        justification: "monthly invoice",
+      }),
+    });
+    const request = (await filed.json()) as { request_id: string; status: string };
+    expect(filed.status).toBe(200);
+    expect(request.status).toBe("pending");
+    const id = request.request_id;
+
+    // wrangler's own line: "send_email binding called with the following message:\nEmail: <path>".
+    const emlPath = await eventually("wrangler's send_email line", () => {
+      const at = stack?.output.findIndex((line) => line.includes("send_email binding called")) ?? -1;
+      const next = at >= 0 ? stack?.output[at + 1] : undefined;
+      return next ? /Email: (\S+\.eml)/.exec(next)?.[1] : undefined;
+    });
+    const email = await PostalMime.parse(readFileSync(emlPath));
+    expect(email.from?.address).toBe(DEV_NOTIFY_EMAIL_FROM);
+    expect(email.to?.map((to) => to.address)).toEqual([DEV_APPROVER_EMAIL]);
+    expect(email.subject).toContain(id);
+    expect(email.text).toContain(`${api}/console/requests/${id}?view=`);
+    expect(email.html).toContain(`${api}/console/requests/${id}?view=`);
+
+    const link = `link: ${api}/console/requests/${id}`;
+    const block = (title: string) =>
+      eventually(`the receiver's ${title}`, () => {
+        const at = printed.findIndex((line) => line.includes(title));
+        if (at < 0) return undefined;
+        const end = printed.findIndex((line, index) => index > at && !line.startsWith("    "));
+        const lines = printed.slice(at, end < 0 ? undefined : end);
+        return lines.some((line) => line.trim() === link) ? lines.join("\n") : undefined;
+      });
+    const teams = await block("POST /cards/teams → 200  Teams card");
+    expect(teams).toContain(`APPROVAL NEEDED: request ${id} (tenant demo, skill payments.transfer)`);
+    expect(teams).toContain('Justification (the requester\'s words, quoted as data): "monthly invoice"');
+    const googleChat = await block("POST /cards/chat → 200  Google Chat card");
+    expect(googleChat).toContain(`Approval needed: payments.transfer (demo) ${id}`);
+    const webhook = await block("POST /cards/pager → 200  approver webhook approval_needed");
+    expect(webhook).toContain("webhook-signature ok (--contact-secret), webhook-id ntf_");
+    expect(printed.join("\n")).not.toContain(contactSecret);
+  }, 90_000);
 });
