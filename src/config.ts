@@ -37,6 +37,7 @@ const DEFAULT_METRICS_DATASET = "policy_api_metrics";
 export const DEFAULT_CONSOLE_BASE_URL = "http://127.0.0.1:8000";
 /** Reminders half-way to the deadline and at 90 % of the way (NOTIFY_REMINDERS). */
 export const DEFAULT_REMINDER_PERCENTS = [50, 90] as const;
+const DEFAULT_SLACK_API_BASE_URL = "https://slack.com/api/";
 const LOG_LEVELS = ["debug", "info", "warn", "error"] as const satisfies readonly LogLevel[];
 
 /** Unset and empty (after trimming) are the same: not set. */
@@ -174,6 +175,11 @@ export const ConfigSchema = z.object({
     }
     return [...new Set(parts.map(Number))].sort((a, b) => a - b);
   }),
+  /**
+   * Slack's Web API base URL (issue 26); default https://slack.com/api/. Tests and the local Slack
+   * simulator point it at a stand-in that records what was posted.
+   */
+  SLACK_API_BASE_URL: httpUrl(DEFAULT_SLACK_API_BASE_URL),
   /** DNS-over-HTTPS JSON endpoint for the webhook send-time address check; default Cloudflare's. */
   WEBHOOK_DNS_RESOLVER: httpUrl(DEFAULT_DNS_RESOLVER),
   /**

@@ -12,5 +12,6 @@ export * from "./schema/keys.ts";
 export * from "./schema/operations.ts";
 export * from "./schema/policies.ts";
 export * from "./schema/requests.ts";
+export * from "./schema/slack.ts";
 export * from "./schema/spend.ts";
 export * from "./schema/webhooks.ts";

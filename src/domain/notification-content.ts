@@ -117,6 +117,10 @@ function headlineOf(kind: NotificationKind, row: NotifiedRequest, expiresAt: str
       return `REMINDER: ${what} is still ${row.status} and needs ${level} approval before ${expiresAt}.`;
     case "decided":
       return `DECIDED: ${what} is ${row.status}.`;
+    case "progress": {
+      const approvals = row.approvalsJson.filter((entry) => entry.action === "approve").length;
+      return `IN PROGRESS: ${what} has ${approvals} of ${row.requiredApprovals} approvals at ${level} and is still ${row.status}.`;
+    }
   }
 }
 
@@ -125,6 +129,7 @@ const TITLES: Record<NotificationKind, string> = {
   escalated: "Escalated",
   reminder: "Reminder",
   decided: "Decided",
+  progress: "In progress",
 };
 
 /**

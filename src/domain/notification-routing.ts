@@ -69,6 +69,7 @@ export function notificationAudience(
       id ? [canonicalIdentifier(id)] : [],
     ),
   );
+  if (kind === "progress") return [];
   if (kind === "decided") {
     const requester = request.requesterPrincipalId;
     return requester ? [{ principalId: requester, onBehalfOf: null }] : [];

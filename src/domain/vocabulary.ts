@@ -74,14 +74,24 @@ export type ContactChannel = (typeof CONTACT_CHANNELS)[number];
 
 /**
  * What a delivery of the outbox (webhook_outbox) goes out as: the request's own webhook (webhook_url,
- * the M5 events), or a notification through one of the directory's contact channels. One queue, one
+ * the M5 events), or a notification through one of the directory's contact channels or a tenant's
+ * Slack workspace (issue 26). One queue, one
  * consumer, one set of retries, dead letters, attempts and pause switch for all of them.
  */
-export const DELIVERY_CHANNELS = ["request_webhook", ...CONTACT_CHANNELS] as const;
+export const DELIVERY_CHANNELS = ["request_webhook", ...CONTACT_CHANNELS, "slack"] as const;
 export type DeliveryChannel = (typeof DELIVERY_CHANNELS)[number];
 
-/** Why someone is told: a request needs them, was escalated to them, is still waiting, or was decided. */
-export const NOTIFICATION_KINDS = ["approval_needed", "escalated", "reminder", "decided"] as const;
+/**
+ * Why someone is told: a request needs them, was escalated to them, is still waiting, or was decided;
+ * `progress` (an approval of a quorum) only updates messages already posted (Slack), it tells no one.
+ */
+export const NOTIFICATION_KINDS = [
+  "approval_needed",
+  "escalated",
+  "reminder",
+  "decided",
+  "progress",
+] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 export type Role = (typeof ROLES)[number];
 

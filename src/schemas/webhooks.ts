@@ -53,7 +53,7 @@ export const NotificationDeliverySchema = z
       .string()
       .openapi({ description: "The approver webhook's webhook-id; the same on every retry" }),
     kind: z.enum(NOTIFICATION_KINDS),
-    channel: z.enum(CONTACT_CHANNELS),
+    channel: z.enum([...CONTACT_CHANNELS, "slack"]),
     contact_id: z.number().int().nullable(),
     recipient_id: z
       .string()

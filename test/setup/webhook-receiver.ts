@@ -25,12 +25,15 @@
 // up): GET /_received?path=<path> returns those of one path, oldest first, and POST /_reset forgets
 // everything. close() destroys every open connection and stops every stream, so teardown never waits.
 //
+// Under /slack/ it is a stand-in for Slack's Web API and response_urls (fake-slack.ts).
+//
 // It also serves a stand-in DNS-over-HTTPS resolver (the JSON API the worker's send-time address check
 // calls when WEBHOOK_DNS_RESOLVER points here): GET /dns-query?name=<host>&type=A|AAAA answers
 // 127.0.0.1 / ::1 for names starting "loopback.", SERVFAIL for names starting "servfail.", NXDOMAIN for
 // anything else. It never answers a public address, so no delivery in a test can leave the machine.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { createFakeSlack } from "./fake-slack.ts";
 
 export interface ReceivedRequest {
   method: string;
@@ -65,6 +68,8 @@ export async function startWebhookReceiver(options: { host?: string; port?: numb
   const host = options.host ?? "127.0.0.1";
   const received: ReceivedRequest[] = [];
   const hits = new Map<string, number>();
+  // Slack's Web API and response_urls, under /slack/ (fake-slack.ts).
+  const slack = createFakeSlack();
   /** Stops the timers of the streams still running (close() calls them all). */
   const stoppers = new Set<() => void>();
 
@@ -216,6 +221,7 @@ export async function startWebhookReceiver(options: { host?: string; port?: numb
     req.on("end", () => {
       const url = new URL(req.url ?? "/", "http://receiver");
       const path = url.pathname;
+      if (slack.handle(req, res, url, Buffer.concat(chunks).toString("utf8"))) return;
       if (req.method === "GET" && path === "/_received") {
         const wanted = url.searchParams.get("path");
         return json(

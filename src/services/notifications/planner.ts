@@ -96,7 +96,11 @@ async function planOne(
   now: Date,
 ): Promise<number[] | null> {
   const audience = notificationAudience(plan.kind, request, directory.deciders, directory.edges, now);
-  const { deliveries, cut } = routeToContacts(audience, directory.contacts, request.tenantId);
+  // Progress only updates messages already posted (Slack): no contact point hears of it.
+  const { deliveries, cut } =
+    plan.kind === "progress"
+      ? { deliveries: [], cut: 0 }
+      : routeToContacts(audience, directory.contacts, request.tenantId);
   if (cut > 0) {
     ctx.log.warn("notification_plan_cut", { plan_id: plan.id, request_id: request.id, left_out: cut });
   }

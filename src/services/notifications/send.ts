@@ -185,5 +185,7 @@ async function sendEmail(
     });
     attempt.count("retry");
     return { retryAfterSeconds: backoffSeconds(queueAttempt, null) };
+  } finally {
+    clearTimeout(timer);
   }
 }
