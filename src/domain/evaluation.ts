@@ -216,7 +216,7 @@ const NAMESPACE_SEPARATORS = [".", ":", "/"];
  * compared exactly: `*` covers every skill; a prefix `p*` every id starting with p, and the namespace
  * itself when p ends in a separator (a `shell.*` deny also denies `shell`); anything else the one id.
  */
-function skillPatternMatches(pattern: string, skillId: string): boolean {
+export function skillPatternMatches(pattern: string, skillId: string): boolean {
   if (pattern === "*") return true;
   if (!pattern.endsWith("*")) return pattern === skillId;
   const prefix = pattern.slice(0, -1);

@@ -14,15 +14,8 @@ import {
   text,
   unique,
 } from "drizzle-orm/pg-core";
+import type { SlackRoute } from "../../domain/slack-routing.ts";
 import { timestamptz } from "./columns.ts";
-
-/** A routing rule: requests whose skill matches `skill_pattern` (exact, or a prefix ending in `*`) and/or
- * whose required level is `level` go to `channel`; the first rule that matches wins. */
-export interface SlackRoute {
-  skill_pattern?: string | undefined;
-  level?: number | undefined;
-  channel: string;
-}
 
 /** One tenant's Slack workspace. The secrets are AES-GCM sealed (src/lib/secrets.ts), never returned. */
 export const slackWorkspaces = pgTable(
