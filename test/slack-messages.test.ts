@@ -15,7 +15,11 @@ import {
   slackMessage,
 } from "../src/domain/slack-blocks.ts";
 import type { ApprovalEntry } from "../src/domain/vocabulary.ts";
+import { createLogger } from "../src/lib/log.ts";
+import { MetricsBuffer } from "../src/lib/metrics.ts";
 import { encryptSecret, importEncryptionKey } from "../src/lib/secrets.ts";
+import { createServiceContext } from "../src/services/context.ts";
+import { runNotifications } from "../src/services/notifications/planner.ts";
 import { form, signIn } from "./helpers/console.ts";
 import { testEnv, testSql } from "./helpers/database.ts";
 import { call, postJson } from "./helpers/http.ts";
@@ -33,6 +37,7 @@ const HOSTILE =
 let agent: TestKey;
 let alice: TestKey;
 let bob: TestKey;
+let admin: TestKey;
 
 interface SlackCall {
   method: string;
@@ -204,6 +209,7 @@ beforeAll(async () => {
   agent = await createTestKey("agent", { principalId: `slk-agent-${RUN}` });
   alice = await createTestKey("approver", { principalId: `slk-alice-${RUN}`, maxLevel: 5 });
   bob = await createTestKey("approver", { principalId: `slk-bob-${RUN}`, maxLevel: 5 });
+  admin = await createTestKey("admin", { principalId: `slk-admin-${RUN}` });
 });
 
 afterEach(() => {
@@ -564,5 +570,53 @@ describe("posting and updating through the one engine", () => {
     expect(attempts.length).toBeGreaterThan(0);
     for (const attempt of attempts) expect(attempt.text).not.toContain("secrettoken");
     expect(await postedMessages(filed.request_id)).toEqual([]);
+  });
+
+  it("a reminder (the cron's) posts a second message; the decision updates both; paused, nothing is sent", async () => {
+    const { tenant, token } = await workspace("ok");
+    const queue = recordingQueue();
+    const filed = await file(queue, tenant, { expires_in_seconds: 1000 });
+    await consumeDeliveries(queue.ids(), { env: SLACK });
+    queue.clear();
+    const ctx = createServiceContext({
+      env: testEnv({ WEBHOOK_QUEUE: queue.binding }),
+      log: createLogger("error"),
+      metrics: new MetricsBuffer(),
+      waitUntil: () => {},
+      requestId: null,
+    });
+    expect((await runNotifications(ctx, new Date(Date.now() + 600_000))).reminders).toBe(1);
+    const [reminder] = await slackDeliveries(filed.request_id, "reminder");
+    expect(queue.ids()).toContain(reminder?.id);
+
+    const pauseSwitch = (action: "pause" | "resume") =>
+      call(`/api/v1/admin/webhooks/${action}`, {
+        method: "POST",
+        headers: { ...admin.headers, "Content-Type": "application/json" },
+        body: JSON.stringify({ reason: "slack test" }),
+      });
+    expect((await pauseSwitch("pause")).status).toBe(200);
+    try {
+      await consumeDeliveries([reminder?.id ?? 0], { env: SLACK });
+      expect((await slackDeliveries(filed.request_id, "reminder"))[0]?.status).toBe("pending");
+      expect(await slackCalls(token)).toHaveLength(1);
+    } finally {
+      expect((await pauseSwitch("resume")).status).toBe(200);
+    }
+    await consumeDeliveries([reminder?.id ?? 0], { env: SLACK, attempts: 2 });
+    expect((await slackCalls(token)).map((c) => c.method)).toEqual(["chat.postMessage", "chat.postMessage"]);
+    const posted = await postedMessages(filed.request_id);
+    expect(posted).toHaveLength(2);
+
+    queue.clear();
+    const res = await postJson(`${REQUESTS}/${filed.request_id}/approve`, { notes: "go" }, alice.headers, {
+      WEBHOOK_QUEUE: queue.binding,
+    });
+    expect(res.status).toBe(200);
+    const [decided] = await slackDeliveries(filed.request_id, "decided");
+    await consumeDeliveries([decided?.id ?? 0], { env: SLACK });
+    const updates = (await slackCalls(token)).filter((c) => c.method === "chat.update");
+    expect(updates.map((c) => c.json?.ts).sort()).toEqual(posted.map((m) => m.ts).sort());
+    expect((await slackDeliveries(filed.request_id, "decided"))[0]?.status).toBe("delivered");
   });
 });
