@@ -20,6 +20,7 @@ import { MetricsBuffer } from "../src/lib/metrics.ts";
 import { encryptSecret, importEncryptionKey } from "../src/lib/secrets.ts";
 import { createServiceContext } from "../src/services/context.ts";
 import { runNotifications } from "../src/services/notifications/planner.ts";
+import { classifySlackAnswer } from "../src/services/slack/send.ts";
 import { form, signIn } from "./helpers/console.ts";
 import { testEnv, testSql } from "./helpers/database.ts";
 import { call, postJson } from "./helpers/http.ts";
@@ -356,6 +357,42 @@ describe("Block Kit (pure)", () => {
     expectBlockKit(message);
     // No entity cut in half at a section's end.
     for (const text of textsOf(message)) expect(text.text).not.toMatch(/&[a-z]{0,3}(…|$)/);
+  });
+});
+
+describe("Slack's answers, classified", () => {
+  it("ok; 429 and ratelimited retried with Retry-After; 5xx and transient errors retried; the rest failed for good", () => {
+    expect(classifySlackAnswer(200, { ok: true, ts: "1.2" }, null).kind).toBe("ok");
+    expect(classifySlackAnswer(429, { ok: false, error: "ratelimited" }, 30)).toEqual({
+      kind: "retry",
+      status: 429,
+      error: "ratelimited",
+      retryAfter: 30,
+    });
+    expect(classifySlackAnswer(200, { ok: false, error: "ratelimited" }, 7)).toMatchObject({
+      kind: "retry",
+      retryAfter: 7,
+    });
+    expect(classifySlackAnswer(503, null, null)).toMatchObject({ kind: "retry", error: "http_503" });
+    expect(classifySlackAnswer(200, { ok: false, error: "service_unavailable" }, null).kind).toBe("retry");
+    expect(classifySlackAnswer(200, null, null).kind).toBe("retry");
+    for (const error of [
+      "invalid_auth",
+      "channel_not_found",
+      "not_in_channel",
+      "is_archived",
+      "msg_too_long",
+    ]) {
+      expect(classifySlackAnswer(200, { ok: false, error }, null)).toEqual({
+        kind: "failed",
+        status: 200,
+        error,
+      });
+    }
+    expect(classifySlackAnswer(404, null, null)).toEqual({ kind: "failed", status: 404, error: "http_404" });
+    // A hostile or broken answer's error is cut, never trusted as more than a label.
+    const long = classifySlackAnswer(200, { ok: false, error: "x".repeat(5000) }, null);
+    expect(long.kind === "failed" && long.error.length).toBe(100);
   });
 });
 
