@@ -16,10 +16,11 @@ import {
   delegations,
   type NotificationPlanRow,
   notificationPlans,
+  slackWorkspaces,
   type WebhookOutboxRow,
   webhookOutbox,
 } from "./schema.ts";
-import { deliveryIdsOf } from "./transitions.ts";
+import { deliveryIdsOf, TENANT_HEARS } from "./transitions.ts";
 
 /** Delegations read for one tenant's planning: far more than any tenant has in force at once. */
 const EDGE_LIMIT = 1000;
@@ -67,6 +68,8 @@ export interface TenantDirectory {
   deciders: Decider[];
   edges: DelegationRow[];
   contacts: ContactPointRow[];
+  /** The tenant has a Slack workspace: each plan gets one `slack` delivery too. */
+  slack: boolean;
 }
 
 /**
@@ -80,7 +83,7 @@ export async function tenantDirectory(
   decidingRoles: readonly Role[],
   at: Date,
 ): Promise<TenantDirectory> {
-  const [deciders, edges, contacts] = await db.batch([
+  const [deciders, edges, contacts, workspaces] = await db.batch([
     db
       .select({
         principalId: apiKeys.principalId,
@@ -114,14 +117,19 @@ export async function tenantDirectory(
       .where(or(isNull(contactPoints.tenantId), eq(contactPoints.tenantId, tenantId)))
       .orderBy(contactPoints.id)
       .limit(CONTACT_LIMIT),
+    db
+      .select({ tenantId: slackWorkspaces.tenantId })
+      .from(slackWorkspaces)
+      .where(eq(slackWorkspaces.tenantId, tenantId)),
   ]);
-  return { deciders, edges, contacts };
+  return { deciders, edges, contacts, slack: workspaces.length > 0 };
 }
 
 /** One notification delivery a plan writes. */
 export interface PlannedDelivery {
   channel: WebhookOutboxRow["channel"];
-  contactId: number;
+  /** null: a `slack` delivery (the tenant's workspace, not a contact point). */
+  contactId: number | null;
   recipientId: string | null;
   onBehalfOf: string | null;
 }
@@ -189,7 +197,7 @@ export async function claimReminders(
       FROM ${approvalRequests} r CROSS JOIN unnest(${`{${percents.join(",")}}`}::int[]) AS p(point)
       WHERE r.status IN ('pending', 'escalated') AND r.expires_at > ${at}
         AND r.created_at + (r.expires_at - r.created_at) * (p.point / 100.0) <= ${at}
-        AND EXISTS (SELECT 1 FROM contact_points c WHERE c.tenant_id = r.tenant_id OR c.tenant_id IS NULL)
+        AND ${TENANT_HEARS}
         AND NOT EXISTS (SELECT 1 FROM notification_plans n
           WHERE n.request_id = r.id AND n.kind = 'reminder' AND split_part(n.plan_key, ':', 2)::int >= p.point)
       ORDER BY r.id, p.point DESC

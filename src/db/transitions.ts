@@ -47,26 +47,40 @@ export const DELIVERY_IDS = sql`coalesce((SELECT array_agg(o.id ORDER BY o.id) F
 /** Per changed row, the notification plan the statement wrote (NULL: none). */
 export const PLAN_ID = sql`(SELECT p.id FROM plans p WHERE p.request_id = changed.id) AS plan_id`;
 
-/** What a transition to `status` tells people: escalations and final outcomes (auto-approval tells no one). */
-export function notificationKindOf(status: ApprovalStatus | null): NotificationKind | null {
+/**
+ * What a transition to `status` (by `event`) tells people: escalations and final outcomes (auto-approval
+ * tells no one), and an approval of a quorum counted (`progress`: only Slack acts on it, issue 26).
+ */
+export function notificationKindOf(
+  status: ApprovalStatus | null,
+  event: WebhookEvent | null = null,
+): NotificationKind | null {
+  if (status === null) return event === WEBHOOK_EVENTS.approvalAdded ? "progress" : null;
   if (status === "escalated") return "escalated";
   if (status === "pending") return "approval_needed";
-  if (status !== null && status !== "auto_approved" && TERMINAL.includes(status)) return "decided";
+  if (status !== "auto_approved" && TERMINAL.includes(status)) return "decided";
   return null;
 }
 
+/** Someone could be told about row `r`'s tenant: a contact point reaching it, or its Slack workspace. */
+export const TENANT_HEARS = sql`(EXISTS (SELECT 1 FROM contact_points c WHERE c.tenant_id = r.tenant_id OR c.tenant_id IS NULL)
+        OR EXISTS (SELECT 1 FROM slack_workspaces s WHERE s.tenant_id = r.tenant_id))`;
+/** Only a Slack workspace acts on progress. */
+const TENANT_HAS_SLACK = sql`EXISTS (SELECT 1 FROM slack_workspaces s WHERE s.tenant_id = r.tenant_id)`;
+
 /**
  * Writes the notification plan of `kind` for every row of `rows` (a CTE) whose tenant anyone could be
- * told about (a contact point for the tenant, or one of a principal's for every tenant): one plan per
- * request version, planned into deliveries after the commit (services/notifications/planner.ts).
- * Without contact points it writes nothing, so a deployment that notifies no one pays one index probe.
+ * told about (a contact point for the tenant, or one of a principal's for every tenant, or the tenant's
+ * Slack workspace; for `progress`, the workspace only): one plan per request version, planned into
+ * deliveries after the commit (services/notifications/planner.ts). Without contact points or workspaces
+ * it writes nothing, so a deployment that notifies no one pays two index probes.
  */
 export function planInsert(rows: SQL, kind: NotificationKind | null): SQL {
   if (kind === null) return sql`SELECT NULL::bigint AS id, NULL::text AS request_id WHERE false`;
   return sql`
       INSERT INTO notification_plans (request_id, plan_key, kind)
       SELECT r.id, 'v' || r.version, ${kind}::text FROM ${rows} r
-      WHERE EXISTS (SELECT 1 FROM contact_points c WHERE c.tenant_id = r.tenant_id OR c.tenant_id IS NULL)
+      WHERE ${kind === "progress" ? TENANT_HAS_SLACK : TENANT_HEARS}
       ON CONFLICT (request_id, plan_key) DO NOTHING
       RETURNING id, request_id`;
 }
@@ -148,7 +162,7 @@ export function transitionStatement(t: Transition): SQL {
     ),
     outbox AS (${outboxInsert(sql`changed`, t.event, t.actor, outboxReason, t.at)}),
     ledger AS (${ledgerInsert(sql`changed`, "approved", "approval", t.at)}),
-    plans AS (${planInsert(sql`changed`, notificationKindOf(t.toStatus))})
+    plans AS (${planInsert(sql`changed`, notificationKindOf(t.toStatus, t.event))})
     SELECT changed.*, ${DELIVERY_IDS}, ${PLAN_ID} FROM changed`;
 }
 

@@ -72,6 +72,8 @@ export interface Consumed {
   metrics: Record<string, number>;
   /** How long queue() took, in ms. */
   elapsed: number;
+  /** The log lines the consumer wrote (kept from the console, so a test can check what they hold). */
+  lines: string[];
 }
 
 /**
@@ -113,6 +115,7 @@ export async function consumeDeliveries(
       retried: new Map(result.retryMessages.map((m) => [idOf(m.msgId), delays.get(m.msgId)])),
       metrics: metrics.totals(),
       elapsed,
+      lines,
     };
   } finally {
     log.mockRestore();

@@ -96,7 +96,7 @@ async function planOne(
   now: Date,
 ): Promise<number[] | null> {
   const audience = notificationAudience(plan.kind, request, directory.deciders, directory.edges, now);
-  // Progress only updates messages already posted (Slack): no contact point hears of it.
+  // Progress only updates the Slack messages already posted: no contact point hears of it.
   const { deliveries, cut } =
     plan.kind === "progress"
       ? { deliveries: [], cut: 0 }
@@ -104,10 +104,15 @@ async function planOne(
   if (cut > 0) {
     ctx.log.warn("notification_plan_cut", { plan_id: plan.id, request_id: request.id, left_out: cut });
   }
+  // The tenant's Slack workspace hears every kind once per plan, as a channel (no one recipient): it
+  // posts what needs deciding and updates what it posted (services/slack/send.ts).
+  const slack = directory.slack
+    ? [{ channel: "slack" as const, contactId: null, recipientId: null, onBehalfOf: null }]
+    : [];
   const ids = await commitPlan(
     ctx.db,
     { id: plan.id, requestId: request.id, kind: plan.kind },
-    deliveries,
+    [...deliveries, ...slack],
     now,
   );
   if (ids !== null) {

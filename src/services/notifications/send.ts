@@ -2,7 +2,7 @@
 // every delivery whose channel is not the request's own webhook here, and it goes out through the same
 // machinery: the pause switch, the send-time destination checks, the batch's send slots and clock, the
 // attempt record, backoff, the dead-letter queue. Email goes through the SEND_EMAIL binding; Teams,
-// Google Chat and the signed approver webhook are POSTs (postToReceiver).
+// Google Chat and the signed approver webhook are POSTs (postToReceiver); Slack is services/slack/send.ts.
 //
 // The message is built at send time from the request as it is then, so a request decided meanwhile is
 // not announced as waiting (such a notification is skipped), and the view link is minted for the
@@ -19,6 +19,7 @@ import { notificationEmail, sendBuiltEmail } from "../../lib/notification-email.
 import { type OpenedContact, openContact } from "../contacts.ts";
 import type { ServiceContext } from "../context.ts";
 import { isPaused } from "../jobs.ts";
+import { deliverSlack } from "../slack/send.ts";
 import { viewLink } from "../view-links.ts";
 import { WEBHOOKS_JOB } from "../webhooks/outbox.ts";
 import {
@@ -72,6 +73,10 @@ export async function deliverNotification(
   const loaded = await loadNotification(ctx.db, delivery);
   if (!loaded || !kind) return skip(attempt, "the request is gone");
   const { request, contact } = loaded;
+  // The tenant's Slack workspace: posts and updates of its own (services/slack/send.ts).
+  if (delivery.channel === "slack") {
+    return deliverSlack(ctx, { delivery, request, kind, attempt, queueAttempt, batch });
+  }
   if (!contact) return skip(attempt, "the contact point was removed");
   if (kind !== "decided" && !isOpen(request.status)) {
     return skip(attempt, `the request no longer waits for a decision (it is ${request.status})`);

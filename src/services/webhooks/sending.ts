@@ -89,7 +89,7 @@ export function backoffSeconds(attempt: number, retryAfter: number | null): numb
 }
 
 /** Retry-After as seconds (delta or HTTP date), or null. */
-function retryAfterSeconds(header: string | null, now: number): number | null {
+export function retryAfterSeconds(header: string | null, now: number): number | null {
   if (!header) return null;
   if (/^\d+$/.test(header.trim())) return Number(header.trim());
   const date = Date.parse(header);
@@ -328,7 +328,7 @@ async function resolvedAddressProblem(
 }
 
 /** A message not sent because its batch ran out of time goes again after this long. */
-const NOT_SENT_RETRY_SECONDS = 5;
+export const NOT_SENT_RETRY_SECONDS = 5;
 
 /**
  * The start of a response body, as the attempt's excerpt: at most EXCERPT_BYTES are read, and no
