@@ -48,6 +48,8 @@ export const COUNTERS: Record<string, string> = {
   nova_webhook_attempt_duration_seconds_total:
     "Seconds webhook delivery attempts took, by outcome (divide by nova_webhook_attempts_total for the average)",
   nova_metrics_scrape_errors_total: "Scrapes that could not read a source",
+  nova_slack_actions_total:
+    "Slack interactions by outcome: decided, counted, refused (not linked, level), unverified, conflict, failed",
   nova_rate_limited_total:
     "Requests refused with 429 by a per-key rate limit or a bound on open waits, by limiter",
 };
@@ -69,6 +71,7 @@ const KNOWN_SERIES: Record<string, Record<string, string>[]> = {
   nova_notification_failures_total: CONTACT_CHANNELS.flatMap((channel) =>
     ["dead", "rejected", "refused"].map((reason) => ({ channel, reason })),
   ),
+  nova_slack_actions_total: ["refused", "unverified", "failed"].map((outcome) => ({ outcome })),
   nova_rate_limited_total: [...Object.keys(LIMITERS), ...WAIT_LIMITERS].map((limiter) => ({ limiter })),
   nova_escalation_runs_total: ["completed", "cut_short", "paused", "failed"].map((outcome) => ({ outcome })),
 };
