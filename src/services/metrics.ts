@@ -71,7 +71,6 @@ const KNOWN_SERIES: Record<string, Record<string, string>[]> = {
   nova_notification_failures_total: CONTACT_CHANNELS.flatMap((channel) =>
     ["dead", "rejected", "refused"].map((reason) => ({ channel, reason })),
   ),
-  nova_slack_actions_total: ["refused", "unverified", "failed"].map((outcome) => ({ outcome })),
   nova_rate_limited_total: [...Object.keys(LIMITERS), ...WAIT_LIMITERS].map((limiter) => ({ limiter })),
   nova_escalation_runs_total: ["completed", "cut_short", "paused", "failed"].map((outcome) => ({ outcome })),
 };
