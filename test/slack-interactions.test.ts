@@ -9,10 +9,12 @@ import { createDb } from "../src/db/client.ts";
 import { slackUserLinks, slackWorkspaces } from "../src/db/schema.ts";
 import { slackSignature, slackSignatureRefusal } from "../src/domain/slack-signature.ts";
 import { slackQuotedText } from "../src/domain/slack-text.ts";
+import type { Bindings } from "../src/env.ts";
 import { encryptSecret, importEncryptionKey } from "../src/lib/secrets.ts";
 import { testEnv } from "./helpers/database.ts";
 import { call, postJson } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
+import { recordingDataset } from "./helpers/metrics.ts";
 import { fileRequest } from "./helpers/requests.ts";
 import { TEST_WEBHOOK_ENCRYPTION_KEY } from "./setup/test-secrets.ts";
 
@@ -97,7 +99,7 @@ interface Signed {
   headers?: Record<string, string>;
 }
 
-async function signedPost(path: string, body: string, options: Signed = {}) {
+async function signedPost(path: string, body: string, options: Signed = {}, env: Partial<Bindings> = {}) {
   const timestamp = options.timestamp ?? nowSeconds();
   const signature =
     options.signature === undefined
@@ -109,7 +111,7 @@ async function signedPost(path: string, body: string, options: Signed = {}) {
     ...(signature === null ? {} : { "X-Slack-Signature": signature }),
     ...options.headers,
   };
-  return call(path, { method: "POST", headers, body }, ENV);
+  return call(path, { method: "POST", headers, body }, { ...ENV, ...env });
 }
 
 const formOf = (payload: unknown) => `payload=${encodeURIComponent(JSON.stringify(payload))}`;
@@ -283,7 +285,16 @@ describe("deciding from Slack as the linked principal", () => {
     const id = await file();
     const lines: string[] = [];
     vi.spyOn(console, "log").mockImplementation((line: unknown) => void lines.push(String(line)));
-    await signedPost(INTERACTIONS, formOf(click(user("mallory"), "approve", id, "unlinked")));
+    const metrics = recordingDataset();
+    await signedPost(
+      INTERACTIONS,
+      formOf(click(user("mallory"), "approve", id, "unlinked")),
+      {},
+      {
+        METRICS: metrics,
+      },
+    );
+    expect(metrics.totals()).toMatchObject({ "nova_slack_actions_total{outcome=refused}": 1 });
     expect(await replies("unlinked")).toEqual([expect.stringContaining("not linked")]);
     const refusal = lines.map((line) => JSON.parse(line)).find((line) => line.msg === "slack_action_refused");
     expect(refusal).toMatchObject({ reason: "not_linked", via: "slack", tenant_id: TENANT });
