@@ -11,6 +11,7 @@ import { slackSignature, slackSignatureRefusal } from "../src/domain/slack-signa
 import { slackQuotedText } from "../src/domain/slack-text.ts";
 import type { Bindings } from "../src/env.ts";
 import { encryptSecret, importEncryptionKey } from "../src/lib/secrets.ts";
+import { responseUrlAllowed } from "../src/services/slack/interactions.ts";
 import { testEnv } from "./helpers/database.ts";
 import { call, postJson } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
@@ -313,6 +314,32 @@ describe("deciding from Slack as the linked principal", () => {
     expect((await readRequest(id)).approvers).toEqual([]);
   });
 
+  it("decides only with a live key covering the tenant: revoked at once, another tenant's key never", async () => {
+    const id = await file();
+    const erin = await createTestKey("approver", {
+      principalId: `erin-${RUN}`,
+      tenantId: TENANT,
+      maxLevel: 4,
+    });
+    await createTestKey("approver", { principalId: erin.principalId, tenantId: "acme", maxLevel: 5 });
+    await link(user("erin"), erin.principalId);
+    const revoked = await call(`/api/v1/admin/keys/${erin.keyId}`, {
+      method: "DELETE",
+      headers: admin.headers,
+    });
+    expect(revoked.status).toBe(200);
+    await signedPost(INTERACTIONS, formOf(click(user("erin"), "approve", id, "revoked")));
+    expect(await replies("revoked")).toEqual([expect.stringContaining("no live approver or admin key")]);
+    expect((await readRequest(id)).approvers).toEqual([]);
+  });
+
+  it("folds ids like every entry point: the tenant in the path and the request id in the button", async () => {
+    const id = await file();
+    const path = `/integrations/slack/${TENANT.toUpperCase()}/interactions`;
+    await signedPost(path, formOf(click(user("alice"), "approve", ` ${id.toUpperCase()} `, "folded")));
+    expect(await replies("folded")).toEqual([expect.stringContaining(`\`${id}\` counts: 1 of 2`)]);
+  });
+
   it("refuses self-approval: the requester's principal linked in Slack cannot decide its own request", async () => {
     const id = await file();
     await signedPost(INTERACTIONS, formOf(click(user("requester"), "approve", id, "self")));
@@ -447,6 +474,16 @@ describe("secrets and human text", () => {
     for (const secret of [BOT_TOKEN, SIGNING_SECRET, signature, signature.slice(3)]) {
       expect(text).not.toContain(secret);
     }
+  });
+
+  it("answers only on Slack's response URLs (or the configured fake's origin)", () => {
+    const base = "https://slack.com/api/";
+    expect(responseUrlAllowed("https://hooks.slack.com/actions/T1/1/x", base)).toBe(true);
+    expect(responseUrlAllowed("http://hooks.slack.com/actions/T1/1/x", base)).toBe(false);
+    expect(responseUrlAllowed("https://hooks.slack.com.evil.example/x", base)).toBe(false);
+    expect(responseUrlAllowed("https://169.254.169.254/latest/meta-data", base)).toBe(false);
+    expect(responseUrlAllowed("not a url", base)).toBe(false);
+    expect(responseUrlAllowed(`${RECEIVER}/slack/response/x`, ENV.SLACK_API_BASE_URL)).toBe(true);
   });
 
   it("escapes mrkdwn and defuses mentions in quoted text", () => {
