@@ -110,6 +110,8 @@ export async function slackReply(ctx: ServiceContext, actor: SlackActor, text: s
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ response_type: "ephemeral", replace_original: false, text }),
+      // Never followed elsewhere: the answer goes to the URL checked above or nowhere.
+      redirect: "manual",
       signal: AbortSignal.timeout(5000),
     });
     await res.body?.cancel();
