@@ -238,6 +238,16 @@ describe("who may post (no API key: the signature is the authentication)", () =>
     expect((await signedPost(INTERACTIONS, body, { timestamp: ts, signature })).status).toBe(401);
     expect(await replies("replay")).toHaveLength(1);
     expect((await readRequest(id)).approvers).toHaveLength(1);
+    // Two copies at once: the receipt's INSERT … ON CONFLICT lets exactly one through.
+    const other = await file();
+    const copy = formOf(click(user("bob"), "approve", other, "race"));
+    const at = nowSeconds();
+    const signed = await slackSignature(SIGNING_SECRET, at, copy);
+    const statuses = await Promise.all(
+      [1, 2, 3].map(() => signedPost(INTERACTIONS, copy, { timestamp: at, signature: signed })),
+    );
+    expect(statuses.map((res) => res.status).sort()).toEqual([200, 401, 401]);
+    expect((await readRequest(other)).approvers).toHaveLength(1);
   });
 
   it("refuses a request signed for this workspace but naming another team", async () => {
