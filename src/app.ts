@@ -15,7 +15,7 @@ import { handleErrors, noRouteFound } from "./middleware/error-handler.ts";
 import { requireJsonBodies } from "./middleware/json-content-type.ts";
 import { checkJsonInput } from "./middleware/json-input.ts";
 import { assignRequestId, requestContext } from "./middleware/request-context.ts";
-import { isApiPath, isConsolePath } from "./middleware/request-shape.ts";
+import { isApiPath, isConsolePath, isSlackPath } from "./middleware/request-shape.ts";
 import { securityHeaders } from "./middleware/security-headers.ts";
 import { adminContactRoutes } from "./routes/admin-contacts.ts";
 import { adminEmergencyRoutes } from "./routes/admin-emergency.ts";
@@ -31,6 +31,7 @@ import { healthRoutes } from "./routes/health.ts";
 import { mcpRoutes } from "./routes/mcp.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { requestRoutes } from "./routes/requests.ts";
+import { slackRoutes } from "./routes/slack.ts";
 import { usageRoutes } from "./routes/usage.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
 
@@ -45,11 +46,14 @@ export function createApp() {
   // Bounded before anything reads them: the URL, the headers, the body.
   app.use(boundUrlAndHeaders({ maxUrlBytes: MAX_URL_BYTES, maxHeaderBytes: MAX_HEADER_BYTES }));
   app.use(boundBody({ maxBodyBytes: MAX_BODY_BYTES }));
-  // The console's forms post application/x-www-form-urlencoded; its routes parse and check them.
-  app.use(requireJsonBodies({ exempt: isConsolePath }));
+  // The console's forms and Slack post application/x-www-form-urlencoded; their routes parse and check them.
+  const formBodies = (path: string) => isConsolePath(path) || isSlackPath(path);
+  app.use(requireJsonBodies({ exempt: formBodies }));
 
   app.route("/", healthRoutes);
   app.route("/", auditKeyRoutes);
+  // Slack's signed posts: no API key, the signature is the authentication (src/routes/slack.ts).
+  app.route("/", slackRoutes);
   // Everything under /api needs an API key; each route then checks its own permission.
   app.use("/api/*", authenticate());
   app.use("/metrics", authenticateScraper());
@@ -58,7 +62,7 @@ export function createApp() {
   app.use("/metrics", rateLimitByRole());
   app.use("/mcp", authenticate(), rateLimitByRole());
   // After authentication (a stranger still gets 401, not a look at the body), before any route.
-  app.use(checkJsonInput({ exemptBodies: isConsolePath }));
+  app.use(checkJsonInput({ exemptBodies: formBodies }));
   app.route("/", adminKeyRoutes);
   app.route("/", adminContactRoutes);
   app.route("/", evalRoutes);

@@ -48,6 +48,8 @@ export const COUNTERS: Record<string, string> = {
   nova_webhook_attempt_duration_seconds_total:
     "Seconds webhook delivery attempts took, by outcome (divide by nova_webhook_attempts_total for the average)",
   nova_metrics_scrape_errors_total: "Scrapes that could not read a source",
+  nova_slack_actions_total:
+    "Slack interactions by outcome: decided, counted, refused (not linked, level), unverified, conflict, failed",
   nova_rate_limited_total:
     "Requests refused with 429 by a per-key rate limit or a bound on open waits, by limiter",
 };
