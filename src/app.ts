@@ -22,6 +22,7 @@ import { adminEmergencyRoutes } from "./routes/admin-emergency.ts";
 import { adminEscalationRoutes } from "./routes/admin-escalation.ts";
 import { adminKeyRoutes } from "./routes/admin-keys.ts";
 import { adminPolicyRoutes } from "./routes/admin-policies.ts";
+import { adminSlackRoutes } from "./routes/admin-slack.ts";
 import { auditExportRoutes, auditKeyRoutes } from "./routes/audit.ts";
 import { decisionRoutes } from "./routes/decisions.ts";
 import { delegationRoutes } from "./routes/delegations.ts";
@@ -65,6 +66,7 @@ export function createApp() {
   app.use(checkJsonInput({ exemptBodies: formBodies }));
   app.route("/", adminKeyRoutes);
   app.route("/", adminContactRoutes);
+  app.route("/", adminSlackRoutes);
   app.route("/", evalRoutes);
   app.route("/", decisionRoutes);
   app.route("/", usageRoutes);

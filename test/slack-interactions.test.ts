@@ -7,6 +7,7 @@ import { eq } from "drizzle-orm";
 import { afterEach, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { createDb } from "../src/db/client.ts";
 import { slackUserLinks, slackWorkspaces } from "../src/db/schema.ts";
+import { mintSlackLinkCode, slackLinkCodeKey } from "../src/domain/slack-link-code.ts";
 import { slackSignature, slackSignatureRefusal } from "../src/domain/slack-signature.ts";
 import { slackQuotedText } from "../src/domain/slack-text.ts";
 import type { Bindings } from "../src/env.ts";
@@ -447,7 +448,7 @@ describe("the /policy command", () => {
       trigger_id: "t",
     }).toString();
 
-  it("answers help, whoami (the linked principal) and link (until the link service is wired)", async () => {
+  it("answers help, whoami (the linked principal) and link (a console code, once)", async () => {
     expect((await signedPost(COMMANDS, command(user("alice"), "help", "help"))).status).toBe(200);
     expect(await replies("help")).toEqual([expect.stringContaining("/policy link <code>")]);
     await signedPost(COMMANDS, command(user("alice"), "whoami", "whoami"));
@@ -455,7 +456,18 @@ describe("the /policy command", () => {
     await signedPost(COMMANDS, command(user("mallory"), "WhoAmI", "whoami2"));
     expect(await replies("whoami2")).toEqual([expect.stringContaining("not linked")]);
     await signedPost(COMMANDS, command(user("mallory"), "link 123456", "link"));
-    expect(await replies("link")).toEqual([expect.stringContaining("not available")]);
+    expect(await replies("link")).toEqual([expect.stringContaining("Not linked:")]);
+    // A code Carol's console showed her, typed in Slack by her own account: linked, then spent.
+    const key = await slackLinkCodeKey(TEST_WEBHOOK_ENCRYPTION_KEY);
+    const { code } = await mintSlackLinkCode(key, { tenantId: TENANT, principalId: carol.principalId });
+    await signedPost(COMMANDS, command(user("carolslack"), `link ${code}`, "linked"));
+    expect(await replies("linked")).toEqual([expect.stringContaining(`\`${carol.principalId}\``)]);
+    await signedPost(COMMANDS, command(user("carolslack"), "whoami", "whoami3"));
+    expect(await replies("whoami3")).toEqual([expect.stringContaining(`\`${carol.principalId}\``)]);
+    await signedPost(COMMANDS, command(user("mallory"), `link ${code}`, "reused"));
+    expect(await replies("reused")).toEqual([expect.stringContaining("Not linked:")]);
+    await signedPost(COMMANDS, command(user("mallory"), "whoami", "whoami4"));
+    expect(await replies("whoami4")).toEqual([expect.stringContaining("not linked")]);
   });
 
   it("is signed like the interactions: a forged command is 401", async () => {

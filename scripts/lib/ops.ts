@@ -31,6 +31,17 @@ export const USAGE = `usage: npm run ops -- <command> [--json]
   delegations add --principal P --delegate D --until <ISO time> [--from <ISO time>] [--tenant T]
                   [--reason R]                    D stands in for P until then (audited)
   delegations revoke <id>                         end one at once (audited)
+  slack list                                      connected Slack workspaces (never their secrets)
+  slack show|disconnect <tenant>                  one workspace; disconnect removes its links too
+  slack connect <tenant> --team T --channel C --secrets-stdin [--max-decide-level N]
+                                                  connect or replace (routes: use the API); reads the
+                                                  bot token, then the signing secret, one line each
+                                                  from standard input (replace: both lines may be
+                                                  blank to keep the stored ones)
+  slack links <tenant> [--principal P]            the workspace's links between Slack users and principals
+  slack link <tenant> <slack_user_id> --principal P
+                                                  link a Slack user (audited; 409 if linked elsewhere)
+  slack unlink <tenant> <slack_user_id>           remove a link (audited)
 
   POLICY_API_URL   the API (default ${DEFAULT_API_URL})
   POLICY_API_KEY   an admin API key (required)
@@ -51,7 +62,7 @@ type Json = unknown;
 type JsonObject = Record<string, unknown>;
 
 interface Call {
-  method: "GET" | "POST" | "DELETE";
+  method: "GET" | "POST" | "PUT" | "DELETE";
   path: string;
   body?: JsonObject;
   /** Statuses other than 2xx that still carry an answer (GET /health answers 503 when degraded). */
@@ -160,6 +171,11 @@ interface Parsed {
   from?: string | undefined;
   until?: string | undefined;
   active: boolean;
+  team?: string | undefined;
+  "max-decide-level"?: string | undefined;
+  "secrets-stdin": boolean;
+  /** Read from standard input by --secrets-stdin (slack connect): never from the command line. */
+  slackSecrets?: { botToken: string | undefined; signingSecret: string | undefined } | undefined;
   help: boolean;
 }
 
@@ -185,6 +201,9 @@ function parse(argv: readonly string[]): Parsed {
         from: { type: "string" },
         until: { type: "string" },
         active: { type: "boolean", default: false },
+        team: { type: "string" },
+        "max-decide-level": { type: "string" },
+        "secrets-stdin": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -418,6 +437,8 @@ function plan(parsed: Parsed): Plan {
       return contactsPlan(parsed);
     case "delegations":
       return delegationsPlan(parsed);
+    case "slack":
+      return slackPlan(parsed);
     default:
       return fail(command ? `unknown command: ${command}` : "no command");
   }
@@ -502,6 +523,7 @@ function contactsPlan(parsed: Parsed): Plan {
  * standard input, so neither lands in shell history or `ps`. Read before the plan, into url and secret.
  */
 async function readStdinValues(parsed: Parsed, io: OpsIo): Promise<Parsed> {
+  if (parsed["secrets-stdin"]) return readSlackSecrets(parsed, io);
   const wantUrl = parsed["url-stdin"];
   const wantSecret = parsed["secret-stdin"];
   if (!wantUrl && !wantSecret) return parsed;
@@ -519,6 +541,142 @@ async function readStdinValues(parsed: Parsed, io: OpsIo): Promise<Parsed> {
   const url = wantUrl ? take("URL") : parsed.url;
   const secret = wantSecret ? take("secret") : parsed.secret;
   return { ...parsed, url, secret };
+}
+
+/**
+ * --secrets-stdin (slack connect only): the bot token, then the signing secret, one line each from
+ * standard input; a blank line keeps the stored value (a replace).
+ */
+async function readSlackSecrets(parsed: Parsed, io: OpsIo): Promise<Parsed> {
+  if (parsed.command !== "slack" || parsed.args[0] !== "connect")
+    fail("--secrets-stdin is for slack connect");
+  if (!io.readLines) fail("standard input cannot be read here");
+  const [botToken, signingSecret] = (await io.readLines(2)).map((line) => line.replace(/\r$/, "").trim());
+  return {
+    ...parsed,
+    slackSecrets: { botToken: botToken || undefined, signingSecret: signingSecret || undefined },
+  };
+}
+
+const SLACK_WORKSPACE_COLUMNS = [
+  "tenant_id",
+  "team_id",
+  "default_channel",
+  "max_decide_level",
+  "has_bot_token",
+  "has_signing_secret",
+  "updated_at",
+];
+const SLACK_LINK_COLUMNS = ["slack_user_id", "principal_id", "method", "linked_by", "created_at"];
+
+/**
+ * slack list|show|connect|disconnect|links|link|unlink: the Slack administration (docs/SLACK.md). The
+ * API checks every field; the bot token and signing secret go in by standard input only and never come
+ * back (the API answers has_bot_token, has_signing_secret).
+ */
+function slackPlan(parsed: Parsed): Plan {
+  const action = only(
+    parsed.args[0],
+    ["list", "show", "connect", "disconnect", "links", "link", "unlink"] as const,
+    "slack action",
+  );
+  const base = "/api/v1/admin/slack/workspaces";
+  if (action === "list") {
+    return {
+      calls: [{ method: "GET", path: base }],
+      render: ([list]) => {
+        const rows = asArray(list);
+        return [
+          `${rows.length} Slack workspace${rows.length === 1 ? "" : "s"}`,
+          ...(rows.length === 0
+            ? []
+            : [
+                table(
+                  SLACK_WORKSPACE_COLUMNS,
+                  rows.map((row) => SLACK_WORKSPACE_COLUMNS.map((k) => field(row, k))),
+                ),
+              ]),
+        ].join("\n");
+      },
+    };
+  }
+  const tenant = parsed.args[1] ?? fail(`slack ${action} needs a tenant id`);
+  const workspace = `${base}/${encodeURIComponent(tenant)}`;
+  const workspaceView = (answer: unknown) =>
+    pairs([...SLACK_WORKSPACE_COLUMNS, "routes"].map((k) => [k, field(answer, k)]));
+  switch (action) {
+    case "show":
+      return { calls: [{ method: "GET", path: workspace }], render: ([answer]) => workspaceView(answer) };
+    case "disconnect":
+      return {
+        calls: [{ method: "DELETE", path: workspace }],
+        render: ([gone]) =>
+          `Disconnected ${cell(field(gone, "team_id"))} from ${cell(field(gone, "tenant_id"))}; links removed: ${cell(field(gone, "links_removed"))}`,
+      };
+    case "connect": {
+      if (!parsed["secrets-stdin"])
+        fail("slack connect needs --secrets-stdin (bot token, then signing secret)");
+      const body: JsonObject = {
+        team_id: parsed.team ?? fail("slack connect needs --team (T…)"),
+        default_channel:
+          parsed.channel ?? fail("slack connect needs --channel (the default channel, C… or G…)"),
+      };
+      if (parsed.slackSecrets?.botToken) body.bot_token = parsed.slackSecrets.botToken;
+      if (parsed.slackSecrets?.signingSecret) body.signing_secret = parsed.slackSecrets.signingSecret;
+      const level = parsed["max-decide-level"];
+      if (level !== undefined) {
+        if (!/^[1-5]$/.test(level)) fail("--max-decide-level is 1 to 5");
+        body.max_decide_level = Number(level);
+      }
+      return {
+        calls: [{ method: "PUT", path: workspace, body }],
+        render: ([answer]) => workspaceView(answer),
+      };
+    }
+    case "links": {
+      const search = parsed.principal ? `?${new URLSearchParams({ principal_id: parsed.principal })}` : "";
+      return {
+        calls: [{ method: "GET", path: `${workspace}/links${search}` }],
+        render: ([list]) => {
+          const rows = asArray(list);
+          return [
+            `${rows.length} link${rows.length === 1 ? "" : "s"}`,
+            ...(rows.length === 0
+              ? []
+              : [
+                  table(
+                    SLACK_LINK_COLUMNS,
+                    rows.map((row) => SLACK_LINK_COLUMNS.map((k) => field(row, k))),
+                  ),
+                ]),
+          ].join("\n");
+        },
+      };
+    }
+    case "link": {
+      const user = parsed.args[2] ?? fail("slack link needs a Slack user id (U… or W…)");
+      const principal = parsed.principal ?? fail("slack link needs --principal");
+      return {
+        calls: [
+          {
+            method: "POST",
+            path: `${workspace}/links`,
+            body: { slack_user_id: user, principal_id: principal },
+          },
+        ],
+        render: ([link]) =>
+          `Linked ${cell(field(link, "slack_user_id"))} to ${cell(field(link, "principal_id"))} in ${cell(field(link, "team_id"))}`,
+      };
+    }
+    case "unlink": {
+      const user = parsed.args[2] ?? fail("slack unlink needs a Slack user id (U… or W…)");
+      return {
+        calls: [{ method: "DELETE", path: `${workspace}/links/${encodeURIComponent(user)}` }],
+        render: ([link]) =>
+          `Unlinked ${cell(field(link, "slack_user_id"))} (was ${cell(field(link, "principal_id"))})`,
+      };
+    }
+  }
 }
 
 const DELEGATION_COLUMNS = [

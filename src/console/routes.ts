@@ -33,10 +33,12 @@ import { createContact, removeContact, searchContacts } from "../services/contac
 import { createDelegation, revokeDelegation, searchDelegations } from "../services/delegations.ts";
 import { escalationStatus, setEscalationPaused } from "../services/escalation.ts";
 import { createKey, revokeKey, searchKeys } from "../services/keys.ts";
+import { issueSlackLinkCode, ownSlackLinks, unlinkOwnSlackUser } from "../services/slack/link-codes.ts";
 import { checkViewLink, openViewLink, ViewLinkRefused } from "../services/view-links.ts";
 import { requestDeliveries, setWebhooksPaused, webhookStatus } from "../services/webhooks/admin.ts";
 import { CONSOLE_CSS, CONSOLE_JS } from "./assets.ts";
 import { type ContactsView, contactsPage } from "./contacts-view.ts";
+import { type SlackView, slackPage } from "./slack-view.ts";
 import {
   type AdminView,
   adminPage,
@@ -605,6 +607,83 @@ consoleRoutes.post("/console/delegations/:id/revoke", requireSession, async (c) 
     return renderDelegations(c, { kind: "notice", text: `Delegation ${id} revoked.` });
   } catch (error) {
     return delegationRefusal(c, error);
+  }
+});
+
+/**
+ * The Slack page for a tenant (the scoped key's own, else `?tenant=` or the form's): the principal's own
+ * links there when the tenant has a workspace. A refusal shows as a notice with the API's status.
+ */
+async function renderSlack(
+  c: ConsoleContext,
+  tenant: string,
+  extra: Partial<SlackView> = {},
+  status: 200 | 400 | 403 | 404 = 200,
+) {
+  const principal = requirePrincipal(c);
+  let view: SlackView = { tenantId: principal.tenantId ?? tenant.trim(), links: [], ...extra };
+  if (view.tenantId) {
+    try {
+      const own = await ownSlackLinks(c.var.services, principal, view.tenantId);
+      view = { ...view, tenantId: own.tenantId, teamId: own.teamId, links: own.links };
+    } catch (error) {
+      // The first refusal is the one to show (the form's), else this one.
+      if (!view.notice) {
+        view = { ...view, notice: asNotice(error) };
+        status = pageStatus(error);
+      }
+    }
+  }
+  c.status(status);
+  return c.html(slackPage(c.var.page, view));
+}
+
+/** A service refusal's status as the Slack page answers it. */
+function pageStatus(error: unknown): 400 | 403 | 404 {
+  const status = error instanceof ApiError ? error.status : 400;
+  return status === 403 || status === 404 ? status : 400;
+}
+
+/** Linking a Slack account lets it decide: only keys that decide may. */
+const requireDeciding: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
+  if (!can(requirePrincipal(c), "requests:decide")) {
+    return refusalPage(c, 403, "Refused", "Only a key that decides requests can link a Slack account.");
+  }
+  await next();
+};
+
+consoleRoutes.get("/console/slack", requireSession, requireDeciding, (c) =>
+  renderSlack(c, c.req.query("tenant") ?? ""),
+);
+
+// The code is minted for the signed-in principal only, behind the session's CSRF token: another site
+// cannot make a principal's browser mint one (and would never see it), so a link always proves both sides.
+consoleRoutes.post("/console/slack/code", requireSession, requireDeciding, async (c) => {
+  const form = await formOf(c);
+  const tenant = form.tenant_id ?? "";
+  try {
+    const issued = await issueSlackLinkCode(c.var.services, requirePrincipal(c), tenant);
+    return await renderSlack(c, issued.tenant_id, { issued });
+  } catch (error) {
+    return renderSlack(c, tenant, { notice: asNotice(error) }, pageStatus(error));
+  }
+});
+
+consoleRoutes.post("/console/slack/unlink", requireSession, requireDeciding, async (c) => {
+  const form = await formOf(c);
+  const tenant = form.tenant_id ?? "";
+  try {
+    const gone = await unlinkOwnSlackUser(
+      c.var.services,
+      requirePrincipal(c),
+      tenant,
+      form.slack_user_id ?? "",
+    );
+    return await renderSlack(c, gone.tenant_id, {
+      notice: { kind: "notice", text: `Slack user ${gone.slack_user_id} unlinked.` },
+    });
+  } catch (error) {
+    return renderSlack(c, tenant, { notice: asNotice(error) }, pageStatus(error));
   }
 });
 

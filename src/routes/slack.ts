@@ -14,7 +14,7 @@ import {
   RejectModalMetadata,
   SlackCommandForm,
   SlackInteractionPayload,
-} from "../schemas/slack.ts";
+} from "../schemas/slack-payloads.ts";
 import { type LinkRedeemer, onSlackCommand } from "../services/slack/commands.ts";
 import {
   admitSlackRequest,
@@ -24,16 +24,17 @@ import {
   rejectReasonProblem,
   type SlackRequestRefusal,
 } from "../services/slack/interactions.ts";
+import { redeemSlackLinkCode } from "../services/slack/link-codes.ts";
 import type { OpenedSlackWorkspace } from "../services/slack/workspace.ts";
 
 /** Slack's interaction payloads carry the message's blocks; 64 KiB holds the largest this service posts. */
 export const MAX_SLACK_BODY_BYTES = 64 * 1024;
 
-/**
- * The /policy link redeemer (helper S1's redeemSlackLinkCode, src/services/slack/links.ts): wired by
- * the lead when that service is merged; until then `/policy link` says linking is not available.
- */
-const redeemLinkCode: LinkRedeemer | undefined = undefined;
+/** `/policy link <code>`: redeems a console link code (services/slack/link-codes.ts) for the Slack user. */
+const redeemLinkCode: LinkRedeemer = async (ctx, input) => {
+  const redeemed = await redeemSlackLinkCode(ctx, input);
+  return redeemed.linked ? { principalId: redeemed.principalId } : { refused: redeemed.message };
+};
 
 function unverified(c: Context<AppEnv>, reason: SlackRequestRefusal): never {
   c.var.log.warn("slack_request_refused", { reason, path: c.req.path });

@@ -1,5 +1,5 @@
 // Finds secrets in log text: API keys, webhook signing secrets, database connection strings, bearer
-// tokens, secret-named JSON fields, and any exact value the caller knows to be secret. Used by the
+// and Slack tokens, secret-named JSON fields, and any exact value the caller knows to be secret. Used by the
 // suite-wide scan of every log line (test/setup/secret-scan-reporter.ts) and by the Node tests that
 // run the worker under `wrangler dev`. Findings show the line with the secret masked: the report
 // of a leak must not leak it again.
@@ -17,6 +17,8 @@ const PATTERNS: { kind: string; pattern: RegExp }[] = [
   // A notification link's view token (src/domain/view-token.ts): base64url JSON claims, a 43-character MAC.
   { kind: "view token", pattern: /eyJ[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{43}/g },
   { kind: "bearer token", pattern: /bearer\s+[A-Za-z0-9._~+/=-]{16,}/gi },
+  // Slack tokens (bot xoxb-, user xoxp-, app xapp-…): the workspace's bot token is sealed, never logged.
+  { kind: "Slack token", pattern: /\bxox[abposre]-[A-Za-z0-9-]{10,}/g },
   {
     kind: "secret-named field",
     pattern: /"[a-z_]*(?:secret|password|api_key|apikey|authorization|credentials?)"\s*:\s*"[^"]{4,}"/gi,

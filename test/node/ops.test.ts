@@ -28,6 +28,29 @@ const SWITCH_PAUSED = {
 };
 const SWITCH_RUNNING = { ...SWITCH_PAUSED, paused: false, reason: "resolved" };
 
+const SLACK_WORKSPACE = {
+  tenant_id: "acme",
+  team_id: "T024BE7LD",
+  default_channel: "C024BE91L",
+  routes: [],
+  max_decide_level: 4,
+  has_bot_token: true,
+  has_signing_secret: true,
+  created_by: "ops",
+  created_at: "2025-01-01T00:00:00.000Z",
+  updated_by: "ops",
+  updated_at: "2025-01-01T00:00:00.000Z",
+};
+const SLACK_LINK = {
+  tenant_id: "acme",
+  team_id: "T024BE7LD",
+  slack_user_id: "U024BE7LH",
+  principal_id: "carol",
+  method: "admin",
+  linked_by: "ops",
+  created_at: "2025-01-01T00:00:00.000Z",
+};
+
 /** Canned answers by "METHOD path" (path with its query). */
 const ANSWERS: Record<string, { status: number; body: unknown }> = {
   "GET /health": {
@@ -106,6 +129,16 @@ const ANSWERS: Record<string, { status: number; body: unknown }> = {
     status: 200,
     body: { rejected: 2, request_ids: [REQUEST_ID, "apr_fedcba9876543210"] },
   },
+  "PUT /api/v1/admin/slack/workspaces/acme": { status: 200, body: SLACK_WORKSPACE },
+  "GET /api/v1/admin/slack/workspaces": { status: 200, body: [SLACK_WORKSPACE] },
+  "GET /api/v1/admin/slack/workspaces/acme": { status: 200, body: SLACK_WORKSPACE },
+  "DELETE /api/v1/admin/slack/workspaces/acme": {
+    status: 200,
+    body: { ...SLACK_WORKSPACE, links_removed: 2 },
+  },
+  "GET /api/v1/admin/slack/workspaces/acme/links?principal_id=carol": { status: 200, body: [SLACK_LINK] },
+  "POST /api/v1/admin/slack/workspaces/acme/links": { status: 201, body: SLACK_LINK },
+  "DELETE /api/v1/admin/slack/workspaces/acme/links/U024BE7LH": { status: 200, body: SLACK_LINK },
   "GET /api/v1/admin/contacts?principal_id=carol&channel=teams": {
     status: 200,
     body: [
@@ -381,6 +414,39 @@ describe("npm run ops: each command's call", () => {
       ["delegations", "revoke", "3"],
       [{ method: "POST", path: "/api/v1/delegations/3/revoke", body: undefined }],
     ],
+    [["slack", "list"], [{ method: "GET", path: "/api/v1/admin/slack/workspaces", body: undefined }]],
+    [
+      ["slack", "show", "acme"],
+      [{ method: "GET", path: "/api/v1/admin/slack/workspaces/acme", body: undefined }],
+    ],
+    [
+      ["slack", "disconnect", "acme"],
+      [{ method: "DELETE", path: "/api/v1/admin/slack/workspaces/acme", body: undefined }],
+    ],
+    [
+      ["slack", "links", "acme", "--principal", "carol"],
+      [
+        {
+          method: "GET",
+          path: "/api/v1/admin/slack/workspaces/acme/links?principal_id=carol",
+          body: undefined,
+        },
+      ],
+    ],
+    [
+      ["slack", "link", "acme", "U024BE7LH", "--principal", "carol"],
+      [
+        {
+          method: "POST",
+          path: "/api/v1/admin/slack/workspaces/acme/links",
+          body: { slack_user_id: "U024BE7LH", principal_id: "carol" },
+        },
+      ],
+    ],
+    [
+      ["slack", "unlink", "acme", "U024BE7LH"],
+      [{ method: "DELETE", path: "/api/v1/admin/slack/workspaces/acme/links/U024BE7LH", body: undefined }],
+    ],
   ];
 
   it.each(cases)("%j", async (argv, expected) => {
@@ -478,6 +544,56 @@ describe("npm run ops: output", () => {
     // Never echoed back: the output carries the API's display address only.
     expect(`${stdout}${stderr}`).not.toContain("from-stdin");
     expect(`${stdout}${stderr}`).not.toContain("whsec_typed_secret");
+  });
+
+  it("slack connect --secrets-stdin reads the bot token, then the signing secret, and prints neither", async () => {
+    stdinText = "xoxb-1111-2222-typedbottoken\r\n0123456789abcdef0123456789abcdef\n";
+    const argv = [
+      "slack",
+      "connect",
+      "acme",
+      "--team",
+      "T024BE7LD",
+      "--channel",
+      "C024BE91L",
+      "--secrets-stdin",
+    ];
+    const { code, stdout, stderr } = await ops([...argv, "--max-decide-level", "3"]);
+    expect(code, stderr).toBe(0);
+    expect(stdinAsked).toEqual([2]);
+    expect(recorded[0]).toMatchObject({
+      method: "PUT",
+      path: "/api/v1/admin/slack/workspaces/acme",
+      body: {
+        team_id: "T024BE7LD",
+        default_channel: "C024BE91L",
+        bot_token: "xoxb-1111-2222-typedbottoken",
+        signing_secret: "0123456789abcdef0123456789abcdef",
+        max_decide_level: 3,
+      },
+    });
+    expect(stdout).toMatch(/has_bot_token\s+true/);
+    expect(`${stdout}${stderr}`).not.toMatch(/typedbottoken|0123456789abcdef0123/);
+    // A replace: blank lines keep the stored secrets (nothing sent); connect without stdin is a usage error.
+    stdinText = "\n\n";
+    recorded = [];
+    expect((await ops(argv)).code).toBe(0);
+    expect(recorded[0]?.body).toEqual({ team_id: "T024BE7LD", default_channel: "C024BE91L" });
+    expect((await ops(argv.filter((a) => a !== "--secrets-stdin"))).code).toBe(2);
+    expect((await ops(["slack", "list", "--secrets-stdin"])).code).toBe(2);
+    expect((await ops([...argv, "--max-decide-level", "9"])).code).toBe(2);
+  });
+
+  it("slack list, show, links and disconnect print the fields, never a secret", async () => {
+    const list = (await ops(["slack", "list"])).stdout;
+    expect(list.split("\n")[0]).toBe("1 Slack workspace");
+    expect(list).toMatch(/acme\s+T024BE7LD\s+C024BE91L\s+4\s+true\s+true/);
+    expect((await ops(["slack", "links", "acme", "--principal", "carol"])).stdout).toMatch(
+      /U024BE7LH\s+carol\s+admin/,
+    );
+    expect((await ops(["slack", "disconnect", "acme"])).stdout).toBe(
+      "Disconnected T024BE7LD from acme; links removed: 2",
+    );
   });
 
   it("contacts add --secret-stdin alone reads one line for the secret, the URL from --url", async () => {

@@ -52,7 +52,7 @@ export async function onSlackCommand(
   ctx: ServiceContext,
   workspace: OpenedSlackWorkspace,
   command: { actor: SlackActor; text: string },
-  redeem: LinkRedeemer | undefined,
+  redeem: LinkRedeemer,
 ): Promise<void> {
   const [verb = "", ...rest] = command.text.trim().split(/\s+/);
   const subcommand = verb.toLowerCase();
@@ -66,13 +66,6 @@ export async function onSlackCommand(
     return slackReply(ctx, command.actor, await whoami(ctx, workspace, command.actor));
   if (subcommand === "link") {
     const code = rest.join(" ");
-    if (!redeem) {
-      return slackReply(
-        ctx,
-        command.actor,
-        "Linking from Slack is not available on this deployment yet: ask an admin to link your account.",
-      );
-    }
     if (code === "")
       return slackReply(ctx, command.actor, "Send the code from the console: `/policy link <code>`.");
     const linked = await redeem(ctx, {
