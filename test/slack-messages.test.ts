@@ -1,6 +1,6 @@
 // Slack messages through the one notification engine (issue 26): a tenant with a Slack workspace gets
 // one `slack` delivery per plan, and the worker's real queue() consumer posts it (chat.postMessage) to
-// the routed channel of the fake Slack Web API (test/setup/fake-slack.ts), records it, and updates it
+// the routed channel of the fake Slack Web API (scripts/lib/fake-slack.ts), records it, and updates it
 // (chat.update) when an approval of a quorum is counted and when the request is decided, from the API
 // or the console. Each test has its own tenant and bot token, whose name picks the fake's answers
 // (429, 500, invalid_auth). The blocks are checked against Block Kit's documented shapes and limits.

@@ -25,7 +25,7 @@
 // up): GET /_received?path=<path> returns those of one path, oldest first, and POST /_reset forgets
 // everything. close() destroys every open connection and stops every stream, so teardown never waits.
 //
-// Under /slack/ it is a stand-in for Slack's Web API and response_urls (fake-slack.ts).
+// Under /slack/ it is a stand-in for Slack's Web API and response_urls (scripts/lib/fake-slack.ts).
 //
 // It also serves a stand-in DNS-over-HTTPS resolver (the JSON API the worker's send-time address check
 // calls when WEBHOOK_DNS_RESOLVER points here): GET /dns-query?name=<host>&type=A|AAAA answers
@@ -33,7 +33,7 @@
 // anything else. It never answers a public address, so no delivery in a test can leave the machine.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { createFakeSlack } from "./fake-slack.ts";
+import { createFakeSlack } from "../../scripts/lib/fake-slack.ts";
 
 export interface ReceivedRequest {
   method: string;
@@ -68,7 +68,7 @@ export async function startWebhookReceiver(options: { host?: string; port?: numb
   const host = options.host ?? "127.0.0.1";
   const received: ReceivedRequest[] = [];
   const hits = new Map<string, number>();
-  // Slack's Web API and response_urls, under /slack/ (fake-slack.ts).
+  // Slack's Web API and response_urls, under /slack/ (scripts/lib/fake-slack.ts).
   const slack = createFakeSlack();
   /** Stops the timers of the streams still running (close() calls them all). */
   const stoppers = new Set<() => void>();

@@ -1,6 +1,7 @@
 // A stand-in for Slack's Web API (https://slack.com/api/<method>) and for interaction response_urls,
-// served by the test receiver (webhook-receiver.ts) under /slack/. The worker reaches it when
-// SLACK_API_BASE_URL points at `<receiver>/slack/api/`. It records every call, so a test reads back
+// served under /slack/ by the test receiver (test/setup/webhook-receiver.ts) and by the local simulator
+// (`npm run slack -- serve`, scripts/slack-sim.ts). The worker reaches it when SLACK_API_BASE_URL points
+// at `<server>/slack/api/`. It records every call, so a test reads back
 // exactly what was posted, updated or opened, and answers as Slack does: HTTP 200 with {"ok": true, ...}
 // or {"ok": false, "error": "..."}, 429 with Retry-After, 5xx.
 //
@@ -49,7 +50,8 @@ function parsed(body: string, contentType: string): Record<string, unknown> | nu
   return null;
 }
 
-export function createFakeSlack() {
+/** `onCall` hears of each call as it is recorded (the simulator prints them). */
+export function createFakeSlack(options: { onCall?: (call: SlackCall) => void } = {}) {
   const calls: SlackCall[] = [];
   const hits = new Map<string, number>();
   let sequence = 0;
@@ -72,8 +74,8 @@ export function createFakeSlack() {
       return true;
     }
     const contentType = String(req.headers["content-type"] ?? "");
-    const record = (method: string, token: string | null, status: number) =>
-      calls.push({
+    const record = (method: string, token: string | null, status: number) => {
+      const call: SlackCall = {
         method,
         path,
         token,
@@ -82,7 +84,10 @@ export function createFakeSlack() {
         json: parsed(body, contentType),
         status,
         at: Date.now(),
-      });
+      };
+      calls.push(call);
+      options.onCall?.(call);
+    };
     if (req.method === "POST" && path.startsWith("/slack/response/")) {
       record("response_url", null, 200);
       json(200, { ok: true });
