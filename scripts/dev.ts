@@ -10,6 +10,10 @@
 // local send_email binding, which writes each message to a .eml file and prints its path in the output
 // below; on the embedded database, tenant demo's contact points are seeded through the admin API once
 // the worker answers (the dev approver's email, a Teams card to `npm run receiver`).
+//
+// Slack is seen locally too (issue 26): on the embedded database the worker's SLACK_API_BASE_URL is the
+// simulator of `npm run slack -- serve` (127.0.0.1:${SLACK_SIM_PORT:-8790}), never slack.com; a
+// DATABASE_URL run keeps the real default.
 import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
 import { describeDevKeys, devSecrets, ensureDevKeys } from "./lib/dev-keys.ts";
@@ -25,6 +29,7 @@ import { LOCAL, needsLocalGateway, openDatabase } from "./lib/local-stack.ts";
 import { migrateUp } from "./lib/migrations.ts";
 import { type RunningGateway, startNeonGateway } from "./lib/neon-gateway.ts";
 import { seedDevelopmentData } from "./lib/seed.ts";
+import { SLACK_SIM_DEFAULT_PORT, slackSimBaseUrl } from "./lib/slack-sim.ts";
 import { stopChild, waitForHealth, wranglerDevArgs, wranglerDevEnv } from "./lib/stack.ts";
 
 const say = (line: string) => console.log(`[dev] ${line}`);
@@ -135,12 +140,21 @@ try {
   const linkOrigin = `http://${linkHost}:${LOCAL.apiPort}`;
   // Not secrets: a sender address and an origin, so they may travel as --var.
   const notifyFrom = process.env.NOTIFY_EMAIL_FROM || DEV_NOTIFY_EMAIL_FROM;
+  // Only the local database talks to the local Slack simulator: a real database keeps real Slack.
+  const slackBase =
+    db.source === "DATABASE_URL"
+      ? undefined
+      : slackSimBaseUrl(Number(process.env.SLACK_SIM_PORT || SLACK_SIM_DEFAULT_PORT));
   const args = wranglerDevArgs({
     host: LOCAL.host,
     port: LOCAL.apiPort,
     persistTo: LOCAL.wranglerStateDir,
     gatewayUrl: gateway?.url,
-    vars: { NOTIFY_EMAIL_FROM: notifyFrom, CONSOLE_BASE_URL: process.env.CONSOLE_BASE_URL || linkOrigin },
+    vars: {
+      NOTIFY_EMAIL_FROM: notifyFrom,
+      CONSOLE_BASE_URL: process.env.CONSOLE_BASE_URL || linkOrigin,
+      ...(slackBase ? { SLACK_API_BASE_URL: slackBase } : {}),
+    },
   });
   say(`API: ${api}  (docs: /docs, health: /health)`);
   say(`Approver console: ${api}/console  (sign in with the approver or admin key below)`);
@@ -152,6 +166,11 @@ try {
   say(
     `email: sent from ${notifyFrom} through wrangler's local send_email binding: each message lands in .wrangler/tmp/email/…/<id>.eml (kept while this runs) and wrangler prints its path below ("send_email binding called with the following message: Email: <path>")`,
   );
+
+  if (slackBase)
+    say(
+      `Slack: the worker calls the simulator at ${slackBase}: run \`npm run slack -- serve\` to watch it, \`npm run slack -- connect\` once, then \`npm run slack -- click approve <request_id>\``,
+    );
 
   const secrets = devSecrets(path.dirname(LOCAL.dataDir));
   const wrangler = spawn(process.execPath, args, {
