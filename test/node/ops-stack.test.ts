@@ -8,6 +8,11 @@
 // approval writes the approver's email to the .eml file wrangler names in its output (parsed back with
 // postal-mime), and `npm run receiver` (scripts/receiver.ts, a child process here) prints the Teams and
 // Google Chat cards and the verified approver webhook.
+//
+// And issue 26's Slack without Slack: the stack's SLACK_API_BASE_URL is the simulator of `npm run slack
+// -- serve` (scripts/lib/slack-sim.ts, in-process here), as `npm run dev` sets it; `connect` connects demo
+// through the admin API, a request's message arrives there, a signed approve click decides it and the
+// message is updated to the outcome. A click signed with another secret, or by an unlinked user, is not.
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -21,6 +26,15 @@ import {
 } from "../../scripts/lib/dev-notifications.ts";
 import { LOCAL } from "../../scripts/lib/local-stack.ts";
 import { runOps } from "../../scripts/lib/ops.ts";
+import {
+  clickSlackSim,
+  connectSlackSim,
+  describeSlackCall,
+  ensureSlackSimState,
+  type SlackSimulator,
+  slackSimReplies,
+  startSlackSimulator,
+} from "../../scripts/lib/slack-sim.ts";
 import { freePort, type Stack, startStack, stopChild } from "../../scripts/lib/stack.ts";
 import { echoWorkerLine } from "../helpers/secret-scan.ts";
 
@@ -38,14 +52,20 @@ async function eventually<T>(what: string, find: () => T | undefined, timeoutMs 
 describe("npm run ops against a real worker (own stack)", () => {
   let stack: Stack | undefined;
   let receiver: ChildProcess | undefined;
+  let slack: SlackSimulator | undefined;
+  /** What `npm run slack -- serve` would print. */
+  const slackPrinted: string[] = [];
 
   beforeAll(async () => {
-    stack = await startStack({ log: echoWorkerLine });
+    // Started first: the worker is told where Slack is when it starts, as `npm run dev` does.
+    slack = await startSlackSimulator({ port: 0, print: (text) => slackPrinted.push(text) });
+    stack = await startStack({ log: echoWorkerLine, vars: { SLACK_API_BASE_URL: slack.baseUrl } });
   }, 90_000);
 
   afterAll(async () => {
     if (receiver) await stopChild(receiver);
     await stack?.stop();
+    await slack?.close();
   }, 30_000);
 
   async function ops(argv: string[], stdin = "") {
@@ -224,5 +244,136 @@ describe("npm run ops against a real worker (own stack)", () => {
     const webhook = await block("POST /cards/pager → 200  approver webhook approval_needed");
     expect(webhook).toContain("webhook-signature ok (--contact-secret), webhook-id ntf_");
     expect(printed.join("\n")).not.toContain(contactSecret);
+  }, 90_000);
+
+  it("Slack locally: connect, the message at the simulator, signed approve and reject clicks, the updates", async () => {
+    if (!stack || !slack) throw new Error("stack did not start");
+    const { api, keys } = stack;
+    const sim = slack;
+    const state = ensureSlackSimState(stack.dataDir);
+    expect(ensureSlackSimState(stack.dataDir)).toEqual(state);
+    expect(state.bot_token).toMatch(/^xoxb-local-/);
+    // Idempotent: the second run replaces the workspace with itself and finds the link in place.
+    const connect = async () =>
+      (await connectSlackSim(api, keys.admin ?? "", state)).map((step) => step.status);
+    expect(await connect()).toEqual([201, 201]);
+    expect(await connect()).toEqual([200, 200]);
+
+    const filed = await fetch(`${api}/api/v1/policy/requests`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${keys.agent}`, "Content-Type": "application/json" },
+      body: JSON.stringify({
+        policy_type: "cost",
+        skill_id: "payments.transfer",
+        tenant_id: DEV_TENANT,
+        agent_id: "bot-1",
+        payload: { amount: 140 },
+        requested_by: "bot-1",
+        justification: "<!channel> slack sim",
+      }),
+    });
+    const request = (await filed.json()) as { request_id: string; status: string };
+    expect(filed.status).toBe(200);
+    expect(request.status).toBe("pending");
+    const id = request.request_id;
+    const about = (method: string) =>
+      eventually(`${method} about ${id} at the simulator`, () =>
+        sim.calls.find((call) => call.method === method && call.body.includes(id)),
+      );
+    const posted = await about("chat.postMessage");
+    expect(posted.token).toBe(state.bot_token);
+    const message = describeSlackCall(posted).join("\n");
+    expect(message).toContain("channel CLOCAL");
+    expect(message).toContain(`[Approve] (approve ${id})`);
+    expect(message).toContain(`[Reject] (reject ${id})`);
+    // The requester's words reach Slack as data: no live mention.
+    expect(message).not.toContain("<!channel>");
+
+    const click = (options: { user?: string; secret?: string } = {}) =>
+      clickSlackSim({
+        api,
+        simulator: sim.baseUrl,
+        state: { ...state, signing_secret: options.secret ?? state.signing_secret },
+        action: "approve",
+        requestId: id,
+        ...(options.user ? { user: options.user } : {}),
+      });
+    // Someone without the signing secret: refused before anything is read.
+    const forged = await click({ secret: "0".repeat(32) });
+    expect(forged.answers.map((step) => step.status)).toEqual([401]);
+    // A Slack user of the team nobody linked: acknowledged, told why, nothing decided.
+    const stranger = await click({ user: "ULOCALSTRANGER" });
+    expect(stranger.answers.map((step) => step.status)).toEqual([200]);
+    const reply = (responseUrl: string) =>
+      eventually(`the reply on ${responseUrl}`, () =>
+        sim.calls.find(
+          (call) => call.method === "response_url" && call.path === new URL(responseUrl).pathname,
+        ),
+      );
+    expect(describeSlackCall(await reply(stranger.responseUrl)).join("\n")).toMatch(/ephemeral: .*link/i);
+
+    // The linked approver (ULOCALAPPROVER → dev-approver) approves: the reply, then the message updated.
+    const approve = await click();
+    expect(approve.answers.map((step) => step.status)).toEqual([200]);
+    expect(String((await reply(approve.responseUrl)).json?.text)).toContain(id);
+    expect(await slackSimReplies(approve.responseUrl)).toHaveLength(1);
+    const updated = describeSlackCall(await about("chat.update")).join("\n");
+    expect(updated).toContain("channel CLOCAL");
+    expect(updated).toMatch(/approved/i);
+    expect(updated).not.toContain("[Approve]");
+    const read = await fetch(`${api}/api/v1/policy/requests/${id}`, {
+      headers: { Authorization: `Bearer ${keys.admin}` },
+    });
+    expect(((await read.json()) as { status: string }).status).toBe("approved");
+    // Nothing the forged click or the stranger sent reached the request: the one approval is dev-approver's.
+    expect(sim.calls.filter((call) => call.method === "response_url")).toHaveLength(2);
+
+    // Reject: the click opens the modal (views.open at the simulator), its submission carries the reason.
+    const second = await fetch(`${api}/api/v1/policy/requests`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${keys.agent}`, "Content-Type": "application/json" },
+      body: JSON.stringify({
+        policy_type: "cost",
+        skill_id: "payments.transfer",
+        tenant_id: DEV_TENANT,
+        agent_id: "bot-1",
+        payload: { amount: 150 },
+        requested_by: "bot-1",
+      }),
+    });
+    const rejectId = ((await second.json()) as { request_id: string }).request_id;
+    await eventually(`chat.postMessage about ${rejectId}`, () =>
+      sim.calls.find((call) => call.method === "chat.postMessage" && call.body.includes(rejectId)),
+    );
+    const reject = await clickSlackSim({
+      api,
+      simulator: sim.baseUrl,
+      state,
+      action: "reject",
+      requestId: rejectId,
+      reason: "not this month",
+    });
+    expect(reject.answers.map((step) => [step.what, step.status])).toEqual([
+      ["block_actions reject", 200],
+      ["view_submission policy_reject", 200],
+    ]);
+    const modal = await eventually("views.open", () =>
+      sim.calls.find((call) => call.method === "views.open"),
+    );
+    expect(describeSlackCall(modal).join("\n")).toContain("(policy_reject)");
+    await eventually(`chat.update about ${rejectId}`, () =>
+      sim.calls.find((call) => call.method === "chat.update" && call.body.includes(rejectId)),
+    );
+    const rejected = await fetch(`${api}/api/v1/policy/requests/${rejectId}`, {
+      headers: { Authorization: `Bearer ${keys.admin}` },
+    });
+    expect(((await rejected.json()) as { status: string }).status).toBe("rejected");
+    // serve's printout: each call readably, the token only by its start.
+    const printout = slackPrinted.join("\n");
+    expect(printout).toContain(`[Approve] (approve ${id})`);
+    expect(printout).toContain("views.open → 200");
+    expect(printout).toContain(`*Reason (quoted as data):* "not this month"`);
+    expect(printout).toMatch(/response_url \/slack\/response\/click-\w+ → 200\n {4}ephemeral: /);
+    expect(printout).not.toContain(state.bot_token);
   }, 90_000);
 });
