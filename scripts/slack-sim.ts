@@ -9,6 +9,7 @@ import {
   clickSlackSim,
   connectSlackSim,
   ensureSlackSimState,
+  readSlackSimState,
   SLACK_SIM_CHANNEL,
   SLACK_SIM_DEFAULT_PORT,
   SLACK_SIM_PRINCIPAL,
@@ -83,7 +84,10 @@ async function click(rest: string[], values: { user?: string; reason?: string })
   const [action, requestId, ...extra] = rest;
   if ((action !== "approve" && action !== "reject") || !requestId || extra.length)
     return usage("click takes approve|reject and one request id");
-  const state = ensureSlackSimState(dataDir);
+  // A secret made here would not be the worker's: the click would only be refused.
+  const state = readSlackSimState(dataDir);
+  if (!state)
+    throw new Error("no simulated workspace in .data/slack-sim.json: run `npm run slack -- connect` first");
   const { answers, responseUrl } = await clickSlackSim({
     api,
     simulator: slackSimBaseUrl(port),

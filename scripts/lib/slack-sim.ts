@@ -32,15 +32,25 @@ export interface SlackSimState {
   signing_secret: string;
 }
 
+/** The simulated workspace's credentials saved in `<dataDir>/slack-sim.json` by `connect`, if any. */
+export function readSlackSimState(dataDir: string): SlackSimState | undefined {
+  try {
+    const saved = JSON.parse(
+      readFileSync(path.join(dataDir, "slack-sim.json"), "utf8"),
+    ) as Partial<SlackSimState>;
+    if (saved.team_id && saved.bot_token && saved.signing_secret)
+      return { team_id: saved.team_id, bot_token: saved.bot_token, signing_secret: saved.signing_secret };
+  } catch {
+    // First run, or the file was removed.
+  }
+  return undefined;
+}
+
 /** The simulated workspace's credentials: read from `<dataDir>/slack-sim.json`, made there the first time. */
 export function ensureSlackSimState(dataDir: string): SlackSimState {
+  const saved = readSlackSimState(dataDir);
+  if (saved) return saved;
   const file = path.join(dataDir, "slack-sim.json");
-  try {
-    const saved = JSON.parse(readFileSync(file, "utf8")) as Partial<SlackSimState>;
-    if (saved.team_id && saved.bot_token && saved.signing_secret) return saved as SlackSimState;
-  } catch {
-    // First run, or the file was removed: make fresh ones.
-  }
   const state: SlackSimState = {
     team_id: SLACK_SIM_TEAM,
     bot_token: `xoxb-local-${randomBytes(12).toString("hex")}`,
