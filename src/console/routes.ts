@@ -33,11 +33,19 @@ import { createContact, removeContact, searchContacts } from "../services/contac
 import { createDelegation, revokeDelegation, searchDelegations } from "../services/delegations.ts";
 import { escalationStatus, setEscalationPaused } from "../services/escalation.ts";
 import { createKey, revokeKey, searchKeys } from "../services/keys.ts";
+import {
+  connectSlackWorkspace,
+  disconnectSlackWorkspace,
+  getSlackWorkspace,
+  listSlackWorkspaces,
+} from "../services/slack/admin.ts";
 import { issueSlackLinkCode, ownSlackLinks, unlinkOwnSlackUser } from "../services/slack/link-codes.ts";
 import { checkViewLink, openViewLink, ViewLinkRefused } from "../services/view-links.ts";
 import { requestDeliveries, setWebhooksPaused, webhookStatus } from "../services/webhooks/admin.ts";
 import { CONSOLE_CSS, CONSOLE_JS } from "./assets.ts";
 import { type ContactsView, contactsPage } from "./contacts-view.ts";
+import { slackFormValues, slackRefusalText, slackWorkspaceCommand } from "./slack-admin-form.ts";
+import { type SlackAdminView, slackAdminPage, slackWorkspaceValues } from "./slack-admin-view.ts";
 import { type SlackView, slackPage } from "./slack-view.ts";
 import {
   type AdminView,
@@ -543,6 +551,76 @@ consoleRoutes.post("/console/admin/contacts/:id/remove", requireSession, require
     });
   } catch (error) {
     return renderContacts(c, { notice: asNotice(error) }, 400);
+  }
+});
+
+async function renderSlackAdmin(
+  c: ConsoleContext,
+  extra: Partial<SlackAdminView> = {},
+  status: 200 | 400 | 403 | 404 | 409 = 200,
+) {
+  const workspaces = await listSlackWorkspaces(c.var.services, requirePrincipal(c), {
+    limit: 500,
+    offset: 0,
+  });
+  c.status(status);
+  return c.html(slackAdminPage(c.var.page, { workspaces, ...extra }));
+}
+
+/** A refusal from the Slack admin service on its page, with the API's status and the field it names. */
+function slackAdminRefusal(c: ConsoleContext, error: unknown, values?: SlackAdminView["values"]) {
+  if (!(error instanceof ApiError) || error.status >= 500) throw error;
+  const status = error.status === 403 || error.status === 404 || error.status === 409 ? error.status : 400;
+  return renderSlackAdmin(c, { notice: { kind: "error", text: slackRefusalText(error) }, values }, status);
+}
+
+// The same permission as /api/v1/admin/slack (directory:manage), and the same service functions, so the
+// rules, the audit rows, the 409s and a scoped key's confinement to its tenant are the API's.
+consoleRoutes.get("/console/admin/slack", requireSession, requireDirectory, async (c) => {
+  const edit = c.req.query("edit");
+  if (edit === undefined) return renderSlackAdmin(c);
+  // Replace: the form filled in with the workspace's settings (never its secrets).
+  try {
+    const workspace = await getSlackWorkspace(c.var.services, requirePrincipal(c), edit);
+    return await renderSlackAdmin(c, { values: slackWorkspaceValues(workspace) });
+  } catch (error) {
+    return slackAdminRefusal(c, error);
+  }
+});
+
+consoleRoutes.post("/console/admin/slack", requireSession, requireDirectory, async (c) => {
+  const form = await formOf(c);
+  const values = slackFormValues(form);
+  try {
+    const { workspace, created } = await connectSlackWorkspace(
+      c.var.services,
+      requirePrincipal(c),
+      form.tenant_id ?? "",
+      slackWorkspaceCommand(form),
+    );
+    return await renderSlackAdmin(c, {
+      notice: {
+        kind: "notice",
+        text: `Slack workspace ${workspace.team_id} ${created ? "connected to" : "replaced for"} tenant ${workspace.tenant_id}.`,
+      },
+    });
+  } catch (error) {
+    return slackAdminRefusal(c, error, values);
+  }
+});
+
+consoleRoutes.post("/console/admin/slack/disconnect", requireSession, requireDirectory, async (c) => {
+  const form = await formOf(c);
+  try {
+    const gone = await disconnectSlackWorkspace(c.var.services, requirePrincipal(c), form.tenant_id ?? "");
+    return await renderSlackAdmin(c, {
+      notice: {
+        kind: "notice",
+        text: `Slack workspace ${gone.team_id} disconnected from tenant ${gone.tenant_id} (${gone.links_removed} links removed).`,
+      },
+    });
+  } catch (error) {
+    return slackAdminRefusal(c, error);
   }
 });
 
