@@ -236,7 +236,8 @@ describe("the console's Slack workspaces page", () => {
     // A malformed token or secret is refused by its rule, and never repeated back.
     const badToken = "xoxp-not-a-bot-token-sekrit";
     const badSecret = "zz-not-hex-sekrit-zz";
-    for (const fields of [{ bot_token: badToken }, { signing_secret: badSecret }]) {
+    const badFields: Record<string, string>[] = [{ bot_token: badToken }, { signing_secret: badSecret }];
+    for (const fields of badFields) {
       const refused = await post(session, {
         tenant_id: tenant,
         team_id: team,
