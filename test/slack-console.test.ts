@@ -300,6 +300,10 @@ describe("the console's Slack workspaces page", () => {
     expect(channel.page).toContain("default_channel:");
     expect(channel.page).not.toContain("<script>alert");
     expect(channel.page).toContain("&quot;&gt;&lt;script&gt;alert(2)&lt;/script&gt;");
+    const edit = await getPage(session, `?edit=${encodeURIComponent("<script>alert(4)</script>")}`);
+    expect(edit.status).toBe(400);
+    expect(edit.page).toContain("tenant_id:");
+    expect(edit.page).not.toContain("<script>alert");
   });
 
   it("refuses posts without the session's CSRF token or from another site", async () => {
