@@ -9,7 +9,6 @@
 // recipient now (bound to the request and the principal, expiring with the request).
 import { loadNotification } from "../../db/notifications.ts";
 import type { WebhookOutboxRow } from "../../db/schema.ts";
-import { recordAttempt } from "../../db/webhooks.ts";
 import { isOpen } from "../../domain/approvals.ts";
 import { notificationEventId } from "../../domain/ids.ts";
 import { approverWebhookMessage, googleChatMessage, teamsMessage } from "../../domain/notification-cards.ts";
@@ -24,6 +23,7 @@ import { viewLink } from "../view-links.ts";
 import { WEBHOOKS_JOB } from "../webhooks/outbox.ts";
 import {
   type Attempt,
+  attemptRecorder,
   backoffSeconds,
   type DeliveryBatch,
   type DeliveryVerdict,
@@ -39,22 +39,7 @@ function notificationAttempt(ctx: ServiceContext, delivery: WebhookOutboxRow): A
   const channel = delivery.channel;
   return {
     deliveryId: delivery.id,
-    record: (fields) =>
-      recordAttempt(ctx.db, {
-        deliveryId: delivery.id,
-        requestId: delivery.requestId,
-        outcome: fields.outcome,
-        deliveryStatus: fields.deliveryStatus,
-        statusCode: fields.statusCode ?? null,
-        error: fields.error ?? null,
-        responseExcerpt: fields.responseExcerpt ?? null,
-        durationMs: Date.now() - started,
-        requestStatus: null,
-        requestColumns: false,
-        called: fields.called,
-        release: fields.release ?? false,
-        at: new Date(),
-      }),
+    record: attemptRecorder(ctx, delivery, { requestColumns: false, started }),
     count: (outcome) => ctx.metrics.count("nova_notification_attempts_total", { channel, outcome }),
     failed: (reason) => ctx.metrics.count("nova_notification_failures_total", { channel, reason }),
   };

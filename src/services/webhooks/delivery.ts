@@ -5,7 +5,7 @@
 // exhausted its retries dead here too.
 
 import type { WebhookOutboxRow } from "../../db/schema.ts";
-import { loadDelivery, markDead, recordAttempt } from "../../db/webhooks.ts";
+import { loadDelivery, markDead } from "../../db/webhooks.ts";
 import { webhookEventId } from "../../domain/ids.ts";
 import {
   keyBytes,
@@ -20,6 +20,7 @@ import { deliverNotification } from "../notifications/send.ts";
 import { WEBHOOKS_JOB } from "./outbox.ts";
 import {
   type Attempt,
+  attemptRecorder,
   type DeliveryBatch,
   type DeliveryVerdict,
   deliveryBatch,
@@ -62,22 +63,7 @@ function webhookAttempt(ctx: ServiceContext, delivery: WebhookOutboxRow): Attemp
   const started = Date.now();
   return {
     deliveryId: delivery.id,
-    record: (fields) =>
-      recordAttempt(ctx.db, {
-        deliveryId: delivery.id,
-        requestId: delivery.requestId,
-        outcome: fields.outcome,
-        deliveryStatus: fields.deliveryStatus,
-        statusCode: fields.statusCode ?? null,
-        error: fields.error ?? null,
-        responseExcerpt: fields.responseExcerpt ?? null,
-        durationMs: Date.now() - started,
-        requestStatus: fields.requestStatus ?? null,
-        requestColumns: true,
-        called: fields.called,
-        release: fields.release ?? false,
-        at: new Date(),
-      }),
+    record: attemptRecorder(ctx, delivery, { requestColumns: true, started }),
     count: (outcome) => {
       ctx.metrics.count("nova_webhook_attempts_total", { outcome });
       ctx.metrics.count(

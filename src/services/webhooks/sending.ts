@@ -4,6 +4,7 @@
 // destination checked again at send time, at most an excerpt of the answer read, the attempt recorded
 // and the verdict (ack or retry after a delay) given to the queue consumer.
 import type { WebhookOutboxRow } from "../../db/schema.ts";
+import { recordAttempt } from "../../db/webhooks.ts";
 import type { AttemptOutcome } from "../../domain/vocabulary.ts";
 import { addressIsPublic, webhookUrlProblem } from "../../domain/webhook-url.ts";
 import type { ServiceContext } from "../context.ts";
@@ -121,6 +122,35 @@ export interface Attempt {
   count(outcome: AttemptOutcome): void;
   /** Counts a delivery that failed for good. */
   failed(reason: "refused" | "rejected"): void;
+}
+
+/**
+ * How an attempt at `delivery` is written (Attempt.record): the attempt row and the delivery's state in
+ * one round trip, and, for a request's own webhook (`requestColumns`), its M5 columns
+ * (webhook_attempts, last_webhook_status), which a notification never touches. The duration runs from
+ * `started`.
+ */
+export function attemptRecorder(
+  ctx: ServiceContext,
+  delivery: Pick<WebhookOutboxRow, "id" | "requestId">,
+  options: { requestColumns: boolean; started: number },
+): Attempt["record"] {
+  return (fields) =>
+    recordAttempt(ctx.db, {
+      deliveryId: delivery.id,
+      requestId: delivery.requestId,
+      outcome: fields.outcome,
+      deliveryStatus: fields.deliveryStatus,
+      statusCode: fields.statusCode ?? null,
+      error: fields.error ?? null,
+      responseExcerpt: fields.responseExcerpt ?? null,
+      durationMs: Date.now() - options.started,
+      requestStatus: options.requestColumns ? (fields.requestStatus ?? null) : null,
+      requestColumns: options.requestColumns,
+      called: fields.called,
+      release: fields.release ?? false,
+      at: new Date(),
+    });
 }
 
 /** Paused: handed back to the sweep, which sends it once deliveries resume; nothing is lost while paused. */
