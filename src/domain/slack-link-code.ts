@@ -3,11 +3,11 @@
 // p: principal id, e: expiry in epoch seconds (10 minutes after minting), j: a random jti} and the mac is
 // HMAC-SHA-256 over the encoded claims. Its key is derived by HKDF from WEBHOOK_ENCRYPTION_KEY under its
 // own salt and info, so it signs nothing else (a view token is not a link code, nor the reverse). Single
-// use is the service's (the jti is recorded in the redeem's audit event). Pure WebCrypto.
-import { fromBase64, toBase64Url } from "./encoding.ts";
+// use is the service's (the jti is recorded in the redeem's audit event). Signed by domain/signed-token.ts.
+import { toBase64Url } from "./encoding.ts";
+import { openSignedClaims, signClaims, signedTokenKey } from "./signed-token.ts";
 
-const LINK_CODE_SALT = new TextEncoder().encode("policy-api/slack-link-code/key/v1");
-const LINK_CODE_INFO = new TextEncoder().encode("slack-link-code:hmac-sha256");
+const LINK_CODE_PURPOSE = { salt: "policy-api/slack-link-code/key/v1", info: "slack-link-code:hmac-sha256" };
 /** The claims' kind: even under one key, no other token's claims read as a link code. */
 const KIND = "slack-link";
 
@@ -27,20 +27,9 @@ export interface SlackLinkClaims {
 /** Why a code is refused before any database read. */
 export type SlackLinkCodeRefusal = "malformed" | "forged" | "expired";
 
-const encoder = new TextEncoder();
-
 /** The HMAC key for link codes, from the 32 bytes of the master secret (base64). */
-export async function slackLinkCodeKey(masterKeyBase64: string): Promise<CryptoKey> {
-  const base = await crypto.subtle.importKey("raw", fromBase64(masterKeyBase64.trim()), "HKDF", false, [
-    "deriveKey",
-  ]);
-  return crypto.subtle.deriveKey(
-    { name: "HKDF", hash: "SHA-256", salt: LINK_CODE_SALT, info: LINK_CODE_INFO },
-    base,
-    { name: "HMAC", hash: "SHA-256", length: 256 },
-    false,
-    ["sign", "verify"],
-  );
+export function slackLinkCodeKey(masterKeyBase64: string): Promise<CryptoKey> {
+  return signedTokenKey(masterKeyBase64, LINK_CODE_PURPOSE);
 }
 
 /** A new code for `principalId` in `tenantId`, valid for SLACK_LINK_CODE_TTL_MS from `now`. */
@@ -54,32 +43,21 @@ export async function mintSlackLinkCode(
     expiresAt: new Date(Math.floor((now.getTime() + SLACK_LINK_CODE_TTL_MS) / 1000) * 1000),
     jti: toBase64Url(crypto.getRandomValues(new Uint8Array(16))),
   };
-  const json = {
+  const code = await signClaims(key, {
     k: KIND,
     t: claims.tenantId,
     p: claims.principalId,
     e: claims.expiresAt.getTime() / 1000,
     j: claims.jti,
-  };
-  const body = toBase64Url(encoder.encode(JSON.stringify(json)));
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(body)));
-  return { code: `${body}.${toBase64Url(mac)}`, claims };
+  });
+  return { code, claims };
 }
 
-const CODE_SHAPE = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/;
-
-function claimsOf(body: string): SlackLinkClaims | undefined {
-  try {
-    const parsed: unknown = JSON.parse(new TextDecoder().decode(fromBase64(body)));
-    if (!parsed || typeof parsed !== "object") return undefined;
-    const { k, t, p, e, j } = parsed as Record<string, unknown>;
-    if (k !== KIND || typeof t !== "string" || typeof p !== "string" || typeof j !== "string")
-      return undefined;
-    if (typeof e !== "number" || !Number.isSafeInteger(e)) return undefined;
-    return { tenantId: t, principalId: p, expiresAt: new Date(e * 1000), jti: j };
-  } catch {
-    return undefined;
-  }
+function claimsOf(json: Record<string, unknown>): SlackLinkClaims | undefined {
+  const { k, t, p, e, j } = json;
+  if (k !== KIND || typeof t !== "string" || typeof p !== "string" || typeof j !== "string") return undefined;
+  if (typeof e !== "number" || !Number.isSafeInteger(e)) return undefined;
+  return { tenantId: t, principalId: p, expiresAt: new Date(e * 1000), jti: j };
 }
 
 /**
@@ -91,18 +69,10 @@ export async function verifySlackLinkCode(
   code: string,
   now = new Date(),
 ): Promise<{ claims: SlackLinkClaims } | { refused: SlackLinkCodeRefusal }> {
-  const shape = code.length <= MAX_SLACK_LINK_CODE_CHARS ? CODE_SHAPE.exec(code.trim()) : null;
-  const [, body, mac] = shape ?? [];
-  if (!body || !mac) return { refused: "malformed" };
-  let macBytes: Uint8Array<ArrayBuffer>;
-  try {
-    macBytes = fromBase64(mac);
-  } catch {
-    return { refused: "malformed" };
-  }
-  if (!(await crypto.subtle.verify("HMAC", key, macBytes, encoder.encode(body))))
-    return { refused: "forged" };
-  const claims = claimsOf(body);
+  if (code.length > MAX_SLACK_LINK_CODE_CHARS) return { refused: "malformed" };
+  const opened = await openSignedClaims(key, code.trim(), MAX_SLACK_LINK_CODE_CHARS);
+  if ("refused" in opened) return opened;
+  const claims = claimsOf(opened.claims);
   if (!claims) return { refused: "malformed" };
   if (claims.expiresAt.getTime() <= now.getTime()) return { refused: "expired" };
   return { claims };
