@@ -26,6 +26,16 @@ const AttemptLogSchema = z.array(
   }),
 );
 
+/** Where a delivery stands, for a request's webhook and a notification alike. */
+const DELIVERY_STATE = {
+  status: z.enum(DELIVERY_STATUSES),
+  attempts: z.number().int(),
+  created_at: z.string(),
+  delivered_at: z.string().nullable(),
+  last_error: z.string().nullable(),
+  attempt_log: AttemptLogSchema,
+};
+
 export const DeliverySchema = z
   .object({
     delivery_id: z.number().int(),
@@ -37,12 +47,7 @@ export const DeliverySchema = z
       .int()
       .openapi({ description: "The event's place among its request's events, from 1 (the body's sequence)" }),
     event: z.enum(Object.values(WEBHOOK_EVENTS) as [string, ...string[]]),
-    status: z.enum(DELIVERY_STATUSES),
-    attempts: z.number().int(),
-    created_at: z.string(),
-    delivered_at: z.string().nullable(),
-    last_error: z.string().nullable(),
-    attempt_log: AttemptLogSchema,
+    ...DELIVERY_STATE,
   })
   .openapi("WebhookDelivery");
 
@@ -63,12 +68,7 @@ export const NotificationDeliverySchema = z
       .string()
       .nullable()
       .openapi({ description: "Set when the recipient was told as this principal's delegate" }),
-    status: z.enum(DELIVERY_STATUSES),
-    attempts: z.number().int(),
-    created_at: z.string(),
-    delivered_at: z.string().nullable(),
-    last_error: z.string().nullable(),
-    attempt_log: AttemptLogSchema,
+    ...DELIVERY_STATE,
   })
   .openapi("NotificationDelivery");
 
@@ -83,25 +83,28 @@ export function deliveryToApi({ delivery, sequence, attempts }: DeliveryWithAtte
     event_id: webhookEventId(delivery.requestId, sequence),
     sequence,
     event: delivery.event,
+    ...deliveryState({ delivery, attempts }),
+  };
+}
+
+/** Where a delivery stands, as DELIVERY_STATE says, with every attempt (oldest first). */
+function deliveryState({ delivery, attempts }: Pick<DeliveryWithAttempts, "delivery" | "attempts">) {
+  return {
     status: delivery.status,
     attempts: delivery.attempts,
     created_at: delivery.createdAt.toISOString(),
     delivered_at: delivery.deliveredAt?.toISOString() ?? null,
     last_error: delivery.lastError,
-    attempt_log: attemptLog(attempts),
+    attempt_log: attempts.map((attempt) => ({
+      attempt: attempt.attempt,
+      outcome: attempt.outcome,
+      status_code: attempt.statusCode,
+      error: attempt.error,
+      response_excerpt: attempt.responseExcerpt,
+      duration_ms: attempt.durationMs,
+      at: attempt.createdAt.toISOString(),
+    })),
   };
-}
-
-function attemptLog(attempts: DeliveryWithAttempts["attempts"]): z.infer<typeof AttemptLogSchema> {
-  return attempts.map((attempt) => ({
-    attempt: attempt.attempt,
-    outcome: attempt.outcome,
-    status_code: attempt.statusCode,
-    error: attempt.error,
-    response_excerpt: attempt.responseExcerpt,
-    duration_ms: attempt.durationMs,
-    at: attempt.createdAt.toISOString(),
-  }));
 }
 
 /** A notification delivery and its attempts as the API shows them (never the contact point's target). */
@@ -118,12 +121,7 @@ export function notificationDeliveryToApi({
     contact_id: delivery.contactId,
     recipient_id: delivery.recipientId,
     on_behalf_of: delivery.onBehalfOf,
-    status: delivery.status,
-    attempts: delivery.attempts,
-    created_at: delivery.createdAt.toISOString(),
-    delivered_at: delivery.deliveredAt?.toISOString() ?? null,
-    last_error: delivery.lastError,
-    attempt_log: attemptLog(attempts),
+    ...deliveryState({ delivery, attempts }),
   };
 }
 
