@@ -510,6 +510,44 @@ describe("delivery", () => {
     expect(sender.sent).toEqual([]);
   });
 
+  it("an email the binding refuses fails for good; one it cannot take now is retried", async () => {
+    const principal = `gil-${RUN}`;
+    await createTestKey("approver", { principalId: principal, maxLevel: 5, tenantId: `${TENANT}-d` });
+    await addContact({ principal_id: principal, channel: "email", email: `gil-${RUN}@example.com` });
+    const mine = async (requestId: string) =>
+      (await notificationsOf(requestId)).filter((row) => row.recipient_id === principal);
+    // A binding that refuses or fails as Cloudflare's does (it throws); only send() is called.
+    const throwing = (message: string) =>
+      ({
+        send: async () => {
+          throw new Error(message);
+        },
+      }) as unknown as SendEmail;
+    const refused = await file(recordingQueue(), { tenant_id: `${TENANT}-d` });
+    const [first] = await mine(refused.request_id);
+    const refusal = await consumeDeliveries([first?.id ?? 0], {
+      env: {
+        ...DEV,
+        NOTIFY_EMAIL_FROM: SENDER,
+        SEND_EMAIL: throwing(`email to gil-${RUN}@example.com not allowed`),
+      },
+    });
+    expect(refusal.acked).toEqual([first?.id]);
+    expect((await mine(refused.request_id))[0]).toMatchObject({ status: "failed" });
+    expect((await mine(refused.request_id))[0]?.last_error).toMatch(/^refused: email to .* not allowed$/);
+
+    const later = await file(recordingQueue(), { tenant_id: `${TENANT}-d` });
+    const [second] = await mine(later.request_id);
+    const outage = await consumeDeliveries([second?.id ?? 0], {
+      env: { ...DEV, NOTIFY_EMAIL_FROM: SENDER, SEND_EMAIL: throwing("the mail service is busy") },
+    });
+    expect([...outage.retried.keys()]).toEqual([second?.id]);
+    expect((await mine(later.request_id))[0]).toMatchObject({
+      status: "pending",
+      last_error: "email: the mail service is busy",
+    });
+  });
+
   it("a bulk change plans 100 at once and leaves the rest to the cron, each once", async () => {
     const tenant = `${TENANT}-bulk`;
     await addContact({ tenant_id: tenant, channel: "email", email: `bulk-${RUN}@example.com` });
