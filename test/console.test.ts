@@ -61,10 +61,12 @@ describe("approver console", () => {
     expect(await decided.text()).toContain("Done: the request is approved");
     const api = (await (await call(`${REQUESTS}/${sooner}`, { headers: approver.headers })).json()) as {
       status: string;
-      approvers: { approver_id: string; level: number }[];
+      approvers: { approver_id: string; level: number; via?: string }[];
     };
     expect(api.status).toBe("approved");
-    expect(api.approvers).toEqual([expect.objectContaining({ approver_id: "dana", level: 4 })]);
+    expect(api.approvers).toEqual([
+      expect.objectContaining({ approver_id: "dana", level: 4, via: "console" }),
+    ]);
     // Gone from the inbox (the fragment the page polls).
     const region = await (
       await call("/console/inbox?tenant=console-co", { headers: { Cookie: cookie } })

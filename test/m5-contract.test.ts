@@ -403,6 +403,14 @@ describe("approve and reject with M5 bodies", () => {
     expect(sent.body.approvers).toEqual(
       expect.arrayContaining([expect.objectContaining({ approver_id: APPROVER_ID, level: 4, notes })]),
     );
+    // Exactly M5's entry: the optional fields other entry points add (via, on_behalf_of) stay out.
+    expect(Object.keys(sent.body.approvers.at(-1) ?? {}).sort()).toEqual([
+      "action",
+      "approver_id",
+      "level",
+      "notes",
+      "timestamp",
+    ]);
     expect(sent.body.status_history.at(-1)).toMatchObject({ from_status: "pending", to_status: "approved" });
 
     const again = await readOk(created.request_id);

@@ -13,7 +13,7 @@ import { slackQuotedText } from "../src/domain/slack-text.ts";
 import type { Bindings } from "../src/env.ts";
 import { encryptSecret, importEncryptionKey } from "../src/lib/secrets.ts";
 import { responseUrlAllowed } from "../src/services/slack/interactions.ts";
-import { testEnv } from "./helpers/database.ts";
+import { testEnv, testSql } from "./helpers/database.ts";
 import { call, postJson } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
 import { recordingDataset } from "./helpers/metrics.ts";
@@ -168,7 +168,7 @@ async function readRequest(id: string) {
   const res = await call(`/api/v1/policy/requests/${id}`, { headers: admin.headers });
   return (await res.json()) as {
     status: string;
-    approvers: { approver_id: string; action: string; notes: string | null }[];
+    approvers: { approver_id: string; action: string; notes: string | null; via?: string }[];
   };
 }
 
@@ -288,6 +288,14 @@ describe("deciding from Slack as the linked principal", () => {
     expect(read.approvers.map((entry) => entry.approver_id)).toEqual(
       expect.arrayContaining([alice.principalId, bob.principalId]),
     );
+    // "via slack" on each entry, and so in the audit chain's record of the change.
+    expect(read.approvers.map((entry) => entry.via)).toEqual(read.approvers.map(() => "slack"));
+    const [audited] = (await testSql().query(
+      `SELECT content FROM audit_chain WHERE source_table = 'approval_requests' AND source_id = $1
+        AND kind = 'approval_request.changed' ORDER BY seq DESC LIMIT 1`,
+      [id],
+    )) as { content: string }[];
+    expect(String(audited?.content)).toContain(`"via": "slack"`);
     // Decided: a late click is told so (409 from the one approval service).
     await signedPost(INTERACTIONS, formOf(click(user("dave"), "approve", id, "late")));
     expect(await replies("late")).toEqual([

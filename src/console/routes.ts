@@ -422,7 +422,7 @@ consoleRoutes.post("/console/requests/:id/decide", requireSession, async (c) => 
   }
   try {
     const principal = requirePrincipal(c);
-    const row = await decideRequest(c.var.services, principal, id, decision, { notes });
+    const row = await decideRequest(c.var.services, principal, id, decision, { notes, via: "console" });
     const text = effectText(
       actionEffect({ ...row, approvals: row.approvalsJson }, principal.principalId),
       decision === "approve" ? "approval" : "rejection",

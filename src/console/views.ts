@@ -276,7 +276,7 @@ export function requestPage(
               (entry) =>
                 html`<li>${entry.approver_id}${
                   entry.on_behalf_of ? html` on behalf of ${entry.on_behalf_of}` : ""
-                } (level ${level(entry.level)}): ${entry.action}${
+                } (level ${level(entry.level)}${entry.via ? html`, via ${entry.via}` : ""}): ${entry.action}${
                   entry.notes ? html`: “${entry.notes}”` : ""
                 } at ${entry.timestamp}</li>`,
             )}

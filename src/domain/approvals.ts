@@ -23,6 +23,7 @@ import {
   type ApprovalEntry,
   type ApprovalStatus,
   DEFAULT_POLICY,
+  type DecisionChannel,
   levelName,
   WEBHOOK_EVENTS,
   type WebhookEvent,
@@ -59,6 +60,8 @@ export type Action =
       notes: string | null;
       /** Recorded with the entry: the delegator the approver stands in for (its level is never used). */
       onBehalfOf?: string | null | undefined;
+      /** The entry point, when not the API: the audit trail says a decision came "via slack". */
+      via?: DecisionChannel | undefined;
     }
   | { kind: "cancel"; actor: string; reason: string | null }
   | { kind: "expire" };
@@ -151,6 +154,7 @@ export function decide(state: RequestState, action: Action, now: Date): Change |
     notes: action.notes,
     timestamp: now.toISOString(),
     ...(action.onBehalfOf ? { on_behalf_of: action.onBehalfOf } : {}),
+    ...(action.via ? { via: action.via } : {}),
   };
   // Below the required level an approver decides nothing: neither approval nor veto counts, but what
   // they said is kept on the request as a note.

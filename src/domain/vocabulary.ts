@@ -131,6 +131,10 @@ export interface EscalationTier {
   after_seconds: number;
 }
 
+/** Entry points other than the API that decide, named on the approval entry they write (issue 26). */
+export const DECISION_CHANNELS = ["console", "slack"] as const;
+export type DecisionChannel = (typeof DECISION_CHANNELS)[number];
+
 /** What an approver's entry records; `note`: an approver below the required level, deciding nothing. */
 export const APPROVER_ACTIONS = ["approve", "reject", "note"] as const;
 export type ApproverAction = (typeof APPROVER_ACTIONS)[number];
@@ -147,6 +151,8 @@ export interface ApprovalEntry {
    * approver still acted at its own level.
    */
   on_behalf_of?: string;
+  /** The entry point a decision came through when it was not the API (console, Slack); absent otherwise. */
+  via?: DecisionChannel;
 }
 
 const NAME_OF_LEVEL = Object.fromEntries(

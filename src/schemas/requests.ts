@@ -7,6 +7,7 @@ import {
   APPROVAL_STATUSES,
   APPROVER_ACTIONS,
   type ApprovalEntry,
+  DECISION_CHANNELS,
   type StatusHistoryEntry,
 } from "../domain/vocabulary.ts";
 import { requestSecretProblem, WHSEC_RULE } from "../domain/webhook-signing.ts";
@@ -108,6 +109,9 @@ const ApproverSchema = z.object({
   on_behalf_of: z.string().optional().openapi({
     description:
       "Present when the approver stood in for this principal by an active delegation; it still acted at its own level",
+  }),
+  via: z.enum(DECISION_CHANNELS).optional().openapi({
+    description: "The entry point the decision came through when it was not the API (the console or Slack)",
   }),
 });
 

@@ -42,7 +42,12 @@ import { canonicalJson, fromBase64, sha256Hex, toBase64Url } from "../domain/enc
 import { newCorrelationId, newRequestId, REQUEST_ID_PATTERN } from "../domain/ids.ts";
 import { canonicalId } from "../domain/limits.ts";
 import { parseTimestamp } from "../domain/timestamps.ts";
-import { APPROVAL_STATUSES, type PolicyType, WEBHOOK_EVENTS } from "../domain/vocabulary.ts";
+import {
+  APPROVAL_STATUSES,
+  type DecisionChannel,
+  type PolicyType,
+  WEBHOOK_EVENTS,
+} from "../domain/vocabulary.ts";
 import { MAX_WAIT_SECONDS } from "../domain/wait-gate.ts";
 import { webhookUrlProblem } from "../domain/webhook-url.ts";
 import { ApiError, invalidField, validationError } from "../lib/errors.ts";
@@ -597,6 +602,8 @@ export interface DecisionInput {
   approverId?: string | undefined;
   level?: string | number | undefined;
   notes?: string | null | undefined;
+  /** Set by the console and Slack entry points; the API's own decisions leave it out. */
+  via?: DecisionChannel | undefined;
 }
 
 /**
@@ -633,6 +640,7 @@ export async function decideRequest(
       level: identity.level,
       notes: input.notes ?? null,
       onBehalfOf: behalf.onBehalfOf,
+      via: input.via,
     };
   };
   return act(ctx, principal, id, plan, read);

@@ -3,8 +3,8 @@
 // and the /policy command. Every decision goes through decideRequest as the linked principal
 // (identity.ts), so self-approval, levels, tenants and quorum apply exactly as on the API. The answer
 // to the person is an ephemeral message on the interaction's response_url; refusals are logged
-// (slack_action_refused) and counted (nova_slack_actions_total{outcome}). "via slack" is in the log
-// lines only: the request's history and audit keep the API's shapes.
+// (slack_action_refused) and counted (nova_slack_actions_total{outcome}). A decision's approval entry
+// carries `via: "slack"`, so the request, its audit chain record and the log lines all say so.
 
 import { recordSlackReceipt } from "../../db/slack-interactions.ts";
 import type { Principal } from "../../domain/access.ts";
@@ -211,7 +211,10 @@ async function decide(
   };
   let effect: ActionEffect;
   try {
-    const row = await decideRequest(ctx, decider.principal, decider.requestId, action, { notes });
+    const row = await decideRequest(ctx, decider.principal, decider.requestId, action, {
+      notes,
+      via: "slack",
+    });
     effect = actionEffect({ ...row, approvals: row.approvalsJson }, decider.principal.principalId);
   } catch (error) {
     if (!(error instanceof ApiError) || error.status >= 500) throw error;
