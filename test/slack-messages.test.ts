@@ -129,7 +129,10 @@ async function postedMessages(requestId: string) {
   )) as { channel: string; ts: string; delivery_id: number; updated_at: string | null }[];
 }
 
-/** Every text a message shows (mrkdwn and plain_text), with whether Slack may parse it. */
+/**
+ * Every text a message shows, by kind: mrkdwn (Slack parses it), plain_text, and "literal" (a rich_text
+ * text run, shown as written: formatting, links and mentions would be elements of their own).
+ */
 function textsOf(
   message: Pick<SlackMessage, "blocks">,
 ): { type: string; text: string; verbatim?: boolean }[] {
@@ -138,8 +141,27 @@ function textsOf(
     if (block.type === "header" || block.type === "section") texts.push(block.text);
     if (block.type === "context") texts.push(...block.elements);
     if (block.type === "actions") texts.push(...block.elements.map((button) => button.text));
+    if (block.type === "rich_text") {
+      for (const element of block.elements) {
+        texts.push(...element.elements.map((run) => ({ type: "literal", text: run.text })));
+      }
+    }
   }
   return texts;
+}
+
+/** The rich_text blocks as label → literal value (the runs of their second element). */
+function humanFacts(message: Pick<SlackMessage, "blocks">): Map<string, { kind: string; text: string }> {
+  const facts = new Map<string, { kind: string; text: string }>();
+  for (const block of message.blocks) {
+    if (block.type !== "rich_text") continue;
+    const [label, value] = block.elements;
+    facts.set(label?.elements.map((run) => run.text).join("") ?? "", {
+      kind: value?.type ?? "",
+      text: value?.elements.map((run) => run.text).join("") ?? "",
+    });
+  }
+  return facts;
 }
 
 function actionIds(message: Pick<SlackMessage, "blocks">): string[] {
@@ -190,19 +212,35 @@ function expectBlockKit(message: SlackMessage): void {
         break;
       case "divider":
         break;
+      case "rich_text":
+        expect(block.elements.length).toBeGreaterThan(0);
+        for (const element of block.elements) {
+          expect(["rich_text_section", "rich_text_quote", "rich_text_preformatted"]).toContain(element.type);
+          for (const run of element.elements) {
+            expect(run.type).toBe("text");
+            expect(run.text.length).toBeGreaterThan(0);
+            expect(run.text.length).toBeLessThanOrEqual(3000);
+          }
+        }
+        break;
       default:
         throw new Error(`unexpected block ${JSON.stringify(block)}`);
     }
   }
 }
 
-/** No `<…>` control sequence (mention, channel, user group, link) and no bare broadcast word survives. */
+/**
+ * Nothing Slack parses carries a `<…>` control sequence (mention, channel, user group, link) or a
+ * formatting character from people's text; no text anywhere has a bare broadcast word.
+ */
 function expectNothingLive(message: Pick<SlackMessage, "blocks" | "text">): void {
-  for (const text of [message.text, ...textsOf(message).map((t) => t.text)]) {
+  const parsed = [message.text, ...textsOf(message).flatMap((t) => (t.type === "literal" ? [] : [t.text]))];
+  for (const text of parsed) {
     expect(text).not.toMatch(/<[!@#]|<https?:|<mailto:/);
     expect(text).not.toMatch(/[<>]/);
-    expect(text).not.toMatch(/@(channel|here|everyone)\b/);
+    expect(text).not.toMatch(/APPROVED|evil|`/);
   }
+  for (const { text } of textsOf(message)) expect(text).not.toMatch(/@(channel|here|everyone)\b/);
   for (const text of textsOf(message)) if (text.type === "mrkdwn") expect(text.verbatim).toBe(true);
 }
 
@@ -278,13 +316,19 @@ describe("Block Kit (pure)", () => {
       "https://x.example/",
     );
     const message = slackMessage(content, options());
+    expectBlockKit(message);
     expectNothingLive(message);
-    const all = textsOf(message)
-      .map((t) => t.text)
-      .join("\n");
-    expect(all).toContain("&lt;!channel&gt;");
-    expect(all).toContain("&lt;https://evil.example/login|Approve here&gt;");
-    expect(all).toContain("&amp;");
+    // People's words and the payload are literal rich text: a quote and a preformatted JSON excerpt,
+    // shown exactly as written (only the broadcast words carry an invisible word joiner).
+    const facts = humanFacts(message);
+    const justification = facts.get("Justification (the requester's words, quoted as data):");
+    expect(justification?.kind).toBe("rich_text_quote");
+    expect(justification?.text).toContain("<https://evil.example/login|Approve here>");
+    expect(justification?.text).toContain("*bold* `code`");
+    expect(justification?.text).toContain("@\u2060channel & @\u2060here");
+    const payload = facts.get("Payload (JSON excerpt, data):");
+    expect(payload?.kind).toBe("rich_text_preformatted");
+    expect(payload?.text).toContain('"note":"<!channel> pay now"');
     expect(message.text.startsWith("APPROVAL NEEDED")).toBe(true);
     expect(slackEscape("a <@U1> & @everyone")).toBe("a &lt;@U1&gt; &amp; @\u2060everyone");
   });
@@ -334,7 +378,7 @@ describe("Block Kit (pure)", () => {
     expect(message.text).toMatch(/^DECIDED: request .* is rejected\.$/);
     expect(all).toContain("*Outcome:* rejected");
     expect(all).toContain("*Recorded by:* carol");
-    expect(all).toContain("&lt;@U0BOSS&gt; said so");
+    expect(humanFacts(message).get("Reason (quoted as data):")?.text).toContain("<@U0BOSS> said so");
   });
 
   it("Slack's limits hold for huge human text and many notes: ≤ 3000 per section, ≤ 50 blocks", () => {
@@ -355,8 +399,10 @@ describe("Block Kit (pure)", () => {
     const content = notificationContent(huge, "decided", { principalId: null }, "https://x.example/");
     const message = slackMessage(content, options({ open: false }));
     expectBlockKit(message);
-    // No entity cut in half at a section's end.
-    for (const text of textsOf(message)) expect(text.text).not.toMatch(/&[a-z]{0,3}(…|$)/);
+    // No entity cut in half at a section's end (rich text is literal: nothing was escaped there).
+    for (const text of textsOf(message)) {
+      if (text.type !== "literal") expect(text.text).not.toMatch(/&[a-z]{0,3}(…|$)/);
+    }
   });
 });
 
@@ -525,7 +571,14 @@ describe("posting and updating through the one engine", () => {
       .join("\n");
     expect(texts).toContain("*Outcome:* rejected");
     expect(texts).toContain(`*Recorded by:* ${alice.principalId}`);
-    expect(texts).toContain("&lt;!here&gt; not this one &lt;https://evil.example|see&gt;");
+    // The notes arrive as a literal rich-text quote: shown as written, never parsed.
+    const notes = [...humanFacts(outcome)].find(([label]) =>
+      label.startsWith(`Notes of ${alice.principalId}`),
+    );
+    expect(notes?.[1]).toEqual({
+      kind: "rich_text_quote",
+      text: `"<!here> not this one <https://evil.example|see>"`,
+    });
     expect(actionIds(outcome)).toEqual(["open_console"]);
   });
 

@@ -71,8 +71,19 @@ function textOf(value: unknown): string {
   return "";
 }
 
-/** A block's lines: headers and sections as their text, actions as their buttons. */
+/** A rich_text element's runs as one line: a quote marked "> ", preformatted text indented. */
+function richTextLine(element: Record<string, unknown>): string {
+  const runs = Array.isArray(element.elements) ? (element.elements as unknown[]).map(textOf).join("") : "";
+  if (element.type === "rich_text_quote") return `> ${runs}`;
+  if (element.type === "rich_text_preformatted") return `    ${runs}`;
+  return runs;
+}
+
+/** A block's lines: headers and sections as their text, rich text by element, actions as their buttons. */
 function blockLines(block: Record<string, unknown>): string[] {
+  if (block.type === "rich_text" && Array.isArray(block.elements)) {
+    return (block.elements as Record<string, unknown>[]).map(richTextLine);
+  }
   if (block.type === "actions" && Array.isArray(block.elements)) {
     const buttons = (block.elements as Record<string, unknown>[]).map((button) => {
       const target = button.url

@@ -192,6 +192,11 @@ export function notificationContent(
 export interface NotificationFact {
   label: string;
   value: string;
+  /**
+   * Whose words the value is: absent for the server's own (ids, levels, times); "data" for the
+   * payload's JSON, "quote" for what people wrote. A channel with markup shows those two as literal text.
+   */
+  human?: "data" | "quote";
 }
 
 /**
@@ -220,22 +225,30 @@ export function notificationFacts(content: NotificationContent): NotificationFac
       value: `level ${levelLabel(content.requiredLevel)}, ${content.requiredApprovals} approval${content.requiredApprovals === 1 ? "" : "s"}`,
     },
     { label: "Deadline", value: content.expiresHuman },
-    { label: "Payload (JSON excerpt, data)", value: content.payloadExcerpt },
-    {
-      label: "Justification (the requester's words, quoted as data)",
-      value: content.justification === null ? "none given" : quoteHumanText(content.justification),
-    },
+    { label: "Payload (JSON excerpt, data)", value: content.payloadExcerpt, human: "data" },
+    content.justification === null
+      ? { label: "Justification (the requester's words, quoted as data)", value: "none given" }
+      : {
+          label: "Justification (the requester's words, quoted as data)",
+          value: quoteHumanText(content.justification),
+          human: "quote",
+        },
   ];
   if (content.outcome) {
     facts.push({ label: "Outcome", value: content.outcome.status });
     if (content.outcome.decidedBy) facts.push({ label: "Recorded by", value: content.outcome.decidedBy });
     if (content.outcome.reason) {
-      facts.push({ label: "Reason (quoted as data)", value: quoteHumanText(content.outcome.reason) });
+      facts.push({
+        label: "Reason (quoted as data)",
+        value: quoteHumanText(content.outcome.reason),
+        human: "quote",
+      });
     }
     for (const note of content.outcome.notes) {
       facts.push({
         label: `Notes of ${note.approverId} (${note.action}, level ${note.level}; quoted as data)`,
         value: quoteHumanText(note.notes),
+        human: "quote",
       });
     }
   }

@@ -1,11 +1,18 @@
 // A notification as a Slack message (issue 26): `{ text, blocks }` in Block Kit, built from the one
 // content model (notification-content.ts) plus the request's quorum progress. The headline is fixed
-// wording with ids only; every fact is mrkdwn with `&`, `<`, `>` escaped (so `<!channel>`, `<@U…>`,
-// `<#C…>`, `<!subteam^…>` and `<https://…|label>` are shown as text, never parsed) and `verbatim: true`
-// (Slack does not auto-link URLs, channel names or mentions in it); bare `@channel`/`@here`/`@everyone`
-// get a word joiner. Slack's limits are kept: a section's text ≤ 3000 characters, a header ≤ 150, a
-// button's text ≤ 75, ≤ 50 blocks; the fallback `text` ≤ 3000.
-import { type NotificationContent, notificationFacts } from "./notification-content.ts";
+// wording with ids only. The server's facts are mrkdwn with `&`, `<`, `>` escaped (so `<!channel>`,
+// `<@U…>`, `<#C…>`, `<!subteam^…>` and `<https://…|label>` are shown as text, never parsed) and
+// `verbatim: true` (no auto-linking); bare `@channel`/`@here`/`@everyone` get a word joiner. What people
+// wrote (justification, reason, notes) and the payload's JSON never enter mrkdwn at all: each is a
+// rich_text block whose text elements Slack shows literally (no bold, italics, strike, code, links or
+// mentions: those would be elements of their own), as a quote or preformatted. Slack's limits are kept:
+// a section's text ≤ 3000 characters, a header ≤ 150, a button's text ≤ 75, ≤ 50 blocks; the fallback
+// `text` ≤ 3000.
+import {
+  type NotificationContent,
+  type NotificationFact,
+  notificationFacts,
+} from "./notification-content.ts";
 import type { ApprovalEntry, NotificationKind } from "./vocabulary.ts";
 
 /** The action ids of the message's buttons (the interaction handler dispatches on them). */
@@ -47,9 +54,11 @@ const WORD_JOINER = "\u2060";
  * user, channel, user group or link), and bare broadcast words split by a word joiner.
  */
 export function slackEscape(text: string): string {
-  return text
-    .replace(/[&<>]/g, (char) => MRKDWN_ESCAPES[char] ?? char)
-    .replace(BARE_MENTIONS, (_, word: string) => `@${WORD_JOINER}${word}`);
+  return defuseBroadcasts(text.replace(/[&<>]/g, (char) => MRKDWN_ESCAPES[char] ?? char));
+}
+
+function defuseBroadcasts(text: string): string {
+  return text.replace(BARE_MENTIONS, (_, word: string) => `@${WORD_JOINER}${word}`);
 }
 
 /** Cut to `max` UTF-16 units (Slack counts characters) without splitting a pair, marked with "…". */
@@ -82,8 +91,21 @@ export interface SlackButton {
   style?: "primary" | "danger";
 }
 
+/** A rich_text element's literal text (https://api.slack.com/reference/block-kit/blocks#rich_text). */
+interface RichTextRun {
+  type: "text";
+  text: string;
+  style?: { bold?: boolean };
+}
+
+export interface RichTextElement {
+  type: "rich_text_section" | "rich_text_quote" | "rich_text_preformatted";
+  elements: RichTextRun[];
+}
+
 export type SlackBlock =
   | { type: "header"; text: TextObject }
+  | { type: "rich_text"; elements: RichTextElement[] }
   | { type: "section"; text: TextObject }
   | { type: "context"; elements: TextObject[] }
   | { type: "divider" }
@@ -117,19 +139,47 @@ export function decidableInSlack(content: NotificationContent, options: SlackMes
   return content.kind !== "decided" && options.open && content.requiredLevel <= options.maxDecideLevel;
 }
 
-/** The facts as mrkdwn lines (`*label:* value`), escaped; packed into sections of ≤ 3000 characters. */
-function factSections(lines: string[], room: number): SlackBlock[] {
+/** A fact in people's words or the payload's JSON: its label in bold, then the value as literal text. */
+function humanFactBlock(fact: NotificationFact & { human: "data" | "quote" }): SlackBlock {
+  return {
+    type: "rich_text",
+    elements: [
+      {
+        type: "rich_text_section",
+        elements: [{ type: "text", text: `${fact.label}:`, style: { bold: true } }],
+      },
+      {
+        type: fact.human === "data" ? "rich_text_preformatted" : "rich_text_quote",
+        // Literal already; the word joiner is defence in depth should a client ever parse broadcasts.
+        elements: [{ type: "text", text: defuseBroadcasts(cutText(fact.value, SLACK_LIMITS.sectionText)) }],
+      },
+    ],
+  };
+}
+
+/**
+ * The facts in order: runs of the server's own as mrkdwn lines (`*label:* value`, escaped) packed into
+ * sections of ≤ 3000 characters; each human one a rich_text block. At most `room` blocks.
+ */
+function factSections(facts: readonly (NotificationFact | string)[], room: number): SlackBlock[] {
   const sections: SlackBlock[] = [];
   let current = "";
-  for (const line of lines) {
-    const piece = cutEscaped(line, SLACK_LIMITS.sectionText);
-    if (current && current.length + 1 + piece.length > SLACK_LIMITS.sectionText) {
-      sections.push({ type: "section", text: mrkdwn(current) });
-      current = "";
+  const flush = () => {
+    if (current) sections.push({ type: "section", text: mrkdwn(current) });
+    current = "";
+  };
+  for (const fact of facts) {
+    if (typeof fact !== "string" && fact.human) {
+      flush();
+      sections.push(humanFactBlock({ ...fact, human: fact.human }));
+      continue;
     }
+    const line = typeof fact === "string" ? fact : `*${slackEscape(fact.label)}:* ${slackEscape(fact.value)}`;
+    const piece = cutEscaped(line, SLACK_LIMITS.sectionText);
+    if (current && current.length + 1 + piece.length > SLACK_LIMITS.sectionText) flush();
     current = current ? `${current}\n${piece}` : piece;
   }
-  if (current) sections.push({ type: "section", text: mrkdwn(current) });
+  flush();
   if (sections.length <= room) return sections;
   const kept = sections.slice(0, Math.max(0, room - 1));
   kept.push({
@@ -151,9 +201,7 @@ function progressLine(progress: QuorumProgress): string {
  */
 export function slackMessage(content: NotificationContent, options: SlackMessageOptions): SlackMessage {
   const decidable = decidableInSlack(content, options);
-  const facts = notificationFacts(content).map(
-    (fact) => `*${slackEscape(fact.label)}:* ${slackEscape(fact.value)}`,
-  );
+  const facts: (NotificationFact | string)[] = notificationFacts(content);
   if (content.kind !== "decided") facts.push(progressLine(options.progress));
   const buttons: SlackButton[] = [];
   if (decidable) {
