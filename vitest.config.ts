@@ -2,6 +2,7 @@ import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import {
   TEST_AUDIT_SIGNING_KEY,
+  TEST_RECEIPT_SIGNING_KEY,
   TEST_WEBHOOK_ENCRYPTION_KEY,
   TEST_WEBHOOK_SIGNING_SECRETS,
 } from "./test/setup/test-secrets.ts";
@@ -12,6 +13,7 @@ process.env.DATABASE_URL = "postgresql://tests@127.0.0.1:1/use_testEnv_not_the_p
 process.env.WEBHOOK_ENCRYPTION_KEY = TEST_WEBHOOK_ENCRYPTION_KEY;
 process.env.WEBHOOK_SIGNING_SECRETS = TEST_WEBHOOK_SIGNING_SECRETS;
 process.env.AUDIT_SIGNING_KEY = TEST_AUDIT_SIGNING_KEY;
+process.env.RECEIPT_SIGNING_KEY = TEST_RECEIPT_SIGNING_KEY;
 
 export default defineConfig({
   test: {
@@ -40,6 +42,8 @@ export default defineConfig({
                 WEBHOOK_SIGNING_SECRETS: TEST_WEBHOOK_SIGNING_SECRETS,
                 // Signs the audit checkpoints every cron run; tests without it pass undefined.
                 AUDIT_SIGNING_KEY: TEST_AUDIT_SIGNING_KEY,
+                // Signs approval receipts; tests without it pass undefined.
+                RECEIPT_SIGNING_KEY: TEST_RECEIPT_SIGNING_KEY,
               },
               // A real limiter small enough to exhaust in a test (test/rate-limits.test.ts), next to
               // the ones wrangler.toml declares.

@@ -180,6 +180,7 @@ try {
       WEBHOOK_ENCRYPTION_KEY: process.env.WEBHOOK_ENCRYPTION_KEY ?? secrets.WEBHOOK_ENCRYPTION_KEY,
       WEBHOOK_SIGNING_SECRETS: process.env.WEBHOOK_SIGNING_SECRETS ?? secrets.WEBHOOK_SIGNING_SECRETS,
       AUDIT_SIGNING_KEY: process.env.AUDIT_SIGNING_KEY ?? secrets.AUDIT_SIGNING_KEY,
+      RECEIPT_SIGNING_KEY: process.env.RECEIPT_SIGNING_KEY ?? secrets.RECEIPT_SIGNING_KEY,
     }),
   });
   cleanups.push(() => stopChild(wrangler));

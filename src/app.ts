@@ -31,6 +31,7 @@ import { evalRoutes } from "./routes/eval.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { mcpRoutes } from "./routes/mcp.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
+import { jwksRoutes, receiptRoutes } from "./routes/receipts.ts";
 import { requestRoutes } from "./routes/requests.ts";
 import { slackRoutes } from "./routes/slack.ts";
 import { usageRoutes } from "./routes/usage.ts";
@@ -53,6 +54,7 @@ export function createApp() {
 
   app.route("/", healthRoutes);
   app.route("/", auditKeyRoutes);
+  app.route("/", jwksRoutes);
   // Slack's signed posts: no API key, the signature is the authentication (src/routes/slack.ts).
   app.route("/", slackRoutes);
   // Everything under /api needs an API key; each route then checks its own permission.
@@ -71,6 +73,7 @@ export function createApp() {
   app.route("/", decisionRoutes);
   app.route("/", usageRoutes);
   app.route("/", requestRoutes);
+  app.route("/", receiptRoutes);
   app.route("/", delegationRoutes);
   app.route("/", adminPolicyRoutes);
   app.route("/", adminEscalationRoutes);

@@ -12,6 +12,7 @@
 import { z } from "zod";
 import { normalizeEmail } from "./domain/contacts.ts";
 import { fromBase64 } from "./domain/encoding.ts";
+import { DEFAULT_RECEIPT_TTL_SECONDS } from "./domain/receipts.ts";
 import {
   DEFAULT_OPEN_WAITS_PER_KEY,
   DEFAULT_OPEN_WAITS_PER_TENANT,
@@ -210,6 +211,21 @@ export const ConfigSchema = z.object({
    * contents are checked when the key is imported, so a broken key fails the checkpoints alone.
    */
   AUDIT_SIGNING_KEY: text,
+  /**
+   * Secret. Ed25519 private key, PKCS#8 DER base64 (`npm run audit -- keygen` makes one in this
+   * format): signs approval receipts (src/lib/receipts.ts), apart from the audit key. Unset: approvals
+   * carry no receipt and log receipt_skipped. A broken key fails the receipt alone, never the approval.
+   */
+  RECEIPT_SIGNING_KEY: text,
+  /** Seconds after a final approval in which the approved action must start (the receipt's exp). 30–86400; default 900. */
+  RECEIPT_TTL_SECONDS: text.pipe(
+    z
+      .string()
+      .regex(/^\d+$/, { error: "must be a whole number from 30 to 86400" })
+      .transform(Number)
+      .refine((value) => value >= 30 && value <= 86_400, { error: "must be a whole number from 30 to 86400" })
+      .default(DEFAULT_RECEIPT_TTL_SECONDS),
+  ),
   /**
    * Secret, optional. Bootstrap admin key, at least 32 characters (src/middleware/authenticate.ts ignores, and logs,
    * a shorter one): principal "bootstrap-admin", role admin, level 5. Remove it once database keys exist.

@@ -42,6 +42,8 @@ describe("the schema", () => {
       WEBHOOK_SIGNING_SECRETS: [],
       WEBHOOK_ENCRYPTION_KEY: undefined,
       AUDIT_SIGNING_KEY: undefined,
+      RECEIPT_SIGNING_KEY: undefined,
+      RECEIPT_TTL_SECONDS: 900,
       ADMIN_API_KEY: undefined,
       METRICS_TOKEN: undefined,
       CF_ACCOUNT_ID: undefined,
@@ -83,6 +85,16 @@ describe("the schema", () => {
       expect(problemsOf({ WAIT_RECHECK_SECONDS: value, EVENTS_HEARTBEAT_SECONDS: value }), value).toEqual([
         "WAIT_RECHECK_SECONDS must be a whole number from 1 to 55",
         "EVENTS_HEARTBEAT_SECONDS must be a whole number from 1 to 55",
+      ]);
+    }
+  });
+
+  it("RECEIPT_TTL_SECONDS: default 900, whole seconds from 30 to 86400; anything else fails", () => {
+    expect(loadConfig({ RECEIPT_TTL_SECONDS: "30" }).RECEIPT_TTL_SECONDS).toBe(30);
+    expect(loadConfig({ RECEIPT_TTL_SECONDS: " 86400 " }).RECEIPT_TTL_SECONDS).toBe(86_400);
+    for (const value of ["29", "86401", "1.5", "-5", "soon"]) {
+      expect(problemsOf({ RECEIPT_TTL_SECONDS: value }), value).toEqual([
+        "RECEIPT_TTL_SECONDS must be a whole number from 30 to 86400",
       ]);
     }
   });

@@ -114,6 +114,8 @@ describe("runbook SQL", () => {
       "approval_requests_open_expiry_idx",
       "approval_requests_pending_idx",
       "approval_requests_pkey",
+      "approval_requests_receipt_id_key",
+      "approval_requests_receipt_kid_idx",
       "approval_requests_status_tenant_idx",
     ]);
   });

@@ -14,6 +14,7 @@ const PUBLIC_OPERATIONS = new Set([
   "GET /openapi.json",
   // The key that signs the audit checkpoints: public so anyone can check an export.
   "GET /.well-known/policy-api-audit-key",
+  "GET /.well-known/jwks.json",
 ]);
 
 interface Operation {

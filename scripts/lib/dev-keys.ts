@@ -62,12 +62,21 @@ export interface DevSecrets {
   WEBHOOK_SIGNING_SECRETS: string;
   /** Ed25519 private key (PKCS#8 DER, base64) signing the audit checkpoints. */
   AUDIT_SIGNING_KEY: string;
+  /** Another Ed25519 private key, signing approval receipts. */
+  RECEIPT_SIGNING_KEY: string;
 }
 
 /**
  * The local secrets: made once (32 random bytes each) and kept in .data/dev-secrets.json; a file from
  * before a secret existed gets it added.
  */
+/** A new Ed25519 private key, PKCS#8 DER, base64: the format of AUDIT_SIGNING_KEY and RECEIPT_SIGNING_KEY. */
+export function ed25519Pkcs8(): string {
+  return generateKeyPairSync("ed25519")
+    .privateKey.export({ type: "pkcs8", format: "der" })
+    .toString("base64");
+}
+
 export function devSecrets(dataDir: string): DevSecrets {
   const file = path.join(dataDir, "dev-secrets.json");
   let saved: Partial<DevSecrets> = {};
@@ -80,9 +89,8 @@ export function devSecrets(dataDir: string): DevSecrets {
   const secrets: DevSecrets = {
     WEBHOOK_ENCRYPTION_KEY: saved.WEBHOOK_ENCRYPTION_KEY ?? random(),
     WEBHOOK_SIGNING_SECRETS: saved.WEBHOOK_SIGNING_SECRETS ?? `1:whsec_${random()}`,
-    AUDIT_SIGNING_KEY:
-      saved.AUDIT_SIGNING_KEY ??
-      generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "der" }).toString("base64"),
+    AUDIT_SIGNING_KEY: saved.AUDIT_SIGNING_KEY ?? ed25519Pkcs8(),
+    RECEIPT_SIGNING_KEY: saved.RECEIPT_SIGNING_KEY ?? ed25519Pkcs8(),
   };
   if (JSON.stringify(secrets) !== JSON.stringify(saved)) {
     mkdirSync(dataDir, { recursive: true });

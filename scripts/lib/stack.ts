@@ -5,13 +5,12 @@
 // (wranglerDevArgs), on its fixed ports and persistent data.
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { ensureDevKeys } from "./dev-keys.ts";
+import { ed25519Pkcs8, ensureDevKeys } from "./dev-keys.ts";
 import { DEV_NOTIFY_EMAIL_FROM } from "./dev-notifications.ts";
 import { type RunningPostgres, startEmbeddedPostgres } from "./embedded-postgres.ts";
 import { ensureDatabase, LOCAL } from "./local-stack.ts";
@@ -191,9 +190,8 @@ export async function startStack(
           DATABASE_URL: databaseUrl,
           WEBHOOK_ENCRYPTION_KEY: random(),
           WEBHOOK_SIGNING_SECRETS: `1:whsec_${random()}`,
-          AUDIT_SIGNING_KEY: generateKeyPairSync("ed25519")
-            .privateKey.export({ type: "pkcs8", format: "der" })
-            .toString("base64"),
+          AUDIT_SIGNING_KEY: ed25519Pkcs8(),
+          RECEIPT_SIGNING_KEY: ed25519Pkcs8(),
         }),
       },
     );

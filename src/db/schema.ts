@@ -11,6 +11,7 @@ export * from "./schema/directory.ts";
 export * from "./schema/keys.ts";
 export * from "./schema/operations.ts";
 export * from "./schema/policies.ts";
+export * from "./schema/receipts.ts";
 export * from "./schema/requests.ts";
 export * from "./schema/slack.ts";
 export * from "./schema/spend.ts";

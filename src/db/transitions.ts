@@ -16,6 +16,7 @@ import {
 } from "../domain/vocabulary.ts";
 import type { Database } from "./client.ts";
 import { rowFromRaw } from "./raw.ts";
+import { type IssuedReceipt, receiptAssignments } from "./receipts.ts";
 import { type ApprovalRequestRow, approvalRequests } from "./schema.ts";
 
 export interface Transition {
@@ -32,6 +33,8 @@ export interface Transition {
   /** Replacement approvals_json and current_level (single-request approve/reject). */
   approvals?: ApprovalEntry[];
   currentLevel?: number;
+  /** The signed receipt of a final approval: stored on the request, carried by its webhook event. */
+  receipt?: IssuedReceipt | null;
   at: Date;
 }
 
@@ -102,7 +105,8 @@ export function outboxInsert(
   reason: string | null | SQL,
   at: Date,
 ): SQL {
-  // The approver's entry (who, level, notes) travels with the events an approver caused.
+  // The approver's entry (who, level, notes) travels with the events an approver caused; a receipt
+  // (issue 27) with the event of the approval that issued it, the key absent otherwise.
   const decision = DECISION_EVENTS.includes(event) ? sql`approvals_json->-1` : sql`NULL::jsonb`;
   return sql`
       INSERT INTO webhook_outbox (request_id, event, payload)
@@ -112,6 +116,7 @@ export function outboxInsert(
         'required_level', required_level, 'current_level', current_level, 'escalate_to', escalate_to,
         'actor', ${actor}::text, 'reason', ${reason}::text, 'decision', ${decision},
         'occurred_at', ${at.toISOString()}::text)
+        || CASE WHEN receipt_jws IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('receipt', receipt_jws) END
       FROM ${rows} WHERE webhook_url IS NOT NULL
       RETURNING id, request_id`;
 }
@@ -144,7 +149,8 @@ export function transitionStatement(t: Transition): SQL {
   // The outbox reads the changed rows, so a per-row reason is taken from the history entry just written.
   const outboxReason =
     t.reason instanceof SQL && t.toStatus !== null ? sql`status_history_json->-1->>'reason'` : reason;
-  const extra = t.assignments?.length ? sql`, ${sql.join(t.assignments, sql`, `)}` : sql``;
+  const assignments = [...(t.assignments ?? []), ...(t.receipt ? receiptAssignments(t.receipt) : [])];
+  const extra = assignments.length ? sql`, ${sql.join(assignments, sql`, `)}` : sql``;
   return sql`
     WITH changed AS (
       UPDATE ${approvalRequests} SET

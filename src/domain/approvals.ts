@@ -99,13 +99,25 @@ export function isSatisfied(
 }
 
 /** Distinct approvers whose approval counts: at or above the required level. */
-function countedApprovers(state: Pick<RequestState, "requiredLevel">, approvals: ApprovalEntry[]): number {
-  const qualified = approvals.filter(
-    (entry) => entry.action === "approve" && decidesAtLevel(entry.level, state.requiredLevel),
-  );
+/** The approvals that count toward the quorum: approves at the required level, the first per person. */
+export function countingApprovals(
+  state: Pick<RequestState, "requiredLevel">,
+  approvals: readonly ApprovalEntry[],
+): ApprovalEntry[] {
   // One person per folded principal (docs/SECURITY.md, "Identifiers have one spelling"): a key written
   // `Alice` before the fold and one written `alice` after it are one approver, never two.
-  return new Set(qualified.map((entry) => canonicalIdentifier(entry.approver_id))).size;
+  const seen = new Set<string>();
+  return approvals.filter((entry) => {
+    if (entry.action !== "approve" || !decidesAtLevel(entry.level, state.requiredLevel)) return false;
+    const person = canonicalIdentifier(entry.approver_id);
+    if (seen.has(person)) return false;
+    seen.add(person);
+    return true;
+  });
+}
+
+function countedApprovers(state: Pick<RequestState, "requiredLevel">, approvals: ApprovalEntry[]): number {
+  return countingApprovals(state, approvals).length;
 }
 
 /**

@@ -17,6 +17,10 @@ export const newCorrelationId = (): string => `cor_${randomHex(16)}`;
 export const DECISION_ID_PATTERN = /^dec_[0-9a-f]{20}$/;
 export const newDecisionId = (): string => `dec_${randomHex(10)}`;
 
+/** Receipt ids (issue 27): `rcp_` and 20 hex characters, the receipt's `jti`. */
+export const RECEIPT_ID_PATTERN = /^rcp_[0-9a-f]{20}$/;
+export const newReceiptId = (): string => `rcp_${randomHex(10)}`;
+
 /** API keys: the public middle part of `pak_<key id>_<secret>`. */
 export const KEY_ID_PATTERN = /^[0-9a-f]{16}$/;
 export const newKeyId = (): string => randomHex(8);

@@ -120,6 +120,22 @@ const ApproverSchema = z.object({
 export const HISTORY_IS_THE_WIRE: WireMatches<z.infer<typeof HistoryEntrySchema>, StatusHistoryEntry> = true;
 export const APPROVALS_ARE_THE_WIRE: WireMatches<z.infer<typeof ApproverSchema>, ApprovalEntry> = true;
 
+export const ReceiptSchema = z
+  .object({
+    receipt_id: z.string().openapi({ description: "The receipt's id (the JWS's jti); the redeem names it" }),
+    jws: z.string().openapi({
+      description:
+        "Compact JWS (EdDSA, typ policy-receipt+jwt): verify it against /.well-known/jwks.json and the payload before acting",
+    }),
+    kid: z.string(),
+    not_after: z.string().openapi({ description: "The approved action must start before this time" }),
+    redeemed_at: z
+      .string()
+      .nullable()
+      .openapi({ description: "Set once by POST /api/v1/policy/receipts/{id}/redeem" }),
+  })
+  .openapi("ApprovalReceipt");
+
 export const RequestSchema = z
   .object({
     request_id: z.string(),
@@ -148,6 +164,9 @@ export const RequestSchema = z
     created_at: z.string(),
     updated_at: z.string(),
     resolved_at: z.string().nullable(),
+    receipt: ReceiptSchema.optional().openapi({
+      description: "Present once the request is approved or auto_approved: the signed receipt a tool checks",
+    }),
   })
   .openapi("ApprovalRequest");
 
@@ -254,6 +273,17 @@ export function requestToApi(row: ApprovalRequestRow): z.infer<typeof RequestSch
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
     resolved_at: row.resolvedAt?.toISOString() ?? null,
+    ...(row.receiptId && row.receiptJws && row.receiptKid && row.receiptNotAfter
+      ? {
+          receipt: {
+            receipt_id: row.receiptId,
+            jws: row.receiptJws,
+            kid: row.receiptKid,
+            not_after: row.receiptNotAfter.toISOString(),
+            redeemed_at: row.receiptRedeemedAt?.toISOString() ?? null,
+          },
+        }
+      : {}),
   };
 }
 

@@ -41,9 +41,11 @@ import { onBehalfOf } from "../domain/delegation.ts";
 import { canonicalJson, fromBase64, sha256Hex, toBase64Url } from "../domain/encoding.ts";
 import { newCorrelationId, newRequestId, REQUEST_ID_PATTERN } from "../domain/ids.ts";
 import { canonicalId } from "../domain/limits.ts";
+import type { ReceiptSubject } from "../domain/receipts.ts";
 import { parseTimestamp } from "../domain/timestamps.ts";
 import {
   APPROVAL_STATUSES,
+  type ApprovalEntry,
   type DecisionChannel,
   type PolicyType,
   WEBHOOK_EVENTS,
@@ -61,6 +63,7 @@ import {
 import type { ServiceContext } from "./context.ts";
 import { admitCall, canonicalIdOf, countDecision, policyToJudge } from "./evaluation.ts";
 import { planAfterCommit } from "./notifications/planner.ts";
+import { issueReceipt } from "./receipts.ts";
 import { holdWait, nextChange, notifyWaiters, openWait } from "./waits.ts";
 import { enqueueDeliveries } from "./webhooks/outbox.ts";
 
@@ -221,10 +224,38 @@ export async function createRequest(
       created_at: now.toISOString(),
       policy_version: policy.version,
     };
+    const receipt =
+      plan.status === "auto_approved"
+        ? await issueReceipt(
+            ctx,
+            receiptSubject(
+              {
+                id,
+                tenantId: command.tenantId,
+                agentId: command.agentId,
+                skillId: command.skillId,
+                policyType: command.policyType,
+                payloadHash,
+                requiredLevel: plan.requiredLevel,
+              },
+              "auto_approved",
+              [],
+            ),
+            now,
+          )
+        : null;
     const inserted = await insertRequest(
       ctx.db,
       {
         id,
+        ...(receipt
+          ? {
+              receiptId: receipt.id,
+              receiptJws: receipt.jws,
+              receiptKid: receipt.kid,
+              receiptNotAfter: receipt.notAfter,
+            }
+          : {}),
         correlationId: created.correlation_id,
         status: plan.status,
         statusHistoryJson: [
@@ -287,6 +318,28 @@ export async function createRequest(
     return { created, replayed: false };
   }
   throw new ApiError("conflict", "Policy changed repeatedly while filing the request; retry");
+}
+
+/** What a receipt binds, from the request as the approval leaves it. */
+function receiptSubject(
+  row: Pick<
+    ApprovalRequestRow,
+    "id" | "tenantId" | "agentId" | "skillId" | "policyType" | "payloadHash" | "requiredLevel"
+  >,
+  decision: ReceiptSubject["decision"],
+  approvals: readonly ApprovalEntry[],
+): ReceiptSubject {
+  return {
+    requestId: row.id,
+    tenantId: row.tenantId,
+    agentId: row.agentId,
+    skillId: row.skillId,
+    policyType: row.policyType,
+    payloadSha256: row.payloadHash,
+    requiredLevel: row.requiredLevel,
+    decision,
+    approvals,
+  };
 }
 
 /** A request the principal may see, or 404: another tenant's request is not admitted to exist. */
@@ -585,7 +638,12 @@ async function act(
       }
       throw refusalError(outcome);
     }
-    const [changed] = await transition(ctx, { where, ...outcome, at: now });
+    // A final approval carries its receipt, signed before the statement and stored by it (or not at all).
+    const receipt =
+      outcome.toStatus === "approved"
+        ? await issueReceipt(ctx, receiptSubject(row, "approved", outcome.approvals), now)
+        : null;
+    const [changed] = await transition(ctx, { where, ...outcome, receipt, at: now });
     if (changed) {
       ctx.log.info("approval_request_transition", {
         request_id: id,

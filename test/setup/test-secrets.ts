@@ -16,6 +16,12 @@ export const TEST_AUDIT_SIGNING_KEY = "MC4CAQAwBQYDK2VwBCIEIAH+5pForxrDJcggPlPTs
 /** Its public key (raw 32 bytes, base64): public, so not in TEST_SECRET_VALUES. */
 export const TEST_AUDIT_PUBLIC_KEY = "pCF980H3UwDk8SLpe+LFq1Hz6r8BYPsmn10Qcs2Qhuk=";
 
+/** The RECEIPT_SIGNING_KEY of the tests: another Ed25519 private key, PKCS#8 DER, base64 (test-only). */
+export const TEST_RECEIPT_SIGNING_KEY = "MC4CAQAwBQYDK2VwBCIEIFHdR2f8zr6lbxnHr4oUjaYm01iU7CjSFFrbqaeQnUV4";
+
+/** The key a receipt rotation test switches to (test-only). */
+export const TEST_RECEIPT_ROTATED_KEY = "MC4CAQAwBQYDK2VwBCIEILIWISkXVZFcMuEfEIL/6y4iSH2d026prOfzcqbK2GvJ";
+
 /** Every value above that is a secret in production, as it would appear in a leak. */
 export const TEST_SECRET_VALUES: readonly string[] = [
   TEST_WEBHOOK_ENCRYPTION_KEY,
@@ -23,4 +29,6 @@ export const TEST_SECRET_VALUES: readonly string[] = [
   TEST_ADMIN_API_KEY,
   TEST_METRICS_TOKEN,
   TEST_AUDIT_SIGNING_KEY,
+  TEST_RECEIPT_SIGNING_KEY,
+  TEST_RECEIPT_ROTATED_KEY,
 ];

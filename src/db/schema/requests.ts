@@ -73,6 +73,17 @@ export const approvalRequests = pgTable(
     createdAt: timestamptz("created_at").notNull().defaultNow(),
     updatedAt: timestamptz("updated_at").notNull().defaultNow(),
     resolvedAt: timestamptz("resolved_at"),
+    /**
+     * The signed receipt of a final approval (issue 27, src/domain/receipts.ts), written by the statement
+     * that approves; NULL otherwise. Its id is the JWS's jti; kid the key that signed it.
+     */
+    receiptId: text("receipt_id"),
+    receiptJws: text("receipt_jws"),
+    receiptKid: text("receipt_kid"),
+    receiptNotAfter: timestamptz("receipt_not_after"),
+    /** Set once by the single-use redeem, with the principal whose key redeemed it. */
+    receiptRedeemedAt: timestamptz("receipt_redeemed_at"),
+    receiptRedeemedBy: text("receipt_redeemed_by"),
   },
   (table) => [
     uniqueIndex("approval_requests_correlation_id_key").on(table.correlationId),
@@ -95,6 +106,21 @@ export const approvalRequests = pgTable(
       .on(table.expiresAt)
       .where(sql`${table.status} IN ('pending', 'escalated')`),
     check("approval_requests_id_format", sql`${table.id} ~ '^apr_[0-9a-f]{16}$'`),
+    // The redeem finds a receipt by id; the JWKS asks which keys signed receipts still in use.
+    uniqueIndex("approval_requests_receipt_id_key")
+      .on(table.receiptId)
+      .where(sql`${table.receiptId} IS NOT NULL`),
+    index("approval_requests_receipt_kid_idx")
+      .on(table.receiptKid, table.receiptNotAfter)
+      .where(sql`${table.receiptKid} IS NOT NULL`),
+    check(
+      "approval_requests_receipt_complete",
+      sql`(${table.receiptId} IS NULL) = (${table.receiptJws} IS NULL)
+        AND (${table.receiptId} IS NULL) = (${table.receiptKid} IS NULL)
+        AND (${table.receiptId} IS NULL) = (${table.receiptNotAfter} IS NULL)
+        AND (${table.receiptRedeemedAt} IS NULL) = (${table.receiptRedeemedBy} IS NULL)
+        AND (${table.receiptRedeemedAt} IS NULL OR ${table.receiptId} IS NOT NULL)`,
+    ),
     check("approval_requests_status_valid", sql`${table.status} IN (${quotedList(APPROVAL_STATUSES)})`),
     check("approval_requests_policy_type_valid", sql`${table.policyType} IN (${quotedList(POLICY_TYPES)})`),
     check("approval_requests_required_level_range", sql`${table.requiredLevel} BETWEEN 1 AND 5`),
