@@ -88,6 +88,11 @@ async function postLink(tenant: string, body: Record<string, unknown>, key: Test
   return { status: res.status, body: (await res.json()) as Record<string, unknown> & ErrorEnvelope };
 }
 
+/** A principal that decides `tenant`'s requests (an approver key covering it): only such a one is linked. */
+async function decider(tenant: string, principalId: string, maxLevel = 3) {
+  return createTestKey("approver", { principalId, tenantId: tenant, maxLevel });
+}
+
 function issuePaths(body: ErrorEnvelope): string[] {
   return ((body.error.details as { issues?: { path: string }[] } | undefined)?.issues ?? []).map(
     (i) => i.path,
@@ -297,6 +302,7 @@ describe("slack workspaces: scope, listing, disconnecting, auditing", () => {
     const { tenant, team, token } = fresh();
     await connect(tenant, team, token);
     await put(tenant, { team_id: team, default_channel: "C0NEXT", signing_secret: SIGNING_2 });
+    await decider(tenant, "alice");
     expect((await postLink(tenant, { slack_user_id: "U0ALICE", principal_id: "alice" })).status).toBe(201);
     const listText = await (await call(`${WORKSPACES}?limit=500`, { headers: admin.headers })).text();
     expect(listText).toContain(tenant);
@@ -351,6 +357,7 @@ describe("slack workspaces: scope, listing, disconnecting, auditing", () => {
   it("drops the old team's links when a workspace moves to another team", async () => {
     const { tenant, team, token } = fresh();
     await connect(tenant, team, token);
+    await decider(tenant, "bob");
     expect((await postLink(tenant, { slack_user_id: "U0BOB", principal_id: "bob" })).status).toBe(201);
     const moved = fresh();
     const res = await put(tenant, { team_id: moved.team, default_channel: "C0X" });
@@ -367,6 +374,8 @@ describe("slack links: the admin mapping", () => {
   it("links (201), answers the same link again (200), refuses another principal (409), lists and unlinks", async () => {
     const { tenant, team, token } = fresh();
     await connect(tenant, team, token);
+    await decider(tenant, "carol");
+    await decider(tenant, "mallory");
     const made = await postLink(tenant, { slack_user_id: "u0carol", principal_id: " Carol " });
     expect(made.status).toBe(201);
     expect(made.body).toMatchObject({
@@ -441,6 +450,35 @@ describe("slack links: the admin mapping", () => {
     expect((await postLink(tenant, { slack_user_id: "U0LOW", principal_id: owner.principalId })).status).toBe(
       201,
     );
+  });
+
+  it("links only a principal that decides the tenant's requests: never an unknown one, to come alive later", async () => {
+    const { tenant, team, token } = fresh();
+    await connect(tenant, team, token);
+    const other = fresh();
+    const elsewhere = await createTestKey("approver", { maxLevel: 2, tenantId: other.tenant });
+    const agentOnly = await createTestKey("agent", { tenantId: tenant });
+    const revoked = await createTestKey("approver", { maxLevel: 2, tenantId: tenant, revoked: true });
+    const ghost = `ghost-${tenant}`;
+    for (const principalId of [ghost, elsewhere.principalId, agentOnly.principalId, revoked.principalId]) {
+      const refused = await postLink(tenant, { slack_user_id: "U0LATER", principal_id: principalId });
+      expect(refused.status, principalId).toBe(400);
+      expect(issuePaths(refused.body)).toEqual(["principal_id"]);
+      expect(JSON.stringify(refused.body)).toContain(
+        `${principalId} holds no live approver or admin key covering tenant ${tenant}`,
+      );
+    }
+    expect(await testSql()`SELECT 1 FROM slack_user_links WHERE team_id = ${team}`).toHaveLength(0);
+    // Pre-linking a name that later gets a level-5 key would have let a level-2 admin's Slack account act at 5.
+    await createTestKey("approver", { principalId: ghost, maxLevel: 5, tenantId: tenant });
+    expect((await postLink(tenant, { slack_user_id: "U0LATER", principal_id: ghost }, lowAdmin)).status).toBe(
+      403,
+    );
+    // An admin key decides too: a tenant's admin can be linked.
+    const tenantAdmin = await createTestKey("admin", { maxLevel: 2, tenantId: tenant });
+    expect(
+      (await postLink(tenant, { slack_user_id: "U0ADMIN", principal_id: tenantAdmin.principalId })).status,
+    ).toBe(201);
   });
 });
 
@@ -600,6 +638,7 @@ describe("slack links: link codes from the console, redeemed from Slack", () => 
     ).toMatchObject({ linked: false, reason: "no_deciding_key" });
 
     const grace = await createTestKey("approver", { maxLevel: 3, tenantId: tenant });
+    await decider(tenant, "someone-else");
     expect((await postLink(tenant, { slack_user_id: "U0TAKEN", principal_id: "someone-else" })).status).toBe(
       201,
     );
@@ -699,6 +738,7 @@ describe("slack links: the console page", () => {
       slackUserId: "U0KIM",
       code: code ?? "",
     });
+    await decider(tenant, "lee");
     expect((await postLink(tenant, { slack_user_id: "U0LEE", principal_id: "lee" })).status).toBe(201);
     const foreign = await call(
       "/console/slack/unlink",

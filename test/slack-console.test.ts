@@ -4,9 +4,12 @@
 // tenant-scoped admin sees and touches only its tenant; typed values come back escaped, routes errors
 // name their line, and no page, notice or log line ever holds a submitted token or secret.
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { createDb } from "../src/db/client.ts";
+import { slackUserLinks } from "../src/db/schema.ts";
 import { createLogger } from "../src/lib/log.ts";
 import { MetricsBuffer } from "../src/lib/metrics.ts";
 import { createServiceContext } from "../src/services/context.ts";
+import { slackPrincipal } from "../src/services/slack/identity.ts";
 import { loadSlackWorkspace } from "../src/services/slack/workspace.ts";
 import { form, signIn } from "./helpers/console.ts";
 import { testEnv, testSql } from "./helpers/database.ts";
@@ -375,5 +378,388 @@ describe("the console's Slack workspaces page", () => {
       botToken: theirs.token,
       defaultChannel: "C0DEFAULT",
     });
+  });
+});
+
+let ops: { cookie: string; csrf: string } | undefined;
+
+/** The global admin's one session for these tests (sign-ins are rate limited per key). */
+async function opsSession() {
+  ops ??= await signIn(admin);
+  return ops;
+}
+
+/** A workspace connected through the page by the global admin: the tenant, team and token. */
+async function connected() {
+  const ids = fresh();
+  const made = await post(await opsSession(), {
+    tenant_id: ids.tenant,
+    team_id: ids.team,
+    bot_token: ids.token,
+    signing_secret: SIGNING,
+    default_channel: "C0DEFAULT",
+  });
+  expect(made.status, made.page).toBe(200);
+  return ids;
+}
+
+/** The workspace's links as the REST API lists them. */
+async function apiLinks(tenant: string) {
+  const res = await call(`${WORKSPACES}/${tenant}/links`, { headers: admin.headers });
+  expect(res.status).toBe(200);
+  return (await res.json()) as { slack_user_id: string; principal_id: string; method: string }[];
+}
+
+async function linkRows(team: string) {
+  return (await testSql()`SELECT slack_user_id, principal_id FROM slack_user_links WHERE team_id = ${team}`) as {
+    slack_user_id: string;
+    principal_id: string;
+  }[];
+}
+
+describe("the console's Slack workspaces page: user links", () => {
+  it("links and unlinks through the page, as the REST API and slackPrincipal then see it, audited", async () => {
+    const { tenant, team } = await connected();
+    const dana = await createTestKey("approver", {
+      principalId: `dana-${tenant}`,
+      maxLevel: 3,
+      tenantId: tenant,
+    });
+    const session = await opsSession();
+    const slackUser = `U0DANA${team.slice(1)}`;
+
+    const shown = await getPage(session, `?links=${tenant}`);
+    expect(shown.status).toBe(200);
+    expect(shown.page).toContain(`Slack user links of tenant ${tenant} (workspace ${team})`);
+    expect(shown.page).toContain("No Slack users linked.");
+    expect(shown.page).toContain(`href="/console/admin/slack?links=${tenant}#slack-links"`);
+
+    // Ids are folded as the API folds them.
+    const linked = await post(
+      session,
+      {
+        tenant_id: tenant,
+        slack_user_id: slackUser.toLowerCase(),
+        principal_id: ` ${dana.principalId.toUpperCase()} `,
+      },
+      `${PAGE}/links`,
+    );
+    expect(linked.status, linked.page).toBe(200);
+    expect(linked.page).toContain(
+      `Slack user ${slackUser} linked to principal ${dana.principalId} in tenant ${tenant}.`,
+    );
+    expect(linked.page).toContain(`<td>${slackUser}</td><td>${dana.principalId}</td><td>admin</td>`);
+    expect(linked.page).toContain("by slack-console-ops");
+    expect(linked.page).toContain(
+      `aria-label="Unlink Slack user ${slackUser} from principal ${dana.principalId}"`,
+    );
+    expect(await apiLinks(tenant)).toMatchObject([
+      { slack_user_id: slackUser, principal_id: dana.principalId, method: "admin" },
+    ]);
+    const who = await slackPrincipal(ctx(), { tenantId: tenant, teamId: team, slackUserId: slackUser });
+    expect(who).toMatchObject({ principal: { principalId: dana.principalId, keyId: dana.keyId } });
+
+    // The same link again is answered as it is; another principal is the API's 409.
+    const again = await post(
+      session,
+      { tenant_id: tenant, slack_user_id: slackUser, principal_id: dana.principalId },
+      `${PAGE}/links`,
+    );
+    expect(again.status).toBe(200);
+    expect(again.page).toContain("is already linked to principal");
+    const eve = await createTestKey("approver", { maxLevel: 3, tenantId: tenant });
+    const stolen = await post(
+      session,
+      { tenant_id: tenant, slack_user_id: slackUser, principal_id: eve.principalId },
+      `${PAGE}/links`,
+    );
+    expect(stolen.status).toBe(409);
+    expect(stolen.page).toContain(`is linked to another principal (${dana.principalId}): unlink it first`);
+    expect(stolen.page).toContain(`name="principal_id" value="${eve.principalId}"`);
+
+    // A link made through the API shows on the page too.
+    const viaApi = await call(`${WORKSPACES}/${tenant}/links`, {
+      method: "POST",
+      headers: { ...admin.headers, "Content-Type": "application/json" },
+      body: JSON.stringify({ slack_user_id: "W0EVE", principal_id: eve.principalId }),
+    });
+    expect(viaApi.status).toBe(201);
+    expect((await getPage(session, `?links=${tenant}`)).page).toContain(
+      `<td>W0EVE</td><td>${eve.principalId}</td>`,
+    );
+
+    const unlinked = await post(
+      session,
+      { tenant_id: tenant, slack_user_id: slackUser.toLowerCase() },
+      `${PAGE}/unlink`,
+    );
+    expect(unlinked.status, unlinked.page).toBe(200);
+    expect(unlinked.page).toContain(
+      `Slack user ${slackUser} unlinked from principal ${dana.principalId} in tenant ${tenant}.`,
+    );
+    expect((await apiLinks(tenant)).map((l) => l.slack_user_id)).toEqual(["W0EVE"]);
+    expect(await slackPrincipal(ctx(), { tenantId: tenant, teamId: team, slackUserId: slackUser })).toEqual({
+      refused: "not_linked",
+    });
+    const twice = await post(session, { tenant_id: tenant, slack_user_id: slackUser }, `${PAGE}/unlink`);
+    expect(twice.status).toBe(404);
+    expect(twice.page).toContain(`Slack user ${slackUser} is not linked in this workspace`);
+
+    const events = (await testSql()`
+      SELECT action, actor, after, before FROM audit_events
+       WHERE target_type = 'slack_user_link' AND target_id = ${`${team}/${slackUser}`} ORDER BY id`) as {
+      action: string;
+      actor: string;
+    }[];
+    expect(events).toMatchObject([
+      {
+        action: "slack.link.create",
+        actor: "slack-console-ops",
+        after: { tenant_id: tenant, method: "admin" },
+      },
+      { action: "slack.link.delete", actor: "slack-console-ops", before: { principal_id: dana.principalId } },
+    ]);
+  });
+
+  it("shows the links a page at a time, newest first, with Newer and Older", async () => {
+    const { tenant, team } = await connected();
+    const db = createDb(testEnv());
+    await db.insert(slackUserLinks).values(
+      Array.from({ length: 52 }, (_, i) => ({
+        teamId: team,
+        slackUserId: `U0PAGE${String(i).padStart(3, "0")}`,
+        principalId: "someone",
+        method: "admin",
+        linkedBy: "test",
+        createdAt: new Date(Date.UTC(2026, 0, 1) + i * 1000),
+      })),
+    );
+    const session = await opsSession();
+    const first = await getPage(session, `?links=${tenant}`);
+    expect(first.page).toContain("U0PAGE051");
+    expect(first.page).toContain("U0PAGE002");
+    expect(first.page).not.toContain("U0PAGE001");
+    expect(first.page).toContain("Links 1–50, newest first, 50 a page.");
+    expect(first.page).toContain(
+      `href="/console/admin/slack?links=${tenant}&amp;links_offset=50#slack-links">Older`,
+    );
+    expect(first.page).not.toContain(">Newer<");
+    const second = await getPage(session, `?links=${tenant}&links_offset=50`);
+    expect(second.status).toBe(200);
+    expect(second.page).toContain("U0PAGE001");
+    expect(second.page).toContain("U0PAGE000");
+    expect(second.page).not.toContain("U0PAGE002");
+    expect(second.page).toContain("Links 51–52");
+    expect(second.page).toContain(`href="/console/admin/slack?links=${tenant}#slack-links">Newer`);
+    expect(second.page).not.toContain(">Older<");
+    for (const offset of ["-1", "x", "1000001", "99999999"]) {
+      const bad = await getPage(session, `?links=${tenant}&links_offset=${offset}`);
+      expect(bad.status, offset).toBe(400);
+      expect(bad.page).toContain("links_offset: a whole number from 0 to 1000000");
+    }
+  });
+
+  it("is for admins only: approver sessions get 403, agent keys no session", async () => {
+    const { tenant, team } = await connected();
+    const keeper = await createTestKey("approver", { maxLevel: 2, tenantId: tenant });
+    const kept = await post(
+      await opsSession(),
+      { tenant_id: tenant, slack_user_id: "U0KEEP", principal_id: keeper.principalId },
+      `${PAGE}/links`,
+    );
+    expect(kept.status, kept.page).toBe(200);
+    const before = await linkRows(team);
+    const session = await signIn(approver);
+    expect((await getPage(session, `?links=${tenant}`)).status).toBe(403);
+    const link = await post(
+      session,
+      { tenant_id: tenant, slack_user_id: "U0MINE", principal_id: approver.principalId },
+      `${PAGE}/links`,
+    );
+    expect(link.status).toBe(403);
+    expect(
+      (await post(session, { tenant_id: tenant, slack_user_id: "U0KEEP" }, `${PAGE}/unlink`)).status,
+    ).toBe(403);
+    for (const path of [`${PAGE}/links`, `${PAGE}/unlink`]) {
+      const asAgent = await call(path, {
+        ...form({ tenant_id: tenant, slack_user_id: "U0AGENT", principal_id: agent.principalId }),
+        headers: { ...agent.headers, "Content-Type": "application/x-www-form-urlencoded" },
+      });
+      expect(asAgent.status).toBe(401);
+    }
+    expect(await linkRows(team)).toEqual(before);
+  });
+
+  it("refuses link and unlink posts without the session's CSRF token or from another site", async () => {
+    const { tenant, team } = await connected();
+    const keeper = await createTestKey("approver", { maxLevel: 2, tenantId: tenant });
+    const session = await opsSession();
+    expect(
+      (
+        await post(
+          session,
+          { tenant_id: tenant, slack_user_id: "U0KEEP", principal_id: keeper.principalId },
+          `${PAGE}/links`,
+        )
+      ).status,
+    ).toBe(200);
+    const linkFields = { tenant_id: tenant, slack_user_id: "U0EVIL", principal_id: keeper.principalId };
+    const unlinkFields = { tenant_id: tenant, slack_user_id: "U0KEEP" };
+    for (const csrf of [undefined, "", "forged", (await signIn(acmeAdmin)).csrf]) {
+      for (const [path, fields] of [
+        [`${PAGE}/links`, linkFields],
+        [`${PAGE}/unlink`, unlinkFields],
+      ] as const) {
+        const res = await call(
+          path,
+          form(csrf === undefined ? fields : { ...fields, _csrf: csrf }, session.cookie),
+        );
+        expect(res.status, `${path} ${csrf}`).toBe(403);
+      }
+    }
+    const crossSite = await call(
+      `${PAGE}/unlink`,
+      form({ ...unlinkFields, _csrf: session.csrf }, session.cookie, "https://evil.example"),
+    );
+    expect(crossSite.status).toBe(403);
+    expect(await linkRows(team)).toEqual([{ slack_user_id: "U0KEEP", principal_id: keeper.principalId }]);
+  });
+
+  it("confines a tenant-scoped admin to its tenant's links, also when it forges the form's tenant", async () => {
+    const mine = await connected();
+    const theirs = await connected();
+    const theirApprover = await createTestKey("approver", { maxLevel: 2, tenantId: theirs.tenant });
+    const global = await opsSession();
+    expect(
+      (
+        await post(
+          global,
+          { tenant_id: theirs.tenant, slack_user_id: "U0THEIRS", principal_id: theirApprover.principalId },
+          `${PAGE}/links`,
+        )
+      ).status,
+    ).toBe(200);
+    const scopedKey = await createTestKey("admin", { tenantId: mine.tenant, maxLevel: 5 });
+    const scoped = await signIn(scopedKey);
+
+    // Its own workspace's links are shown by default, with the tenant in the form's hidden field.
+    const own = await getPage(scoped);
+    expect(own.status).toBe(200);
+    expect(own.page).toContain(`Slack user links of tenant ${mine.tenant}`);
+    expect(own.page).toContain(`<input type="hidden" name="tenant_id" value="${mine.tenant}" />`);
+    expect(own.page).not.toContain(theirs.tenant);
+
+    const peek = await getPage(scoped, `?links=${theirs.tenant}`);
+    expect(peek.status).toBe(403);
+    expect(peek.page).toContain(`may only manage the Slack workspace of tenant ${mine.tenant}`);
+    expect(peek.page).not.toContain("U0THEIRS");
+
+    const mallory = await createTestKey("approver", { maxLevel: 2, tenantId: theirs.tenant });
+    for (const forged of [theirs.tenant, ` ${theirs.tenant.toUpperCase()} `]) {
+      const link = await post(
+        scoped,
+        { tenant_id: forged, slack_user_id: "U0MALLORY", principal_id: mallory.principalId },
+        `${PAGE}/links`,
+      );
+      expect(link.status, forged).toBe(403);
+      expect(link.page).not.toContain("U0THEIRS");
+      const unlink = await post(scoped, { tenant_id: forged, slack_user_id: "U0THEIRS" }, `${PAGE}/unlink`);
+      expect(unlink.status, forged).toBe(403);
+    }
+    expect(await linkRows(theirs.team)).toEqual([
+      { slack_user_id: "U0THEIRS", principal_id: theirApprover.principalId },
+    ]);
+    expect(await linkRows(mine.team)).toEqual([]);
+  });
+
+  it("refuses hostile values by field, escaped when the form is shown again", async () => {
+    const { tenant, team } = await connected();
+    const session = await opsSession();
+    const cases: Array<[Record<string, string>, string]> = [
+      [{ slack_user_id: "<script>alert(1)</script>", principal_id: "p" }, "slack_user_id:"],
+      [{ slack_user_id: "<@U0X>", principal_id: "p" }, "slack_user_id:"],
+      [{ slack_user_id: "C0CHANNEL", principal_id: "p" }, "slack_user_id:"],
+      [{ slack_user_id: "U0X", principal_id: '"><script>alert(2)</script>' }, "principal_id:"],
+      [{ slack_user_id: "U0X", principal_id: "" }, "principal_id:"],
+    ];
+    for (const [fields, text] of cases) {
+      const refused = await post(session, { tenant_id: tenant, ...fields }, `${PAGE}/links`);
+      expect(refused.status, JSON.stringify(fields)).toBe(400);
+      expect(refused.page, JSON.stringify(fields)).toContain(text);
+      expect(refused.page).not.toContain("<script>alert");
+    }
+    const shown = await post(
+      session,
+      {
+        tenant_id: tenant,
+        slack_user_id: "<script>alert(1)</script>",
+        principal_id: '"><script>alert(2)</script>',
+      },
+      `${PAGE}/links`,
+    );
+    expect(shown.page).toContain('name="slack_user_id" value="&lt;script&gt;alert(1)&lt;/script&gt;"');
+    expect(shown.page).toContain(
+      'name="principal_id" value="&quot;&gt;&lt;script&gt;alert(2)&lt;/script&gt;"',
+    );
+    const unlink = await post(
+      session,
+      { tenant_id: tenant, slack_user_id: "<script>alert(3)</script>" },
+      `${PAGE}/unlink`,
+    );
+    expect(unlink.status).toBe(400);
+    expect(unlink.page).toContain("slack_user_id:");
+    expect(unlink.page).not.toContain("<script>alert");
+    for (const hostileTenant of ["<script>alert(4)</script>", ""]) {
+      const link = await post(
+        session,
+        { tenant_id: hostileTenant, slack_user_id: "U0X", principal_id: "p" },
+        `${PAGE}/links`,
+      );
+      expect(link.status).toBe(400);
+      expect(link.page).toContain("tenant_id:");
+      expect(link.page).not.toContain("<script>alert");
+    }
+    const peek = await getPage(session, `?links=${encodeURIComponent("<script>alert(5)</script>")}`);
+    expect(peek.status).toBe(400);
+    expect(peek.page).toContain("tenant_id:");
+    expect(peek.page).not.toContain("<script>alert");
+    expect(await linkRows(team)).toEqual([]);
+  });
+
+  it("refuses the principals the API refuses, with the API's status and message", async () => {
+    const { tenant, team } = await connected();
+    const other = await connected();
+    const lowAdmin = await createTestKey("admin", { maxLevel: 2 });
+    const owner = await createTestKey("approver", { maxLevel: 5, tenantId: tenant });
+    const elsewhere = await createTestKey("approver", { maxLevel: 2, tenantId: other.tenant });
+    const agentOnly = await createTestKey("agent", { tenantId: tenant });
+    const low = await signIn(lowAdmin);
+    const cases: Array<[TestKey, { cookie: string; csrf: string }, string]> = [
+      [lowAdmin, low, owner.principalId],
+      [admin, await opsSession(), `nobody-${tenant}`],
+      [admin, await opsSession(), elsewhere.principalId],
+      [admin, await opsSession(), agentOnly.principalId],
+    ];
+    for (const [key, session, principalId] of cases) {
+      const api = await call(`${WORKSPACES}/${tenant}/links`, {
+        method: "POST",
+        headers: { ...key.headers, "Content-Type": "application/json" },
+        body: JSON.stringify({ slack_user_id: "U0API", principal_id: principalId }),
+      });
+      const apiError = ((await api.json()) as { error: { message: string } }).error;
+      expect([400, 403], principalId).toContain(api.status);
+      const page = await post(
+        session,
+        { tenant_id: tenant, slack_user_id: "U0PAGE", principal_id: principalId },
+        `${PAGE}/links`,
+      );
+      expect(page.status, principalId).toBe(api.status);
+      expect(page.page).toContain(
+        api.status === 400
+          ? `principal_id: ${principalId} holds no live approver or admin key`
+          : apiError.message,
+      );
+    }
+    expect(await linkRows(team)).toEqual([]);
   });
 });

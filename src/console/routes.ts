@@ -37,15 +37,29 @@ import {
   connectSlackWorkspace,
   disconnectSlackWorkspace,
   getSlackWorkspace,
+  linkSlackUser,
+  listSlackLinks,
   listSlackWorkspaces,
+  unlinkSlackUser,
 } from "../services/slack/admin.ts";
 import { issueSlackLinkCode, ownSlackLinks, unlinkOwnSlackUser } from "../services/slack/link-codes.ts";
 import { checkViewLink, openViewLink, ViewLinkRefused } from "../services/view-links.ts";
 import { requestDeliveries, setWebhooksPaused, webhookStatus } from "../services/webhooks/admin.ts";
 import { CONSOLE_CSS, CONSOLE_JS } from "./assets.ts";
 import { type ContactsView, contactsPage } from "./contacts-view.ts";
-import { slackFormValues, slackRefusalText, slackWorkspaceCommand } from "./slack-admin-form.ts";
-import { type SlackAdminView, slackAdminPage, slackWorkspaceValues } from "./slack-admin-view.ts";
+import {
+  slackFormValues,
+  slackLinkCommand,
+  slackLinkFormValues,
+  slackRefusalText,
+  slackWorkspaceCommand,
+} from "./slack-admin-form.ts";
+import {
+  type SlackAdminView,
+  type SlackLinksShown,
+  slackAdminPage,
+  slackWorkspaceValues,
+} from "./slack-admin-view.ts";
 import { type SlackView, slackPage } from "./slack-view.ts";
 import {
   type AdminView,
@@ -554,35 +568,126 @@ consoleRoutes.post("/console/admin/contacts/:id/remove", requireSession, require
   }
 });
 
+/** Links shown a page at a time on the Slack admin page (Newer / Older page through the rest). */
+const SLACK_LINKS_PAGE = 50;
+/** The furthest page, as far as the API's own `offset` goes (SlackLinkListQuery). */
+const SLACK_LINKS_MAX_OFFSET = 1_000_000;
+
+/** Which workspace's links the page shows, and from which link on. */
+interface SlackLinksWanted {
+  tenant: string;
+  offset: number;
+}
+
+/** A page of one workspace's links, through the API's service functions (so its tenant scope and 404s). */
+async function slackLinksShown(c: ConsoleContext, wanted: SlackLinksWanted): Promise<SlackLinksShown> {
+  const principal = requirePrincipal(c);
+  const workspace = await getSlackWorkspace(c.var.services, principal, wanted.tenant);
+  // One more than shown says whether there is an older page.
+  const links = await listSlackLinks(
+    c.var.services,
+    principal,
+    workspace.tenant_id,
+    {},
+    { limit: SLACK_LINKS_PAGE + 1, offset: wanted.offset },
+  );
+  return {
+    tenantId: workspace.tenant_id,
+    teamId: workspace.team_id,
+    links: links.slice(0, SLACK_LINKS_PAGE),
+    offset: wanted.offset,
+    limit: SLACK_LINKS_PAGE,
+    more: links.length > SLACK_LINKS_PAGE,
+  };
+}
+
+/** The `?links_offset=` asked for: a whole number up to the API's bound, else a 400 naming it. */
+function slackLinksOffset(raw: string | undefined): number {
+  if (raw === undefined || raw === "") return 0;
+  const offset = /^[0-9]{1,7}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!(offset <= SLACK_LINKS_MAX_OFFSET)) {
+    throw new ApiError(
+      "validation_failed",
+      `links_offset: a whole number from 0 to ${SLACK_LINKS_MAX_OFFSET}`,
+    );
+  }
+  return offset;
+}
+
+type SlackAdminStatus = 200 | 400 | 403 | 404 | 409;
+
+/** A refusal's status on the Slack admin page: the API's 403, 404 and 409, else 400. */
+function slackAdminStatus(error: ApiError): SlackAdminStatus {
+  return error.status === 403 || error.status === 404 || error.status === 409 ? error.status : 400;
+}
+
+/**
+ * The Slack admin page. The links shown are `linksFor`'s, else (nothing asked) those of the only
+ * workspace listed or a scoped admin's own; a refusal reading them is the page's notice unless one is set.
+ */
 async function renderSlackAdmin(
   c: ConsoleContext,
   extra: Partial<SlackAdminView> = {},
-  status: 200 | 400 | 403 | 404 | 409 = 200,
+  status: SlackAdminStatus = 200,
+  linksFor?: SlackLinksWanted,
 ) {
-  const workspaces = await listSlackWorkspaces(c.var.services, requirePrincipal(c), {
+  const principal = requirePrincipal(c);
+  const workspaces = await listSlackWorkspaces(c.var.services, principal, {
     limit: 500,
     offset: 0,
   });
+  const only = workspaces.length === 1 ? workspaces[0]?.tenant_id : undefined;
+  const own = workspaces.find((workspace) => workspace.tenant_id === principal.tenantId)?.tenant_id;
+  const defaultTenant = own ?? only;
+  const wanted = linksFor ?? (defaultTenant === undefined ? undefined : { tenant: defaultTenant, offset: 0 });
+  let view: SlackAdminView = { workspaces, ...extra };
+  if (wanted) {
+    try {
+      view = { ...view, links: await slackLinksShown(c, wanted) };
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status >= 500) throw error;
+      if (!view.notice) {
+        view = { ...view, notice: { kind: "error", text: slackRefusalText(error) } };
+        status = slackAdminStatus(error);
+      }
+    }
+  }
   c.status(status);
-  return c.html(slackAdminPage(c.var.page, { workspaces, ...extra }));
+  return c.html(slackAdminPage(c.var.page, view));
 }
 
 /** A refusal from the Slack admin service on its page, with the API's status and the field it names. */
-function slackAdminRefusal(c: ConsoleContext, error: unknown, values?: SlackAdminView["values"]) {
+function slackAdminRefusal(
+  c: ConsoleContext,
+  error: unknown,
+  extra: Partial<SlackAdminView> = {},
+  linksFor?: SlackLinksWanted,
+) {
   if (!(error instanceof ApiError) || error.status >= 500) throw error;
-  const status = error.status === 403 || error.status === 404 || error.status === 409 ? error.status : 400;
-  return renderSlackAdmin(c, { notice: { kind: "error", text: slackRefusalText(error) }, values }, status);
+  return renderSlackAdmin(
+    c,
+    { notice: { kind: "error", text: slackRefusalText(error) }, ...extra },
+    slackAdminStatus(error),
+    linksFor,
+  );
 }
 
 // The same permission as /api/v1/admin/slack (directory:manage), and the same service functions, so the
 // rules, the audit rows, the 409s and a scoped key's confinement to its tenant are the API's.
 consoleRoutes.get("/console/admin/slack", requireSession, requireDirectory, async (c) => {
   const edit = c.req.query("edit");
-  if (edit === undefined) return renderSlackAdmin(c);
-  // Replace: the form filled in with the workspace's settings (never its secrets).
+  const linksTenant = c.req.query("links");
   try {
-    const workspace = await getSlackWorkspace(c.var.services, requirePrincipal(c), edit);
-    return await renderSlackAdmin(c, { values: slackWorkspaceValues(workspace) });
+    const linksFor =
+      linksTenant === undefined
+        ? undefined
+        : { tenant: linksTenant, offset: slackLinksOffset(c.req.query("links_offset")) };
+    // Replace: the form filled in with the workspace's settings (never its secrets).
+    const values =
+      edit === undefined
+        ? undefined
+        : slackWorkspaceValues(await getSlackWorkspace(c.var.services, requirePrincipal(c), edit));
+    return await renderSlackAdmin(c, { values }, 200, linksFor);
   } catch (error) {
     return slackAdminRefusal(c, error);
   }
@@ -605,7 +710,7 @@ consoleRoutes.post("/console/admin/slack", requireSession, requireDirectory, asy
       },
     });
   } catch (error) {
-    return slackAdminRefusal(c, error, values);
+    return slackAdminRefusal(c, error, { values });
   }
 });
 
@@ -621,6 +726,45 @@ consoleRoutes.post("/console/admin/slack/disconnect", requireSession, requireDir
     });
   } catch (error) {
     return slackAdminRefusal(c, error);
+  }
+});
+
+// Links (admin mapping) through linkSlackUser / unlinkSlackUser, as POST and DELETE …/{tenant_id}/links:
+// the tenant is the form's, so a scoped admin forging another is refused by the service (403).
+consoleRoutes.post("/console/admin/slack/links", requireSession, requireDirectory, async (c) => {
+  const form = await formOf(c);
+  const tenant = form.tenant_id ?? "";
+  try {
+    const { link, created } = await linkSlackUser(
+      c.var.services,
+      requirePrincipal(c),
+      tenant,
+      slackLinkCommand(form),
+    );
+    const text = created
+      ? `Slack user ${link.slack_user_id} linked to principal ${link.principal_id} in tenant ${link.tenant_id}.`
+      : `Slack user ${link.slack_user_id} is already linked to principal ${link.principal_id} in tenant ${link.tenant_id}.`;
+    return await renderSlackAdmin(c, { notice: { kind: "notice", text } }, 200, {
+      tenant: link.tenant_id,
+      offset: 0,
+    });
+  } catch (error) {
+    return slackAdminRefusal(c, error, { linkValues: slackLinkFormValues(form) }, { tenant, offset: 0 });
+  }
+});
+
+consoleRoutes.post("/console/admin/slack/unlink", requireSession, requireDirectory, async (c) => {
+  const form = await formOf(c);
+  const tenant = form.tenant_id ?? "";
+  try {
+    const gone = await unlinkSlackUser(c.var.services, requirePrincipal(c), tenant, form.slack_user_id ?? "");
+    const text = `Slack user ${gone.slack_user_id} unlinked from principal ${gone.principal_id} in tenant ${gone.tenant_id}.`;
+    return await renderSlackAdmin(c, { notice: { kind: "notice", text } }, 200, {
+      tenant: gone.tenant_id,
+      offset: 0,
+    });
+  } catch (error) {
+    return slackAdminRefusal(c, error, {}, { tenant, offset: 0 });
   }
 });
 

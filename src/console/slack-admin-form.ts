@@ -1,11 +1,12 @@
 // The Slack workspaces page's connect form read into the admin API's command (issue 26): the same wire
 // schema as PUT /api/v1/admin/slack/workspaces/{tenant_id} checks every field, so the console takes
 // exactly what the API takes. Routes are typed one a line, `skill_pattern|level|channel`; a refusal names
-// the field or the line, and never repeats a token or secret.
+// the field or the line, and never repeats a token or secret. The link form likewise goes through the
+// schema of POST …/{tenant_id}/links.
 import { ApiError, type InputIssue } from "../lib/errors.ts";
-import { SlackWorkspaceBody } from "../schemas/slack.ts";
+import { SlackLinkBody, SlackWorkspaceBody } from "../schemas/slack.ts";
 import type { SlackWorkspaceCommand } from "../services/slack/admin.ts";
-import type { SlackWorkspaceFormValues } from "./slack-admin-view.ts";
+import type { SlackLinkFormValues, SlackWorkspaceFormValues } from "./slack-admin-view.ts";
 
 /** The form's fields to show again on a refusal: what was typed, without the secrets. */
 export function slackFormValues(form: Record<string, string>): SlackWorkspaceFormValues {
@@ -98,6 +99,24 @@ export function slackWorkspaceCommand(form: Record<string, string>): SlackWorksp
     routes: body.data.routes,
     maxDecideLevel: body.data.max_decide_level,
   };
+}
+
+/** The link form's fields to show again on a refusal, as typed. */
+export function slackLinkFormValues(form: Record<string, string>): SlackLinkFormValues {
+  return { slackUserId: form.slack_user_id ?? "", principalId: form.principal_id ?? "" };
+}
+
+/** The link form as the API's body, checked by its schema (the service checks the rest); a refusal names the field. */
+export function slackLinkCommand(form: Record<string, string>): { slackUserId: string; principalId: string } {
+  const body = SlackLinkBody.safeParse({
+    slack_user_id: form.slack_user_id ?? "",
+    principal_id: form.principal_id ?? "",
+  });
+  if (!body.success) {
+    const issue = body.error.issues[0];
+    throw issue ? refused(issueWhere(issue, []), issue.message) : refused("form", "not valid");
+  }
+  return { slackUserId: body.data.slack_user_id, principalId: body.data.principal_id };
 }
 
 /** A service's refusal as the page says it: a field's complaint named (the API puts it in details). */

@@ -222,7 +222,8 @@ export async function disconnectSlackWorkspace(
 export const DECIDING_ROLES = rolesWith("requests:decide");
 
 /**
- * An admin's mapping of a Slack user to a principal (method admin). A Slack user linked to another
+ * An admin's mapping of a Slack user to a principal (method admin). The principal must hold a live
+ * deciding key covering the tenant (else a 400 naming principal_id). A Slack user linked to another
  * principal is a 409 (unlink first); linked to this one already, the link as it is (created: false).
  * No admin links a principal deciding above its own level over the tenant: that would let it act, from
  * Slack, above what it may grant.
@@ -238,7 +239,16 @@ export async function linkSlackUser(
   const principal = canonicalId(asked.principalId);
   if (!principal.ok) throw invalidField("principal_id", principal.reason);
   const level = await decidingLevelOver(ctx.db, principal.value, workspace.tenantId, DECIDING_ROLES);
-  if (level !== undefined && level > actor.maxLevel) {
+  if (level === undefined) {
+    // Such a link would decide nothing today, but would come alive, never checked against this admin's
+    // level, the day the principal gets a deciding key: so an unknown principal, one of another tenant
+    // only, or one without a deciding key is refused, as a link code's redeem refuses it (no_deciding_key).
+    throw invalidField(
+      "principal_id",
+      `${principal.value} holds no live approver or admin key covering tenant ${workspace.tenantId}: only a principal that decides its requests can be linked`,
+    );
+  }
+  if (level > actor.maxLevel) {
     throw new ApiError(
       "forbidden",
       `Principal ${principal.value} decides at level ${level}, above your own level (${actor.maxLevel}): a key of level ${level} or more must link it`,
