@@ -557,7 +557,7 @@ consoleRoutes.post("/console/admin/contacts/:id/remove", requireSession, require
 async function renderSlackAdmin(
   c: ConsoleContext,
   extra: Partial<SlackAdminView> = {},
-  status: 200 | 400 | 403 | 404 | 409 = 200,
+  status: 200 | 400 | 403 | 404 | 409 | 503 = 200,
 ) {
   const workspaces = await listSlackWorkspaces(c.var.services, requirePrincipal(c), {
     limit: 500,
@@ -567,9 +567,17 @@ async function renderSlackAdmin(
   return c.html(slackAdminPage(c.var.page, { workspaces, ...extra }));
 }
 
-/** A refusal from the Slack admin service on its page, with the API's status and the field it names. */
+/**
+ * A refusal from the Slack admin service on its page, with the API's status and the field it names.
+ * Slack unreachable for the token check (503 upstream_unavailable) is said on the form too, so the
+ * admin keeps what was typed and tries again; any other 5xx is the console's error page.
+ */
 function slackAdminRefusal(c: ConsoleContext, error: unknown, values?: SlackAdminView["values"]) {
-  if (!(error instanceof ApiError) || error.status >= 500) throw error;
+  if (!(error instanceof ApiError)) throw error;
+  if (error.code === "upstream_unavailable") {
+    return renderSlackAdmin(c, { notice: { kind: "error", text: error.message }, values }, 503);
+  }
+  if (error.status >= 500) throw error;
   const status = error.status === 403 || error.status === 404 || error.status === 409 ? error.status : 400;
   return renderSlackAdmin(c, { notice: { kind: "error", text: slackRefusalText(error) }, values }, status);
 }
@@ -592,16 +600,20 @@ consoleRoutes.post("/console/admin/slack", requireSession, requireDirectory, asy
   const form = await formOf(c);
   const values = slackFormValues(form);
   try {
-    const { workspace, created } = await connectSlackWorkspace(
+    const { workspace, created, tokenCheck } = await connectSlackWorkspace(
       c.var.services,
       requirePrincipal(c),
       form.tenant_id ?? "",
       slackWorkspaceCommand(form),
     );
+    // Slack's word on a new token (auth.test): the workspace's name, text from Slack, escaped by html``.
+    const checked = tokenCheck
+      ? ` Slack confirmed the bot token: team ${tokenCheck.team_name ?? "(no name)"}, bot user ${tokenCheck.bot_user_id ?? "(unknown)"}.`
+      : "";
     return await renderSlackAdmin(c, {
       notice: {
         kind: "notice",
-        text: `Slack workspace ${workspace.team_id} ${created ? "connected to" : "replaced for"} tenant ${workspace.tenant_id}.`,
+        text: `Slack workspace ${workspace.team_id} ${created ? "connected to" : "replaced for"} tenant ${workspace.tenant_id}.${checked}`,
       },
     });
   } catch (error) {
