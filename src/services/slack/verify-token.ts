@@ -31,6 +31,9 @@ export const SLACK_TOKEN_REFUSALS = new Set([
   "missing_scope",
 ]);
 
+/** Slack's error codes: lower-case words joined by underscores (invalid_auth). */
+const SLACK_ERROR_CODE = /^[a-z0-9_]{1,60}$/;
+
 /** What Slack said about a token it accepted: what helps an admin see it is the right workspace. */
 export interface SlackTokenCheck {
   team_id: string;
@@ -80,13 +83,14 @@ export async function checkSlackBotToken(
     };
   }
   if (result.kind === "failed" && result.status === 200) {
-    // Slack answered and said no. Whatever the code, the token cannot be used as it is.
-    const known = SLACK_TOKEN_REFUSALS.has(result.error);
+    // Slack answered and said no. Whatever the code, the token cannot be used as it is. The code is
+    // repeated only in Slack's own shape (snake_case), so an answer cannot put other text in ours.
+    const code = SLACK_ERROR_CODE.test(result.error) ? result.error : "unknown_error";
     throw invalidField(
       "bot_token",
-      known
-        ? `Slack refused the token (${result.error}): copy the Bot User OAuth Token again, or reinstall the app`
-        : `Slack did not accept the token (${result.error})`,
+      SLACK_TOKEN_REFUSALS.has(code)
+        ? `Slack refused the token (${code}): copy the Bot User OAuth Token again, or reinstall the app`
+        : `Slack did not accept the token (${code})`,
     );
   }
   if (result.kind === "not_sent") return unusable(ctx, null, "not sent");
