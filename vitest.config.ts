@@ -35,6 +35,9 @@ export default defineConfig({
                 // names no database on purpose, so a test that forgets testEnv() fails loudly.
                 DATABASE_URL: `${inject("adminDatabaseUrl").replace(/\/postgres$/, "")}/use_testEnv_not_the_default_binding`,
                 NEON_LOCAL_GATEWAY: inject("gatewayUrl"),
+                // Slack is the test receiver's fake (scripts/lib/fake-slack.ts), never slack.com: a
+                // workspace connected by any test has its bot token checked there (auth.test).
+                SLACK_API_BASE_URL: `${inject("webhookReceiverUrl")}/slack/api/`,
                 // Every line the service can log, at any level, passes the secret scan; vitest prints
                 // logs only for failing tests.
                 LOG_LEVEL: "debug",

@@ -23,10 +23,11 @@ import {
 const USAGE = `npm run slack -- <command>
 
   serve                     run the fake Slack Web API on 127.0.0.1:\${SLACK_SIM_PORT:-${SLACK_SIM_DEFAULT_PORT}} and print every
-                            chat.postMessage, chat.update, views.open and response_url it gets
+                            auth.test, chat.postMessage, chat.update, views.open and response_url it gets
                             (npm run dev points the worker at it on the embedded database)
   connect                   connect tenant demo to the simulated workspace ${SLACK_SIM_TEAM} (channel ${SLACK_SIM_CHANNEL}) with the
-                            dev admin key, and link Slack user ${SLACK_SIM_USER} to ${SLACK_SIM_PRINCIPAL}; idempotent
+                            dev admin key, and link Slack user ${SLACK_SIM_USER} to ${SLACK_SIM_PRINCIPAL}; idempotent (the worker
+                            checks the token with auth.test at the simulator: serve's, or one of its own meanwhile)
   click approve <request_id> [--user U…]
   click reject <request_id> [--user U…] [--reason "…"]
                             click the message's button as that Slack user (default ${SLACK_SIM_USER}) with a correctly
@@ -72,8 +73,15 @@ async function serve(): Promise<number> {
 
 async function connect(): Promise<number> {
   const state = ensureSlackSimState(dataDir);
-  for (const step of await connectSlackSim(api, adminKey(), state))
-    console.log(`${step.what} → ${step.status}`);
+  // The worker checks the bot token with Slack's auth.test (here, the simulator) before storing it:
+  // without `serve` running, a simulator of our own answers for the connect and stops after it.
+  const own = await startSlackSimulator({ port }).catch(() => undefined);
+  try {
+    for (const step of await connectSlackSim(api, adminKey(), state))
+      console.log(`${step.what} → ${step.status}`);
+  } finally {
+    await own?.close();
+  }
   console.log(
     `tenant demo is connected to team ${state.team_id}, channel ${SLACK_SIM_CHANNEL}; ${SLACK_SIM_USER} acts as ${SLACK_SIM_PRINCIPAL}`,
   );

@@ -69,6 +69,17 @@ describe("API documentation", () => {
     }
   });
 
+  it("documents upstream_unavailable: in the error codes, and on the Slack connect that can give it", async () => {
+    const doc = await openApiDocument();
+    const envelope = JSON.stringify(doc.components?.schemas?.ErrorResponse);
+    expect(envelope).toContain("upstream_unavailable");
+    expect(envelope).toContain("database_unavailable");
+    const put = doc.paths["/api/v1/admin/slack/workspaces/{tenant_id}"]?.put;
+    const described = put?.responses["503"] as { description?: string } | undefined;
+    expect(described?.description).toMatch(/upstream_unavailable/);
+    expect(JSON.stringify(doc.components?.schemas?.ConnectedSlackWorkspace)).toContain("token_check");
+  });
+
   it("serves a human-readable docs page pointing at the document", async () => {
     const res = await call("/docs");
     expect(res.status).toBe(200);

@@ -3,8 +3,9 @@
 // tenant, replace and disconnect), admin links (409 on another principal, levels), and the self-service
 // link codes: minted by the console's Slack page behind its CSRF token, redeemed by redeemSlackLinkCode
 // (forged, expired, another tenant's, used twice, raced, a principal without a deciding key, a view
-// token passed off as a code). Tenant-scoped admin keys are confined; non-admins are refused.
-import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+// token passed off as a code). Tenant-scoped admin keys are confined; non-admins are refused. A new bot
+// token is checked with Slack's auth.test (the fake, scripts/lib/fake-slack.ts) before anything is stored.
+import { afterEach, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { mintSlackLinkCode, slackLinkCodeKey } from "../src/domain/slack-link-code.ts";
 import { mintViewToken, viewTokenKey } from "../src/domain/view-token.ts";
 import { createLogger } from "../src/lib/log.ts";
@@ -19,6 +20,7 @@ import { createTestKey, type TestKey } from "./helpers/keys.ts";
 import { TEST_WEBHOOK_ENCRYPTION_KEY } from "./setup/test-secrets.ts";
 
 const WORKSPACES = "/api/v1/admin/slack/workspaces";
+const RECEIVER = inject("webhookReceiverUrl");
 const SIGNING = "0123456789abcdef0123456789abcdef";
 const SIGNING_2 = "fedcba9876543210fedcba9876543210";
 
@@ -41,10 +43,15 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-/** Ids no other test uses: a tenant, a team, a bot token. */
+/** Ids no other test uses: a tenant, a team, a bot token of that team (the fake reads the team from it). */
 function fresh() {
   const n = `${Date.now().toString(36)}${unique++}`.toUpperCase();
-  return { tenant: `t-${n.toLowerCase()}`, team: `T${n}`, token: `xoxb-1111-2222-${n}secretbot` };
+  return { tenant: `t-${n.toLowerCase()}`, team: `T${n}`, token: tokenOf(`T${n}`) };
+}
+
+/** A bot token of `team` at the fake Slack (scripts/lib/fake-slack.ts): `xoxb-<team>-…`. */
+function tokenOf(team: string, scenario = "ok"): string {
+  return `xoxb-${team}-${scenario}-${unique++}-secretbot`;
 }
 
 function ctx() {
@@ -57,14 +64,39 @@ function ctx() {
   });
 }
 
-async function put(tenant: string, body: Record<string, unknown>, key: TestKey = admin) {
-  const res = await call(`${WORKSPACES}/${tenant}`, {
-    method: "PUT",
-    headers: { ...key.headers, "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
+async function put(
+  tenant: string,
+  body: Record<string, unknown>,
+  key: TestKey = admin,
+  env: Record<string, string> = {},
+) {
+  const res = await call(
+    `${WORKSPACES}/${tenant}`,
+    {
+      method: "PUT",
+      headers: { ...key.headers, "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    },
+    env,
+  );
   const text = await res.text();
-  return { status: res.status, text, body: JSON.parse(text) as Record<string, unknown> & ErrorEnvelope };
+  return {
+    status: res.status,
+    text,
+    retryAfter: res.headers.get("Retry-After"),
+    body: JSON.parse(text) as Record<string, unknown> & ErrorEnvelope,
+  };
+}
+
+/** The Web API methods the fake Slack saw called with `token`, oldest first. */
+async function slackCalls(token: string): Promise<string[]> {
+  const res = await fetch(`${RECEIVER}/slack/_calls?token=${encodeURIComponent(token)}`);
+  return ((await res.json()) as { method: string }[]).map((c) => c.method);
+}
+
+/** The audit rows about `tenant`'s workspace. */
+async function workspaceAudits(tenant: string) {
+  return testSql()`SELECT action FROM audit_events WHERE target_type = 'slack_workspace' AND target_id = ${tenant}`;
 }
 
 async function connect(tenant: string, team: string, token: string, extra: Record<string, unknown> = {}) {
@@ -237,9 +269,10 @@ describe("slack workspaces: connect, replace, read", () => {
     const first = fresh();
     const second = fresh();
     await connect(first.tenant, first.team, first.token);
+    // Holding a token of the team (another app installed in it, say) is not enough either.
     const grab = await put(second.tenant, {
       team_id: first.team,
-      bot_token: second.token,
+      bot_token: tokenOf(first.team),
       signing_secret: SIGNING,
       default_channel: "C0X",
     });
@@ -248,7 +281,15 @@ describe("slack workspaces: connect, replace, read", () => {
     expect((await call(`${WORKSPACES}/${second.tenant}`, { headers: admin.headers })).status).toBe(404);
     // Nor by replacing its own workspace's team with it.
     await connect(second.tenant, second.team, second.token);
-    expect((await put(second.tenant, { team_id: first.team, default_channel: "C0X" })).status).toBe(409);
+    expect(
+      (
+        await put(second.tenant, {
+          team_id: first.team,
+          bot_token: tokenOf(first.team),
+          default_channel: "C0X",
+        })
+      ).status,
+    ).toBe(409);
     expect(await loadSlackWorkspace(ctx(), first.tenant)).toMatchObject({ botToken: first.token });
     // Two tenants racing for one new team: exactly one gets it.
     const free = fresh();
@@ -257,13 +298,190 @@ describe("slack workspaces: connect, replace, read", () => {
       racers.map((r) =>
         put(r.tenant, {
           team_id: free.team,
-          bot_token: r.token,
+          bot_token: tokenOf(free.team),
           signing_secret: SIGNING,
           default_channel: "C0X",
         }),
       ),
     );
     expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409]);
+  });
+});
+
+describe("slack workspaces: the bot token checked with Slack (auth.test)", () => {
+  it("connects with a token Slack accepts for the team, answering what Slack said of it", async () => {
+    const { tenant, team, token } = fresh();
+    const made = await put(tenant, {
+      team_id: team.toLowerCase(),
+      bot_token: token,
+      signing_secret: SIGNING,
+      default_channel: "C0DEFAULT",
+    });
+    expect(made.status, made.text).toBe(201);
+    expect(made.body).toMatchObject({
+      team_id: team,
+      has_bot_token: true,
+      token_check: { team_id: team, team_name: `Fake team ${team}`, bot_user_id: `U${team.slice(1)}BOT` },
+    });
+    expect(made.text).not.toContain(token);
+    expect(await slackCalls(token)).toEqual(["auth.test"]);
+    // Read back later, the workspace has no token_check: it is the answer to the connect only.
+    const read = await call(`${WORKSPACES}/${tenant}`, { headers: admin.headers });
+    expect(await read.json()).not.toHaveProperty("token_check");
+  });
+
+  it("refuses a token Slack refuses: 400 naming bot_token, nothing stored, no audit row, the stored token kept", async () => {
+    const { tenant, team } = fresh();
+    const invalid = tokenOf(team, "invalid");
+    const refused = await put(tenant, {
+      team_id: team,
+      bot_token: invalid,
+      signing_secret: SIGNING,
+      default_channel: "C0DEFAULT",
+    });
+    expect(refused.status, refused.text).toBe(400);
+    expect(refused.body.error.code).toBe("validation_failed");
+    expect(issuePaths(refused.body)).toEqual(["bot_token"]);
+    expect(refused.text).toContain("invalid_auth");
+    expect(refused.text).not.toContain(invalid);
+    expect(await slackCalls(invalid)).toEqual(["auth.test"]);
+    expect((await call(`${WORKSPACES}/${tenant}`, { headers: admin.headers })).status).toBe(404);
+    expect(await workspaceAudits(tenant)).toHaveLength(0);
+
+    // A replace with a bad token leaves the good one in place, and every other field too.
+    const good = tokenOf(team);
+    await connect(tenant, team, good);
+    const replaced = await put(tenant, {
+      team_id: team,
+      bot_token: tokenOf(team, "invalid"),
+      default_channel: "C0NEW",
+    });
+    expect(replaced.status).toBe(400);
+    expect(await loadSlackWorkspace(ctx(), tenant)).toMatchObject({
+      botToken: good,
+      defaultChannel: "C0DEFAULT",
+    });
+    expect(await workspaceAudits(tenant)).toHaveLength(1);
+  });
+
+  it("refuses another team's token: 400 naming team_id with both team ids, never the token", async () => {
+    const mine = fresh();
+    const theirs = fresh();
+    // An admin who holds team B's token cannot have it stored as team A's (nor mistype the team).
+    const refused = await put(mine.tenant, {
+      team_id: mine.team,
+      bot_token: theirs.token,
+      signing_secret: SIGNING,
+      default_channel: "C0DEFAULT",
+    });
+    expect(refused.status, refused.text).toBe(400);
+    expect(issuePaths(refused.body)).toEqual(["team_id"]);
+    expect(refused.text).toContain(mine.team);
+    expect(refused.text).toContain(theirs.team);
+    expect(refused.text).not.toContain(theirs.token);
+    expect((await call(`${WORKSPACES}/${mine.tenant}`, { headers: admin.headers })).status).toBe(404);
+    // A token that names no team at the fake is the default team's (TLOCAL): refused for any other.
+    const unnamed = await put(mine.tenant, {
+      team_id: mine.team,
+      bot_token: "xoxb-1111-2222-unnamedteam",
+      signing_secret: SIGNING,
+      default_channel: "C0DEFAULT",
+    });
+    expect(unnamed.status).toBe(400);
+    expect(unnamed.text).toContain("TLOCAL");
+    expect(await workspaceAudits(mine.tenant)).toHaveLength(0);
+  });
+
+  it("answers 503 upstream_unavailable when Slack fails, rate limits, is unreachable or silent: nothing stored", async () => {
+    const lines: string[] = [];
+    vi.spyOn(console, "log").mockImplementation((line: unknown) => void lines.push(String(line)));
+    const { tenant, team } = fresh();
+    const body = (token: string) => ({
+      team_id: team,
+      bot_token: token,
+      signing_secret: SIGNING,
+      default_channel: "C0DEFAULT",
+    });
+    const failing = tokenOf(team, "fail500-5");
+    const limited = tokenOf(team, "ratelimited-5");
+    const cases: [string, string, Record<string, string>, string][] = [
+      ["500", failing, {}, "10"],
+      ["429", limited, {}, "3"],
+      // A closed port: nothing listens there.
+      ["unreachable", tokenOf(team), { SLACK_API_BASE_URL: "http://127.0.0.1:1/slack/api/" }, "10"],
+    ];
+    for (const [name, token, env, retryAfter] of cases) {
+      const res = await put(tenant, body(token), admin, env);
+      expect(res.status, `${name}: ${res.text}`).toBe(503);
+      expect(res.body.error.code).toBe("upstream_unavailable");
+      expect(res.body.error.message).toMatch(/nothing was stored/);
+      expect(res.retryAfter, name).toBe(retryAfter);
+      expect(res.text).not.toContain(token);
+    }
+    expect(await slackCalls(failing)).toEqual(["auth.test"]);
+    expect(await slackCalls(limited)).toEqual(["auth.test"]);
+    expect((await call(`${WORKSPACES}/${tenant}`, { headers: admin.headers })).status).toBe(404);
+    expect(await workspaceAudits(tenant)).toHaveLength(0);
+    const logged = lines.join("\n");
+    expect(logged).toContain("slack_token_check_unavailable");
+    for (const [, token] of cases) expect(logged).not.toContain(token);
+    expect(logged).not.toMatch(/xoxb-/);
+  });
+
+  it("gives up on a Slack that never answers within a few seconds (503, nothing stored)", async () => {
+    const { tenant, team, token } = fresh();
+    const started = Date.now();
+    const res = await put(
+      tenant,
+      { team_id: team, bot_token: token, signing_secret: SIGNING, default_channel: "C0DEFAULT" },
+      admin,
+      { SLACK_API_BASE_URL: `${RECEIVER}/hooks/hang/` },
+    );
+    expect(res.status, res.text).toBe(503);
+    expect(res.body.error.code).toBe("upstream_unavailable");
+    expect(Date.now() - started).toBeLessThan(9_000);
+    expect((await call(`${WORKSPACES}/${tenant}`, { headers: admin.headers })).status).toBe(404);
+  });
+
+  it("calls Slack only for a new token: replacing the channel, routes or secret does not", async () => {
+    const lines: string[] = [];
+    vi.spyOn(console, "log").mockImplementation((line: unknown) => void lines.push(String(line)));
+    const { tenant, team, token } = fresh();
+    await connect(tenant, team, token);
+    expect(await slackCalls(token)).toEqual(["auth.test"]);
+    const replaced = await put(tenant, {
+      team_id: team,
+      default_channel: "C0ELSEWHERE",
+      signing_secret: SIGNING_2,
+      routes: [{ level: 5, channel: "G0OWNERS" }],
+    });
+    expect(replaced.status, replaced.text).toBe(200);
+    expect(replaced.body).not.toHaveProperty("token_check");
+    // Even a Slack that is down does not matter then.
+    const offline = await put(tenant, { team_id: team, default_channel: "C0THIRD" }, admin, {
+      SLACK_API_BASE_URL: "http://127.0.0.1:1/slack/api/",
+    });
+    expect(offline.status, offline.text).toBe(200);
+    expect(await slackCalls(token)).toEqual(["auth.test"]);
+    // A new token is checked again, and the log says it was (never the token).
+    const rotated = tokenOf(team);
+    expect(
+      (await put(tenant, { team_id: team, bot_token: rotated, default_channel: "C0THIRD" })).status,
+    ).toBe(200);
+    expect(await slackCalls(rotated)).toEqual(["auth.test"]);
+    const logged = lines.join("\n");
+    expect(logged).toMatch(/slack_workspace_updated.*token_checked.*true/);
+    expect(logged).not.toMatch(/xoxb-/);
+  });
+
+  it("checks nothing for a key that may not connect: no Slack call before the permission and tenant checks", async () => {
+    const { tenant, team } = fresh();
+    const probe = tokenOf(team);
+    const body = { team_id: team, bot_token: probe, signing_secret: SIGNING, default_channel: "C0A" };
+    expect((await put(tenant, body, acmeAdmin)).status).toBe(403);
+    expect((await put(tenant, body, approver)).status).toBe(403);
+    expect((await put(tenant, { ...body, default_channel: "#general" })).status).toBe(400);
+    expect(await slackCalls(probe)).toEqual([]);
   });
 });
 
@@ -283,7 +501,8 @@ describe("slack workspaces: scope, listing, disconnecting, auditing", () => {
     const links = await call(`${WORKSPACES}/${other.tenant}/links`, { headers: acmeAdmin.headers });
     expect(links.status).toBe(403);
     // Its own tenant works, and its list shows nothing else.
-    const acme = await put("acme", { ...body, team_id: `TACME${team.slice(1)}` }, acmeAdmin);
+    const acmeTeam = `TACME${team.slice(1)}`;
+    const acme = await put("acme", { ...body, team_id: acmeTeam, bot_token: tokenOf(acmeTeam) }, acmeAdmin);
     expect([200, 201]).toContain(acme.status);
     const list = (await (await call(WORKSPACES, { headers: acmeAdmin.headers })).json()) as {
       tenant_id: string;
@@ -360,7 +579,15 @@ describe("slack workspaces: scope, listing, disconnecting, auditing", () => {
     await decider(tenant, "bob");
     expect((await postLink(tenant, { slack_user_id: "U0BOB", principal_id: "bob" })).status).toBe(201);
     const moved = fresh();
-    const res = await put(tenant, { team_id: moved.team, default_channel: "C0X" });
+    // The stored token is the old team's: a move without the new team's token is refused, nothing changed.
+    const tokenless = await put(tenant, { team_id: moved.team, default_channel: "C0X" });
+    expect(tokenless.status, tokenless.text).toBe(400);
+    expect(issuePaths(tokenless.body)).toEqual(["bot_token"]);
+    expect(tokenless.body.error.details).toMatchObject({
+      issues: [{ message: expect.stringContaining(moved.team) }],
+    });
+    expect(await testSql()`SELECT 1 FROM slack_user_links WHERE team_id = ${team}`).toHaveLength(1);
+    const res = await put(tenant, { team_id: moved.team, bot_token: moved.token, default_channel: "C0X" });
     expect(res.status, res.text).toBe(200);
     expect(await testSql()`SELECT 1 FROM slack_user_links WHERE team_id = ${team}`).toHaveLength(0);
     const links = (await (

@@ -2,8 +2,11 @@
 // connects, replaces (keeping the sealed secrets) and disconnects, with the API's audit rows and 409s;
 // approver and agent sessions are refused, as are posts without the session's CSRF token; a
 // tenant-scoped admin sees and touches only its tenant; typed values come back escaped, routes errors
-// name their line, and no page, notice or log line ever holds a submitted token or secret.
-import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+// name their line, and no page, notice or log line ever holds a submitted token or secret. A new bot token
+// is checked with Slack (auth.test, at the fake) before anything is stored, and what Slack said is shown
+// escaped.
+import { afterEach, beforeAll, describe, expect, inject, it, vi } from "vitest";
+import { FAKE_SLACK_HOSTILE_TEAM_NAME } from "../scripts/lib/fake-slack.ts";
 import { createDb } from "../src/db/client.ts";
 import { slackUserLinks } from "../src/db/schema.ts";
 import { createLogger } from "../src/lib/log.ts";
@@ -19,6 +22,7 @@ import { createTestKey, type TestKey } from "./helpers/keys.ts";
 const PAGE = "/console/admin/slack";
 const WORKSPACES = "/api/v1/admin/slack/workspaces";
 const SIGNING = "0123456789abcdef0123456789abcdef";
+const RECEIVER = inject("webhookReceiverUrl");
 
 let admin: TestKey;
 let acmeAdmin: TestKey;
@@ -41,10 +45,21 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-/** Ids no other test uses: a tenant, a team, a bot token. */
+/** Ids no other test uses: a tenant, a team, a bot token of that team (the fake reads the team from it). */
 function fresh() {
   const n = `${Date.now().toString(36)}c${unique++}`.toUpperCase();
-  return { tenant: `t-${n.toLowerCase()}`, team: `T${n}`, token: `xoxb-3333-4444-${n}consolebot` };
+  return { tenant: `t-${n.toLowerCase()}`, team: `T${n}`, token: tokenOf(`T${n}`) };
+}
+
+/** A bot token of `team` at the fake Slack (scripts/lib/fake-slack.ts): `xoxb-<team>-…`. */
+function tokenOf(team: string, scenario = "ok"): string {
+  return `xoxb-${team}-${scenario}-${unique++}-consolebot`;
+}
+
+/** The Web API methods the fake Slack saw called with `token`, oldest first. */
+async function slackCalls(token: string): Promise<string[]> {
+  const res = await fetch(`${RECEIVER}/slack/_calls?token=${encodeURIComponent(token)}`);
+  return ((await res.json()) as { method: string }[]).map((c) => c.method);
 }
 
 function ctx() {
@@ -57,8 +72,13 @@ function ctx() {
   });
 }
 
-async function post(session: { cookie: string; csrf: string }, fields: Record<string, string>, path = PAGE) {
-  const res = await call(path, form({ _csrf: session.csrf, ...fields }, session.cookie));
+async function post(
+  session: { cookie: string; csrf: string },
+  fields: Record<string, string>,
+  path = PAGE,
+  env: Record<string, string> = {},
+) {
+  const res = await call(path, form({ _csrf: session.csrf, ...fields }, session.cookie), env);
   return { status: res.status, page: await res.text() };
 }
 
@@ -129,7 +149,9 @@ describe("the console's Slack workspaces page", () => {
       routes: "payments.*|4|C0PAY\n\n|5|c0exec",
     });
     expect(connected.status, connected.page).toBe(200);
-    expect(connected.page).toContain(`Slack workspace ${team} connected to tenant ${tenant}.`);
+    expect(connected.page).toContain(
+      `Slack workspace ${team} connected to tenant ${tenant}. Slack confirmed the bot token: team Fake team ${team}, bot user U${team.slice(1)}BOT.`,
+    );
     expect(connected.page).toContain("payments.*|4|C0PAY\n|5|C0EXEC");
     expect(connected.page).toContain("token set, secret set");
 
@@ -163,6 +185,9 @@ describe("the console's Slack workspaces page", () => {
     });
     expect(replaced.status, replaced.page).toBe(200);
     expect(replaced.page).toContain(`Slack workspace ${team} replaced for tenant ${tenant}.`);
+    expect(replaced.page).not.toContain("Slack confirmed");
+    // Only the connect's new token was checked with Slack; the replace kept it and asked nothing.
+    expect(await slackCalls(token)).toEqual(["auth.test"]);
     expect(await loadSlackWorkspace(ctx(), tenant)).toMatchObject({
       botToken: token,
       signingSecret: SIGNING,
@@ -228,7 +253,7 @@ describe("the console's Slack workspaces page", () => {
     const taken = await post(session, {
       tenant_id: other.tenant,
       team_id: team,
-      bot_token: other.token,
+      bot_token: tokenOf(team),
       signing_secret: SIGNING,
       default_channel: "C0DEFAULT",
     });
@@ -278,6 +303,81 @@ describe("the console's Slack workspaces page", () => {
       botToken: token,
       defaultChannel: "C0DEFAULT",
     });
+  });
+
+  it("checks a new bot token with Slack: refused or another team's is said on the form, Slack down is a 503 there", async () => {
+    const { tenant, team } = fresh();
+    const session = await signIn(admin);
+    const lines: string[] = [];
+    vi.spyOn(console, "log").mockImplementation((line: unknown) => void lines.push(String(line)));
+    const fields = (token: string) => ({
+      tenant_id: tenant,
+      team_id: team,
+      bot_token: token,
+      signing_secret: SIGNING,
+      default_channel: "C0DEFAULT",
+      routes: "payments.*|4|C0PAY",
+    });
+
+    const invalid = tokenOf(team, "invalid");
+    const refused = await post(session, fields(invalid));
+    expect(refused.status).toBe(400);
+    expect(refused.page).toContain("bot_token: Slack refused the token (invalid_auth)");
+    // What was typed comes back (never the token), so the admin fixes only the token.
+    expect(refused.page).toContain(`name="team_id" value="${team}"`);
+    expect(refused.page).toContain("payments.*|4|C0PAY");
+
+    const { team: otherTeam, token: otherToken } = fresh();
+    const wrongTeam = await post(session, fields(otherToken));
+    expect(wrongTeam.status).toBe(400);
+    expect(wrongTeam.page).toContain(
+      `team_id: the bot token belongs to Slack team ${otherTeam}, not ${team}`,
+    );
+
+    const good = tokenOf(team);
+    const down = await post(session, fields(good), PAGE, {
+      SLACK_API_BASE_URL: "http://127.0.0.1:1/slack/api/",
+    });
+    expect(down.status).toBe(503);
+    expect(down.page).toContain("Slack could not be reached to check the bot token");
+    expect(down.page).toContain(`name="team_id" value="${team}"`);
+    const failing = await post(session, fields(tokenOf(team, "fail500-3")));
+    expect(failing.status).toBe(503);
+
+    expect(await loadSlackWorkspace(ctx(), tenant)).toBeUndefined();
+    expect(
+      await testSql()`SELECT 1 FROM audit_events WHERE target_type = 'slack_workspace' AND target_id = ${tenant}`,
+    ).toHaveLength(0);
+    // The form's label says "xoxb-…"; no submitted token appears anywhere.
+    const sent = [invalid, otherToken, good];
+    for (const page of [refused.page, wrongTeam.page, down.page, failing.page]) {
+      for (const token of sent) expect(page).not.toContain(token);
+      expect(page).not.toMatch(/xoxb-T/);
+    }
+    expect(lines.join("\n")).not.toMatch(/xoxb-/);
+
+    // Slack back: the same form connects.
+    const ok = await post(session, fields(good));
+    expect(ok.status, ok.page).toBe(200);
+    expect(await loadSlackWorkspace(ctx(), tenant)).toMatchObject({ botToken: good, teamId: team });
+  });
+
+  it("shows what Slack calls the workspace as text: a hostile team name is escaped, its mentions inert", async () => {
+    const { tenant, team } = fresh();
+    const session = await signIn(admin);
+    const connected = await post(session, {
+      tenant_id: tenant,
+      team_id: team,
+      bot_token: tokenOf(team, "hostilename"),
+      signing_secret: SIGNING,
+      default_channel: "C0DEFAULT",
+    });
+    expect(connected.status, connected.page).toBe(200);
+    expect(connected.page).not.toContain(FAKE_SLACK_HOSTILE_TEAM_NAME);
+    expect(connected.page).not.toContain("<script>alert(1)");
+    expect(connected.page).toContain(
+      "&lt;script&gt;alert(1)&lt;/script&gt; &lt;!channel&gt; &lt;@U0BOSS&gt; &amp;",
+    );
   });
 
   it("escapes hostile values typed into the form when it is shown again", async () => {

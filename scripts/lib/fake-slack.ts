@@ -11,7 +11,13 @@
 //   xoxb-…-invalid-…          {"ok": false, "error": "invalid_auth"}
 //   anything else             ok: chat.postMessage → {ok, channel, ts, message}; chat.update → {ok, channel,
 //                             ts}; views.open → {ok, view: {id}}; chat.postEphemeral → {ok, message_ts};
+//                             auth.test → {ok, url, team, team_id, user, user_id, bot_id} (below);
 //                             any other method → {ok: true}
+// auth.test's team: a token whose first part after `xoxb-` is a team id names it (`xoxb-T0ABC123-…` is
+// team T0ABC123, as a test connecting team T0ABC123 writes it); any other token (`xoxb-local-…`,
+// `xoxb-1111-2222-…`) is team FAKE_SLACK_DEFAULT_TEAM (TLOCAL, the simulator's). The team's name is
+// `Fake team <id>`, or with `-hostilename-` in the token a name full of markup and mentions; the bot user
+// is U + the id's rest + BOT. The scenarios above apply to auth.test like any method.
 // POST /slack/response/<name> is a response_url: recorded, answered {"ok": true}.
 // GET /slack/_calls?token=T (or ?path=P) returns the recorded calls, oldest first.
 import type http from "node:http";
@@ -48,6 +54,32 @@ function parsed(body: string, contentType: string): Record<string, unknown> | nu
     // Recorded raw.
   }
   return null;
+}
+
+/** auth.test's team for a token that names none (the local simulator's workspace). */
+export const FAKE_SLACK_DEFAULT_TEAM = "TLOCAL";
+/** The team name auth.test gives a `-hostilename-` token: what a hostile workspace could call itself. */
+export const FAKE_SLACK_HOSTILE_TEAM_NAME = '<script>alert(1)</script> <!channel> <@U0BOSS> & "x"';
+
+/** The team a token stands for at this fake (see the header). */
+export function fakeSlackTeamOf(token: string): string {
+  const named = /^xoxb-(T[A-Z0-9]+)-/.exec(token);
+  return named?.[1] ?? FAKE_SLACK_DEFAULT_TEAM;
+}
+
+/** auth.test's answer for an accepted token, in Slack's shape. */
+function authTest(token: string) {
+  const team = fakeSlackTeamOf(token);
+  const rest = team.slice(1);
+  return {
+    ok: true,
+    url: `https://${team.toLowerCase()}.slack.test/`,
+    team: token.includes("-hostilename-") ? FAKE_SLACK_HOSTILE_TEAM_NAME : `Fake team ${team}`,
+    user: "policy-api",
+    team_id: team,
+    user_id: `U${rest}BOT`,
+    bot_id: `B${rest}BOT`,
+  };
 }
 
 /** `onCall` hears of each call as it is recorded (the simulator prints them). */
@@ -133,6 +165,7 @@ export function createFakeSlack(options: { onCall?: (call: SlackCall) => void } 
     else if (method === "chat.update") json(200, { ok: true, channel, ts: String(request.ts ?? ts) });
     else if (method === "views.open") json(200, { ok: true, view: { id: `V${sequence}` } });
     else if (method === "chat.postEphemeral") json(200, { ok: true, message_ts: ts });
+    else if (method === "auth.test") json(200, authTest(token));
     else json(200, { ok: true });
     return true;
   }

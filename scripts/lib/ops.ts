@@ -602,8 +602,21 @@ function slackPlan(parsed: Parsed): Plan {
   }
   const tenant = parsed.args[1] ?? fail(`slack ${action} needs a tenant id`);
   const workspace = `${base}/${encodeURIComponent(tenant)}`;
-  const workspaceView = (answer: unknown) =>
-    pairs([...SLACK_WORKSPACE_COLUMNS, "routes"].map((k) => [k, field(answer, k)]));
+  // A connect with a new token answers what Slack's auth.test said of it (token_check): shown too.
+  const workspaceView = (answer: unknown) => {
+    const check = field(answer, "token_check");
+    const checked: [string, unknown][] =
+      check === undefined
+        ? []
+        : [
+            ["slack_team_name", field(check, "team_name")],
+            ["slack_bot_user_id", field(check, "bot_user_id")],
+          ];
+    return pairs([
+      ...[...SLACK_WORKSPACE_COLUMNS, "routes"].map((k): [string, unknown] => [k, field(answer, k)]),
+      ...checked,
+    ]);
+  };
   switch (action) {
     case "show":
       return { calls: [{ method: "GET", path: workspace }], render: ([answer]) => workspaceView(answer) };

@@ -12,10 +12,11 @@ import { createServer } from "node:http";
 import type net from "node:net";
 import path from "node:path";
 import { slackSignature } from "../../src/domain/slack-signature.ts";
-import { createFakeSlack, type SlackCall } from "./fake-slack.ts";
+import { createFakeSlack, FAKE_SLACK_DEFAULT_TEAM, type SlackCall } from "./fake-slack.ts";
 
 export const SLACK_SIM_DEFAULT_PORT = 8790;
-export const SLACK_SIM_TEAM = "TLOCAL";
+/** The fake's default team: its `xoxb-local-…` token passes auth.test as this team (fake-slack.ts). */
+export const SLACK_SIM_TEAM = FAKE_SLACK_DEFAULT_TEAM;
 export const SLACK_SIM_CHANNEL = "CLOCAL";
 export const SLACK_SIM_USER = "ULOCALAPPROVER";
 /** The dev approver's principal (scripts/lib/dev-keys.ts): the simulated user is linked to it. */

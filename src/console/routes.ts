@@ -614,7 +614,7 @@ function slackLinksOffset(raw: string | undefined): number {
   return offset;
 }
 
-type SlackAdminStatus = 200 | 400 | 403 | 404 | 409;
+type SlackAdminStatus = 200 | 400 | 403 | 404 | 409 | 503;
 
 /** A refusal's status on the Slack admin page: the API's 403, 404 and 409, else 400. */
 function slackAdminStatus(error: ApiError): SlackAdminStatus {
@@ -656,14 +656,22 @@ async function renderSlackAdmin(
   return c.html(slackAdminPage(c.var.page, view));
 }
 
-/** A refusal from the Slack admin service on its page, with the API's status and the field it names. */
+/**
+ * A refusal from the Slack admin service on its page, with the API's status and the field it names.
+ * Slack unreachable for the token check (503 upstream_unavailable) is said on the form too, so the
+ * admin keeps what was typed and tries again; any other 5xx is the console's error page.
+ */
 function slackAdminRefusal(
   c: ConsoleContext,
   error: unknown,
   extra: Partial<SlackAdminView> = {},
   linksFor?: SlackLinksWanted,
 ) {
-  if (!(error instanceof ApiError) || error.status >= 500) throw error;
+  if (!(error instanceof ApiError)) throw error;
+  if (error.code === "upstream_unavailable") {
+    return renderSlackAdmin(c, { notice: { kind: "error", text: error.message }, ...extra }, 503, linksFor);
+  }
+  if (error.status >= 500) throw error;
   return renderSlackAdmin(
     c,
     { notice: { kind: "error", text: slackRefusalText(error) }, ...extra },
@@ -697,16 +705,20 @@ consoleRoutes.post("/console/admin/slack", requireSession, requireDirectory, asy
   const form = await formOf(c);
   const values = slackFormValues(form);
   try {
-    const { workspace, created } = await connectSlackWorkspace(
+    const { workspace, created, tokenCheck } = await connectSlackWorkspace(
       c.var.services,
       requirePrincipal(c),
       form.tenant_id ?? "",
       slackWorkspaceCommand(form),
     );
+    // Slack's word on a new token (auth.test): the workspace's name, text from Slack, escaped by html``.
+    const checked = tokenCheck
+      ? ` Slack confirmed the bot token: team ${tokenCheck.team_name ?? "(no name)"}, bot user ${tokenCheck.bot_user_id ?? "(unknown)"}.`
+      : "";
     return await renderSlackAdmin(c, {
       notice: {
         kind: "notice",
-        text: `Slack workspace ${workspace.team_id} ${created ? "connected to" : "replaced for"} tenant ${workspace.tenant_id}.`,
+        text: `Slack workspace ${workspace.team_id} ${created ? "connected to" : "replaced for"} tenant ${workspace.tenant_id}.${checked}`,
       },
     });
   } catch (error) {

@@ -21,8 +21,11 @@ export function requirePermission(permission: Permission): MiddlewareHandler<Aut
   };
 }
 
-/** Errors a route raises beyond those every protected route can (400/401/403/413/415/429/503); a 403 here replaces the generic description. */
-export type RouteErrors = Partial<Record<403 | 404 | 409, string>>;
+/**
+ * Errors a route raises beyond those every protected route can (400/401/403/413/415/429/503); a 403 or
+ * 503 here replaces the generic description (a route that calls another service names its 503 too).
+ */
+export type RouteErrors = Partial<Record<403 | 404 | 409 | 503, string>>;
 
 /**
  * An API route that needs a key holding `permission`. The permission check runs before any input

@@ -5,6 +5,7 @@ import { z } from "@hono/zod-openapi";
 import { createRouter, jsonResponse } from "../lib/openapi.ts";
 import { protectedRoute } from "../middleware/require-permission.ts";
 import {
+  ConnectedSlackWorkspaceSchema,
   DisconnectedSlackWorkspaceSchema,
   SlackLinkBody,
   SlackLinkListQuery,
@@ -41,11 +42,14 @@ const putWorkspaceRoute = protectedRoute(
       body: { required: true, content: { "application/json": { schema: SlackWorkspaceBody } } },
     },
     responses: {
-      200: jsonResponse(SlackWorkspaceSchema, "The workspace, replaced"),
-      201: jsonResponse(SlackWorkspaceSchema, "The workspace, connected"),
+      200: jsonResponse(ConnectedSlackWorkspaceSchema, "The workspace, replaced"),
+      201: jsonResponse(ConnectedSlackWorkspaceSchema, "The workspace, connected"),
     },
   },
-  { 409: "The Slack team is connected to another tenant" },
+  {
+    409: "The Slack team is connected to another tenant",
+    503: "The database is unavailable (database_unavailable), or Slack could not be reached to check the bot token (upstream_unavailable): nothing was stored; retry after Retry-After seconds",
+  },
 );
 
 const listWorkspacesRoute = protectedRoute("directory:manage", {
@@ -131,7 +135,7 @@ const deleteLinkRoute = protectedRoute(
 export const adminSlackRoutes = createRouter()
   .openapi(putWorkspaceRoute, async (c) => {
     const body = c.req.valid("json");
-    const { workspace, created } = await connectSlackWorkspace(
+    const { workspace, created, tokenCheck } = await connectSlackWorkspace(
       c.var.services,
       c.var.principal,
       c.req.valid("param").tenant_id,
@@ -144,7 +148,9 @@ export const adminSlackRoutes = createRouter()
         maxDecideLevel: body.max_decide_level,
       },
     );
-    return created ? c.json(workspace, 201) : c.json(workspace, 200);
+    // Slack's word on a new token rides along (additive, optional); a replace without one has none.
+    const answer = tokenCheck ? { ...workspace, token_check: tokenCheck } : workspace;
+    return created ? c.json(answer, 201) : c.json(answer, 200);
   })
   .openapi(listWorkspacesRoute, async (c) =>
     c.json(await listSlackWorkspaces(c.var.services, c.var.principal, c.req.valid("query")), 200),

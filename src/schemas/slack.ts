@@ -15,6 +15,7 @@ import {
   type SlackIdKind,
 } from "../domain/slack-ids.ts";
 import type { SlackLinkSummary, SlackWorkspaceSummary } from "../services/slack/admin.ts";
+import type { SlackTokenCheck } from "../services/slack/verify-token.ts";
 import { Identifier, pageQuery, SkillPattern, type WireMatches } from "./common.ts";
 
 /** A Slack id of `kind`: folded (NFKC, upper case, trimmed), then held to Slack's shape. */
@@ -102,6 +103,31 @@ export const SlackWorkspaceSchema = z
     updated_at: z.string(),
   })
   .openapi("SlackWorkspace");
+
+/** What Slack's auth.test said of the bot token just given (src/services/slack/verify-token.ts). */
+export const SlackTokenCheckSchema = z
+  .object({
+    team_id: z.string().openapi({ description: "The token's team, as Slack said: the body's team_id" }),
+    team_name: z
+      .string()
+      .nullable()
+      .openapi({ description: "The workspace's name, as Slack gave it (text from Slack: show it escaped)" }),
+    bot_user_id: z.string().nullable().openapi({ description: "The bot's Slack user id (U…)" }),
+  })
+  .openapi("SlackTokenCheck");
+
+/** A connect or replace answer: the workspace, and token_check when a bot token was given and checked. */
+export const ConnectedSlackWorkspaceSchema = SlackWorkspaceSchema.extend({
+  token_check: SlackTokenCheckSchema.optional().openapi({
+    description: "Present when the body carried a bot_token: Slack's auth.test answer for it",
+  }),
+}).openapi("ConnectedSlackWorkspace");
+
+/** The token check is exactly the service's answer. */
+export const SLACK_TOKEN_CHECK_IS_THE_WIRE: WireMatches<
+  z.infer<typeof SlackTokenCheckSchema>,
+  SlackTokenCheck
+> = true;
 
 export const DisconnectedSlackWorkspaceSchema = SlackWorkspaceSchema.extend({
   links_removed: z.number().int().openapi({ description: "The team's links removed with it" }),

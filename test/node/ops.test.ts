@@ -129,7 +129,13 @@ const ANSWERS: Record<string, { status: number; body: unknown }> = {
     status: 200,
     body: { rejected: 2, request_ids: [REQUEST_ID, "apr_fedcba9876543210"] },
   },
-  "PUT /api/v1/admin/slack/workspaces/acme": { status: 200, body: SLACK_WORKSPACE },
+  "PUT /api/v1/admin/slack/workspaces/acme": {
+    status: 200,
+    body: {
+      ...SLACK_WORKSPACE,
+      token_check: { team_id: "T024BE7LD", team_name: "Acme Corp", bot_user_id: "U0POLICYBOT" },
+    },
+  },
   "GET /api/v1/admin/slack/workspaces": { status: 200, body: [SLACK_WORKSPACE] },
   "GET /api/v1/admin/slack/workspaces/acme": { status: 200, body: SLACK_WORKSPACE },
   "DELETE /api/v1/admin/slack/workspaces/acme": {
@@ -573,6 +579,9 @@ describe("npm run ops: output", () => {
       },
     });
     expect(stdout).toMatch(/has_bot_token\s+true/);
+    // What Slack's auth.test said of the new token (token_check) is printed with the workspace.
+    expect(stdout).toMatch(/slack_team_name\s+Acme Corp/);
+    expect(stdout).toMatch(/slack_bot_user_id\s+U0POLICYBOT/);
     expect(`${stdout}${stderr}`).not.toMatch(/typedbottoken|0123456789abcdef0123/);
     // A replace: blank lines keep the stored secrets (nothing sent); connect without stdin is a usage error.
     stdinText = "\n\n";

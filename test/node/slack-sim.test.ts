@@ -1,7 +1,8 @@
 // The local Slack simulator's pieces without a worker (issue 26): its clicks are signed as Slack signs
 // them (checked with the worker's own src/domain/slack-signature.ts), a reject submits the modal with the
 // reason, the stand-in credentials are kept 0600, and the CLI answers a bad option with its usage
-// (exit 2, no stack trace). The whole flow against a real worker: test/node/ops-stack.test.ts.
+// (exit 2, no stack trace), and its auth.test names the team as the worker's token check expects. The
+// whole flow against a real worker: test/node/ops-stack.test.ts.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:http";
@@ -9,8 +10,14 @@ import type net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { FAKE_SLACK_DEFAULT_TEAM } from "../../scripts/lib/fake-slack.ts";
 import { LOCAL } from "../../scripts/lib/local-stack.ts";
-import { clickSlackSim, ensureSlackSimState, readSlackSimState } from "../../scripts/lib/slack-sim.ts";
+import {
+  clickSlackSim,
+  ensureSlackSimState,
+  readSlackSimState,
+  startSlackSimulator,
+} from "../../scripts/lib/slack-sim.ts";
 import { slackSignatureRefusal } from "../../src/domain/slack-signature.ts";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "slack-sim-"));
@@ -87,6 +94,36 @@ describe("npm run slack", () => {
       });
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it("answers auth.test as Slack does: the team the token names, else the simulator's own team", async () => {
+    const sim = await startSlackSimulator({ port: 0 });
+    try {
+      const authTest = async (token: string) =>
+        (await (
+          await fetch(`${sim.baseUrl}auth.test`, {
+            method: "POST",
+            headers: { Authorization: `Bearer ${token}` },
+          })
+        ).json()) as Record<string, unknown>;
+      const state = ensureSlackSimState(dir);
+      // The stand-in workspace's token passes as its own team: `npm run slack -- connect` is accepted.
+      expect(await authTest(state.bot_token)).toMatchObject({ ok: true, team_id: state.team_id });
+      expect(state.team_id).toBe(FAKE_SLACK_DEFAULT_TEAM);
+      expect(await authTest("xoxb-T0ABC123-1-x")).toEqual({
+        ok: true,
+        url: "https://t0abc123.slack.test/",
+        team: "Fake team T0ABC123",
+        user: "policy-api",
+        team_id: "T0ABC123",
+        user_id: "U0ABC123BOT",
+        bot_id: "B0ABC123BOT",
+      });
+      expect(await authTest("xoxb-T0ABC123-invalid-1")).toEqual({ ok: false, error: "invalid_auth" });
+      expect(sim.calls.map((c) => c.method)).toEqual(["auth.test", "auth.test", "auth.test"]);
+    } finally {
+      await sim.close();
     }
   });
 

@@ -22,6 +22,7 @@ import type { SlackRoute } from "../../domain/slack-routing.ts";
 import { ApiError, invalidField } from "../../lib/errors.ts";
 import { encryptSecret, importEncryptionKey } from "../../lib/secrets.ts";
 import type { ServiceContext } from "../context.ts";
+import { checkSlackBotToken, type SlackTokenCheck } from "./verify-token.ts";
 
 /** A workspace as answers show it: whether the secrets are set, never them. */
 export interface SlackWorkspaceSummary {
@@ -125,21 +126,44 @@ async function sealingKey(ctx: ServiceContext): Promise<CryptoKey> {
   return key;
 }
 
+/** What a connect answers: the workspace, whether it is new, and Slack's word on a new token. */
+export interface SlackWorkspaceConnected {
+  workspace: SlackWorkspaceSummary;
+  created: boolean;
+  /** auth.test's answer when a bot token was given (and so checked); absent otherwise. */
+  tokenCheck?: SlackTokenCheck;
+}
+
 /**
  * Connects (created: true) or replaces the tenant's workspace. On a replace an omitted secret keeps the
- * stored one; a first connection needs both. A team another tenant holds is a 409.
+ * stored one; a first connection needs both. A team another tenant holds is a 409. A new bot token is
+ * checked with Slack (auth.test) before anything is stored: refused, or of another team, it is a 400;
+ * Slack unreachable is a 503. Moving the workspace to another team needs that team's token.
  */
 export async function connectSlackWorkspace(
   ctx: ServiceContext,
   actor: Principal,
   rawTenantId: string,
   command: SlackWorkspaceCommand,
-): Promise<{ workspace: SlackWorkspaceSummary; created: boolean }> {
+): Promise<SlackWorkspaceConnected> {
   const tenantId = tenantIdOrRefuse(rawTenantId);
   assertSlackTenant(actor, tenantId);
   const teamId = slackIdOrRefuse("team", "team_id", command.teamId);
   const defaultChannel = slackIdOrRefuse("channel", "default_channel", command.defaultChannel);
   const key = await sealingKey(ctx);
+  let tokenCheck: SlackTokenCheck | undefined;
+  if (command.botToken === undefined) {
+    // The stored token was checked for the stored team: another team needs its own token.
+    const stored = await findSlackWorkspace(ctx.db, tenantId);
+    if (stored && stored.teamId !== teamId) {
+      throw invalidField(
+        "bot_token",
+        `moving the workspace from team ${stored.teamId} to ${teamId} needs ${teamId}'s bot token`,
+      );
+    }
+  } else {
+    tokenCheck = await checkSlackBotToken(ctx, command.botToken, teamId);
+  }
   const written = await writeSlackWorkspace(
     ctx.db,
     {
@@ -171,8 +195,14 @@ export async function connectSlackWorkspace(
     tenant_id: tenantId,
     team_id: teamId,
     links_removed: written.linksRemoved,
+    token_checked: tokenCheck !== undefined,
+    ...(tokenCheck?.bot_user_id ? { bot_user_id: tokenCheck.bot_user_id } : {}),
   });
-  return { workspace: toSlackWorkspaceSummary(written.row), created: written.outcome === "created" };
+  return {
+    workspace: toSlackWorkspaceSummary(written.row),
+    created: written.outcome === "created",
+    ...(tokenCheck ? { tokenCheck } : {}),
+  };
 }
 
 /** The tenant's workspace row, or a 404. */

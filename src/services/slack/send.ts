@@ -92,6 +92,53 @@ export function classifySlackAnswer(
   return { kind: "failed", status, error: error ?? `http_${status}` };
 }
 
+/**
+ * One Web API call to `method` under `baseUrl` (SLACK_API_BASE_URL), bounded by `timeoutMs`, classified.
+ * The one way this service calls Slack's Web API: the sender (below) and the token check of a workspace
+ * being connected (verify-token.ts) share it. The token goes in the Authorization header only.
+ */
+export async function callSlackApi(
+  baseUrl: string,
+  token: string,
+  method: string,
+  body: Record<string, unknown>,
+  timeoutMs: number,
+): Promise<SlackCallResult> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  try {
+    const response = await fetch(new URL(method, baseUrl), {
+      method: "POST",
+      headers: {
+        Authorization: `Bearer ${token}`,
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": "policy-api-slack",
+      },
+      body: JSON.stringify(body),
+      redirect: "manual",
+      signal,
+    });
+    const text = await response.text();
+    let parsed: Record<string, unknown> | null = null;
+    try {
+      const value: unknown = JSON.parse(text);
+      if (value && typeof value === "object" && !Array.isArray(value))
+        parsed = value as Record<string, unknown>;
+    } catch {
+      parsed = null;
+    }
+    return classifySlackAnswer(
+      response.status,
+      parsed,
+      retryAfterSeconds(response.headers.get("Retry-After"), Date.now()),
+    );
+  } catch (error) {
+    const message = signal.aborted
+      ? `no answer within ${timeoutMs} ms`
+      : `network error: ${errorText(error)}`;
+    return { kind: "retry", status: null, error: message, retryAfter: null };
+  }
+}
+
 /** One Web API call under one send slot and one clock (WEBHOOK_TIMEOUT_MS), within the batch's deadline. */
 async function callSlack(
   ctx: ServiceContext,
@@ -103,39 +150,7 @@ async function callSlack(
   const release = await batch.acquire();
   try {
     if (Date.now() + batch.timeoutMs > batch.deadline) return { kind: "not_sent" };
-    const signal = AbortSignal.timeout(batch.timeoutMs);
-    try {
-      const response = await fetch(new URL(method, ctx.config.SLACK_API_BASE_URL), {
-        method: "POST",
-        headers: {
-          Authorization: `Bearer ${token}`,
-          "Content-Type": "application/json; charset=utf-8",
-          "User-Agent": "policy-api-slack",
-        },
-        body: JSON.stringify(body),
-        redirect: "manual",
-        signal,
-      });
-      const text = await response.text();
-      let parsed: Record<string, unknown> | null = null;
-      try {
-        const value: unknown = JSON.parse(text);
-        if (value && typeof value === "object" && !Array.isArray(value))
-          parsed = value as Record<string, unknown>;
-      } catch {
-        parsed = null;
-      }
-      return classifySlackAnswer(
-        response.status,
-        parsed,
-        retryAfterSeconds(response.headers.get("Retry-After"), Date.now()),
-      );
-    } catch (error) {
-      const message = signal.aborted
-        ? `no answer within ${batch.timeoutMs} ms`
-        : `network error: ${errorText(error)}`;
-      return { kind: "retry", status: null, error: message, retryAfter: null };
-    }
+    return await callSlackApi(ctx.config.SLACK_API_BASE_URL, token, method, body, batch.timeoutMs);
   } finally {
     release();
   }
