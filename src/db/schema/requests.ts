@@ -27,6 +27,13 @@ export const approvalRequests = pgTable(
     payload: jsonb("payload").$type<unknown>().notNull(),
     /** SHA-256 of the canonical payload: an approval is bound to exactly this action. */
     payloadHash: text("payload_hash").notNull(),
+    /**
+     * The payload as an approver edited it on approve (issue 27), NULL while the filed one stands; the
+     * filed `payload` is never changed. Approvals count toward the one whose hash is current, and the
+     * receipt binds it.
+     */
+    approvedPayload: jsonb("approved_payload").$type<unknown>(),
+    approvedPayloadHash: text("approved_payload_hash"),
     requestedBy: text("requested_by").notNull(),
     /** The API key that filed the request: it may never approve it (nor may `requested_by`). */
     createdByKeyId: text("created_by_key_id"),
@@ -113,6 +120,10 @@ export const approvalRequests = pgTable(
     index("approval_requests_receipt_kid_idx")
       .on(table.receiptKid, table.receiptNotAfter)
       .where(sql`${table.receiptKid} IS NOT NULL`),
+    check(
+      "approval_requests_approved_payload_complete",
+      sql`(${table.approvedPayload} IS NULL) = (${table.approvedPayloadHash} IS NULL)`,
+    ),
     check(
       "approval_requests_receipt_complete",
       sql`(${table.receiptId} IS NULL) = (${table.receiptJws} IS NULL)
