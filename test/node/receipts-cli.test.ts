@@ -25,6 +25,16 @@ let jwksFile: string;
 let server: http.Server;
 let jwksUrl: string;
 
+/** `verify` of the receipt with the approved payload against the saved key set: allowed. */
+const verifyApproved = () => [
+  "verify",
+  receipt,
+  "--payload",
+  JSON.stringify(PAYLOAD),
+  "--jwks",
+  `@${jwksFile}`,
+];
+
 async function cli(args: string[], stdin = "") {
   let stdout = "";
   let stderr = "";
@@ -76,14 +86,7 @@ afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
 describe("npm run receipts -- verify", () => {
   it("allows the approved payload (claims printed), from a saved key set or over HTTP, and from stdin", async () => {
-    const saved = await cli([
-      "verify",
-      receipt,
-      "--payload",
-      JSON.stringify(PAYLOAD),
-      "--jwks",
-      `@${jwksFile}`,
-    ]);
+    const saved = await cli(verifyApproved());
     expect(saved.code).toBe(0);
     expect(JSON.parse(saved.stdout)).toMatchObject({
       sub: "apr_00000000000000aa",
@@ -150,15 +153,7 @@ describe("npm run receipts -- verify", () => {
     const help = await cli(["--help"]);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain("usage: npm run receipts");
-    const ok = await run(process.execPath, [
-      SCRIPT,
-      "verify",
-      receipt,
-      "--payload",
-      JSON.stringify(PAYLOAD),
-      "--jwks",
-      `@${jwksFile}`,
-    ]);
+    const ok = await run(process.execPath, [SCRIPT, ...verifyApproved()]);
     expect(JSON.parse(ok.stdout)).toMatchObject({ jti: "rcp_00000000000000000001" });
     await expect(
       run(process.execPath, [SCRIPT, "verify", receipt, "--payload", "{}", "--jwks", `@${jwksFile}`]),
