@@ -286,8 +286,13 @@ describe("npm run ops against a real worker (own stack)", () => {
     expect(message).toContain("channel CLOCAL");
     expect(message).toContain(`[Approve] (approve ${id})`);
     expect(message).toContain(`[Reject] (reject ${id})`);
-    // The requester's words reach Slack as data: no live mention.
-    expect(message).not.toContain("<!channel>");
+    // The requester's words reach Slack as data: a literal rich-text quote (Slack parses no mention in
+    // it), never in the mrkdwn Slack parses.
+    const quoted = message.split("\n").filter((line) => line.includes("<!channel>"));
+    expect(quoted).toEqual([expect.stringMatching(/^\s*> "<!channel> slack sim"$/)]);
+    const blocks = (posted.json?.blocks ?? []) as { type: string; text?: { type: string; text: string } }[];
+    for (const block of blocks)
+      if (block.text?.type === "mrkdwn") expect(block.text.text).not.toContain("<!");
 
     const click = (options: { user?: string; secret?: string } = {}) =>
       clickSlackSim({
@@ -372,7 +377,7 @@ describe("npm run ops against a real worker (own stack)", () => {
     const printout = slackPrinted.join("\n");
     expect(printout).toContain(`[Approve] (approve ${id})`);
     expect(printout).toContain("views.open → 200");
-    expect(printout).toContain(`*Reason (quoted as data):* "not this month"`);
+    expect(printout).toMatch(/Reason \(quoted as data\):\n\s*> "not this month"/);
     expect(printout).toMatch(/response_url \/slack\/response\/click-\w+ → 200\n {4}ephemeral: /);
     expect(printout).not.toContain(state.bot_token);
   }, 90_000);
