@@ -10,6 +10,7 @@ import { createLogger } from "../src/lib/log.ts";
 import { MetricsBuffer } from "../src/lib/metrics.ts";
 import { createServiceContext } from "../src/services/context.ts";
 import { runEscalation } from "../src/services/escalation.ts";
+import { form, signIn } from "./helpers/console.ts";
 import { testEnv, testSql } from "./helpers/database.ts";
 import { call, postJson } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
@@ -301,6 +302,48 @@ describe("rejected by an approver", () => {
     expect(got.outcome).toMatchObject({ reason_code: "rejected_by_approver", reason: null });
     expect(got.outcome?.decided_by).toEqual([{ role: "approver", principal_id: dave.principalId, level: 5 }]);
     await decidedWebhook(filed.request_id, "veto-bare", got.outcome);
+  });
+});
+
+describe("a delegate deciding in the console", () => {
+  it("the decider keeps its own id and level; on_behalf_of and via are fields, as on its entry", async () => {
+    const tenant = newTenant();
+    const away = await createTestKey("approver", { principalId: `oc-away-${RUN}`, maxLevel: 4 });
+    await withPolicy(tenant, { escalate_to: away.principalId });
+    const delegated = await postJson(
+      "/api/v1/delegations",
+      {
+        delegate_id: dave.principalId,
+        ends_at: new Date(Date.now() + 3600_000).toISOString(),
+        tenant_id: tenant,
+      },
+      away.headers,
+    );
+    expect(delegated.status, await delegated.clone().text()).toBe(201);
+    const queue = recordingQueue();
+    const filed = await file(tenant, "delegate", queue);
+    const { cookie, csrf } = await signIn(dave);
+    const decided = await call(
+      `/console/requests/${filed.request_id}/decide`,
+      form({ _csrf: csrf, decision: "reject", notes: "covering for a colleague" }, cookie),
+      { ...INSECURE, WEBHOOK_QUEUE: queue.binding },
+    );
+    expect(decided.status, await decided.clone().text()).toBe(200);
+    const got = await read(filed.request_id);
+    expect(got.outcome).toMatchObject({
+      reason_code: "rejected_by_approver",
+      reason: "covering for a colleague",
+    });
+    expect(got.outcome?.decided_by).toEqual([
+      {
+        role: "approver",
+        principal_id: dave.principalId,
+        level: 5,
+        on_behalf_of: away.principalId,
+        via: "console",
+      },
+    ]);
+    await decidedWebhook(filed.request_id, "delegate", got.outcome);
   });
 });
 

@@ -150,13 +150,9 @@ const DeciderSchema = z.object({
       "approver (counted toward the decision), policy (auto-approval), system (expiry), requester or admin (cancel, bulk reject)",
   }),
   principal_id: z.string().nullable().openapi({ description: "Who; null for the policy and the system" }),
-  level: z
-    .number()
-    .int()
-    .nullable()
-    .openapi({
-      description: "The approver's level; for the policy, the level it approved at; null otherwise",
-    }),
+  level: z.number().int().nullable().openapi({
+    description: "The approver's level; for the policy, the level it approved at; null otherwise",
+  }),
   on_behalf_of: z
     .string()
     .optional()
