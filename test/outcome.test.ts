@@ -6,6 +6,8 @@
 // the requester and by an admin, policy auto-approval. What people write stays in `reason`: hostile
 // text never becomes a code, a decider or a status.
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import { decisionOutcome, type OutcomeSource } from "../src/domain/outcome.ts";
+import type { ApprovalEntry } from "../src/domain/vocabulary.ts";
 import { createLogger } from "../src/lib/log.ts";
 import { MetricsBuffer } from "../src/lib/metrics.ts";
 import { createServiceContext } from "../src/services/context.ts";
@@ -474,5 +476,63 @@ describe("auto-approval", () => {
     const event = await decidedWebhook(filed.request_id, "auto", got.outcome);
     expect(event.event).toBe("approval_request_created");
     expect(event.receipt).toBe(got.receipt?.jws);
+  });
+});
+
+describe("decisionOutcome, unit by unit", () => {
+  const at = "2026-12-03T10:00:00.000Z";
+  const entry = (
+    approver_id: string,
+    level: number,
+    action: ApprovalEntry["action"],
+    notes: string | null = null,
+  ) => ({ approver_id, level, action, notes, timestamp: at }) satisfies ApprovalEntry;
+  const source = (over: Partial<OutcomeSource>): OutcomeSource => ({
+    status: "approved",
+    statusHistoryJson: [],
+    approvalsJson: [],
+    requiredLevel: 3,
+    requiredApprovals: 2,
+    requestedBy: "bot",
+    requesterPrincipalId: "bot",
+    resolvedAt: new Date(at),
+    ...over,
+  });
+
+  it("names only what counted: no notes, no second spelling of one approver, nothing beyond the quorum", () => {
+    const outcome = decisionOutcome(
+      source({
+        approvalsJson: [
+          entry("low", 2, "note", "APPROVED"),
+          entry("Alice", 3, "approve", "one"),
+          entry("alice", 4, "approve", "again"),
+          entry("bob", 4, "approve", "two"),
+          entry("carol", 5, "approve", "late"),
+        ],
+      }),
+    );
+    expect(outcome?.decided_by.map((decider) => decider.principal_id)).toEqual(["Alice", "bob"]);
+    expect(outcome?.reason).toBe("two");
+  });
+
+  it("is absent while open, and never takes its code from text", () => {
+    expect(decisionOutcome(source({ status: "pending" }))).toBeUndefined();
+    expect(decisionOutcome(source({ status: "escalated" }))).toBeUndefined();
+    const cancelled = decisionOutcome(
+      source({
+        status: "cancelled",
+        statusHistoryJson: [
+          {
+            from_status: "pending",
+            to_status: "cancelled",
+            actor: "BOT",
+            reason: "cancelled_by_admin",
+            timestamp: at,
+          },
+        ],
+      }),
+    );
+    expect(cancelled).toMatchObject({ reason_code: "cancelled_by_requester", reason: "cancelled_by_admin" });
+    expect(cancelled?.decided_by).toEqual([{ role: "requester", principal_id: "BOT", level: null }]);
   });
 });
