@@ -50,7 +50,8 @@ const AUTHOR_MAX_CHARS = 100;
 /**
  * Where a request stands, for an agent: whether it may act, and why not (the last transition's
  * reason and every approver's notes, each marked with whether it counted), so it can explain itself
- * or change course. This is the record: the raw text, all of it.
+ * or change course. This is the record: the raw text, all of it. `outcome` (once decided) is the object
+ * REST and the webhooks carry (domain/outcome.ts); the older fields beside it keep their meaning.
  */
 function outcomeOf(row: ApprovalRequestRow) {
   const last = row.statusHistoryJson.at(-1);
