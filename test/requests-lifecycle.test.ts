@@ -187,6 +187,7 @@ describe("deciding a request", () => {
       actor: "system",
       reason: "no decision within 300 s",
       event: WEBHOOK_EVENTS.escalated,
+      before: null,
       at: new Date(),
     });
     expect(escalated.map((row) => row.status)).toEqual(["escalated"]);
@@ -228,6 +229,7 @@ describe("edges a review found", () => {
       actor: "system",
       reason: "timeout",
       event: WEBHOOK_EVENTS.escalated,
+      before: null,
       at: new Date(),
     });
     const res = await postJson(

@@ -8,6 +8,7 @@
 // first row.
 import { and, desc, eq, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
 import type { SpendAssumption } from "../domain/evaluation.ts";
+import { type DecisionOutcome, decisionOutcome } from "../domain/outcome.ts";
 import { type ApprovalStatus, WEBHOOK_EVENTS } from "../domain/vocabulary.ts";
 import type { Database } from "./client.ts";
 import { SPEND_COLUMNS, spendToDate } from "./policy-state.ts";
@@ -27,6 +28,21 @@ export type InsertOutcome =
   | { outcome: "existing"; row: ApprovalRequestRow }
   /** Nothing visible: policy changed since it was read, or a concurrent retry has not committed yet. */
   | { outcome: "retry" };
+
+/** An auto-approved request is decided as it is filed: its created event carries the outcome. */
+function autoApproval(row: typeof approvalRequests.$inferInsert, at: Date): DecisionOutcome | undefined {
+  if (row.status !== "auto_approved") return undefined;
+  return decisionOutcome({
+    status: row.status,
+    statusHistoryJson: row.statusHistoryJson ?? [],
+    approvalsJson: row.approvalsJson ?? [],
+    requiredLevel: row.requiredLevel,
+    requiredApprovals: row.requiredApprovals ?? 1,
+    requestedBy: row.requestedBy,
+    requesterPrincipalId: row.requesterPrincipalId ?? null,
+    resolvedAt: row.resolvedAt ?? at,
+  });
+}
 
 export async function insertRequest(
   db: Database,
@@ -68,7 +84,7 @@ export async function insertRequest(
       ON CONFLICT (created_by_key_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
       RETURNING *
     ),
-    outbox AS (${outboxInsert(sql`inserted`, WEBHOOK_EVENTS.created, actor, "created", at)}),
+    outbox AS (${outboxInsert(sql`inserted`, WEBHOOK_EVENTS.created, actor, "created", at, autoApproval(row, at))}),
     ledger AS (${ledgerInsert(sql`inserted`, "auto_approved", "auto_approval", at)}),
     plans AS (${planInsert(sql`inserted`, notificationKindOf(row.status as ApprovalStatus))})
     SELECT 'created' AS outcome, inserted.*,

@@ -7,6 +7,7 @@
 // enforced in the statement itself.
 import { SQL, sql } from "drizzle-orm";
 import { ALLOWED_FROM, OPEN_STATUSES } from "../domain/approvals.ts";
+import { type DecisionOutcome, type OutcomeSource, outcomeOfChange } from "../domain/outcome.ts";
 import {
   type ApprovalEntry,
   type ApprovalStatus,
@@ -35,6 +36,11 @@ export interface Transition {
   currentLevel?: number;
   /** The signed receipt of a final approval: stored on the request, carried by its webhook event. */
   receipt?: IssuedReceipt | null;
+  /**
+   * The request as read, for a single request's compare-and-swap; null for a filter over many rows
+   * (expiry, the bulk reject). The decided event's `outcome` (domain/outcome.ts) is computed from it.
+   */
+  before: OutcomeSource | null;
   at: Date;
 }
 
@@ -104,10 +110,14 @@ export function outboxInsert(
   actor: string,
   reason: string | null | SQL,
   at: Date,
+  outcome?: DecisionOutcome,
 ): SQL {
   // The approver's entry (who, level, notes) travels with the events an approver caused; a receipt
-  // (issue 27) with the event of the approval that issued it, the key absent otherwise.
+  // (issue 27) with the event of the approval that issued it, the key absent otherwise; the decision's
+  // outcome (issue 27) with the event that decided, computed before the statement, the key absent
+  // otherwise.
   const decision = DECISION_EVENTS.includes(event) ? sql`approvals_json->-1` : sql`NULL::jsonb`;
+  const decided = outcome ? sql` || ${JSON.stringify({ outcome })}::jsonb` : sql``;
   return sql`
       INSERT INTO webhook_outbox (request_id, event, payload)
       SELECT id, ${event}::text, jsonb_build_object(
@@ -116,7 +126,7 @@ export function outboxInsert(
         'required_level', required_level, 'current_level', current_level, 'escalate_to', escalate_to,
         'actor', ${actor}::text, 'reason', ${reason}::text, 'decision', ${decision},
         'occurred_at', ${at.toISOString()}::text)
-        || CASE WHEN receipt_jws IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('receipt', receipt_jws) END
+        || CASE WHEN receipt_jws IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('receipt', receipt_jws) END${decided}
       FROM ${rows} WHERE webhook_url IS NOT NULL
       RETURNING id, request_id`;
 }
@@ -151,6 +161,14 @@ export function transitionStatement(t: Transition): SQL {
     t.reason instanceof SQL && t.toStatus !== null ? sql`status_history_json->-1->>'reason'` : reason;
   const assignments = [...(t.assignments ?? []), ...(t.receipt ? receiptAssignments(t.receipt) : [])];
   const extra = assignments.length ? sql`, ${sql.join(assignments, sql`, `)}` : sql``;
+  // A decided status's reason is always text; a per-row SQL reason only ever escalates.
+  const outcome = outcomeOfChange(t.before, {
+    toStatus: t.toStatus,
+    actor: t.actor,
+    reason: typeof t.reason === "string" ? t.reason : null,
+    approvals: t.approvals,
+    at: t.at,
+  });
   return sql`
     WITH changed AS (
       UPDATE ${approvalRequests} SET
@@ -166,7 +184,7 @@ export function transitionStatement(t: Transition): SQL {
       WHERE (${t.where}) AND status IN (${quoted(from)})
       RETURNING *
     ),
-    outbox AS (${outboxInsert(sql`changed`, t.event, t.actor, outboxReason, t.at)}),
+    outbox AS (${outboxInsert(sql`changed`, t.event, t.actor, outboxReason, t.at, outcome)}),
     ledger AS (${ledgerInsert(sql`changed`, "approved", "approval", t.at)}),
     plans AS (${planInsert(sql`changed`, notificationKindOf(t.toStatus, t.event))})
     SELECT changed.*, ${DELIVERY_IDS}, ${PLAN_ID} FROM changed`;

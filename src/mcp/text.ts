@@ -5,10 +5,10 @@
 
 import type { z } from "@hono/zod-openapi";
 import type { ApprovalRequestRow } from "../db/schema.ts";
-import { decidesAtLevel } from "../domain/access.ts";
 import { isOpen } from "../domain/approvals.ts";
 import { quoteHumanText } from "../domain/human-text.ts";
-import { type ApprovalEntry, levelName } from "../domain/vocabulary.ts";
+import { countedEntries, decisionOutcome } from "../domain/outcome.ts";
+import { levelName } from "../domain/vocabulary.ts";
 import type { EvalResponse } from "../schemas/eval.ts";
 import { requestToApi } from "../schemas/requests.ts";
 import type { CreatedRequest } from "../services/approval-requests.ts";
@@ -44,41 +44,19 @@ export function filedAnswer(created: CreatedRequest, replayed: boolean): ToolAns
   return { text, structured: { ...created, replayed } };
 }
 
-/** Approved means the action may go ahead; anything else decided means it must not. */
-const APPROVED_STATUSES = new Set(["approved", "auto_approved"]);
-
 /** Approver ids are identifiers, but a label is quoted like any text a person chose. */
 const AUTHOR_MAX_CHARS = 100;
 
 /**
- * The approver entries that counted toward the decision, in order: approvals and rejections at or
- * above the required level, each approver once, approvals up to the quorum, and nothing after a veto.
- * Notes (an approver below the level) and anything beyond the quorum decided nothing.
- */
-function countedEntries(row: ApprovalRequestRow): Set<ApprovalEntry> {
-  const counted = new Set<ApprovalEntry>();
-  const approvers = new Set<string>();
-  const quorum = Math.max(1, row.requiredApprovals);
-  for (const entry of row.approvalsJson) {
-    if (entry.action === "note" || !decidesAtLevel(entry.level, row.requiredLevel)) continue;
-    if (entry.action === "reject") {
-      counted.add(entry);
-      break;
-    }
-    if (approvers.has(entry.approver_id) || approvers.size >= quorum) continue;
-    approvers.add(entry.approver_id);
-    counted.add(entry);
-  }
-  return counted;
-}
-
-/**
  * Where a request stands, for an agent: whether it may act, and why not (the last transition's
  * reason and every approver's notes, each marked with whether it counted), so it can explain itself
- * or change course. This is the record: the raw text, all of it.
+ * or change course. This is the record: the raw text, all of it. `outcome` (once decided) is the object
+ * REST and the webhooks carry (domain/outcome.ts); the older fields beside it keep their meaning.
  */
 function outcomeOf(row: ApprovalRequestRow) {
   const last = row.statusHistoryJson.at(-1);
+  // The same fields REST and the webhooks carry (domain/outcome.ts); what counted is read there too.
+  const shared = decisionOutcome(row);
   const counted = countedEntries(row);
   const notes = row.approvalsJson
     .filter((entry) => entry.notes)
@@ -94,7 +72,7 @@ function outcomeOf(row: ApprovalRequestRow) {
     request_id: row.id,
     status: row.status,
     decided,
-    may_proceed: APPROVED_STATUSES.has(row.status),
+    may_proceed: shared?.may_proceed ?? false,
     reason: decided ? (last?.reason ?? null) : null,
     decided_by: decided ? (last?.actor ?? null) : null,
     approver_notes: notes,
@@ -103,6 +81,7 @@ function outcomeOf(row: ApprovalRequestRow) {
     required_approvals: row.requiredApprovals,
     approvals_counted: [...counted].filter((entry) => entry.action === "approve").length,
     expires_at: row.expiresAt.toISOString(),
+    ...(shared ? { outcome: shared } : {}),
   };
 }
 

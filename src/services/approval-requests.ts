@@ -478,6 +478,7 @@ async function expireIfDue(ctx: ServiceContext, row: ApprovalRequestRow): Promis
   const [expired] = await transition(ctx, {
     where: requestAtVersion(row.id, row.version),
     ...expiry,
+    before: row,
     at: now,
   });
   return expired ?? (await loadRequest(ctx.db, row.id)) ?? row;
@@ -632,7 +633,7 @@ async function act(
       if (outcome.refused === "expired") {
         const expired = decide(state, { kind: "expire" }, now);
         if (!("refused" in expired)) {
-          const [changed] = await transition(ctx, { where, ...expired, at: now });
+          const [changed] = await transition(ctx, { where, ...expired, before: row, at: now });
           if (!changed) continue;
         }
       }
@@ -643,7 +644,7 @@ async function act(
       outcome.toStatus === "approved"
         ? await issueReceipt(ctx, receiptSubject(row, "approved", outcome.approvals), now)
         : null;
-    const [changed] = await transition(ctx, { where, ...outcome, receipt, at: now });
+    const [changed] = await transition(ctx, { where, ...outcome, receipt, before: row, at: now });
     if (changed) {
       ctx.log.info("approval_request_transition", {
         request_id: id,
@@ -739,6 +740,7 @@ export async function rejectOpenRequests(
     actor: principal.principalId,
     reason: command.reason,
     event: WEBHOOK_EVENTS.rejected,
+    before: null,
     at: new Date(),
   });
   ctx.log.warn("bulk_reject", { rejected: rows.length, by: principal.principalId, reason: command.reason });

@@ -99,6 +99,7 @@ export async function runEscalation(
               actor: ESCALATION_ACTOR,
               reason: "expired before a decision",
               event: WEBHOOK_EVENTS.expired,
+              before: null,
               at: options.now,
             })
           : await transition(ctx, {
@@ -108,6 +109,7 @@ export async function runEscalation(
               reason: ESCALATION_REASON,
               assignments: escalationStep(options.now),
               event: WEBHOOK_EVENTS.escalated,
+              before: null,
               at: options.now,
             });
       summary.batches++;
