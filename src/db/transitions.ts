@@ -6,7 +6,7 @@
 // changes no row); bulk operations and the cron pass a filter. The state machine's ALLOWED_FROM is
 // enforced in the statement itself.
 import { SQL, sql } from "drizzle-orm";
-import { ALLOWED_FROM, OPEN_STATUSES } from "../domain/approvals.ts";
+import { ALLOWED_FROM, type Change, OPEN_STATUSES } from "../domain/approvals.ts";
 import {
   type ApprovalEntry,
   type ApprovalStatus,
@@ -35,6 +35,8 @@ export interface Transition {
   currentLevel?: number;
   /** The signed receipt of a final approval: stored on the request, carried by its webhook event. */
   receipt?: IssuedReceipt | null;
+  /** An approver's edit of the payload (issue 27): the approved payload, required level and cost it sets. */
+  payloadChange?: Change["payloadChange"];
   at: Date;
 }
 
@@ -106,7 +108,8 @@ export function outboxInsert(
   at: Date,
 ): SQL {
   // The approver's entry (who, level, notes) travels with the events an approver caused; a receipt
-  // (issue 27) with the event of the approval that issued it, the key absent otherwise.
+  // (issue 27) with the event of the approval that issued it, the key absent otherwise; an edited
+  // payload (issue 27) with every event while it stands, the keys absent otherwise.
   const decision = DECISION_EVENTS.includes(event) ? sql`approvals_json->-1` : sql`NULL::jsonb`;
   return sql`
       INSERT INTO webhook_outbox (request_id, event, payload)
@@ -117,6 +120,8 @@ export function outboxInsert(
         'actor', ${actor}::text, 'reason', ${reason}::text, 'decision', ${decision},
         'occurred_at', ${at.toISOString()}::text)
         || CASE WHEN receipt_jws IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('receipt', receipt_jws) END
+        || CASE WHEN approved_payload_hash IS NULL THEN '{}'::jsonb
+           ELSE jsonb_build_object('approved_payload', approved_payload, 'approved_payload_hash', approved_payload_hash) END
       FROM ${rows} WHERE webhook_url IS NOT NULL
       RETURNING id, request_id`;
 }
@@ -135,6 +140,18 @@ export function ledgerInsert(
       ON CONFLICT DO NOTHING`;
 }
 
+/** The columns an edit on approve sets; the filed payload and its hash are never written. */
+function payloadChangeAssignments(change: NonNullable<Change["payloadChange"]>): SQL[] {
+  const approved = change.approved;
+  return [
+    approved
+      ? sql`approved_payload = ${JSON.stringify(approved.payload)}::jsonb, approved_payload_hash = ${approved.hash}::text`
+      : sql`approved_payload = NULL, approved_payload_hash = NULL`,
+    sql`required_level = ${change.requiredLevel}::smallint`,
+    sql`estimated_cost_cents = ${change.costCents}::integer`,
+  ];
+}
+
 export function transitionStatement(t: Transition): SQL {
   const from = t.toStatus === null ? OPEN_STATUSES : ALLOWED_FROM[t.toStatus];
   const timestamp = t.at.toISOString();
@@ -149,7 +166,11 @@ export function transitionStatement(t: Transition): SQL {
   // The outbox reads the changed rows, so a per-row reason is taken from the history entry just written.
   const outboxReason =
     t.reason instanceof SQL && t.toStatus !== null ? sql`status_history_json->-1->>'reason'` : reason;
-  const assignments = [...(t.assignments ?? []), ...(t.receipt ? receiptAssignments(t.receipt) : [])];
+  const assignments = [
+    ...(t.assignments ?? []),
+    ...(t.receipt ? receiptAssignments(t.receipt) : []),
+    ...(t.payloadChange ? payloadChangeAssignments(t.payloadChange) : []),
+  ];
   const extra = assignments.length ? sql`, ${sql.join(assignments, sql`, `)}` : sql``;
   return sql`
     WITH changed AS (
