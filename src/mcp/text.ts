@@ -6,7 +6,7 @@
 import type { z } from "@hono/zod-openapi";
 import type { ApprovalRequestRow } from "../db/schema.ts";
 import { decidesAtLevel } from "../domain/access.ts";
-import { isOpen } from "../domain/approvals.ts";
+import { candidateHash, entryPayloadHash, isOpen } from "../domain/approvals.ts";
 import { quoteHumanText } from "../domain/human-text.ts";
 import { type ApprovalEntry, levelName } from "../domain/vocabulary.ts";
 import type { EvalResponse } from "../schemas/eval.ts";
@@ -59,12 +59,15 @@ function countedEntries(row: ApprovalRequestRow): Set<ApprovalEntry> {
   const counted = new Set<ApprovalEntry>();
   const approvers = new Set<string>();
   const quorum = Math.max(1, row.requiredApprovals);
+  const candidate = candidateHash(row);
   for (const entry of row.approvalsJson) {
     if (entry.action === "note" || !decidesAtLevel(entry.level, row.requiredLevel)) continue;
     if (entry.action === "reject") {
       counted.add(entry);
       break;
     }
+    // An approval of a payload an approver since changed (issue 27) counts for nothing.
+    if (entryPayloadHash(entry, row) !== candidate) continue;
     if (approvers.has(entry.approver_id) || approvers.size >= quorum) continue;
     approvers.add(entry.approver_id);
     counted.add(entry);
@@ -103,6 +106,9 @@ function outcomeOf(row: ApprovalRequestRow) {
     required_approvals: row.requiredApprovals,
     approvals_counted: [...counted].filter((entry) => entry.action === "approve").length,
     expires_at: row.expiresAt.toISOString(),
+    // An approver changed the payload (issue 27): an approval covers request.approved_payload only.
+    payload_modified: row.approvedPayloadHash !== null,
+    approved_payload_sha256: candidateHash(row),
   };
 }
 
@@ -114,7 +120,9 @@ function outcomeLine(outcome: Outcome, waited?: number): string {
   switch (outcome.status) {
     case "approved":
     case "auto_approved":
-      return `APPROVED: request ${id} is ${outcome.status}. You may now perform the action exactly as filed (same skill and payload).`;
+      return outcome.payload_modified
+        ? `APPROVED WITH CHANGES: request ${id} is ${outcome.status}, but an approver changed the payload. Perform the action only with the approved payload (structuredContent.request.approved_payload, SHA-256 ${outcome.approved_payload_sha256}), not the one you filed.`
+        : `APPROVED: request ${id} is ${outcome.status}. You may now perform the action exactly as filed (same skill and payload).`;
     case "rejected":
       return `REJECTED: request ${id} was rejected. Do not perform the action.`;
     case "expired":
