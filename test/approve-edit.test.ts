@@ -380,6 +380,8 @@ describe("the console", () => {
       required_approvals: 2,
     });
     const id = await file(tenant);
+    // Dave approved the filed payload: after Carol's change it no longer counts.
+    await approve(id, dave);
     const session = await signIn(carol);
     const page = await (
       await call(`/console/requests/${id}`, { headers: { Cookie: session.cookie } })
@@ -408,6 +410,8 @@ describe("the console", () => {
     expect(html).toMatch(/<span class="diff-removed">- {3}&quot;to&quot;: &quot;acct-9&quot;/);
     expect(html).toMatch(/<span class="diff-added">\+ {3}&quot;to&quot;: &quot;&lt;script&gt;/);
     expect(html).toContain(`value="${await hashOf(hostile)}"`);
+    expect(html).toContain("<dt>Approvals</dt><dd>1 of 2 needed</dd>");
+    expect(html).toContain("Your approval counts: 1 of 2 approvals needed");
     const stored = await read(id);
     expect(stored.approved_payload).toEqual(hostile);
     expect(stored.approvers.at(-1)).toMatchObject({ via: "console", payload_sha256: await hashOf(hostile) });

@@ -9,7 +9,7 @@ import type { AuditEventRow } from "../db/audit.ts";
 import type { DelegationSummary } from "../db/delegations.ts";
 import type { ApprovalRequestRow } from "../db/schema.ts";
 import type { Principal } from "../domain/access.ts";
-import { candidateHash, isOpen } from "../domain/approvals.ts";
+import { candidateHash, countingApprovals, isOpen } from "../domain/approvals.ts";
 import { lineDiff } from "../domain/line-diff.ts";
 import { levelName } from "../domain/vocabulary.ts";
 import type { Delivery } from "../schemas/webhooks.ts";
@@ -238,7 +238,8 @@ export function requestPage(
 ): Html {
   const open = isOpen(row.status);
   const approvals = row.approvalsJson;
-  const decisive = approvals.filter((entry) => entry.action === "approve").length;
+  // Only approvals of the payload that stands count (issue 27): one of a since-changed payload does not.
+  const decisive = countingApprovals(row, approvals).length;
   return layout(
     row.id,
     page,
