@@ -438,6 +438,10 @@ describe("the console", () => {
     expect(tooDeep.status).toBe(400);
     expect(await tooDeep.text()).toContain("levels deep");
     expect((await read(id)).status).toBe("pending");
+    // A reject is safe whatever the payload became: a stale page still rejects.
+    const reject = await post({ decision: "reject", notes: "no", expected_payload_sha256: "0".repeat(64) });
+    expect(reject.status).toBe(200);
+    expect((await read(id)).status).toBe("rejected");
   });
 
   it("lineDiff marks kept, removed and added lines, and stays exact past its bound", () => {

@@ -442,7 +442,8 @@ consoleRoutes.post("/console/requests/:id/decide", requireSession, async (c) => 
       notes,
       via: "console",
       payload: edited.payload,
-      expectedPayloadSha256: form.expected_payload_sha256 || undefined,
+      // What the approver saw guards an approve; a reject is safe whatever the payload became.
+      expectedPayloadSha256: decision === "approve" ? form.expected_payload_sha256 || undefined : undefined,
     });
     const text = effectText(
       actionEffect({ ...row, approvals: row.approvalsJson }, principal.principalId),
