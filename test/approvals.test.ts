@@ -23,6 +23,8 @@ import { MAX_WEBHOOK_URL_LENGTH, webhookUrlProblem } from "../src/domain/webhook
 
 const NOW = new Date("2026-03-01T12:00:00.000Z");
 const LATER = new Date(NOW.getTime() + 60_000);
+const FILED = "f".repeat(64);
+const UNEDITED = { payloadHash: FILED, approvedPayloadHash: null };
 
 function state(overrides: Partial<RequestState> = {}): RequestState {
   return {
@@ -32,6 +34,8 @@ function state(overrides: Partial<RequestState> = {}): RequestState {
     currentLevel: 0,
     approvals: [],
     expiresAt: LATER,
+    payloadHash: FILED,
+    approvedPayloadHash: null,
     ...overrides,
   };
 }
@@ -309,7 +313,7 @@ describe("decide: decided, expired, cancel", () => {
 
 describe("isSatisfied and ALLOWED_FROM", () => {
   it("counts only approvals at or above the required level, by distinct approvers", () => {
-    const need = { requiredLevel: 3, requiredApprovals: 2 };
+    const need = { requiredLevel: 3, requiredApprovals: 2, ...UNEDITED };
     expect(isSatisfied(need, [])).toBe(false);
     expect(isSatisfied(need, [entry("alice", 3)])).toBe(false);
     expect(isSatisfied(need, [entry("alice", 3), entry("alice", 3)])).toBe(false);
@@ -320,8 +324,12 @@ describe("isSatisfied and ALLOWED_FROM", () => {
     expect(isSatisfied(need, [entry("alice", 2), entry("bob", 2)])).toBe(false);
     expect(isSatisfied(need, [entry("alice", 3), entry("bob", 2, "note")])).toBe(false);
     // A rejection at a high level does not count as reaching the level.
-    expect(isSatisfied({ requiredLevel: 3, requiredApprovals: 1 }, [entry("bob", 5, "reject")])).toBe(false);
-    expect(isSatisfied({ requiredLevel: 3, requiredApprovals: 1 }, [entry("bob", 5)])).toBe(true);
+    expect(
+      isSatisfied({ requiredLevel: 3, requiredApprovals: 1, ...UNEDITED }, [entry("bob", 5, "reject")]),
+    ).toBe(false);
+    expect(isSatisfied({ requiredLevel: 3, requiredApprovals: 1, ...UNEDITED }, [entry("bob", 5)])).toBe(
+      true,
+    );
   });
 
   it("allows decisions only from open statuses, and nothing back into pending or auto_approved", () => {

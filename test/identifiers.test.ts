@@ -114,7 +114,7 @@ describe("the canonical form (src/domain/limits.ts)", () => {
       notes: null,
       timestamp: "t",
     });
-    const state = { requiredLevel: 3, requiredApprovals: 2 };
+    const state = { requiredLevel: 3, requiredApprovals: 2, payloadHash: "h", approvedPayloadHash: null };
     expect(isSatisfied(state, [entry("Alice"), entry("alice")])).toBe(false);
     expect(isSatisfied(state, [entry("alice"), entry("bob")])).toBe(true);
   });

@@ -303,6 +303,22 @@ describe("deciding from Slack as the linked principal", () => {
     ]);
   });
 
+  it("approves only the filed payload its card shows: once an approver changed it (issue 27), Slack is refused", async () => {
+    const id = await file();
+    // Dave approves with changes through the API; the Slack card still shows the filed payload.
+    const edited = await postJson(
+      `/api/v1/policy/requests/${id}/approve`,
+      { payload: { amount: 80 } },
+      dave.headers,
+    );
+    expect(edited.status, await edited.clone().text()).toBe(200);
+    await signedPost(INTERACTIONS, formOf(click(user("alice"), "approve", id, "edited")));
+    expect(await replies("edited")).toEqual([expect.stringContaining("payload changed since you read it")]);
+    const read = await readRequest(id);
+    expect(read.status).toBe("pending");
+    expect(read.approvers.map((entry) => entry.approver_id)).toEqual([dave.principalId]);
+  });
+
   it("refuses an unlinked user, with an ephemeral explanation, a log line and a count", async () => {
     const id = await file();
     const lines: string[] = [];

@@ -43,6 +43,8 @@ pre { background: color-mix(in srgb, var(--fg) 6%, transparent); padding: .75rem
 .status-rejected, .status-expired, .status-cancelled { color: var(--danger); }
 .status-escalated { color: var(--warn); }
 .error { color: var(--danger); font-weight: 600; }
+.diff-removed { color: var(--danger); }
+.diff-added { color: var(--ok); }
 .notice { color: var(--ok); font-weight: 600; }
 .hint, .counts, .empty { color: var(--muted); }
 .secret { border: 2px solid var(--warn); padding: .5rem 1rem; border-radius: 6px; }

@@ -434,9 +434,17 @@ consoleRoutes.post("/console/requests/:id/decide", requireSession, async (c) => 
   if (decision === "reject" && !notes) {
     return renderRequest(c, id, { kind: "error", text: "Give a reason to reject." }, 400);
   }
+  const edited = decision === "approve" ? editedPayload(form.payload) : { payload: undefined };
+  if ("error" in edited) return renderRequest(c, id, { kind: "error", text: edited.error }, 400);
   try {
     const principal = requirePrincipal(c);
-    const row = await decideRequest(c.var.services, principal, id, decision, { notes, via: "console" });
+    const row = await decideRequest(c.var.services, principal, id, decision, {
+      notes,
+      via: "console",
+      payload: edited.payload,
+      // What the approver saw guards an approve; a reject is safe whatever the payload became.
+      expectedPayloadSha256: decision === "approve" ? form.expected_payload_sha256 || undefined : undefined,
+    });
     const text = effectText(
       actionEffect({ ...row, approvals: row.approvalsJson }, principal.principalId),
       decision === "approve" ? "approval" : "rejection",
@@ -447,12 +455,39 @@ consoleRoutes.post("/console/requests/:id/decide", requireSession, async (c) => 
       // A lost race: someone else decided first (or it expired). Show what happened instead.
       return renderRequest(c, id, { kind: "error", text: `Not recorded: ${error.message}.` }, 409);
     }
-    if (error instanceof ApiError && error.code === "forbidden") {
+    if (error instanceof ApiError && (error.code === "forbidden" || error.code === "policy_denied")) {
       return renderRequest(c, id, asNotice(error), 403);
+    }
+    if (error instanceof ApiError && error.status === 400) return renderRequest(c, id, asNotice(error), 400);
+    if (error instanceof ApiError && error.code === "payload_too_large") {
+      return renderRequest(c, id, asNotice(error), 400);
     }
     throw error;
   }
 });
+
+/**
+ * The "approve with changes" form's payload (issue 27): absent or blank is a plain approve; otherwise a
+ * JSON object within the API's nesting and text rules (checked as the body's `payload` field would be).
+ * The service applies the size and token limits and re-evaluates it.
+ */
+function editedPayload(
+  raw: string | undefined,
+): { payload: Record<string, unknown> | undefined } | { error: string } {
+  if (raw === undefined || raw.trim() === "") return { payload: undefined };
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return { error: "Not approved: the changed payload is not valid JSON." };
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return { error: "Not approved: the changed payload must be a JSON object, as a filed payload is." };
+  }
+  const problem = jsonInputProblem({ payload: value });
+  if (problem) return { error: `Not approved: ${problem.path} ${problem.message}.` };
+  return { payload: value as Record<string, unknown> };
+}
 
 /** What the approver's action did, said plainly: a note below the level is not an approval. */
 function effectText(effect: ActionEffect, what: "approval" | "rejection"): string {

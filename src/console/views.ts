@@ -9,7 +9,8 @@ import type { AuditEventRow } from "../db/audit.ts";
 import type { DelegationSummary } from "../db/delegations.ts";
 import type { ApprovalRequestRow } from "../db/schema.ts";
 import type { Principal } from "../domain/access.ts";
-import { isOpen } from "../domain/approvals.ts";
+import { candidateHash, countingApprovals, isOpen } from "../domain/approvals.ts";
+import { lineDiff } from "../domain/line-diff.ts";
 import { levelName } from "../domain/vocabulary.ts";
 import type { Delivery } from "../schemas/webhooks.ts";
 
@@ -237,7 +238,8 @@ export function requestPage(
 ): Html {
   const open = isOpen(row.status);
   const approvals = row.approvalsJson;
-  const decisive = approvals.filter((entry) => entry.action === "approve").length;
+  // Only approvals of the payload that stands count (issue 27): one of a since-changed payload does not.
+  const decisive = countingApprovals(row, approvals).length;
   return layout(
     row.id,
     page,
@@ -262,6 +264,7 @@ export function requestPage(
       </dl>
       <h2>What it wants to do</h2>
       <pre class="payload" id="payload">${pretty(row.payload)}</pre>
+      ${row.approvedPayloadHash !== null ? changedPayload(row) : ""}
       <h2>Why it needs approval</h2>
       ${reasonsOf(row.policySnapshot).length ? html`<ul class="reasons">${reasonsOf(row.policySnapshot).map((reason) => html`<li>${reason}</li>`)}</ul>` : ""}
       <details>
@@ -298,7 +301,22 @@ export function requestPage(
                 <button type="submit" name="decision" value="approve">Approve</button>
                 <button type="submit" name="decision" value="reject" class="danger">Reject</button>
               </div>
-            </form>`
+              <input type="hidden" name="expected_payload_sha256" value="${candidateHash(row)}" />
+            </form>
+            <details class="approve-edit">
+              <summary>Approve with changes</summary>
+              <form method="post" action="/console/requests/${row.id}/decide" class="stack decide" id="approve-edit">
+                <input type="hidden" name="_csrf" value="${page.csrf ?? ""}" />
+                <input type="hidden" name="expected_payload_sha256" value="${candidateHash(row)}" />
+                <label for="edit-payload">The payload as you approve it (JSON object); policy judges it again, and earlier approvals of another payload no longer count</label>
+                <textarea id="edit-payload" name="payload" rows="12" spellcheck="false">${pretty(candidatePayload(row))}</textarea>
+                <label for="edit-notes">Notes</label>
+                <textarea id="edit-notes" name="notes" rows="2" maxlength="2000"></textarea>
+                <div class="actions">
+                  <button type="submit" name="decision" value="approve">Approve with changes</button>
+                </div>
+              </form>
+            </details>`
             : html`<p class="outcome-final">This request is ${row.status}: nothing is left to decide.</p>`
       }
       <h2>History</h2>
@@ -317,6 +335,28 @@ export function requestPage(
       ${deliveriesSection(deliveries)}`
       }`,
   );
+}
+
+/** The payload approvals now count toward: an approver's edit when one stands, else the filed one. */
+function candidatePayload(row: ApprovalRequestRow): unknown {
+  return row.approvedPayloadHash !== null ? row.approvedPayload : row.payload;
+}
+
+/**
+ * An approver's change to the payload (issue 27): the approved payload, and line by line what changed
+ * from the filed one. Every line is escaped text, marked by a sign and a class, never markup.
+ */
+function changedPayload(row: ApprovalRequestRow): Html {
+  const lines = lineDiff(pretty(row.payload), pretty(row.approvedPayload));
+  const sign = { same: " ", removed: "-", added: "+" } as const;
+  return html`<h2>Approved with changes</h2>
+      <p class="notice">An approver changed the payload: approvals count toward this one (SHA-256 <code>${row.approvedPayloadHash}</code>), and the agent is told to act with it.</p>
+      <pre class="payload" id="approved-payload">${pretty(row.approvedPayload)}</pre>
+      <h3>What changed (filed → approved)</h3>
+      <pre class="diff" id="payload-diff">${lines.map(
+        (line) => html`<span class="diff-${line.kind}">${sign[line.kind]} ${line.text}</span>
+`,
+      )}</pre>`;
 }
 
 export interface AdminView {

@@ -6,7 +6,7 @@
 // changes no row); bulk operations and the cron pass a filter. The state machine's ALLOWED_FROM is
 // enforced in the statement itself.
 import { SQL, sql } from "drizzle-orm";
-import { ALLOWED_FROM, OPEN_STATUSES } from "../domain/approvals.ts";
+import { ALLOWED_FROM, type Change, OPEN_STATUSES } from "../domain/approvals.ts";
 import { type DecisionOutcome, type OutcomeSource, outcomeOfChange } from "../domain/outcome.ts";
 import {
   type ApprovalEntry,
@@ -41,6 +41,8 @@ export interface Transition {
    * (expiry, the bulk reject). The decided event's `outcome` (domain/outcome.ts) is computed from it.
    */
   before: OutcomeSource | null;
+  /** An approver's edit of the payload (issue 27): the approved payload, required level and cost it sets. */
+  payloadChange?: Change["payloadChange"];
   at: Date;
 }
 
@@ -114,8 +116,8 @@ export function outboxInsert(
 ): SQL {
   // The approver's entry (who, level, notes) travels with the events an approver caused; a receipt
   // (issue 27) with the event of the approval that issued it, the key absent otherwise; the decision's
-  // outcome (issue 27) with the event that decided, computed before the statement, the key absent
-  // otherwise.
+  // outcome with the event that decided, computed before the statement; an edited payload with every
+  // event while it stands. Each key is absent otherwise.
   const decision = DECISION_EVENTS.includes(event) ? sql`approvals_json->-1` : sql`NULL::jsonb`;
   const decided = outcome ? sql` || ${JSON.stringify({ outcome })}::jsonb` : sql``;
   return sql`
@@ -127,6 +129,8 @@ export function outboxInsert(
         'actor', ${actor}::text, 'reason', ${reason}::text, 'decision', ${decision},
         'occurred_at', ${at.toISOString()}::text)
         || CASE WHEN receipt_jws IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('receipt', receipt_jws) END${decided}
+        || CASE WHEN approved_payload_hash IS NULL THEN '{}'::jsonb
+           ELSE jsonb_build_object('approved_payload', approved_payload, 'approved_payload_hash', approved_payload_hash) END
       FROM ${rows} WHERE webhook_url IS NOT NULL
       RETURNING id, request_id`;
 }
@@ -145,6 +149,18 @@ export function ledgerInsert(
       ON CONFLICT DO NOTHING`;
 }
 
+/** The columns an edit on approve sets; the filed payload and its hash are never written. */
+function payloadChangeAssignments(change: NonNullable<Change["payloadChange"]>): SQL[] {
+  const approved = change.approved;
+  return [
+    approved
+      ? sql`approved_payload = ${JSON.stringify(approved.payload)}::jsonb, approved_payload_hash = ${approved.hash}::text`
+      : sql`approved_payload = NULL, approved_payload_hash = NULL`,
+    sql`required_level = ${change.requiredLevel}::smallint`,
+    sql`estimated_cost_cents = ${change.costCents}::integer`,
+  ];
+}
+
 export function transitionStatement(t: Transition): SQL {
   const from = t.toStatus === null ? OPEN_STATUSES : ALLOWED_FROM[t.toStatus];
   const timestamp = t.at.toISOString();
@@ -159,7 +175,11 @@ export function transitionStatement(t: Transition): SQL {
   // The outbox reads the changed rows, so a per-row reason is taken from the history entry just written.
   const outboxReason =
     t.reason instanceof SQL && t.toStatus !== null ? sql`status_history_json->-1->>'reason'` : reason;
-  const assignments = [...(t.assignments ?? []), ...(t.receipt ? receiptAssignments(t.receipt) : [])];
+  const assignments = [
+    ...(t.assignments ?? []),
+    ...(t.receipt ? receiptAssignments(t.receipt) : []),
+    ...(t.payloadChange ? payloadChangeAssignments(t.payloadChange) : []),
+  ];
   const extra = assignments.length ? sql`, ${sql.join(assignments, sql`, `)}` : sql``;
   // A decided status's reason is always text; a per-row SQL reason only ever escalates.
   const outcome = outcomeOfChange(t.before, {
@@ -167,6 +187,7 @@ export function transitionStatement(t: Transition): SQL {
     actor: t.actor,
     reason: typeof t.reason === "string" ? t.reason : null,
     approvals: t.approvals,
+    payloadChange: t.payloadChange,
     at: t.at,
   });
   return sql`

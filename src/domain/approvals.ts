@@ -43,13 +43,42 @@ export const ALLOWED_FROM: Record<ApprovalStatus, readonly ApprovalStatus[]> = {
   expired: OPEN_STATUSES,
 };
 
-export interface RequestState {
+export interface RequestState extends PayloadBinding {
   status: ApprovalStatus;
   requiredLevel: number;
   requiredApprovals: number;
   currentLevel: number;
   approvals: ApprovalEntry[];
   expiresAt: Date;
+}
+
+/**
+ * Which payload approvals count toward (issue 27): the filed payload's hash, and an approver's edit of
+ * it while one stands. The candidate is the edit, else the filed payload.
+ */
+export interface PayloadBinding {
+  payloadHash: string;
+  approvedPayloadHash: string | null;
+}
+
+/** The hash of the payload approvals now count toward: the standing edit, else the filed payload. */
+export function candidateHash(binding: PayloadBinding): string {
+  return binding.approvedPayloadHash ?? binding.payloadHash;
+}
+
+/** The payload an approval entry approved: its own hash when it records one, else the filed payload. */
+export function entryPayloadHash(entry: ApprovalEntry, binding: PayloadBinding): string {
+  return entry.payload_sha256 ?? binding.payloadHash;
+}
+
+/** An approver's edit of the payload on approve: the edited payload, its hash and the level it needs. */
+export interface PayloadEdit {
+  payload: unknown;
+  hash: string;
+  /** The level policy asks for the edited payload; the request's required level never goes below it. */
+  requiredLevel: number;
+  /** The edited payload's simulated cost: what the spend ledger records if it is approved. */
+  costCents: number;
 }
 
 export type Action =
@@ -62,6 +91,8 @@ export type Action =
       onBehalfOf?: string | null | undefined;
       /** The entry point, when not the API: the audit trail says a decision came "via slack". */
       via?: DecisionChannel | undefined;
+      /** Approve only: the approver's edit of the payload, already re-evaluated (services). */
+      edit?: PayloadEdit | undefined;
     }
   | { kind: "cancel"; actor: string; reason: string | null }
   | { kind: "expire" };
@@ -76,12 +107,23 @@ export interface Change {
   result: "approved" | "approval_added" | "note_added" | "rejected" | "cancelled" | "expired";
   approvals: ApprovalEntry[];
   currentLevel: number;
+  /**
+   * Set by an approve that changed the candidate payload: the edit that now stands (null: the edit went
+   * back to the filed payload), the required level it leaves and the cost the ledger records.
+   */
+  payloadChange?: {
+    approved: { payload: unknown; hash: string } | null;
+    requiredLevel: number;
+    costCents: number;
+  };
 }
 
 export type Refusal =
   | { refused: "not_open"; status: ApprovalStatus }
   | { refused: "expired" }
-  | { refused: "already_approved_by_you" };
+  | { refused: "already_approved_by_you" }
+  | { refused: "edit_below_level"; level: number; requiredLevel: number }
+  | { refused: "edit_above_level"; level: number; editLevel: number };
 
 export function isOpen(status: ApprovalStatus): boolean {
   return (OPEN_STATUSES as readonly ApprovalStatus[]).includes(status);
@@ -92,23 +134,27 @@ export function isOpen(status: ApprovalStatus): boolean {
  * one): approvals below the required level are notes and count toward nothing.
  */
 export function isSatisfied(
-  state: Pick<RequestState, "requiredLevel" | "requiredApprovals">,
+  state: Pick<RequestState, "requiredLevel" | "requiredApprovals"> & PayloadBinding,
   approvals: ApprovalEntry[],
 ) {
   return countedApprovers(state, approvals) >= Math.max(1, state.requiredApprovals);
 }
 
-/** Distinct approvers whose approval counts: at or above the required level. */
-/** The approvals that count toward the quorum: approves at the required level, the first per person. */
+/**
+ * The approvals that count toward the quorum: approves at the required level of the candidate payload
+ * (an approval of a payload since edited counts for nothing), the first per person.
+ */
 export function countingApprovals(
-  state: Pick<RequestState, "requiredLevel">,
+  state: Pick<RequestState, "requiredLevel"> & PayloadBinding,
   approvals: readonly ApprovalEntry[],
 ): ApprovalEntry[] {
   // One person per folded principal (docs/SECURITY.md, "Identifiers have one spelling"): a key written
   // `Alice` before the fold and one written `alice` after it are one approver, never two.
   const seen = new Set<string>();
+  const candidate = candidateHash(state);
   return approvals.filter((entry) => {
     if (entry.action !== "approve" || !decidesAtLevel(entry.level, state.requiredLevel)) return false;
+    if (entryPayloadHash(entry, state) !== candidate) return false;
     const person = canonicalIdentifier(entry.approver_id);
     if (seen.has(person)) return false;
     seen.add(person);
@@ -116,7 +162,10 @@ export function countingApprovals(
   });
 }
 
-function countedApprovers(state: Pick<RequestState, "requiredLevel">, approvals: ApprovalEntry[]): number {
+function countedApprovers(
+  state: Pick<RequestState, "requiredLevel"> & PayloadBinding,
+  approvals: ApprovalEntry[],
+): number {
   return countingApprovals(state, approvals).length;
 }
 
@@ -131,7 +180,7 @@ export type ActionEffect =
   | { effect: "noted"; level: number; requiredLevel: number; status: ApprovalStatus };
 
 export function actionEffect(
-  state: Pick<RequestState, "status" | "requiredLevel" | "requiredApprovals" | "approvals">,
+  state: Pick<RequestState, "status" | "requiredLevel" | "requiredApprovals" | "approvals"> & PayloadBinding,
   approverId: string,
 ): ActionEffect {
   if (!isOpen(state.status)) return { effect: "decided", status: state.status };
@@ -159,6 +208,33 @@ export function decide(state: RequestState, action: Action, now: Date): Change |
     return change(state, "cancelled", action.actor, action.reason, WEBHOOK_EVENTS.cancelled, "cancelled");
   }
 
+  // An edit that changes nothing (canonically the candidate already) is a plain approve.
+  const edit =
+    action.kind === "approve" && action.edit && action.edit.hash !== candidateHash(state)
+      ? action.edit
+      : null;
+  if (edit) {
+    // Whoever edits must decide at the request's level (a note cannot move the payload under the others)
+    // and at the level policy asks for the edited payload.
+    if (!decidesAtLevel(action.level, state.requiredLevel)) {
+      return { refused: "edit_below_level", level: action.level, requiredLevel: state.requiredLevel };
+    }
+    if (!decidesAtLevel(action.level, edit.requiredLevel)) {
+      return { refused: "edit_above_level", level: action.level, editLevel: edit.requiredLevel };
+    }
+  }
+  // The request never needs less than it was filed with; an edit needing more raises it.
+  const requiredLevel = edit ? Math.max(state.requiredLevel, edit.requiredLevel) : state.requiredLevel;
+  const binding: PayloadBinding = edit
+    ? {
+        payloadHash: state.payloadHash,
+        approvedPayloadHash: edit.hash === state.payloadHash ? null : edit.hash,
+      }
+    : state;
+  const approvedHash = candidateHash(binding);
+  // An approve records the hash it approved when it edits or while an edit stands; an unedited
+  // request's entries keep M5's exact keys.
+  const bindsHash = action.kind === "approve" && (edit !== null || state.approvedPayloadHash !== null);
   const entry: ApprovalEntry = {
     approver_id: action.approverId,
     level: action.level,
@@ -167,6 +243,7 @@ export function decide(state: RequestState, action: Action, now: Date): Change |
     timestamp: now.toISOString(),
     ...(action.onBehalfOf ? { on_behalf_of: action.onBehalfOf } : {}),
     ...(action.via ? { via: action.via } : {}),
+    ...(bindsHash ? { payload_sha256: approvedHash } : {}),
   };
   // Below the required level an approver decides nothing: neither approval nor veto counts, but what
   // they said is kept on the request as a note.
@@ -195,17 +272,29 @@ export function decide(state: RequestState, action: Action, now: Date): Change |
       approvals,
     };
   }
+  // Refused only when this person already approved the payload this approve is for: an approval of a
+  // payload since edited counts for nothing, so its approver may approve the new one.
   if (
     state.approvals.some(
       (prior) =>
         prior.action === "approve" &&
+        entryPayloadHash(prior, state) === approvedHash &&
         canonicalIdentifier(prior.approver_id) === canonicalIdentifier(action.approverId),
     )
   ) {
     return { refused: "already_approved_by_you" };
   }
   const currentLevel = Math.max(state.currentLevel, action.level);
-  if (isSatisfied(state, approvals)) {
+  const payloadChange = edit
+    ? {
+        payloadChange: {
+          approved: binding.approvedPayloadHash === null ? null : { payload: edit.payload, hash: edit.hash },
+          requiredLevel,
+          costCents: edit.costCents,
+        },
+      }
+    : {};
+  if (isSatisfied({ ...binding, requiredLevel, requiredApprovals: state.requiredApprovals }, approvals)) {
     return {
       toStatus: "approved",
       actor: action.approverId,
@@ -214,6 +303,7 @@ export function decide(state: RequestState, action: Action, now: Date): Change |
       result: "approved",
       approvals,
       currentLevel,
+      ...payloadChange,
     };
   }
   return {
@@ -224,6 +314,7 @@ export function decide(state: RequestState, action: Action, now: Date): Change |
     result: "approval_added",
     approvals,
     currentLevel,
+    ...payloadChange,
   };
 }
 

@@ -4,6 +4,7 @@
 // `reason`. Pure: derived from the request's status, history and approver entries only. The code and
 // the deciders come from the record's structure (statuses, entries, actors), never from any text.
 import { decidesAtLevel } from "./access.ts";
+import { type Change, candidateHash, entryPayloadHash } from "./approvals.ts";
 import { canonicalIdentifier } from "./limits.ts";
 import type { ApprovalEntry, ApprovalStatus, DecisionChannel, StatusHistoryEntry } from "./vocabulary.ts";
 
@@ -75,6 +76,9 @@ export interface OutcomeSource {
   requestedBy: string;
   requesterPrincipalId: string | null;
   resolvedAt: Date | null;
+  /** The filed payload's hash and a standing edit's (issue 27): approvals count toward the candidate only. */
+  payloadHash?: string;
+  approvedPayloadHash?: string | null;
 }
 
 const APPROVED: readonly ApprovalStatus[] = ["approved", "auto_approved"];
@@ -90,17 +94,26 @@ function isDecided(status: ApprovalStatus): status is DecidedStatus {
  * decided nothing.
  */
 export function countedEntries(
-  source: Pick<OutcomeSource, "approvalsJson" | "requiredLevel" | "requiredApprovals">,
+  source: Pick<
+    OutcomeSource,
+    "approvalsJson" | "requiredLevel" | "requiredApprovals" | "payloadHash" | "approvedPayloadHash"
+  >,
 ): Set<ApprovalEntry> {
   const counted = new Set<ApprovalEntry>();
   const approvers = new Set<string>();
   const quorum = Math.max(1, source.requiredApprovals);
+  const binding =
+    source.payloadHash === undefined
+      ? null
+      : { payloadHash: source.payloadHash, approvedPayloadHash: source.approvedPayloadHash ?? null };
   for (const entry of source.approvalsJson) {
     if (entry.action === "note" || !decidesAtLevel(entry.level, source.requiredLevel)) continue;
     if (entry.action === "reject") {
       counted.add(entry);
       break;
     }
+    // An approval of a payload an approver since changed (issue 27) counts for nothing.
+    if (binding && entryPayloadHash(entry, binding) !== candidateHash(binding)) continue;
     const person = canonicalIdentifier(entry.approver_id);
     if (approvers.has(person) || approvers.size >= quorum) continue;
     approvers.add(person);
@@ -194,6 +207,8 @@ export interface OutcomeChange {
   actor: string;
   reason: string | null;
   approvals?: ApprovalEntry[] | undefined;
+  /** An edit of the payload in the same change (issue 27): the candidate and level it leaves. */
+  payloadChange?: Change["payloadChange"] | undefined;
   at: Date;
 }
 
@@ -232,6 +247,12 @@ export function outcomeOfChange(
       },
     ],
     approvalsJson: change.approvals ?? base.approvalsJson,
+    ...(change.payloadChange
+      ? {
+          approvedPayloadHash: change.payloadChange.approved?.hash ?? null,
+          requiredLevel: change.payloadChange.requiredLevel,
+        }
+      : {}),
     resolvedAt: change.at,
   });
 }

@@ -54,6 +54,11 @@ export interface ReceiptSubject {
   skillId: string;
   policyType: string;
   payloadSha256: string;
+  /**
+   * The filed payload's hash: an approval entry that records no hash of its own approved it (issue 27).
+   * Only approvals of `payloadSha256` are named.
+   */
+  filedPayloadSha256: string;
   requiredLevel: number;
   decision: "approved" | "auto_approved";
   approvals: readonly ApprovalEntry[];
@@ -69,7 +74,14 @@ export function receiptClaims(
   const iat = Math.floor(decidedAt.getTime() / 1000);
   const approvers =
     subject.decision === "approved"
-      ? countingApprovals({ requiredLevel: subject.requiredLevel }, subject.approvals).map((entry) => ({
+      ? countingApprovals(
+          {
+            requiredLevel: subject.requiredLevel,
+            payloadHash: subject.filedPayloadSha256,
+            approvedPayloadHash: subject.payloadSha256,
+          },
+          subject.approvals,
+        ).map((entry) => ({
           approver_id: entry.approver_id,
           level: entry.level,
           ...(entry.on_behalf_of ? { on_behalf_of: entry.on_behalf_of } : {}),

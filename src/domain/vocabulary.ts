@@ -153,6 +153,11 @@ export interface ApprovalEntry {
   on_behalf_of?: string;
   /** The entry point a decision came through when it was not the API (console, Slack); absent otherwise. */
   via?: DecisionChannel;
+  /**
+   * The SHA-256 of the payload this approval approved (issue 27), present on an approve that edited
+   * the payload and on every approve while an edited payload stands; absent, it approved the filed one.
+   */
+  payload_sha256?: string;
 }
 
 const NAME_OF_LEVEL = Object.fromEntries(

@@ -5,7 +5,7 @@
 
 import type { z } from "@hono/zod-openapi";
 import type { ApprovalRequestRow } from "../db/schema.ts";
-import { isOpen } from "../domain/approvals.ts";
+import { candidateHash, isOpen } from "../domain/approvals.ts";
 import { quoteHumanText } from "../domain/human-text.ts";
 import { countedEntries, decisionOutcome } from "../domain/outcome.ts";
 import { levelName } from "../domain/vocabulary.ts";
@@ -82,6 +82,9 @@ function outcomeOf(row: ApprovalRequestRow) {
     approvals_counted: [...counted].filter((entry) => entry.action === "approve").length,
     expires_at: row.expiresAt.toISOString(),
     ...(shared ? { outcome: shared } : {}),
+    // An approver changed the payload (issue 27): an approval covers request.approved_payload only.
+    payload_modified: row.approvedPayloadHash !== null,
+    approved_payload_sha256: candidateHash(row),
   };
 }
 
@@ -93,7 +96,9 @@ function outcomeLine(outcome: Outcome, waited?: number): string {
   switch (outcome.status) {
     case "approved":
     case "auto_approved":
-      return `APPROVED: request ${id} is ${outcome.status}. You may now perform the action exactly as filed (same skill and payload).`;
+      return outcome.payload_modified
+        ? `APPROVED WITH CHANGES: request ${id} is ${outcome.status}, but an approver changed the payload. Perform the action only with the approved payload (structuredContent.request.approved_payload, SHA-256 ${outcome.approved_payload_sha256}), not the one you filed.`
+        : `APPROVED: request ${id} is ${outcome.status}. You may now perform the action exactly as filed (same skill and payload).`;
     case "rejected":
       return `REJECTED: request ${id} was rejected. Do not perform the action.`;
     case "expired":

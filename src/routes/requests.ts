@@ -10,6 +10,7 @@ import { eventStream, SSE_HEADERS } from "../lib/sse.ts";
 import { protectedRoute } from "../middleware/require-permission.ts";
 import { RequestIdParam } from "../schemas/common.ts";
 import {
+  ApproveBody,
   CancelBody,
   CreateBody,
   CreatedRequestSchema,
@@ -112,11 +113,20 @@ const decision = (kind: "approve" | "reject") =>
       summary: kind === "approve" ? "Approve a request at the key's level" : "Reject a request (vetoes it)",
       request: {
         params: RequestIdParam,
-        body: { required: false, content: { "application/json": { schema: DecisionBody } } },
+        body: {
+          required: false,
+          content: { "application/json": { schema: kind === "approve" ? ApproveBody : DecisionBody } },
+        },
       },
       responses: { 200: jsonResponse(RequestSchema, "The request after the decision") },
     },
-    { 404: "No such request (or not in your tenant)", 409: "Already decided, or expired" },
+    kind === "approve"
+      ? {
+          403: "The key may not decide this request (its requester, another tenant), an edit below the required level, or policy denies the edited payload or needs a level above the key's (code policy_denied; details.reasons says why)",
+          404: "No such request (or not in your tenant)",
+          409: "Already decided, expired, already approved by you, or expected_payload_sha256 no longer matches",
+        }
+      : { 404: "No such request (or not in your tenant)", 409: "Already decided, or expired" },
   );
 
 const cancel = protectedRoute(
@@ -167,7 +177,7 @@ async function parseOptionalBody<T extends z.ZodType>(
 }
 
 async function decideRoute(c: Context<AuthenticatedEnv>, id: string, kind: "approve" | "reject") {
-  const body = await parseOptionalBody(c, DecisionBody);
+  const body = await parseOptionalBody(c, kind === "approve" ? ApproveBody : DecisionBody);
   const row = await requests.decideRequest(c.var.services, c.var.principal, id, kind, toDecisionInput(body));
   return requestToApi(row);
 }

@@ -121,6 +121,10 @@ const ApproverSchema = z.object({
   via: z.enum(DECISION_CHANNELS).optional().openapi({
     description: "The entry point the decision came through when it was not the API (the console or Slack)",
   }),
+  payload_sha256: z.string().optional().openapi({
+    description:
+      "The payload this approval approved (SHA-256 of its canonical JSON): present on an approve that changed the payload and on every approve while a changed payload stands; absent, it approved the filed payload",
+  }),
 });
 
 // The request row stores history and approvals as domain/vocabulary.ts's types and they go out as
@@ -213,6 +217,13 @@ export const RequestSchema = z
     created_at: z.string(),
     updated_at: z.string(),
     resolved_at: z.string().nullable(),
+    approved_payload: z.unknown().optional().openapi({
+      description:
+        "Present only when an approver approved with changes: the payload approvals now count toward and a receipt binds; act with it, not the filed `payload`",
+    }),
+    approved_payload_hash: z.string().optional().openapi({
+      description: "SHA-256 of approved_payload's canonical JSON; present with approved_payload",
+    }),
     receipt: ReceiptSchema.optional().openapi({
       description: "Present once the request is approved or auto_approved: the signed receipt a tool checks",
     }),
@@ -235,6 +246,28 @@ export const DecisionBody = z
   })
   .strict()
   .openapi("ApprovalDecision");
+
+/** A payload's SHA-256 as the API shows it: 64 lower-case hex characters. */
+const PayloadSha256 = z
+  .string()
+  .regex(/^[0-9a-f]{64}$/, "must be a SHA-256 as the API shows it: 64 lower-case hex");
+
+/**
+ * The approve body: a decision, optionally with the payload as the approver changed it (issue 27; the
+ * create body's payload rules) and the hash of the payload the approver saw (a mismatch is 409).
+ */
+export const ApproveBody = DecisionBody.extend({
+  payload: CreateBody.shape.payload.removeDefault().optional().openapi({
+    description:
+      "Approve with changes: the payload as you changed it. It is re-evaluated (denied, or needing a level above yours, is refused) and becomes the payload approvals count toward; the filed payload is kept",
+  }),
+  expected_payload_sha256: PayloadSha256.optional().openapi({
+    description:
+      "The hash of the payload you reviewed (approved_payload_hash, else payload_hash): if the request's payload changed since, the approve is refused with 409",
+  }),
+})
+  .strict()
+  .openapi("ApprovalApproveDecision");
 
 export const CancelBody = z
   .object({ reason: z.string().max(500).nullable().optional() })
@@ -327,6 +360,9 @@ export function requestToApi(row: ApprovalRequestRow): z.infer<typeof RequestSch
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
     resolved_at: row.resolvedAt?.toISOString() ?? null,
+    ...(row.approvedPayloadHash !== null
+      ? { approved_payload: row.approvedPayload, approved_payload_hash: row.approvedPayloadHash }
+      : {}),
     ...(row.receiptId && row.receiptJws && row.receiptKid && row.receiptNotAfter
       ? {
           receipt: {
@@ -373,8 +409,17 @@ export function toCreateCommand(
 }
 
 /** The service's input for an approve or reject body. */
-export function toDecisionInput(body: z.infer<typeof DecisionBody>): DecisionInput {
-  return { approverId: body.approver_id, level: body.level, notes: body.notes };
+export function toDecisionInput(
+  body: z.infer<typeof DecisionBody> &
+    Partial<Pick<z.infer<typeof ApproveBody>, "payload" | "expected_payload_sha256">>,
+): DecisionInput {
+  return {
+    approverId: body.approver_id,
+    level: body.level,
+    notes: body.notes,
+    payload: body.payload,
+    expectedPayloadSha256: body.expected_payload_sha256,
+  };
 }
 
 /** The service's search for a list query. */

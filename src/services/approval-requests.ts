@@ -29,9 +29,12 @@ import {
 } from "../domain/access.ts";
 import {
   type Action,
+  type Change,
+  candidateHash,
   decide,
   isOpen,
   OPEN_STATUSES,
+  type PayloadEdit,
   type PlanRefusal,
   planRequest,
   type Refusal,
@@ -39,6 +42,7 @@ import {
 } from "../domain/approvals.ts";
 import { onBehalfOf } from "../domain/delegation.ts";
 import { canonicalJson, fromBase64, sha256Hex, toBase64Url } from "../domain/encoding.ts";
+import { evaluate } from "../domain/evaluation.ts";
 import { newCorrelationId, newRequestId, REQUEST_ID_PATTERN } from "../domain/ids.ts";
 import { canonicalId } from "../domain/limits.ts";
 import type { ReceiptSubject } from "../domain/receipts.ts";
@@ -61,7 +65,7 @@ import {
   SECRET_FORMAT_VERSION,
 } from "../lib/secrets.ts";
 import type { ServiceContext } from "./context.ts";
-import { admitCall, canonicalIdOf, countDecision, policyToJudge } from "./evaluation.ts";
+import { admitCall, admitPayload, canonicalIdOf, countDecision, policyToJudge } from "./evaluation.ts";
 import { planAfterCommit } from "./notifications/planner.ts";
 import { issueReceipt } from "./receipts.ts";
 import { holdWait, nextChange, notifyWaiters, openWait } from "./waits.ts";
@@ -236,6 +240,7 @@ export async function createRequest(
                 skillId: command.skillId,
                 policyType: command.policyType,
                 payloadHash,
+                approvedPayloadHash: null,
                 requiredLevel: plan.requiredLevel,
               },
               "auto_approved",
@@ -320,11 +325,21 @@ export async function createRequest(
   throw new ApiError("conflict", "Policy changed repeatedly while filing the request; retry");
 }
 
-/** What a receipt binds, from the request as the approval leaves it. */
+/**
+ * What a receipt binds, from the request as the approval leaves it: the candidate payload (an
+ * approver's edit when one stands, issue 27) and the approvers of that payload.
+ */
 function receiptSubject(
   row: Pick<
     ApprovalRequestRow,
-    "id" | "tenantId" | "agentId" | "skillId" | "policyType" | "payloadHash" | "requiredLevel"
+    | "id"
+    | "tenantId"
+    | "agentId"
+    | "skillId"
+    | "policyType"
+    | "payloadHash"
+    | "approvedPayloadHash"
+    | "requiredLevel"
   >,
   decision: ReceiptSubject["decision"],
   approvals: readonly ApprovalEntry[],
@@ -335,11 +350,22 @@ function receiptSubject(
     agentId: row.agentId,
     skillId: row.skillId,
     policyType: row.policyType,
-    payloadSha256: row.payloadHash,
+    payloadSha256: candidateHash(row),
+    filedPayloadSha256: row.payloadHash,
     requiredLevel: row.requiredLevel,
     decision,
     approvals,
   };
+}
+
+/** The request as a change leaves it, as far as a receipt reads it: an edit's payload and level. */
+function afterChange<T extends Pick<ApprovalRequestRow, "approvedPayloadHash" | "requiredLevel">>(
+  row: T,
+  change: Change,
+): T {
+  const edit = change.payloadChange;
+  if (!edit) return row;
+  return { ...row, approvedPayloadHash: edit.approved?.hash ?? null, requiredLevel: edit.requiredLevel };
 }
 
 /** A request the principal may see, or 404: another tenant's request is not admitted to exist. */
@@ -597,6 +623,8 @@ function stateOf(row: ApprovalRequestRow): RequestState {
     currentLevel: row.currentLevel,
     approvals: row.approvalsJson,
     expiresAt: row.expiresAt,
+    payloadHash: row.payloadHash,
+    approvedPayloadHash: row.approvedPayloadHash,
   };
 }
 
@@ -607,7 +635,21 @@ function refusalError(refusal: Refusal): ApiError {
   if (refusal.refused === "expired") {
     return new ApiError("conflict", "The request expired before this decision", { status: "expired" });
   }
-  return new ApiError("conflict", "You have already approved this request");
+  if (refusal.refused === "edit_below_level") {
+    return new ApiError(
+      "forbidden",
+      `Only an approver at the required level (${refusal.requiredLevel}) may approve with changes; your level is ${refusal.level}`,
+      { reasons: ["edit_below_required_level"], required_level: refusal.requiredLevel, level: refusal.level },
+    );
+  }
+  if (refusal.refused === "edit_above_level") {
+    return new ApiError(
+      "policy_denied",
+      `Policy needs level ${refusal.editLevel} for the edited payload, above your level ${refusal.level}: not approved`,
+      { reasons: ["edit_needs_higher_level"], required_level: refusal.editLevel, level: refusal.level },
+    );
+  }
+  return new ApiError("conflict", "You have already approved this payload");
 }
 
 /**
@@ -642,7 +684,11 @@ async function act(
     // A final approval carries its receipt, signed before the statement and stored by it (or not at all).
     const receipt =
       outcome.toStatus === "approved"
-        ? await issueReceipt(ctx, receiptSubject(row, "approved", outcome.approvals), now)
+        ? await issueReceipt(
+            ctx,
+            receiptSubject(afterChange(row, outcome), "approved", outcome.approvals),
+            now,
+          )
         : null;
     const [changed] = await transition(ctx, { where, ...outcome, receipt, before: row, at: now });
     if (changed) {
@@ -663,6 +709,10 @@ export interface DecisionInput {
   notes?: string | null | undefined;
   /** Set by the console and Slack entry points; the API's own decisions leave it out. */
   via?: DecisionChannel | undefined;
+  /** Approve only: the payload as the approver changed it (issue 27); re-evaluated before it counts. */
+  payload?: Record<string, unknown> | undefined;
+  /** The candidate payload's hash the approver saw: another is a 409, so nobody approves a changed payload. */
+  expectedPayloadSha256?: string | undefined;
 }
 
 /**
@@ -688,9 +738,21 @@ export async function decideRequest(
     edges = loaded.edges;
     return visibleOrMissing(principal, id, loaded.row);
   };
-  const plan = (row: ApprovalRequestRow, now: Date): Action => {
+  if (kind === "reject" && input.payload !== undefined) {
+    throw invalidField("payload", "only an approve may change the payload; a reject carries none");
+  }
+  const edit = input.payload === undefined ? undefined : editJudge(ctx, input.payload);
+  const plan = async (row: ApprovalRequestRow, now: Date): Promise<Action> => {
     if (isSelfApproval(principal, row)) {
       throw new ApiError("forbidden", "Whoever requested an action cannot decide it");
+    }
+    const expected = input.expectedPayloadSha256;
+    if (expected !== undefined && expected !== candidateHash(row)) {
+      throw new ApiError(
+        "conflict",
+        "The payload changed since you read it (expected_payload_sha256 does not match): read the request again",
+        { field: "expected_payload_sha256", current_payload_sha256: candidateHash(row) },
+      );
     }
     const behalf = onBehalfOf(principal.principalId, row, edges, now);
     return {
@@ -700,9 +762,62 @@ export async function decideRequest(
       notes: input.notes ?? null,
       onBehalfOf: behalf.onBehalfOf,
       via: input.via,
+      edit: edit ? await edit(row) : undefined,
     };
   };
   return act(ctx, principal, id, plan, read);
+}
+
+/**
+ * Judges an approver's edit of a request's payload (issue 27) as filing would: the same limits, and the
+ * engine POST /policy/eval uses, for the request's tenant, agent, skill and policy type, with the policy
+ * read fresh. Policy denying it is 403 policy_denied with the reasons. No decision-log row is written:
+ * the log records what agents asked, and this is an approver's change. Equal (canonically) to the
+ * candidate payload it is no edit (undefined). Judged once per call: the request's tenant, agent, skill
+ * and policy type never change, so a compare-and-swap retry reuses the judgment.
+ */
+function editJudge(
+  ctx: ServiceContext,
+  payload: Record<string, unknown>,
+): (row: ApprovalRequestRow) => Promise<PayloadEdit | undefined> {
+  admitPayload(payload);
+  let judged: Promise<PayloadEdit> | undefined;
+  const hashed = sha256Hex(canonicalJson(payload));
+  return async (row) => {
+    const hash = await hashed;
+    if (hash === candidateHash(row)) return undefined;
+    judged ??= (async () => {
+      const call = {
+        policyType: row.policyType,
+        tenantId: row.tenantId,
+        agentId: row.agentId,
+        skillId: row.skillId,
+      };
+      const evaluation = evaluate(
+        { ...call, payload, simulateCost: true },
+        await policyToJudge(ctx, call, true),
+      );
+      ctx.log.info("approval_edit_evaluated", {
+        request_id: row.id,
+        decision: evaluation.decision,
+        approval_level_required: evaluation.approvalLevelRequired,
+      });
+      if (evaluation.decision === "deny") {
+        throw new ApiError(
+          "policy_denied",
+          `Policy denies the edited payload, so it was not approved: ${evaluation.reasons.join("; ")}`,
+          { decision: "deny", reasons: evaluation.reasons, violations: evaluation.violations },
+        );
+      }
+      return {
+        payload,
+        hash,
+        requiredLevel: evaluation.approvalLevelRequired,
+        costCents: evaluation.simulatedCostCents,
+      };
+    })();
+    return judged;
+  };
 }
 
 /** Cancel: the requester (by principal or by the key that filed it) or an admin. */

@@ -75,12 +75,20 @@ export function admitCall(
   if (refusal) throw new ApiError("forbidden", refusal);
   const agent = actingAgent(principal, requestedAgent);
   if (!agent.allowed) throw new ApiError("forbidden", agent.reason);
-  if (payloadTooLarge(call.payload)) {
+  admitPayload(call.payload);
+  return { skillId, tenantId, agentId: agent.agentId };
+}
+
+/**
+ * A payload within bounds (size, token fields), else the matching ApiError: a filed payload, an
+ * evaluated one and an approver's edit of one (issue 27) keep to the same limits.
+ */
+export function admitPayload(payload: unknown): void {
+  if (payloadTooLarge(payload)) {
     throw new ApiError("payload_too_large", `payload is larger than ${MAX_PAYLOAD_BYTES} bytes`);
   }
-  const tokens = tokenFieldProblem(call.payload);
+  const tokens = tokenFieldProblem(payload);
   if (tokens) throw invalidField(`payload.${tokens.field}`, tokens.message);
-  return { skillId, tenantId, agentId: agent.agentId };
 }
 
 function applyOverrides(state: PolicyState, overrides: PolicyOverrides): PolicyState {

@@ -63,6 +63,7 @@ beforeAll(async () => {
       skillId: "payments.transfer",
       policyType: "cost",
       payloadSha256: await sha256Hex(canonicalJson(PAYLOAD)),
+      filedPayloadSha256: await sha256Hex(canonicalJson(PAYLOAD)),
       requiredLevel: 3,
       decision: "approved",
       approvals: [{ approver_id: "carol", level: 4, action: "approve", notes: null, timestamp: "" }],

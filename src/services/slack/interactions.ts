@@ -148,7 +148,7 @@ async function refuse(
 }
 
 type Gate =
-  | { principal: Principal; requestId: string; open: boolean; status: string }
+  | { principal: Principal; requestId: string; open: boolean; status: string; payloadHash: string }
   | { reason: SlackActionRefusal; requestId?: string; facts?: Parameters<typeof slackRefusalText>[1] };
 
 /**
@@ -188,7 +188,7 @@ async function gate(
   };
   if (row.requiredLevel > workspace.maxDecideLevel) return { reason: "above_slack_level", requestId, facts };
   if (principal.maxLevel < row.requiredLevel) return { reason: "under_level", requestId, facts };
-  return { principal, requestId, open: isOpen(row.status), status: row.status };
+  return { principal, requestId, open: isOpen(row.status), status: row.status, payloadHash: row.payloadHash };
 }
 
 /** Decides through the one approval service and tells the person what it did (or why it did nothing). */
@@ -196,7 +196,7 @@ async function decide(
   ctx: ServiceContext,
   workspace: OpenedSlackWorkspace,
   actor: SlackActor,
-  decider: { principal: Principal; requestId: string },
+  decider: { principal: Principal; requestId: string; payloadHash: string },
   action: SlackDecisionAction,
   notes: string | null,
 ): Promise<void> {
@@ -214,6 +214,9 @@ async function decide(
     const row = await decideRequest(ctx, decider.principal, decider.requestId, action, {
       notes,
       via: "slack",
+      // Slack's card shows the filed payload: an approve there approves only that one. Once an approver
+      // changed it (issue 27), approving the change is for the console or the API (409 here).
+      expectedPayloadSha256: action === "approve" ? decider.payloadHash : undefined,
     });
     effect = actionEffect({ ...row, approvals: row.approvalsJson }, decider.principal.principalId);
   } catch (error) {
