@@ -269,6 +269,14 @@ describe("rotation", () => {
     expect(await verifyReceipt(freshReceipt.jws, set, { payload: fresh.payload })).toMatchObject({
       ok: true,
     });
+
+    // Once every receipt the retired key signed is past its not-after (and the hour of grace), the key
+    // leaves the set: with the original key current again, the rotated one is no longer published.
+    await testSql()`UPDATE approval_requests SET receipt_not_after = now() - interval '2 hours'
+      WHERE receipt_kid = ${freshReceipt.kid}`;
+    const later = await jwks();
+    expect(later.keys.map((key) => key.kid)).toContain(oldReceipt.kid);
+    expect(later.keys.map((key) => key.kid)).not.toContain(freshReceipt.kid);
   });
 });
 
