@@ -215,13 +215,19 @@ describe("managing delegations", () => {
     await delegated(b, { delegate_id: a.principalId, starts_at: inHours(25), ends_at: inHours(48) });
   });
 
-  it("two creations racing to close a cycle: exactly one wins", async () => {
-    const [a, b] = await Promise.all([approverKey(unique("a")), approverKey(unique("b"))]);
-    const sent = await Promise.all([
-      delegate(a, { delegate_id: b.principalId }),
-      delegate(b, { delegate_id: a.principalId }),
-    ]);
-    expect(sent.map((s) => s.status).sort()).toEqual([201, 409]);
+  it("two creations racing to close a cycle: exactly one wins (four races at once)", async () => {
+    // Several pairs at once widen the window in which a creation commits between another's reads.
+    const races = await Promise.all(
+      [1, 2, 3, 4].map(async () => {
+        const [a, b] = await Promise.all([approverKey(unique("a")), approverKey(unique("b"))]);
+        const sent = await Promise.all([
+          delegate(a, { delegate_id: b.principalId }),
+          delegate(b, { delegate_id: a.principalId }),
+        ]);
+        return sent.map((s) => s.status).sort();
+      }),
+    );
+    for (const statuses of races) expect(statuses).toEqual([201, 409]);
   });
 
   it("a delegate cannot revoke the principal's delegation; the principal and an admin can, at once and audited once", async () => {

@@ -1,7 +1,7 @@
 // Delegation rows and their audit events (issue 25): create and revoke, each audited in the same
 // statement; the reads the rules need (the graph around a new delegation, the chains ending at a
 // decider or starting at a principal), each one round trip.
-import { and, desc, eq, isNull, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, or, type SQL, sql } from "drizzle-orm";
 import { MAX_CHAIN_DEPTH } from "../domain/delegation.ts";
 import type { Database } from "./client.ts";
 import { columnsAndValues, rowFromRaw } from "./raw.ts";
@@ -72,16 +72,21 @@ const GRAPH_LIMIT = 1000;
 
 /**
  * What a new delegation's rules are checked against, in one round trip: the principal's open
- * delegations, every open delegation reachable from the delegate (for the cycle check), and the
- * newest delegation id (the insert's guard).
+ * delegations, every open delegation reachable from the delegate (for the cycle check), the newest
+ * delegation id, and the principals whose newer delegations would change the check (the insert's
+ * guard: the principal itself and every principal the delegate reaches).
  */
 export async function readCreationGraph(
   db: Database,
   principalId: string,
   delegateId: string,
   now: Date,
-): Promise<{ edges: DelegationRow[]; newestId: number }> {
-  const [own, reachable, newest] = await db.batch([
+): Promise<{ edges: DelegationRow[]; newestId: number; watched: string[] }> {
+  // The newest id is read first: each statement of a batch sees its own snapshot (READ COMMITTED), so
+  // read last it could include a delegation committed after the graph was read, and the insert's guard
+  // would then pass on a graph that lacks it (two creations closing a cycle both won).
+  const [newest, own, reachable] = await db.batch([
+    db.select({ id: sql<number>`coalesce(max(${delegations.id}), 0)::bigint` }).from(delegations),
     db
       .select()
       .from(delegations)
@@ -96,14 +101,16 @@ export async function readCreationGraph(
         SELECT e.delegate_id FROM open_edges e JOIN reach r ON e.principal_id = r.principal
       )
       SELECT e.* FROM open_edges e JOIN reach r ON e.principal_id = r.principal LIMIT ${GRAPH_LIMIT}`),
-    db.select({ id: sql<number>`coalesce(max(${delegations.id}), 0)::bigint` }).from(delegations),
   ]);
   const more = (reachable.rows as Record<string, unknown>[]).map((raw) =>
     rowFromRaw<DelegationRow>(delegations, raw),
   );
   // A delegation can be both the principal's own and reachable from the delegate: count it once.
   const edges = [...new Map([...own, ...more].map((row) => [row.id, row])).values()];
-  return { edges, newestId: Number(newest[0]?.id ?? 0) };
+  // Only delegations of these principals feed the rules: the principal's own (limits, overlaps) and
+  // those of every principal the delegate reaches (a cycle). Newer ones elsewhere change nothing here.
+  const watched = [...new Set([principalId, delegateId, ...more.map((row) => row.delegateId)])];
+  return { edges, newestId: Number(newest[0]?.id ?? 0), watched };
 }
 
 export type NewDelegationRow = Omit<
@@ -113,13 +120,14 @@ export type NewDelegationRow = Omit<
 
 /**
  * Inserts a delegation and its audit event in one statement, under the creation lock, only if no
- * delegation newer than `newestId` exists (the rules were checked against that state). undefined:
- * another creation came first; re-read and check again.
+ * delegation of a `watched` principal is newer than `newestId` (the rules were checked against that
+ * state; unrelated creations do not make it retry). undefined: a creation that matters came first;
+ * re-read and check again.
  */
 export async function insertDelegation(
   db: Database,
   row: NewDelegationRow,
-  newestId: number,
+  guard: { newestId: number; watched: string[] },
   actor: DelegationActor,
 ): Promise<DelegationRow | undefined> {
   const { columns, values } = columnsAndValues(delegations, row);
@@ -129,7 +137,8 @@ export async function insertDelegation(
       WITH inserted AS (
         INSERT INTO ${delegations} ${columns}
         SELECT ${values}
-         WHERE NOT EXISTS (SELECT 1 FROM ${delegations} WHERE id > ${newestId})
+         WHERE NOT EXISTS (SELECT 1 FROM ${delegations}
+                           WHERE id > ${guard.newestId} AND ${inArray(delegations.principalId, guard.watched)})
         RETURNING *
       ), audited AS (
         INSERT INTO ${auditEvents} (actor, actor_key_id, action, target_type, target_id, after, request_id)

@@ -99,7 +99,7 @@ export async function createDelegation(
     const row = await insertDelegation(
       ctx.db,
       { ...delegation, createdBy: caller.principalId },
-      graph.newestId,
+      graph,
       { principalId: caller.principalId, keyId: caller.keyId, requestId: ctx.requestId },
     );
     if (row) {
