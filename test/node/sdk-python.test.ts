@@ -4,7 +4,9 @@
 // front of the stack injects 429s, 503s, a dropped wait and a missing or altered receipt. The Python
 // unit tests (no stack) and the canonical-JSON hashes against the server's run here too.
 import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
+import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +16,7 @@ import { echoWorkerLine } from "../helpers/secret-scan.ts";
 
 const SDK = path.resolve(import.meta.dirname, "../../sdk/python");
 const SCENARIO = path.join(SDK, "tests/scenario.py");
+const EXAMPLE = path.resolve(import.meta.dirname, "../../examples/python/langgraph_style.py");
 
 interface Run {
   code: number | null;
@@ -363,4 +366,31 @@ describe("Python client: live (own stack)", () => {
     });
     for (const run of [missing, altered, limited]) expect(run.code, run.output).toBe(3);
   }, 60_000);
+
+  it("examples/python/langgraph_style.py: interrupts on requires_approval, resumes after the approval", async () => {
+    const { stack } = live();
+    const folder = mkdtempSync(path.join(os.tmpdir(), "langgraph-style-"));
+    try {
+      const checkpoint = path.join(folder, "thread.json");
+      const env = { POLICY_API_URL: stack.api, POLICY_AGENT_KEY: stack.keys.agent ?? "" };
+      const args = [EXAMPLE, "--state", checkpoint, "--amount", "150"];
+      const first = await python([...args, "--wait", "1"], { env });
+      expect(first.code, first.output).toBe(2);
+      expect(first.output).toMatch(/\[interrupt\] waiting for approval of apr_[0-9a-f]{16}/);
+      expect(first.output).not.toMatch(/sending/);
+      const saved = JSON.parse(readFileSync(checkpoint, "utf8")) as {
+        state: { request_id: string };
+        next: number;
+      };
+      expect(saved.next).toBe(1);
+      await act(saved.state.request_id, "approve", { payload: { amount: 100, memo: "invoice 7" } });
+      const second = await python([...args, "--wait", "10"], { env });
+      expect(second.code, second.output).toBe(0);
+      expect(second.output).toContain('[transfer] approved: sending {"amount": 100, "memo": "invoice 7"}');
+      expect(second.output).not.toMatch(/approval requested/);
+      expect(second.output).not.toContain(stack.keys.agent ?? "no key");
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  }, 40_000);
 });
