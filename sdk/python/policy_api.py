@@ -372,6 +372,8 @@ class PolicyClient:
                     time.sleep(min(self._delay(failures - 1, None), max(0.0, deadline - time.monotonic())))
                     continue
                 raise
+            if not isinstance(request, dict):
+                raise NetworkError("network_error", None, f"request {request_id}: unexpected answer")
             if request.get("status") not in OPEN_STATUSES:
                 return request
 
@@ -451,7 +453,7 @@ class PolicyClient:
                 return Authorization(payload, "allow")
             if decision != "requires_approval":
                 # deny, or anything this client does not know: do not run.
-                raise Denied("policy_denied", 403, f"evaluation said {decision}", evaluation)
+                raise Denied("policy_denied", None, f"evaluation said {decision}", evaluation)
             try:
                 created = self.request_approval(
                     skill_id,

@@ -10,6 +10,7 @@ import threading
 import time
 import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Optional
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -128,7 +129,7 @@ class CanonicalJsonTest(unittest.TestCase):
 
 class ClientTest(unittest.TestCase):
     def setUp(self) -> None:
-        self.api: FakeApi | None = None
+        self.api: Optional[FakeApi] = None
 
     def tearDown(self) -> None:
         if self.api:
@@ -276,6 +277,16 @@ class ClientTest(unittest.TestCase):
         client = self.client({EVAL: [NEEDS_APPROVAL], CREATE: [FILED], READ: [(200, {}, decided("approved"))],
                               JWKS: [(200, {}, {"keys": []})]})
         self.assertEqual(self.run_guard(client), [PAYLOAD])
+
+    def test_guarded_context_runs_the_body_only_when_authorized(self) -> None:
+        client = self.client({EVAL: [(200, {}, {"decision": "allow"}), (200, {}, {"decision": "deny"})]})
+        with client.guarded("search.web", "demo", {"q": 1}, agent_id="bot-1") as ok:
+            self.assertEqual((ok.payload, ok.decision), ({"q": 1}, "allow"))
+        body_ran = False
+        with self.assertRaises(Denied):
+            with client.guarded("search.web", "demo", {"q": 1}, agent_id="bot-1"):
+                body_ran = True
+        self.assertFalse(body_ran)
 
     def test_resume_skips_filing(self) -> None:
         client = self.client({READ: [(200, {}, decided("approved", receipt=receipt()))], JWKS: [SIGNING]})
