@@ -20,7 +20,6 @@ import http.client
 import json
 import math
 import random
-import socket
 import time
 import urllib.error
 import urllib.parse

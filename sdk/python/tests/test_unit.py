@@ -14,7 +14,6 @@ from typing import Optional
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import policy_api  # noqa: E402
 from policy_api import (  # noqa: E402
     Cancelled,
     Denied,
