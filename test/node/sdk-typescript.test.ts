@@ -343,6 +343,9 @@ describe("TypeScript SDK (own stack)", () => {
       .catch((e: unknown) => e);
     expect(timedOut).toBeInstanceOf(PolicyTimeoutError);
     expect(timedOut).toMatchObject({ kind: "timeout" });
+    // The guard withdrew the request it gave up on: nobody approves what will not run.
+    const gaveUp = (timedOut as PolicyTimeoutError).details as { approval_request_id: string };
+    expect((await client.getRequest(gaveUp.approval_request_id)).status).toBe("cancelled");
 
     // Cancelled by its requester while the guard waits.
     const canceller = whenWaiting(async (id) => {

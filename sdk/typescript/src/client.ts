@@ -58,6 +58,8 @@ export interface GuardOptions extends WaitOptions {
   idempotencyKey?: string;
   /** Refuse an approval that carries no receipt (when the server always signs them). Default false. */
   requireReceipt?: boolean;
+  /** Cancel the request when the wait times out (default true): nobody approves what will not run. */
+  cancelOnTimeout?: boolean;
   /** Told the request once it is filed and waiting (to show its id to a person). */
   onPending?: (request: CreatedApprovalRequest) => void;
 }
@@ -129,6 +131,16 @@ export class PolicyClient {
     return (await res.json()) as ApprovalRequest;
   }
 
+  /** POST /api/v1/policy/requests/{id}/cancel (the requester withdraws it); answers the cancelled request. */
+  async cancelRequest(id: string, reason?: string): Promise<ApprovalRequest> {
+    // Not repeated after a network error: a lost answer to a cancel that took would read as a 409.
+    const res = await this.#call("POST", `/api/v1/policy/requests/${encodeURIComponent(id)}/cancel`, {
+      body: reason === undefined ? {} : { reason },
+      idempotent: false,
+    });
+    return (await res.json()) as ApprovalRequest;
+  }
+
   /**
    * Waits until the request is decided and returns it (any terminal status: the caller reads
    * `status`/`outcome`). Throws PolicyTimeoutError when `timeoutMs` passes first.
@@ -146,13 +158,16 @@ export class PolicyClient {
         if (Date.now() >= deadline) break;
         try {
           if (streaming) {
+            const opened = Date.now();
             const streamed = await this.#streamOnce(id, lastEventId, signal, (eventId) => {
               lastEventId = eventId;
               failures = 0; // progress: a later drop starts its count again
             });
             if (streamed === "unavailable") streaming = false;
             else if (streamed !== "ended") return streamed;
-            // Ended undecided (the stream's 55 s bound): reconnect, resuming after the last event.
+            // Ended undecided (the stream's 55 s bound): reconnect, resuming after the last event. A
+            // stream that ended at once waits the server's `retry` (1 s) first: no tight loop.
+            if (streamed === "ended" && Date.now() - opened < 1000) await sleep(1000, signal).catch(() => {});
           } else {
             const left = Math.floor((deadline - Date.now()) / 1000);
             const request = await this.getRequest(id, { waitSeconds: left, signal });
@@ -215,10 +230,21 @@ export class PolicyClient {
       },
     );
     if (filed.status !== "auto_approved") options.onPending?.(filed);
-    const decided =
-      filed.status === "auto_approved"
-        ? await this.getRequest(filed.request_id, options.signal ? { signal: options.signal } : {})
-        : await this.waitForDecision(filed.request_id, options);
+    let decided: ApprovalRequest;
+    try {
+      decided =
+        filed.status === "auto_approved"
+          ? await this.getRequest(filed.request_id, options.signal ? { signal: options.signal } : {})
+          : await this.waitForDecision(filed.request_id, options);
+    } catch (error) {
+      // Undecided is not approved: withdraw the request (best effort) so nobody approves what will not run.
+      if (error instanceof PolicyTimeoutError && options.cancelOnTimeout !== false) {
+        await this.cancelRequest(filed.request_id, "the agent stopped waiting for a decision").catch(
+          () => {},
+        );
+      }
+      throw error;
+    }
     const approvedPayload = await this.#approvedPayload(decided, payload, options.requireReceipt === true);
     return fn(approvedPayload);
   }
