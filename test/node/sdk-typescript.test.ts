@@ -10,6 +10,7 @@ import http from "node:http";
 import type net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateSdkTypes, SDK_GENERATED, SDK_SPEC } from "../../scripts/lib/sdk-generate.ts";
 import { freePort, type Stack, startStack, stopChild } from "../../scripts/lib/stack.ts";
@@ -119,8 +120,6 @@ describe("TypeScript SDK (own stack)", () => {
   let stack: Stack;
   let proxy: ReturnType<typeof startProxy>;
   let client: PolicyClient;
-  let expiry: Promise<unknown>;
-  let expiredRan = false;
   let example: ChildProcess | undefined;
 
   /** An approver acts on a request through the REST API. */
@@ -161,20 +160,6 @@ describe("TypeScript SDK (own stack)", () => {
     const port = await freePort();
     await new Promise<void>((resolve) => proxy.server.listen(port, "127.0.0.1", resolve));
     client = new PolicyClient({ baseUrl: `http://127.0.0.1:${port}`, apiKey: stack.keys.agent ?? "" });
-    // The expiry case takes the API's shortest expiry (30 s): it runs beside the others, checked last.
-    const direct = new PolicyClient({ baseUrl: stack.api, apiKey: stack.keys.agent ?? "" });
-    expiry = direct
-      .guard(
-        TRANSFER,
-        () => {
-          expiredRan = true;
-        },
-        { expiresInSeconds: 30, timeoutMs: 80_000 },
-      )
-      .then(
-        () => undefined,
-        (error: unknown) => error,
-      );
   }, 90_000);
 
   afterAll(async () => {
@@ -412,12 +397,39 @@ describe("TypeScript SDK (own stack)", () => {
     expect(output).not.toContain(stack.keys.agent ?? "no key");
   }, 60_000);
 
-  it("expiry: the request expires undecided, and the action never runs", async () => {
-    const error = await expiry;
+  it("expiry: the request expires undecided while the guard waits, and the action never runs", async () => {
+    let ran = false;
+    // The API's shortest expiry is 30 s; the test moves expires_at to a second from now in the database
+    // (as test/mcp.test.ts does), and the wait's recheck (2 s on this stack) finds it expired on its read.
+    const expire = whenWaiting(async (id) => {
+      const db = new pg.Client({ connectionString: stack.databaseUrl });
+      await db.connect();
+      try {
+        await db.query(
+          "UPDATE approval_requests SET expires_at = now() + interval '1 second' WHERE id = $1",
+          [id],
+        );
+      } finally {
+        await db.end();
+      }
+    });
+    const error = await client
+      .guard(
+        TRANSFER,
+        () => {
+          ran = true;
+        },
+        { expiresInSeconds: 30, timeoutMs: 25_000, onPending: expire.onPending },
+      )
+      .catch((e: unknown) => e);
+    await expire.acted();
     expect(error).toBeInstanceOf(PolicyExpiredError);
-    expect(error).toMatchObject({ kind: "expired", code: "expired" });
-    expect(expiredRan).toBe(false);
-  }, 80_000);
+    expect(error).toMatchObject({ kind: "expired", code: "expired", reason: null });
+    expect((error as PolicyExpiredError).decidedBy).toEqual([
+      { role: "system", principal_id: null, level: null },
+    ]);
+    expect(ran).toBe(false);
+  }, 30_000);
 
   it("the committed generated types are what the generator makes of the committed spec copy", async () => {
     const out = mkdtempSync(path.join(os.tmpdir(), "sdk-generated-"));
