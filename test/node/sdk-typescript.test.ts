@@ -36,7 +36,11 @@ const TRANSFER = {
   payload: { amount_cents: 25000, to: "acme-supplies" },
 };
 
-type Fault = { status: 429 | 503; retryAfter: string } | { drop: "after-first-event" };
+type Fault =
+  | { status: 429 | 503; retryAfter: string }
+  | { drop: "after-first-event" }
+  // The call reaches the API, which answers; the proxy breaks the connection instead of passing it on.
+  | { lose: "answer" };
 
 interface Seen {
   method: string;
@@ -44,6 +48,8 @@ interface Seen {
   at: number;
   idempotencyKey: string | undefined;
   lastEventId: string | undefined;
+  /** The API's Idempotent-Replayed header on its answer. */
+  replayed?: string | undefined;
 }
 
 /** The proxy: forwards to the stack; faults (first match, used once) and receipt tampering on demand. */
@@ -73,6 +79,13 @@ function startProxy(upstream: string) {
     // Plain bodies from upstream (no gzip), so the proxy can read and alter them.
     const { "accept-encoding": _encoding, ...headers } = req.headers;
     const forward = http.request(`${upstream}${url}`, { method: req.method, headers }, (up) => {
+      const record = seen.at(-1);
+      if (record) record.replayed = up.headers["idempotent-replayed"] as string | undefined;
+      if (fault && "lose" in fault) {
+        up.resume();
+        res.socket?.destroy();
+        return;
+      }
       const answer = { ...up.headers };
       if (state.tamper) delete answer["content-length"];
       res.writeHead(up.statusCode ?? 502, answer);
@@ -280,6 +293,19 @@ describe("TypeScript SDK (own stack)", () => {
     expect(error).toBeInstanceOf(PolicyError);
     expect(error).toMatchObject({ kind: "api", code: "rate_limited", status: 429, requestId: "req_proxy" });
     expect(ran).toBe(false);
+  });
+
+  it("a create whose answer is lost is sent again with its idempotency key, and files once", async () => {
+    proxy.faults.push({ match: /^POST \/api\/v1\/policy\/requests$/, fault: { lose: "answer" } });
+    const start = proxy.seen.length;
+    const created = await client.requestApproval({ ...TRANSFER, policy_type: "cost", requested_by: "bot-1" });
+    const creates = proxy.seen.slice(start).filter((s) => s.method === "POST");
+    expect(creates).toHaveLength(2);
+    expect(creates[1]?.idempotencyKey).toBe(creates[0]?.idempotencyKey);
+    expect(creates[0]?.replayed).toBeUndefined();
+    expect(creates[1]?.replayed).toBe("true"); // the API answered the first filing again
+    expect(created.status).toBe("pending");
+    await client.cancelRequest(created.request_id, "test done");
   });
 
   it("a connection dropped mid-wait resumes with Last-Event-ID and still gets the decision", async () => {

@@ -340,7 +340,13 @@ export class PolicyClient {
           buffer = buffer.slice(end + 2);
           const event = parseEvent(block);
           if (event.data === undefined) continue; // a comment (heartbeat) or a retry line
-          const request = JSON.parse(event.data) as ApprovalRequest;
+          let request: ApprovalRequest;
+          try {
+            request = JSON.parse(event.data) as ApprovalRequest;
+          } catch (error) {
+            // A garbled event: treated as a broken connection (resumed from the last good event).
+            throw new PolicyNetworkError(`the events stream of ${id} sent an unreadable event`, error);
+          }
           if (event.id !== undefined) onEvent(event.id);
           if (TERMINAL.has(request.status)) return request;
         }
