@@ -96,12 +96,11 @@ export async function createDelegation(
     const graph = await readCreationGraph(ctx.db, delegation.principalId, delegation.delegateId, now);
     const rules = checkAgainstExisting(delegation, graph.edges, now);
     if (!rules.ok) throw refusalError(rules);
-    const row = await insertDelegation(
-      ctx.db,
-      { ...delegation, createdBy: caller.principalId },
-      graph,
-      { principalId: caller.principalId, keyId: caller.keyId, requestId: ctx.requestId },
-    );
+    const row = await insertDelegation(ctx.db, { ...delegation, createdBy: caller.principalId }, graph, {
+      principalId: caller.principalId,
+      keyId: caller.keyId,
+      requestId: ctx.requestId,
+    });
     if (row) {
       ctx.log.info("delegation_created", {
         delegation_id: row.id,
