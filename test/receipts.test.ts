@@ -5,7 +5,7 @@
 // under a race and never crosses tenants; webhooks carry the receipt.
 import canonicalize from "canonicalize";
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from "jose";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { canonicalJson, sha256Hex } from "../src/domain/encoding.ts";
 import { verifyReceipt } from "../src/lib/receipt-verify.ts";
 import { testSql } from "./helpers/database.ts";
@@ -208,6 +208,24 @@ describe("issuing", () => {
       ["approval_request_approved", true],
     ]);
     expect(events[1]?.payload.receipt).toBe(receipt.jws);
+  });
+
+  it("a broken RECEIPT_SIGNING_KEY fails the receipt alone: the approval stands, receipt_failed is logged", async () => {
+    const lines: string[] = [];
+    vi.spyOn(console, "log").mockImplementation((line: unknown) => void lines.push(String(line)));
+    try {
+      const filed = await file(newTenant());
+      const decided = await approve(filed.request_id, carol, { RECEIPT_SIGNING_KEY: "bm90IGEga2V5" });
+      expect(decided.status).toBe("approved");
+      expect(decided.receipt).toBeUndefined();
+    } finally {
+      vi.restoreAllMocks();
+    }
+    const failed = lines
+      .map((line) => JSON.parse(line) as { msg?: string })
+      .filter((l) => l.msg === "receipt_failed");
+    expect(failed).toHaveLength(1);
+    expect(lines.join("\n")).not.toContain("bm90IGEga2V5");
   });
 
   it("without RECEIPT_SIGNING_KEY the approval stands, without a receipt", async () => {
