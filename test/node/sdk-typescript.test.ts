@@ -658,6 +658,103 @@ describe("TypeScript SDK (own stack)", () => {
     expect(shelled).toBe(false);
   }, 30_000);
 
+  it("adapters fail closed: a timeout, an unreachable API, an approved edit the tool's schema refuses", async () => {
+    setTracingDisabled(true);
+    const nowhere = new PolicyClient({
+      baseUrl: `http://127.0.0.1:${await freePort()}`,
+      apiKey: "x",
+      retries: 1,
+    });
+    const ran: unknown[] = [];
+    // The tool pays known suppliers only: an approver's edit to another one does not fit its schema.
+    const inputSchema = z.object({ amount_cents: z.number().int().min(1), to: z.enum(["acme-supplies"]) });
+    const aiTool = (policyClient: PolicyClient, guard: Parameters<typeof policyTool>[1]["guard"]) =>
+      policyTool(
+        tool({
+          description: "Pay a supplier",
+          inputSchema,
+          execute: async (input) => {
+            ran.push(input);
+            return "paid";
+          },
+        }),
+        {
+          client: policyClient,
+          skillId: "payments.transfer",
+          tenantId: "demo",
+          agentId: "bot-1",
+          ...(guard ? { guard } : {}),
+        },
+      );
+    const timedOut = await aiSdkRun(
+      { t: aiTool(client, { timeoutMs: 1500, longPoll: true }) },
+      "t",
+      TRANSFER.payload,
+    );
+    expect(timedOut).toMatchObject({ allowed: false, message: "not allowed: timeout", kind: "timeout" });
+    const unreachable = await aiSdkRun({ t: aiTool(nowhere, {}) }, "t", TRANSFER.payload);
+    expect(unreachable).toMatchObject({
+      allowed: false,
+      message: "not allowed: network_error",
+      kind: "network",
+    });
+    const elsewhere = { amount_cents: 25000, to: "someone-else" };
+    const editor = whenWaiting((id) => decide(id, "approve", { payload: elsewhere }));
+    const misfit = await aiSdkRun(
+      { t: aiTool(client, { onPending: editor.onPending }) },
+      "t",
+      TRANSFER.payload,
+    );
+    await editor.acted();
+    expect(misfit).toMatchObject({ allowed: false, message: "not allowed: approved_payload_invalid" });
+
+    const agentsTool = (policy: AgentPolicy) =>
+      policy.tool("payments.transfer", {
+        name: "t",
+        description: "Pay a supplier",
+        parameters: inputSchema,
+        execute: async (input) => {
+          ran.push(input);
+          return "paid";
+        },
+      });
+    const agentFor = (policy: AgentPolicy) =>
+      new Agent({
+        name: "t",
+        instructions: "test",
+        model: scriptedAgentsModel("t", TRANSFER.payload),
+        tools: [agentsTool(policy)],
+      });
+    // Unreachable: needsApproval cannot ask, so there is no interruption to approve; the tool refuses.
+    const offline = agentFor(new AgentPolicy({ client: nowhere, tenantId: "demo", agentId: "bot-1" }));
+    const offlineRun = await run(offline, "go");
+    expect(offlineRun.interruptions).toHaveLength(0);
+    expect(offlineRun.finalOutput).toBe("not allowed: network_error");
+    // Timeout: nobody decides in time; resolve rejects the call.
+    const slowPolicy = new AgentPolicy({
+      client,
+      tenantId: "demo",
+      agentId: "bot-1",
+      guard: { timeoutMs: 1500, longPoll: true },
+    });
+    const slow = agentFor(slowPolicy);
+    expect((await slowPolicy.resolve(slow, await run(slow, "go"))).finalOutput).toBe("not allowed: timeout");
+    // An approved edit that does not fit the tool's parameters.
+    const editor2 = whenWaiting((id) => decide(id, "approve", { payload: elsewhere }));
+    const editPolicy = new AgentPolicy({
+      client,
+      tenantId: "demo",
+      agentId: "bot-1",
+      guard: { onPending: editor2.onPending },
+    });
+    const edited = agentFor(editPolicy);
+    const editedRun = await editPolicy.resolve(edited, await run(edited, "go"));
+    await editor2.acted();
+    expect(editedRun.finalOutput).toBe("not allowed: approved_payload_invalid");
+
+    expect(ran).toEqual([]);
+  }, 60_000);
+
   /** Runs an example to its end, approving (through the REST API) the request it says it waits on. */
   async function runExample(file: string, tag: string): Promise<{ code: number | null; output: string }> {
     const lines: string[] = [];

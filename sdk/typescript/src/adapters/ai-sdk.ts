@@ -54,7 +54,7 @@ export function policyTool<INPUT extends Record<string, unknown>, OUTPUT, CONTEX
             : { success: true, value: approved };
           if (!checked.success)
             throw new PolicyError({
-              kind: "receipt",
+              kind: "denied",
               code: "approved_payload_invalid",
               message: "the approved payload does not fit the tool's input schema: not acting",
             });

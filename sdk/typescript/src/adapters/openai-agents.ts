@@ -74,7 +74,22 @@ export class AgentPolicy {
         const decided = callId === undefined ? undefined : this.#calls.get(callId);
         if (callId !== undefined) this.#calls.delete(callId);
         if (decided?.state === "allowed") return execute(input, context, details);
-        if (decided?.state === "approved") return execute(decided.payload, context, details);
+        if (decided?.state === "approved") {
+          // An approver's edit must still fit the tool's parameters (checked where they are a zod-like
+          // schema; a plain JSON schema is the model's contract only and is not re-checked here).
+          const checked = parse(options.parameters, decided.payload);
+          if (!checked.ok) {
+            return this.#refuse(callId ?? "unknown", {
+              allowed: false,
+              message: "not allowed: approved_payload_invalid",
+              reason_code: "approved_payload_invalid",
+              kind: "denied",
+              approval_request_id: null,
+              quoted_reason: null,
+            }).message;
+          }
+          return execute(checked.value, context, details);
+        }
         if (decided?.state === "refused") return decided.refusal.message;
         // Approval required but not decided through this API (the app approved it itself), or a call
         // this object never evaluated: not run.
@@ -213,6 +228,14 @@ export class AgentPolicy {
 function callIdOf(item: RunToolApprovalItem): string | undefined {
   const raw = item.rawItem as { callId?: unknown };
   return typeof raw.callId === "string" ? raw.callId : undefined;
+}
+
+/** The payload through the tool's schema when it can parse (zod and the like); else as it is. */
+function parse(schema: unknown, value: unknown): { ok: true; value: unknown } | { ok: false } {
+  const safeParse = (schema as { safeParse?: unknown } | null)?.safeParse;
+  if (typeof safeParse !== "function") return { ok: true, value };
+  const result = safeParse.call(schema, value) as { success: boolean; data?: unknown };
+  return result.success ? { ok: true, value: result.data } : { ok: false };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
