@@ -658,7 +658,7 @@ describe("TypeScript SDK (own stack)", () => {
     expect(shelled).toBe(false);
   }, 30_000);
 
-  it("adapters fail closed: a timeout, an unreachable API, an approved edit the tool's schema refuses", async () => {
+  it("adapters fail closed: timeout, unreachable API, an edit the tool's schema refuses, bad receipt, expiry", async () => {
     setTracingDisabled(true);
     const nowhere = new PolicyClient({
       baseUrl: `http://127.0.0.1:${await freePort()}`,
@@ -707,6 +707,40 @@ describe("TypeScript SDK (own stack)", () => {
     );
     await editor.acted();
     expect(misfit).toMatchObject({ allowed: false, message: "not allowed: approved_payload_invalid" });
+    // A receipt that does not verify (the proxy alters its signature), and an expiry while waiting.
+    proxy.state.tamper = true;
+    try {
+      const approver = whenWaiting((id) => decide(id, "approve", {}));
+      const tampered = await aiSdkRun(
+        { t: aiTool(client, { onPending: approver.onPending }) },
+        "t",
+        TRANSFER.payload,
+      );
+      await approver.acted();
+      expect(tampered).toMatchObject({
+        allowed: false,
+        message: "not allowed: receipt_bad_signature",
+        kind: "receipt",
+      });
+    } finally {
+      proxy.state.tamper = false;
+    }
+    const expire = whenWaiting(async (id) => {
+      const db = new pg.Client({ connectionString: stack.databaseUrl });
+      await db.connect();
+      try {
+        await db.query(
+          "UPDATE approval_requests SET expires_at = now() + interval '1 second' WHERE id = $1",
+          [id],
+        );
+      } finally {
+        await db.end();
+      }
+    });
+    const expiring = aiTool(client, { expiresInSeconds: 30, timeoutMs: 25_000, onPending: expire.onPending });
+    const expired = await aiSdkRun({ t: expiring }, "t", TRANSFER.payload);
+    await expire.acted();
+    expect(expired).toMatchObject({ allowed: false, message: "not allowed: expired", kind: "expired" });
 
     const agentsTool = (policy: AgentPolicy) =>
       policy.tool("payments.transfer", {
