@@ -10,26 +10,12 @@
 // The API is $POLICY_API_URL (default http://127.0.0.1:8000); the agent key is $POLICY_AGENT_KEY, else
 // the one in .data/dev-keys.json (written by npm run dev). Set POLICY_WAIT_SECONDS to wait less than 600.
 // Exit status: 0 the tool ran, 2 it was not allowed, 1 error.
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { generateText, jsonSchema, stepCountIs, tool } from "ai";
 import { MockLanguageModelV3 } from "ai/test";
 import { isPolicyRefusal, policyTool } from "../sdk/typescript/src/adapters/ai-sdk.ts";
 import { PolicyClient } from "../sdk/typescript/src/index.ts";
+import { agentKey, baseUrl } from "./lib/local-api.ts";
 
-function agentKey(): string {
-  if (process.env.POLICY_AGENT_KEY) return process.env.POLICY_AGENT_KEY;
-  const file = path.resolve(import.meta.dirname, "../.data/dev-keys.json");
-  try {
-    const keys = JSON.parse(readFileSync(file, "utf8")) as Record<string, string>;
-    if (keys.agent) return keys.agent;
-  } catch {
-    // No file: npm run dev has not run here.
-  }
-  throw new Error(`no agent key: set POLICY_AGENT_KEY, or run npm run dev once (it writes ${file})`);
-}
-
-const baseUrl = process.env.POLICY_API_URL ?? "http://127.0.0.1:8000";
 const policy = new PolicyClient({ baseUrl, apiKey: agentKey() });
 
 interface Transfer extends Record<string, unknown> {

@@ -10,8 +10,6 @@
 // The API is $POLICY_API_URL (default http://127.0.0.1:8000); the agent key is $POLICY_AGENT_KEY, else
 // the one in .data/dev-keys.json (written by npm run dev). Set POLICY_WAIT_SECONDS to wait less than 600.
 // Exit status: 0 the tool ran, 2 it was not allowed, 1 error.
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import {
   Agent,
   type Model,
@@ -24,21 +22,9 @@ import {
 import { z } from "zod";
 import { AgentPolicy } from "../sdk/typescript/src/adapters/openai-agents.ts";
 import { PolicyClient } from "../sdk/typescript/src/index.ts";
-
-function agentKey(): string {
-  if (process.env.POLICY_AGENT_KEY) return process.env.POLICY_AGENT_KEY;
-  const file = path.resolve(import.meta.dirname, "../.data/dev-keys.json");
-  try {
-    const keys = JSON.parse(readFileSync(file, "utf8")) as Record<string, string>;
-    if (keys.agent) return keys.agent;
-  } catch {
-    // No file: npm run dev has not run here.
-  }
-  throw new Error(`no agent key: set POLICY_AGENT_KEY, or run npm run dev once (it writes ${file})`);
-}
+import { agentKey, baseUrl } from "./lib/local-api.ts";
 
 setTracingDisabled(true);
-const baseUrl = process.env.POLICY_API_URL ?? "http://127.0.0.1:8000";
 let refused = false;
 const policy = new AgentPolicy({
   client: new PolicyClient({ baseUrl, apiKey: agentKey() }),

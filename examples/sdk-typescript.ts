@@ -9,23 +9,9 @@
 // The API is $POLICY_API_URL (default http://127.0.0.1:8000); the agent key is $POLICY_AGENT_KEY, else
 // the one in .data/dev-keys.json (written by npm run dev). Set POLICY_WAIT_SECONDS to wait less than 600.
 // Exit status: 0 acted, 2 stopped (denied, rejected, expired, cancelled, timed out), 1 error.
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { PolicyClient, PolicyError } from "../sdk/typescript/src/index.ts";
+import { agentKey, baseUrl } from "./lib/local-api.ts";
 
-function agentKey(): string {
-  if (process.env.POLICY_AGENT_KEY) return process.env.POLICY_AGENT_KEY;
-  const file = path.resolve(import.meta.dirname, "../.data/dev-keys.json");
-  try {
-    const keys = JSON.parse(readFileSync(file, "utf8")) as Record<string, string>;
-    if (keys.agent) return keys.agent;
-  } catch {
-    // No file: npm run dev has not run here.
-  }
-  throw new Error(`no agent key: set POLICY_AGENT_KEY, or run npm run dev once (it writes ${file})`);
-}
-
-const baseUrl = process.env.POLICY_API_URL ?? "http://127.0.0.1:8000";
 const policy = new PolicyClient({ baseUrl, apiKey: agentKey() });
 
 try {
