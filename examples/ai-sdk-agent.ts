@@ -23,35 +23,34 @@ interface Transfer extends Record<string, unknown> {
   to: string;
 }
 
-const transfer = policyTool(
-  tool({
-    description: "Pay a supplier",
-    inputSchema: jsonSchema<Transfer>({
-      type: "object",
-      properties: { amount_cents: { type: "integer", minimum: 1 }, to: { type: "string" } },
-      required: ["amount_cents", "to"],
-      additionalProperties: false,
-    }),
-    execute: async (input: Transfer) => {
-      console.log(`[ai-sdk] act      transferring ${JSON.stringify(input)} (simulated)`);
-      return { transfer_id: `transfer-${crypto.randomUUID()}`, amount_cents: input.amount_cents };
-    },
+// The AI SDK's own tool, as the app would write it without the Policy API.
+const payTool = tool({
+  description: "Pay a supplier",
+  inputSchema: jsonSchema<Transfer>({
+    type: "object",
+    properties: { amount_cents: { type: "integer", minimum: 1 }, to: { type: "string" } },
+    required: ["amount_cents", "to"],
+    additionalProperties: false,
   }),
-  {
-    client: policy,
-    skillId: "payments.transfer",
-    tenantId: "demo",
-    agentId: "bot-1",
-    guard: {
-      justification: "Pay the supplier's open invoice before the due date",
-      timeoutMs: Number(process.env.POLICY_WAIT_SECONDS ?? 600) * 1000,
-      onPending: (request) =>
-        console.log(
-          `[ai-sdk] waiting  for a human: approve or reject ${request.request_id} (console, or POST ${baseUrl}/api/v1/policy/requests/${request.request_id}/approve with an approver key)`,
-        ),
-    },
+  execute: async (input: Transfer) => {
+    console.log(`[ai-sdk] act      transferring ${JSON.stringify(input)} (simulated)`);
+    return { transfer_id: `transfer-${crypto.randomUUID()}`, amount_cents: input.amount_cents };
   },
-);
+});
+
+const agentId = "bot-1";
+const guard = {
+  justification: "Pay the supplier's open invoice before the due date",
+  timeoutMs: Number(process.env.POLICY_WAIT_SECONDS ?? 600) * 1000,
+  onPending: (request: { request_id: string }) =>
+    console.log(
+      `[ai-sdk] waiting  for a human: approve or reject ${request.request_id} (console, or POST ${baseUrl}/api/v1/policy/requests/${request.request_id}/approve with an approver key)`,
+    ),
+};
+
+// The README shows these lines (test/node/sdk-typescript.test.ts checks that they are here).
+const guarded = { client: policy, skillId: "payments.transfer", tenantId: "demo", agentId, guard };
+const transfer = policyTool(payTool, guarded);
 
 const usage = {
   inputTokens: { total: 10, noCache: 10, cacheRead: 0, cacheWrite: 0 },
@@ -90,12 +89,8 @@ const model = new MockLanguageModelV3({
 });
 
 try {
-  const result = await generateText({
-    model,
-    tools: { transfer },
-    prompt: "Pay acme-supplies' open invoice of 250.00",
-    stopWhen: stepCountIs(3),
-  });
+  const prompt = "Pay acme-supplies' open invoice of 250.00";
+  const result = await generateText({ model, tools: { transfer }, prompt, stopWhen: stepCountIs(3) });
   console.log(`[ai-sdk] model    ${result.text}`);
   const outputs = result.steps.flatMap((step) => step.toolResults.map((r) => r.output));
   process.exitCode = outputs.some(isPolicyRefusal) ? 2 : 0;

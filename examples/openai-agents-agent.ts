@@ -20,42 +20,37 @@ import {
   Usage,
 } from "@openai/agents";
 import { z } from "zod";
-import { AgentPolicy } from "../sdk/typescript/src/adapters/openai-agents.ts";
+import { AgentPolicy, type PolicyRefusal } from "../sdk/typescript/src/adapters/openai-agents.ts";
 import { PolicyClient } from "../sdk/typescript/src/index.ts";
 import { agentKey, baseUrl } from "./lib/local-api.ts";
 
 setTracingDisabled(true);
 let refused = false;
-const policy = new AgentPolicy({
-  client: new PolicyClient({ baseUrl, apiKey: agentKey() }),
-  tenantId: "demo",
-  agentId: "bot-1",
-  guard: {
-    justification: "Pay the supplier's open invoice before the due date",
-    timeoutMs: Number(process.env.POLICY_WAIT_SECONDS ?? 600) * 1000,
-    onPending: (request) =>
-      console.log(
-        `[agents] waiting  for a human: approve or reject ${request.request_id} (console, or POST ${baseUrl}/api/v1/policy/requests/${request.request_id}/approve with an approver key)`,
-      ),
-  },
-  onRefused: (_callId, refusal) => {
-    refused = true;
-    console.log(`[agents] refused  ${refusal.message}`);
-  },
-});
+const policy = new PolicyClient({ baseUrl, apiKey: agentKey() });
+const guard = {
+  justification: "Pay the supplier's open invoice before the due date",
+  timeoutMs: Number(process.env.POLICY_WAIT_SECONDS ?? 600) * 1000,
+  onPending: (request: { request_id: string }) =>
+    console.log(
+      `[agents] waiting  for a human: approve or reject ${request.request_id} (console, or POST ${baseUrl}/api/v1/policy/requests/${request.request_id}/approve with an approver key)`,
+    ),
+};
+const onRefused = (_callId: string, refusal: PolicyRefusal) => {
+  refused = true;
+  console.log(`[agents] refused  ${refusal.message}`);
+};
 
-const transfer = policy.tool("payments.transfer", {
-  name: "transfer",
-  description: "Pay a supplier",
-  parameters: z.object({ amount_cents: z.number().int().min(1), to: z.string() }),
-  execute: async (input) => {
-    console.log(`[agents] act      transferring ${JSON.stringify(input)} (simulated)`);
-    return JSON.stringify({
-      transfer_id: `transfer-${crypto.randomUUID()}`,
-      amount_cents: input.amount_cents,
-    });
-  },
-});
+// The Agents SDK's tool options, as the app would write them without the Policy API.
+const description = "Pay a supplier";
+const parameters = z.object({ amount_cents: z.number().int().min(1), to: z.string() });
+const execute = async (input: z.infer<typeof parameters>) => {
+  console.log(`[agents] act      transferring ${JSON.stringify(input)} (simulated)`);
+  return JSON.stringify({ transfer_id: `transfer-${crypto.randomUUID()}`, amount_cents: input.amount_cents });
+};
+
+// The README shows these lines (test/node/sdk-typescript.test.ts checks that they are here).
+const payments = new AgentPolicy({ client: policy, tenantId: "demo", agentId: "bot-1", guard, onRefused });
+const transfer = payments.tool("payments.transfer", { name: "transfer", description, parameters, execute });
 
 /** The scripted model: first it calls the tool; then it answers with what the tool result said. */
 class ScriptedModel implements Model {
@@ -104,8 +99,8 @@ const agent = new Agent({
 });
 
 try {
-  const first = await run(agent, "Pay acme-supplies' open invoice of 250.00");
-  const result = await policy.resolve(agent, first);
+  const input = "Pay acme-supplies' open invoice of 250.00";
+  const result = await payments.resolve(agent, await run(agent, input));
   console.log(`[agents] model    ${result.finalOutput}`);
   process.exitCode = refused ? 2 : 0;
 } catch (error) {

@@ -19,6 +19,7 @@ import hashlib
 import http.client
 import json
 import math
+import os
 import random
 import time
 import urllib.error
@@ -46,6 +47,7 @@ __all__ = [
 OPEN_STATUSES = ("pending", "escalated")
 MAY_PROCEED = ("approved", "auto_approved")
 MAX_WAIT_SECONDS = 55  # the server's bound on ?wait=
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"  # what `npm run dev` serves
 
 JsonObject = Dict[str, Any]
 
@@ -184,12 +186,15 @@ class Authorization:
 
 
 class PolicyClient:
-    """A client for one API key. ``retries`` bounds the retries of one call (429, 503, network)."""
+    """A client for one API key. ``retries`` bounds the retries of one call (429, 503, network).
+
+    ``base_url`` defaults to $POLICY_API_URL, else http://127.0.0.1:8000; ``api_key`` to $POLICY_AGENT_KEY.
+    """
 
     def __init__(
         self,
-        base_url: str,
-        api_key: str,
+        base_url: Optional[str] = None,
+        api_key: Optional[str] = None,
         timeout: float = 30.0,
         retries: int = 3,
         backoff: float = 0.5,
@@ -198,6 +203,11 @@ class PolicyClient:
         verify_receipt: Optional[Callable[[str, JsonObject, str], Any]] = None,
         user_agent: str = "policy-api-python/0.1",
     ) -> None:
+        base_url = base_url or os.environ.get("POLICY_API_URL") or DEFAULT_BASE_URL
+        api_key = api_key or os.environ.get("POLICY_AGENT_KEY")
+        if not api_key:
+            # The caller's setup, not an API answer: said before any call.
+            raise ValueError("PolicyClient: no API key: pass api_key or set POLICY_AGENT_KEY to an agent key")
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
         self.timeout = timeout

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Stack, startStack } from "../../scripts/lib/stack.ts";
 import { canonicalJson, sha256Hex } from "../../src/domain/encoding.ts";
 import { echoWorkerLine } from "../helpers/secret-scan.ts";
+import { agentSnippets, readme, runAgentSnippet } from "./readme-snippets.ts";
 
 const SDK = path.resolve(import.meta.dirname, "../../sdk/python");
 const SCENARIO = path.join(SDK, "tests/scenario.py");
@@ -366,6 +367,23 @@ describe("Python client: live (own stack)", () => {
     });
     for (const run of [missing, altered, limited]) expect(run.code, run.output).toBe(3);
   }, 60_000);
+
+  it("README: the Python agent snippet runs verbatim in a fresh folder and pays once approved", async () => {
+    const { stack } = live();
+    const { setup, snippets } = agentSnippets(readme());
+    const snippet = snippets.find((s) => s.lang === "python");
+    if (!snippet) throw new Error("README.md's agent section has no Python snippet");
+    let approved: Promise<void> | undefined;
+    const { code, output } = await runAgentSnippet(snippet, setup, stack, (line) => {
+      const id = /apr_[0-9a-f]{16}/.exec(line)?.[0];
+      if (id && !approved) approved = act(id, "approve", { notes: "README snippet" });
+    });
+    await approved;
+    expect(approved, output).toBeDefined();
+    expect(code, output).toBe(0);
+    expect(output).toContain("paid {'amount': 120}");
+    expect(output).not.toContain(stack.keys.agent ?? "no key");
+  }, 40_000);
 
   it("examples/python/langgraph_style.py: interrupts on requires_approval, resumes after the approval", async () => {
     const { stack } = live();

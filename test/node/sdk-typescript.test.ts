@@ -43,6 +43,7 @@ import {
   PolicyTimeoutError,
 } from "../../sdk/typescript/src/index.ts";
 import { echoWorkerLine } from "../helpers/secret-scan.ts";
+import { agentSnippets, exampleExcerpts, REPO, readme, runAgentSnippet } from "./readme-snippets.ts";
 
 const EXAMPLE = path.resolve(import.meta.dirname, "../../examples/sdk-typescript.ts");
 const AI_SDK_EXAMPLE = path.resolve(import.meta.dirname, "../../examples/ai-sdk-agent.ts");
@@ -146,6 +147,63 @@ function startProxy(upstream: string) {
       }),
   };
 }
+
+describe("README: the framework lines", () => {
+  it("are lines of the examples that run against the stack below, so they cannot drift", () => {
+    const excerpts = exampleExcerpts(readme());
+    expect(excerpts.map((excerpt) => excerpt.example).sort()).toEqual([
+      "examples/ai-sdk-agent.ts",
+      "examples/openai-agents-agent.ts",
+    ]);
+    for (const excerpt of excerpts) {
+      const source = readFileSync(path.join(REPO, excerpt.example), "utf8")
+        .split("\n")
+        .map((line) => line.trim());
+      expect(excerpt.lines.length, `README.md line ${excerpt.line}`).toBeGreaterThan(0);
+      for (const line of excerpt.lines) {
+        expect(source, `README.md line ${excerpt.line}: not in ${excerpt.example}`).toContain(line.trim());
+      }
+    }
+  });
+
+  it("the client reads its address and key from the environment, and says when the key is missing", async () => {
+    const saved = { url: process.env.POLICY_API_URL, key: process.env.POLICY_AGENT_KEY };
+    try {
+      delete process.env.POLICY_API_URL;
+      delete process.env.POLICY_AGENT_KEY;
+      expect(() => new PolicyClient()).toThrow(/POLICY_AGENT_KEY/);
+      process.env.POLICY_AGENT_KEY = "pk_from_env";
+      process.env.POLICY_API_URL = "http://10.0.0.1:9000/";
+      const seen: { url: string; authorization: string | null }[] = [];
+      const recording: typeof fetch = async (input, init) => {
+        seen.push({ url: String(input), authorization: new Headers(init?.headers).get("authorization") });
+        return Response.json({ decision: "allow", reasons: [] });
+      };
+      await new PolicyClient({ fetch: recording }).evaluate({ skill_id: "s", tenant_id: "t" });
+      // Options win over the environment.
+      await new PolicyClient({
+        fetch: recording,
+        baseUrl: "http://127.0.0.1:1",
+        apiKey: "pk_given",
+      }).evaluate({
+        skill_id: "s",
+        tenant_id: "t",
+      });
+      expect(seen).toEqual([
+        { url: "http://10.0.0.1:9000/api/v1/policy/eval", authorization: "Bearer pk_from_env" },
+        { url: "http://127.0.0.1:1/api/v1/policy/eval", authorization: "Bearer pk_given" },
+      ]);
+    } finally {
+      for (const [name, value] of [
+        ["POLICY_API_URL", saved.url],
+        ["POLICY_AGENT_KEY", saved.key],
+      ] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  });
+});
 
 describe("TypeScript SDK (own stack)", () => {
   let stack: Stack;
@@ -404,6 +462,22 @@ describe("TypeScript SDK (own stack)", () => {
 
     expect(ran).toBe(0);
   });
+
+  it("README: the TypeScript agent snippet runs verbatim in a fresh folder and pays once approved", async () => {
+    const { setup, snippets } = agentSnippets(readme());
+    const snippet = snippets.find((s) => s.lang === "ts");
+    if (!snippet) throw new Error("README.md's agent section has no TypeScript snippet");
+    let approved: Promise<void> | undefined;
+    const { code, output } = await runAgentSnippet(snippet, setup, stack, (line) => {
+      const id = /apr_[0-9a-f]{16}/.exec(line)?.[0];
+      if (id && !approved) approved = decide(id, "approve", { notes: "README snippet" });
+    });
+    await approved;
+    expect(approved, output).toBeDefined();
+    expect(code, output).toBe(0);
+    expect(output).toContain('paid {"amount":120}');
+    expect(output).not.toContain(stack.keys.agent ?? "no key");
+  }, 60_000);
 
   it("examples/sdk-typescript.ts: files, waits, and acts once an approver approves", async () => {
     const lines: string[] = [];

@@ -197,6 +197,25 @@ class ClientTest(unittest.TestCase):
         client = PolicyClient("http://127.0.0.1:9", "k", max_retry_after=2)
         self.assertEqual(client._delay(0, "3600"), 2)
 
+    def test_address_and_key_default_to_the_environment(self) -> None:
+        saved = {name: os.environ.pop(name, None) for name in ("POLICY_API_URL", "POLICY_AGENT_KEY")}
+        try:
+            with self.assertRaises(ValueError) as caught:
+                PolicyClient()
+            self.assertIn("POLICY_AGENT_KEY", str(caught.exception))
+            os.environ["POLICY_AGENT_KEY"] = "pk_from_env"
+            self.assertEqual(PolicyClient().base_url, "http://127.0.0.1:8000")
+            os.environ["POLICY_API_URL"] = "http://10.0.0.1:9000/"
+            client = PolicyClient()
+            self.assertEqual((client.base_url, client._api_key), ("http://10.0.0.1:9000", "pk_from_env"))
+            # Arguments win over the environment.
+            self.assertEqual(PolicyClient("http://x", "k")._api_key, "k")
+        finally:
+            for name, value in saved.items():
+                os.environ.pop(name, None)
+                if value is not None:
+                    os.environ[name] = value
+
     def test_key_never_in_repr(self) -> None:
         self.assertNotIn("pak_secret", repr(PolicyClient("http://x", "pak_secret")))
 

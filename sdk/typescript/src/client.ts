@@ -25,10 +25,10 @@ import type {
 } from "./generated/index.ts";
 
 export interface PolicyClientOptions {
-  /** The API's origin, e.g. http://127.0.0.1:8000 */
-  baseUrl: string;
-  /** An agent key (`pk_…`): sent as a Bearer token, never logged. */
-  apiKey: string;
+  /** The API's origin; default $POLICY_API_URL, else http://127.0.0.1:8000 (what `npm run dev` serves). */
+  baseUrl?: string;
+  /** An agent key (`pk_…`), sent as a Bearer token and never logged; default $POLICY_AGENT_KEY. */
+  apiKey?: string;
   /** Replaces the global fetch (a proxy, a test double, an instrumented client). */
   fetch?: typeof fetch;
   /** Retries of one call after a 429, a 503 or (on a call safe to repeat) a network error; default 3. */
@@ -64,6 +64,15 @@ export interface GuardOptions extends WaitOptions {
   onPending?: (request: CreatedApprovalRequest) => void;
 }
 
+const DEFAULT_BASE_URL = "http://127.0.0.1:8000";
+
+/** The process environment where there is one (Node, Bun, Deno with compat); none in a browser. */
+function environment(name: string): string | undefined {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  const value = env?.[name];
+  return value === undefined || value === "" ? undefined : value;
+}
+
 const TERMINAL = new Set(["approved", "auto_approved", "rejected", "expired", "cancelled"]);
 const MAX_LONG_POLL_SECONDS = 55;
 
@@ -85,9 +94,17 @@ export class PolicyClient {
   readonly #maxRetryDelayMs: number;
   #jwks: Promise<JSONWebKeySet> | undefined;
 
-  constructor(options: PolicyClientOptions) {
-    this.#baseUrl = options.baseUrl.replace(/\/+$/, "");
-    this.#apiKey = options.apiKey;
+  constructor(options: PolicyClientOptions = {}) {
+    const baseUrl = options.baseUrl ?? environment("POLICY_API_URL") ?? DEFAULT_BASE_URL;
+    const apiKey = options.apiKey ?? environment("POLICY_AGENT_KEY");
+    // A missing key is the caller's setup, not an API answer: said at once, before any call.
+    if (apiKey === undefined || apiKey === "") {
+      throw new TypeError(
+        "PolicyClient: no API key: pass { apiKey } or set POLICY_AGENT_KEY to an agent key",
+      );
+    }
+    this.#baseUrl = baseUrl.replace(/\/+$/, "");
+    this.#apiKey = apiKey;
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
     this.#retries = Math.max(0, options.retries ?? 3);
     this.#timeoutMs = options.timeoutMs ?? 30_000;
