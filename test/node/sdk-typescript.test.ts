@@ -17,6 +17,7 @@ import {
   type Model,
   type ModelRequest,
   type ModelResponse,
+  RunState,
   run,
   setTracingDisabled,
   Usage,
@@ -731,6 +732,63 @@ describe("TypeScript SDK (own stack)", () => {
     expect(denied.finalOutput).toBe("not allowed: policy_denied");
     expect(shelled).toBe(false);
   }, 30_000);
+
+  it("OpenAI Agents adapter: a run state restored in another process is decided through the API and resumed", async () => {
+    setTracingDisabled(true);
+    const paid: unknown[] = [];
+    // What each process builds from its own code: a policy, its tool, the agent.
+    const build = (guard: NonNullable<ConstructorParameters<typeof AgentPolicy>[0]["guard"]>) => {
+      const policy = new AgentPolicy({ client, tenantId: "demo", agentId: "bot-1", guard });
+      const transfer = policy.tool("payments.transfer", {
+        name: "transfer",
+        description: "Pay a supplier",
+        parameters: z.object({ amount_cents: z.number().int().min(1), to: z.string() }),
+        execute: async (input) => {
+          paid.push(input);
+          return `paid ${input.amount_cents}`;
+        },
+      });
+      const agent = new Agent({
+        name: "t",
+        instructions: "test",
+        model: scriptedAgentsModel("transfer", TRANSFER.payload),
+        tools: [transfer],
+      });
+      return { policy, agent };
+    };
+
+    // Process A: the run stops on the interruption and A saves its state; A files the request, waits
+    // a second, stops waiting (leaving the request open) and exits.
+    const first = build({ timeoutMs: 1000, cancelOnTimeout: false });
+    const stopped = await run(first.agent, "go");
+    expect(stopped.interruptions).toHaveLength(1);
+    const saved = stopped.state.toString();
+    const startA = proxy.seen.length;
+    await first.policy.resolve(first.agent, stopped);
+    const filedByA = proxy.seen
+      .slice(startA)
+      .filter((s) => s.method === "POST" && s.url === "/api/v1/policy/requests");
+    expect(filedByA).toHaveLength(1);
+    const keyFromA = filedByA[0]?.idempotencyKey;
+    expect(keyFromA).toMatch(/^openai-agents-call_/);
+    expect(paid).toEqual([]);
+
+    // Process B: new objects, the state restored from its text; a person approves with an edit.
+    const edited = { amount_cents: 7000, to: "acme-supplies" };
+    const approver = whenWaiting((id) => decide(id, "approve", { payload: edited }));
+    const second = build({ onPending: approver.onPending });
+    const restored = await RunState.fromString(second.agent, saved);
+    const start = proxy.seen.length;
+    const done = await second.policy.resolve(second.agent, restored);
+    await approver.acted();
+    expect(paid).toEqual([edited]);
+    expect(done.finalOutput).toBe("paid 7000");
+    // B filed under A's key: the API answered with A's request (replayed), not a second one.
+    const filedByB = proxy.seen
+      .slice(start)
+      .filter((s) => s.method === "POST" && s.url === "/api/v1/policy/requests");
+    expect(filedByB.map((s) => [s.idempotencyKey, s.replayed])).toEqual([[keyFromA, "true"]]);
+  }, 40_000);
 
   it("adapters fail closed: timeout, unreachable API, an edit the tool's schema refuses, bad receipt, expiry", async () => {
     setTracingDisabled(true);

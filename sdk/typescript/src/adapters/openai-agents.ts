@@ -4,11 +4,13 @@
 // run's interruptions, files one approval request per call (idempotency key from the call id), waits,
 // and approves or rejects each in the run state, then resumes the run. The tool then runs with the
 // approved payload (an approver's edit included, the receipt checked), and only then: an approval the
-// app gave itself (state.approve without this API) does not run it. Decisions live in this object, so
-// resume in the same process (a run state serialized and restored elsewhere is refused, fail closed).
+// app gave itself (state.approve without this API) does not run it. A run state serialized and restored
+// in another process is resolved the same way: its interruptions of this policy's tools are evaluated
+// again and filed under the same idempotency key, so the request filed before the restart is found.
 import {
   type FunctionTool,
   type RunResult,
+  RunState,
   type RunToolApprovalItem,
   run,
   type ToolInputParameters,
@@ -50,6 +52,8 @@ type Reject = (item: RunToolApprovalItem, options: { message: string }) => void;
 export class AgentPolicy {
   readonly #options: AgentPolicyOptions;
   readonly #calls = new Map<string, CallState>();
+  /** The skill of each tool this policy made, by tool name (to decide a restored run's interruptions). */
+  readonly #skills = new Map<string, string>();
 
   constructor(options: AgentPolicyOptions) {
     this.#options = options;
@@ -104,11 +108,13 @@ export class AgentPolicy {
         return refused.message;
       },
     };
-    return tool(guarded as unknown as ToolOptions<TParameters, Context>) as unknown as FunctionTool<
+    const made = tool(guarded as unknown as ToolOptions<TParameters, Context>) as unknown as FunctionTool<
       Context,
       TParameters,
       Result | string
     >;
+    this.#skills.set(made.name, skillId);
+    return made;
   }
 
   /**
@@ -118,9 +124,19 @@ export class AgentPolicy {
    */
   async resolve<TAgent extends AnyAgent, TContext = undefined>(
     agent: TAgent,
-    result: RunResult<TContext, TAgent>,
+    from: RunResult<TContext, TAgent> | RunState<TContext, TAgent>,
   ): Promise<RunResult<TContext, TAgent>> {
-    let current = result;
+    let current: RunResult<TContext, TAgent>;
+    if (from instanceof RunState) {
+      // A state restored with RunState.fromString (another process, after a restart): decide its
+      // interruptions, then resume it.
+      for (const item of from.getInterruptions()) {
+        if (this.#pending(item) !== undefined) await this.#decide({ state: from }, item);
+      }
+      current = await run<TAgent, TContext>(agent, from);
+    } else {
+      current = from;
+    }
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const mine = current.interruptions.filter((item) => this.#pending(item) !== undefined);
       if (mine.length === 0) return current;
@@ -138,13 +154,7 @@ export class AgentPolicy {
       this.#set(callId, { state: "refused", refusal: this.#malformed(callId) });
       return false;
     }
-    const action: PolicyCall = {
-      skill_id: skillId,
-      tenant_id: this.#options.tenantId,
-      agent_id: this.#options.agentId ?? null,
-      ...(this.#options.policyType ? { policy_type: this.#options.policyType } : {}),
-      payload: input,
-    };
+    const action = this.#action(skillId, input);
     try {
       const evaluated = await this.#options.client.evaluate(action);
       if (evaluated.decision === "allow") {
@@ -199,8 +209,34 @@ export class AgentPolicy {
 
   #pending(item: RunToolApprovalItem): { action: PolicyCall } | undefined {
     const callId = callIdOf(item);
-    const known = callId === undefined ? undefined : this.#calls.get(callId);
-    return known?.state === "approval_required" ? known : undefined;
+    if (callId === undefined) return undefined;
+    const known = this.#calls.get(callId);
+    if (known) return known.state === "approval_required" ? known : undefined;
+    // A call this object did not evaluate (a restored state): one of its own tools is decided afresh,
+    // from the call's own arguments; guard evaluates it again before filing.
+    const raw = item.rawItem as { name?: unknown; arguments?: unknown };
+    const skillId = typeof raw.name === "string" ? this.#skills.get(raw.name) : undefined;
+    if (skillId === undefined || typeof raw.arguments !== "string") return undefined;
+    let input: unknown;
+    try {
+      input = JSON.parse(raw.arguments);
+    } catch {
+      return undefined;
+    }
+    if (!isRecord(input)) return undefined;
+    const pending = { state: "approval_required" as const, action: this.#action(skillId, input) };
+    this.#calls.set(callId, pending);
+    return pending;
+  }
+
+  #action(skillId: string, payload: Record<string, unknown>): PolicyCall {
+    return {
+      skill_id: skillId,
+      tenant_id: this.#options.tenantId,
+      agent_id: this.#options.agentId ?? null,
+      ...(this.#options.policyType ? { policy_type: this.#options.policyType } : {}),
+      payload,
+    };
   }
 
   #set(callId: string | undefined, state: CallState): void {
