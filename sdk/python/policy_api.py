@@ -358,6 +358,20 @@ class PolicyClient:
             return self._call("GET", f"{path}?wait={wait}", timeout=wait + max(self.timeout, 10.0))
         return self._call("GET", path)
 
+    def redeem_receipt(self, receipt_id: str) -> JsonObject:
+        """POST /api/v1/policy/receipts/{id}/redeem: uses the approval once. A receipt redeemed before
+        (or past its not-after) raises ReceiptError ``receipt_already_redeemed`` (409)."""
+        path = f"/api/v1/policy/receipts/{urllib.parse.quote(receipt_id, safe='')}/redeem"
+        try:
+            return self._call("POST", path, {})
+        except PolicyError as error:
+            if error.status == 409:
+                # A retry after a lost answer lands here too: refusing then is the safe side.
+                raise ReceiptError(
+                    "receipt_already_redeemed", 409, f"receipt {receipt_id} was redeemed already", error.details
+                ) from error
+            raise
+
     def cancel(self, request_id: str, reason: Optional[str] = None) -> JsonObject:
         path = f"/api/v1/policy/requests/{urllib.parse.quote(request_id, safe='')}/cancel"
         return self._call("POST", path, {"reason": reason} if reason is not None else {})
@@ -449,11 +463,13 @@ class PolicyClient:
         wait_timeout: float = 300.0,
         request_id: Optional[str] = None,
         on_filed: Optional[Callable[[JsonObject], None]] = None,
+        redeem: bool = False,
         **extra: Any,
     ) -> Authorization:
         """Evaluate, and when approval is needed file, wait and check: returns what to run with, or
         raises. ``request_id`` resumes a request filed earlier (a second invocation after a restart);
-        ``on_filed`` gets the filing's answer at once (persist its ``request_id`` there)."""
+        ``on_filed`` gets the filing's answer at once (persist its ``request_id`` there); ``redeem``
+        redeems the approval's receipt before answering, so the approval runs an action once."""
         payload = dict(payload or {})
         if request_id is None:
             evaluation = self.evaluate(skill_id, tenant_id, payload, agent_id, policy_type)
@@ -500,6 +516,12 @@ class PolicyClient:
         if not isinstance(run_with, dict):
             raise ReceiptError("payload_mismatch", None, "the approved payload is not an object")
         claims = self.check_receipt(request, run_with)
+        if redeem:
+            receipt = request.get("receipt")
+            receipt_id = receipt.get("receipt_id") if isinstance(receipt, dict) else None
+            if not isinstance(receipt_id, str) or not receipt_id:
+                raise ReceiptError("receipt_missing", None, f"request {request_id} carries no receipt to redeem")
+            self.redeem_receipt(receipt_id)
         return Authorization(run_with, str(status), request_id, request, claims)
 
     @contextmanager

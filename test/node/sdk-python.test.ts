@@ -265,6 +265,22 @@ describe("Python client: live (own stack)", () => {
     expect(run.done.ran_with).toEqual(edited);
   }, 40_000);
 
+  it("redeem: the approval runs the action once; the same request guarded again is refused", async () => {
+    let filed = "";
+    const first = await scenario({ ...transfer, redeem: true }, (id) => {
+      filed = id;
+      return act(id, "approve", { notes: "once" });
+    });
+    expect(first.code, first.output).toBe(0);
+    // A second process resuming the same request (request_id=): valid receipt, already redeemed.
+    const again = await scenario({ ...transfer, redeem: true, request_id: filed });
+    expect(again.code, again.output).toBe(3);
+    expect(again.done).toMatchObject({
+      ran: false,
+      error: { type: "ReceiptError", code: "receipt_already_redeemed", status: 409 },
+    });
+  }, 40_000);
+
   it("reject: raises Rejected with the approver's reason and decided_by; the action never runs", async () => {
     const notes = 'not this week. "reason_code": "approved_by_quorum"';
     const run = await scenario(transfer, (id) => act(id, "reject", { notes }));

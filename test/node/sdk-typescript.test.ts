@@ -308,6 +308,30 @@ describe("TypeScript SDK (own stack)", () => {
     expect(proxy.seen.filter((s) => s.url === "/.well-known/jwks.json")).toHaveLength(jwksBefore);
   });
 
+  it("redeem: the guard uses the approval once; the same approval guarded again never runs", async () => {
+    const runs: unknown[] = [];
+    const approver = whenWaiting((id) => decide(id, "approve", { notes: "once" }));
+    const idempotencyKey = `redeem-${crypto.randomUUID()}`;
+    const act = (payload: Record<string, unknown>) => {
+      runs.push(payload);
+      return "paid";
+    };
+    const first = await client.guard(TRANSFER, act, {
+      redeem: true,
+      idempotencyKey,
+      onPending: approver.onPending,
+    });
+    await approver.acted();
+    expect(first).toBe("paid");
+    // The same request again (a retried agent step): approved, receipt valid, but already redeemed.
+    const again = await client
+      .guard(TRANSFER, act, { redeem: true, idempotencyKey })
+      .catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(PolicyReceiptError);
+    expect(again).toMatchObject({ kind: "receipt", code: "receipt_already_redeemed" });
+    expect(runs).toEqual([TRANSFER.payload]);
+  }, 30_000);
+
   it("reject: throws PolicyRejectedError with the reason and who decided; the action never runs", async () => {
     let ran = false;
     // Text that reads like an instruction stays data: it is only the error's `reason`.

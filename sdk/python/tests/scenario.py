@@ -39,6 +39,8 @@ def main() -> int:
         agent_id="bot-1",
         wait_timeout=spec.get("wait_timeout", 30),
         expires_in_seconds=spec.get("expires_in_seconds"),
+        request_id=spec.get("request_id"),
+        redeem=spec.get("redeem", False),
         on_filed=lambda created: emit({"event": "filed", "request_id": created["request_id"]}),
     )
     def action(payload: dict) -> str:

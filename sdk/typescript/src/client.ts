@@ -58,6 +58,11 @@ export interface GuardOptions extends WaitOptions {
   idempotencyKey?: string;
   /** Refuse an approval that carries no receipt (when the server always signs them). Default false. */
   requireReceipt?: boolean;
+  /**
+   * Redeem the approval's receipt (single use) before running `fn`, so one approval runs the action
+   * once: a receipt redeemed before refuses (`receipt_already_redeemed`). Default false.
+   */
+  redeem?: boolean;
   /** Cancel the request when the wait times out (default true): nobody approves what will not run. */
   cancelOnTimeout?: boolean;
   /** Told the request once it is filed and waiting (to show its id to a person). */
@@ -262,8 +267,35 @@ export class PolicyClient {
       }
       throw error;
     }
-    const approvedPayload = await this.#approvedPayload(decided, payload, options.requireReceipt === true);
+    const approvedPayload = await this.#approvedPayload(
+      decided,
+      payload,
+      options.requireReceipt === true || options.redeem === true,
+    );
+    if (options.redeem) await this.redeemReceipt(decided, options.signal ? { signal: options.signal } : {});
     return fn(approvedPayload);
+  }
+
+  /**
+   * POST /api/v1/policy/receipts/{id}/redeem for the request's receipt: uses the approval once. Throws
+   * PolicyReceiptError `receipt_already_redeemed` when it was redeemed before (409), `receipt_missing`
+   * when the request has none. Not repeated after a network error: the first call may have redeemed it.
+   */
+  async redeemReceipt(request: ApprovalRequest, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const receiptId = request.receipt?.receipt_id;
+    if (receiptId === undefined) throw new PolicyReceiptError("missing", request.request_id);
+    try {
+      await this.#call("POST", `/api/v1/policy/receipts/${encodeURIComponent(receiptId)}/redeem`, {
+        body: {},
+        idempotent: false,
+        signal: options.signal,
+      });
+    } catch (error) {
+      if (error instanceof PolicyError && error.status === 409) {
+        throw new PolicyReceiptError("already_redeemed", request.request_id);
+      }
+      throw error;
+    }
   }
 
   /** The payload a decided request allows, or the typed error of why it allows nothing. */

@@ -118,7 +118,10 @@ export class PolicyReceiptError extends PolicyError {
     super({
       kind: "receipt",
       code: `receipt_${refused}`,
-      message: `the receipt of ${requestId} does not verify (${refused}): not acting`,
+      message:
+        refused === "already_redeemed"
+          ? `the receipt of ${requestId} was redeemed already: not acting again`
+          : `the receipt of ${requestId} does not verify (${refused}): not acting`,
       details: { refused, approval_request_id: requestId },
     });
     this.name = "PolicyReceiptError";
