@@ -148,6 +148,10 @@ export async function evaluateCall(
     keyId: principal.keyId,
     requestId: ctx.requestId,
     createdAt: timestamp,
+    // What it read besides the policy: a plan replays the row against a candidate with these.
+    tokens: evaluation.tokens,
+    simulateCost: command.simulateCost,
+    spend: { ...stored.spend },
   });
   return { input: command, evaluation, policyVersion: stored.version, decisionId, timestamp, overridesUsed };
 }

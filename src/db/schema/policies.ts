@@ -12,6 +12,7 @@ import {
   smallint,
   text,
   unique,
+  uniqueIndex,
 } from "drizzle-orm/pg-core";
 import { ID_PATTERN_PATTERN, IDENTIFIER_PATTERN } from "../../domain/limits.ts";
 import {
@@ -185,6 +186,40 @@ export const policySetVersion = pgTable(
   (table) => [check("policy_set_version_single_row", sql`${table.id} = 1`)],
 );
 
+/**
+ * Candidate policy bundles (issue 29): a scope's policy as a bundle (src/domain/policy-bundle.ts) that
+ * is not live. A plan replays traffic against one; a shadowing candidate is evaluated beside every live
+ * evaluation in its scope, its answers recorded in the decision log and never given. At most one
+ * candidate shadows a scope.
+ */
+export const policyCandidates = pgTable(
+  "policy_candidates",
+  {
+    /** `pcd_` + 16 hex characters. */
+    id: text("id").primaryKey(),
+    /** A tenant id, or `*` for the whole policy set. */
+    scope: text("scope").notNull(),
+    /** The bundle in its canonical wire form. */
+    bundle: jsonb("bundle").$type<Record<string, unknown>>().notNull(),
+    bundleSha256: text("bundle_sha256").notNull(),
+    /** The live scope's hash when the candidate was stored: what it was planned against. */
+    baseSha256: text("base_sha256").notNull(),
+    description: text("description"),
+    shadow: boolean("shadow").notNull().default(false),
+    createdBy: text("created_by").notNull(),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+    updatedAt: timestamptz("updated_at").notNull().defaultNow(),
+  },
+  (table) => [
+    uniqueIndex("policy_candidates_one_shadow_per_scope").on(table.scope).where(sql`${table.shadow}`),
+    check(
+      "policy_candidates_scope_valid",
+      sql`${table.scope} = '*' OR ${table.scope} ~ ${quotedPattern(IDENTIFIER_PATTERN)}`,
+    ),
+  ],
+);
+
+export type PolicyCandidateRow = typeof policyCandidates.$inferSelect;
 export type PolicyApprovalLevelRow = typeof policyApprovalLevels.$inferSelect;
 export type CapabilityRuleRow = typeof capabilityRules.$inferSelect;
 export type BudgetRow = typeof budgets.$inferSelect;
