@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { createDb } from "../src/db/client.ts";
 import { loadLivePolicySet } from "../src/db/policy-bundles.ts";
-import type { SpendToDate } from "../src/domain/evaluation.ts";
+import { evaluate as evaluatePure, type SpendToDate } from "../src/domain/evaluation.ts";
 import {
   type BundleApprovalLevel,
   type BundleBudget,
@@ -14,6 +14,7 @@ import {
   exportScope,
   type FullPolicySet,
   type PolicyBundle,
+  stateForCall,
 } from "../src/domain/policy-bundle.ts";
 import {
   CHANGE_KINDS,
@@ -252,6 +253,48 @@ describe("a plan over a seeded decision log", () => {
   });
 });
 
+describe("a plan replays the logged spend and cost switch, not today's", () => {
+  it("a budget the bundle adds denies only the calls whose logged spend it would have exceeded", async () => {
+    const tenant = newTenant();
+    await adminPost("approval-levels", {
+      policy_type: "cost",
+      tenant_id: tenant,
+      approval_level: "auto_approve",
+    });
+    const early = await evaluate(tenant, "search.web");
+    const usage = await postJson(
+      "/api/v1/policy/usage",
+      {
+        usage_id: `u-${crypto.randomUUID()}`,
+        tenant_id: tenant,
+        amount_cents: 500,
+        occurred_at: new Date().toISOString(),
+      },
+      agent.headers,
+    );
+    expect(usage.status, await usage.clone().text()).toBe(201);
+    const late = await evaluate(tenant, "search.web");
+    const unsimulated = await evaluate(tenant, "search.web", { simulate_cost: false });
+    expect([early.decision, late.decision, unsimulated.decision]).toEqual(["allow", "allow", "allow"]);
+    const report = (
+      await plan({
+        bundle: {
+          format: "policy-bundle/v1",
+          scope: tenant,
+          budgets: [{ tenant_id: tenant, period: "day", limit_cents: 200, enforcement: "hard" }],
+        },
+      })
+    ).body;
+    expect(report.replayed).toBe(3);
+    expect(report.drifted).toBe(0);
+    // 0 spent + the call's cost is within 200; 500 spent is not; no simulated cost, no budget check.
+    expect(report.changes).toEqual([
+      expect.objectContaining({ skill_id: "search.web", change: "allow_to_deny", count: 1 }),
+    ]);
+    expect(report.changes[0]?.examples.map((example) => example.decision_id)).toEqual([late.decision_id]);
+  });
+});
+
 describe("who may plan, and bad input", () => {
   const bundle = { format: "policy-bundle/v1", scope: "acme", capability_rules: [] };
 
@@ -446,7 +489,7 @@ describe("property: the live policy's own bundle never changes an answer", () =>
     }
   });
 
-  it("and a changed bundle is seen: the same traffic under deny-everything changes every allow", () => {
+  it("and a changed bundle is seen: deny-everything turns every other answer of its tenant into a deny", () => {
     const { live, decisions } = generated(7);
     const replay = startReplay(
       live,
@@ -455,7 +498,23 @@ describe("property: the live policy's own bundle never changes an answer", () =>
     );
     replayDecisions(replay, decisions);
     const tally = planTally(replay);
-    expect(tally.totals.deny_to_allow + tally.totals.requires_approval_to_allow).toBe(0);
+    // Every replayed call of tenant a whose live answer was not a deny is now one.
+    const notDenied = decisions.filter((row) => {
+      if (row.tenant_id !== "a" || row.overrides_used || row.tokens === null || row.spend === null)
+        return false;
+      const call = {
+        skillId: row.skill_id,
+        tenantId: row.tenant_id,
+        agentId: row.agent_id,
+        policyType: row.policy_type,
+        payload: { tokens: row.tokens },
+        simulateCost: row.simulate_cost ?? true,
+      };
+      return evaluatePure(call, stateForCall(live, call, row.spend)).decision !== "deny";
+    }).length;
+    expect(notDenied).toBeGreaterThan(0);
+    expect(tally.changed).toBe(notDenied);
+    expect(tally.totals.allow_to_deny + tally.totals.requires_approval_to_deny).toBe(notDenied);
     expect(tally.changes.every((group) => group.tenant_id === "a" && group.examples.length === 0)).toBe(true);
     expect(tally.skipped.out_of_scope).toBe(decisions.filter((row) => row.tenant_id !== "a").length);
   });
