@@ -760,6 +760,199 @@ export type CreateDelegation = {
     reason?: string | null;
 };
 
+export type PolicyPlan = {
+    scope: string;
+    /**
+     * The live scope's hash: apply's expected_base_sha256
+     */
+    base_sha256: string;
+    bundle_sha256: string;
+    window: {
+        since: string;
+        until: string;
+    };
+    sample: {
+        limit: number;
+        /**
+         * Decisions read (the window's newest, up to limit)
+         */
+        rows: number;
+        /**
+         * The window held more decisions than the limit
+         */
+        limited: boolean;
+    };
+    replayed: number;
+    /**
+     * Decisions read but not replayed, by reason
+     */
+    skipped: {
+        overrides_used: number;
+        no_replay_inputs: number;
+        out_of_scope: number;
+    };
+    /**
+     * Replayed decisions whose logged answer the live policy no longer gives
+     */
+    drifted: number;
+    /**
+     * Replayed decisions the bundle answers differently
+     */
+    changed: number;
+    changes: Array<{
+        tenant_id: string;
+        skill_id: string;
+        change: 'allow_to_deny' | 'allow_to_requires_approval' | 'requires_approval_to_allow' | 'requires_approval_to_deny' | 'deny_to_allow' | 'deny_to_requires_approval' | 'level_up' | 'level_down';
+        count: number;
+        examples: Array<{
+            decision_id: string;
+            agent_id: string | null;
+            created_at: string;
+            before: {
+                decision: 'allow' | 'deny' | 'requires_approval';
+                approval_level_required: number;
+            };
+            after: {
+                decision: 'allow' | 'deny' | 'requires_approval';
+                approval_level_required: number;
+                reasons: Array<string>;
+            };
+        }>;
+    }>;
+    totals: {
+        allow_to_deny: number;
+        allow_to_requires_approval: number;
+        requires_approval_to_allow: number;
+        requires_approval_to_deny: number;
+        deny_to_allow: number;
+        deny_to_requires_approval: number;
+        level_up: number;
+        level_down: number;
+    };
+    /**
+     * The deadline came first: the counts cover part of the rows
+     */
+    truncated: boolean;
+};
+
+export type PolicyPlanRequest = {
+    bundle: PolicyBundle;
+    /**
+     * Start of the window (inclusive); default: 7 days before `until`
+     */
+    since?: string;
+    /**
+     * End of the window (exclusive); default: now
+     */
+    until?: string;
+    /**
+     * At most this many decisions, the window's newest
+     */
+    sample?: number;
+    /**
+     * Example decisions kept per tenant, skill and kind of change
+     */
+    examples_per_group?: number;
+    /**
+     * Wall time for the replay; past it the answer says truncated: true
+     */
+    time_limit_ms?: number;
+};
+
+/**
+ * One scope's whole policy as data. A section left out is left as it is; a section given replaces every row of its kind in the scope.
+ */
+export type PolicyBundle = {
+    /**
+     * Always "policy-bundle/v1"
+     */
+    format: 'policy-bundle/v1';
+    /**
+     * A tenant id (its approval levels, capability rules and budgets), or "*": the whole policy set
+     */
+    scope: '*' | string;
+    settings?: {
+        capability_default_effect: 'allow' | 'deny' | 'require_approval';
+        unknown_skill_cost_cents: number;
+    };
+    skill_costs?: Array<{
+        /**
+         * Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.
+         */
+        skill_id: string;
+        base_cents?: number;
+        cents_per_1k_tokens?: number;
+        description?: string | null;
+    }>;
+    approval_levels?: Array<{
+        policy_type: 'cost' | 'capability' | 'resource' | 'rate_limit';
+        /**
+         * Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.
+         */
+        tenant_id?: string | null;
+        /**
+         * Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.
+         */
+        agent_id?: string | null;
+        /**
+         * Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.
+         */
+        skill_id?: string | null;
+        approval_level: 'auto_approve' | 'pre_approved' | 'agent_approve' | 'manual_approve' | 'owner_override';
+        auto_approve_max_cost_cents?: number;
+        auto_approve_max_tokens?: number;
+        escalate_to?: string | null;
+        escalation_timeout_seconds?: number;
+        /**
+         * Escalation tiers, in order. Empty: one step to escalate_to after escalation_timeout_seconds.
+         */
+        escalation_chain?: Array<{
+            /**
+             * Who the request is reassigned to at this tier
+             */
+            escalate_to: string;
+            /**
+             * Seconds without a decision since the previous step (creation for the first)
+             */
+            after_seconds: number;
+        }>;
+        required_approvals?: number;
+        enabled?: boolean;
+    }>;
+    capability_rules?: Array<{
+        /**
+         * Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.
+         */
+        tenant_id: string;
+        /**
+         * Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.
+         */
+        agent_id?: string | null;
+        /**
+         * an exact skill id, a prefix ending in * (e.g. email.*), or *. Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.
+         */
+        skill_pattern: string;
+        effect: 'allow' | 'deny' | 'require_approval';
+        approval_level?: 'auto_approve' | 'pre_approved' | 'agent_approve' | 'manual_approve' | 'owner_override' | null;
+        description?: string | null;
+        enabled?: boolean;
+    }>;
+    budgets?: Array<{
+        /**
+         * Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.
+         */
+        tenant_id: string;
+        /**
+         * Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.
+         */
+        agent_id?: string | null;
+        period: 'day' | 'month';
+        limit_cents: number;
+        enforcement?: 'hard' | 'soft';
+        enabled?: boolean;
+    }>;
+};
+
 export type ApprovalLevelPolicy = {
     policy_type: 'cost' | 'capability' | 'resource' | 'rate_limit';
     /**
@@ -2813,6 +3006,55 @@ export type PostApiV1DelegationsByIdRevokeResponses = {
 };
 
 export type PostApiV1DelegationsByIdRevokeResponse = PostApiV1DelegationsByIdRevokeResponses[keyof PostApiV1DelegationsByIdRevokeResponses];
+
+export type PostApiV1AdminPoliciesBundlePlanData = {
+    body: PolicyPlanRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/admin/policies/bundle/plan';
+};
+
+export type PostApiV1AdminPoliciesBundlePlanErrors = {
+    /**
+     * Invalid input: the details name each field
+     */
+    400: ErrorResponse;
+    /**
+     * Missing, malformed, unknown or revoked API key
+     */
+    401: ErrorResponse;
+    /**
+     * The key's role, tenant or level does not allow this
+     */
+    403: ErrorResponse;
+    /**
+     * Body or payload too large
+     */
+    413: ErrorResponse;
+    /**
+     * The body is not JSON
+     */
+    415: ErrorResponse;
+    /**
+     * Too many requests for this key; retry after Retry-After seconds
+     */
+    429: ErrorResponse;
+    /**
+     * The database is unavailable; retry after Retry-After seconds
+     */
+    503: ErrorResponse;
+};
+
+export type PostApiV1AdminPoliciesBundlePlanError = PostApiV1AdminPoliciesBundlePlanErrors[keyof PostApiV1AdminPoliciesBundlePlanErrors];
+
+export type PostApiV1AdminPoliciesBundlePlanResponses = {
+    /**
+     * What the bundle would have answered differently
+     */
+    200: PolicyPlan;
+};
+
+export type PostApiV1AdminPoliciesBundlePlanResponse = PostApiV1AdminPoliciesBundlePlanResponses[keyof PostApiV1AdminPoliciesBundlePlanResponses];
 
 export type GetApiV1AdminPoliciesApprovalLevelsData = {
     body?: never;
