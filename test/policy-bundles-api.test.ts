@@ -168,6 +168,43 @@ describe("export and apply", () => {
   });
 });
 
+describe("scopes", () => {
+  it("a tenant bundle touches only its tenant: an empty section there leaves other tenants' rows", async () => {
+    const [mine, theirs] = [newTenant(), newTenant()];
+    expect((await apply(tenantBundle(theirs), (await exported(theirs)).base)).status).toBe(200);
+    expect((await apply(tenantBundle(mine), (await exported(mine)).base)).status).toBe(200);
+    const theirsBefore = await exported(theirs);
+    const cleared = await apply(
+      { format: "policy-bundle/v1", scope: mine, capability_rules: [], budgets: [] },
+      (await exported(mine)).base,
+    );
+    expect(cleared.status).toBe(200);
+    expect(cleared.body.changes).toMatchObject({ total: 2 });
+    expect((await exported(theirs)).base).toBe(theirsBefore.base);
+  });
+
+  it('a "*" bundle changes the settings (audited) and a scope\'s base covers them', async () => {
+    const before = await exported("*");
+    const settings = before.bundle.settings as Row;
+    const changed = { ...settings, unknown_skill_cost_cents: Number(settings.unknown_skill_cost_cents) + 1 };
+    const validated = await send("POST", `${BUNDLE}/validate`, {
+      bundle: { format: "policy-bundle/v1", scope: "*", settings: changed },
+    });
+    expect(validated.status).toBe(200);
+    expect((validated.body.diff as Row).settings).toEqual({ before: settings, after: changed });
+    const sent = await apply({ format: "policy-bundle/v1", scope: "*", settings: changed }, before.base);
+    expect(sent.status).toBe(200);
+    expect(sent.body.changes).toMatchObject({ settings: { changed: 1 }, total: 1 });
+    const events = await auditOf(sent);
+    expect(events.map((event) => event.action)).toEqual(["policy_settings.update", "policy.bundle_applied"]);
+    const after = await exported("*");
+    expect(after.base).toBe(sent.body.base_sha256);
+    expect(after.base).not.toBe(before.base);
+    // Put it back, so later tests of this file see the settings they expect.
+    expect((await apply({ format: "policy-bundle/v1", scope: "*", settings }, after.base)).status).toBe(200);
+  });
+});
+
 describe("the base hash", () => {
   it("a change through the admin API between validate and apply makes apply 409 with the current base", async () => {
     const tenant = newTenant();
