@@ -773,7 +773,7 @@ function delegationsPlan(parsed: Parsed): Plan {
 }
 
 /** The error envelope as one line: `403 forbidden: message (request_id …)`. */
-export function describeFailure(status: number, body: Json, text: string): string {
+function describeFailure(status: number, body: Json, text: string): string {
   const error = field(body, "error");
   const code = field(error, "code");
   const message = field(error, "message");
