@@ -363,6 +363,41 @@ describe("who may apply", () => {
     expect(rule.status).toBe(403);
   });
 
+  it("a level-3 admin may not remove a level-4 row, and may apply a bundle that changes only nothing", async () => {
+    const low = await createTestKey("admin", { maxLevel: 3 });
+    const tenant = newTenant();
+    const start = await exported(tenant);
+    const guarded = {
+      format: "policy-bundle/v1",
+      scope: tenant,
+      approval_levels: [{ policy_type: "cost", tenant_id: tenant, approval_level: "manual_approve" }],
+    };
+    const created = await apply(guarded, start.base);
+    expect(created.status).toBe(200);
+    const base = created.body.base_sha256 as string;
+
+    // Only rows that change are judged: the live policy as it is passes, whatever it governs.
+    const same = await apply((await exported(tenant)).bundle, base, low.headers);
+    expect(same.status).toBe(200);
+    expect((same.body.changes as Row).total).toBe(0);
+
+    const removal = await apply(
+      { format: "policy-bundle/v1", scope: tenant, approval_levels: [] },
+      base,
+      low.headers,
+    );
+    expect(removal.status).toBe(403);
+    const refusals = (errorOf(removal).details as { refusals: Row[] }).refusals;
+    expect(refusals).toEqual([
+      expect.objectContaining({
+        path: "approval_levels",
+        change: "removed",
+        row: expect.objectContaining({ tenant_id: tenant }),
+      }),
+    ]);
+    expect((await exported(tenant)).base).toBe(base);
+  });
+
   it("approver and agent keys get 403 on every bundle route", async () => {
     const approver = await createTestKey("approver");
     const agent = await createTestKey("agent");
