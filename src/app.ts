@@ -31,6 +31,7 @@ import { evalRoutes } from "./routes/eval.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { mcpRoutes } from "./routes/mcp.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
+import { policyBundleRoutes } from "./routes/policy-bundles.ts";
 import { policyPlanRoutes } from "./routes/policy-plans.ts";
 import { jwksRoutes, receiptRoutes } from "./routes/receipts.ts";
 import { requestRoutes } from "./routes/requests.ts";
@@ -76,6 +77,7 @@ export function createApp() {
   app.route("/", requestRoutes);
   app.route("/", receiptRoutes);
   app.route("/", delegationRoutes);
+  app.route("/", policyBundleRoutes);
   app.route("/", policyPlanRoutes);
   app.route("/", adminPolicyRoutes);
   app.route("/", adminEscalationRoutes);

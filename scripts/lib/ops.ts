@@ -61,7 +61,7 @@ export interface OpsIo {
 type Json = unknown;
 type JsonObject = Record<string, unknown>;
 
-interface Call {
+export interface Call {
   method: "GET" | "POST" | "PUT" | "DELETE";
   path: string;
   body?: JsonObject;
@@ -69,17 +69,17 @@ interface Call {
   accept?: readonly number[];
 }
 
-interface Answer {
+export interface Answer {
   status: number;
   body: Json;
   headers: Headers;
 }
 
 /** A usage mistake: printed with the usage text, exit 2. */
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
 /** The API refused or could not be reached: printed, exit 1. */
-class ApiFailure extends Error {
+export class ApiFailure extends Error {
   readonly body: Json;
   constructor(message: string, body?: Json) {
     super(message);
@@ -784,7 +784,7 @@ function describeFailure(status: number, body: Json, text: string): string {
   return `${status}: ${text.slice(0, 200) || "(empty answer)"}`;
 }
 
-async function send(io: OpsIo, base: string, key: string, call: Call): Promise<Answer> {
+export async function send(io: OpsIo, base: string, key: string, call: Call): Promise<Answer> {
   const url = `${base}${call.path}`;
   const headers: Record<string, string> = { Authorization: `Bearer ${key}`, Accept: "application/json" };
   if (call.body) headers["Content-Type"] = "application/json";

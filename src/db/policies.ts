@@ -47,16 +47,21 @@ function toSqlNames(table: PgTable, row: Record<string, unknown>): Record<string
   );
 }
 
-function fromSqlNames(table: PgTable, values: Record<string, unknown>): Record<string, unknown> {
+export function fromSqlNames(table: PgTable, values: Record<string, unknown>): Record<string, unknown> {
   const byName = new Map(Object.entries(getTableColumns(table)).map(([key, column]) => [column.name, key]));
   return Object.fromEntries(Object.entries(values).map(([name, value]) => [byName.get(name) ?? name, value]));
 }
 
-/** Names who is changing policy, for the audit trigger, in this transaction only. */
-export function actorStatement(db: Database, actor: PolicyActor) {
-  return db.execute(sql`SELECT set_config('policy.actor', ${actor.principalId}, true),
+/** Names who is changing policy, for the audit trigger, in this transaction only (any transaction). */
+export function actorSql(actor: PolicyActor): SQL {
+  return sql`SELECT set_config('policy.actor', ${actor.principalId}, true),
     set_config('policy.actor_key_id', ${actor.keyId}, true),
-    set_config('policy.request_id', ${actor.requestId}, true)`);
+    set_config('policy.request_id', ${actor.requestId}, true)`;
+}
+
+/** actorSql as a statement of an HTTP batch. */
+export function actorStatement(db: Database, actor: PolicyActor) {
+  return db.execute(actorSql(actor));
 }
 
 function versionStatement(db: Database) {

@@ -9,7 +9,7 @@ import type {
   BundleSkillCost,
   FullPolicySet,
 } from "../domain/policy-bundle.ts";
-import type { Database } from "./client.ts";
+import type { Database, TransactionDatabase } from "./client.ts";
 import {
   budgets,
   capabilityRules,
@@ -31,7 +31,10 @@ function rowsOf(value: unknown): Record<string, unknown>[] {
   return (typeof value === "string" ? JSON.parse(value) : value) as Record<string, unknown>[];
 }
 
-export async function loadLivePolicySet(db: Database): Promise<LivePolicySet> {
+/** Either database handle: the HTTP one, or an interactive transaction (src/db/policy-bundle-apply.ts). */
+type Executor = Pick<Database, "execute"> | Pick<TransactionDatabase, "execute">;
+
+export async function loadLivePolicySet(db: Executor): Promise<LivePolicySet> {
   const all = (fields: string, table: unknown) =>
     sql`(SELECT coalesce(json_agg(json_build_object(${sql.raw(fields)})), '[]') FROM ${table})`;
   const result = await db.execute(sql`SELECT

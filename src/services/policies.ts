@@ -21,11 +21,14 @@ import type { ServiceContext } from "./context.ts";
 const CHECK_VIOLATION = "23514";
 const MAX_APPROVAL_LEVEL = APPROVAL_LEVELS.owner_override;
 
-function actorOf(ctx: ServiceContext, principal: Principal): PolicyActor {
+export function actorOf(ctx: ServiceContext, principal: Principal): PolicyActor {
   return { principalId: principal.principalId, keyId: principal.keyId, requestId: ctx.requestId };
 }
 
-async function runChange<T>(work: () => Promise<T>): Promise<T> {
+const DEADLOCK = "40P01";
+
+/** Runs a policy write, turning the constraint failures a client can cause into 4xx answers. */
+export async function runChange<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
@@ -35,6 +38,8 @@ async function runChange<T>(work: () => Promise<T>): Promise<T> {
     }
     if (state === CHECK_VIOLATION)
       throw new ApiError("bad_request", "The values break a policy table constraint");
+    // Two writers crossed (a bundle apply and a row change); the database undid one: retry it.
+    if (state === DEADLOCK) throw new ApiError("conflict", "A concurrent policy change collided; retry");
     throw error;
   }
 }

@@ -760,6 +760,271 @@ export type CreateDelegation = {
     reason?: string | null;
 };
 
+export type PolicyBundleExport = {
+    bundle: PolicyBundle;
+    /**
+     * The live scope's content hash (SHA-256 of its canonical bundle): the concurrency token apply checks
+     */
+    base_sha256: string;
+    policy_version: number;
+};
+
+/**
+ * One scope's whole policy as data. A section left out is left as it is; a section given replaces every row of its kind in the scope.
+ */
+export type PolicyBundle = {
+    /**
+     * Always "policy-bundle/v1"
+     */
+    format: 'policy-bundle/v1';
+    /**
+     * A tenant id (its approval levels, capability rules and budgets), or "*": the whole policy set
+     */
+    scope: '*' | string;
+    settings?: {
+        capability_default_effect: 'allow' | 'deny' | 'require_approval';
+        unknown_skill_cost_cents: number;
+    };
+    skill_costs?: Array<{
+        /**
+         * Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.
+         */
+        skill_id: string;
+        base_cents?: number;
+        cents_per_1k_tokens?: number;
+        description?: string | null;
+    }>;
+    approval_levels?: Array<{
+        policy_type: 'cost' | 'capability' | 'resource' | 'rate_limit';
+        /**
+         * Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.
+         */
+        tenant_id?: string | null;
+        /**
+         * Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.
+         */
+        agent_id?: string | null;
+        /**
+         * Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.
+         */
+        skill_id?: string | null;
+        approval_level: 'auto_approve' | 'pre_approved' | 'agent_approve' | 'manual_approve' | 'owner_override';
+        auto_approve_max_cost_cents?: number;
+        auto_approve_max_tokens?: number;
+        escalate_to?: string | null;
+        escalation_timeout_seconds?: number;
+        /**
+         * Escalation tiers, in order. Empty: one step to escalate_to after escalation_timeout_seconds.
+         */
+        escalation_chain?: Array<{
+            /**
+             * Who the request is reassigned to at this tier
+             */
+            escalate_to: string;
+            /**
+             * Seconds without a decision since the previous step (creation for the first)
+             */
+            after_seconds: number;
+        }>;
+        required_approvals?: number;
+        enabled?: boolean;
+    }>;
+    capability_rules?: Array<{
+        /**
+         * Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.
+         */
+        tenant_id: string;
+        /**
+         * Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.
+         */
+        agent_id?: string | null;
+        /**
+         * an exact skill id, a prefix ending in * (e.g. email.*), or *. Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.
+         */
+        skill_pattern: string;
+        effect: 'allow' | 'deny' | 'require_approval';
+        approval_level?: 'auto_approve' | 'pre_approved' | 'agent_approve' | 'manual_approve' | 'owner_override' | null;
+        description?: string | null;
+        enabled?: boolean;
+    }>;
+    budgets?: Array<{
+        /**
+         * Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.
+         */
+        tenant_id: string;
+        /**
+         * Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.
+         */
+        agent_id?: string | null;
+        period: 'day' | 'month';
+        limit_cents: number;
+        enforcement?: 'hard' | 'soft';
+        enabled?: boolean;
+    }>;
+};
+
+export type PolicyBundleValidation = {
+    valid: true;
+    scope: string;
+    /**
+     * The live scope's content hash (SHA-256 of its canonical bundle): the concurrency token apply checks
+     */
+    base_sha256: string;
+    bundle_sha256: string;
+    policy_version: number;
+    diff: PolicyBundleDiff;
+    /**
+     * Changes your key's level may not make: apply would answer 403
+     */
+    refusals: Array<PolicyBundleRefusal>;
+};
+
+/**
+ * What applying the bundle would change, row by row
+ */
+export type PolicyBundleDiff = {
+    counts: PolicyBundleChangeCounts;
+    settings: {
+        before: {
+            [key: string]: unknown;
+        };
+        after: {
+            [key: string]: unknown;
+        };
+    } | null;
+    skill_costs: {
+        added: Array<{
+            [key: string]: unknown;
+        }>;
+        changed: Array<{
+            before: {
+                [key: string]: unknown;
+            };
+            after: {
+                [key: string]: unknown;
+            };
+        }>;
+        removed: Array<{
+            [key: string]: unknown;
+        }>;
+    };
+    approval_levels: {
+        added: Array<{
+            [key: string]: unknown;
+        }>;
+        changed: Array<{
+            before: {
+                [key: string]: unknown;
+            };
+            after: {
+                [key: string]: unknown;
+            };
+        }>;
+        removed: Array<{
+            [key: string]: unknown;
+        }>;
+    };
+    capability_rules: {
+        added: Array<{
+            [key: string]: unknown;
+        }>;
+        changed: Array<{
+            before: {
+                [key: string]: unknown;
+            };
+            after: {
+                [key: string]: unknown;
+            };
+        }>;
+        removed: Array<{
+            [key: string]: unknown;
+        }>;
+    };
+    budgets: {
+        added: Array<{
+            [key: string]: unknown;
+        }>;
+        changed: Array<{
+            before: {
+                [key: string]: unknown;
+            };
+            after: {
+                [key: string]: unknown;
+            };
+        }>;
+        removed: Array<{
+            [key: string]: unknown;
+        }>;
+    };
+};
+
+export type PolicyBundleChangeCounts = {
+    settings: {
+        changed: number;
+    };
+    skill_costs: {
+        added: number;
+        changed: number;
+        removed: number;
+    };
+    approval_levels: {
+        added: number;
+        changed: number;
+        removed: number;
+    };
+    capability_rules: {
+        added: number;
+        changed: number;
+        removed: number;
+    };
+    budgets: {
+        added: number;
+        changed: number;
+        removed: number;
+    };
+    /**
+     * Rows (and settings) the bundle changes
+     */
+    total: number;
+};
+
+export type PolicyBundleRefusal = {
+    /**
+     * The row in the bundle (a removed row: its section)
+     */
+    path: string;
+    change: 'added' | 'changed' | 'removed';
+    message: string;
+    /**
+     * A removed row (it has no path in the bundle)
+     */
+    row?: {
+        [key: string]: unknown;
+    };
+};
+
+export type PolicyBundleValidate = {
+    bundle: PolicyBundle;
+};
+
+export type PolicyBundleApplied = {
+    applied: true;
+    policy_version: number;
+    /**
+     * The live scope's content hash (SHA-256 of its canonical bundle): the concurrency token apply checks
+     */
+    base_sha256: string;
+    changes: PolicyBundleChangeCounts;
+};
+
+export type PolicyBundleApply = {
+    bundle: PolicyBundle;
+    /**
+     * The base_sha256 the bundle was made against (export or validate answered it)
+     */
+    expected_base_sha256: string;
+};
+
 export type PolicyPlan = {
     scope: string;
     /**
@@ -857,100 +1122,6 @@ export type PolicyPlanRequest = {
      * Wall time for the replay; past it the answer says truncated: true
      */
     time_limit_ms?: number;
-};
-
-/**
- * One scope's whole policy as data. A section left out is left as it is; a section given replaces every row of its kind in the scope.
- */
-export type PolicyBundle = {
-    /**
-     * Always "policy-bundle/v1"
-     */
-    format: 'policy-bundle/v1';
-    /**
-     * A tenant id (its approval levels, capability rules and budgets), or "*": the whole policy set
-     */
-    scope: '*' | string;
-    settings?: {
-        capability_default_effect: 'allow' | 'deny' | 'require_approval';
-        unknown_skill_cost_cents: number;
-    };
-    skill_costs?: Array<{
-        /**
-         * Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.
-         */
-        skill_id: string;
-        base_cents?: number;
-        cents_per_1k_tokens?: number;
-        description?: string | null;
-    }>;
-    approval_levels?: Array<{
-        policy_type: 'cost' | 'capability' | 'resource' | 'rate_limit';
-        /**
-         * Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.
-         */
-        tenant_id?: string | null;
-        /**
-         * Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.
-         */
-        agent_id?: string | null;
-        /**
-         * Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.
-         */
-        skill_id?: string | null;
-        approval_level: 'auto_approve' | 'pre_approved' | 'agent_approve' | 'manual_approve' | 'owner_override';
-        auto_approve_max_cost_cents?: number;
-        auto_approve_max_tokens?: number;
-        escalate_to?: string | null;
-        escalation_timeout_seconds?: number;
-        /**
-         * Escalation tiers, in order. Empty: one step to escalate_to after escalation_timeout_seconds.
-         */
-        escalation_chain?: Array<{
-            /**
-             * Who the request is reassigned to at this tier
-             */
-            escalate_to: string;
-            /**
-             * Seconds without a decision since the previous step (creation for the first)
-             */
-            after_seconds: number;
-        }>;
-        required_approvals?: number;
-        enabled?: boolean;
-    }>;
-    capability_rules?: Array<{
-        /**
-         * Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.
-         */
-        tenant_id: string;
-        /**
-         * Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.
-         */
-        agent_id?: string | null;
-        /**
-         * an exact skill id, a prefix ending in * (e.g. email.*), or *. Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.
-         */
-        skill_pattern: string;
-        effect: 'allow' | 'deny' | 'require_approval';
-        approval_level?: 'auto_approve' | 'pre_approved' | 'agent_approve' | 'manual_approve' | 'owner_override' | null;
-        description?: string | null;
-        enabled?: boolean;
-    }>;
-    budgets?: Array<{
-        /**
-         * Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.
-         */
-        tenant_id: string;
-        /**
-         * Folded to its canonical form (Unicode NFKC, lower case, no surrounding spaces), then a-z 0-9 . _ @ : / - only.
-         */
-        agent_id?: string | null;
-        period: 'day' | 'month';
-        limit_cents: number;
-        enforcement?: 'hard' | 'soft';
-        enabled?: boolean;
-    }>;
 };
 
 export type ApprovalLevelPolicy = {
@@ -3006,6 +3177,154 @@ export type PostApiV1DelegationsByIdRevokeResponses = {
 };
 
 export type PostApiV1DelegationsByIdRevokeResponse = PostApiV1DelegationsByIdRevokeResponses[keyof PostApiV1DelegationsByIdRevokeResponses];
+
+export type GetApiV1AdminPoliciesBundleData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * A tenant id, or "*" (the default): the whole policy set
+         */
+        scope?: '*' | string;
+    };
+    url: '/api/v1/admin/policies/bundle';
+};
+
+export type GetApiV1AdminPoliciesBundleErrors = {
+    /**
+     * Invalid input: the details name each field
+     */
+    400: ErrorResponse;
+    /**
+     * Missing, malformed, unknown or revoked API key
+     */
+    401: ErrorResponse;
+    /**
+     * The key's role, tenant or level does not allow this
+     */
+    403: ErrorResponse;
+    /**
+     * Too many requests for this key; retry after Retry-After seconds
+     */
+    429: ErrorResponse;
+    /**
+     * The database is unavailable; retry after Retry-After seconds
+     */
+    503: ErrorResponse;
+};
+
+export type GetApiV1AdminPoliciesBundleError = GetApiV1AdminPoliciesBundleErrors[keyof GetApiV1AdminPoliciesBundleErrors];
+
+export type GetApiV1AdminPoliciesBundleResponses = {
+    /**
+     * The bundle, its base_sha256 and the policy-set version
+     */
+    200: PolicyBundleExport;
+};
+
+export type GetApiV1AdminPoliciesBundleResponse = GetApiV1AdminPoliciesBundleResponses[keyof GetApiV1AdminPoliciesBundleResponses];
+
+export type PostApiV1AdminPoliciesBundleValidateData = {
+    body: PolicyBundleValidate;
+    path?: never;
+    query?: never;
+    url: '/api/v1/admin/policies/bundle/validate';
+};
+
+export type PostApiV1AdminPoliciesBundleValidateErrors = {
+    /**
+     * Invalid input: the details name each field
+     */
+    400: ErrorResponse;
+    /**
+     * Missing, malformed, unknown or revoked API key
+     */
+    401: ErrorResponse;
+    /**
+     * The key's role, tenant or level does not allow this
+     */
+    403: ErrorResponse;
+    /**
+     * Body or payload too large
+     */
+    413: ErrorResponse;
+    /**
+     * The body is not JSON
+     */
+    415: ErrorResponse;
+    /**
+     * Too many requests for this key; retry after Retry-After seconds
+     */
+    429: ErrorResponse;
+    /**
+     * The database is unavailable; retry after Retry-After seconds
+     */
+    503: ErrorResponse;
+};
+
+export type PostApiV1AdminPoliciesBundleValidateError = PostApiV1AdminPoliciesBundleValidateErrors[keyof PostApiV1AdminPoliciesBundleValidateErrors];
+
+export type PostApiV1AdminPoliciesBundleValidateResponses = {
+    /**
+     * The bundle is valid: what applying it would change
+     */
+    200: PolicyBundleValidation;
+};
+
+export type PostApiV1AdminPoliciesBundleValidateResponse = PostApiV1AdminPoliciesBundleValidateResponses[keyof PostApiV1AdminPoliciesBundleValidateResponses];
+
+export type PostApiV1AdminPoliciesBundleApplyData = {
+    body: PolicyBundleApply;
+    path?: never;
+    query?: never;
+    url: '/api/v1/admin/policies/bundle/apply';
+};
+
+export type PostApiV1AdminPoliciesBundleApplyErrors = {
+    /**
+     * Invalid input: the details name each field
+     */
+    400: ErrorResponse;
+    /**
+     * Missing, malformed, unknown or revoked API key
+     */
+    401: ErrorResponse;
+    /**
+     * A change governs an approval level above the key's own (details: refusals)
+     */
+    403: ErrorResponse;
+    /**
+     * The live scope's base_sha256 is not expected_base_sha256 (details: the current one)
+     */
+    409: ErrorResponse;
+    /**
+     * Body or payload too large
+     */
+    413: ErrorResponse;
+    /**
+     * The body is not JSON
+     */
+    415: ErrorResponse;
+    /**
+     * Too many requests for this key; retry after Retry-After seconds
+     */
+    429: ErrorResponse;
+    /**
+     * The database is unavailable; retry after Retry-After seconds
+     */
+    503: ErrorResponse;
+};
+
+export type PostApiV1AdminPoliciesBundleApplyError = PostApiV1AdminPoliciesBundleApplyErrors[keyof PostApiV1AdminPoliciesBundleApplyErrors];
+
+export type PostApiV1AdminPoliciesBundleApplyResponses = {
+    /**
+     * Applied (a bundle equal to the live policy changes nothing)
+     */
+    200: PolicyBundleApplied;
+};
+
+export type PostApiV1AdminPoliciesBundleApplyResponse = PostApiV1AdminPoliciesBundleApplyResponses[keyof PostApiV1AdminPoliciesBundleApplyResponses];
 
 export type PostApiV1AdminPoliciesBundlePlanData = {
     body: PolicyPlanRequest;

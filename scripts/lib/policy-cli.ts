@@ -1,0 +1,380 @@
+// The policy-as-code CLI's core (npm run policy; scripts/policy.ts wires it to the process): export a
+// scope's live policy to a YAML or JSON file, validate a file against the live policy, apply it. Each
+// subcommand is a row of SUBCOMMANDS (its usage, options and run), so plan and shadow can join as rows.
+// It speaks only HTTP (POLICY_API_URL, POLICY_API_KEY: an admin key), through ops.ts's send().
+// Exit codes: 0 done, 1 problems or refused (or the API unreachable), 2 usage.
+import { readFileSync, writeFileSync } from "node:fs";
+import { type ParseArgsConfig, parseArgs } from "node:util";
+import { LineCounter, type Node, parseDocument, stringify } from "yaml";
+import { type Answer, ApiFailure, type Call, DEFAULT_API_URL, type OpsIo, send, UsageError } from "./ops.ts";
+import { FILE_ONLY_KEYS } from "./policy-schema.ts";
+
+type JsonObject = Record<string, unknown>;
+
+/** What a subcommand runs with: its parsed options and positionals, the io, and the API. */
+interface Run {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+  io: OpsIo;
+  out: (text: string) => void;
+  err: (text: string) => void;
+  call: (call: Call) => Promise<Answer>;
+}
+
+interface Subcommand {
+  name: string;
+  /** The usage line, after `npm run policy -- `. */
+  usage: string;
+  summary: string;
+  options: NonNullable<ParseArgsConfig["options"]>;
+  positionals: number;
+  run: (run: Run) => Promise<number>;
+}
+
+const COMMON_OPTIONS = {
+  json: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+const isObject = (value: unknown): value is JsonObject =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** A zod path as the bundle names it: `budgets.0.limit_cents` → `budgets[0].limit_cents`. */
+function bundlePath(segments: readonly (string | number)[]): string {
+  return segments.reduce<string>(
+    (path, part) =>
+      typeof part === "number" ? `${path}[${part}]` : path === "" ? String(part) : `${path}.${part}`,
+    "",
+  );
+}
+
+function segmentsOf(dotted: string): (string | number)[] {
+  return dotted === "" ? [] : dotted.split(".").map((part) => (/^[0-9]+$/.test(part) ? Number(part) : part));
+}
+
+/** A bundle file, parsed: the document (for line numbers), the bundle to send, and its base, if any. */
+interface BundleFile {
+  name: string;
+  bundle: JsonObject;
+  base: string | undefined;
+  /** The 1-based line of the node at a bundle path, or of its nearest parent that exists. */
+  lineOf: (segments: readonly (string | number)[]) => number | undefined;
+}
+
+class FileProblems extends Error {
+  readonly lines: string[];
+  constructor(lines: string[]) {
+    super(lines.join("\n"));
+    this.lines = lines;
+  }
+}
+
+/** Reads a YAML or JSON file (JSON is YAML); a syntax error or a non-object is a problem, not a crash. */
+function readBundleFile(name: string): BundleFile {
+  let text: string;
+  try {
+    text = readFileSync(name, "utf8");
+  } catch (error) {
+    throw new FileProblems([
+      `${name}: cannot read: ${error instanceof Error ? error.message : String(error)}`,
+    ]);
+  }
+  const counter = new LineCounter();
+  // uniqueKeys (the default) makes a key given twice an error, not a silent "last one wins".
+  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw new FileProblems(
+      doc.errors.map((error) => {
+        const line = error.pos ? counter.linePos(error.pos[0]).line : undefined;
+        return `${name}${line ? `:${line}` : ""}: ${error.message.split("\n")[0]}`;
+      }),
+    );
+  }
+  const value: unknown = doc.toJS();
+  if (!isObject(value))
+    throw new FileProblems([`${name}: not a bundle: the file must hold one mapping (object)`]);
+  const base = value["x-base-sha256"];
+  const bundle = Object.fromEntries(
+    Object.entries(value).filter(([key]) => !(FILE_ONLY_KEYS as readonly string[]).includes(key)),
+  );
+  const lineOf = (segments: readonly (string | number)[]) => {
+    for (let depth = segments.length; depth >= 0; depth--) {
+      const node = doc.getIn(segments.slice(0, depth), true) as Node | undefined;
+      if (node?.range) return counter.linePos(node.range[0]).line;
+    }
+    return undefined;
+  };
+  return { name, bundle, base: typeof base === "string" ? base : undefined, lineOf };
+}
+
+/** `file:line: path: message`, the line when the file can place the path. */
+function problemLine(file: BundleFile, segments: readonly (string | number)[], message: string): string {
+  const line = file.lineOf(segments);
+  const path = bundlePath(segments) || "(bundle)";
+  return `${file.name}${line ? `:${line}` : ""}: ${path}: ${message}`;
+}
+
+/** The API's 400 for a bundle (issues under `bundle.`) as problem lines. */
+function issueLines(file: BundleFile, body: unknown): string[] {
+  const error = isObject(body) && isObject(body.error) ? body.error : {};
+  const details = isObject(error.details) ? error.details : {};
+  const issues = Array.isArray(details.issues) ? details.issues.filter(isObject) : [];
+  if (issues.length === 0) return [`${file.name}: ${String(error.message ?? "refused")}`];
+  return issues.map((issue) => {
+    const path = String(issue.path ?? "");
+    const inBundle =
+      path === "bundle" ? "" : path.startsWith("bundle.") ? path.slice("bundle.".length) : path;
+    return problemLine(file, segmentsOf(inBundle), String(issue.message ?? "invalid"));
+  });
+}
+
+/** Refusals (validate's list, apply's 403 details) as problem lines. */
+function refusalLines(file: BundleFile, refusals: unknown): string[] {
+  return (Array.isArray(refusals) ? refusals.filter(isObject) : []).map((refusal) => {
+    const segments = segmentsOf(String(refusal.path ?? "").replace(/\[(\d+)\]/g, ".$1"));
+    const what = refusal.change === "removed" ? ` (removing ${JSON.stringify(refusal.row)})` : "";
+    return `${problemLine(file, segments, String(refusal.message))}${what}`;
+  });
+}
+
+const SECTIONS = ["settings", "skill_costs", "approval_levels", "capability_rules", "budgets"] as const;
+
+/** The diff's counts, one line per section that changes. */
+function summary(counts: unknown): string {
+  if (!isObject(counts)) return "";
+  const lines = SECTIONS.flatMap((section) => {
+    const c = counts[section];
+    if (!isObject(c)) return [];
+    const parts = ["added", "changed", "removed"].flatMap((kind) =>
+      typeof c[kind] === "number" && c[kind] > 0 ? [`${c[kind]} ${kind}`] : [],
+    );
+    return parts.length ? [`  ${section}: ${parts.join(", ")}`] : [];
+  });
+  return lines.length ? lines.join("\n") : "  no changes";
+}
+
+/** The error envelope's message and code, for one line. */
+function errorText(body: unknown): string {
+  const error = isObject(body) && isObject(body.error) ? body.error : {};
+  return `${String(error.code ?? "error")}: ${String(error.message ?? "(no message)")}`;
+}
+
+const exportCommand: Subcommand = {
+  name: "export",
+  usage: "export [--scope S] [--out FILE]",
+  summary:
+    'a scope\'s live policy (a tenant, or "*" by default) as YAML, or JSON for a .json FILE; stdout without --out',
+  options: { scope: { type: "string", default: "*" }, out: { type: "string" } },
+  positionals: 0,
+  async run({ values, out, err, call }) {
+    const scope = String(values.scope);
+    const answer = await call({
+      method: "GET",
+      path: `/api/v1/admin/policies/bundle?scope=${encodeURIComponent(scope)}`,
+    });
+    if (values.json) {
+      out(JSON.stringify(answer.body, null, 2));
+      return 0;
+    }
+    const body = answer.body as JsonObject;
+    const base = String(body.base_sha256);
+    const file = { "x-base-sha256": base, ...(body.bundle as JsonObject) };
+    const target = typeof values.out === "string" ? values.out : undefined;
+    const text = target?.endsWith(".json")
+      ? `${JSON.stringify(file, null, 2)}\n`
+      : [
+          `# Policy bundle of scope ${scope}, exported at policy version ${String(body.policy_version)}.`,
+          "# x-base-sha256 is the live policy this file was made from: apply refuses (409) if it changed since.",
+          "# Edit, then: npm run policy -- validate <file>; npm run policy -- apply <file>. See docs/POLICY.md.",
+          stringify(file, { lineWidth: 0 }),
+        ].join("\n");
+    if (target) {
+      writeFileSync(target, text);
+      err(`wrote ${target} (scope ${scope}, base ${base})`);
+    } else out(text.trimEnd());
+    return 0;
+  },
+};
+
+const validateCommand: Subcommand = {
+  name: "validate",
+  usage: "validate <file>",
+  summary:
+    "check a bundle file against the live policy: its problems by path and line, or what it would change",
+  options: {},
+  positionals: 1,
+  async run({ values, positionals, out, err, call }) {
+    const file = readBundleFile(String(positionals[0]));
+    const answer = await call({
+      method: "POST",
+      path: "/api/v1/admin/policies/bundle/validate",
+      body: { bundle: file.bundle },
+      accept: [400],
+    });
+    if (values.json) out(JSON.stringify(answer.body, null, 2));
+    if (answer.status === 400) {
+      for (const line of issueLines(file, answer.body)) err(line);
+      return 1;
+    }
+    const body = answer.body as JsonObject;
+    const refusals = refusalLines(file, body.refusals);
+    if (!values.json) {
+      out(
+        `${file.name}: valid bundle of scope ${String(body.scope)} (live base ${String(body.base_sha256)})`,
+      );
+      out(summary(isObject(body.diff) ? body.diff.counts : undefined));
+      if (file.base && file.base !== body.base_sha256) {
+        err(
+          `${file.name}: note: the live policy changed since this file's x-base-sha256; apply will refuse it`,
+        );
+      }
+    }
+    for (const line of refusals) err(line);
+    return refusals.length > 0 ? 1 : 0;
+  },
+};
+
+const applyCommand: Subcommand = {
+  name: "apply",
+  usage: "apply <file> [--expect BASE]",
+  summary:
+    "apply a bundle file in one transaction if the live policy still has BASE (default: the file's x-base-sha256)",
+  options: { expect: { type: "string" } },
+  positionals: 1,
+  async run({ values, positionals, out, err, call }) {
+    const file = readBundleFile(String(positionals[0]));
+    const expected = typeof values.expect === "string" ? values.expect : file.base;
+    if (!expected) {
+      throw new UsageError(
+        `${file.name} has no x-base-sha256: pass --expect <base_sha256> (validate prints it) or export the file again`,
+      );
+    }
+    const answer = await call({
+      method: "POST",
+      path: "/api/v1/admin/policies/bundle/apply",
+      body: { bundle: file.bundle, expected_base_sha256: expected },
+      accept: [400, 403, 409],
+    });
+    if (values.json) out(JSON.stringify(answer.body, null, 2));
+    const body = answer.body as JsonObject;
+    const error = isObject(body.error) ? body.error : {};
+    const details = isObject(error.details) ? error.details : {};
+    if (answer.status === 400) {
+      for (const line of issueLines(file, body)) err(line);
+      return 1;
+    }
+    if (answer.status === 403) {
+      const lines = refusalLines(file, details.refusals);
+      for (const line of lines.length ? lines : [`${file.name}: ${errorText(body)}`]) err(line);
+      return 1;
+    }
+    if (answer.status === 409) {
+      err(
+        `${file.name}: ${errorText(body)}\n  live base ${String(details.base_sha256)}, expected ${expected}: export again (or validate, review, and apply with --expect)`,
+      );
+      return 1;
+    }
+    if (!values.json) {
+      const changes = isObject(body.changes) ? body.changes : {};
+      out(
+        `${file.name}: applied ${String(changes.total)} change(s); policy version ${String(body.policy_version)}, base ${String(body.base_sha256)}`,
+      );
+      out(summary(changes));
+    }
+    return 0;
+  },
+};
+
+/** The subcommands, in the order help lists them: plan and shadow join here. */
+export const SUBCOMMANDS: Subcommand[] = [exportCommand, validateCommand, applyCommand];
+
+export function usage(): string {
+  const rows = SUBCOMMANDS.map((command) => `  ${command.usage.padEnd(34)} ${command.summary}`);
+  return [
+    "usage: npm run policy -- <command> [options] [--json]",
+    ...rows,
+    `  ${"help [command]".padEnd(34)} this text, or one command's`,
+    "",
+    `  POLICY_API_URL   the API (default ${DEFAULT_API_URL})`,
+    "  POLICY_API_KEY   an admin API key (policies:manage)",
+    "  --json           print the API's JSON answer",
+    "  Exit codes: 0 done, 1 problems or refused, 2 usage. Bundle files: docs/POLICY.md (Bundles).",
+  ].join("\n");
+}
+
+function commandUsage(command: Subcommand): string {
+  return `usage: npm run policy -- ${command.usage} [--json]\n  ${command.summary}`;
+}
+
+/** Runs one subcommand; answers the exit code. */
+export async function runPolicy(argv: readonly string[], io: OpsIo): Promise<number> {
+  const out = (text: string) => io.write(text, "stdout");
+  const err = (text: string) => io.write(text, "stderr");
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    const wanted = SUBCOMMANDS.find((command) => command.name === rest[0]);
+    out(wanted ? commandUsage(wanted) : usage());
+    return 0;
+  }
+  const command = SUBCOMMANDS.find((candidate) => candidate.name === name);
+  if (!command) {
+    err(`unknown command: ${name}\n${usage()}`);
+    return 2;
+  }
+  let values: Run["values"];
+  let positionals: string[];
+  try {
+    const parsed = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      strict: true,
+      options: { ...COMMON_OPTIONS, ...command.options },
+    });
+    values = parsed.values as Run["values"];
+    positionals = parsed.positionals;
+    if (values.help) {
+      out(commandUsage(command));
+      return 0;
+    }
+    if (positionals.length !== command.positionals) {
+      throw new UsageError(
+        command.positionals === 0
+          ? `${command.name} takes no arguments (got ${positionals.join(" ")})`
+          : `${command.name} needs exactly one file (got ${positionals.length})`,
+      );
+    }
+    if (!io.env.POLICY_API_KEY)
+      throw new UsageError("POLICY_API_KEY is not set: export an admin API key (pak_…)");
+  } catch (error) {
+    err(`${error instanceof Error ? error.message : String(error)}\n${commandUsage(command)}`);
+    return 2;
+  }
+  const key = io.env.POLICY_API_KEY;
+  const base = (io.env.POLICY_API_URL || DEFAULT_API_URL).replace(/\/+$/, "");
+  try {
+    return await command.run({
+      values,
+      positionals,
+      io,
+      out,
+      err,
+      call: (call) => send(io, base, key, call),
+    });
+  } catch (error) {
+    if (error instanceof UsageError) {
+      err(`${error.message}\n${commandUsage(command)}`);
+      return 2;
+    }
+    if (error instanceof FileProblems) {
+      for (const line of error.lines) err(line);
+      return 1;
+    }
+    if (error instanceof ApiFailure) {
+      if (values.json && error.body !== undefined && error.body !== null)
+        out(JSON.stringify(error.body, null, 2));
+      err(`policy ${command.name} failed: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+}

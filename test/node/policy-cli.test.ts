@@ -1,0 +1,155 @@
+// The policy CLI (scripts/lib/policy-cli.ts, npm run policy) against a real worker on a throwaway stack
+// of its own (one for the file): export a tenant to YAML, edit the file, validate, apply; an apply
+// from a stale file is refused with the live base; a malformed file's problems come back as
+// `file:line: path: message`; every subcommand answers --help; bad usage is one line and exit 2.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { LOCAL } from "../../scripts/lib/local-stack.ts";
+import { runPolicy, SUBCOMMANDS } from "../../scripts/lib/policy-cli.ts";
+import { type Stack, startStack } from "../../scripts/lib/stack.ts";
+import { echoWorkerLine } from "../helpers/secret-scan.ts";
+
+describe("npm run policy against a real worker (own stack)", () => {
+  let stack: Stack | undefined;
+  let dir = "";
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), "policy-cli-"));
+    stack = await startStack({ log: echoWorkerLine });
+  }, 90_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  async function policy(argv: string[]) {
+    if (!stack) throw new Error("stack did not start");
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    const code = await runPolicy(argv, {
+      fetch: globalThis.fetch,
+      env: { POLICY_API_URL: stack.api, POLICY_API_KEY: stack.keys.admin },
+      write: (text, stream = "stdout") => (stream === "stdout" ? stdout : stderr).push(text),
+    });
+    return { code, stdout: stdout.join("\n"), stderr: stderr.join("\n") };
+  }
+
+  it("export → edit the YAML → validate → apply; then the same file again changes nothing", async () => {
+    const file = path.join(dir, "demo.yaml");
+    const exported = await policy(["export", "--scope", "demo", "--out", file]);
+    expect(exported.code, exported.stderr).toBe(0);
+    const text = readFileSync(file, "utf8");
+    expect(text).toMatch(/^# Policy bundle of scope demo/);
+    const doc = parse(text) as Record<string, unknown>;
+    expect(doc).toMatchObject({ format: "policy-bundle/v1", scope: "demo" });
+    expect(doc["x-base-sha256"]).toMatch(/^[0-9a-f]{64}$/);
+
+    // The edit a reviewer would make: one more budget.
+    writeFileSync(
+      file,
+      `${text}\n`.replace(
+        /^budgets:.*$/m,
+        "budgets:\n  - tenant_id: demo\n    period: month\n    limit_cents: 123456\n    enforcement: soft\n    agent_id: cli-test-agent\n    enabled: true",
+      ),
+    );
+    const validated = await policy(["validate", file]);
+    expect(validated.code, validated.stderr).toBe(0);
+    expect(validated.stdout).toMatch(/valid bundle of scope demo/);
+    expect(validated.stdout).toMatch(/budgets: 1 added/);
+
+    const applied = await policy(["apply", file]);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toMatch(/applied 1 change\(s\)/);
+
+    const again = await policy(["export", "--scope", "demo", "--json"]);
+    const live = JSON.parse(again.stdout) as {
+      bundle: { budgets: Record<string, unknown>[] };
+      base_sha256: string;
+    };
+    expect(live.bundle.budgets).toContainEqual(
+      expect.objectContaining({ agent_id: "cli-test-agent", limit_cents: 123456 }),
+    );
+
+    // The file's base is stale now (the apply changed the live policy): refused, with the live base.
+    const stale = await policy(["apply", file]);
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toMatch(/conflict/);
+    expect(stale.stderr).toContain(live.base_sha256);
+    // With the live base named, the same content changes nothing.
+    const same = await policy(["apply", file, "--expect", live.base_sha256]);
+    expect(same.code, same.stderr).toBe(0);
+    expect(same.stdout).toMatch(/applied 0 change\(s\)/);
+  });
+
+  it("a malformed file: each problem as file:line: path: message, exit 1; a YAML syntax error too", async () => {
+    const file = path.join(dir, "bad.yaml");
+    writeFileSync(
+      file,
+      [
+        "format: policy-bundle/v1",
+        "scope: demo",
+        "budgets:",
+        "  - tenant_id: demo",
+        "    period: day",
+        "    limit_cents: lots",
+        "capability_rules:",
+        "  - tenant_id: other",
+        "    skill_pattern: '*'",
+        "    effect: deny",
+        "",
+      ].join("\n"),
+    );
+    const bad = await policy(["validate", file]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(`${file}:6: budgets[0].limit_cents:`);
+    const dup = path.join(dir, "dup.yaml");
+    writeFileSync(dup, "format: policy-bundle/v1\nscope: demo\nscope: other\n");
+    const duplicate = await policy(["validate", dup]);
+    expect(duplicate.code).toBe(1);
+    expect(duplicate.stderr).toMatch(new RegExp(`^${dup.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:3: `));
+    const json = path.join(dir, "bad.json");
+    writeFileSync(
+      json,
+      '{\n  "format": "policy-bundle/v1",\n  "scope": "demo",\n  "budgets": [{"tenant_id": "demo", "period": "day", "limit_cents": 1, "x": 1}]\n}\n',
+    );
+    const unknown = await policy(["validate", json]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain(`${json}:4: budgets[0]:`);
+  });
+
+  it("help, --help per subcommand, bad usage (exit 2, one line then usage, never a stack trace)", async () => {
+    const help = await policy(["help"]);
+    expect(help.code).toBe(0);
+    for (const command of SUBCOMMANDS) {
+      expect(help.stdout).toContain(command.usage);
+      const own = await policy([command.name, "--help"]);
+      expect(own.code).toBe(0);
+      expect(own.stdout).toContain(`usage: npm run policy -- ${command.usage}`);
+    }
+    const unknown = await policy(["frobnicate"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr.split("\n")[0]).toBe("unknown command: frobnicate");
+    const noFile = await policy(["validate"]);
+    expect(noFile.code).toBe(2);
+    const noBase = path.join(dir, "nobase.json");
+    writeFileSync(noBase, '{"format": "policy-bundle/v1", "scope": "demo"}');
+    const apply = await policy(["apply", noBase]);
+    expect(apply.code).toBe(2);
+    expect(apply.stderr).toMatch(/no x-base-sha256/);
+
+    // The real entry point: a bad flag is exit 2 with no stack trace.
+    const child = spawnSync(process.execPath, ["scripts/policy.ts", "export", "--nope"], {
+      cwd: LOCAL.root,
+      env: { ...process.env, POLICY_API_KEY: "pak_unused" },
+      encoding: "utf8",
+    });
+    expect(child.status).toBe(2);
+    expect(child.stderr).toMatch(/^Unknown option '--nope'/);
+    expect(child.stderr).not.toMatch(/\n\s+at /);
+  });
+});
