@@ -6,7 +6,9 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { LineCounter, type Node, parseDocument, stringify } from "yaml";
+import type { PlanReport } from "../../src/domain/policy-plan.ts";
 import { type Answer, ApiFailure, type Call, DEFAULT_API_URL, type OpsIo, send, UsageError } from "./ops.ts";
+import { formatPlan } from "./policy-plan-format.ts";
 import { FILE_ONLY_KEYS } from "./policy-schema.ts";
 
 type JsonObject = Record<string, unknown>;
@@ -285,8 +287,65 @@ const applyCommand: Subcommand = {
   },
 };
 
-/** The subcommands, in the order help lists them: plan and shadow join here. */
-export const SUBCOMMANDS: Subcommand[] = [exportCommand, validateCommand, applyCommand];
+/** `7d`, `12h` (that long before now) or an ISO timestamp, as the ISO timestamp the API takes. */
+export function windowStart(text: string, now = Date.now()): string {
+  const relative = /^([1-9][0-9]{0,3})([dh])$/.exec(text);
+  if (relative) {
+    const hours = Number(relative[1]) * (relative[2] === "d" ? 24 : 1);
+    return new Date(now - hours * 3_600_000).toISOString();
+  }
+  if (Number.isNaN(Date.parse(text)))
+    throw new UsageError(`--since ${text}: give 7d, 12h or an ISO timestamp`);
+  return text;
+}
+
+const planCommand: Subcommand = {
+  name: "plan",
+  usage: "plan <file> [--since 7d] [--until ISO] [--sample N]",
+  summary:
+    "replay the decision log of a window (default the last 7 days) against a bundle file: what would change",
+  options: {
+    since: { type: "string" },
+    until: { type: "string" },
+    sample: { type: "string" },
+    examples: { type: "string" },
+  },
+  positionals: 1,
+  async run({ values, positionals, out, err, call }) {
+    const file = readBundleFile(String(positionals[0]));
+    const whole = (name: string) => {
+      const value = values[name];
+      if (value === undefined) return undefined;
+      if (typeof value !== "string" || !/^[0-9]{1,6}$/.test(value)) {
+        throw new UsageError(`--${name} ${String(value)}: give a whole number`);
+      }
+      return Number(value);
+    };
+    const body: JsonObject = { bundle: file.bundle };
+    if (typeof values.since === "string") body.since = windowStart(values.since);
+    if (typeof values.until === "string") body.until = windowStart(values.until);
+    const sample = whole("sample");
+    if (sample !== undefined) body.sample = sample;
+    const examples = whole("examples");
+    if (examples !== undefined) body.examples_per_group = examples;
+    const answer = await call({
+      method: "POST",
+      path: "/api/v1/admin/policies/bundle/plan",
+      body,
+      accept: [400],
+    });
+    if (values.json) out(JSON.stringify(answer.body, null, 2));
+    if (answer.status === 400) {
+      for (const line of issueLines(file, answer.body)) err(line);
+      return 1;
+    }
+    if (!values.json) out(formatPlan(answer.body as PlanReport));
+    return 0;
+  },
+};
+
+/** The subcommands, in the order help lists them. */
+export const SUBCOMMANDS: Subcommand[] = [exportCommand, validateCommand, planCommand, applyCommand];
 
 export function usage(): string {
   const rows = SUBCOMMANDS.map((command) => `  ${command.usage.padEnd(34)} ${command.summary}`);

@@ -86,6 +86,51 @@ describe("npm run policy against a real worker (own stack)", () => {
     expect(same.stdout).toMatch(/applied 0 change\(s\)/);
   });
 
+  it("plan: the window's decisions replayed against an edited file, as a table by tenant and skill", async () => {
+    if (!stack) throw new Error("stack did not start");
+    // Traffic for the window: three web searches by bot-1, allowed by the live policy.
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${stack.api}/api/v1/policy/eval`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${stack.keys.agent}`, "Content-Type": "application/json" },
+        body: JSON.stringify({
+          skill_id: "search.web",
+          tenant_id: "demo",
+          agent_id: "bot-1",
+          payload: { q: i },
+        }),
+      });
+      expect((await res.json()) as { decision: string }).toMatchObject({ decision: "allow" });
+    }
+    const file = path.join(dir, "plan.yaml");
+    expect((await policy(["export", "--scope", "demo", "--out", file])).code).toBe(0);
+    // The edit: web searches need an approver.
+    writeFileSync(
+      file,
+      readFileSync(file, "utf8").replace(
+        /^capability_rules:.*$/m,
+        "capability_rules:\n  - tenant_id: demo\n    skill_pattern: search.*\n    effect: require_approval\n    approval_level: agent_approve",
+      ),
+    );
+    // The decision log is written after the answer (through a queue): wait until the plan sees all three.
+    let planned = { code: -1, stdout: "", stderr: "" };
+    for (let attempt = 0; attempt < 40; attempt++) {
+      planned = await policy(["plan", file, "--since", "1h"]);
+      if (/search\.web\s+auto-approved → needs approval\s+3\b/.test(planned.stdout)) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(planned.code, planned.stderr).toBe(0);
+    expect(planned.stdout).toMatch(/^Plan for scope demo: /);
+    expect(planned.stdout).toMatch(/demo\s+search\.web\s+auto-approved → needs approval\s+3\s+dec_/);
+    const json = await policy(["plan", file, "--since", "1h", "--json"]);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      scope: "demo",
+      totals: { allow_to_requires_approval: 3 },
+    });
+    // Bad usage is a usage error, not a call.
+    expect((await policy(["plan", file, "--since", "yesterday"])).code).toBe(2);
+  });
+
   it("a malformed file: each problem as file:line: path: message, exit 1; a YAML syntax error too", async () => {
     const file = path.join(dir, "bad.yaml");
     writeFileSync(
