@@ -31,6 +31,7 @@ import { evalRoutes } from "./routes/eval.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { mcpRoutes } from "./routes/mcp.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
+import { policyCandidateRoutes } from "./routes/policy-candidates.ts";
 import { jwksRoutes, receiptRoutes } from "./routes/receipts.ts";
 import { requestRoutes } from "./routes/requests.ts";
 import { slackRoutes } from "./routes/slack.ts";
@@ -75,6 +76,7 @@ export function createApp() {
   app.route("/", requestRoutes);
   app.route("/", receiptRoutes);
   app.route("/", delegationRoutes);
+  app.route("/", policyCandidateRoutes);
   app.route("/", adminPolicyRoutes);
   app.route("/", adminEscalationRoutes);
   app.route("/", adminEmergencyRoutes);

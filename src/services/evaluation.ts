@@ -26,6 +26,7 @@ import type { PolicyType } from "../domain/vocabulary.ts";
 import { ApiError, invalidField } from "../lib/errors.ts";
 import { MetricsBuffer } from "../lib/metrics.ts";
 import type { DecisionLogMessage, ServiceContext } from "./context.ts";
+import { shadowEvaluate } from "./shadow.ts";
 
 /** Proposed rules that replace the stored ones of their kind for one evaluation (admins only). */
 export type PolicyOverrides = Partial<
@@ -127,6 +128,9 @@ export async function evaluateCall(
   );
   // What-if evaluations are logged but kept out of the decision metrics: they decided nothing.
   if (!overridesUsed) countDecision(ctx, command, evaluation);
+  // Shadow mode (issue 29): the shadowing candidate's answer is recorded, never given; a what-if is
+  // already a candidate of its own, so it is not shadowed.
+  const shadow = overridesUsed ? null : await shadowEvaluate(ctx, command, stored, evaluation);
 
   const decisionId = newDecisionId();
   const timestamp = new Date();
@@ -152,6 +156,9 @@ export async function evaluateCall(
     tokens: evaluation.tokens,
     simulateCost: command.simulateCost,
     spend: { ...stored.spend },
+    shadowCandidateId: shadow?.candidateId ?? null,
+    shadowDecision: shadow?.decision ?? null,
+    shadowLevel: shadow?.level ?? null,
   });
   return { input: command, evaluation, policyVersion: stored.version, decisionId, timestamp, overridesUsed };
 }
