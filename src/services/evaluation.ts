@@ -283,7 +283,13 @@ async function policyToEvaluate(
   if (cached && cached.expiresAt > Date.now()) {
     const current = await loadVersionAndSpend(ctx.db, call);
     if (current.version === cached.policy.version) {
-      const policy = { ...cached.policy, spend: current.spend, readAt: current.readAt };
+      // The shadow marker too: a candidate turned on, off or changed shows at once.
+      const policy = {
+        ...cached.policy,
+        spend: current.spend,
+        readAt: current.readAt,
+        shadow: current.shadow,
+      };
       // Filing judges by this entry too: fresher spend there means fewer retries.
       cached.policy = policy;
       return policy;
