@@ -359,7 +359,11 @@ const AGENTS = ["bot-a", "bot-b"];
 /** Rows of one kind with distinct keys: each generated row keyed by `key`, later duplicates dropped. */
 function distinct<T>(rows: T[], key: (row: T) => string): T[] {
   const seen = new Set<string>();
-  return rows.filter((row) => (seen.has(key(row)) ? false : (seen.add(key(row)), true)));
+  return rows.filter((row) => {
+    if (seen.has(key(row))) return false;
+    seen.add(key(row));
+    return true;
+  });
 }
 
 function genRules(rng: Rng, tenant: string): BundleCapabilityRule[] {
@@ -415,7 +419,6 @@ function genLevels(rng: Rng, tenant: string): BundleApprovalLevel[] {
 }
 
 async function insertLive(
-  tenant: string,
   rules: BundleCapabilityRule[],
   budgets: BundleBudget[],
   levels: BundleApprovalLevel[],
@@ -494,7 +497,7 @@ describe("shadow mode on live evaluations", () => {
       return { tenant, live, bundle, spend, calls };
     });
     for (const c of cases) {
-      await insertLive(c.tenant, c.live.rules, c.live.budgets, c.live.levels);
+      await insertLive(c.live.rules, c.live.budgets, c.live.levels);
       if (c.spend > 0) {
         await testSql()`INSERT INTO spend_ledger (tenant_id, agent_id, amount_cents, source, reference)
           VALUES (${c.tenant}, 'bot-a', ${c.spend}, 'usage', ${`u-${c.tenant}`})`;
