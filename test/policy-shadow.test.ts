@@ -3,6 +3,7 @@
 // the live hot path (src/services/shadow.ts): it never changes an answer (a seeded property test over
 // generated policies and calls), it records what evaluating the candidate directly answers, it costs no
 // extra statement once the candidate is cached, and a candidate that fails leaves the live answer alone.
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { and, eq, inArray } from "drizzle-orm";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createDb } from "../src/db/client.ts";
@@ -27,6 +28,9 @@ import {
   POLICY_TYPES,
   type PolicyType,
 } from "../src/domain/vocabulary.ts";
+import type { Bindings } from "../src/env.ts";
+import worker from "../src/index.ts";
+import type { DecisionLogMessage } from "../src/services/context.ts";
 import { testEnv, testSql } from "./helpers/database.ts";
 import { call, type ErrorEnvelope } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
@@ -708,5 +712,30 @@ describe("shadow mode on live evaluations", () => {
       .from(policyDecisions)
       .where(inArray(policyDecisions.id, [String(first.decision_id)]));
     expect(kept[0]?.shadowDecision).toBe("deny");
+  });
+
+  it("the shadow answer travels through the decision-log queue to the row the consumer writes", async () => {
+    const tenant = newTenant();
+    const id = await shadowOn(tenantBundle(tenant, [{ effect: "deny" }]));
+    const sent: DecisionLogMessage[] = [];
+    const queue = {
+      async send(body: DecisionLogMessage) {
+        sent.push(structuredClone(body));
+      },
+    } as unknown as Bindings["DECISION_LOG_QUEUE"];
+    const answer = await evaluateCall(
+      { skill_id: "email.send", tenant_id: tenant, payload: {} },
+      { DECISION_LOG_QUEUE: queue },
+    );
+    expect(sent.map((message) => message.decision.shadowCandidateId)).toEqual([id]);
+    const batch = createMessageBatch(
+      "policy-decisions",
+      sent.map((body, index) => ({ id: `m${index}`, timestamp: new Date(), attempts: 1, body })),
+    );
+    const ctx = createExecutionContext();
+    await worker.queue(batch, testEnv(), ctx);
+    expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["m0"]);
+    const row = await decisionRow(answer.decision_id);
+    expect([row.shadowCandidateId, row.shadowDecision]).toEqual([id, "deny"]);
   });
 });
