@@ -7,6 +7,8 @@
 //   floor-runtime  GET /health/live   the worker answers, touching nothing
 //   floor-db       GET /health        one SELECT 1 through the driver and gateway the API uses
 //   eval, create, get, get-wait, list, approve, mixed (an agent's mix of eval, create and get)
+//   eval-shadow    eval of a second tenant whose candidate bundle shadows it (issue 29): against eval,
+//                  the cost of shadow mode
 // at each concurrency. Per scenario: p50/p95/p99, throughput, the ratio to each floor, and the database
 // round trips and statements per request, counted by the gateway (on Neon each round trip is a
 // network trip from the edge). With --rows N it then bulk-loads N historical requests and decisions
@@ -80,6 +82,8 @@ const openWaitsPerKey = Math.max(...waitLevels);
 
 /** The bench's own tenant, with its own keys and a (never reached) monthly budget, so budgets are checked. */
 const TENANT = "bench";
+/** Its twin for eval-shadow: the same policy, plus a shadowing candidate bundle (issue 29). */
+const SHADOW_TENANT = "bench-shadow";
 const say = (line: string) => console.log(line);
 
 interface Scenario {
@@ -94,11 +98,13 @@ interface Scenario {
 interface BenchKeys {
   agent: string;
   approver: string;
+  /** An agent key of SHADOW_TENANT. */
+  shadowAgent: string;
 }
 
 /** An agent key for the bench tenant acting for bot-*, an approver, and the tenant's budget. */
 async function prepareTenant(stack: Stack): Promise<BenchKeys> {
-  const [agent, approver] = await Promise.all([
+  const [agent, approver, shadowAgent] = await Promise.all([
     createKey(stack.databaseUrl, {
       principalId: "bench-agent",
       role: "agent",
@@ -114,19 +120,50 @@ async function prepareTenant(stack: Stack): Promise<BenchKeys> {
       tenantId: TENANT,
       name: "npm run bench approver",
     }),
+    createKey(stack.databaseUrl, {
+      principalId: "bench-shadow-agent",
+      role: "agent",
+      maxLevel: 1,
+      tenantId: SHADOW_TENANT,
+      agentIds: ["bot-*"],
+      name: "npm run bench shadow agent",
+    }),
   ]);
-  const budget = await fetch(`${stack.api}/api/v1/admin/policies/budgets`, {
-    method: "POST",
-    headers: { Authorization: `Bearer ${stack.keys.admin}`, "Content-Type": "application/json" },
-    body: JSON.stringify({
-      tenant_id: TENANT,
+  const admin = (route: string, body: unknown, method = "POST") =>
+    fetch(`${stack.api}/api/v1/admin/policies/${route}`, {
+      method,
+      headers: { Authorization: `Bearer ${stack.keys.admin}`, "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  for (const tenant of [TENANT, SHADOW_TENANT]) {
+    const budget = await admin("budgets", {
+      tenant_id: tenant,
       period: "month",
       limit_cents: 1_000_000_000,
       enforcement: "hard",
-    }),
+    });
+    if (budget.status !== 201) throw new Error(`bench: creating the budget answered ${budget.status}`);
+  }
+  // The shadow tenant's candidate: its budget rewritten and twenty capability rules, a typical bundle.
+  const candidate = await admin("candidates", {
+    description: "npm run bench eval-shadow",
+    bundle: {
+      format: "policy-bundle/v1",
+      scope: SHADOW_TENANT,
+      budgets: [{ tenant_id: SHADOW_TENANT, period: "month", limit_cents: 500_000_000, enforcement: "hard" }],
+      capability_rules: Array.from({ length: 20 }, (_, i) => ({
+        tenant_id: SHADOW_TENANT,
+        skill_pattern: i === 0 ? "bench.*" : `bench.skill${i}*`,
+        effect: i % 3 === 0 ? "allow" : "require_approval",
+      })),
+    },
   });
-  if (budget.status !== 201) throw new Error(`bench: creating the budget answered ${budget.status}`);
-  return { agent: agent.api_key, approver: approver.api_key };
+  const { id } = (await candidate.json()) as { id?: string };
+  if (candidate.status !== 201 || !id)
+    throw new Error(`bench: storing the candidate answered ${candidate.status}`);
+  const shadow = await admin(`candidates/${id}`, { shadow: true }, "PATCH");
+  if (shadow.status !== 200) throw new Error(`bench: turning shadow on answered ${shadow.status}`);
+  return { agent: agent.api_key, approver: approver.api_key, shadowAgent: shadowAgent.api_key };
 }
 
 const post = (key: string | undefined, body: unknown): RequestInit => ({
@@ -189,6 +226,19 @@ function scenarios(stack: Stack, keys: BenchKeys): Scenario[] {
       name: "eval",
       label: "POST /policy/eval",
       run: (i) => timedFetch(() => fetch(url("/api/v1/policy/eval"), post(agent, evalBody(i))), 200),
+    },
+    {
+      name: "eval-shadow",
+      label: "POST /policy/eval (a candidate shadows)",
+      run: (i) =>
+        timedFetch(
+          () =>
+            fetch(
+              url("/api/v1/policy/eval"),
+              post(keys.shadowAgent, { ...evalBody(i), tenant_id: SHADOW_TENANT }),
+            ),
+          200,
+        ),
     },
     {
       name: "create",

@@ -32,6 +32,7 @@ import { healthRoutes } from "./routes/health.ts";
 import { mcpRoutes } from "./routes/mcp.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { policyBundleRoutes } from "./routes/policy-bundles.ts";
+import { policyCandidateRoutes } from "./routes/policy-candidates.ts";
 import { policyPlanRoutes } from "./routes/policy-plans.ts";
 import { jwksRoutes, receiptRoutes } from "./routes/receipts.ts";
 import { requestRoutes } from "./routes/requests.ts";
@@ -79,6 +80,7 @@ export function createApp() {
   app.route("/", delegationRoutes);
   app.route("/", policyBundleRoutes);
   app.route("/", policyPlanRoutes);
+  app.route("/", policyCandidateRoutes);
   app.route("/", adminPolicyRoutes);
   app.route("/", adminEscalationRoutes);
   app.route("/", adminEmergencyRoutes);

@@ -4,12 +4,14 @@
 import { and, eq, inArray, or, type SQL, sql } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 import type { EvaluationInput, PolicyState } from "../domain/evaluation.ts";
+import type { ShadowMarker } from "../domain/shadow.ts";
 import type { Database } from "./client.ts";
 import { rowFromRaw } from "./raw.ts";
 import {
   budgets,
   capabilityRules,
   policyApprovalLevels,
+  policyCandidates,
   policySettings,
   policySetVersion,
   skillCosts,
@@ -20,6 +22,24 @@ export interface LoadedPolicyState extends PolicyState {
   version: number;
   /** When it was read: the spend figures in a judgment's explanation are as of then. */
   readAt: string;
+  /** The candidate that shadows the call's tenant (issue 29), read in the same statement; null: none. */
+  shadow: ShadowMarker | null;
+}
+
+/**
+ * Which candidate shadows a tenant, at which revision, as one json column of the statements the hot path
+ * already runs (no extra round trip): the tenant's own candidate wins over `*`. The partial unique index
+ * keeps one per scope, and the policy_candidates_one_shadow_per_scope index answers it.
+ */
+function shadowMarkerColumn(tenantId: string) {
+  return sql`(SELECT json_build_object('id', c.id, 'revision', c.updated_at::text) FROM ${policyCandidates} c
+    WHERE c.shadow AND c.scope IN (${tenantId}, '*') ORDER BY c.scope = '*' LIMIT 1)`;
+}
+
+function shadowFromRow(value: unknown): ShadowMarker | null {
+  const marker = fromJson<{ id?: unknown; revision?: unknown } | null>(value, null);
+  if (!marker || typeof marker.id !== "string" || typeof marker.revision !== "string") return null;
+  return { candidateId: marker.id, revision: marker.revision };
 }
 
 // Period starts in UTC, computed by the database so every worker agrees on the boundary.
@@ -100,7 +120,8 @@ export async function loadPolicyState(
     ${aggregate(skillCosts, sql`t.skill_id = ${call.skillId}`)} AS costs,
     (SELECT row_to_json(x) FROM (
       SELECT ps.capability_default_effect, ps.unknown_skill_cost_cents, v.version
-      FROM ${policySettings} ps CROSS JOIN ${policySetVersion} v) x) AS settings`);
+      FROM ${policySettings} ps CROSS JOIN ${policySetVersion} v) x) AS settings,
+    ${shadowMarkerColumn(call.tenantId)} AS shadow`);
   const [raw] = result.rows as Record<string, unknown>[];
   const settings = fromJson<Record<string, unknown> | null>(raw?.settings, null);
   if (!raw || !settings)
@@ -121,6 +142,7 @@ export async function loadPolicyState(
     spend: spendFromRow(spend),
     version: Number(settings.version),
     readAt: new Date().toISOString(),
+    shadow: shadowFromRow(raw.shadow),
   };
 }
 
@@ -131,9 +153,10 @@ export async function loadPolicyState(
 export async function loadVersionAndSpend(
   db: Database,
   call: Pick<EvaluationInput, "tenantId" | "agentId">,
-): Promise<{ version: number; spend: PolicyState["spend"]; readAt: string }> {
+): Promise<{ version: number; spend: PolicyState["spend"]; readAt: string; shadow: ShadowMarker | null }> {
   const result = await db.execute(
-    sql`SELECT v.version, s.* FROM ${policySetVersion} v, (${spendToDate(db, call)}) s`,
+    sql`SELECT v.version, s.*, ${shadowMarkerColumn(call.tenantId)} AS shadow_marker
+      FROM ${policySetVersion} v, (${spendToDate(db, call)}) s`,
   );
   const [raw] = result.rows as Record<string, unknown>[];
   if (!raw) throw new Error("policy_set_version row is missing: run the migrations");
@@ -141,5 +164,6 @@ export async function loadVersionAndSpend(
     version: Number(raw.version),
     spend: spendFromRow(raw),
     readAt: new Date().toISOString(),
+    shadow: shadowFromRow(raw.shadow_marker),
   };
 }

@@ -17,6 +17,10 @@ export const newCorrelationId = (): string => `cor_${randomHex(16)}`;
 export const DECISION_ID_PATTERN = /^dec_[0-9a-f]{20}$/;
 export const newDecisionId = (): string => `dec_${randomHex(10)}`;
 
+/** Candidate policy bundles (issue 29): `pcd_` + 16 hex characters. */
+export const CANDIDATE_ID_PATTERN = /^pcd_[0-9a-f]{16}$/;
+export const newCandidateId = (): string => `pcd_${randomHex(8)}`;
+
 /** Receipt ids (issue 27): `rcp_` and 20 hex characters, the receipt's `jti`. */
 export const RECEIPT_ID_PATTERN = /^rcp_[0-9a-f]{20}$/;
 export const newReceiptId = (): string => `rcp_${randomHex(10)}`;

@@ -26,6 +26,7 @@ import type { PolicyType } from "../domain/vocabulary.ts";
 import { ApiError, invalidField } from "../lib/errors.ts";
 import { MetricsBuffer } from "../lib/metrics.ts";
 import type { DecisionLogMessage, ServiceContext } from "./context.ts";
+import { shadowEvaluate } from "./shadow.ts";
 
 /** Proposed rules that replace the stored ones of their kind for one evaluation (admins only). */
 export type PolicyOverrides = Partial<
@@ -127,6 +128,9 @@ export async function evaluateCall(
   );
   // What-if evaluations are logged but kept out of the decision metrics: they decided nothing.
   if (!overridesUsed) countDecision(ctx, command, evaluation);
+  // Shadow mode (issue 29): the shadowing candidate's answer is recorded, never given; a what-if is
+  // already a candidate of its own, so it is not shadowed.
+  const shadow = overridesUsed ? null : await shadowEvaluate(ctx, command, stored, evaluation);
 
   const decisionId = newDecisionId();
   const timestamp = new Date();
@@ -152,6 +156,9 @@ export async function evaluateCall(
     tokens: evaluation.tokens,
     simulateCost: command.simulateCost,
     spend: { ...stored.spend },
+    shadowCandidateId: shadow?.candidateId ?? null,
+    shadowDecision: shadow?.decision ?? null,
+    shadowLevel: shadow?.level ?? null,
   });
   return { input: command, evaluation, policyVersion: stored.version, decisionId, timestamp, overridesUsed };
 }
@@ -276,7 +283,13 @@ async function policyToEvaluate(
   if (cached && cached.expiresAt > Date.now()) {
     const current = await loadVersionAndSpend(ctx.db, call);
     if (current.version === cached.policy.version) {
-      const policy = { ...cached.policy, spend: current.spend, readAt: current.readAt };
+      // The shadow marker too: a candidate turned on, off or changed shows at once.
+      const policy = {
+        ...cached.policy,
+        spend: current.spend,
+        readAt: current.readAt,
+        shadow: current.shadow,
+      };
       // Filing judges by this entry too: fresher spend there means fewer retries.
       cached.policy = policy;
       return policy;

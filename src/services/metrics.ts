@@ -42,6 +42,11 @@ export const COUNTERS: Record<string, string> = {
     "Refused console sign-ins, by reason (malformed, unknown, revoked, agent)",
   nova_escalation_runs_total: "Escalation job runs by outcome",
   nova_decision_log_failures_total: "Policy decisions that could not be written to the decision log",
+  nova_policy_shadow_evaluations_total: "Live evaluations also judged against a shadowing candidate bundle",
+  nova_policy_shadow_disagreements_total:
+    "Shadow evaluations whose decision or approval level differed from the live answer, by from_decision and to_decision",
+  nova_policy_shadow_failures_total:
+    "Shadow evaluations that failed (the live answer stood), by stage (load, evaluate)",
   nova_http_requests_total: "HTTP requests by route pattern and status",
   nova_http_request_duration_seconds_total:
     "Seconds spent answering HTTP requests, by route pattern (divide by nova_http_requests_total for the average)",

@@ -1124,6 +1124,55 @@ export type PolicyPlanRequest = {
     time_limit_ms?: number;
 };
 
+export type PolicyCandidate = {
+    id: string;
+    scope: string;
+    /**
+     * The bundle in its canonical form
+     */
+    bundle: {
+        [key: string]: unknown;
+    };
+    bundle_sha256: string;
+    /**
+     * The live scope's hash when the candidate was stored
+     */
+    base_sha256: string;
+    description: string | null;
+    shadow: boolean;
+    created_by: string;
+    created_at: string;
+    updated_at: string;
+};
+
+export type PolicyCandidateDisagreements = {
+    candidate_id: string;
+    /**
+     * Live evaluations this candidate shadowed
+     */
+    shadowed: number;
+    counts: Array<{
+        decision: 'allow' | 'deny' | 'requires_approval';
+        shadow_decision: 'allow' | 'deny' | 'requires_approval';
+        /**
+         * Shadow level minus live level
+         */
+        level_change: number;
+        count: number;
+    }>;
+    latest: Array<{
+        decision_id: string;
+        tenant_id: string;
+        agent_id: string | null;
+        skill_id: string;
+        decision: 'allow' | 'deny' | 'requires_approval';
+        approval_level_required: number;
+        shadow_decision: 'allow' | 'deny' | 'requires_approval';
+        shadow_level: number;
+        created_at: string;
+    }>;
+};
+
 export type ApprovalLevelPolicy = {
     policy_type: 'cost' | 'capability' | 'resource' | 'rate_limit';
     /**
@@ -3374,6 +3423,316 @@ export type PostApiV1AdminPoliciesBundlePlanResponses = {
 };
 
 export type PostApiV1AdminPoliciesBundlePlanResponse = PostApiV1AdminPoliciesBundlePlanResponses[keyof PostApiV1AdminPoliciesBundlePlanResponses];
+
+export type GetApiV1AdminPoliciesCandidatesData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * A tenant id (its approval levels, capability rules and budgets), or "*": the whole policy set
+         */
+        scope?: '*' | string;
+        limit?: number;
+        offset?: number | null;
+    };
+    url: '/api/v1/admin/policies/candidates';
+};
+
+export type GetApiV1AdminPoliciesCandidatesErrors = {
+    /**
+     * Invalid input: the details name each field
+     */
+    400: ErrorResponse;
+    /**
+     * Missing, malformed, unknown or revoked API key
+     */
+    401: ErrorResponse;
+    /**
+     * The key's role, tenant or level does not allow this
+     */
+    403: ErrorResponse;
+    /**
+     * Too many requests for this key; retry after Retry-After seconds
+     */
+    429: ErrorResponse;
+    /**
+     * The database is unavailable; retry after Retry-After seconds
+     */
+    503: ErrorResponse;
+};
+
+export type GetApiV1AdminPoliciesCandidatesError = GetApiV1AdminPoliciesCandidatesErrors[keyof GetApiV1AdminPoliciesCandidatesErrors];
+
+export type GetApiV1AdminPoliciesCandidatesResponses = {
+    /**
+     * The candidates
+     */
+    200: Array<PolicyCandidate>;
+};
+
+export type GetApiV1AdminPoliciesCandidatesResponse = GetApiV1AdminPoliciesCandidatesResponses[keyof GetApiV1AdminPoliciesCandidatesResponses];
+
+export type PostApiV1AdminPoliciesCandidatesData = {
+    body: {
+        bundle: PolicyBundle;
+        description?: string | null;
+    };
+    path?: never;
+    query?: never;
+    url: '/api/v1/admin/policies/candidates';
+};
+
+export type PostApiV1AdminPoliciesCandidatesErrors = {
+    /**
+     * Invalid input: the details name each field
+     */
+    400: ErrorResponse;
+    /**
+     * Missing, malformed, unknown or revoked API key
+     */
+    401: ErrorResponse;
+    /**
+     * The key's role, tenant or level does not allow this
+     */
+    403: ErrorResponse;
+    /**
+     * Body or payload too large
+     */
+    413: ErrorResponse;
+    /**
+     * The body is not JSON
+     */
+    415: ErrorResponse;
+    /**
+     * Too many requests for this key; retry after Retry-After seconds
+     */
+    429: ErrorResponse;
+    /**
+     * The database is unavailable; retry after Retry-After seconds
+     */
+    503: ErrorResponse;
+};
+
+export type PostApiV1AdminPoliciesCandidatesError = PostApiV1AdminPoliciesCandidatesErrors[keyof PostApiV1AdminPoliciesCandidatesErrors];
+
+export type PostApiV1AdminPoliciesCandidatesResponses = {
+    /**
+     * The stored candidate
+     */
+    201: PolicyCandidate;
+};
+
+export type PostApiV1AdminPoliciesCandidatesResponse = PostApiV1AdminPoliciesCandidatesResponses[keyof PostApiV1AdminPoliciesCandidatesResponses];
+
+export type DeleteApiV1AdminPoliciesCandidatesByIdData = {
+    body?: never;
+    path: {
+        id: string;
+    };
+    query?: never;
+    url: '/api/v1/admin/policies/candidates/{id}';
+};
+
+export type DeleteApiV1AdminPoliciesCandidatesByIdErrors = {
+    /**
+     * Invalid input: the details name each field
+     */
+    400: ErrorResponse;
+    /**
+     * Missing, malformed, unknown or revoked API key
+     */
+    401: ErrorResponse;
+    /**
+     * The key's role, tenant or level does not allow this
+     */
+    403: ErrorResponse;
+    /**
+     * No such candidate
+     */
+    404: ErrorResponse;
+    /**
+     * Too many requests for this key; retry after Retry-After seconds
+     */
+    429: ErrorResponse;
+    /**
+     * The database is unavailable; retry after Retry-After seconds
+     */
+    503: ErrorResponse;
+};
+
+export type DeleteApiV1AdminPoliciesCandidatesByIdError = DeleteApiV1AdminPoliciesCandidatesByIdErrors[keyof DeleteApiV1AdminPoliciesCandidatesByIdErrors];
+
+export type DeleteApiV1AdminPoliciesCandidatesByIdResponses = {
+    /**
+     * The deleted candidate
+     */
+    200: PolicyCandidate;
+};
+
+export type DeleteApiV1AdminPoliciesCandidatesByIdResponse = DeleteApiV1AdminPoliciesCandidatesByIdResponses[keyof DeleteApiV1AdminPoliciesCandidatesByIdResponses];
+
+export type GetApiV1AdminPoliciesCandidatesByIdData = {
+    body?: never;
+    path: {
+        id: string;
+    };
+    query?: never;
+    url: '/api/v1/admin/policies/candidates/{id}';
+};
+
+export type GetApiV1AdminPoliciesCandidatesByIdErrors = {
+    /**
+     * Invalid input: the details name each field
+     */
+    400: ErrorResponse;
+    /**
+     * Missing, malformed, unknown or revoked API key
+     */
+    401: ErrorResponse;
+    /**
+     * The key's role, tenant or level does not allow this
+     */
+    403: ErrorResponse;
+    /**
+     * No such candidate
+     */
+    404: ErrorResponse;
+    /**
+     * Too many requests for this key; retry after Retry-After seconds
+     */
+    429: ErrorResponse;
+    /**
+     * The database is unavailable; retry after Retry-After seconds
+     */
+    503: ErrorResponse;
+};
+
+export type GetApiV1AdminPoliciesCandidatesByIdError = GetApiV1AdminPoliciesCandidatesByIdErrors[keyof GetApiV1AdminPoliciesCandidatesByIdErrors];
+
+export type GetApiV1AdminPoliciesCandidatesByIdResponses = {
+    /**
+     * The candidate
+     */
+    200: PolicyCandidate;
+};
+
+export type GetApiV1AdminPoliciesCandidatesByIdResponse = GetApiV1AdminPoliciesCandidatesByIdResponses[keyof GetApiV1AdminPoliciesCandidatesByIdResponses];
+
+export type PatchApiV1AdminPoliciesCandidatesByIdData = {
+    body: {
+        /**
+         * Whether the candidate shadows its scope
+         */
+        shadow: boolean;
+    };
+    path: {
+        id: string;
+    };
+    query?: never;
+    url: '/api/v1/admin/policies/candidates/{id}';
+};
+
+export type PatchApiV1AdminPoliciesCandidatesByIdErrors = {
+    /**
+     * Invalid input: the details name each field
+     */
+    400: ErrorResponse;
+    /**
+     * Missing, malformed, unknown or revoked API key
+     */
+    401: ErrorResponse;
+    /**
+     * The key's role, tenant or level does not allow this
+     */
+    403: ErrorResponse;
+    /**
+     * No such candidate
+     */
+    404: ErrorResponse;
+    /**
+     * Another candidate already shadows this scope (named in the details)
+     */
+    409: ErrorResponse;
+    /**
+     * Body or payload too large
+     */
+    413: ErrorResponse;
+    /**
+     * The body is not JSON
+     */
+    415: ErrorResponse;
+    /**
+     * Too many requests for this key; retry after Retry-After seconds
+     */
+    429: ErrorResponse;
+    /**
+     * The database is unavailable; retry after Retry-After seconds
+     */
+    503: ErrorResponse;
+};
+
+export type PatchApiV1AdminPoliciesCandidatesByIdError = PatchApiV1AdminPoliciesCandidatesByIdErrors[keyof PatchApiV1AdminPoliciesCandidatesByIdErrors];
+
+export type PatchApiV1AdminPoliciesCandidatesByIdResponses = {
+    /**
+     * The candidate after the change
+     */
+    200: PolicyCandidate;
+};
+
+export type PatchApiV1AdminPoliciesCandidatesByIdResponse = PatchApiV1AdminPoliciesCandidatesByIdResponses[keyof PatchApiV1AdminPoliciesCandidatesByIdResponses];
+
+export type GetApiV1AdminPoliciesCandidatesByIdDisagreementsData = {
+    body?: never;
+    path: {
+        id: string;
+    };
+    query?: {
+        /**
+         * How many of the latest disagreeing decisions to list
+         */
+        limit?: number;
+    };
+    url: '/api/v1/admin/policies/candidates/{id}/disagreements';
+};
+
+export type GetApiV1AdminPoliciesCandidatesByIdDisagreementsErrors = {
+    /**
+     * Invalid input: the details name each field
+     */
+    400: ErrorResponse;
+    /**
+     * Missing, malformed, unknown or revoked API key
+     */
+    401: ErrorResponse;
+    /**
+     * The key's role, tenant or level does not allow this
+     */
+    403: ErrorResponse;
+    /**
+     * No such candidate
+     */
+    404: ErrorResponse;
+    /**
+     * Too many requests for this key; retry after Retry-After seconds
+     */
+    429: ErrorResponse;
+    /**
+     * The database is unavailable; retry after Retry-After seconds
+     */
+    503: ErrorResponse;
+};
+
+export type GetApiV1AdminPoliciesCandidatesByIdDisagreementsError = GetApiV1AdminPoliciesCandidatesByIdDisagreementsErrors[keyof GetApiV1AdminPoliciesCandidatesByIdDisagreementsErrors];
+
+export type GetApiV1AdminPoliciesCandidatesByIdDisagreementsResponses = {
+    /**
+     * Counts and the latest disagreeing decisions
+     */
+    200: PolicyCandidateDisagreements;
+};
+
+export type GetApiV1AdminPoliciesCandidatesByIdDisagreementsResponse = GetApiV1AdminPoliciesCandidatesByIdDisagreementsResponses[keyof GetApiV1AdminPoliciesCandidatesByIdDisagreementsResponses];
 
 export type GetApiV1AdminPoliciesApprovalLevelsData = {
     body?: never;
