@@ -62,7 +62,7 @@ type Json = unknown;
 type JsonObject = Record<string, unknown>;
 
 export interface Call {
-  method: "GET" | "POST" | "PUT" | "DELETE";
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   path: string;
   body?: JsonObject;
   /** Statuses other than 2xx that still carry an answer (GET /health answers 503 when degraded). */

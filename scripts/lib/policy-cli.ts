@@ -7,7 +7,16 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { LineCounter, type Node, parseDocument, stringify } from "yaml";
 import type { PlanReport } from "../../src/domain/policy-plan.ts";
-import { type Answer, ApiFailure, type Call, DEFAULT_API_URL, type OpsIo, send, UsageError } from "./ops.ts";
+import {
+  type Answer,
+  ApiFailure,
+  type Call,
+  DEFAULT_API_URL,
+  type OpsIo,
+  send,
+  table,
+  UsageError,
+} from "./ops.ts";
 import { formatPlan } from "./policy-plan-format.ts";
 import { FILE_ONLY_KEYS } from "./policy-schema.ts";
 
@@ -344,8 +353,178 @@ const planCommand: Subcommand = {
   },
 };
 
+const CANDIDATES = "/api/v1/admin/policies/candidates";
+
+/** A candidate id given on the command line, checked before any call. */
+function candidateId(text: string | undefined): string {
+  if (!text || !/^pcd_[0-9a-f]{16}$/.test(text)) {
+    throw new UsageError(
+      `${String(text)}: a candidate id is pcd_ and 16 hex digits (npm run policy -- candidates)`,
+    );
+  }
+  return text;
+}
+
+const shadowCommand: Subcommand = {
+  name: "shadow",
+  usage: "shadow <file> [--description TEXT]",
+  summary: "store a bundle file as a candidate and shadow the live policy with it (answers never change)",
+  options: { description: { type: "string" } },
+  positionals: 1,
+  async run({ values, positionals, out, err, call }) {
+    const file = readBundleFile(String(positionals[0]));
+    const created = await call({
+      method: "POST",
+      path: CANDIDATES,
+      body: {
+        bundle: file.bundle,
+        ...(typeof values.description === "string" ? { description: values.description } : {}),
+      },
+      accept: [400],
+    });
+    if (created.status === 400) {
+      if (values.json) out(JSON.stringify(created.body, null, 2));
+      for (const line of issueLines(file, created.body)) err(line);
+      return 1;
+    }
+    const id = String((created.body as JsonObject).id);
+    const shadowed = await call({
+      method: "PATCH",
+      path: `${CANDIDATES}/${id}`,
+      body: { shadow: true },
+      accept: [409],
+    });
+    if (values.json) out(JSON.stringify(shadowed.body, null, 2));
+    if (shadowed.status === 409) {
+      const details = isObject((shadowed.body as JsonObject).error)
+        ? ((shadowed.body as JsonObject).error as JsonObject).details
+        : {};
+      const other = isObject(details) ? String(details.shadowing_candidate_id) : "another candidate";
+      err(
+        `${file.name}: stored as candidate ${id}, not shadowing: ${other} shadows scope ${String((created.body as JsonObject).scope)}\n` +
+          `  npm run policy -- unshadow ${other}, then PATCH ${CANDIDATES}/${id} {"shadow":true} or run shadow again`,
+      );
+      return 1;
+    }
+    if (!values.json) {
+      out(
+        `${file.name}: candidate ${id} shadows scope ${String((created.body as JsonObject).scope)}: every live evaluation there is also judged by it`,
+      );
+      out(`  disagreements: npm run policy -- disagreements ${id}   (console: /console/admin/policy)`);
+    }
+    return 0;
+  },
+};
+
+const unshadowCommand: Subcommand = {
+  name: "unshadow",
+  usage: "unshadow <candidate-id>",
+  summary: "stop a candidate shadowing (it stays stored, with the answers it recorded)",
+  options: {},
+  positionals: 1,
+  async run({ values, positionals, out, call }) {
+    const id = candidateId(positionals[0]);
+    const answer = await call({ method: "PATCH", path: `${CANDIDATES}/${id}`, body: { shadow: false } });
+    if (values.json) out(JSON.stringify(answer.body, null, 2));
+    else out(`candidate ${id} no longer shadows`);
+    return 0;
+  },
+};
+
+const candidatesCommand: Subcommand = {
+  name: "candidates",
+  usage: "candidates [--scope S]",
+  summary: "the stored candidates: id, scope, shadowing or not, who stored it and when",
+  options: { scope: { type: "string" } },
+  positionals: 0,
+  async run({ values, out, call }) {
+    const query = typeof values.scope === "string" ? `?scope=${encodeURIComponent(values.scope)}` : "";
+    const answer = await call({ method: "GET", path: `${CANDIDATES}${query}` });
+    if (values.json) {
+      out(JSON.stringify(answer.body, null, 2));
+      return 0;
+    }
+    const body = answer.body as JsonObject;
+    const rows = (Array.isArray(body.candidates) ? body.candidates : Array.isArray(body) ? body : []).filter(
+      isObject,
+    );
+    if (rows.length === 0) out("no candidates");
+    else
+      out(
+        table(
+          ["id", "scope", "shadow", "created_by", "created_at", "description"],
+          rows.map((row) => [
+            row.id,
+            row.scope,
+            row.shadow ? "yes" : "no",
+            row.created_by,
+            row.created_at,
+            row.description ?? "",
+          ]),
+        ),
+      );
+    return 0;
+  },
+};
+
+const disagreementsCommand: Subcommand = {
+  name: "disagreements",
+  usage: "disagreements <candidate-id> [--limit N]",
+  summary: "where a shadowing candidate answered otherwise than the live policy: counts and the latest",
+  options: { limit: { type: "string" } },
+  positionals: 1,
+  async run({ values, positionals, out, call }) {
+    const id = candidateId(positionals[0]);
+    const limit = typeof values.limit === "string" ? values.limit : "10";
+    if (!/^[0-9]{1,3}$/.test(limit)) throw new UsageError(`--limit ${limit}: give a whole number`);
+    const answer = await call({ method: "GET", path: `${CANDIDATES}/${id}/disagreements?limit=${limit}` });
+    if (values.json) {
+      out(JSON.stringify(answer.body, null, 2));
+      return 0;
+    }
+    const body = answer.body as JsonObject;
+    const counts = (Array.isArray(body.counts) ? body.counts : []).filter(isObject);
+    const latest = (Array.isArray(body.latest) ? body.latest : []).filter(isObject);
+    out(`candidate ${id}${body.shadowed === false ? " (not shadowing now)" : ""}`);
+    if (counts.length === 0) out("no disagreements recorded");
+    else {
+      out(
+        table(
+          ["live", "shadow", "level", "count"],
+          counts.map((row) => [row.decision, row.shadow_decision, row.level_change, row.count]),
+        ),
+      );
+      out("");
+      out(
+        table(
+          ["decision", "tenant", "skill", "agent", "live", "shadow", "at"],
+          latest.map((row) => [
+            row.decision_id,
+            row.tenant_id,
+            row.skill_id,
+            row.agent_id ?? "-",
+            `${String(row.decision)} (${String(row.approval_level_required)})`,
+            `${String(row.shadow_decision)} (${String(row.shadow_level)})`,
+            row.created_at,
+          ]),
+        ),
+      );
+    }
+    return 0;
+  },
+};
+
 /** The subcommands, in the order help lists them. */
-export const SUBCOMMANDS: Subcommand[] = [exportCommand, validateCommand, planCommand, applyCommand];
+export const SUBCOMMANDS: Subcommand[] = [
+  exportCommand,
+  validateCommand,
+  planCommand,
+  shadowCommand,
+  candidatesCommand,
+  disagreementsCommand,
+  unshadowCommand,
+  applyCommand,
+];
 
 export function usage(): string {
   const rows = SUBCOMMANDS.map((command) => `  ${command.usage.padEnd(34)} ${command.summary}`);
@@ -399,7 +578,7 @@ export async function runPolicy(argv: readonly string[], io: OpsIo): Promise<num
       throw new UsageError(
         command.positionals === 0
           ? `${command.name} takes no arguments (got ${positionals.join(" ")})`
-          : `${command.name} needs exactly one file (got ${positionals.length})`,
+          : `${command.name} needs exactly one ${command.usage.includes("<candidate-id>") ? "candidate id" : "file"} (got ${positionals.length})`,
       );
     }
     if (!io.env.POLICY_API_KEY)

@@ -2,10 +2,11 @@
 // of its own (one for the file): export a tenant to YAML, edit the file, validate, apply; an apply
 // from a stale file is refused with the live base; a malformed file's problems come back as
 // `file:line: path: message`; every subcommand answers --help; bad usage is one line and exit 2.
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { LOCAL } from "../../scripts/lib/local-stack.ts";
@@ -167,6 +168,150 @@ describe("npm run policy against a real worker (own stack)", () => {
     expect(unknown.stderr).toContain(`${json}:4: budgets[0]:`);
   });
 
+  it("README's policy-as-code walkthrough, run as written: export, a search, the edit, validate, plan, shadow, apply", async () => {
+    if (!stack) throw new Error("stack did not start");
+    const blocks = readmeSection("## Policy as code");
+    const [setup, rule, steps] = [blocks[0], blocks[1], blocks[2]];
+    if (!setup || !rule || !steps || !rule.code.startsWith("  - "))
+      throw new Error("README's policy section changed shape");
+    // The reader's checkout: the scripts through links, the keys `npm run dev` would have written.
+    const folder = mkdtempSync(path.join(os.tmpdir(), "readme-policy-"));
+    try {
+      for (const name of ["package.json", "node_modules", "scripts", "src", "schemas"]) {
+        symlinkSync(path.join(LOCAL.root, name), path.join(folder, name));
+      }
+      mkdirSync(path.join(folder, ".data"));
+      writeFileSync(path.join(folder, ".data/dev-keys.json"), JSON.stringify(stack.keys));
+      // The tour's shell: $API and $AGENT_KEY are set; the stack is not on npm run dev's port.
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        API: stack.api,
+        AGENT_KEY: stack.keys.agent ?? "",
+        POLICY_API_URL: stack.api,
+      };
+      delete env.POLICY_API_KEY;
+      // Async: the stack's gateway runs in this process, so a blocking spawn would stall the worker's queries.
+      const bash = (code: string) =>
+        new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+          const child = spawn("bash", ["-c", `set -euo pipefail\n${code}`], {
+            cwd: folder,
+            env,
+          });
+          let stdout = "";
+          let stderr = "";
+          child.stdout.on("data", (chunk: Buffer) => {
+            stdout += chunk.toString("utf8");
+          });
+          child.stderr.on("data", (chunk: Buffer) => {
+            stderr += chunk.toString("utf8");
+          });
+          child.once("error", reject);
+          child.once("exit", (status) => resolve({ status, stdout, stderr }));
+        });
+
+      const first = await bash(setup.code);
+      expect(first.status, first.stderr).toBe(0);
+      expect(first.stdout.trim().split("\n").at(-1)).toBe("allow");
+      // The search's decision is logged after its answer: the plan below should see it.
+      const db = new pg.Client({ connectionString: stack.databaseUrl });
+      await db.connect();
+      try {
+        for (let i = 0; i < 80; i++) {
+          const seen = await db.query(
+            "SELECT 1 FROM policy_decisions WHERE skill_id = 'search.web' AND created_at > now() - interval '1 minute'",
+          );
+          if (seen.rowCount) break;
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+      } finally {
+        await db.end();
+      }
+
+      // The edit the README asks for, its YAML as written, under capability_rules:.
+      const file = path.join(folder, "demo.yaml");
+      writeFileSync(
+        file,
+        readFileSync(file, "utf8").replace(
+          /^capability_rules:.*$/m,
+          `capability_rules:\n${rule.code.trimEnd()}`,
+        ),
+      );
+      // The same shell: what the first block exported is still set.
+      const exported = setup.code
+        .split("\n")
+        .filter((line) => line.startsWith("export "))
+        .join("\n");
+      const run = await bash(`${exported}\n${steps.code}`);
+      expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
+      expect(run.stdout).toMatch(/capability_rules: 1 added/);
+      expect(run.stdout).toMatch(/demo\s+search\.web\s+auto-approved → needs approval\s+\d+/);
+      expect(run.stdout).toMatch(/candidate pcd_[0-9a-f]{16} shadows scope demo/);
+      expect(run.stdout).toMatch(/applied 1 change\(s\)/);
+      // In force now: the same search needs an approver.
+      const after = await fetch(`${stack.api}/api/v1/policy/eval`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${stack.keys.agent}`, "Content-Type": "application/json" },
+        body: JSON.stringify({
+          skill_id: "search.web",
+          tenant_id: "demo",
+          agent_id: "bot-1",
+          payload: { q: "x" },
+        }),
+      });
+      expect(((await after.json()) as { decision: string }).decision).toBe("requires_approval");
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it("examples/gitops/policy-plan.yml: its validate-and-plan step, run as written, writes the plan comment", async () => {
+    if (!stack) throw new Error("stack did not start");
+    const workflow = parse(
+      readFileSync(path.join(LOCAL.root, "examples/gitops/policy-plan.yml"), "utf8"),
+    ) as {
+      jobs: Record<string, { steps: { name?: string; run?: string }[] }>;
+    };
+    const step = workflow.jobs.plan?.steps.find(
+      (candidate) => candidate.name === "Validate and plan each changed bundle",
+    );
+    if (!step?.run) throw new Error("the workflow's plan step changed shape");
+    // Every policy command the workflow runs is one the CLI has.
+    const commands = [...JSON.stringify(workflow).matchAll(/npm run -s policy -- (\w+)/g)].map(
+      (match) => match[1],
+    );
+    expect(commands.length).toBeGreaterThan(0);
+    for (const name of commands) expect(SUBCOMMANDS.map((command) => command.name)).toContain(name);
+
+    const folder = mkdtempSync(path.join(os.tmpdir(), "gitops-"));
+    try {
+      for (const name of ["package.json", "node_modules", "scripts", "src", "schemas"]) {
+        symlinkSync(path.join(LOCAL.root, name), path.join(folder, name));
+      }
+      mkdirSync(path.join(folder, "policy"));
+      expect(
+        (await policy(["export", "--scope", "demo", "--out", path.join(folder, "policy/demo.yaml")])).code,
+      ).toBe(0);
+      const env = { ...process.env, POLICY_API_URL: stack.api, POLICY_API_KEY: stack.keys.admin ?? "" };
+      const result = await new Promise<{ status: number | null; stderr: string }>((resolve, reject) => {
+        // GitHub runs `run:` steps with bash -e; async, so the in-process gateway keeps serving.
+        const child = spawn("bash", ["-e", "-c", step.run ?? ""], { cwd: folder, env });
+        let stderr = "";
+        child.stderr.on("data", (chunk: Buffer) => {
+          stderr += chunk.toString("utf8");
+        });
+        child.once("error", reject);
+        child.once("exit", (status) => resolve({ status, stderr }));
+      });
+      expect(result.status, result.stderr).toBe(0);
+      const comment = readFileSync(path.join(folder, "plan.md"), "utf8");
+      expect(comment).toMatch(/^### policy\/demo\.yaml$/m);
+      expect(comment).toMatch(/valid bundle of scope demo/);
+      expect(comment).toMatch(/^Plan for scope demo: /m);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it("help, --help per subcommand, bad usage (exit 2, one line then usage, never a stack trace)", async () => {
     const help = await policy(["help"]);
     expect(help.code).toBe(0);
@@ -198,3 +343,16 @@ describe("npm run policy against a real worker (own stack)", () => {
     expect(child.stderr).not.toMatch(/\n\s+at /);
   });
 });
+
+/** The fenced blocks of one README section, in order. */
+function readmeSection(title: string): { lang: string; code: string }[] {
+  const text = readFileSync(path.join(LOCAL.root, "README.md"), "utf8");
+  const start = text.indexOf(`\n${title}\n`);
+  if (start < 0) throw new Error(`README.md has no "${title}" section`);
+  const end = text.indexOf("\n## ", start + title.length + 2);
+  const section = text.slice(start, end < 0 ? undefined : end);
+  return [...section.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].map((match) => ({
+    lang: match[1] ?? "",
+    code: match[2] ?? "",
+  }));
+}
