@@ -179,7 +179,7 @@ describe("console policy pages", () => {
   });
 
   it("refuses a shadow switch without the session's CSRF token", async () => {
-    for (const fields of [{ shadow: "on" }, { _csrf: "forged", shadow: "on" }]) {
+    for (const fields of [{ shadow: "on" }, { _csrf: "forged", shadow: "on" }] as Record<string, string>[]) {
       const res = await post(`${PAGE}/candidates/${candidateId}/shadow`, fields);
       expect(res.status).toBe(403);
     }
