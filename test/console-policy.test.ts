@@ -4,6 +4,7 @@
 // notice and CSRF; markup people wrote shown as text; unknown ids as the console's 404 page.
 import { beforeAll, describe, expect, it } from "vitest";
 import { form, signIn } from "./helpers/console.ts";
+import { testSql } from "./helpers/database.ts";
 import { call, postJson } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
 
@@ -140,6 +141,30 @@ describe("console policy pages", () => {
     expect(text).toContain("description: old shell rule → &lt;b&gt;now allowed&lt;/b&gt;");
     expect(text).not.toContain("<strong>removed</strong>");
     expect(text).not.toContain('id="diff-budgets"');
+  });
+
+  it("lists the rows the viewing key could not apply, for an admin below the top level only", async () => {
+    expect((await page(`${PAGE}/candidates/${candidateId}`)).text).not.toContain("could not apply");
+    const lower = await signIn(await createTestKey("admin", { maxLevel: 3 }));
+    const { status, text } = await page(`${PAGE}/candidates/${candidateId}`, lower.cookie);
+    expect(status).toBe(200);
+    expect(text).toContain("Your key could not apply this bundle:");
+    expect(text).toMatch(/<li>capability_rules\[\d\] \((added|changed)\): [^<]+<\/li>/);
+  });
+
+  it("shows a stored bundle that no longer parses without a difference or a plan, never an error page", async () => {
+    const id = "pcd_badbadbadbad0c01";
+    await testSql()`INSERT INTO policy_candidates (id, scope, bundle, bundle_sha256, base_sha256, shadow, created_by)
+      VALUES (${id}, ${tenant}, ${JSON.stringify({ format: "policy-bundle/v1", scope: tenant, capability_rules: "oops" })}::jsonb,
+        repeat('0', 64), repeat('0', 64), false, 'hand')`;
+    const shown = await page(`${PAGE}/candidates/${id}`);
+    expect(shown.status).toBe(200);
+    expect(shown.text).toContain("The stored bundle does not parse: no difference can be shown.");
+    const plan = await post(`${PAGE}/candidates/${id}/plan`, { _csrf: session.csrf });
+    expect(plan.status).toBe(200);
+    expect(plan.text).toContain("The stored bundle does not parse.");
+    expect(plan.text).not.toContain('id="plan-replayed"');
+    await testSql()`DELETE FROM policy_candidates WHERE id = ${id}`;
   });
 
   it("answers an unknown or malformed candidate id with the console's 404 page", async () => {
