@@ -218,6 +218,7 @@ describe("console policy pages", () => {
       _csrf: session.csrf,
       shadow: "maybe",
     });
+    expect(bad.status).toBe(400);
     expect(bad.text).toContain("Choose shadow on or off.");
     expect(bad.text).toContain('id="shadow-state">off<');
 

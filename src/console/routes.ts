@@ -635,7 +635,7 @@ async function renderCandidate(
   c: ConsoleContext,
   id: string,
   extra: Partial<CandidateView> = {},
-  status: 200 | 409 = 200,
+  status: 200 | 400 | 409 = 200,
 ) {
   if (!CANDIDATE_ID_PATTERN.test(id)) return refusalPage(c, 404, "Not found", "No such policy candidate.");
   const ctx = c.var.services;
@@ -705,7 +705,7 @@ consoleRoutes.post("/console/admin/policy/candidates/:id/shadow", requireSession
   if (!CANDIDATE_ID_PATTERN.test(id)) return refusalPage(c, 404, "Not found", "No such policy candidate.");
   const wanted = (await formOf(c)).shadow;
   if (wanted !== "on" && wanted !== "off") {
-    return renderCandidate(c, id, { notice: { kind: "error", text: "Choose shadow on or off." } });
+    return renderCandidate(c, id, { notice: { kind: "error", text: "Choose shadow on or off." } }, 400);
   }
   try {
     const row = await changeCandidateShadow(c.var.services, requirePrincipal(c), id, wanted === "on");
