@@ -9,7 +9,7 @@ import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { agentIdsFromText, can } from "../domain/access.ts";
 import { type ActionEffect, actionEffect } from "../domain/approvals.ts";
-import { REQUEST_ID_PATTERN } from "../domain/ids.ts";
+import { CANDIDATE_ID_PATTERN, REQUEST_ID_PATTERN } from "../domain/ids.ts";
 import { canonicalId, jsonInputProblem } from "../domain/limits.ts";
 import { parseTimestamp } from "../domain/timestamps.ts";
 import { CONTACT_CHANNELS } from "../domain/vocabulary.ts";
@@ -18,6 +18,7 @@ import { ApiError } from "../lib/errors.ts";
 import { requirePrincipal } from "../lib/permissions.ts";
 import { spendRateLimit, spendSignInLimit } from "../lib/rate-limit.ts";
 import { hasBody } from "../middleware/request-shape.ts";
+import { bundleFromWire, PolicyBundleSchema } from "../schemas/policy-bundles.ts";
 import { deliveryToApi } from "../schemas/webhooks.ts";
 import { approverInbox, decideRequest, getRequest } from "../services/approval-requests.ts";
 import { searchAudit } from "../services/audit.ts";
@@ -33,6 +34,14 @@ import { createContact, removeContact, searchContacts } from "../services/contac
 import { createDelegation, revokeDelegation, searchDelegations } from "../services/delegations.ts";
 import { escalationStatus, setEscalationPaused } from "../services/escalation.ts";
 import { createKey, revokeKey, searchKeys } from "../services/keys.ts";
+import { validateBundle } from "../services/policy-bundles.ts";
+import {
+  candidateDisagreements,
+  changeCandidateShadow,
+  getCandidate,
+  searchCandidates,
+} from "../services/policy-candidates.ts";
+import { PLAN_LIMITS, planBundle } from "../services/policy-plans.ts";
 import {
   connectSlackWorkspace,
   disconnectSlackWorkspace,
@@ -47,6 +56,7 @@ import { checkViewLink, openViewLink, ViewLinkRefused } from "../services/view-l
 import { requestDeliveries, setWebhooksPaused, webhookStatus } from "../services/webhooks/admin.ts";
 import { CONSOLE_CSS, CONSOLE_JS } from "./assets.ts";
 import { type ContactsView, contactsPage } from "./contacts-view.ts";
+import { type CandidateView, candidatePage, policyListPage } from "./policy-view.ts";
 import {
   slackFormValues,
   slackLinkCommand,
@@ -600,6 +610,116 @@ consoleRoutes.post("/console/admin/contacts/:id/remove", requireSession, require
     });
   } catch (error) {
     return renderContacts(c, { notice: asNotice(error) }, 400);
+  }
+});
+
+/** Candidates listed on the policy page, and disagreements shown on a candidate's page. */
+const POLICY_CANDIDATES_SHOWN = 100;
+const DISAGREEMENTS_SHOWN = 20;
+
+consoleRoutes.get("/console/admin/policy", requireSession, requireAdmin, async (c) => {
+  const ctx = c.var.services;
+  const rows = await searchCandidates(ctx, { limit: POLICY_CANDIDATES_SHOWN, offset: 0 });
+  const candidates = await Promise.all(
+    rows.map(async (row) => ({ row, shadow: await candidateDisagreements(ctx, row.id, 0) })),
+  );
+  return c.html(policyListPage(c.var.page, { candidates }));
+});
+
+/**
+ * A candidate's page: its difference from the live policy through validateBundle (with the refusals this
+ * key would meet applying it), its shadow disagreements, and what a form post added (a plan, a notice).
+ * A stored bundle that no longer parses (written into the table by hand) shows no difference, never a 500.
+ */
+async function renderCandidate(
+  c: ConsoleContext,
+  id: string,
+  extra: Partial<CandidateView> = {},
+  status: 200 | 400 | 409 = 200,
+) {
+  if (!CANDIDATE_ID_PATTERN.test(id)) return refusalPage(c, 404, "Not found", "No such policy candidate.");
+  const ctx = c.var.services;
+  let row: Awaited<ReturnType<typeof getCandidate>>;
+  try {
+    row = await getCandidate(ctx, id);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) {
+      return refusalPage(c, 404, "Not found", "No such policy candidate.");
+    }
+    throw error;
+  }
+  const parsed = PolicyBundleSchema.safeParse(row.bundle);
+  const [validation, shadow] = await Promise.all([
+    parsed.success ? validateBundle(ctx, requirePrincipal(c), bundleFromWire(parsed.data)) : undefined,
+    candidateDisagreements(ctx, id, DISAGREEMENTS_SHOWN),
+  ]);
+  c.status(status);
+  return c.html(
+    candidatePage(c.var.page, {
+      row,
+      diff: validation?.diff,
+      refusals: validation?.refusals ?? [],
+      shadow,
+      ...extra,
+    }),
+  );
+}
+
+consoleRoutes.get("/console/admin/policy/candidates/:id", requireSession, requireAdmin, (c) =>
+  renderCandidate(c, c.req.param("id")),
+);
+
+// The plan is the API's plan (planBundle) over the last 7 days with its default bounds.
+consoleRoutes.post("/console/admin/policy/candidates/:id/plan", requireSession, requireAdmin, async (c) => {
+  const id = c.req.param("id");
+  if (!CANDIDATE_ID_PATTERN.test(id)) return refusalPage(c, 404, "Not found", "No such policy candidate.");
+  const ctx = c.var.services;
+  let bundle: ReturnType<typeof bundleFromWire> | undefined;
+  try {
+    const parsed = PolicyBundleSchema.safeParse((await getCandidate(ctx, id)).bundle);
+    bundle = parsed.success ? bundleFromWire(parsed.data) : undefined;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) {
+      return refusalPage(c, 404, "Not found", "No such policy candidate.");
+    }
+    throw error;
+  }
+  if (!bundle) {
+    return renderCandidate(c, id, { notice: { kind: "error", text: "The stored bundle does not parse." } });
+  }
+  const until = new Date();
+  const plan = await planBundle(ctx, {
+    bundle,
+    since: new Date(until.getTime() - PLAN_LIMITS.defaultWindowMs),
+    until,
+    sample: PLAN_LIMITS.sample.default,
+    examplesPerGroup: 1,
+    timeLimitMs: PLAN_LIMITS.timeLimitMs.default,
+  });
+  return renderCandidate(c, id, { plan });
+});
+
+// Another candidate shadowing the scope is the service's 409: shown on the page, the switch left as it was.
+consoleRoutes.post("/console/admin/policy/candidates/:id/shadow", requireSession, requireAdmin, async (c) => {
+  const id = c.req.param("id");
+  if (!CANDIDATE_ID_PATTERN.test(id)) return refusalPage(c, 404, "Not found", "No such policy candidate.");
+  const wanted = (await formOf(c)).shadow;
+  if (wanted !== "on" && wanted !== "off") {
+    return renderCandidate(c, id, { notice: { kind: "error", text: "Choose shadow on or off." } }, 400);
+  }
+  try {
+    const row = await changeCandidateShadow(c.var.services, requirePrincipal(c), id, wanted === "on");
+    return renderCandidate(c, id, {
+      notice: { kind: "notice", text: `Shadow ${row.shadow ? "on" : "off"}.` },
+    });
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) {
+      return refusalPage(c, 404, "Not found", "No such policy candidate.");
+    }
+    if (error instanceof ApiError && error.status === 409) {
+      return renderCandidate(c, id, { notice: { kind: "error", text: error.message } }, 409);
+    }
+    throw error;
   }
 });
 

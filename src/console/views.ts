@@ -45,7 +45,7 @@ export function layout(title: string, page: PageContext, body: Html): Html {
               <a href="/console">Inbox</a>
               <a href="/console/delegations">Delegations</a>
               ${who.role === "agent" ? "" : html`<a href="/console/slack">Slack</a>`}
-              ${who.role === "admin" ? html`<a href="/console/admin">Admin</a> <a href="/console/admin/contacts">Directory</a> <a href="/console/admin/slack">Slack workspaces</a>` : ""}
+              ${who.role === "admin" ? html`<a href="/console/admin">Admin</a> <a href="/console/admin/contacts">Directory</a> <a href="/console/admin/slack">Slack workspaces</a> <a href="/console/admin/policy">Policy</a>` : ""}
             </nav>
             <form method="post" action="/console/logout" class="signout">
               <input type="hidden" name="_csrf" value="${page.csrf ?? ""}" />

@@ -174,7 +174,13 @@ describe.skipIf("missing" in found)("approver console in Chromium", () => {
     for (const width of [1280, 390]) {
       // The admin key sees every page, the admin pages included.
       const page = await signedIn(width, stack.keys.admin ?? "");
-      for (const route of ["/console", `/console/requests/${id}`, "/console/admin", "/console/login"]) {
+      for (const route of [
+        "/console",
+        `/console/requests/${id}`,
+        "/console/admin",
+        "/console/admin/policy",
+        "/console/login",
+      ]) {
         await page.goto(`${stack.api}${route}`);
         // axe is evaluated as a function body: the page's CSP allows no injected script tags.
         const result = await page.evaluate(async (source) => {
