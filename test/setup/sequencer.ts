@@ -16,6 +16,7 @@ export const SLOW_FILES = [
   "test/node/ops-stack.test.ts", // 30: its own stack
   "test/node/sdk-python.test.ts", // 26
   "test/node/sdk-typescript.test.ts", // 25
+  "test/node/policy-cli.test.ts", // 25: its own stack, the README's policy walkthrough
   "test/node/console-browser.test.ts", // 20: its own stack and a browser
   "test/events-stream.test.ts", // 19
   "test/database-unavailable.test.ts", // 15
