@@ -5,7 +5,7 @@
 // all or nothing. Single requests pass `version = n` in `where` (a compare-and-swap: a lost race
 // changes no row); bulk operations and the cron pass a filter. The state machine's ALLOWED_FROM is
 // enforced in the statement itself.
-import { SQL, sql } from "drizzle-orm";
+import { is, Placeholder, SQL, sql } from "drizzle-orm";
 import { ALLOWED_FROM, type Change, OPEN_STATUSES } from "../domain/approvals.ts";
 import { type DecisionOutcome, type OutcomeSource, outcomeOfChange } from "../domain/outcome.ts";
 import {
@@ -105,21 +105,31 @@ function quoted(statuses: readonly string[]): SQL {
   );
 }
 
+/** A time as ISO text, or the placeholder standing for it in a compiled statement (db/compiled.ts). */
+function isoText(at: Date | Placeholder): string | Placeholder {
+  return at instanceof Date ? at.toISOString() : at;
+}
+
 /** Queues the webhook event for every row of `rows` (a CTE) that has a webhook_url. */
 export function outboxInsert(
   rows: SQL,
   event: WebhookEvent,
-  actor: string,
+  actor: string | Placeholder,
   reason: string | null | SQL,
-  at: Date,
-  outcome?: DecisionOutcome,
+  at: Date | Placeholder,
+  /** The decision's outcome; in a compiled statement, a placeholder for `JSON.stringify({ outcome })`. */
+  outcome?: DecisionOutcome | Placeholder,
 ): SQL {
   // The approver's entry (who, level, notes) travels with the events an approver caused; a receipt
   // (issue 27) with the event of the approval that issued it, the key absent otherwise; the decision's
   // outcome with the event that decided, computed before the statement; an edited payload with every
   // event while it stands. Each key is absent otherwise.
   const decision = DECISION_EVENTS.includes(event) ? sql`approvals_json->-1` : sql`NULL::jsonb`;
-  const decided = outcome ? sql` || ${JSON.stringify({ outcome })}::jsonb` : sql``;
+  const decided = !outcome
+    ? sql``
+    : is(outcome, Placeholder)
+      ? sql` || ${outcome}::jsonb`
+      : sql` || ${JSON.stringify({ outcome })}::jsonb`;
   return sql`
       INSERT INTO webhook_outbox (request_id, event, payload)
       SELECT id, ${event}::text, jsonb_build_object(
@@ -127,7 +137,7 @@ export function outboxInsert(
         'tenant_id', tenant_id, 'skill_id', skill_id, 'agent_id', agent_id,
         'required_level', required_level, 'current_level', current_level, 'escalate_to', escalate_to,
         'actor', ${actor}::text, 'reason', ${reason}::text, 'decision', ${decision},
-        'occurred_at', ${at.toISOString()}::text)
+        'occurred_at', ${isoText(at)}::text)
         || CASE WHEN receipt_jws IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('receipt', receipt_jws) END${decided}
         || CASE WHEN approved_payload_hash IS NULL THEN '{}'::jsonb
            ELSE jsonb_build_object('approved_payload', approved_payload, 'approved_payload_hash', approved_payload_hash) END
@@ -140,11 +150,11 @@ export function ledgerInsert(
   rows: SQL,
   status: ApprovalStatus,
   source: "approval" | "auto_approval",
-  at: Date,
+  at: Date | Placeholder,
 ): SQL {
   return sql`
       INSERT INTO spend_ledger (tenant_id, agent_id, skill_id, amount_cents, source, reference, occurred_at)
-      SELECT tenant_id, agent_id, skill_id, estimated_cost_cents, ${source}::text, id, ${at.toISOString()}::timestamptz
+      SELECT tenant_id, agent_id, skill_id, estimated_cost_cents, ${source}::text, id, ${isoText(at)}::timestamptz
       FROM ${rows} WHERE status = ${status}::text
       ON CONFLICT DO NOTHING`;
 }

@@ -315,9 +315,11 @@ export async function createRequest(
     ctx.metrics.count("nova_approval_requests_total", { status: plan.status });
     if (plan.status === "auto_approved")
       ctx.metrics.count("nova_approval_actions_total", { result: "auto_approved" });
-    ctx.log.info("approval_request_created", {
-      request_id: id,
-      status: plan.status,
+    // On the request's one log line (a line of its own elsewhere, e.g. MCP's): a second console line
+    // per request cost more CPU than the filing's own logic (docs/PERFORMANCE.md).
+    ctx.annotate("approval_request_created", {
+      approval_request_id: id,
+      approval_status: plan.status,
       tenant_id: command.tenantId,
     });
     return { created, replayed: false };
@@ -692,10 +694,10 @@ async function act(
         : null;
     const [changed] = await transition(ctx, { where, ...outcome, receipt, before: row, at: now });
     if (changed) {
-      ctx.log.info("approval_request_transition", {
-        request_id: id,
-        result: outcome.result,
-        actor: outcome.actor,
+      ctx.annotate("approval_request_transition", {
+        approval_request_id: id,
+        approval_result: outcome.result,
+        approval_actor: outcome.actor,
       });
       return changed;
     }
