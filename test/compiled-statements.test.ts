@@ -1,10 +1,14 @@
 // The hot statements compiled once per isolate (src/db/compiled.ts, issue 30): a compiled statement
 // must hold placeholders where the values go and never a value of the call that compiled it, or one
 // request's tenant, agent or payload would travel in the next one's statement.
-import { sql } from "drizzle-orm";
+import { fillPlaceholders, sql } from "drizzle-orm";
+import { PgDialect } from "drizzle-orm/pg-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createDb } from "../src/db/client.ts";
 import { compile, compiledQueries, executeCompiled } from "../src/db/compiled.ts";
+import { type Transition, transitionShape, transitionStatement } from "../src/db/transitions.ts";
+import type { OutcomeSource } from "../src/domain/outcome.ts";
+import type { ApprovalStatus } from "../src/domain/vocabulary.ts";
 import { testEnv } from "./helpers/database.ts";
 import { call, postJson } from "./helpers/http.ts";
 import { createTestKey, type TestKey } from "./helpers/keys.ts";
@@ -123,5 +127,83 @@ describe("compiled statements", () => {
   it("keep a bounded number of shapes", () => {
     for (let i = 0; i < 300; i += 1) compile(`test:shape-${i}`, () => sql`SELECT ${i}::int AS n`);
     expect(compiledQueries().size).toBeLessThanOrEqual(256);
+  });
+});
+
+describe("compiled transitions", () => {
+  const dialect = new PgDialect();
+  const before = (status: ApprovalStatus): OutcomeSource => ({
+    status,
+    statusHistoryJson: [],
+    approvalsJson: [],
+    requiredLevel: 2,
+    requiredApprovals: 1,
+    requestedBy: "bot-1",
+    requesterPrincipalId: null,
+    resolvedAt: null,
+  });
+  /** A matrix of single-request transitions, each shape at least twice with other values. */
+  function transitions(): Transition[] {
+    const all: Transition[] = [];
+    const statuses: (ApprovalStatus | null)[] = [
+      "approved",
+      "rejected",
+      "cancelled",
+      "expired",
+      "escalated",
+      null,
+    ];
+    for (const [n, toStatus] of statuses.entries())
+      for (const variant of [0, 1, 2, 3])
+        for (const copy of [0, 1]) {
+          const at = new Date(Date.UTC(2026, 11, 1 + copy, n, variant));
+          all.push({
+            where: { id: `apr_${copy}${n}${variant}`, version: copy + n + variant },
+            toStatus,
+            actor: `approver-${copy}`,
+            reason: variant === 0 ? null : `because ${copy}`,
+            event: toStatus === null ? "approval_added" : `approval_request_${toStatus}`,
+            approvals:
+              variant >= 1
+                ? [{ approver_id: `p-${copy}`, level: 3, notes: `n${copy}`, at: at.toISOString() }]
+                : undefined,
+            currentLevel: variant >= 2 ? 3 + copy : undefined,
+            receipt:
+              variant === 3
+                ? { id: `rcpt_${copy}`, jws: `jws.${copy}`, kid: `kid-${copy}`, notAfter: at }
+                : undefined,
+            payloadChange:
+              variant === 2
+                ? {
+                    approved: copy ? null : { payload: { amount: copy }, hash: `h${copy}` },
+                    requiredLevel: 3,
+                    costCents: copy,
+                  }
+                : undefined,
+            before: variant === 1 ? null : before("pending"),
+            at,
+          } as Transition);
+        }
+    return all;
+  }
+
+  it("compile to the text the statement has when built with its values, the values in the same places", () => {
+    const shapes = new Map<string, string>();
+    for (const t of transitions()) {
+      const direct = dialect.sqlToQuery(transitionStatement(t));
+      const values: Record<string, unknown> = {};
+      const statement = transitionStatement(t, (name, value) => {
+        values[name] = value;
+        return sql.placeholder(name);
+      });
+      const compiled = dialect.sqlToQuery(statement);
+      expect(compiled.sql).toBe(direct.sql);
+      expect(fillPlaceholders(compiled.params, values)).toEqual(direct.params);
+      // The shape names the text: two transitions of one shape compile to one text.
+      const shape = transitionShape(t, "outcome" in values);
+      expect(shapes.get(shape) ?? compiled.sql, shape).toBe(compiled.sql);
+      shapes.set(shape, compiled.sql);
+    }
+    expect(shapes.size).toBeGreaterThan(10);
   });
 });

@@ -191,11 +191,6 @@ export function requestFilter(filter: RequestFilter): SQL {
   return and(...conditions) ?? sql`true`;
 }
 
-/** One request as long as it is still at `version`: the compare-and-swap of every single-request change. */
-export function requestAtVersion(id: string, version: number): SQL {
-  return sql`${approvalRequests.id} = ${id} AND ${approvalRequests.version} = ${version}`;
-}
-
 /** A position in the newest-first listing: strictly older than this (created_at, id). */
 export interface ListPosition {
   createdAt: Date;

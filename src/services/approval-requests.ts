@@ -13,7 +13,6 @@ import {
   listRequests,
   loadRequest,
   type RequestFilter,
-  requestAtVersion,
   requestFilter,
 } from "../db/approval-requests.ts";
 import { edgesInto, loadRequestWithDelegations } from "../db/delegations.ts";
@@ -504,7 +503,7 @@ async function expireIfDue(ctx: ServiceContext, row: ApprovalRequestRow): Promis
   const expiry = decide(stateOf(row), { kind: "expire" }, now);
   if ("refused" in expiry) return row;
   const [expired] = await transition(ctx, {
-    where: requestAtVersion(row.id, row.version),
+    where: { id: row.id, version: row.version },
     ...expiry,
     before: row,
     at: now,
@@ -672,7 +671,7 @@ async function act(
     const action = await plan(row, now);
     const state = stateOf(row);
     const outcome = decide(state, action, now);
-    const where = requestAtVersion(id, row.version);
+    const where = { id, version: row.version };
     if ("refused" in outcome) {
       if (outcome.refused === "expired") {
         const expired = decide(state, { kind: "expire" }, now);
