@@ -468,7 +468,7 @@ async function runCpuBreakdown(stack: Stack, chosen: Scenario[]): Promise<CpuBre
   }
   if (statementStats) {
     say(
-      "\nPostgres statements per request (ms of execution; ↳ ran inside a trigger), at the highest concurrency:",
+      "\nPostgres statements per request (ms of execution, then of planning; ↳ ran inside a trigger), at the highest concurrency:",
     );
     const top = cpuLevels.at(-1);
     for (const result of results.filter(
@@ -477,7 +477,7 @@ async function runCpuBreakdown(stack: Stack, chosen: Scenario[]): Promise<CpuBre
       say(`  ${result.scenario}:`);
       for (const statement of result.statements.slice(0, 6))
         say(
-          `    ${fixed(statement.ms_per_request, 3).padStart(7)} ms  ${fixed(statement.calls_per_request, 2).padStart(5)}×  ${statement.nested ? "↳ " : ""}${statement.query}`,
+          `    ${fixed(statement.ms_per_request, 3).padStart(7)} ms (+ ${fixed(statement.plan_ms_per_request, 3)} planning)  ${fixed(statement.calls_per_request, 2).padStart(5)}×  ${statement.nested ? "↳ " : ""}${statement.query}`,
         );
     }
   } else say("(pg_stat_statements is not available: no statement figures)");

@@ -18,6 +18,8 @@ import { type Summary, summarize } from "./measure.ts";
 export const POSTGRES_STATS_SETTINGS: Record<string, string> = {
   shared_preload_libraries: "pg_stat_statements",
   "pg_stat_statements.track": "all",
+  // Planning counts too: every statement of the HTTP driver is parsed and planned anew.
+  "pg_stat_statements.track_planning": "on",
 };
 
 export interface CpuTarget {
@@ -49,7 +51,9 @@ export interface CpuBreakdown extends Summary {
     query: string;
     nested: boolean;
     calls_per_request: number;
+    /** Execution time per request (ms), and planning time per request (ms). */
     ms_per_request: number;
+    plan_ms_per_request: number;
     mean_ms: number;
   }[];
 }
@@ -77,9 +81,10 @@ async function readStatements(client: pg.Client, requests: number) {
     toplevel: boolean;
     calls: string;
     total: number;
+    plan: number;
     mean: number;
   }>(
-    `SELECT query, toplevel, calls::text, total_exec_time AS total, mean_exec_time AS mean
+    `SELECT query, toplevel, calls::text, total_exec_time AS total, total_plan_time AS plan, mean_exec_time AS mean
        FROM pg_stat_statements
       WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
         AND query NOT ILIKE '%pg_stat_statements%'
@@ -90,6 +95,7 @@ async function readStatements(client: pg.Client, requests: number) {
     nested: !row.toplevel,
     calls_per_request: round(Number(row.calls) / requests),
     ms_per_request: round(row.total / requests, 3),
+    plan_ms_per_request: round(row.plan / requests, 3),
     mean_ms: round(row.mean, 3),
   }));
 }

@@ -8,7 +8,7 @@ export function columnsAndValues(
   table: PgTable,
   values: Record<string, unknown>,
 ): { columns: SQL; values: SQL } {
-  const columns = getTableColumns(table);
+  const columns = columnsOf(table);
   const names: SQL[] = [];
   const params: SQL[] = [];
   for (const [key, value] of Object.entries(values)) {
@@ -21,6 +21,21 @@ export function columnsAndValues(
   }
   return { columns: sql`(${sql.join(names, sql`, `)})`, values: sql.join(params, sql`, `) };
 }
+
+type Columns = ReturnType<typeof getTableColumns<PgTable>>;
+/** A table's columns, read once per isolate: getTableColumns copies them all on every call. */
+const tableColumns = new WeakMap<PgTable, { byKey: Columns; entries: [string, Columns[string]][] }>();
+function columnInfo(table: PgTable) {
+  let info = tableColumns.get(table);
+  if (!info) {
+    const byKey = getTableColumns(table);
+    info = { byKey, entries: Object.entries(byKey) };
+    tableColumns.set(table, info);
+  }
+  return info;
+}
+const columnsOf = (table: PgTable) => columnInfo(table).byKey;
+const columnEntriesOf = (table: PgTable) => columnInfo(table).entries;
 
 /** How a property's value is written: jsonb and timestamps travel as text and are cast by the statement. */
 function valueSql(columnType: string, value: unknown): SQL {
@@ -46,7 +61,7 @@ export function columnsAndPlaceholders(
   values: Record<string, unknown>,
   prefix: string,
 ): { shape: string; columns: () => { columns: SQL; values: SQL }; bound: Record<string, unknown> } {
-  const columns = getTableColumns(table);
+  const columns = columnsOf(table);
   const given: [string, string, string][] = [];
   const bound: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(values)) {
@@ -76,7 +91,7 @@ export function columnsAndPlaceholders(
 /** A raw result row (SQL column names, timestamps as text) as the table's typed row. */
 export function rowFromRaw<T>(table: PgTable, raw: Record<string, unknown>): T {
   const row: Record<string, unknown> = {};
-  for (const [key, column] of Object.entries(getTableColumns(table))) {
+  for (const [key, column] of columnEntriesOf(table)) {
     const value = raw[column.name];
     if (value === null || value === undefined) row[key] = value ?? null;
     else if (column.columnType === "PgTimestamp") row[key] = new Date(String(value));
