@@ -158,42 +158,134 @@ export interface ListPosition {
   id: string;
 }
 
-/** How many of the inbox's requests one read returns at most. */
-export const INBOX_LIMIT = 200;
+/** How many of the inbox's requests one page shows. */
+export const INBOX_PAGE_SIZE = 50;
+
+/** The inbox's orders: soonest deadline, oldest filed, newest filed (each then by id, for a total order). */
+export type InboxSort = "deadline" | "oldest" | "newest";
+
+/** A keyset position in an inbox order: the sort key (milliseconds) and the id of a row. */
+export interface InboxPosition {
+  at: Date;
+  id: string;
+}
 
 /**
- * Requests an approver may decide, soonest deadline first: open, matching the filter, needing no more
- * than `maxLevel`. With the count of each status in the same scope, in one round trip.
+ * Which page of the inbox: the first, the one after a position (next) or before it (previous). Keyset,
+ * not offset: a request filed or decided between two reads shifts nothing, so paging neither repeats
+ * nor skips a request that was there all along.
+ */
+export interface InboxPageQuery {
+  sort: InboxSort;
+  limit: number;
+  after?: InboxPosition | undefined;
+  before?: InboxPosition | undefined;
+}
+
+/** What the inbox search matches: a request id exactly, else text in agent, skill, requester, reason, payload. */
+export interface InboxSearch {
+  requestId?: string | undefined;
+  text?: string | undefined;
+}
+
+/** Who reads the inbox: never listed (nor counted) are the requests this principal or key filed. */
+export interface InboxReader {
+  principalId: string;
+  keyId: string;
+  maxLevel: number;
+  /** Principals the approver stands in for: their requests are listed at any level. */
+  waitingFor: readonly string[];
+}
+
+/** `text` as a LIKE pattern matching it anywhere, its own %, _ and \ taken literally (ESCAPE '\'). */
+export function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
+}
+
+function inboxSearch(search: InboxSearch): SQL | undefined {
+  if (search.requestId !== undefined) return eq(approvalRequests.id, search.requestId);
+  if (search.text === undefined) return undefined;
+  const like = containsPattern(search.text);
+  const matches = (column: SQL) => sql`${column} ILIKE ${like} ESCAPE '\\'`;
+  return or(
+    matches(sql`${approvalRequests.agentId}`),
+    matches(sql`${approvalRequests.skillId}`),
+    matches(sql`${approvalRequests.requestedBy}`),
+    matches(sql`${approvalRequests.justification}`),
+    matches(sql`${approvalRequests.payload}::text`),
+  );
+}
+
+/**
+ * The sort key, to the millisecond: cursors carry a JavaScript Date, so a row written with
+ * microseconds (by SQL's now()) must order and compare by the same key the cursor can hold.
+ */
+function inboxSortKey(sort: InboxSort): SQL {
+  const column = sort === "deadline" ? approvalRequests.expiresAt : approvalRequests.createdAt;
+  return sql`date_trunc('milliseconds', ${column})`;
+}
+
+/**
+ * Requests an approver may decide, in `page.sort` order, a page at a time: open, matching the filter
+ * and search, needing no more than the reader's level (or waiting for someone it stands in for), not
+ * filed by the reader. With the count of each status over the whole match (every page), in one round
+ * trip. `more` says whether another page lies beyond in the direction read.
  */
 export async function listInbox(
   db: Database,
   filter: RequestFilter,
-  maxLevel: number,
-  /** Principals the approver stands in for: their requests are listed at any level. */
-  waitingFor: readonly string[] = [],
-): Promise<{ rows: ApprovalRequestRow[]; counts: { status: ApprovalStatus; count: number }[] }> {
-  const atLevel = sql`${approvalRequests.requiredLevel} <= ${maxLevel}`;
+  reader: InboxReader,
+  page: InboxPageQuery = { sort: "deadline", limit: INBOX_PAGE_SIZE },
+  search: InboxSearch = {},
+): Promise<{
+  rows: ApprovalRequestRow[];
+  counts: { status: ApprovalStatus; count: number }[];
+  more: boolean;
+}> {
+  const atLevel = sql`${approvalRequests.requiredLevel} <= ${reader.maxLevel}`;
+  const own = reader.principalId.toLowerCase();
+  // The service checks each row exactly (isSelfApproval); this keeps them out of pages and counts.
+  const notOwn = sql`lower(btrim(${approvalRequests.requestedBy})) <> ${own}
+    AND lower(btrim(coalesce(${approvalRequests.requesterPrincipalId}, ''))) <> ${own}
+    AND ${approvalRequests.createdByKeyId} IS DISTINCT FROM ${reader.keyId}`;
   const where = and(
     requestFilter(filter),
     // escalate_to is the policy's text as written: folded here roughly, exactly by the service's check.
-    waitingFor.length > 0
-      ? or(atLevel, inArray(sql`lower(btrim(${approvalRequests.escalateTo}))`, [...waitingFor]))
+    reader.waitingFor.length > 0
+      ? or(atLevel, inArray(sql`lower(btrim(${approvalRequests.escalateTo}))`, [...reader.waitingFor]))
       : atLevel,
+    notOwn,
+    inboxSearch(search),
   );
-  const [rows, counts] = await db.batch([
+  const key = inboxSortKey(page.sort);
+  const descending = page.sort === "newest";
+  // Reading backwards (previous page) walks the order reversed from the position, then turns the rows.
+  const backwards = page.before !== undefined && page.after === undefined;
+  const readDescending = descending !== backwards;
+  const position = page.after ?? page.before;
+  const beyond = position
+    ? readDescending
+      ? sql`(${key}, ${approvalRequests.id}) < (${position.at.toISOString()}::timestamptz, ${position.id})`
+      : sql`(${key}, ${approvalRequests.id}) > (${position.at.toISOString()}::timestamptz, ${position.id})`
+    : undefined;
+  const order = readDescending ? [desc(key), desc(approvalRequests.id)] : [key, approvalRequests.id];
+  const [fetched, counts] = await db.batch([
     db
       .select()
       .from(approvalRequests)
-      .where(where)
-      .orderBy(approvalRequests.expiresAt, approvalRequests.id)
-      .limit(INBOX_LIMIT),
+      .where(and(where, beyond))
+      .orderBy(...order)
+      // One more than shown says whether there is another page.
+      .limit(page.limit + 1),
     db
       .select({ status: approvalRequests.status, count: sql<number>`count(*)::int` })
       .from(approvalRequests)
       .where(where)
       .groupBy(approvalRequests.status),
   ]);
-  return { rows, counts };
+  const rows = fetched.slice(0, page.limit);
+  if (backwards) rows.reverse();
+  return { rows, counts, more: fetched.length > page.limit };
 }
 
 export async function listRequests(
