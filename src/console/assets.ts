@@ -49,6 +49,12 @@ pre { background: color-mix(in srgb, var(--fg) 6%, transparent); padding: .75rem
 .hint, .counts, .empty { color: var(--muted); }
 .secret { border: 2px solid var(--warn); padding: .5rem 1rem; border-radius: 6px; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
+.searchline { display: flex; flex-wrap: wrap; gap: .4rem; align-items: center; flex-basis: 100%; }
+.searchline input { flex: 1 1 12rem; }
+.more-filters { flex-basis: 100%; }
+.more-filters summary { cursor: pointer; color: var(--accent); padding: .25rem 0; }
+.filter-fields { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: end; margin-top: .4rem; }
+.filter-fields label { display: grid; }
 .pager { display: flex; flex-wrap: wrap; gap: .5rem 1.5rem; margin: .75rem 0; }
 .pager a { padding: .5rem 0; }
 .bulk { display: flex; flex-wrap: wrap; gap: .4rem 1rem; align-items: end; margin-bottom: .75rem; }
@@ -72,8 +78,18 @@ kbd { border: 1px solid var(--line); border-radius: 4px; padding: 0 .3rem; font-
   .signout { margin-left: auto; }
   .signout button { padding: .25rem .6rem; }
   .who-detail { display: none; }
-  .filters label { flex: 1 1 9rem; }
-  .filters label.search { flex-basis: 100%; }
+  .filter-fields label { flex: 1 1 9rem; }
+  .searchline label { flex-basis: 100%; }
+  .brand { font-size: .95em; }
+  .who { font-size: .9em; }
+  /* The bulk bar appears, fixed at the bottom, once a request is selected. */
+  .bulk { display: none; }
+  body:has(#inbox input:checked) .bulk { display: flex; position: fixed; left: 0; right: 0; bottom: 0; z-index: 2;
+    margin: 0; padding: .5rem .75rem calc(.5rem + env(safe-area-inset-bottom)); background: var(--bg);
+    border-top: 1px solid var(--line); }
+  body:has(#inbox input:checked) main { padding-bottom: 9rem; }
+  .bulk .actions { flex-basis: 100%; }
+  .bulk .actions button { flex: 1; padding: .6rem; }
   .scroll { overflow-x: visible; }
   table.inbox, table.inbox tbody { display: block; }
   table.inbox thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); }

@@ -62,9 +62,8 @@ function requestRow(row: ApprovalRequestRow, now: Date, delegator: string | unde
   const approvals = countingApprovals(row, row.approvalsJson).length;
   return html`<tr data-request-id="${row.id}" class="card">
     <td class="pick"><input type="checkbox" name="ids[]" value="${row.id}" form="bulk" aria-label="Select ${row.id}" /></td>
-    <td class="what"><a href="/console/requests/${row.id}">${row.skillId}</a>${behalfMark(delegator)}
-      <span class="req-id">${row.id}</span></td>
-    <td class="who" data-label="Agent">${row.agentId ?? row.requestedBy}</td>
+    <td class="what"><a href="/console/requests/${row.id}">${row.skillId} <span class="req-id">${row.id}</span></a>${behalfMark(delegator)}</td>
+    <td class="agent" data-label="Agent">${row.agentId ?? row.requestedBy}</td>
     <td data-label="Status"><span class="status status-${row.status}">${row.status}</span></td>
     <td data-label="Tenant">${row.tenantId}</td>
     <td data-label="Level">${level(row.requiredLevel)}</td>
@@ -108,31 +107,47 @@ export function inboxRegion(page: InboxPage, filters: InboxFilters, now: Date): 
 
 export function inboxPage(page: PageContext, filters: InboxFilters, region: Html, refreshUrl: string): Html {
   const sort = filters.sort ?? "deadline";
+  // The filters fold away (on a phone they would fill the screen); the summary says which are in use.
+  const inUse = [
+    filters.sort && filters.sort !== "deadline" ? SORT_LABELS[filters.sort] : undefined,
+    filters.tenant ? `tenant ${filters.tenant}` : undefined,
+    filters.skill ? `skill ${filters.skill}` : undefined,
+    filters.status,
+  ].filter((part) => part !== undefined);
   return layout(
     "Inbox",
     page,
     html`<h1>Inbox</h1>
       <form method="get" action="/console" class="filters" aria-label="Search and filter the inbox">
-        <label class="search">Search <input name="q" type="search" value="${filters.q ?? ""}" maxlength="200"
-          placeholder="request id, agent, skill or text" /></label>
-        <label>Sort
-          <select name="sort">
-            ${(Object.keys(SORT_LABELS) as InboxSort[]).map(
-              (key) =>
-                html`<option value="${key}" ${sort === key ? "selected" : ""}>${SORT_LABELS[key]}</option>`,
-            )}
-          </select></label>
-        <label>Tenant <input name="tenant" value="${filters.tenant ?? ""}" /></label>
-        <label>Skill <input name="skill" value="${filters.skill ?? ""}" /></label>
-        <label
-          >Status
-          <select name="status">
-            <option value="" ${filters.status ? "" : "selected"}>pending and escalated</option>
-            <option value="pending" ${filters.status === "pending" ? "selected" : ""}>pending</option>
-            <option value="escalated" ${filters.status === "escalated" ? "selected" : ""}>escalated</option>
-          </select></label
-        >
-        <button type="submit">Search</button>
+        <div class="searchline">
+          <label class="search" for="inbox-q">Search</label>
+          <input id="inbox-q" name="q" type="search" value="${filters.q ?? ""}" maxlength="200"
+            placeholder="request id, agent, skill or text" />
+          <button type="submit">Search</button>
+        </div>
+        <details class="more-filters">
+          <summary>Sort and filter${inUse.length ? html` <span class="in-use">(${inUse.join(", ")})</span>` : ""}</summary>
+          <div class="filter-fields">
+            <label>Sort
+              <select name="sort">
+                ${(Object.keys(SORT_LABELS) as InboxSort[]).map(
+                  (key) =>
+                    html`<option value="${key}" ${sort === key ? "selected" : ""}>${SORT_LABELS[key]}</option>`,
+                )}
+              </select></label>
+            <label>Tenant <input name="tenant" value="${filters.tenant ?? ""}" /></label>
+            <label>Skill <input name="skill" value="${filters.skill ?? ""}" /></label>
+            <label
+              >Status
+              <select name="status">
+                <option value="" ${filters.status ? "" : "selected"}>pending and escalated</option>
+                <option value="pending" ${filters.status === "pending" ? "selected" : ""}>pending</option>
+                <option value="escalated" ${filters.status === "escalated" ? "selected" : ""}>escalated</option>
+              </select></label
+            >
+            <button type="submit">Apply</button>
+          </div>
+        </details>
       </form>
       <form method="post" action="/console/bulk" id="bulk" class="bulk" aria-label="Decide the selected requests">
         <input type="hidden" name="_csrf" value="${page.csrf ?? ""}" />
