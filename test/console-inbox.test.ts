@@ -3,6 +3,7 @@
 // sorts, counts over the whole match, the key's tenant scope and level, and bulk decisions decided one
 // by one through the single-decision service (mixed outcomes). Bad cursors and hostile search text are
 // 4xx or empty, never 500. test/node/console-mobile.test.ts drives the same pages in Chromium.
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { encodeInboxCursor } from "../src/services/approver-inbox.ts";
 import { form, signIn } from "./helpers/console.ts";
@@ -236,5 +237,25 @@ describe("console bulk decisions", () => {
     ]);
     expect(rejected.status).toBe(200);
     expect(await rejected.text()).toContain("3 of 3 recorded");
+  });
+
+  it("charges each decision of a bulk post to the key's rate limit; past it the rest are not decided", async () => {
+    const ids = await seed("bulk-rate", 5);
+    const approver = await createTestKey("approver", { principalId: "bulk-rate" });
+    const { cookie, csrf } = await signIn(approver);
+    // RATE_LIMIT_TINY: 3 per 10 s (vitest.config.ts), as the approver limiter for this post only.
+    const tiny = { RATE_LIMIT_APPROVER: (env as unknown as { RATE_LIMIT_TINY: RateLimit }).RATE_LIMIT_TINY };
+    const body = new URLSearchParams({ _csrf: csrf, decision: "approve", notes: "fast" });
+    for (const id of ids) body.append("ids[]", id);
+    const res = await call("/console/bulk", { ...form({}, cookie), body: body.toString() }, tiny);
+    expect(res.status).toBe(200);
+    const page = await res.text();
+    expect(page).toContain("3 of 5 recorded");
+    expect(page.match(/Not decided: /g)).toHaveLength(2);
+    const approved = (await testSql().query(
+      "SELECT count(*)::int AS n FROM approval_requests WHERE id = ANY($1::text[]) AND status = 'approved'",
+      [ids],
+    )) as { n: number }[];
+    expect(approved[0]?.n).toBe(3);
   });
 });

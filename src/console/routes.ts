@@ -385,7 +385,14 @@ consoleRoutes.post("/console/bulk", requireSession, async (c) => {
   const ids = (Array.isArray(raw) ? raw : [raw]).filter((id): id is string => typeof id === "string");
   try {
     const principal = requirePrincipal(c);
-    const results = await decideMany(c.var.services, principal, ids, decision, { notes, via: "console" });
+    const results = await decideMany(
+      c.var.services,
+      principal,
+      ids,
+      decision,
+      { notes, via: "console" },
+      () => spendRateLimit(c, principal.role, principal),
+    );
     const what = decision === "approve" ? "approval" : "rejection";
     const lines: BulkLine[] = results.map((result) =>
       result.ok

@@ -186,6 +186,11 @@ export async function decideMany(
   ids: readonly string[],
   kind: "approve" | "reject",
   input: Pick<DecisionInput, "notes" | "via">,
+  /**
+   * Charges each decision after the first (the request itself paid for one) to the key's rate limit, so
+   * a bulk post costs what as many single decisions would; once it refuses, the rest are refused too.
+   */
+  admit: () => Promise<void> = async () => {},
 ): Promise<BulkResult[]> {
   assertCan(principal, "requests:decide");
   const unique = [...new Set(ids.map((id) => id.trim()).filter((id) => id !== ""))];
@@ -194,7 +199,20 @@ export async function decideMany(
     throw queryProblem("ids", `at most ${BULK_DECISION_MAX} requests at once`);
   }
   const results: BulkResult[] = [];
-  for (const id of unique) {
+  let limited: ApiError | undefined;
+  for (const [index, id] of unique.entries()) {
+    if (index > 0 && !limited) {
+      try {
+        await admit();
+      } catch (error) {
+        if (!(error instanceof ApiError) || error.status !== 429) throw error;
+        limited = error;
+      }
+    }
+    if (limited) {
+      results.push({ id, ok: false, status: 429, message: `Not decided: ${limited.message}` });
+      continue;
+    }
     if (!REQUEST_ID_PATTERN.test(id)) {
       results.push({ id, ok: false, status: 404, message: "No such request" });
       continue;
