@@ -78,7 +78,7 @@ describe("console inbox: paging, search, sorting", () => {
     expect(third.next).toBeUndefined();
     // Soonest deadline first, across pages.
     const rows = (await testSql().query(
-      "SELECT id FROM approval_requests WHERE tenant_id = $1 ORDER BY date_trunc('milliseconds', expires_at), id",
+      "SELECT id FROM approval_requests WHERE tenant_id = $1 ORDER BY expires_at, id",
       [tenant],
     )) as { id: string }[];
     expect([...first.ids, ...second.ids, ...third.ids]).toEqual(rows.map((row) => row.id));
@@ -122,8 +122,8 @@ describe("console inbox: paging, search, sorting", () => {
   it("refuses cursors it did not issue, from another sort, or both directions at once, with a 400", async () => {
     const approver = await createTestKey("approver", { principalId: "cursor-tester" });
     const { cookie } = await signIn(approver);
-    const other = encodeInboxCursor("oldest", { at: new Date(), id: "apr_0123456789abcdef" });
-    const own = encodeInboxCursor("deadline", { at: new Date(), id: "apr_0123456789abcdef" });
+    const other = encodeInboxCursor("oldest", { at: new Date().toISOString(), id: "apr_0123456789abcdef" });
+    const own = encodeInboxCursor("deadline", { at: new Date().toISOString(), id: "apr_0123456789abcdef" });
     const forged = btoa("deadline|2026-01-01T00:00:00Z|' OR 1=1").replaceAll("=", "");
     for (const query of [
       "after=not-a-cursor!",

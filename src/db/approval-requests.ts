@@ -164,9 +164,13 @@ export const INBOX_PAGE_SIZE = 50;
 /** The inbox's orders: soonest deadline, oldest filed, newest filed (each then by id, for a total order). */
 export type InboxSort = "deadline" | "oldest" | "newest";
 
-/** A keyset position in an inbox order: the sort key (milliseconds) and the id of a row. */
+/**
+ * A keyset position in an inbox order: the row's sort key exactly as stored (ISO 8601 UTC text to the
+ * microsecond: a JavaScript Date would drop the microseconds SQL's now() writes, and the next page
+ * would repeat the row) and its id.
+ */
 export interface InboxPosition {
-  at: Date;
+  at: string;
   id: string;
 }
 
@@ -216,13 +220,8 @@ function inboxSearch(search: InboxSearch): SQL | undefined {
   );
 }
 
-/**
- * The sort key, to the millisecond: cursors carry a JavaScript Date, so a row written with
- * microseconds (by SQL's now()) must order and compare by the same key the cursor can hold.
- */
-function inboxSortKey(sort: InboxSort): SQL {
-  const column = sort === "deadline" ? approvalRequests.expiresAt : approvalRequests.createdAt;
-  return sql`date_trunc('milliseconds', ${column})`;
+function inboxSortColumn(sort: InboxSort) {
+  return sort === "deadline" ? approvalRequests.expiresAt : approvalRequests.createdAt;
 }
 
 /**
@@ -239,6 +238,8 @@ export async function listInbox(
   search: InboxSearch = {},
 ): Promise<{
   rows: ApprovalRequestRow[];
+  /** Each row's position (its cursor), in the same order as `rows`. */
+  positions: InboxPosition[];
   counts: { status: ApprovalStatus; count: number }[];
   more: boolean;
 }> {
@@ -257,7 +258,8 @@ export async function listInbox(
     notOwn,
     inboxSearch(search),
   );
-  const key = inboxSortKey(page.sort);
+  // The raw columns, so the partial index on open requests' expires_at serves the deadline order.
+  const key = inboxSortColumn(page.sort);
   const descending = page.sort === "newest";
   // Reading backwards (previous page) walks the order reversed from the position, then turns the rows.
   const backwards = page.before !== undefined && page.after === undefined;
@@ -265,13 +267,16 @@ export async function listInbox(
   const position = page.after ?? page.before;
   const beyond = position
     ? readDescending
-      ? sql`(${key}, ${approvalRequests.id}) < (${position.at.toISOString()}::timestamptz, ${position.id})`
-      : sql`(${key}, ${approvalRequests.id}) > (${position.at.toISOString()}::timestamptz, ${position.id})`
+      ? sql`(${key}, ${approvalRequests.id}) < (${position.at}::timestamptz, ${position.id})`
+      : sql`(${key}, ${approvalRequests.id}) > (${position.at}::timestamptz, ${position.id})`
     : undefined;
   const order = readDescending ? [desc(key), desc(approvalRequests.id)] : [key, approvalRequests.id];
   const [fetched, counts] = await db.batch([
     db
-      .select()
+      .select({
+        row: approvalRequests,
+        at: sql<string>`to_char(${key} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+      })
       .from(approvalRequests)
       .where(and(where, beyond))
       .orderBy(...order)
@@ -283,9 +288,14 @@ export async function listInbox(
       .where(where)
       .groupBy(approvalRequests.status),
   ]);
-  const rows = fetched.slice(0, page.limit);
-  if (backwards) rows.reverse();
-  return { rows, counts, more: fetched.length > page.limit };
+  const shown = fetched.slice(0, page.limit);
+  if (backwards) shown.reverse();
+  return {
+    rows: shown.map((found) => found.row),
+    positions: shown.map((found) => ({ at: found.at, id: found.row.id })),
+    counts,
+    more: fetched.length > page.limit,
+  };
 }
 
 export async function listRequests(

@@ -77,13 +77,9 @@ export function inboxSearchOf(raw: string | undefined): InboxSearch {
   return REQUEST_ID_PATTERN.test(text.toLowerCase()) ? { requestId: text.toLowerCase() } : { text };
 }
 
-function sortKeyOf(row: ApprovalRequestRow, sort: InboxSort): Date {
-  return sort === "deadline" ? row.expiresAt : row.createdAt;
-}
-
 /** A cursor: the sort it belongs to and the row's key in it, opaque to the page (base64url). */
 export function encodeInboxCursor(sort: InboxSort, position: InboxPosition): string {
-  return toBase64Url(new TextEncoder().encode(`${sort}|${position.at.toISOString()}|${position.id}`));
+  return toBase64Url(new TextEncoder().encode(`${sort}|${position.at}|${position.id}`));
 }
 
 export function decodeInboxCursor(field: string, cursor: string, sort: InboxSort): InboxPosition {
@@ -95,13 +91,13 @@ export function decodeInboxCursor(field: string, cursor: string, sort: InboxSort
     throw queryProblem(field, "not a cursor the console issued");
   }
   const [cursorSort, at, id, ...rest] = parts;
-  const when = parseTimestamp(at ?? "");
-  if (rest.length > 0 || !id || !REQUEST_ID_PATTERN.test(id) || !when) {
+  // The same parser and range as every time the API takes; the text itself is kept (microseconds).
+  if (rest.length > 0 || !id || !REQUEST_ID_PATTERN.test(id) || !at || !parseTimestamp(at)) {
     throw queryProblem(field, "not a cursor the console issued");
   }
   if (cursorSort !== sort)
     throw queryProblem(field, "from another sort order: start again from the first page");
-  return { at: when, id };
+  return { at, id };
 }
 
 /**
@@ -154,10 +150,10 @@ export async function approverInbox(
     if (status === "pending" || status === "escalated") counts[status] = count;
   // Cursors come from the rows read, before the exact checks below drop any: the next page starts
   // where this read ended, so nothing is skipped.
-  const cursorOf = (row: ApprovalRequestRow | undefined) =>
-    row ? encodeInboxCursor(sort, { at: sortKeyOf(row, sort), id: row.id }) : null;
-  const first = found.rows.at(0);
-  const last = found.rows.at(-1);
+  const cursorOf = (position: InboxPosition | undefined) =>
+    position ? encodeInboxCursor(sort, position) : null;
+  const first = found.positions.at(0);
+  const last = found.positions.at(-1);
   const next = before ? cursorOf(last) : found.more ? cursorOf(last) : null;
   const previous = before ? (found.more ? cursorOf(first) : null) : after ? cursorOf(first) : null;
   const marks = new Map<string, string>();
