@@ -106,6 +106,21 @@ describe("console inbox: paging, search, sorting", () => {
       expect(page.status, hostile).toBe(200);
       expect(page.ids, hostile).toEqual([]);
     }
+    // Typed text comes back in the search box as text, never as markup.
+    const echoed = await call(
+      `/console?tenant=${tenant}&q=${encodeURIComponent('"><script>alert(1)</script>')}`,
+      {
+        headers: { Cookie: cookie },
+      },
+    );
+    expect(echoed.status).toBe(200);
+    expect(await echoed.text()).not.toContain("<script>alert(1)");
+    // Bytes that are not UTF-8 (a lone surrogate's encoding) in the search or a cursor: 400, not 500.
+    for (const raw of ["q=%ED%A0%80", "q=%FF", "after=%ED%A0%80", "before=%FF%FE"]) {
+      const res = await call(`/console/inbox?${raw}`, { headers: { Cookie: cookie } });
+      expect(res.status, raw).toBeGreaterThanOrEqual(200);
+      expect(res.status, raw).toBeLessThan(500);
+    }
     for (const bad of ["a\u0000b", "x".repeat(201)]) {
       const page = await find(bad);
       expect(page.status, JSON.stringify(bad).slice(0, 20)).toBe(400);
