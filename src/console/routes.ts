@@ -20,7 +20,8 @@ import { spendRateLimit, spendSignInLimit } from "../lib/rate-limit.ts";
 import { hasBody } from "../middleware/request-shape.ts";
 import { bundleFromWire, PolicyBundleSchema } from "../schemas/policy-bundles.ts";
 import { deliveryToApi } from "../schemas/webhooks.ts";
-import { approverInbox, decideRequest, getRequest } from "../services/approval-requests.ts";
+import { decideRequest, getRequest } from "../services/approval-requests.ts";
+import { approverInbox, decideMany, INBOX_SORTS } from "../services/approver-inbox.ts";
 import { searchAudit } from "../services/audit.ts";
 import {
   CONSOLE_SESSION_TTL_MS,
@@ -56,6 +57,14 @@ import { checkViewLink, openViewLink, ViewLinkRefused } from "../services/view-l
 import { requestDeliveries, setWebhooksPaused, webhookStatus } from "../services/webhooks/admin.ts";
 import { CONSOLE_CSS, CONSOLE_JS } from "./assets.ts";
 import { type ContactsView, contactsPage } from "./contacts-view.ts";
+import {
+  type BulkLine,
+  bulkResultPage,
+  type InboxFilters,
+  inboxHref,
+  inboxPage,
+  inboxRegion,
+} from "./inbox-view.ts";
 import { type CandidateView, candidatePage, policyListPage } from "./policy-view.ts";
 import {
   slackFormValues,
@@ -76,8 +85,6 @@ import {
   adminPage,
   type DelegationsView,
   delegationsPage,
-  inboxPage,
-  inboxRegion,
   loginPage,
   messagePage,
   type PageContext,
@@ -211,14 +218,18 @@ const requireAdmin: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
   await next();
 };
 
-function inboxFilters(c: ConsoleContext) {
+/** The inbox's filters, search and sort from the query; an unknown sort or status is a 400 naming it. */
+function inboxFilters(c: ConsoleContext): InboxFilters {
   const text = (name: string) => c.req.query(name)?.trim() || undefined;
   const status = text("status");
-  return {
-    tenant: text("tenant"),
-    skill: text("skill"),
-    status: status === "pending" || status === "escalated" ? status : undefined,
-  } as const;
+  if (status !== undefined && status !== "pending" && status !== "escalated") {
+    throw new ApiError("validation_failed", "status: pending or escalated");
+  }
+  const sort = text("sort");
+  const known = INBOX_SORTS.find((name) => name === sort);
+  if (sort !== undefined && !known)
+    throw new ApiError("validation_failed", `sort: one of ${INBOX_SORTS.join(", ")}`);
+  return { tenant: text("tenant"), skill: text("skill"), status, sort: known, q: text("q") };
 }
 
 async function renderInboxRegion(c: ConsoleContext) {
@@ -226,9 +237,13 @@ async function renderInboxRegion(c: ConsoleContext) {
   const inbox = await approverInbox(c.var.services, requirePrincipal(c), {
     tenantId: filters.tenant,
     skillId: filters.skill,
-    status: filters.status,
+    status: filters.status === "pending" || filters.status === "escalated" ? filters.status : undefined,
+    sort: filters.sort,
+    search: filters.q,
+    after: c.req.query("after"),
+    before: c.req.query("before"),
   });
-  return { filters, region: inboxRegion(inbox.rows, inbox.counts, new Date(), inbox.onBehalfOf) };
+  return { filters, region: inboxRegion(inbox, filters, new Date()) };
 }
 
 async function renderRequest(
@@ -343,8 +358,61 @@ consoleRoutes.post("/console/logout", requireSession, async (c) => {
 
 consoleRoutes.get("/console", requireSession, async (c) => {
   const { filters, region } = await renderInboxRegion(c);
-  const query = new URL(c.req.url).search;
-  return c.html(inboxPage(c.var.page, filters, region, `/console/inbox${query}`));
+  const query = new URL(c.req.url).searchParams;
+  const cursor = query.get("after")
+    ? { after: query.get("after") ?? "" }
+    : query.get("before")
+      ? { before: query.get("before") ?? "" }
+      : undefined;
+  return c.html(inboxPage(c.var.page, filters, region, inboxHref("/console/inbox", filters, cursor)));
+});
+
+// Bulk decisions: the selected requests (at most BULK_DECISION_MAX), one decision and one reason, each
+// decided through decideRequest like a single decision, each with its own result.
+consoleRoutes.post("/console/bulk", requireSession, async (c) => {
+  const form = await formOf(c);
+  const decision = form.decision;
+  const notes = form.notes?.trim() || null;
+  if (decision !== "approve" && decision !== "reject") {
+    return refusalPage(c, 400, "Choose a decision", "Choose Approve selected or Reject selected.");
+  }
+  if (decision === "reject" && !notes) {
+    return refusalPage(c, 400, "Give a reason", "Give a reason to reject the selected requests.");
+  }
+  // The body is parsed once (formOf); all: true reads every checked box's value from the same parse.
+  const all = await c.req.parseBody({ all: true });
+  const raw = all["ids[]"];
+  const ids = (Array.isArray(raw) ? raw : [raw]).filter((id): id is string => typeof id === "string");
+  try {
+    const principal = requirePrincipal(c);
+    const results = await decideMany(
+      c.var.services,
+      principal,
+      ids,
+      decision,
+      { notes, via: "console" },
+      () => spendRateLimit(c, principal.role, principal),
+    );
+    const what = decision === "approve" ? "approval" : "rejection";
+    const lines: BulkLine[] = results.map((result) =>
+      result.ok
+        ? {
+            id: result.id,
+            ok: true,
+            text: effectText(
+              actionEffect({ ...result.row, approvals: result.row.approvalsJson }, principal.principalId),
+              what,
+            ),
+          }
+        : { id: result.id, ok: false, text: result.message },
+    );
+    return c.html(bulkResultPage(c.var.page, decision, lines));
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 400) {
+      return refusalPage(c, 400, "Nothing decided", error.message);
+    }
+    throw error;
+  }
 });
 
 // The inbox's self-refreshing part (console.js polls it).

@@ -22,7 +22,8 @@ export interface PageContext {
   csrf?: string | undefined;
 }
 
-const level = (value: number) => `${value} ${levelName(value) ?? ""}`.trim();
+/** A level as shown: its number and name. */
+export const level = (value: number) => `${value} ${levelName(value) ?? ""}`.trim();
 
 export function layout(title: string, page: PageContext, body: Html): Html {
   const who = page.principal;
@@ -49,9 +50,9 @@ export function layout(title: string, page: PageContext, body: Html): Html {
             </nav>
             <form method="post" action="/console/logout" class="signout">
               <input type="hidden" name="_csrf" value="${page.csrf ?? ""}" />
-              <span class="who">${who.principalId} (${who.role}, level ${level(who.maxLevel)}${
+              <span class="who">${who.principalId}<span class="who-detail"> (${who.role}, level ${level(who.maxLevel)}${
                 who.tenantId ? html`, tenant ${who.tenantId}` : ""
-              })</span>
+              })</span></span>
               <button type="submit">Sign out</button>
             </form>`
           : ""
@@ -60,6 +61,25 @@ export function layout(title: string, page: PageContext, body: Html): Html {
     <main id="main">${body}</main>
   </body>
 </html>`;
+}
+
+/** The shortcuts console.js adds, listed on every page that has them (`?` opens the list). */
+export function shortcutsHelp(where: "inbox" | "request"): Html {
+  return html`<details class="shortcuts" id="shortcuts">
+    <summary>Keyboard shortcuts</summary>
+    <dl>
+      ${
+        where === "inbox"
+          ? html`<dt><kbd>j</kbd> / <kbd>↓</kbd>, <kbd>k</kbd> / <kbd>↑</kbd></dt><dd>Next / previous request</dd>
+            <dt><kbd>Enter</kbd> or <kbd>o</kbd></dt><dd>Open the request</dd>
+            <dt><kbd>x</kbd></dt><dd>Select it for a bulk decision</dd>
+            <dt><kbd>a</kbd> / <kbd>r</kbd></dt><dd>Approve / reject it (asks to confirm; a rejection asks for a reason)</dd>`
+          : html`<dt><kbd>a</kbd> / <kbd>r</kbd></dt><dd>Approve / reject (asks to confirm; a rejection needs a reason)</dd>
+            <dt><kbd>u</kbd></dt><dd>Back to the inbox</dd>`
+      }
+      <dt><kbd>?</kbd></dt><dd>Show or hide this list</dd>
+    </dl>
+  </details>`;
 }
 
 /**
@@ -108,86 +128,6 @@ export function viewLinkPage(requestId: string, token: string, page: PageContext
         <input type="hidden" name="view" value="${token}" />
         <button type="submit">Open request</button>
       </form>`,
-  );
-}
-
-function timeLeft(expiresAt: Date, now: Date): string {
-  const seconds = Math.round((expiresAt.getTime() - now.getTime()) / 1000);
-  if (seconds <= 0) return "overdue";
-  if (seconds < 120) return `${seconds} s`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
-  return `${Math.round(seconds / 3600)} h`;
-}
-
-export interface InboxFilters {
-  tenant?: string | undefined;
-  skill?: string | undefined;
-  status?: string | undefined;
-}
-
-/** The part of the inbox the page refreshes by itself. */
-export function inboxRegion(
-  rows: ApprovalRequestRow[],
-  counts: { pending: number; escalated: number },
-  now: Date,
-  /** Request id → the principal the approver stands in for on it (an active delegation). */
-  onBehalfOf: ReadonlyMap<string, string> = new Map(),
-): Html {
-  return html`<p class="counts" id="inbox-counts">
-      <span>${counts.pending} pending</span> · <span>${counts.escalated} escalated</span> ·
-      <span>${rows.length} you may decide</span>
-    </p>
-    ${
-      rows.length === 0
-        ? html`<p class="empty">Nothing waits for you.</p>`
-        : html`<div class="scroll" tabindex="0" role="region" aria-label="Requests you may decide"><table>
-          <caption class="visually-hidden">Requests you may decide, soonest deadline first</caption>
-          <thead>
-            <tr><th scope="col">Request</th><th scope="col">Status</th><th scope="col">Tenant</th><th scope="col">Skill</th><th scope="col">Agent</th><th scope="col">Level</th><th scope="col">Time left</th></tr>
-          </thead>
-          <tbody>
-            ${rows.map(
-              (row) => html`<tr data-request-id="${row.id}">
-                <td><a href="/console/requests/${row.id}">${row.id}</a>${behalfMark(onBehalfOf.get(row.id))}</td>
-                <td><span class="status status-${row.status}">${row.status}</span></td>
-                <td>${row.tenantId}</td>
-                <td>${row.skillId}</td>
-                <td>${row.agentId ?? row.requestedBy}</td>
-                <td>${level(row.requiredLevel)}</td>
-                <td><time datetime="${row.expiresAt.toISOString()}">${timeLeft(row.expiresAt, now)}</time></td>
-              </tr>`,
-            )}
-          </tbody>
-        </table></div>`
-    }`;
-}
-
-/** Marks a request the approver may decide standing in for someone (it still decides at its own level). */
-function behalfMark(delegator: string | undefined): Html | string {
-  return delegator === undefined
-    ? ""
-    : html` <span class="on-behalf" data-on-behalf-of="${delegator}">on behalf of ${delegator}</span>`;
-}
-
-export function inboxPage(page: PageContext, filters: InboxFilters, region: Html, refreshUrl: string): Html {
-  return layout(
-    "Inbox",
-    page,
-    html`<h1>Inbox</h1>
-      <form method="get" action="/console" class="filters" aria-label="Filter the inbox">
-        <label>Tenant <input name="tenant" value="${filters.tenant ?? ""}" /></label>
-        <label>Skill <input name="skill" value="${filters.skill ?? ""}" /></label>
-        <label
-          >Status
-          <select name="status">
-            <option value="" ${filters.status ? "" : "selected"}>pending and escalated</option>
-            <option value="pending" ${filters.status === "pending" ? "selected" : ""}>pending</option>
-            <option value="escalated" ${filters.status === "escalated" ? "selected" : ""}>escalated</option>
-          </select></label
-        >
-        <button type="submit">Filter</button>
-      </form>
-      <section id="inbox" aria-live="polite" data-refresh="${refreshUrl}">${region}</section>`,
   );
 }
 
@@ -293,10 +233,10 @@ export function requestPage(
               ${open ? html`To decide, <a href="/console/login?next=/console/requests/${row.id}">sign in</a> with your own key; you come back here.` : html`This request is ${row.status}: nothing is left to decide.`}</p>`
           : open
             ? html`<h2>Decide</h2>
-            <form method="post" action="/console/requests/${row.id}/decide" class="stack decide">
+            <form method="post" action="/console/requests/${row.id}/decide" class="stack decide decide-bar" id="decide">
               <input type="hidden" name="_csrf" value="${page.csrf ?? ""}" />
               <label for="notes">Notes (a reason is required to reject)</label>
-              <textarea id="notes" name="notes" rows="3" maxlength="2000"></textarea>
+              <textarea id="notes" name="notes" rows="2" maxlength="2000"></textarea>
               <div class="actions">
                 <button type="submit" name="decision" value="approve">Approve</button>
                 <button type="submit" name="decision" value="reject" class="danger">Reject</button>
@@ -332,7 +272,8 @@ export function requestPage(
         viewOnly
           ? ""
           : html`<h2>Webhook deliveries</h2>
-      ${deliveriesSection(deliveries)}`
+      ${deliveriesSection(deliveries)}
+      ${open ? shortcutsHelp("request") : ""}`
       }`,
   );
 }

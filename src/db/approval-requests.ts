@@ -197,42 +197,144 @@ export interface ListPosition {
   id: string;
 }
 
-/** How many of the inbox's requests one read returns at most. */
-export const INBOX_LIMIT = 200;
+/** How many of the inbox's requests one page shows. */
+export const INBOX_PAGE_SIZE = 50;
+
+/** The inbox's orders: soonest deadline, oldest filed, newest filed (each then by id, for a total order). */
+export type InboxSort = "deadline" | "oldest" | "newest";
 
 /**
- * Requests an approver may decide, soonest deadline first: open, matching the filter, needing no more
- * than `maxLevel`. With the count of each status in the same scope, in one round trip.
+ * A keyset position in an inbox order: the row's sort key exactly as stored (ISO 8601 UTC text to the
+ * microsecond: a JavaScript Date would drop the microseconds SQL's now() writes, and the next page
+ * would repeat the row) and its id.
+ */
+export interface InboxPosition {
+  at: string;
+  id: string;
+}
+
+/**
+ * Which page of the inbox: the first, the one after a position (next) or before it (previous). Keyset,
+ * not offset: a request filed or decided between two reads shifts nothing, so paging neither repeats
+ * nor skips a request that was there all along.
+ */
+export interface InboxPageQuery {
+  sort: InboxSort;
+  limit: number;
+  after?: InboxPosition | undefined;
+  before?: InboxPosition | undefined;
+}
+
+/** What the inbox search matches: a request id exactly, else text in agent, skill, requester, reason, payload. */
+export interface InboxSearch {
+  requestId?: string | undefined;
+  text?: string | undefined;
+}
+
+/** Who reads the inbox: never listed (nor counted) are the requests this principal or key filed. */
+export interface InboxReader {
+  principalId: string;
+  keyId: string;
+  maxLevel: number;
+  /** Principals the approver stands in for: their requests are listed at any level. */
+  waitingFor: readonly string[];
+}
+
+/** `text` as a LIKE pattern matching it anywhere, its own %, _ and \ taken literally (ESCAPE '\'). */
+export function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
+}
+
+function inboxSearch(search: InboxSearch): SQL | undefined {
+  if (search.requestId !== undefined) return eq(approvalRequests.id, search.requestId);
+  if (search.text === undefined) return undefined;
+  const like = containsPattern(search.text);
+  const matches = (column: SQL) => sql`${column} ILIKE ${like} ESCAPE '\\'`;
+  return or(
+    matches(sql`${approvalRequests.agentId}`),
+    matches(sql`${approvalRequests.skillId}`),
+    matches(sql`${approvalRequests.requestedBy}`),
+    matches(sql`${approvalRequests.justification}`),
+    matches(sql`${approvalRequests.payload}::text`),
+  );
+}
+
+function inboxSortColumn(sort: InboxSort) {
+  return sort === "deadline" ? approvalRequests.expiresAt : approvalRequests.createdAt;
+}
+
+/**
+ * Requests an approver may decide, in `page.sort` order, a page at a time: open, matching the filter
+ * and search, needing no more than the reader's level (or waiting for someone it stands in for), not
+ * filed by the reader. With the count of each status over the whole match (every page), in one round
+ * trip. `more` says whether another page lies beyond in the direction read.
  */
 export async function listInbox(
   db: Database,
   filter: RequestFilter,
-  maxLevel: number,
-  /** Principals the approver stands in for: their requests are listed at any level. */
-  waitingFor: readonly string[] = [],
-): Promise<{ rows: ApprovalRequestRow[]; counts: { status: ApprovalStatus; count: number }[] }> {
-  const atLevel = sql`${approvalRequests.requiredLevel} <= ${maxLevel}`;
+  reader: InboxReader,
+  page: InboxPageQuery = { sort: "deadline", limit: INBOX_PAGE_SIZE },
+  search: InboxSearch = {},
+): Promise<{
+  rows: ApprovalRequestRow[];
+  /** Each row's position (its cursor), in the same order as `rows`. */
+  positions: InboxPosition[];
+  counts: { status: ApprovalStatus; count: number }[];
+  more: boolean;
+}> {
+  const atLevel = sql`${approvalRequests.requiredLevel} <= ${reader.maxLevel}`;
+  const own = reader.principalId.toLowerCase();
+  // The service checks each row exactly (isSelfApproval); this keeps them out of pages and counts.
+  const notOwn = sql`lower(btrim(${approvalRequests.requestedBy})) <> ${own}
+    AND lower(btrim(coalesce(${approvalRequests.requesterPrincipalId}, ''))) <> ${own}
+    AND ${approvalRequests.createdByKeyId} IS DISTINCT FROM ${reader.keyId}`;
   const where = and(
     requestFilter(filter),
     // escalate_to is the policy's text as written: folded here roughly, exactly by the service's check.
-    waitingFor.length > 0
-      ? or(atLevel, inArray(sql`lower(btrim(${approvalRequests.escalateTo}))`, [...waitingFor]))
+    reader.waitingFor.length > 0
+      ? or(atLevel, inArray(sql`lower(btrim(${approvalRequests.escalateTo}))`, [...reader.waitingFor]))
       : atLevel,
+    notOwn,
+    inboxSearch(search),
   );
-  const [rows, counts] = await db.batch([
+  // The raw columns, so the partial index on open requests' expires_at serves the deadline order.
+  const key = inboxSortColumn(page.sort);
+  const descending = page.sort === "newest";
+  // Reading backwards (previous page) walks the order reversed from the position, then turns the rows.
+  const backwards = page.before !== undefined && page.after === undefined;
+  const readDescending = descending !== backwards;
+  const position = page.after ?? page.before;
+  const beyond = position
+    ? readDescending
+      ? sql`(${key}, ${approvalRequests.id}) < (${position.at}::timestamptz, ${position.id})`
+      : sql`(${key}, ${approvalRequests.id}) > (${position.at}::timestamptz, ${position.id})`
+    : undefined;
+  const order = readDescending ? [desc(key), desc(approvalRequests.id)] : [key, approvalRequests.id];
+  const [fetched, counts] = await db.batch([
     db
-      .select()
+      .select({
+        row: approvalRequests,
+        at: sql<string>`to_char(${key} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+      })
       .from(approvalRequests)
-      .where(where)
-      .orderBy(approvalRequests.expiresAt, approvalRequests.id)
-      .limit(INBOX_LIMIT),
+      .where(and(where, beyond))
+      .orderBy(...order)
+      // One more than shown says whether there is another page.
+      .limit(page.limit + 1),
     db
       .select({ status: approvalRequests.status, count: sql<number>`count(*)::int` })
       .from(approvalRequests)
       .where(where)
       .groupBy(approvalRequests.status),
   ]);
-  return { rows, counts };
+  const shown = fetched.slice(0, page.limit);
+  if (backwards) shown.reverse();
+  return {
+    rows: shown.map((found) => found.row),
+    positions: shown.map((found) => ({ at: found.at, id: found.row.id })),
+    counts,
+    more: fetched.length > page.limit,
+  };
 }
 
 export async function listRequests(

@@ -9,13 +9,12 @@ import {
   findByIdempotencyKey,
   insertRequest,
   type ListPosition,
-  listInbox,
   listRequests,
   loadRequest,
   type RequestFilter,
   requestFilter,
 } from "../db/approval-requests.ts";
-import { edgesInto, loadRequestWithDelegations } from "../db/delegations.ts";
+import { loadRequestWithDelegations } from "../db/delegations.ts";
 import type { ApprovalRequestRow, DelegationRow } from "../db/schema.ts";
 import { applyTransitionWithDeliveries, type Transition } from "../db/transitions.ts";
 import {
@@ -43,7 +42,6 @@ import { onBehalfOf } from "../domain/delegation.ts";
 import { canonicalJson, fromBase64, sha256Hex, toBase64Url } from "../domain/encoding.ts";
 import { evaluate } from "../domain/evaluation.ts";
 import { newCorrelationId, newRequestId, REQUEST_ID_PATTERN } from "../domain/ids.ts";
-import { canonicalId } from "../domain/limits.ts";
 import type { ReceiptSubject } from "../domain/receipts.ts";
 import { parseTimestamp } from "../domain/timestamps.ts";
 import {
@@ -55,8 +53,7 @@ import {
 } from "../domain/vocabulary.ts";
 import { MAX_WAIT_SECONDS } from "../domain/wait-gate.ts";
 import { webhookUrlProblem } from "../domain/webhook-url.ts";
-import { ApiError, invalidField, validationError } from "../lib/errors.ts";
-import { assertCan } from "../lib/permissions.ts";
+import { ApiError, invalidField } from "../lib/errors.ts";
 import {
   encryptSecret,
   importEncryptionKey,
@@ -531,73 +528,6 @@ export async function searchRequests(
   const rows = await listRequests(ctx.db, { ...query, tenantId: scope.tenantId }, { ...query, after });
   const last = rows.at(-1);
   return { rows, nextCursor: last && rows.length === query.limit ? encodeCursor(last) : null };
-}
-
-export interface InboxQuery {
-  tenantId?: string | undefined;
-  skillId?: string | undefined;
-  /** One open status, or both (pending and escalated). */
-  status?: "pending" | "escalated" | undefined;
-}
-
-/**
- * What an approver may decide now: open requests in the key's tenant scope at or below its level,
- * never the ones it filed itself, soonest deadline first, with the count of each open status. Also
- * the requests waiting for a principal it stands in for by an active delegation (above its level too:
- * there its decision is a note), marked in `onBehalfOf` (request id → delegator); never a request
- * outside its key's scope. One whose requester it stands in for is never marked (domain/delegation.ts).
- */
-export async function approverInbox(
-  ctx: ServiceContext,
-  principal: Principal,
-  query: InboxQuery,
-): Promise<{
-  rows: ApprovalRequestRow[];
-  counts: Record<"pending" | "escalated", number>;
-  onBehalfOf: Map<string, string>;
-}> {
-  assertCan(principal, "requests:decide");
-  // The console's filters take ids as the API does, folded to their canonical form. The console shows
-  // the message, so it names the filter too.
-  const filter = (field: string, raw: string | undefined) => {
-    if (raw === undefined) return undefined;
-    const id = canonicalId(raw);
-    if (id.ok) return id.value;
-    throw validationError(
-      [{ path: [field], message: id.reason, code: "custom" }],
-      "query",
-      `${field}: ${id.reason}`,
-    );
-  };
-  const tenantId = filter("tenant", query.tenantId);
-  const skillId = filter("skill", query.skillId);
-  const scope = readableTenant(principal, tenantId);
-  if (!scope.allowed) throw new ApiError("forbidden", scope.reason);
-  const now = new Date();
-  const edges = await edgesInto(ctx.db, principal.principalId, now);
-  // Everyone it may stand in for in some tenant: each row is then checked for its own tenant.
-  const delegators = [...new Set(edges.map((edge) => edge.principalId))];
-  const found = await listInbox(
-    ctx.db,
-    {
-      tenantId: scope.tenantId,
-      skillId,
-      statuses: query.status ? [query.status] : ["pending", "escalated"],
-    },
-    principal.maxLevel,
-    delegators,
-  );
-  const counts = { pending: 0, escalated: 0 };
-  for (const { status, count } of found.counts)
-    if (status === "pending" || status === "escalated") counts[status] = count;
-  const marks = new Map<string, string>();
-  const rows = found.rows.filter((row) => {
-    if (isSelfApproval(principal, row)) return false;
-    const behalf = onBehalfOf(principal.principalId, row, edges, now);
-    if (behalf.onBehalfOf) marks.set(row.id, behalf.onBehalfOf);
-    return behalf.onBehalfOf !== null || row.requiredLevel <= principal.maxLevel;
-  });
-  return { rows, counts, onBehalfOf: marks };
 }
 
 function encodeCursor(row: ApprovalRequestRow): string {
