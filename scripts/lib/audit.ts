@@ -25,6 +25,7 @@ import {
   importVerifyingKey,
   type VerifyingKey,
 } from "../../src/domain/audit-checkpoint.ts";
+import { explain } from "./cli.ts";
 
 export const USAGE = `usage: npm run audit -- <command>
   verify --database [--tenant T] [--batch N]   walk every chain (or tenant T's) in the database
@@ -260,7 +261,7 @@ export async function runAudit(argv: string[], io: AuditIo): Promise<number> {
     }
     return usage(command === undefined ? "no command" : `unknown command ${command}`);
   } catch (error) {
-    await io.write(`audit failed: ${error instanceof Error ? error.message : String(error)}\n`, "stderr");
+    await io.write(`audit failed: ${explain(error)}\n`, "stderr");
     return 1;
   }
 }

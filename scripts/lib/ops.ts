@@ -797,8 +797,9 @@ export async function send(io: OpsIo, base: string, key: string, call: Call): Pr
     });
   } catch (error) {
     const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : "";
+    // What to do, said where it happens: the usual cause is a stack that is not running, or elsewhere.
     throw new ApiFailure(
-      `${call.method} ${url} failed: ${error instanceof Error ? error.message : String(error)}${cause}`,
+      `${call.method} ${url} failed: ${error instanceof Error ? error.message : String(error)}${cause}: is \`npm run dev\` running? set POLICY_API_URL if the API listens elsewhere`,
     );
   }
   const text = await response.text();
