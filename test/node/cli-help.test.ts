@@ -215,9 +215,16 @@ describe("the helpers", () => {
     // vitest.config.ts pins DATABASE_URL; the reader's shell has none.
     const pinned = process.env.DATABASE_URL;
     delete process.env.DATABASE_URL;
-    afterAll(() => {
+    try {
+      expectExplained();
+    } finally {
       process.env.DATABASE_URL = pinned;
-    });
+    }
+  });
+});
+
+function expectExplained(): void {
+  {
     const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5733"), { code: "ECONNREFUSED" });
     const aggregate = new AggregateError([refused], "");
     expect(explain(aggregate)).toMatch(/^no Postgres at 127\.0\.0\.1:5733: is `npm run dev` running\?/);
@@ -226,5 +233,5 @@ describe("the helpers", () => {
     expect(explain(new UsageError("--rows: 0..10"))).toBe("--rows: 0..10");
     expect(explain(new Error("outer", { cause: new Error("inner") }))).toBe("outer (inner)");
     expect(explain(new Error(""))).toBe("unknown error");
-  });
-});
+  }
+}
