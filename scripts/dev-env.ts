@@ -12,14 +12,16 @@ const USAGE = `usage: eval "$(npm run -s dev:env)"
   API, POLICY_API_URL           the local API (http://127.0.0.1:8000 unless dev runs elsewhere)
   ADMIN_KEY, POLICY_API_KEY     the admin key (the ops and policy CLIs read POLICY_API_KEY)
   AGENT_KEY, POLICY_AGENT_KEY   the agent key of tenant demo's bots (the SDKs read POLICY_AGENT_KEY)
-  APPROVER_KEY                  the approver key (the console's sign-in)`;
+  APPROVER_KEY                  the approver key (the console's sign-in)
+  DEV_KEYS_FILE                 read the keys from this file instead of .data/dev-keys.json`;
 
 /** Single-quoted for the shell: the keys are [A-Za-z0-9_] today, but a file may hold anything. */
 const quote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
 
 await runCli({ name: "npm run dev:env", usage: USAGE }, process.argv.slice(2), async (argv) => {
   if (argv.length > 0) throw new UsageError(`takes no arguments (got ${argv.join(" ")})`);
-  const file = path.join(path.dirname(LOCAL.dataDir), "dev-keys.json");
+  // DEV_KEYS_FILE: another stack's keys (the README check's throwaway stack writes its own).
+  const file = process.env.DEV_KEYS_FILE || path.join(path.dirname(LOCAL.dataDir), "dev-keys.json");
   let keys: Record<string, string>;
   try {
     keys = JSON.parse(readFileSync(file, "utf8")) as Record<string, string>;
