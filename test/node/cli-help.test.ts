@@ -30,6 +30,8 @@ const CLIS: { name: string; script: string; pre?: string[]; needs?: "database" |
   { name: "receipts", script: "receipts.ts" },
   { name: "slack", script: "slack-sim.ts" },
   { name: "dev:env", script: "dev-env.ts" },
+  { name: "runbook:check", script: "runbook-check.ts" },
+  { name: "sdk:generate", script: "sdk-generate.ts", needs: "api", run: ["--url", "$API"] },
 ];
 
 interface Ran {
@@ -158,7 +160,7 @@ describe("no stack at the address the CLI is given", () => {
       cli,
       ran: await run(
         cli.script,
-        [...(cli.pre ?? []), ...(cli.run ?? [])],
+        [...(cli.pre ?? []), ...(cli.run ?? []).map((arg) => arg.replace("$API", env.POLICY_API_URL))],
         cli.name === "load-test" ? { ...env, POLICY_AGENT_KEY: "a", POLICY_APPROVER_KEY: "b" } : env,
       ),
     }));
