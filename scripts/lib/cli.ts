@@ -21,6 +21,12 @@ export function wantsHelp(argv: readonly string[]): boolean {
   return own[0] === "help" || own.includes("--help") || own.includes("-h");
 }
 
+/** A usage mistake as every CLI prints it: what is wrong on one line, then where the usage is. */
+export function usageMistake(name: string, message: string, help = `${name} -- --help`): string {
+  const line = (message.split(". To specify a positional")[0] ?? message).replaceAll("\n", " ");
+  return `${line}\nusage: ${help}`;
+}
+
 /** parseArgs, strict, its errors turned into a UsageError (one line, without node's long advice). */
 export function parseCli<T extends ParseArgsConfig["options"]>(
   argv: readonly string[],
@@ -100,8 +106,7 @@ export async function runCli(
     process.exitCode = (await main(argv)) ?? 0;
   } catch (error) {
     if (error instanceof UsageError) {
-      console.error(`${spec.name}: ${error.message}`);
-      console.error(`usage: ${spec.name} -- --help`);
+      console.error(usageMistake(spec.name, `${spec.name}: ${error.message}`));
       process.exitCode = 2;
     } else {
       console.error(`${spec.name}: ${explain(error)}`);
@@ -130,8 +135,7 @@ export async function runCore(
 
 /** Prints the one-line usage mistake and the hint, and exits 2. */
 export function usageExit(spec: CliSpec, message: string): never {
-  console.error(`${spec.name}: ${message}`);
-  console.error(`usage: ${spec.name} -- --help`);
+  console.error(usageMistake(spec.name, `${spec.name}: ${message}`));
   process.exit(2);
 }
 

@@ -3,6 +3,7 @@
 // with --json. Pure apart from the fetch, env and write it is given, so test/node/ops.test.ts runs it
 // against a stand-in server. It never touches the database: that is scripts/keys.ts and escalate.ts.
 import { parseArgs } from "node:util";
+import { usageMistake } from "./cli.ts";
 
 export const DEFAULT_API_URL = "http://127.0.0.1:8000";
 
@@ -833,11 +834,13 @@ export async function runOps(argv: readonly string[], io: OpsIo): Promise<number
     parsed = await readStdinValues(parsed, io);
     commandPlan = plan(parsed);
     if (!io.env.POLICY_API_KEY) {
-      fail("POLICY_API_KEY is not set: export an admin API key (pak_…); ops never reads the database");
+      fail(
+        'POLICY_API_KEY is not set: export an admin API key (locally, `eval "$(npm run -s dev:env)"` sets it); ops never reads the database',
+      );
     }
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    err(`${error.message}\n${USAGE}`);
+    err(usageMistake("npm run ops", error.message));
     return 2;
   }
   const key = io.env.POLICY_API_KEY;
