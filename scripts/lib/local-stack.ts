@@ -41,8 +41,11 @@ function portFromEnv(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === "") return fallback;
   const port = Number(raw);
-  if (!Number.isInteger(port) || port <= 0 || port > 65535)
-    throw new Error(`${name} must be a TCP port, got "${raw}"`);
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) {
+    // Read when a script starts, before any CLI's own error handling: said in one line, as they would.
+    console.error(`${name} must be a TCP port (1-65535), got "${raw}": fix or unset it`);
+    process.exit(2);
+  }
   return port;
 }
 

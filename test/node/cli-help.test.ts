@@ -177,6 +177,22 @@ describe("no stack at the address the CLI is given", () => {
   }, 180_000);
 });
 
+describe("a bad port setting", () => {
+  it("is one line and exit 2 for the CLIs that read it", async () => {
+    for (const [script, args] of [
+      ["keys.ts", ["list"]],
+      ["ops.ts", ["status"]],
+    ] as const) {
+      const ran = await run(script, [...args], { EMBEDDED_PG_PORT: "abc" });
+      expect(ran.code, ran.stderr).toBe(2);
+      expect(ran.stderr.trim()).toBe(
+        'EMBEDDED_PG_PORT must be a TCP port (1-65535), got "abc": fix or unset it',
+      );
+      expectClean(script, ran);
+    }
+  }, 60_000);
+});
+
 describe("the helpers", () => {
   const folder = mkdtempSync(path.join(os.tmpdir(), "dev-stack-"));
   afterAll(() => rmSync(folder, { recursive: true, force: true }));
