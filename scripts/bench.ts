@@ -28,11 +28,18 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { type CliSpec, parseOrExit, usageExit } from "./lib/cli.ts";
+import {
+  type CpuBreakdown,
+  enableStatementStats,
+  measureCpu,
+  POSTGRES_STATS_SETTINGS,
+} from "./lib/cpu-breakdown.ts";
 import { createKey } from "./lib/keys.ts";
+import type { RequestSpec } from "./lib/load-thread.ts";
 import { LOCAL } from "./lib/local-stack.ts";
 import { runConcurrently, type Sample, type Summary, summarize, timedFetch } from "./lib/measure.ts";
 import { emptyStats, type GatewayStats } from "./lib/neon-gateway.ts";
-import { type ProfileSummary, profileWorker } from "./lib/profile.ts";
+import { devBundleSourceMap, type ProfileSummary, profileWorker } from "./lib/profile.ts";
 import { type Stack, startStack } from "./lib/stack.ts";
 import {
   measureQuietStream,
@@ -48,7 +55,8 @@ const BENCH: CliSpec = {
   name: "npm run bench",
   usage: `usage: npm run bench -- [--rows N] [--concurrency 1,10,50] [--requests 200] [--m5-runs K] [--profile]
                       [--scenarios eval,create,...,wait] [--waits 1,100,1000] [--approve-concurrency 1,10]
-                      [--quiet-wait-seconds 30] [--out bench/results.json]
+                      [--quiet-wait-seconds 30] [--cpu-concurrency 10,50] [--log-level info]
+                      [--out bench/results.json]
   starts its own stack on free ports (nothing else needs to run) and measures the floors and the API's
   scenarios; prints a table and writes --out. What each option does: docs/PERFORMANCE.md.`,
 };
@@ -63,6 +71,8 @@ const { values } = parseOrExit(BENCH, process.argv.slice(2), {
   waits: { type: "string", default: "1,100,1000" },
   "approve-concurrency": { type: "string", default: "1,10" },
   "quiet-wait-seconds": { type: "string", default: "30" },
+  "cpu-concurrency": { type: "string", default: "10,50" },
+  "log-level": { type: "string", default: "info" },
   out: { type: "string", default: path.join(LOCAL.root, "bench/results.json") },
 });
 const rows = Number(values.rows);
@@ -84,6 +94,13 @@ if (approveLevels.some((level) => !Number.isInteger(level) || level < 1 || level
 // Up to 54: the events stream itself ends at 55 s.
 if (!Number.isInteger(quietWaitSeconds) || quietWaitSeconds < 1 || quietWaitSeconds > 54)
   usageExit(BENCH, "--quiet-wait-seconds: 1..54");
+if (!["debug", "info", "warn", "error"].includes(values["log-level"]))
+  usageExit(BENCH, "--log-level: debug, info (production's, the default), warn or error");
+const cpuLevels = values["cpu-concurrency"].split(",").filter(Boolean).map(Number);
+if (cpuLevels.some((level) => !Number.isInteger(level) || level < 1 || level > 500))
+  usageExit(BENCH, "--cpu-concurrency: a list of 1..500 (or empty: no CPU breakdown)");
+/** The scenarios whose CPU per request the breakdown splits by process (issue 30), floors first. */
+const CPU_SCENARIOS = ["floor-runtime", "floor-db", "eval", "create", "approve"];
 /** The stack's OPEN_WAITS_PER_KEY: the largest N, so one wait more at that N is refused. */
 const openWaitsPerKey = Math.max(...waitLevels);
 
@@ -99,6 +116,8 @@ interface Scenario {
   label: string;
   /** Prepared before the timed run (e.g. requests to approve), `count` of them. */
   prepare?: (count: number) => Promise<string[]>;
+  /** Request i as plain data, where the scenario is one request (the CPU breakdown sends it from a thread). */
+  request?: (i: number, prepared: string[]) => RequestSpec;
   run: (i: number, prepared: string[]) => Promise<Sample>;
 }
 
@@ -207,8 +226,6 @@ function requestFiler(stack: Stack, keys: BenchKeys) {
 }
 
 function scenarios(stack: Stack, keys: BenchKeys): Scenario[] {
-  const url = (route: string) => `${stack.api}${route}`;
-  const get = (key: string): RequestInit => ({ headers: { Authorization: `Bearer ${key}` } });
   const { agent, approver } = keys;
   const { filing, fileMany } = requestFiler(stack, keys);
   let listFiled = false;
@@ -218,58 +235,58 @@ function scenarios(stack: Stack, keys: BenchKeys): Scenario[] {
     agent_id: `bot-${i % 7}`,
     payload: { tokens: 200 },
   });
+  /** One HTTP request as plain data: it also travels to the load thread (the CPU breakdown). */
+  const spec = (route: string, key?: string, body?: unknown): RequestSpec => ({
+    url: `${stack.api}${route}`,
+    method: body === undefined ? "GET" : "POST",
+    headers: {
+      ...(key ? { Authorization: `Bearer ${key}` } : {}),
+      ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const send = ({ url, method, headers, body }: RequestSpec) =>
+    timedFetch(() => fetch(url, { method, headers, body }), 200);
+  const http = (scenario: Omit<Scenario, "run"> & Required<Pick<Scenario, "request">>): Scenario => ({
+    ...scenario,
+    run: (i, prepared) => send(scenario.request(i, prepared)),
+  });
   return [
-    {
+    http({
       name: "floor-runtime",
       label: "GET /health/live (touches nothing)",
-      run: () => timedFetch(() => fetch(url("/health/live")), 200),
-    },
-    {
-      name: "floor-db",
-      label: "GET /health (SELECT 1)",
-      run: () => timedFetch(() => fetch(url("/health")), 200),
-    },
-    {
+      request: () => spec("/health/live"),
+    }),
+    http({ name: "floor-db", label: "GET /health (SELECT 1)", request: () => spec("/health") }),
+    http({
       name: "eval",
       label: "POST /policy/eval",
-      run: (i) => timedFetch(() => fetch(url("/api/v1/policy/eval"), post(agent, evalBody(i))), 200),
-    },
-    {
+      request: (i) => spec("/api/v1/policy/eval", agent, evalBody(i)),
+    }),
+    http({
       name: "eval-shadow",
       label: "POST /policy/eval (a candidate shadows)",
-      run: (i) =>
-        timedFetch(
-          () =>
-            fetch(
-              url("/api/v1/policy/eval"),
-              post(keys.shadowAgent, { ...evalBody(i), tenant_id: SHADOW_TENANT }),
-            ),
-          200,
-        ),
-    },
-    {
+      request: (i) =>
+        spec("/api/v1/policy/eval", keys.shadowAgent, { ...evalBody(i), tenant_id: SHADOW_TENANT }),
+    }),
+    http({
       name: "create",
       label: "POST /requests",
-      run: () => timedFetch(() => fetch(url("/api/v1/policy/requests"), post(agent, filing())), 200),
-    },
-    {
+      request: () => spec("/api/v1/policy/requests", agent, filing()),
+    }),
+    http({
       name: "get",
       label: "GET /requests/{id}",
       prepare: (count) => fileMany(Math.min(count, 50)),
-      run: (i, ids) =>
-        timedFetch(() => fetch(url(`/api/v1/policy/requests/${ids[i % ids.length]}`), get(agent)), 200),
-    },
-    {
+      request: (i, ids) => spec(`/api/v1/policy/requests/${ids[i % ids.length]}`, agent),
+    }),
+    http({
       name: "get-wait",
       label: "GET /requests/{id}?wait=5 (decided)",
       prepare: (count) => fileMany(Math.min(count, 50), { approve: true }),
-      run: (i, ids) =>
-        timedFetch(
-          () => fetch(url(`/api/v1/policy/requests/${ids[i % ids.length]}?wait=5`), get(agent)),
-          200,
-        ),
-    },
-    {
+      request: (i, ids) => spec(`/api/v1/policy/requests/${ids[i % ids.length]}?wait=5`, agent),
+    }),
+    http({
       name: "list",
       label: "GET /requests?status=pending (100 rows)",
       // A skill of its own with exactly 100 pending requests, so the answer's size is fixed.
@@ -278,37 +295,27 @@ function scenarios(stack: Stack, keys: BenchKeys): Scenario[] {
         listFiled = true;
         return [];
       },
-      run: () =>
-        timedFetch(
-          () =>
-            fetch(
-              url(`/api/v1/policy/requests?status=pending&tenant_id=${TENANT}&skill_id=bench.list&limit=100`),
-              get(approver),
-            ),
-          200,
+      request: () =>
+        spec(
+          `/api/v1/policy/requests?status=pending&tenant_id=${TENANT}&skill_id=bench.list&limit=100`,
+          approver,
         ),
-    },
-    {
+    }),
+    http({
       name: "approve",
       label: "POST /requests/{id}/approve",
       prepare: (count) => fileMany(count),
-      run: (i, ids) =>
-        timedFetch(() => fetch(url(`/api/v1/policy/requests/${ids[i]}/approve`), post(approver, {})), 200),
-    },
+      request: (i, ids) => spec(`/api/v1/policy/requests/${ids[i]}/approve`, approver, {}),
+    }),
     {
       name: "mixed",
       label: "agent mix: 70% eval, 20% create, 10% get",
       prepare: (count) => fileMany(Math.min(count, 50)),
       run: (i, ids) => {
         const pick = i % 10;
-        if (pick < 7)
-          return timedFetch(() => fetch(url("/api/v1/policy/eval"), post(agent, evalBody(i))), 200);
-        if (pick < 9)
-          return timedFetch(() => fetch(url("/api/v1/policy/requests"), post(agent, filing())), 200);
-        return timedFetch(
-          () => fetch(url(`/api/v1/policy/requests/${ids[i % ids.length]}`), get(agent)),
-          200,
-        );
+        if (pick < 7) return send(spec("/api/v1/policy/eval", agent, evalBody(i)));
+        if (pick < 9) return send(spec("/api/v1/policy/requests", agent, filing()));
+        return send(spec(`/api/v1/policy/requests/${ids[i % ids.length]}`, agent));
       },
     },
   ];
@@ -432,6 +439,57 @@ function printTable(results: Measured[], trips: RoundTrips[]) {
       `${result.scenario.padEnd(15)}${pad(String(result.concurrency), 5)}${pad(fixed(result.success, 1), 7)}${pad(fixed(result.p50), 7)}${pad(fixed(result.p95), 7)}${pad(fixed(result.p99), 7)}${pad(fixed(result.rps, 1), 8)}${pad(fixed(result.vs_runtime_floor?.throughput, 2), 9)}${pad(fixed(result.vs_db_floor?.throughput, 2), 9)}${pad(fixed(result.vs_db_floor?.p95, 2), 9)}${pad(fixed(trip?.on_path_round_trips, 2), 7)}${pad(fixed(trip?.statements_per_request, 2), 7)}`,
     );
   }
+}
+
+/**
+ * CPU time per request by process (issue 30) for the CPU scenarios at each --cpu-concurrency, with
+ * Postgres' statements: the load generator on a thread of its own, so it is told apart from the gateway.
+ */
+async function runCpuBreakdown(stack: Stack, chosen: Scenario[]): Promise<CpuBreakdown[]> {
+  const measured = chosen.filter((scenario) => CPU_SCENARIOS.includes(scenario.name) && scenario.request);
+  if (cpuLevels.length === 0 || measured.length === 0) return [];
+  const statementStats = await enableStatementStats(stack.databaseUrl);
+  say(
+    `\n== CPU per request by process (ms), ${requests} requests per scenario at concurrency ${cpuLevels.join(", ")}` +
+      " (load generator on its own thread)",
+  );
+  const pad = (text: string, width: number) => text.padStart(width);
+  say(
+    `${"scenario".padEnd(15)}${pad("conc", 5)}${pad("req/s", 8)}${pad("p95", 6)}${pad("workerd", 9)}${pad("gateway", 9)}${pad("postgres", 10)}${pad("loadgen", 9)}${pad("wrangler", 10)}${pad("other", 7)}${pad("total", 7)}${pad("busy %", 8)}`,
+  );
+  const results: CpuBreakdown[] = [];
+  for (const concurrency of cpuLevels) {
+    for (const scenario of measured) {
+      const request = scenario.request as NonNullable<Scenario["request"]>;
+      const warm = (await scenario.prepare?.(5)) ?? [];
+      for (let i = 0; i < 5; i += 1) await scenario.run(i, warm);
+      const prepared = (await scenario.prepare?.(requests)) ?? [];
+      const specs = Array.from({ length: requests }, (_, i) => request(i, prepared));
+      const result = await measureCpu(stack, scenario.name, specs, concurrency, { statementStats });
+      results.push(result);
+      const cpu = result.cpu_ms_per_request;
+      say(
+        `${scenario.name.padEnd(15)}${pad(String(concurrency), 5)}${pad(fixed(result.rps, 1), 8)}${pad(fixed(result.p95), 6)}${pad(fixed(cpu?.workerd, 2), 9)}${pad(fixed(cpu?.gateway, 2), 9)}${pad(fixed(cpu?.postgres, 2), 10)}${pad(fixed(cpu?.load_generator, 2), 9)}${pad(fixed(cpu?.wrangler, 2), 10)}${pad(fixed(cpu?.other, 2), 7)}${pad(fixed(cpu?.total, 2), 7)}${pad(fixed(result.machine_busy_percent), 8)}`,
+      );
+      if (result.success < 100) say(`   ! ${result.success.toFixed(1)} % answered as expected`);
+    }
+  }
+  if (statementStats) {
+    say(
+      "\nPostgres statements per request (ms of execution; ↳ ran inside a trigger), at the highest concurrency:",
+    );
+    const top = cpuLevels.at(-1);
+    for (const result of results.filter(
+      (entry) => entry.concurrency === top && entry.statements.length > 0,
+    )) {
+      say(`  ${result.scenario}:`);
+      for (const statement of result.statements.slice(0, 6))
+        say(
+          `    ${fixed(statement.ms_per_request, 3).padStart(7)} ms  ${fixed(statement.calls_per_request, 2).padStart(5)}×  ${statement.nested ? "↳ " : ""}${statement.query}`,
+        );
+    }
+  } else say("(pg_stat_statements is not available: no statement figures)");
+  return results;
 }
 
 /** Targets of issue 13, as ratios to the database floor measured in the same run. */
@@ -656,12 +714,13 @@ async function runWaits(stack: Stack, keys: BenchKeys) {
 /** Warnings and errors the worker logged (its JSON lines), by message: the wait scenario reports them. */
 const workerWarnings: Record<string, number> = {};
 const stack = await startStack({
+  postgresSettings: POSTGRES_STATS_SETTINGS,
   log: (line) => {
     const logged = /"level":"(?:warn|error)","msg":"([^"]+)"/.exec(line);
     if (logged?.[1]) workerWarnings[logged[1]] = (workerWarnings[logged[1]] ?? 0) + 1;
   },
   vars: {
-    LOG_LEVEL: "info",
+    LOG_LEVEL: values["log-level"],
     RATE_LIMITS: "off",
     OPEN_WAITS_PER_KEY: String(openWaitsPerKey),
     OPEN_WAITS_PER_TENANT: String(openWaitsPerKey + 10),
@@ -696,15 +755,20 @@ try {
   if (values.profile) {
     // First, on a fresh isolate: the inspector has been seen to stop answering after long runs.
     say("\n== worker CPU profiles (concurrency 10, self time by function, % of busy samples)");
+    const sourceMap = devBundleSourceMap(LOCAL.root);
     for (const scenario of chosen) {
       const prepared = (await scenario.prepare?.(requests)) ?? [];
       let summary: ProfileSummary;
       try {
-        summary = await profileWorker(stack.inspectorPort, async () => {
-          await runConcurrently(requests, 10, async (i) => {
-            await scenario.run(i, prepared);
-          });
-        });
+        summary = await profileWorker(
+          stack.inspectorPort,
+          async () => {
+            await runConcurrently(requests, 10, async (i) => {
+              await scenario.run(i, prepared);
+            });
+          },
+          sourceMap,
+        );
       } catch (error) {
         say(
           `${scenario.name.padEnd(15)} no profile: ${error instanceof Error ? error.message : String(error)}`,
@@ -723,6 +787,7 @@ try {
 
   const small = await runSuite(stack, chosen, "small tables");
   printTable(small, trips);
+  const cpu = await runCpuBreakdown(stack, chosen);
   const escalationSmall = await timeEscalationRun(stack);
   say(`\nfull escalation run (small tables): ${escalationSmall.ms.toFixed(0)} ms`);
 
@@ -837,6 +902,7 @@ try {
       quiet_wait: waits.quiet,
       quiet_stream: waits.stream,
     },
+    cpu_breakdown: cpu,
     m5_load_test: m5.map(({ run, exit }) => ({ run, passed: exit === 0 })),
     targets_missed: misses,
     worker_profiles: values.profile ? profiles : undefined,

@@ -13,6 +13,8 @@ export interface EmbeddedPostgresOptions {
   user?: string;
   password?: string;
   log?: (line: string) => void;
+  /** More server settings, as `-c name=value` pairs (e.g. the benchmark's pg_stat_statements). */
+  settings?: Record<string, string>;
 }
 
 export interface RunningPostgres {
@@ -80,7 +82,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     createPostgresUser: runsAsRoot,
     initdbFlags: ["--encoding=UTF8", "--locale=C"],
     // Listen on loopback only, and keep enough connections for the gateway pools and parallel test files.
-    postgresFlags: ["-c", `listen_addresses=${HOST}`, "-c", "max_connections=200", "-c", "fsync=off"],
+    postgresFlags: [
+      ...["-c", `listen_addresses=${HOST}`, "-c", "max_connections=200", "-c", "fsync=off"],
+      ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
+    ],
     onLog: (message) => log(String(message).trimEnd()),
     onError: (message) => log(String(message).trimEnd()),
   });

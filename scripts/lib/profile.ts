@@ -1,13 +1,15 @@
 // CPU profiles of the worker under `wrangler dev`, through its DevTools inspector (the V8 Profiler
 // domain), summarised by self time per function: where a request's CPU time goes.
-import { createRequire } from "node:module";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { createRequire, SourceMap } from "node:module";
+import path from "node:path";
 import type { WebSocket as WebSocketType } from "ws";
 
 const WebSocket = createRequire(import.meta.url)("ws") as typeof WebSocketType;
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
   hitCount?: number;
 }
 
@@ -30,10 +32,35 @@ export interface ProfileSummary {
   files: { file: string; percent: number }[];
 }
 
+/**
+ * The source map of the newest worker bundle `wrangler dev` built in `root` (.wrangler/tmp/dev-*): it
+ * turns a profile's positions in the bundle into our source files and lines. Undefined when none is there.
+ */
+export function devBundleSourceMap(root: string): SourceMap | undefined {
+  const tmp = path.join(root, ".wrangler/tmp");
+  try {
+    const newest = readdirSync(tmp)
+      .filter((entry) => entry.startsWith("dev-"))
+      .map((entry) => path.join(tmp, entry, "index.js.map"))
+      .filter((file) => {
+        try {
+          return statSync(file).isFile();
+        } catch {
+          return false;
+        }
+      })
+      .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+    return newest ? new SourceMap(JSON.parse(readFileSync(newest, "utf8"))) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Connects to the worker's inspector and profiles whatever `work` makes the worker do. */
 export async function profileWorker(
   inspectorPort: number,
   work: () => Promise<void>,
+  sourceMap?: SourceMap,
 ): Promise<ProfileSummary> {
   const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as {
     webSocketDebuggerUrl: string;
@@ -68,13 +95,28 @@ export async function profileWorker(
     await send("Profiler.start");
     await work();
     const { profile } = (await send("Profiler.stop")) as { profile: Profile };
-    return summarize(profile);
+    return summarize(profile, sourceMap);
   } finally {
     socket.close();
   }
 }
 
-function summarize(profile: Profile): ProfileSummary {
+/** Where a frame is: our source file and line through the bundle's source map, else the bundle's. */
+function locate(
+  frame: ProfileNode["callFrame"],
+  sourceMap: SourceMap | undefined,
+): { file: string; line: number } {
+  const bundled = frame.url.split("/").slice(-2).join("/") || "(native)";
+  if (!sourceMap || !frame.url.endsWith("index.js")) return { file: bundled, line: frame.lineNumber + 1 };
+  const entry = sourceMap.findEntry(frame.lineNumber, frame.columnNumber);
+  if (!("originalSource" in entry) || !entry.originalSource)
+    return { file: bundled, line: frame.lineNumber + 1 };
+  // node_modules/<package>/… names the package; our own files keep their path from src/.
+  const source = entry.originalSource.replace(/^.*?(node_modules\/(?:@[^/]+\/)?[^/]+|src)\//, "$1/");
+  return { file: source, line: entry.originalLine + 1 };
+}
+
+function summarize(profile: Profile, sourceMap?: SourceMap): ProfileSummary {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const self = new Map<number, number>();
   for (const sample of profile.samples ?? []) self.set(sample, (self.get(sample) ?? 0) + 1);
@@ -89,8 +131,14 @@ function summarize(profile: Profile): ProfileSummary {
     const name = node.callFrame.functionName || "(anonymous)";
     if (name === "(idle)" || name === "(program)") continue;
     busy += samples;
-    const file = node.callFrame.url.split("/").slice(-2).join("/") || "(native)";
-    const where = `${file}:${node.callFrame.lineNumber + 1}`;
+    const located = locate(node.callFrame, sourceMap);
+    const file = located.file.startsWith("node_modules/")
+      ? located.file
+          .split("/")
+          .slice(0, located.file.startsWith("node_modules/@") ? 3 : 2)
+          .join("/")
+      : located.file;
+    const where = `${located.file}:${located.line}`;
     const key = `${name} ${where}`;
     const entry = functions.get(key) ?? { name, where, samples: 0 };
     entry.samples += samples;

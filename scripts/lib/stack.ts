@@ -97,6 +97,8 @@ export interface Stack {
   postgresPort: number;
   /** The stack's own PostgreSQL server: halt() and restart() it to drill an outage. */
   postgres: RunningPostgres;
+  /** Its data folder (postmaster.pid: the server's process, for CPU accounting). */
+  postgresDataDir: string;
   /** The development keys (admin level 5, approver level 4, agent for tenant demo). */
   keys: Record<string, string>;
   metricsToken: string;
@@ -134,6 +136,8 @@ export async function startStack(
     log?: (line: string) => void;
     /** Let callers run the cron handler with GET /__scheduled. */
     testScheduled?: boolean;
+    /** More Postgres server settings (the benchmark loads pg_stat_statements). */
+    postgresSettings?: Record<string, string>;
   } = {},
 ): Promise<Stack> {
   const log = options.log ?? (() => {});
@@ -150,6 +154,7 @@ export async function startStack(
       dataDir: path.join(dataDir, "postgres"),
       port: postgresPort,
       persistent: false,
+      settings: options.postgresSettings,
     });
     cleanups.push(() => postgres.stop());
     await ensureDatabase(postgres.url("postgres"), LOCAL.database);
@@ -218,6 +223,7 @@ export async function startStack(
       databaseUrl,
       postgresPort,
       postgres,
+      postgresDataDir: path.join(dataDir, "postgres"),
       keys,
       metricsToken,
       dataDir,

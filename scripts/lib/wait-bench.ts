@@ -12,8 +12,8 @@
 // any approval the run checks that it is so: every connection is open, the worker has read every
 // waited-on request (seen at the gateway: the statements' parameters carry the ids), none has answered,
 // and at the largest N (the stack's per-key bound of open waits) one more wait is refused with 429.
-import { readdirSync, readFileSync } from "node:fs";
 import http from "node:http";
+import { descendantCpuSeconds, machineTicks } from "./cpu-accounting.ts";
 import { percentile, runConcurrently } from "./measure.ts";
 import type { RunningGateway } from "./neon-gateway.ts";
 
@@ -78,63 +78,6 @@ function field(body: string, name: string): unknown {
   try {
     const parsed = JSON.parse(body) as Record<string, unknown>;
     return parsed[name];
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * CPU seconds (user + system) used so far by this process's descendants named `name` (wrangler dev's
- * `workerd`), from /proc; undefined where there is no /proc. Says whether the worker was saturated.
- */
-export function descendantCpuSeconds(name: string): number | undefined {
-  let pids: string[];
-  try {
-    pids = readdirSync("/proc").filter((entry) => /^\d+$/.test(entry));
-  } catch {
-    return undefined;
-  }
-  const stats = new Map<string, { parent: string; comm: string; seconds: number }>();
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      // The command name is in parentheses and may hold spaces; the fields after it are fixed.
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      stats.set(pid, {
-        parent: fields[1] ?? "",
-        comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
-        // utime + stime, in clock ticks (100 a second on Linux).
-        seconds: (Number(fields[11]) + Number(fields[12])) / 100,
-      });
-    } catch {
-      // Ended meanwhile.
-    }
-  }
-  const mine = new Set([String(process.pid)]);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const [pid, { parent }] of stats)
-      if (!mine.has(pid) && mine.has(parent)) {
-        mine.add(pid);
-        grew = true;
-      }
-  }
-  let seconds = 0;
-  for (const pid of mine) {
-    const stat = stats.get(pid);
-    if (stat?.comm === name) seconds += stat.seconds;
-  }
-  return seconds;
-}
-
-/** Busy and total clock ticks of all the machine's cores so far, from /proc/stat; undefined without it. */
-function machineTicks(): { busy: number; total: number } | undefined {
-  try {
-    const [, ...fields] = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").trim().split(/\s+/);
-    const ticks = fields.map(Number);
-    const total = ticks.reduce((sum, n) => sum + n, 0);
-    // idle and iowait are the 4th and 5th fields.
-    return { busy: total - (ticks[3] ?? 0) - (ticks[4] ?? 0), total };
   } catch {
     return undefined;
   }

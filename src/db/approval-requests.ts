@@ -11,8 +11,9 @@ import type { SpendAssumption } from "../domain/evaluation.ts";
 import { type DecisionOutcome, decisionOutcome } from "../domain/outcome.ts";
 import { type ApprovalStatus, WEBHOOK_EVENTS } from "../domain/vocabulary.ts";
 import type { Database } from "./client.ts";
-import { SPEND_COLUMNS, spendToDate } from "./policy-state.ts";
-import { columnsAndValues, rowFromRaw } from "./raw.ts";
+import { executeCompiled } from "./compiled.ts";
+import { SPEND_COLUMNS, spendToDateOf } from "./policy-state.ts";
+import { columnsAndPlaceholders, rowFromRaw } from "./raw.ts";
 import { type ApprovalRequestRow, approvalRequests } from "./schema.ts";
 import {
   deliveryIdsOf,
@@ -51,31 +52,49 @@ export async function insertRequest(
   actor: string,
   spendAssumptions: SpendAssumption[] = [],
 ): Promise<InsertOutcome> {
-  const { columns, values } = columnsAndValues(approvalRequests, row);
+  // Compiled once per shape and isolate (db/compiled.ts): every filing runs it, and building it with
+  // drizzle cost more worker CPU than the rest of the filing. The shape is what changes the text.
+  const given = columnsAndPlaceholders(approvalRequests, row, "row_");
   const at = row.createdAt instanceof Date ? row.createdAt : new Date();
-  const existing: SQL =
-    row.idempotencyKey && row.createdByKeyId
+  const outcome = autoApproval(row, at);
+  const byIdempotencyKey = Boolean(row.idempotencyKey && row.createdByKeyId);
+  const withAgent = Boolean(row.agentId);
+  const kind = notificationKindOf(row.status as ApprovalStatus);
+  const shape = [
+    "insert-request",
+    given.shape,
+    byIdempotencyKey ? "idempotent" : "",
+    spendAssumptions.map(({ spend }) => spend).join(","),
+    withAgent ? "agent" : "",
+    kind ?? "",
+    outcome ? "decided" : "",
+  ].join("|");
+  const build = (): SQL => {
+    const { columns, values } = given.columns();
+    const existing: SQL = byIdempotencyKey
       ? sql`SELECT 'existing' AS outcome, r.*, '{}'::bigint[] AS delivery_ids, NULL::bigint AS plan_id
             FROM ${approvalRequests} r
-            WHERE r.created_by_key_id = ${row.createdByKeyId} AND r.idempotency_key = ${row.idempotencyKey}
+            WHERE r.created_by_key_id = ${sql.placeholder("key_id")}
+              AND r.idempotency_key = ${sql.placeholder("idempotency_key")}
               AND NOT EXISTS (SELECT 1 FROM inserted)`
       : sql`SELECT 'existing' AS outcome, r.*, '{}'::bigint[] AS delivery_ids, NULL::bigint AS plan_id
             FROM ${approvalRequests} r WHERE false`;
-  // The budget outcomes the plan rests on, checked against the spend to date in this statement.
-  const spendHolds = spendAssumptions.length
-    ? sql.join(
-        spendAssumptions.map(
-          ({ spend, threshold, over }) =>
-            sql`(${sql.identifier(SPEND_COLUMNS[spend])} > ${threshold}::bigint) = ${over}::boolean`,
-        ),
-        sql` AND `,
-      )
-    : sql`true`;
-  const spendSource = spendAssumptions.length
-    ? spendToDate(db, { tenantId: row.tenantId, agentId: row.agentId ?? null })
-    : sql`SELECT 1`;
-  const result = await db.execute(sql`
-    WITH current_policy AS (SELECT 1 FROM policy_set_version WHERE version = ${policyVersion}),
+    // The budget outcomes the plan rests on, checked against the spend to date in this statement.
+    const spendHolds = spendAssumptions.length
+      ? sql.join(
+          spendAssumptions.map(
+            ({ spend }, i) =>
+              sql`(${sql.identifier(SPEND_COLUMNS[spend])} > ${sql.placeholder(`threshold_${i}`)}::bigint) = ${sql.placeholder(`over_${i}`)}::boolean`,
+          ),
+          sql` AND `,
+        )
+      : sql`true`;
+    const spendSource = spendAssumptions.length
+      ? spendToDateOf(db, sql.placeholder("tenant"), withAgent ? sql.placeholder("agent") : null)
+      : sql`SELECT 1`;
+    const atText = sql.placeholder("at");
+    return sql`
+    WITH current_policy AS (SELECT 1 FROM policy_set_version WHERE version = ${sql.placeholder("policy_version")}),
     spend_now AS (${spendSource}),
     judged_spend AS (SELECT 1 FROM spend_now WHERE ${spendHolds}),
     inserted AS (
@@ -84,13 +103,31 @@ export async function insertRequest(
       ON CONFLICT (created_by_key_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
       RETURNING *
     ),
-    outbox AS (${outboxInsert(sql`inserted`, WEBHOOK_EVENTS.created, actor, "created", at, autoApproval(row, at))}),
-    ledger AS (${ledgerInsert(sql`inserted`, "auto_approved", "auto_approval", at)}),
-    plans AS (${planInsert(sql`inserted`, notificationKindOf(row.status as ApprovalStatus))})
+    outbox AS (${outboxInsert(sql`inserted`, WEBHOOK_EVENTS.created, sql.placeholder("actor"), "created", atText, outcome ? sql.placeholder("outcome") : undefined)}),
+    ledger AS (${ledgerInsert(sql`inserted`, "auto_approved", "auto_approval", atText)}),
+    plans AS (${planInsert(sql`inserted`, kind)})
     SELECT 'created' AS outcome, inserted.*,
       coalesce((SELECT array_agg(o.id ORDER BY o.id) FROM outbox o), '{}') AS delivery_ids,
       (SELECT p.id FROM plans p) AS plan_id FROM inserted
-    UNION ALL ${existing}`);
+    UNION ALL ${existing}`;
+  };
+  const result = await executeCompiled(db, shape, build, {
+    ...given.bound,
+    policy_version: policyVersion,
+    key_id: row.createdByKeyId,
+    idempotency_key: row.idempotencyKey,
+    tenant: row.tenantId,
+    agent: row.agentId,
+    actor,
+    at: at.toISOString(),
+    outcome: outcome ? JSON.stringify({ outcome }) : undefined,
+    ...Object.fromEntries(
+      spendAssumptions.flatMap(({ threshold, over }, i) => [
+        [`threshold_${i}`, threshold],
+        [`over_${i}`, over],
+      ]),
+    ),
+  });
   const [raw] = result.rows as Record<string, unknown>[];
   if (!raw) return { outcome: "retry" };
   return raw.outcome === "created"
@@ -119,8 +156,15 @@ export async function findByIdempotencyKey(
 }
 
 export async function loadRequest(db: Database, id: string): Promise<ApprovalRequestRow | undefined> {
-  const [row] = await db.select().from(approvalRequests).where(eq(approvalRequests.id, id));
-  return row;
+  // Every read and wait of a request runs it: compiled once per isolate (db/compiled.ts).
+  const { rows } = await executeCompiled(
+    db,
+    "load-request",
+    () => sql`SELECT * FROM ${approvalRequests} WHERE id = ${sql.placeholder("id")}`,
+    { id },
+  );
+  const [raw] = rows;
+  return raw ? rowFromRaw<ApprovalRequestRow>(approvalRequests, raw) : undefined;
 }
 
 export interface RequestFilter {
@@ -145,11 +189,6 @@ export function requestFilter(filter: RequestFilter): SQL {
     filter.createdBefore ? lt(approvalRequests.createdAt, filter.createdBefore) : undefined,
   ];
   return and(...conditions) ?? sql`true`;
-}
-
-/** One request as long as it is still at `version`: the compare-and-swap of every single-request change. */
-export function requestAtVersion(id: string, version: number): SQL {
-  return sql`${approvalRequests.id} = ${id} AND ${approvalRequests.version} = ${version}`;
 }
 
 /** A position in the newest-first listing: strictly older than this (created_at, id). */

@@ -3,12 +3,13 @@
 //   non-interactive batch transaction, no connection to open.
 // - WebSocket `Pool` (drizzle neon-serverless) only where an interactive transaction is unavoidable:
 //   one pool per invocation, ended through ctx.waitUntil so the response does not wait for it.
-import { neon, neonConfig, Pool } from "@neondatabase/serverless";
+import { type NeonQueryFunction, neon, neonConfig, Pool } from "@neondatabase/serverless";
 import { drizzle as drizzleHttp, type NeonHttpDatabase } from "drizzle-orm/neon-http";
 import { drizzle as drizzleWs, type NeonDatabase } from "drizzle-orm/neon-serverless";
 import * as schema from "./schema.ts";
 
-export type Database = NeonHttpDatabase<typeof schema>;
+/** Drizzle over the HTTP driver, with the driver's query function (db/compiled.ts runs statements on it). */
+export type Database = NeonHttpDatabase<typeof schema> & { $client: NeonQueryFunction<false, false> };
 export type TransactionDatabase = NeonDatabase<typeof schema>;
 /** The bindings the data layer reads (a subset of the worker's Env; documented in src/config.ts). */
 export interface DatabaseBindings {

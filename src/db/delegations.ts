@@ -1,9 +1,10 @@
 // Delegation rows and their audit events (issue 25): create and revoke, each audited in the same
 // statement; the reads the rules need (the graph around a new delegation, the chains ending at a
 // decider or starting at a principal), each one round trip.
-import { and, desc, eq, inArray, isNull, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, or, type Placeholder, type SQL, sql } from "drizzle-orm";
 import { MAX_CHAIN_DEPTH } from "../domain/delegation.ts";
 import type { Database } from "./client.ts";
+import { executeCompiledBatch } from "./compiled.ts";
 import { columnsAndValues, rowFromRaw } from "./raw.ts";
 import {
   type ApprovalRequestRow,
@@ -61,8 +62,8 @@ const openAt = (now: Date) =>
   sql`${delegations.revokedAt} IS NULL AND ${delegations.endsAt} > ${now.toISOString()}::timestamptz`;
 
 /** In force at `at`: started, not ended, not revoked by then. */
-const activeAt = (at: Date) => {
-  const t = sql`${at.toISOString()}::timestamptz`;
+const activeAt = (at: Date | Placeholder) => {
+  const t = sql`${at instanceof Date ? at.toISOString() : at}::timestamptz`;
   return sql`${delegations.startsAt} <= ${t} AND ${delegations.endsAt} > ${t}
     AND (${delegations.revokedAt} IS NULL OR ${delegations.revokedAt} > ${t})`;
 };
@@ -227,7 +228,7 @@ export async function listDelegations(
  * The delegations in force at `at` on a chain of at most MAX_CHAIN_DEPTH ending at `delegate`
  * (whom it stands in for) or starting at `principal` (who stands in for it). The domain walks them.
  */
-function chainEdges(end: "delegate" | "principal", id: string, at: Date): SQL {
+function chainEdges(end: "delegate" | "principal", id: string | Placeholder, at: Date | Placeholder): SQL {
   const [near, far] =
     end === "delegate"
       ? [delegations.delegateId, delegations.principalId]
@@ -265,13 +266,26 @@ export async function loadRequestWithDelegations(
   decider: string,
   at: Date,
 ): Promise<{ row: ApprovalRequestRow | undefined; edges: DelegationRow[] }> {
-  const [[row], edges] = await db.batch([
-    db.select().from(approvalRequests).where(eq(approvalRequests.id, requestId)),
-    db
-      .select()
-      .from(delegations)
-      .where(chainEdges("delegate", decider, at))
-      .limit(GRAPH_LIMIT),
-  ]);
-  return { row, edges };
+  // Every decision runs it: compiled once per isolate (db/compiled.ts), bound per call.
+  const [requests, edges] = await executeCompiledBatch(
+    db,
+    [
+      [
+        "decision-read:request",
+        () => sql`SELECT * FROM ${approvalRequests} WHERE id = ${sql.placeholder("id")}`,
+      ],
+      [
+        "decision-read:delegations",
+        () =>
+          sql`SELECT * FROM ${delegations}
+            WHERE ${chainEdges("delegate", sql.placeholder("decider"), sql.placeholder("at"))} LIMIT ${GRAPH_LIMIT}`,
+      ],
+    ],
+    [{ id: requestId }, { decider, at: at.toISOString() }],
+  );
+  const [raw] = requests ?? [];
+  return {
+    row: raw ? rowFromRaw<ApprovalRequestRow>(approvalRequests, raw) : undefined,
+    edges: (edges ?? []).map((edge) => rowFromRaw<DelegationRow>(delegations, edge)),
+  };
 }

@@ -1,11 +1,12 @@
 // Reads everything an evaluation needs in one database round trip and one statement: approval levels,
 // capability rules, budgets, spend to date, the skill's cost model, settings with the policy-set
 // version.
-import { and, eq, inArray, or, type SQL, sql } from "drizzle-orm";
+import { and, eq, inArray, or, type Placeholder, type SQL, sql } from "drizzle-orm";
 import type { PgTable } from "drizzle-orm/pg-core";
 import type { EvaluationInput, PolicyState } from "../domain/evaluation.ts";
 import type { ShadowMarker } from "../domain/shadow.ts";
 import type { Database } from "./client.ts";
+import { executeCompiled } from "./compiled.ts";
 import { rowFromRaw } from "./raw.ts";
 import {
   budgets,
@@ -17,6 +18,9 @@ import {
   skillCosts,
   spendTotals,
 } from "./schema.ts";
+
+/** A value of a statement: given, or a placeholder bound when a compiled statement runs. */
+export type Bindable = string | Placeholder;
 
 export interface LoadedPolicyState extends PolicyState {
   version: number;
@@ -31,7 +35,7 @@ export interface LoadedPolicyState extends PolicyState {
  * already runs (no extra round trip): the tenant's own candidate wins over `*`. The partial unique index
  * keeps one per scope, and the policy_candidates_one_shadow_per_scope index answers it.
  */
-function shadowMarkerColumn(tenantId: string) {
+function shadowMarkerColumn(tenantId: Bindable) {
   return sql`(SELECT json_build_object('id', c.id, 'revision', c.updated_at::text) FROM ${policyCandidates} c
     WHERE c.shadow AND c.scope IN (${tenantId}, '*') ORDER BY c.scope = '*' LIMIT 1)`;
 }
@@ -61,8 +65,12 @@ export const SPEND_COLUMNS = {
  * not grow with the month's ledger.
  */
 export function spendToDate(db: Database, call: Pick<EvaluationInput, "tenantId" | "agentId">) {
-  const agent = call.agentId ?? "";
-  const total = (agentId: string, period: "day" | "month") =>
+  return spendToDateOf(db, call.tenantId, call.agentId || null);
+}
+
+/** spendToDate with its values as given: strings, or placeholders of a compiled statement (db/compiled.ts). */
+export function spendToDateOf(db: Database, tenantId: Bindable, agent: Bindable | null) {
+  const total = (agentId: Bindable, period: "day" | "month") =>
     sql<string>`coalesce(sum(${spendTotals.amountCents}) FILTER (WHERE ${spendTotals.agentId} = ${agentId} AND ${spendTotals.period} = ${period}), 0)`;
   const none = sql<string>`0`;
   return db
@@ -75,7 +83,7 @@ export function spendToDate(db: Database, call: Pick<EvaluationInput, "tenantId"
     .from(spendTotals)
     .where(
       and(
-        eq(spendTotals.tenantId, call.tenantId),
+        eq(spendTotals.tenantId, tenantId),
         inArray(spendTotals.agentId, agent ? ["", agent] : [""]),
         or(
           and(eq(spendTotals.period, "day"), sql`${spendTotals.periodStart} = ${DAY_START}`),
@@ -154,9 +162,16 @@ export async function loadVersionAndSpend(
   db: Database,
   call: Pick<EvaluationInput, "tenantId" | "agentId">,
 ): Promise<{ version: number; spend: PolicyState["spend"]; readAt: string; shadow: ShadowMarker | null }> {
-  const result = await db.execute(
-    sql`SELECT v.version, s.*, ${shadowMarkerColumn(call.tenantId)} AS shadow_marker
-      FROM ${policySetVersion} v, (${spendToDate(db, call)}) s`,
+  // Every evaluation runs it: compiled once per isolate (with or without an agent), bound per call.
+  const withAgent = Boolean(call.agentId);
+  const tenant = sql.placeholder("tenant");
+  const result = await executeCompiled(
+    db,
+    `policy-version-and-spend:${withAgent ? "agent" : "tenant"}`,
+    () =>
+      sql`SELECT v.version, s.*, ${shadowMarkerColumn(tenant)} AS shadow_marker
+        FROM ${policySetVersion} v, (${spendToDateOf(db, tenant, withAgent ? sql.placeholder("agent") : null)}) s`,
+    { tenant: call.tenantId, agent: call.agentId },
   );
   const [raw] = result.rows as Record<string, unknown>[];
   if (!raw) throw new Error("policy_set_version row is missing: run the migrations");

@@ -17,12 +17,15 @@ export interface IssuedReceipt {
 }
 
 /** The receipt columns, as `column = value` assignments of a transition (or values of an insert). */
-export function receiptAssignments(receipt: IssuedReceipt): SQL[] {
+export function receiptAssignments(
+  receipt: IssuedReceipt,
+  bind: (name: string, value: unknown) => unknown = (_name, value) => value,
+): SQL[] {
   return [
-    sql`receipt_id = ${receipt.id}`,
-    sql`receipt_jws = ${receipt.jws}`,
-    sql`receipt_kid = ${receipt.kid}`,
-    sql`receipt_not_after = ${receipt.notAfter.toISOString()}::timestamptz`,
+    sql`receipt_id = ${bind("receipt_id", receipt.id)}`,
+    sql`receipt_jws = ${bind("receipt_jws", receipt.jws)}`,
+    sql`receipt_kid = ${bind("receipt_kid", receipt.kid)}`,
+    sql`receipt_not_after = ${bind("receipt_not_after", receipt.notAfter.toISOString())}::timestamptz`,
   ];
 }
 

@@ -5,7 +5,7 @@
 // all or nothing. Single requests pass `version = n` in `where` (a compare-and-swap: a lost race
 // changes no row); bulk operations and the cron pass a filter. The state machine's ALLOWED_FROM is
 // enforced in the statement itself.
-import { SQL, sql } from "drizzle-orm";
+import { is, Placeholder, SQL, sql } from "drizzle-orm";
 import { ALLOWED_FROM, type Change, OPEN_STATUSES } from "../domain/approvals.ts";
 import { type DecisionOutcome, type OutcomeSource, outcomeOfChange } from "../domain/outcome.ts";
 import {
@@ -16,13 +16,20 @@ import {
   type WebhookEvent,
 } from "../domain/vocabulary.ts";
 import type { Database } from "./client.ts";
+import { executeCompiled } from "./compiled.ts";
 import { rowFromRaw } from "./raw.ts";
 import { type IssuedReceipt, receiptAssignments } from "./receipts.ts";
 import { type ApprovalRequestRow, approvalRequests } from "./schema.ts";
 
+/** One request at the version it was read at: a compare-and-swap (a lost race changes no row). */
+export interface RequestAtVersion {
+  id: string;
+  version: number;
+}
+
 export interface Transition {
-  /** Rows to change, besides the status rule. */
-  where: SQL;
+  /** Rows to change, besides the status rule: a filter, or one request at a version. */
+  where: SQL | RequestAtVersion;
   /** New status, or null when only approvals change (approval_added). */
   toStatus: ApprovalStatus | null;
   actor: string;
@@ -105,21 +112,31 @@ function quoted(statuses: readonly string[]): SQL {
   );
 }
 
+/** A time as ISO text, or the placeholder standing for it in a compiled statement (db/compiled.ts). */
+function isoText(at: Date | Placeholder): string | Placeholder {
+  return at instanceof Date ? at.toISOString() : at;
+}
+
 /** Queues the webhook event for every row of `rows` (a CTE) that has a webhook_url. */
 export function outboxInsert(
   rows: SQL,
   event: WebhookEvent,
-  actor: string,
-  reason: string | null | SQL,
-  at: Date,
-  outcome?: DecisionOutcome,
+  actor: string | Placeholder,
+  reason: string | null | SQL | Placeholder,
+  at: Date | Placeholder,
+  /** The decision's outcome; in a compiled statement, a placeholder for `JSON.stringify({ outcome })`. */
+  outcome?: DecisionOutcome | Placeholder,
 ): SQL {
   // The approver's entry (who, level, notes) travels with the events an approver caused; a receipt
   // (issue 27) with the event of the approval that issued it, the key absent otherwise; the decision's
   // outcome with the event that decided, computed before the statement; an edited payload with every
   // event while it stands. Each key is absent otherwise.
   const decision = DECISION_EVENTS.includes(event) ? sql`approvals_json->-1` : sql`NULL::jsonb`;
-  const decided = outcome ? sql` || ${JSON.stringify({ outcome })}::jsonb` : sql``;
+  const decided = !outcome
+    ? sql``
+    : is(outcome, Placeholder)
+      ? sql` || ${outcome}::jsonb`
+      : sql` || ${JSON.stringify({ outcome })}::jsonb`;
   return sql`
       INSERT INTO webhook_outbox (request_id, event, payload)
       SELECT id, ${event}::text, jsonb_build_object(
@@ -127,7 +144,7 @@ export function outboxInsert(
         'tenant_id', tenant_id, 'skill_id', skill_id, 'agent_id', agent_id,
         'required_level', required_level, 'current_level', current_level, 'escalate_to', escalate_to,
         'actor', ${actor}::text, 'reason', ${reason}::text, 'decision', ${decision},
-        'occurred_at', ${at.toISOString()}::text)
+        'occurred_at', ${isoText(at)}::text)
         || CASE WHEN receipt_jws IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('receipt', receipt_jws) END${decided}
         || CASE WHEN approved_payload_hash IS NULL THEN '{}'::jsonb
            ELSE jsonb_build_object('approved_payload', approved_payload, 'approved_payload_hash', approved_payload_hash) END
@@ -140,45 +157,58 @@ export function ledgerInsert(
   rows: SQL,
   status: ApprovalStatus,
   source: "approval" | "auto_approval",
-  at: Date,
+  at: Date | Placeholder,
 ): SQL {
   return sql`
       INSERT INTO spend_ledger (tenant_id, agent_id, skill_id, amount_cents, source, reference, occurred_at)
-      SELECT tenant_id, agent_id, skill_id, estimated_cost_cents, ${source}::text, id, ${at.toISOString()}::timestamptz
+      SELECT tenant_id, agent_id, skill_id, estimated_cost_cents, ${source}::text, id, ${isoText(at)}::timestamptz
       FROM ${rows} WHERE status = ${status}::text
       ON CONFLICT DO NOTHING`;
 }
 
 /** The columns an edit on approve sets; the filed payload and its hash are never written. */
-function payloadChangeAssignments(change: NonNullable<Change["payloadChange"]>): SQL[] {
+function payloadChangeAssignments(change: NonNullable<Change["payloadChange"]>, bind: Bind): SQL[] {
   const approved = change.approved;
   return [
     approved
-      ? sql`approved_payload = ${JSON.stringify(approved.payload)}::jsonb, approved_payload_hash = ${approved.hash}::text`
+      ? sql`approved_payload = ${bind("approved_payload", JSON.stringify(approved.payload))}::jsonb,
+            approved_payload_hash = ${bind("approved_payload_hash", approved.hash)}::text`
       : sql`approved_payload = NULL, approved_payload_hash = NULL`,
-    sql`required_level = ${change.requiredLevel}::smallint`,
-    sql`estimated_cost_cents = ${change.costCents}::integer`,
+    sql`required_level = ${bind("required_level", change.requiredLevel)}::smallint`,
+    sql`estimated_cost_cents = ${bind("estimated_cost_cents", change.costCents)}::integer`,
   ];
 }
 
-export function transitionStatement(t: Transition): SQL {
+/**
+ * How a value enters the statement: as itself, or (compiling, db/compiled.ts) as a placeholder whose
+ * value is recorded for this call.
+ */
+type Bind = (name: string, value: unknown) => unknown;
+const asValue: Bind = (_name, value) => value;
+
+export function transitionStatement(t: Transition, bind: Bind = asValue): SQL {
   const from = t.toStatus === null ? OPEN_STATUSES : ALLOWED_FROM[t.toStatus];
-  const timestamp = t.at.toISOString();
+  const timestamp = bind("at", t.at.toISOString());
   const terminal = t.toStatus !== null && TERMINAL.includes(t.toStatus);
-  const reason = t.reason instanceof SQL ? sql`(${t.reason})` : t.reason;
+  const reason =
+    t.reason instanceof SQL ? sql`(${t.reason})` : (bind("reason", t.reason) as string | null | Placeholder);
+  const actor = bind("actor", t.actor) as string | Placeholder;
+  const where = is(t.where, SQL)
+    ? t.where
+    : sql`${approvalRequests.id} = ${bind("id", t.where.id)} AND ${approvalRequests.version} = ${bind("version", t.where.version)}`;
   const history =
     t.toStatus === null
       ? sql`status_history_json`
       : sql`status_history_json || jsonb_build_array(jsonb_build_object(
-          'from_status', status, 'to_status', ${t.toStatus}::text, 'actor', ${t.actor}::text,
+          'from_status', status, 'to_status', ${t.toStatus}::text, 'actor', ${actor}::text,
           'reason', ${reason}::text, 'timestamp', ${timestamp}::text))`;
   // The outbox reads the changed rows, so a per-row reason is taken from the history entry just written.
   const outboxReason =
     t.reason instanceof SQL && t.toStatus !== null ? sql`status_history_json->-1->>'reason'` : reason;
   const assignments = [
     ...(t.assignments ?? []),
-    ...(t.receipt ? receiptAssignments(t.receipt) : []),
-    ...(t.payloadChange ? payloadChangeAssignments(t.payloadChange) : []),
+    ...(t.receipt ? receiptAssignments(t.receipt, bind) : []),
+    ...(t.payloadChange ? payloadChangeAssignments(t.payloadChange, bind) : []),
   ];
   const extra = assignments.length ? sql`, ${sql.join(assignments, sql`, `)}` : sql``;
   // A decided status's reason is always text; a per-row SQL reason only ever escalates.
@@ -190,25 +220,65 @@ export function transitionStatement(t: Transition): SQL {
     payloadChange: t.payloadChange,
     at: t.at,
   });
+  // Compiling, the time and the outcome travel as placeholders like every other value.
+  const compiling = bind !== asValue;
+  const at = compiling ? (timestamp as Placeholder) : t.at;
+  const outcomeArgument =
+    outcome === undefined
+      ? undefined
+      : compiling
+        ? (bind("outcome", JSON.stringify({ outcome })) as Placeholder)
+        : outcome;
   return sql`
     WITH changed AS (
       UPDATE ${approvalRequests} SET
         status = ${t.toStatus === null ? sql`status` : sql`${t.toStatus}::text`},
         status_history_json = ${history},
-        approvals_json = ${t.approvals ? sql`${JSON.stringify(t.approvals)}::jsonb` : sql`approvals_json`},
-        current_level = ${t.currentLevel === undefined ? sql`current_level` : sql`${t.currentLevel}::smallint`},
+        approvals_json = ${t.approvals ? sql`${bind("approvals", JSON.stringify(t.approvals))}::jsonb` : sql`approvals_json`},
+        current_level = ${t.currentLevel === undefined ? sql`current_level` : sql`${bind("current_level", t.currentLevel)}::smallint`},
         resolved_at = ${terminal ? sql`${timestamp}::timestamptz` : sql`resolved_at`},
         escalated_at = ${t.toStatus === "escalated" ? sql`${timestamp}::timestamptz` : sql`escalated_at`},
         ${terminal ? sql`escalation_deadline = NULL,` : sql``}
         updated_at = ${timestamp}::timestamptz,
         version = version + 1${extra}
-      WHERE (${t.where}) AND status IN (${quoted(from)})
+      WHERE (${where}) AND status IN (${quoted(from)})
       RETURNING *
     ),
-    outbox AS (${outboxInsert(sql`changed`, t.event, t.actor, outboxReason, t.at, outcome)}),
-    ledger AS (${ledgerInsert(sql`changed`, "approved", "approval", t.at)}),
+    outbox AS (${outboxInsert(sql`changed`, t.event, actor, outboxReason, at, outcomeArgument)}),
+    ledger AS (${ledgerInsert(sql`changed`, "approved", "approval", at)}),
     plans AS (${planInsert(sql`changed`, notificationKindOf(t.toStatus, t.event))})
     SELECT changed.*, ${DELIVERY_IDS}, ${PLAN_ID} FROM changed`;
+}
+
+/**
+ * What changes a transition's text (values never do): compiled statements are cached by it. A filter
+ * (`where` as SQL), a per-row reason or extra assignments are not compiled: bulk changes and the cron,
+ * rare next to single decisions.
+ */
+export function transitionShape(t: Transition, outcome: boolean): string {
+  return [
+    "transition",
+    t.toStatus ?? "(none)",
+    t.event,
+    t.approvals ? "approvals" : "",
+    t.currentLevel === undefined ? "" : "level",
+    t.receipt ? "receipt" : "",
+    t.payloadChange ? (t.payloadChange.approved ? "edit" : "edit-reverted") : "",
+    outcome ? "outcome" : "",
+  ].join("|");
+}
+
+/** A single request's transition runs compiled (once per shape and isolate); any other as built. */
+async function runTransition(db: Database, t: Transition): Promise<Record<string, unknown>[]> {
+  if (is(t.where, SQL) || t.reason instanceof SQL || (t.assignments?.length ?? 0) > 0)
+    return (await db.execute(transitionStatement(t))).rows as Record<string, unknown>[];
+  // Built with placeholders on every call (cheap: what costs is turning it into text, done once).
+  const values: Record<string, unknown> = {};
+  const statement = transitionStatement(t, (name, value) => {
+    values[name] = value;
+    return sql.placeholder(name);
+  });
+  return (await executeCompiled(db, transitionShape(t, "outcome" in values), () => statement, values)).rows;
 }
 
 /**
@@ -219,8 +289,7 @@ export async function applyTransitionWithDeliveries(
   db: Database,
   transition: Transition,
 ): Promise<{ rows: ApprovalRequestRow[]; deliveryIds: number[]; planIds: number[] }> {
-  const result = await db.execute(transitionStatement(transition));
-  const raws = result.rows as Record<string, unknown>[];
+  const raws = await runTransition(db, transition);
   return {
     rows: raws.map((raw) => rowFromRaw<ApprovalRequestRow>(approvalRequests, raw)),
     deliveryIds: raws.flatMap((raw) => deliveryIdsOf(raw)),

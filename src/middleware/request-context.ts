@@ -15,6 +15,20 @@ export function assignRequestId(): MiddlewareHandler<AppEnv> {
   return requestId({ headerName: "X-Request-Id", limitLength: 128, generator: newHttpRequestId });
 }
 
+/**
+ * Adds `fields` to the request's line; a field given again (several transitions in one request, e.g. a
+ * bulk decision) becomes the list of its values rather than the last one.
+ */
+function annotateLine(annotations: Record<string, unknown>, fields: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(fields)) {
+    if (!(key in annotations)) annotations[key] = value;
+    else {
+      const before = annotations[key];
+      annotations[key] = [...(Array.isArray(before) ? before : [before]), value];
+    }
+  }
+}
+
 /** Sets c.var.log, c.var.metrics and c.var.services; after the request, logs it and counts it. */
 export function requestContext(): MiddlewareHandler<AppEnv> {
   return async function requestContext(c, next) {
@@ -32,7 +46,7 @@ export function requestContext(): MiddlewareHandler<AppEnv> {
         metrics,
         waitUntil: (promise) => c.executionCtx.waitUntil(promise),
         requestId: c.var.requestId,
-        annotate: (fields) => Object.assign(annotations, fields),
+        annotate: (fields) => annotateLine(annotations, fields),
         signal: c.req.raw.signal,
       }),
     );
