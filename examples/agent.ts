@@ -6,7 +6,8 @@
 //   npx node examples/agent.ts        # then approve or reject the request it prints
 //
 // Options (all optional):
-//   --url <mcp url>        default $POLICY_MCP_URL or http://127.0.0.1:8000/mcp
+//   --url <mcp url>        default $POLICY_MCP_URL, else $POLICY_API_URL/mcp (as the SDKs read it), else
+//                          http://127.0.0.1:8000/mcp
 //   --skill <skill id>     default payments.transfer (the dev seed wants a manual_approve for it)
 //   --payload <json>       default {"amount_cents":25000,"to":"acme-supplies"}
 //   --tenant <tenant id>   default demo          --agent <agent id>   default bot-1
@@ -22,7 +23,12 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 
 const { values: options } = parseArgs({
   options: {
-    url: { type: "string", default: process.env.POLICY_MCP_URL ?? "http://127.0.0.1:8000/mcp" },
+    url: {
+      type: "string",
+      default:
+        process.env.POLICY_MCP_URL ||
+        `${(process.env.POLICY_API_URL || "http://127.0.0.1:8000").replace(/\/+$/, "")}/mcp`,
+    },
     skill: { type: "string", default: "payments.transfer" },
     payload: { type: "string", default: '{"amount_cents":25000,"to":"acme-supplies"}' },
     tenant: { type: "string", default: "demo" },

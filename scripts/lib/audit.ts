@@ -25,6 +25,7 @@ import {
   importVerifyingKey,
   type VerifyingKey,
 } from "../../src/domain/audit-checkpoint.ts";
+import { explain, usageMistake } from "./cli.ts";
 
 export const USAGE = `usage: npm run audit -- <command>
   verify --database [--tenant T] [--batch N]   walk every chain (or tenant T's) in the database
@@ -198,13 +199,16 @@ export async function runAudit(argv: string[], io: AuditIo): Promise<number> {
   try {
     parsed = parse();
   } catch (error) {
-    await io.write(`${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`, "stderr");
+    await io.write(
+      `${usageMistake("npm run audit", error instanceof Error ? error.message : String(error))}\n`,
+      "stderr",
+    );
     return 2;
   }
   const { positionals, values } = parsed;
   const [command, file, ...extra] = positionals;
   const usage = async (message: string) => {
-    await io.write(`${message}\n${USAGE}\n`, "stderr");
+    await io.write(`${usageMistake("npm run audit", message)}\n`, "stderr");
     return 2;
   };
   if (values.help) {
@@ -260,7 +264,7 @@ export async function runAudit(argv: string[], io: AuditIo): Promise<number> {
     }
     return usage(command === undefined ? "no command" : `unknown command ${command}`);
   } catch (error) {
-    await io.write(`audit failed: ${error instanceof Error ? error.message : String(error)}\n`, "stderr");
+    await io.write(`audit failed: ${explain(error)}\n`, "stderr");
     return 1;
   }
 }

@@ -3,6 +3,7 @@
 // with --json. Pure apart from the fetch, env and write it is given, so test/node/ops.test.ts runs it
 // against a stand-in server. It never touches the database: that is scripts/keys.ts and escalate.ts.
 import { parseArgs } from "node:util";
+import { usageMistake } from "./cli.ts";
 
 export const DEFAULT_API_URL = "http://127.0.0.1:8000";
 
@@ -797,8 +798,9 @@ export async function send(io: OpsIo, base: string, key: string, call: Call): Pr
     });
   } catch (error) {
     const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : "";
+    // What to do, said where it happens: the usual cause is a stack that is not running, or elsewhere.
     throw new ApiFailure(
-      `${call.method} ${url} failed: ${error instanceof Error ? error.message : String(error)}${cause}`,
+      `${call.method} ${url} failed: ${error instanceof Error ? error.message : String(error)}${cause}: is \`npm run dev\` running? set POLICY_API_URL if the API listens elsewhere`,
     );
   }
   const text = await response.text();
@@ -832,11 +834,13 @@ export async function runOps(argv: readonly string[], io: OpsIo): Promise<number
     parsed = await readStdinValues(parsed, io);
     commandPlan = plan(parsed);
     if (!io.env.POLICY_API_KEY) {
-      fail("POLICY_API_KEY is not set: export an admin API key (pak_…); ops never reads the database");
+      fail(
+        'POLICY_API_KEY is not set: export an admin API key (locally, `eval "$(npm run -s dev:env)"` sets it); ops never reads the database',
+      );
     }
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    err(`${error.message}\n${USAGE}`);
+    err(usageMistake("npm run ops", error.message));
     return 2;
   }
   const key = io.env.POLICY_API_KEY;

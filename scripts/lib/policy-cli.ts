@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { LineCounter, type Node, parseDocument, stringify } from "yaml";
 import type { PlanReport } from "../../src/domain/policy-plan.ts";
+import { usageMistake } from "./cli.ts";
 import {
   type Answer,
   ApiFailure,
@@ -556,7 +557,7 @@ export async function runPolicy(argv: readonly string[], io: OpsIo): Promise<num
   }
   const command = SUBCOMMANDS.find((candidate) => candidate.name === name);
   if (!command) {
-    err(`unknown command: ${name}\n${usage()}`);
+    err(usageMistake("npm run policy", `unknown command: ${name}`));
     return 2;
   }
   let values: Run["values"];
@@ -582,9 +583,17 @@ export async function runPolicy(argv: readonly string[], io: OpsIo): Promise<num
       );
     }
     if (!io.env.POLICY_API_KEY)
-      throw new UsageError("POLICY_API_KEY is not set: export an admin API key (pak_…)");
+      throw new UsageError(
+        'POLICY_API_KEY is not set: export an admin API key (locally, `eval "$(npm run -s dev:env)"` sets it)',
+      );
   } catch (error) {
-    err(`${error instanceof Error ? error.message : String(error)}\n${commandUsage(command)}`);
+    err(
+      usageMistake(
+        "npm run policy",
+        error instanceof Error ? error.message : String(error),
+        `npm run policy -- ${command.name} --help`,
+      ),
+    );
     return 2;
   }
   const key = io.env.POLICY_API_KEY;

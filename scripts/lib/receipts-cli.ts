@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import type { JSONWebKeySet } from "jose";
 import { verifyReceipt } from "../../src/lib/receipt-verify.ts";
 import { importReceiptSigningKey } from "../../src/lib/receipts.ts";
+import { usageMistake } from "./cli.ts";
 import { ed25519Pkcs8 } from "./dev-keys.ts";
 
 export const DEFAULT_JWKS_URL = "http://127.0.0.1:8000/.well-known/jwks.json";
@@ -45,7 +46,7 @@ export async function runReceiptsCli(argv: string[], io: ReceiptsCliIo): Promise
       },
     });
   const usage = async (message: string) => {
-    await io.write(`${message}\n${USAGE}\n`, "stderr");
+    await io.write(`${usageMistake("npm run receipts", message)}\n`, "stderr");
     return 2;
   };
   try {

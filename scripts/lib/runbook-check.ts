@@ -130,7 +130,8 @@ function quoteForShell(text: string): string {
   return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
-const SHIMS = `
+/** The shell the checked commands run in: curl fails on an HTTP error, wrangler's cloud commands go offline. */
+export const SHIMS = `
 set -o pipefail
 curl() { command curl --fail-with-body --max-time 120 "$@"; }
 npx() {

@@ -12,12 +12,14 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
 export const SLOW_FILES = [
   "test/node/runbook.test.ts", // 120: every runbook command against its own stack
   "test/node/bench.test.ts", // 55: its own stack, a small benchmark
+  "test/node/cli-help.test.ts", // 50: every CLI started ~3 times, two at a time
   "test/node/keys-cli.test.ts", // 30
   "test/node/ops-stack.test.ts", // 30: its own stack
   "test/node/sdk-python.test.ts", // 26
   "test/node/sdk-typescript.test.ts", // 25
   "test/node/policy-cli.test.ts", // 25: its own stack, the README's policy walkthrough
   "test/node/console-browser.test.ts", // 20: its own stack and a browser
+  "test/node/doc-blocks.test.ts", // 17: its own stack, the README's and docs' runnable blocks
   "test/events-stream.test.ts", // 19
   "test/database-unavailable.test.ts", // 15
   "test/wait-wake.test.ts", // 15
