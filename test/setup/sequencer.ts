@@ -13,6 +13,7 @@ export const SLOW_FILES = [
   "test/node/runbook.test.ts", // 120: every runbook command against its own stack
   "test/node/bench.test.ts", // 55: its own stack, a small benchmark
   "test/node/cli-help.test.ts", // 50: every CLI started ~3 times, two at a time
+  "test/node/console-mobile.test.ts", // 45: its own stack, a browser, 1,000 requests paged
   "test/node/keys-cli.test.ts", // 30
   "test/node/ops-stack.test.ts", // 30: its own stack
   "test/node/sdk-python.test.ts", // 26
