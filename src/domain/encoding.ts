@@ -1,8 +1,13 @@
 // Byte and text encodings used across the service: hex, base64url, SHA-256 and canonical JSON.
 // Pure WebCrypto and string work, so the worker and the Node scripts share them.
 
+/** The two hex digits of every byte value: toHex runs for every id and digest, a table is cheapest. */
+const HEX_PAIRS = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
+
 export function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  let hex = "";
+  for (const byte of bytes) hex += HEX_PAIRS[byte];
+  return hex;
 }
 
 export function toBase64Url(bytes: Uint8Array): string {

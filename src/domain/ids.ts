@@ -2,8 +2,21 @@
 // sequential) so they reveal nothing about volume or order.
 import { toHex } from "./encoding.ts";
 
+/**
+ * Random bytes drawn from the CSPRNG a kilobyte at a time: a request mints several ids, and a call to
+ * getRandomValues per id cost more than the id itself. Each byte is handed out once.
+ */
+const pool = new Uint8Array(1024);
+let poolOffset = pool.length;
+
 function randomHex(bytes: number): string {
-  return toHex(crypto.getRandomValues(new Uint8Array(bytes)));
+  if (poolOffset + bytes > pool.length) {
+    crypto.getRandomValues(pool);
+    poolOffset = 0;
+  }
+  const hex = toHex(pool.subarray(poolOffset, poolOffset + bytes));
+  poolOffset += bytes;
+  return hex;
 }
 
 /** Approval requests: `apr_` + 16 hex characters (the M5 format). */
