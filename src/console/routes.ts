@@ -54,7 +54,6 @@ import {
 import { issueSlackLinkCode, ownSlackLinks, unlinkOwnSlackUser } from "../services/slack/link-codes.ts";
 import { checkViewLink, openViewLink, ViewLinkRefused } from "../services/view-links.ts";
 import { requestDeliveries, setWebhooksPaused, webhookStatus } from "../services/webhooks/admin.ts";
-import { CONSOLE_CSS, CONSOLE_JS } from "./assets.ts";
 import { type ContactsView, contactsPage } from "./contacts-view.ts";
 import { type CandidateView, candidatePage, policyListPage } from "./policy-view.ts";
 import {
@@ -282,16 +281,8 @@ function asNotice(error: unknown): { kind: "error"; text: string } {
 export const consoleRoutes = new Hono<ConsoleEnv>();
 
 // Pages carry their headers (CSP, X-Frame-Options, no-store) from src/middleware/security-headers.ts,
-// which covers every HTML answer, error pages raised before these routes included.
-
-consoleRoutes.get("/console/assets/console.css", (c) => {
-  c.header("Content-Type", "text/css; charset=utf-8");
-  return c.body(CONSOLE_CSS);
-});
-consoleRoutes.get("/console/assets/console.js", (c) => {
-  c.header("Content-Type", "text/javascript; charset=utf-8");
-  return c.body(CONSOLE_JS);
-});
+// which covers every HTML answer, error pages raised before these routes included. The stylesheet and
+// script are static assets (public/console/assets/, headers in public/_headers), not routes here.
 
 // Every POST, signed in or not: same origin only.
 consoleRoutes.on("POST", ["/console", "/console/*"], async (c, next) => {
