@@ -48,16 +48,16 @@ function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-async function hkdf(
-  salt: Uint8Array<ArrayBuffer>,
-  ikm: Uint8Array<ArrayBuffer>,
-  info: Uint8Array<ArrayBuffer>,
-  bytes: number,
-) {
-  const key = await crypto.subtle.importKey("raw", ikm, "HKDF", false, ["deriveBits"]);
-  return new Uint8Array(
-    await crypto.subtle.deriveBits({ name: "HKDF", hash: "SHA-256", salt, info }, key, bytes * 8),
-  );
+async function hkdf(salt: Uint8Array, ikm: Uint8Array, info: Uint8Array, bytes: number) {
+  // Copies: WebCrypto wants ArrayBuffer-backed views, and TextEncoder's are typed more loosely.
+  const key = await crypto.subtle.importKey("raw", Uint8Array.from(ikm), "HKDF", false, ["deriveBits"]);
+  const params = { name: "HKDF", hash: "SHA-256", salt: Uint8Array.from(salt), info: Uint8Array.from(info) };
+  return new Uint8Array(await crypto.subtle.deriveBits(params, key, bytes * 8));
+}
+
+/** ECDH's parameters; the Workers types spell the peer key `$public` (a reserved word), the runtime `public`. */
+function ecdhWith(peer: CryptoKey): Parameters<typeof crypto.subtle.deriveBits>[0] {
+  return { name: "ECDH", public: peer } as unknown as Parameters<typeof crypto.subtle.deriveBits>[0];
 }
 
 /** The record size stated in the header; one record holds the whole (small) message. */
@@ -76,7 +76,7 @@ export async function encryptPushPayload(
   if (payload.length > RECORD_SIZE - 17 - 1) throw new Error("push payload too large");
   const ephemeral = (await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, true, [
     "deriveBits",
-  ])) as CryptoKeyPair;
+  ])) as { publicKey: CryptoKey; privateKey: CryptoKey };
   const asPublic = new Uint8Array((await crypto.subtle.exportKey("raw", ephemeral.publicKey)) as ArrayBuffer);
   const uaKey = await crypto.subtle.importKey(
     "raw",
@@ -86,7 +86,7 @@ export async function encryptPushPayload(
     [],
   );
   const ecdhSecret = new Uint8Array(
-    await crypto.subtle.deriveBits({ name: "ECDH", public: uaKey }, ephemeral.privateKey, 256),
+    await crypto.subtle.deriveBits(ecdhWith(uaKey), ephemeral.privateKey, 256),
   );
   const keyInfo = concat(encoder.encode("WebPush: info\0"), uaPublic, asPublic);
   const ikm = await hkdf(authSecret, ecdhSecret, keyInfo, 32);

@@ -31,7 +31,7 @@ async function vapidKeys() {
   const pair = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
     "sign",
     "verify",
-  ])) as CryptoKeyPair;
+  ])) as { publicKey: CryptoKey; privateKey: CryptoKey };
   const publicKey = base64UrlEncode(new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey)));
   const jwk = await crypto.subtle.exportKey("jwk", pair.privateKey);
   return { publicKey, privateKey: jwk.d ?? "", subject: "mailto:ops@example.com" };
