@@ -48,7 +48,7 @@ export function layout(title: string, page: PageContext, body: Html): Html {
           ? html`<nav aria-label="Console">
               <a href="/console">Inbox</a>
               <a href="/console/delegations">Delegations</a>
-              ${who.role === "agent" ? "" : html`<a href="/console/slack">Slack</a>`}
+              ${who.role === "agent" ? "" : html`<a href="/console/slack">Slack</a> <a href="/console/push">Push</a>`}
               ${who.role === "admin" ? html`<a href="/console/admin">Admin</a> <a href="/console/admin/contacts">Directory</a> <a href="/console/admin/slack">Slack workspaces</a> <a href="/console/admin/policy">Policy</a>` : ""}
             </nav>
             <form method="post" action="/console/logout" class="signout">

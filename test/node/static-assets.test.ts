@@ -121,6 +121,18 @@ describe("static assets under wrangler dev", () => {
     expect(manifest.icons.some((icon) => icon.sizes === "512x512" && icon.type === "image/png")).toBe(true);
   });
 
+  it("gives wrangler dev a VAPID pair: the push page offers push with the public key", async () => {
+    const signIn = await fetch(`${stack.api}/console/login`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", Origin: stack.api },
+      body: new URLSearchParams({ api_key: stack.keys.approver ?? "" }),
+      redirect: "manual",
+    });
+    const cookie = (signIn.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+    const page = await (await fetch(`${stack.api}/console/push`, { headers: { Cookie: cookie } })).text();
+    expect(page).toMatch(/data-push-key="B[A-Za-z0-9_-]{86}"/);
+  });
+
   it.skipIf("missing" in found)(
     "in Chromium: the console links the manifest (parsed without errors) and registers its service worker",
     async () => {
