@@ -5,6 +5,7 @@ import SlowFirstSequencer from "./test/setup/sequencer.ts";
 import {
   TEST_AUDIT_SIGNING_KEY,
   TEST_RECEIPT_SIGNING_KEY,
+  TEST_VAPID_PRIVATE_KEY,
   TEST_WEBHOOK_ENCRYPTION_KEY,
   TEST_WEBHOOK_SIGNING_SECRETS,
 } from "./test/setup/test-secrets.ts";
@@ -16,6 +17,7 @@ process.env.WEBHOOK_ENCRYPTION_KEY = TEST_WEBHOOK_ENCRYPTION_KEY;
 process.env.WEBHOOK_SIGNING_SECRETS = TEST_WEBHOOK_SIGNING_SECRETS;
 process.env.AUDIT_SIGNING_KEY = TEST_AUDIT_SIGNING_KEY;
 process.env.RECEIPT_SIGNING_KEY = TEST_RECEIPT_SIGNING_KEY;
+process.env.VAPID_PRIVATE_KEY = TEST_VAPID_PRIVATE_KEY;
 
 // The static assets copied from node_modules (Scalar's script) must be in public/ before the pool reads
 // wrangler.toml's [assets] block: wrangler's [build] command does not run for tests.
