@@ -147,14 +147,30 @@ describe("push subscriptions in the console", () => {
   });
 
   it("refuses an agent key, a post without the CSRF token, and push when it is not configured", async () => {
-    const agentSession = await signIn(agent).catch(() => undefined);
-    if (agentSession) {
-      const res = await subscribe(agentSession, `${RECEIVER}${hookPath("ok", "agent")}`);
-      expect(res.status).toBe(403);
-      expect((await call("/console/push", { headers: { Cookie: agentSession.cookie } }, env)).status).toBe(
-        403,
-      );
-    }
+    // An agent key gets no console session at all, so it cannot reach the push routes; without a
+    // session they answer 401 (the service refuses non-deciding keys besides).
+    const agentLogin = await call("/console/login", form({ api_key: agent.token }));
+    expect(agentLogin.status).not.toBe(303);
+    expect(agentLogin.headers.get("Set-Cookie") ?? "").not.toMatch(/policy_console=/);
+    const keys = await browserKeys();
+    const sessionless = await call(
+      "/console/push/subscriptions",
+      form({ endpoint: `${RECEIVER}${hookPath("ok", "agent")}`, ...keys }),
+      env,
+    );
+    expect(sessionless.status).toBe(401);
+    const bearer = await call(
+      "/console/push/subscriptions",
+      {
+        ...form({ endpoint: `${RECEIVER}${hookPath("ok", "agent")}`, ...keys }),
+        headers: {
+          ...form({}).headers,
+          Authorization: agent.headers.Authorization,
+        },
+      },
+      env,
+    );
+    expect(bearer.status).toBe(401);
     const session = await signIn(alice);
     const noCsrf = await subscribe({ ...session, csrf: "forged" }, `${RECEIVER}${hookPath("ok", "csrf")}`);
     expect(noCsrf.status).toBe(403);
