@@ -1,9 +1,11 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig, type TestProjectInlineConfiguration } from "vitest/config";
+import { copyStaticAssets } from "./scripts/lib/static-assets.ts";
 import SlowFirstSequencer from "./test/setup/sequencer.ts";
 import {
   TEST_AUDIT_SIGNING_KEY,
   TEST_RECEIPT_SIGNING_KEY,
+  TEST_VAPID_PRIVATE_KEY,
   TEST_WEBHOOK_ENCRYPTION_KEY,
   TEST_WEBHOOK_SIGNING_SECRETS,
 } from "./test/setup/test-secrets.ts";
@@ -15,6 +17,11 @@ process.env.WEBHOOK_ENCRYPTION_KEY = TEST_WEBHOOK_ENCRYPTION_KEY;
 process.env.WEBHOOK_SIGNING_SECRETS = TEST_WEBHOOK_SIGNING_SECRETS;
 process.env.AUDIT_SIGNING_KEY = TEST_AUDIT_SIGNING_KEY;
 process.env.RECEIPT_SIGNING_KEY = TEST_RECEIPT_SIGNING_KEY;
+process.env.VAPID_PRIVATE_KEY = TEST_VAPID_PRIVATE_KEY;
+
+// The static assets copied from node_modules (Scalar's script) must be in public/ before the pool reads
+// wrangler.toml's [assets] block: wrangler's [build] command does not run for tests.
+copyStaticAssets();
 
 /**
  * Files that bound how fast things happen under load (the database outage drill; 500 approvals with

@@ -226,6 +226,9 @@ try {
       WEBHOOK_SIGNING_SECRETS: process.env.WEBHOOK_SIGNING_SECRETS ?? secrets.WEBHOOK_SIGNING_SECRETS,
       AUDIT_SIGNING_KEY: process.env.AUDIT_SIGNING_KEY ?? secrets.AUDIT_SIGNING_KEY,
       RECEIPT_SIGNING_KEY: process.env.RECEIPT_SIGNING_KEY ?? secrets.RECEIPT_SIGNING_KEY,
+      // Web Push's local VAPID pair (made once, kept with the other dev secrets).
+      VAPID_PUBLIC_KEY: process.env.VAPID_PUBLIC_KEY ?? secrets.VAPID_PUBLIC_KEY,
+      VAPID_PRIVATE_KEY: process.env.VAPID_PRIVATE_KEY ?? secrets.VAPID_PRIVATE_KEY,
     }),
   });
   cleanups.push(() => stopChild(wrangler));

@@ -160,6 +160,24 @@ export const ConfigSchema = z.object({
     return email.value;
   }),
   /**
+   * Web Push (issue 31): this server's VAPID public key, base64url of the 65-byte uncompressed P-256
+   * point (browsers subscribe with it), and, a secret, VAPID_PRIVATE_KEY, the base64url private
+   * scalar (32 bytes) of the same pair. `npm run dev` makes a local pair. Either unset: the console
+   * offers no push, and push deliveries wait (retried) until both are set.
+   */
+  VAPID_PUBLIC_KEY: text.refine((value) => value === undefined || /^B[A-Za-z0-9_-]{86}$/.test(value), {
+    error: "must be base64url of an uncompressed P-256 public key (87 characters starting B)",
+  }),
+  VAPID_PRIVATE_KEY: text.refine((value) => value === undefined || /^[A-Za-z0-9_-]{43}$/.test(value), {
+    error: "must be base64url of a 32-byte P-256 private key (43 characters)",
+  }),
+  /** Who push services may contact about this server's pushes (RFC 8292): a mailto: or https: URL. */
+  VAPID_SUBJECT: text
+    .refine((value) => value === undefined || /^(mailto:[^\s]+|https:\/\/[^\s]+)$/.test(value), {
+      error: "must be a mailto: or https: URL",
+    })
+    .transform((value) => value ?? "mailto:policy-api@localhost"),
+  /**
    * When reminders go out before a request's deadline: percents of the time from filing to expiry,
    * comma-separated whole numbers from 1 to 99 (default "50,90": half-way and at 90 %), or "off".
    */

@@ -37,6 +37,7 @@ describe("the schema", () => {
       CONSOLE_BASE_URL: "http://127.0.0.1:8000",
       NOTIFY_EMAIL_FROM: undefined,
       NOTIFY_REMINDERS: [50, 90],
+      VAPID_SUBJECT: "mailto:policy-api@localhost",
       SLACK_API_BASE_URL: "https://slack.com/api/",
       WEBHOOK_DNS_RESOLVER: "https://cloudflare-dns.com/dns-query",
       WEBHOOK_SIGNING_SECRETS: [],

@@ -64,6 +64,21 @@ export interface DevSecrets {
   AUDIT_SIGNING_KEY: string;
   /** Another Ed25519 private key, signing approval receipts. */
   RECEIPT_SIGNING_KEY: string;
+  /** A local VAPID pair for Web Push (issue 31): the public key (base64url point) and private scalar. */
+  VAPID_PUBLIC_KEY: string;
+  VAPID_PRIVATE_KEY: string;
+}
+
+/** A P-256 VAPID key pair in the forms the worker reads (src/config.ts): base64url point and scalar. */
+export function vapidKeyPair(): { VAPID_PUBLIC_KEY: string; VAPID_PRIVATE_KEY: string } {
+  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+  const jwk = privateKey.export({ format: "jwk" });
+  const point = Buffer.concat([
+    Buffer.from([4]),
+    Buffer.from(jwk.x ?? "", "base64url"),
+    Buffer.from(jwk.y ?? "", "base64url"),
+  ]);
+  return { VAPID_PUBLIC_KEY: point.toString("base64url"), VAPID_PRIVATE_KEY: jwk.d ?? "" };
 }
 
 /**
@@ -91,6 +106,9 @@ export function devSecrets(dataDir: string): DevSecrets {
     WEBHOOK_SIGNING_SECRETS: saved.WEBHOOK_SIGNING_SECRETS ?? `1:whsec_${random()}`,
     AUDIT_SIGNING_KEY: saved.AUDIT_SIGNING_KEY ?? ed25519Pkcs8(),
     RECEIPT_SIGNING_KEY: saved.RECEIPT_SIGNING_KEY ?? ed25519Pkcs8(),
+    ...(saved.VAPID_PUBLIC_KEY && saved.VAPID_PRIVATE_KEY
+      ? { VAPID_PUBLIC_KEY: saved.VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY: saved.VAPID_PRIVATE_KEY }
+      : vapidKeyPair()),
   };
   if (JSON.stringify(secrets) !== JSON.stringify(saved)) {
     mkdirSync(dataDir, { recursive: true });

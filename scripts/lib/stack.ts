@@ -10,7 +10,7 @@ import { createRequire } from "node:module";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { ed25519Pkcs8, ensureDevKeys } from "./dev-keys.ts";
+import { ed25519Pkcs8, ensureDevKeys, vapidKeyPair } from "./dev-keys.ts";
 import { DEV_NOTIFY_EMAIL_FROM } from "./dev-notifications.ts";
 import { type RunningPostgres, startEmbeddedPostgres } from "./embedded-postgres.ts";
 import { ensureDatabase, LOCAL } from "./local-stack.ts";
@@ -197,6 +197,7 @@ export async function startStack(
           WEBHOOK_SIGNING_SECRETS: `1:whsec_${random()}`,
           AUDIT_SIGNING_KEY: ed25519Pkcs8(),
           RECEIPT_SIGNING_KEY: ed25519Pkcs8(),
+          ...vapidKeyPair(),
         }),
       },
     );

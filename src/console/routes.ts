@@ -44,6 +44,12 @@ import {
 } from "../services/policy-candidates.ts";
 import { PLAN_LIMITS, planBundle } from "../services/policy-plans.ts";
 import {
+  listOwnPushSubscriptions,
+  removeOwnPushSubscription,
+  subscribeToPush,
+  vapidPublicKey,
+} from "../services/push-subscriptions.ts";
+import {
   connectSlackWorkspace,
   disconnectSlackWorkspace,
   getSlackWorkspace,
@@ -55,7 +61,6 @@ import {
 import { issueSlackLinkCode, ownSlackLinks, unlinkOwnSlackUser } from "../services/slack/link-codes.ts";
 import { checkViewLink, openViewLink, ViewLinkRefused } from "../services/view-links.ts";
 import { requestDeliveries, setWebhooksPaused, webhookStatus } from "../services/webhooks/admin.ts";
-import { CONSOLE_CSS, CONSOLE_JS } from "./assets.ts";
 import { type ContactsView, contactsPage } from "./contacts-view.ts";
 import {
   type BulkLine,
@@ -66,6 +71,7 @@ import {
   inboxRegion,
 } from "./inbox-view.ts";
 import { type CandidateView, candidatePage, policyListPage } from "./policy-view.ts";
+import { type PushView, pushPage } from "./push-view.ts";
 import {
   slackFormValues,
   slackLinkCommand,
@@ -297,16 +303,8 @@ function asNotice(error: unknown): { kind: "error"; text: string } {
 export const consoleRoutes = new Hono<ConsoleEnv>();
 
 // Pages carry their headers (CSP, X-Frame-Options, no-store) from src/middleware/security-headers.ts,
-// which covers every HTML answer, error pages raised before these routes included.
-
-consoleRoutes.get("/console/assets/console.css", (c) => {
-  c.header("Content-Type", "text/css; charset=utf-8");
-  return c.body(CONSOLE_CSS);
-});
-consoleRoutes.get("/console/assets/console.js", (c) => {
-  c.header("Content-Type", "text/javascript; charset=utf-8");
-  return c.body(CONSOLE_JS);
-});
+// which covers every HTML answer, error pages raised before these routes included. The stylesheet and
+// script are static assets (public/console/assets/, headers in public/_headers), not routes here.
 
 // Every POST, signed in or not: same origin only.
 consoleRoutes.on("POST", ["/console", "/console/*"], async (c, next) => {
@@ -1158,3 +1156,50 @@ export function consoleErrorPage(c: Context<AppEnv>, error: ApiError) {
   const page = { principal: c.var.principal };
   return c.html(messagePage(error.status === 503 ? "Unavailable" : "Refused", error.message, page));
 }
+
+// Web Push (issue 31): the signed-in principal's own browsers only; the principal is the session's,
+// never a form field, and the posts carry the session's CSRF token like every console form.
+async function renderPush(
+  c: ConsoleContext,
+  extra: Partial<PushView> = {},
+  status: 200 | 400 | 403 | 404 = 200,
+) {
+  const subscriptions = await listOwnPushSubscriptions(c.var.services, requirePrincipal(c));
+  return c.html(
+    pushPage(c.var.page, { publicKey: vapidPublicKey(c.var.services), subscriptions, ...extra }),
+    status,
+  );
+}
+
+/** Push notifications ask someone to decide: only keys that decide may take them. */
+const requirePushing: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
+  if (!can(requirePrincipal(c), "requests:decide")) {
+    return refusalPage(c, 403, "Refused", "Only a key that decides requests can take push notifications.");
+  }
+  await next();
+};
+
+consoleRoutes.get("/console/push", requireSession, requirePushing, (c) => renderPush(c));
+
+consoleRoutes.post("/console/push/subscriptions", requireSession, requirePushing, async (c) => {
+  const form = await formOf(c);
+  try {
+    await subscribeToPush(c.var.services, requirePrincipal(c), {
+      endpoint: form.endpoint ?? "",
+      p256dh: form.p256dh ?? "",
+      auth: form.auth ?? "",
+    });
+    return c.redirect("/console/push", 303);
+  } catch (error) {
+    return renderPush(c, { notice: asNotice(error) }, pageStatus(error));
+  }
+});
+
+consoleRoutes.post("/console/push/subscriptions/:id/remove", requireSession, requirePushing, async (c) => {
+  try {
+    await removeOwnPushSubscription(c.var.services, requirePrincipal(c), c.req.param("id"));
+    return renderPush(c, { notice: { kind: "notice", text: "Push turned off on that device." } });
+  } catch (error) {
+    return renderPush(c, { notice: asNotice(error) }, pageStatus(error));
+  }
+});

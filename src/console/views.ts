@@ -1,7 +1,7 @@
 // The approver console's pages, rendered on the server with Hono's `html` template: every
 // interpolated value is HTML-escaped (a payload holding <script> is shown as text), and only the
 // fragments built here with `html` are inserted as markup. No page loads anything from elsewhere:
-// the stylesheet and the one small script are served by the worker (assets.ts).
+// the stylesheet, scripts, icons and manifest are this origin's static assets (public/).
 import { html } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import type { KeySummary } from "../db/api-keys.ts";
@@ -35,6 +35,10 @@ export function layout(title: string, page: PageContext, body: Html): Html {
     <title>${title} · Policy API console</title>
     <link rel="stylesheet" href="/console/assets/console.css" />
     <script src="/console/assets/console.js" defer></script>
+    <script src="/console/assets/push.js" defer></script>
+    <link rel="manifest" href="/manifest.webmanifest" />
+    <link rel="icon" href="/icons/icon.svg" type="image/svg+xml" />
+    <meta name="theme-color" content="#0a58ca" />
   </head>
   <body>
     <a class="skip" href="#main">Skip to content</a>
@@ -45,7 +49,7 @@ export function layout(title: string, page: PageContext, body: Html): Html {
           ? html`<nav aria-label="Console">
               <a href="/console">Inbox</a>
               <a href="/console/delegations">Delegations</a>
-              ${who.role === "agent" ? "" : html`<a href="/console/slack">Slack</a>`}
+              ${who.role === "agent" ? "" : html`<a href="/console/slack">Slack</a> <a href="/console/push">Push</a>`}
               ${who.role === "admin" ? html`<a href="/console/admin">Admin</a> <a href="/console/admin/contacts">Directory</a> <a href="/console/admin/slack">Slack workspaces</a> <a href="/console/admin/policy">Policy</a>` : ""}
             </nav>
             <form method="post" action="/console/logout" class="signout">

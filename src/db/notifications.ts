@@ -128,8 +128,10 @@ export async function tenantDirectory(
 /** One notification delivery a plan writes. */
 export interface PlannedDelivery {
   channel: WebhookOutboxRow["channel"];
-  /** null: a `slack` delivery (the tenant's workspace, not a contact point). */
+  /** null: a `slack` delivery (the tenant's workspace, not a contact point) or a `push` one. */
   contactId: number | null;
+  /** A `push` delivery's browser. */
+  pushSubscriptionId?: number | null;
   recipientId: string | null;
   onBehalfOf: string | null;
 }
@@ -149,6 +151,7 @@ export async function commitPlan(
     deliveries.map((d) => ({
       channel: d.channel,
       contact_id: d.contactId,
+      push_subscription_id: d.pushSubscriptionId ?? null,
       recipient_id: d.recipientId,
       on_behalf_of: d.onBehalfOf,
     })),
@@ -160,12 +163,12 @@ export async function commitPlan(
       RETURNING id
     ),
     written AS (
-      INSERT INTO ${webhookOutbox} (request_id, event, payload, channel, contact_id, recipient_id,
-        on_behalf_of, notification_kind, plan_id)
+      INSERT INTO ${webhookOutbox} (request_id, event, payload, channel, contact_id, push_subscription_id,
+        recipient_id, on_behalf_of, notification_kind, plan_id)
       SELECT ${plan.requestId}, ${`notification.${plan.kind}`}, jsonb_build_object('kind', ${plan.kind}::text),
-        d.channel, d.contact_id, d.recipient_id, d.on_behalf_of, ${plan.kind}, planned.id
+        d.channel, d.contact_id, d.push_subscription_id, d.recipient_id, d.on_behalf_of, ${plan.kind}, planned.id
       FROM planned, jsonb_to_recordset(${rows}::jsonb)
-        AS d(channel text, contact_id bigint, recipient_id text, on_behalf_of text)
+        AS d(channel text, contact_id bigint, push_subscription_id bigint, recipient_id text, on_behalf_of text)
       RETURNING id
     )
     SELECT (SELECT count(*) FROM planned) AS planned,

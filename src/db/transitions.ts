@@ -80,9 +80,14 @@ export function notificationKindOf(
   return null;
 }
 
-/** Someone could be told about row `r`'s tenant: a contact point reaching it, or its Slack workspace. */
+/**
+ * Someone could be told about row `r`'s tenant: a contact point reaching it, its Slack workspace, or
+ * a browser taking push notifications (issue 31) for a principal whose live key covers the tenant.
+ */
 export const TENANT_HEARS = sql`(EXISTS (SELECT 1 FROM contact_points c WHERE c.tenant_id = r.tenant_id OR c.tenant_id IS NULL)
-        OR EXISTS (SELECT 1 FROM slack_workspaces s WHERE s.tenant_id = r.tenant_id))`;
+        OR EXISTS (SELECT 1 FROM slack_workspaces s WHERE s.tenant_id = r.tenant_id)
+        OR EXISTS (SELECT 1 FROM push_subscriptions p JOIN api_keys k ON k.principal_id = p.principal_id
+          WHERE k.revoked_at IS NULL AND (k.tenant_id IS NULL OR k.tenant_id = r.tenant_id)))`;
 /** Only a Slack workspace acts on progress. */
 const TENANT_HAS_SLACK = sql`EXISTS (SELECT 1 FROM slack_workspaces s WHERE s.tenant_id = r.tenant_id)`;
 

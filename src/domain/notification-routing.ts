@@ -128,3 +128,50 @@ export function routeToContacts(
     cut: Math.max(0, deliveries.length - MAX_DELIVERIES_PER_PLAN),
   };
 }
+
+/** A push subscription as routing needs it. */
+export interface RoutablePushSubscription {
+  id: number;
+  principalId: string;
+}
+
+export interface RoutedPush {
+  pushSubscriptionId: number;
+  recipientId: string;
+  onBehalfOf: string | null;
+}
+
+/** Kinds that ask someone to decide; a push opens the request's page where the decision is. */
+const PUSHED_KINDS: readonly NotificationKind[] = ["approval_needed", "escalated", "reminder"];
+
+/**
+ * The push deliveries for `audience` (issue 31): each member's browsers, once each, at most `room`
+ * (what MAX_DELIVERIES_PER_PLAN leaves after the contact points).
+ */
+export function routeToPush(
+  kind: NotificationKind,
+  audience: readonly Audience[],
+  subscriptions: readonly RoutablePushSubscription[],
+  room: number,
+): { deliveries: RoutedPush[]; cut: number } {
+  if (!PUSHED_KINDS.includes(kind)) return { deliveries: [], cut: 0 };
+  const byPrincipal = new Map<string, RoutablePushSubscription[]>();
+  for (const subscription of subscriptions) {
+    const key = canonicalIdentifier(subscription.principalId);
+    byPrincipal.set(key, [...(byPrincipal.get(key) ?? []), subscription]);
+  }
+  const deliveries: RoutedPush[] = [];
+  const used = new Set<number>();
+  for (const member of audience)
+    for (const subscription of byPrincipal.get(canonicalIdentifier(member.principalId)) ?? []) {
+      if (used.has(subscription.id)) continue;
+      used.add(subscription.id);
+      deliveries.push({
+        pushSubscriptionId: subscription.id,
+        recipientId: member.principalId,
+        onBehalfOf: member.onBehalfOf,
+      });
+    }
+  const kept = Math.max(0, room);
+  return { deliveries: deliveries.slice(0, kept), cut: Math.max(0, deliveries.length - kept) };
+}

@@ -75,10 +75,10 @@ export type ContactChannel = (typeof CONTACT_CHANNELS)[number];
 /**
  * What a delivery of the outbox (webhook_outbox) goes out as: the request's own webhook (webhook_url,
  * the M5 events), or a notification through one of the directory's contact channels or a tenant's
- * Slack workspace (issue 26). One queue, one
+ * Slack workspace (issue 26), or a Web Push to one browser subscription (issue 31). One queue, one
  * consumer, one set of retries, dead letters, attempts and pause switch for all of them.
  */
-export const DELIVERY_CHANNELS = ["request_webhook", ...CONTACT_CHANNELS, "slack"] as const;
+export const DELIVERY_CHANNELS = ["request_webhook", ...CONTACT_CHANNELS, "slack", "push"] as const;
 export type DeliveryChannel = (typeof DELIVERY_CHANNELS)[number];
 
 /**

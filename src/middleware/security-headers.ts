@@ -13,11 +13,11 @@ export interface SecurityHeadersOptions {
 /**
  * Every HTML page: scripts and styles from this origin only, forms post here, never framed, never
  * cached. Referrer-Policy is same-origin, not no-referrer: under no-referrer Chromium sends
- * `Origin: null` on the console's own posts.
+ * `Origin: null` on the console's own posts. The same headers are on the static assets (public/_headers).
  */
 export const HTML_PAGE_HEADERS = {
   "Content-Security-Policy":
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; manifest-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   "Cache-Control": "no-store",
   "Referrer-Policy": "same-origin",
   "X-Frame-Options": "DENY",

@@ -1,16 +1,11 @@
 // GET /docs: the Scalar API reference for /openapi.json, served entirely by this worker (no CDN, no
 // external origin), so the page also works on a machine without internet.
 //
-// Scalar's standalone browser bundle (@scalar/api-reference, one self-contained ~4 MB file) is bundled
-// into the worker as a Data module (the [[rules]] entry in wrangler.toml) rather than served as Workers
-// static assets: an assets directory would have to be generated from node_modules before every
-// `wrangler dev`, `wrangler deploy` and test run, while an import is picked up by all three as is. The
-// bundle adds about 1.2 MiB to the compressed worker upload, well under the plan limits (3 MiB free).
-//
-// The bundle is imported by a relative path because the package's `exports` do not list it (its type,
-// ArrayBuffer, comes from the rule through `wrangler types`). Its URL carries the package version, so
-// browsers may cache it for good.
-import scalarBundle from "../../node_modules/@scalar/api-reference/dist/browser/standalone.js";
+// Scalar's standalone browser bundle (@scalar/api-reference, one self-contained 4.35 MB file) is a
+// static asset (the [assets] block in wrangler.toml): scripts/build-assets.ts copies it into
+// public/docs/assets/ under a name carrying the package version, so browsers may cache it for good
+// (public/_headers), and the worker script stays small (docs/PERFORMANCE.md). Only the page is
+// served from here, for its CSP hash of the inline initialisation.
 import { version as scalarVersion } from "../../node_modules/@scalar/api-reference/package.json";
 import { createRouter } from "../lib/openapi.ts";
 
@@ -75,15 +70,8 @@ function getContentSecurityPolicy(): Promise<string> {
   return contentSecurityPolicy;
 }
 
-export const docsRoutes = createRouter()
-  .get("/docs", async (c) => {
-    c.header("Content-Security-Policy", await getContentSecurityPolicy());
-    c.header("Cache-Control", "public, max-age=300");
-    return c.html(page);
-  })
-  .get(SCALAR_SCRIPT_PATH, (c) => {
-    c.header("Content-Type", "text/javascript; charset=utf-8");
-    c.header("Cache-Control", "public, max-age=31536000, immutable");
-    c.header("X-Content-Type-Options", "nosniff");
-    return c.body(scalarBundle);
-  });
+export const docsRoutes = createRouter().get("/docs", async (c) => {
+  c.header("Content-Security-Policy", await getContentSecurityPolicy());
+  c.header("Cache-Control", "public, max-age=300");
+  return c.html(page);
+});

@@ -58,7 +58,7 @@ export const NotificationDeliverySchema = z
       .string()
       .openapi({ description: "The approver webhook's webhook-id; the same on every retry" }),
     kind: z.enum(NOTIFICATION_KINDS),
-    channel: z.enum([...CONTACT_CHANNELS, "slack"]),
+    channel: z.enum([...CONTACT_CHANNELS, "slack", "push"]),
     contact_id: z.number().int().nullable(),
     recipient_id: z
       .string()

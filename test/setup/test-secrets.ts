@@ -22,6 +22,9 @@ export const TEST_RECEIPT_SIGNING_KEY = "MC4CAQAwBQYDK2VwBCIEIFHdR2f8zr6lbxnHr4o
 /** The key a receipt rotation test switches to (test-only). */
 export const TEST_RECEIPT_ROTATED_KEY = "MC4CAQAwBQYDK2VwBCIEILIWISkXVZFcMuEfEIL/6y4iSH2d026prOfzcqbK2GvJ";
 
+/** Web Push's VAPID private scalar (test-only; the tests that push bring a whole pair of their own). */
+export const TEST_VAPID_PRIVATE_KEY = "fi9xy-Dg1Na5EeoynzjAraOA9u1qUT5LwG-MYGGkcs4";
+
 /** Every value above that is a secret in production, as it would appear in a leak. */
 export const TEST_SECRET_VALUES: readonly string[] = [
   TEST_WEBHOOK_ENCRYPTION_KEY,
@@ -31,4 +34,5 @@ export const TEST_SECRET_VALUES: readonly string[] = [
   TEST_AUDIT_SIGNING_KEY,
   TEST_RECEIPT_SIGNING_KEY,
   TEST_RECEIPT_ROTATED_KEY,
+  TEST_VAPID_PRIVATE_KEY,
 ];

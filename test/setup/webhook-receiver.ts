@@ -9,6 +9,7 @@
 //   always-500        500
 //   429               429 with Retry-After: 120
 //   404               404 (a permanent refusal)
+//   410               410 (a push service: this subscription is gone)
 //   redirect          302 to /hooks/ok/<name> (a sender must not follow it)
 //   slow-<ms>         waits <ms> milliseconds (at most 5 s), then 200
 //   drop              closes the connection without answering (a network error)
@@ -98,6 +99,8 @@ export async function startWebhookReceiver(options: { host?: string; port?: numb
         return [429, { "Retry-After": "120" }, "slow down"];
       case "404":
         return [404, {}, "no such hook"];
+      case "410":
+        return [410, {}, "push subscription gone"];
       case "redirect":
         return [302, { Location: `/hooks/ok/${name}` }, ""];
       case "redirect-private":

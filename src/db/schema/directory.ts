@@ -1,6 +1,7 @@
 // The principal directory (issue 25): where each principal, or a tenant as a whole, is reached
 // (contact points), and who stands in for whom while away (delegations). Principals have no table of
-// their own: a principal is the principal_id its API keys carry.
+// their own: a principal is the principal_id its API keys carry. A principal's browsers that take Web
+// Push notifications (push subscriptions, issue 31) are here too.
 import { sql } from "drizzle-orm";
 import { bigserial, check, index, pgTable, text, unique } from "drizzle-orm/pg-core";
 import { CONTACT_CHANNELS, type ContactChannel } from "../../domain/vocabulary.ts";
@@ -93,3 +94,32 @@ export const viewTokenUses = pgTable(
   },
   (table) => [index("view_token_uses_expires_idx").on(table.expiresAt)],
 );
+
+/**
+ * A browser that takes Web Push notifications for a principal (issue 31): the push service's endpoint
+ * (unique: one browser profile, one principal) and the subscription's keys, which only let a sender
+ * encrypt for it (the push service also wants this server's VAPID signature). Made and removed by its
+ * principal in the console; removed by the sender when the push service answers 404 or 410.
+ */
+export const pushSubscriptions = pgTable(
+  "push_subscriptions",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    principalId: text("principal_id").notNull(),
+    endpoint: text("endpoint").notNull(),
+    /** The browser's P-256 public key, base64url (65 bytes). */
+    p256dh: text("p256dh").notNull(),
+    /** The browser's auth secret, base64url (16 bytes). */
+    auth: text("auth").notNull(),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+    lastSuccessAt: timestamptz("last_success_at"),
+    lastFailureAt: timestamptz("last_failure_at"),
+  },
+  (table) => [
+    unique("push_subscriptions_endpoint_key").on(table.endpoint),
+    index("push_subscriptions_principal_idx").on(table.principalId),
+    check("push_subscriptions_endpoint_https", sql`${table.endpoint} ~ '^https?://'`),
+  ],
+);
+
+export type PushSubscriptionRow = typeof pushSubscriptions.$inferSelect;

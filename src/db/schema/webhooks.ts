@@ -40,6 +40,8 @@ export const webhookOutbox = pgTable(
     channel: text("channel").$type<DeliveryChannel>().notNull().default("request_webhook"),
     /** A notification's contact point (contact_points.id; it may be gone by send time: then skipped). */
     contactId: bigint("contact_id", { mode: "number" }),
+    /** A `push` delivery's browser (push_subscriptions.id; it may be gone by send time: then skipped). */
+    pushSubscriptionId: bigint("push_subscription_id", { mode: "number" }),
     /** The principal a notification tells; NULL for a tenant's own contact points. */
     recipientId: text("recipient_id"),
     /** Set when the recipient is told as the delegate of this principal. */

@@ -16,8 +16,14 @@ import {
   tenantDirectory,
   unplannedPlans,
 } from "../../db/notifications.ts";
+import { subscriptionsOfPrincipals } from "../../db/push-subscriptions.ts";
 import { rolesWith } from "../../domain/access.ts";
-import { notificationAudience, routeToContacts } from "../../domain/notification-routing.ts";
+import {
+  MAX_DELIVERIES_PER_PLAN,
+  notificationAudience,
+  routeToContacts,
+  routeToPush,
+} from "../../domain/notification-routing.ts";
 import type { ServiceContext } from "../context.ts";
 import { enqueueNow } from "../webhooks/outbox.ts";
 
@@ -101,8 +107,21 @@ async function planOne(
     plan.kind === "progress"
       ? { deliveries: [], cut: 0 }
       : routeToContacts(audience, directory.contacts, request.tenantId);
-  if (cut > 0) {
-    ctx.log.warn("notification_plan_cut", { plan_id: plan.id, request_id: request.id, left_out: cut });
+  // Web Push (issue 31): each member's browsers, read for this plan's audience only.
+  const subscriptions =
+    plan.kind === "progress" || audience.length === 0
+      ? []
+      : await subscriptionsOfPrincipals(
+          ctx.db,
+          audience.map((member) => member.principalId),
+        );
+  const pushed = routeToPush(plan.kind, audience, subscriptions, MAX_DELIVERIES_PER_PLAN - deliveries.length);
+  if (cut + pushed.cut > 0) {
+    ctx.log.warn("notification_plan_cut", {
+      plan_id: plan.id,
+      request_id: request.id,
+      left_out: cut + pushed.cut,
+    });
   }
   // The tenant's Slack workspace hears every kind once per plan, as a channel (no one recipient): it
   // posts what needs deciding and updates what it posted (services/slack/send.ts).
@@ -112,7 +131,11 @@ async function planOne(
   const ids = await commitPlan(
     ctx.db,
     { id: plan.id, requestId: request.id, kind: plan.kind },
-    [...deliveries, ...slack],
+    [
+      ...deliveries,
+      ...pushed.deliveries.map((push) => ({ channel: "push" as const, contactId: null, ...push })),
+      ...slack,
+    ],
     now,
   );
   if (ids !== null) {

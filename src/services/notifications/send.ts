@@ -2,7 +2,8 @@
 // every delivery whose channel is not the request's own webhook here, and it goes out through the same
 // machinery: the pause switch, the send-time destination checks, the batch's send slots and clock, the
 // attempt record, backoff, the dead-letter queue. Email goes through the SEND_EMAIL binding; Teams,
-// Google Chat and the signed approver webhook are POSTs (postToReceiver); Slack is services/slack/send.ts.
+// Google Chat and the signed approver webhook are POSTs (postToReceiver); Slack is services/slack/send.ts,
+// Web Push services/notifications/push.ts.
 //
 // The message is built at send time from the request as it is then, so a request decided meanwhile is
 // not announced as waiting (such a notification is skipped), and the view link is minted for the
@@ -33,6 +34,7 @@ import {
   retryForConfiguration,
   skip,
 } from "../webhooks/sending.ts";
+import { deliverPush } from "./push.ts";
 
 function notificationAttempt(ctx: ServiceContext, delivery: WebhookOutboxRow): Attempt {
   const started = Date.now();
@@ -61,6 +63,10 @@ export async function deliverNotification(
   // The tenant's Slack workspace: posts and updates of its own (services/slack/send.ts).
   if (delivery.channel === "slack") {
     return deliverSlack(ctx, { delivery, request, kind, attempt, queueAttempt, batch });
+  }
+  // A browser's Web Push subscription (issue 31): services/notifications/push.ts.
+  if (delivery.channel === "push") {
+    return deliverPush(ctx, { delivery, request, attempt, queueAttempt, batch });
   }
   if (!contact) return skip(attempt, "the contact point was removed");
   if (kind !== "decided" && !isOpen(request.status)) {

@@ -182,8 +182,11 @@ export async function skip(attempt: Attempt, error: string): Promise<DeliveryVer
 /** What to POST where. */
 export interface Outgoing {
   url: string;
-  body: string;
+  /** Text, or bytes (a Web Push's encrypted body). */
+  body: string | Uint8Array<ArrayBuffer>;
   headers: Record<string, string>;
+  /** Told the status of every answer, before the verdict (a push subscription the service says is gone). */
+  onAnswer?: (status: number) => Promise<void>;
 }
 
 /**
@@ -274,6 +277,7 @@ export async function postToReceiver(
     release();
   }
   const status = response.status;
+  await outgoing.onAnswer?.(status);
   if (status >= 200 && status < 300) {
     await attempt.record({
       outcome: "success",

@@ -1378,7 +1378,7 @@ export type NotificationDelivery = {
      */
     event_id: string;
     kind: 'approval_needed' | 'escalated' | 'reminder' | 'decided' | 'progress';
-    channel: 'email' | 'teams' | 'google_chat' | 'webhook' | 'slack';
+    channel: 'email' | 'teams' | 'google_chat' | 'webhook' | 'slack' | 'push';
     contact_id: number | null;
     /**
      * The principal told; null for a tenant's own contact point
