@@ -55,7 +55,7 @@ const BENCH: CliSpec = {
   name: "npm run bench",
   usage: `usage: npm run bench -- [--rows N] [--concurrency 1,10,50] [--requests 200] [--m5-runs K] [--profile]
                       [--scenarios eval,create,...,wait] [--waits 1,100,1000] [--approve-concurrency 1,10]
-                      [--quiet-wait-seconds 30] [--cpu-concurrency 10,50] [--log-level info]
+                      [--quiet-wait-seconds 30] [--cpu-concurrency 10,50] [--cpu-only] [--log-level info]
                       [--out bench/results.json]
   starts its own stack on free ports (nothing else needs to run) and measures the floors and the API's
   scenarios; prints a table and writes --out. What each option does: docs/PERFORMANCE.md.`,
@@ -73,6 +73,7 @@ const { values } = parseOrExit(BENCH, process.argv.slice(2), {
   "quiet-wait-seconds": { type: "string", default: "30" },
   "cpu-concurrency": { type: "string", default: "10,50" },
   "log-level": { type: "string", default: "info" },
+  "cpu-only": { type: "boolean", default: false },
   out: { type: "string", default: path.join(LOCAL.root, "bench/results.json") },
 });
 const rows = Number(values.rows);
@@ -734,6 +735,18 @@ try {
     (scenario) => scenario.name.startsWith("floor-") || !wanted || wanted.includes(scenario.name),
   );
   say(`bench: ${stack.api} (embedded Postgres :${stack.postgresPort}, gateway ${stack.gateway.url})`);
+  if (values["cpu-only"]) {
+    // Only the CPU breakdown: what repeated before/after comparisons of CPU per request need.
+    const cpu = await runCpuBreakdown(stack, chosen);
+    mkdirSync(path.dirname(values.out), { recursive: true });
+    writeFileSync(
+      values.out,
+      `${JSON.stringify({ measured_at: new Date().toISOString(), machine: machine(), cpu_breakdown: cpu }, null, 2)}\n`,
+    );
+    say(`\nwrote ${path.relative(process.cwd(), values.out)}`);
+    await stack.stop();
+    process.exit(0);
+  }
 
   say("\n== round trips per request (gateway counts, 20 sequential requests each)");
   const allStats: GatewayStats = emptyStats();
