@@ -112,7 +112,11 @@ function locate(
   if (!("originalSource" in entry) || !entry.originalSource)
     return { file: bundled, line: frame.lineNumber + 1 };
   // node_modules/<package>/… names the package; our own files keep their path from src/.
-  const source = entry.originalSource.replace(/^.*?(node_modules\/(?:@[^/]+\/)?[^/]+|src)\//, "$1/");
+  // drizzle-orm's own maps name its sources `../src/…` from its package root, which the bundle's map
+  // resolves to node_modules/src/…: they are drizzle's.
+  const source = entry.originalSource
+    .replace(/^.*?(node_modules\/(?:@[^/]+\/)?[^/]+|src)\//, "$1/")
+    .replace(/^node_modules\/src\//, "node_modules/drizzle-orm/src/");
   return { file: source, line: entry.originalLine + 1 };
 }
 
