@@ -9,10 +9,10 @@
 // A `text` or `json` fence right after a run block (blank lines between only) is its shown output: the
 // block's output must still match it in shape (JSON keys and value types, the number of lines), not in
 // values, which change every run.
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { runChild } from "./child-process.ts";
 import { LOCAL } from "./local-stack.ts";
 import { SHIMS } from "./runbook-check.ts";
 
@@ -191,20 +191,5 @@ export async function runDocBlocks(
 }
 
 function bash(script: string, env: NodeJS.ProcessEnv, timeoutMs: number) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn("bash", ["-c", script], { cwd: LOCAL.root, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString("utf8");
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString("utf8");
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runChild("bash", ["-c", script], { cwd: LOCAL.root, env, timeoutMs });
 }

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { runChild } from "../../scripts/lib/child-process.ts";
 import { explain, UsageError, wantsHelp } from "../../scripts/lib/cli.ts";
 import { readDevStack } from "../../scripts/lib/local-stack.ts";
 import { freePort } from "../../scripts/lib/stack.ts";
@@ -55,26 +56,10 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 function run(script: string, args: string[], env: Record<string, string> = {}): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(ROOT, "scripts", script), ...args], {
-      cwd: ROOT,
-      env: cleanEnv(env),
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString("utf8");
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString("utf8");
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.once("error", reject);
-    child.once("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+  return runChild(process.execPath, [path.join(ROOT, "scripts", script), ...args], {
+    cwd: ROOT,
+    env: cleanEnv(env),
+    timeoutMs: 60_000,
   });
 }
 

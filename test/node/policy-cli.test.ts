@@ -2,13 +2,14 @@
 // of its own (one for the file): export a tenant to YAML, edit the file, validate, apply; an apply
 // from a stale file is refused with the live base; a malformed file's problems come back as
 // `file:line: path: message`; every subcommand answers --help; bad usage is one line and exit 2.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { runChild } from "../../scripts/lib/child-process.ts";
 import { LOCAL } from "../../scripts/lib/local-stack.ts";
 import { runPolicy, SUBCOMMANDS } from "../../scripts/lib/policy-cli.ts";
 import { type Stack, startStack } from "../../scripts/lib/stack.ts";
@@ -191,23 +192,18 @@ describe("npm run policy against a real worker (own stack)", () => {
       };
       delete env.POLICY_API_KEY;
       // Async: the stack's gateway runs in this process, so a blocking spawn would stall the worker's queries.
-      const bash = (code: string) =>
-        new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-          const child = spawn("bash", ["-c", `set -euo pipefail\n${code}`], {
-            cwd: folder,
-            env,
-          });
-          let stdout = "";
-          let stderr = "";
-          child.stdout.on("data", (chunk: Buffer) => {
-            stdout += chunk.toString("utf8");
-          });
-          child.stderr.on("data", (chunk: Buffer) => {
-            stderr += chunk.toString("utf8");
-          });
-          child.once("error", reject);
-          child.once("exit", (status) => resolve({ status, stdout, stderr }));
+      const bash = async (code: string) => {
+        const {
+          code: status,
+          stdout,
+          stderr,
+        } = await runChild("bash", ["-c", `set -euo pipefail\n${code}`], {
+          cwd: folder,
+          env,
+          timeoutMs: 120_000,
         });
+        return { status, stdout, stderr };
+      };
 
       const first = await bash(setup.code);
       expect(first.status, first.stderr).toBe(0);
@@ -292,17 +288,13 @@ describe("npm run policy against a real worker (own stack)", () => {
         (await policy(["export", "--scope", "demo", "--out", path.join(folder, "policy/demo.yaml")])).code,
       ).toBe(0);
       const env = { ...process.env, POLICY_API_URL: stack.api, POLICY_API_KEY: stack.keys.admin ?? "" };
-      const result = await new Promise<{ status: number | null; stderr: string }>((resolve, reject) => {
-        // GitHub runs `run:` steps with bash -e; async, so the in-process gateway keeps serving.
-        const child = spawn("bash", ["-e", "-c", step.run ?? ""], { cwd: folder, env });
-        let stderr = "";
-        child.stderr.on("data", (chunk: Buffer) => {
-          stderr += chunk.toString("utf8");
-        });
-        child.once("error", reject);
-        child.once("exit", (status) => resolve({ status, stderr }));
+      // GitHub runs `run:` steps with bash -e; async, so the in-process gateway keeps serving.
+      const result = await runChild("bash", ["-e", "-c", step.run ?? ""], {
+        cwd: folder,
+        env,
+        timeoutMs: 120_000,
       });
-      expect(result.status, result.stderr).toBe(0);
+      expect(result.code, result.stderr).toBe(0);
       const comment = readFileSync(path.join(folder, "plan.md"), "utf8");
       expect(comment).toMatch(/^### policy\/demo\.yaml$/m);
       expect(comment).toMatch(/valid bundle of scope demo/);
