@@ -5,6 +5,7 @@
 // Where none can be had the tests say so loudly, with the fix; under CI=true they never skip.
 import { existsSync } from "node:fs";
 import os from "node:os";
+import type { Page } from "playwright-core";
 
 export interface FoundBrowser {
   executablePath: string;
@@ -44,3 +45,31 @@ export async function findChromium(): Promise<FoundBrowser | { missing: string }
     missing: `no Chromium for ${os.platform()}/${os.arch()}: set CHROME_PATH to a Chromium or Chrome executable (on Debian: apt-get install chromium)`,
   };
 }
+
+/** What axe-core found on a page: how many checks passed, and the violations by rule and impact. */
+export interface AxeResult {
+  passes: number;
+  violations: { id: string; impact: string }[];
+}
+
+/**
+ * Runs axe-core (`source`: the text of axe.min.js) on the page. It is evaluated as a function body:
+ * the console's CSP allows no injected script tags.
+ */
+export function runAxe(page: Page, source: string): Promise<AxeResult> {
+  return page.evaluate(async (axeSource) => {
+    new Function(axeSource)();
+    const { axe } = globalThis as unknown as {
+      axe: { run(): Promise<{ passes: unknown[]; violations: { id: string; impact: string }[] }> };
+    };
+    const report = await axe.run();
+    return {
+      passes: report.passes.length,
+      violations: report.violations.map((v) => ({ id: v.id, impact: v.impact })),
+    };
+  }, source);
+}
+
+/** The violations a console page may not have. */
+export const seriousViolations = (result: AxeResult) =>
+  result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");

@@ -10,7 +10,7 @@ import path from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Stack, startStack } from "../../scripts/lib/stack.ts";
-import { findChromium } from "../helpers/browser.ts";
+import { findChromium, runAxe, seriousViolations } from "../helpers/browser.ts";
 import { echoWorkerLine } from "../helpers/secret-scan.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -182,24 +182,10 @@ describe.skipIf("missing" in found)("approver console in Chromium", () => {
         "/console/login",
       ]) {
         await page.goto(`${stack.api}${route}`);
-        // axe is evaluated as a function body: the page's CSP allows no injected script tags.
-        const result = await page.evaluate(async (source) => {
-          new Function(source)();
-          const { axe } = globalThis as unknown as {
-            axe: { run(): Promise<{ passes: unknown[]; violations: { id: string; impact: string }[] }> };
-          };
-          const report = await axe.run();
-          return {
-            passes: report.passes.length,
-            violations: report.violations.map((v) => ({ id: v.id, impact: v.impact })),
-          };
-        }, axe);
+        const result = await runAxe(page, axe);
         // axe really ran (and checked something) on this page.
         expect(result.passes).toBeGreaterThan(5);
-        expect(
-          result.violations.filter((v) => v.impact === "serious" || v.impact === "critical"),
-          `${route} at ${width}px`,
-        ).toEqual([]);
+        expect(seriousViolations(result), `${route} at ${width}px`).toEqual([]);
       }
       await page.context().close();
     }

@@ -10,7 +10,7 @@ import pg from "pg";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Stack, startStack } from "../../scripts/lib/stack.ts";
-import { findChromium } from "../helpers/browser.ts";
+import { findChromium, runAxe, seriousViolations } from "../helpers/browser.ts";
 import { seedPendingSql } from "../helpers/inbox-seed.ts";
 import { echoWorkerLine } from "../helpers/secret-scan.ts";
 
@@ -232,23 +232,9 @@ describe.skipIf("missing" in found)("console on phones and long queues, in Chrom
     for (const viewport of [PHONE, DESK]) {
       const page = await signedIn(viewport);
       const check = async (label: string) => {
-        // axe is evaluated as a function body: the page's CSP allows no injected script tags.
-        const result = await page.evaluate(async (source) => {
-          new Function(source)();
-          const { axe } = globalThis as unknown as {
-            axe: { run(): Promise<{ passes: unknown[]; violations: { id: string; impact: string }[] }> };
-          };
-          const report = await axe.run();
-          return {
-            passes: report.passes.length,
-            violations: report.violations.map((v) => ({ id: v.id, impact: v.impact })),
-          };
-        }, axe);
+        const result = await runAxe(page, axe);
         expect(result.passes).toBeGreaterThan(5);
-        expect(
-          result.violations.filter((v) => v.impact === "serious" || v.impact === "critical"),
-          `${label} at ${viewport.width}px`,
-        ).toEqual([]);
+        expect(seriousViolations(result), `${label} at ${viewport.width}px`).toEqual([]);
       };
       await page.goto(`${stack.api}/console?tenant=axe-co`);
       await check("inbox");
